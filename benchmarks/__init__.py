@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: every figure is printed as `BENCH <name> <value> <unit>`."""

@@ -1,0 +1,21 @@
+"""Shared test helpers: peers that may be missing on a developer machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+REQUIRE_PEERS = os.environ.get("GATEWAY_REQUIRE_PEERS") == "1"
+
+
+def require_program(name: str, package: str) -> str:
+    """The path of a peer program; skip the test without it (fail under CI)."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} not installed (Debian package {package})"
+        if REQUIRE_PEERS:
+            pytest.fail(f"{reason}, and GATEWAY_REQUIRE_PEERS=1")
+        pytest.skip(reason)
+    return path
