@@ -1,0 +1,105 @@
+"""The adapter registry: adapter classes found by their `type` name.
+
+This is the gateway's only global state. Adapter packages declare their classes as entry
+points in the group `iccp_gateway.adapters` (see pyproject.toml); tests and plug-ins may
+also `register()` a class directly. The core never imports an adapter module by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.bus import PointBus, Value
+from gateway.points import PointDef
+
+ENTRY_POINT_GROUP = "iccp_gateway.adapters"
+
+
+class AdapterSettings(BaseModel):
+    """Base of every adapter's settings model: what a config entry may say about it.
+
+    Subclasses say which points the adapter owns (publishes, and receives commands for) and
+    which it consumes (reads from the bus).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def owned_points(self) -> set[str]:
+        return set()
+
+    def consumed_points(self) -> set[str]:
+        return set()
+
+
+class Adapter(Protocol):
+    """What the runtime needs of a running adapter (see `adapters.base.Adapter`)."""
+
+    name: str
+    settings: AdapterSettings
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def on_command(self, point: PointDef, value: Value) -> None: ...
+
+    def reconfigure(self, settings: AdapterSettings) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class AdapterClass(Protocol):
+    """An adapter class: its `type` name, its settings model, and its constructor."""
+
+    type_name: ClassVar[str]
+    Settings: ClassVar[type[AdapterSettings]]
+
+    def __call__(self, name: str, settings: Any, bus: PointBus) -> Adapter: ...
+
+
+class UnknownAdapterType(LookupError):
+    """A config names an adapter `type` that no installed package provides."""
+
+
+class AdapterRegistry:
+    """Adapter classes by `type` name, loaded from entry points on first use."""
+
+    def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
+        self._group = group
+        self._classes: dict[str, AdapterClass] = {}
+        self._loaded = False
+
+    def register(self, cls: AdapterClass) -> AdapterClass:
+        """Add (or replace) an adapter class; usable as a class decorator."""
+        self._classes[cls.type_name] = cls
+        return cls
+
+    def get(self, type_name: str) -> AdapterClass:
+        self._load_entry_points()
+        try:
+            return self._classes[type_name]
+        except KeyError:
+            known = ", ".join(sorted(self._classes)) or "none"
+            raise UnknownAdapterType(
+                f"unknown adapter type {type_name!r} (known: {known})"
+            ) from None
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._classes)
+
+    def _load_entry_points(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for ep in entry_points(group=self._group):
+            if ep.name not in self._classes:
+                loaded: Callable[..., Adapter] = ep.load()
+                self._classes[ep.name] = loaded  # type: ignore[assignment]
+
+
+REGISTRY = AdapterRegistry()

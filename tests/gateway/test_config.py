@@ -1,0 +1,145 @@
+"""Loading configurations: every error names its file, line and field."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config, load_point_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str, name: str = "gw.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def issues_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    return [str(i) for i in err.value.issues]
+
+
+def test_the_demo_config_loads():
+    config = load_config(ROOT / "mappings" / "demo.yaml")
+    assert "GEN1_MW" in config.point_map()
+    sim = config.adapter_map()["plant-sim"]
+    assert sim.type == "sim" and "GEN1_MW" in sim.settings.owned_points()
+
+
+def test_a_bad_point_names_file_line_and_field(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        points:
+          - id: GOOD_1
+          - id: 1BAD
+            units: MW
+    """,
+    )
+    assert issues_of(path) == [
+        f"{path}:3: points[1].id: point id '1BAD' must start with a letter and use only "
+        "A-Z a-z 0-9 $ _"
+    ]
+
+
+def test_a_bad_adapter_setting_names_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        points:
+          - {id: MW}
+        adapters:
+          - name: sim1
+            type: sim
+            interval: -1
+            points:
+              - {point: MW, signal: sawtooth}
+    """,
+    )
+    assert issues_of(path) == [
+        f"{path}:6: adapters[0].interval: Input should be greater than 0",
+        f"{path}:8: adapters[0].points[0].signal: Input should be 'random_walk', 'sine', "
+        "'step', 'toggle' or 'constant'",
+    ]
+
+
+def test_unknown_type_unknown_point_double_owner_and_duplicates(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        points:
+          - {id: MW}
+          - {id: MW}
+        adapters:
+          - {name: a, type: teleport}
+          - name: b
+            type: sim
+            points: [{point: MW}, {point: KV}]
+          - name: c
+            type: sim
+            points: [{point: MW}]
+          - {name: c, type: sim}
+    """,
+    )
+    found = issues_of(path)
+    assert found[0] == f"{path}:3: points[1].id: point 'MW' is defined twice (first in {path})"
+    assert found[1].startswith(
+        f"{path}:5: adapters[0].type: unknown adapter type 'teleport' (known: "
+    )
+    assert found[2] == f"{path}:6: adapters[1]: unknown point 'KV'"
+    assert found[3] == (
+        f"{path}:9: adapters[2]: point 'MW' already has an owner (b); a point has exactly one owner"
+    )
+    assert found[4] == f"{path}:12: adapters[3].name: adapter name 'c' is used twice"
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "points:\n  - {id: A\n  - {id: B}\n")
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:3: not valid YAML")
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write(tmp_path, "gateway: {name: x}\npointz: []\n")
+    assert issues_of(path) == [f"{path}:2: pointz: Extra inputs are not permitted"]
+
+
+def test_unreadable_file_is_flagged(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "missing.yaml")
+    assert err.value.unreadable
+    assert "cannot read: No such file or directory" in str(err.value)
+
+
+def test_csv_point_list(tmp_path):
+    write(
+        tmp_path,
+        "id,kind,units,usage_multiplier,target_freshness\nGEN_MW,real,MW,-1.0,6\nBRK,state,,,\n",
+        "points.csv",
+    )
+    path = write(tmp_path, "point_files:\n  - path: points.csv\n")
+    points = load_config(path).point_map()
+    assert points["GEN_MW"].usage_multiplier == -1.0 and points["GEN_MW"].target_freshness == 6
+    assert points["BRK"].kind == "state"
+
+
+def test_csv_errors_name_line_and_column(tmp_path):
+    csv_path = write(tmp_path, "id,kind,deadband\nA,real,0\n\nB,analog,0\nC,real,-3\n", "p.csv")
+    with pytest.raises(ConfigError) as err:
+        load_point_csv(csv_path)
+    assert [str(i) for i in err.value.issues] == [
+        f"{csv_path}:4: kind: Input should be 'real', 'state' or 'discrete'",
+        f"{csv_path}:5: deadband: Input should be greater than or equal to 0",
+    ]
+    bad_header = write(tmp_path, "id,colour\n", "h.csv")
+    with pytest.raises(ConfigError, match=r"h.csv:1: unknown column 'colour'"):
+        load_point_csv(bad_header)
+
+
+def test_csv_of_many_points_loads(tmp_path):
+    rows = "\n".join(f"P{i},real,MW" for i in range(20_000))
+    path = write(tmp_path, "id,kind,units\n" + rows + "\n", "big.csv")
+    assert len(load_point_csv(path)) == 20_000
