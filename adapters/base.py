@@ -1,0 +1,47 @@
+"""The Adapter contract: what every protocol adapter implements for the runtime."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.points import PointDef
+from gateway.registry import AdapterSettings
+
+
+class Adapter(abc.ABC):
+    """Base class of adapters: one configured connection to a protocol or system.
+
+    The runtime constructs it with its validated settings and the bus, declares it as the
+    owner of `settings.owned_points()`, and supervises `run()`: `run()` works until it is
+    cancelled; if it raises, the runtime marks the adapter's points not valid and calls it
+    again after a back-off. Commands for owned points arrive at `on_command`.
+    """
+
+    type_name: ClassVar[str]
+    Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
+
+    def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
+        self.name = name
+        self.settings = settings
+        self.bus = bus
+
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Do the adapter's work until cancelled; raise to report a failure."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release resources after `run()` has been cancelled."""
+
+    async def on_command(self, point: PointDef, value: Value) -> None:
+        """Apply a command to an owned point; raise CommandError on failure."""
+        raise CommandError(CommandFailure.NOT_PERMITTED, f"{self.name} takes no commands")
+
+    def reconfigure(self, settings: AdapterSettings) -> bool:
+        """Apply changed settings in place and return True, or return False to be restarted."""
+        return False
+
+    def status(self) -> dict[str, Any]:
+        """What the adapter is doing, for operators (JSON-friendly)."""
+        return {}

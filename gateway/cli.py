@@ -1,0 +1,105 @@
+"""`iccp-gateway`: run or check a configuration, and work with ISN files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from gateway.config import ConfigError, load_config
+from gateway.logs import setup_logging
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _version() -> str:
+    try:
+        return version("iccp-gateway")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _report(exc: ConfigError) -> int:
+    """Print every issue of a configuration and return the exit code for it."""
+    for issue in exc.issues:
+        print(issue, file=sys.stderr)
+    return EXIT_UNREADABLE if exc.unreadable else EXIT_INVALID
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a configuration: 0 valid, 1 invalid (errors printed), 2 unreadable."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _report(exc)
+    print(f"{args.config}: OK ({len(config.points)} points, {len(config.adapters)} adapters)")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the gateway on a configuration until SIGINT/SIGTERM."""
+    from gateway.service import Service
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _report(exc)
+    setup_logging(args.log_format, args.log_level or config.gateway.log_level)
+    service = Service(Path(args.config), config, None if args.no_watch else args.watch)
+    asyncio.run(service.run())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iccp-gateway",
+        description="ICCP / TASE.2 gateway: bridges field protocols and ICCP links.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="log line format"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default: the config's gateway.log_level)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the gateway on a configuration")
+    run.add_argument("config", help="YAML configuration file")
+    run.add_argument(
+        "--watch", type=float, default=2.0, metavar="SECONDS", help="reload period check"
+    )
+    run.add_argument("--no-watch", action="store_true", help="reload only on SIGHUP")
+    run.set_defaults(func=cmd_run)
+
+    check = commands.add_parser(
+        "check", help="validate a configuration (exit 0 valid, 1 invalid, 2 unreadable)"
+    )
+    check.add_argument("config", help="YAML configuration file")
+    check.set_defaults(func=cmd_check)
+
+    try:
+        from gateway.isn_cli import add_isn_commands
+    except ImportError:  # pragma: no cover - during development of the ISN module
+        pass
+    else:
+        add_isn_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `iccp-gateway` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The runtime: builds adapters from a config, supervises them, applies config changes live.
+
+A changed configuration touches only what changed: an adapter whose settings are equal
+keeps running (the same object, never restarted); an adapter whose settings changed is
+asked to `reconfigure()` in place and restarted only if it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.bus import PointBus
+from gateway.config import AdapterConfig, GatewayConfig
+from gateway.registry import REGISTRY, Adapter, AdapterRegistry
+
+log = logging.getLogger(__name__)
+
+GATEWAY_OWNER = "gateway"
+"""Owner of points that no adapter feeds: they stay not valid until something does."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential back-off with jitter between restarts of a failing adapter."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    jitter: float = 0.2
+
+    def delay(self, failures: int) -> float:
+        base = min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+class Supervisor:
+    """Keeps one adapter's `run()` going: restarts it with back-off, logs state changes."""
+
+    def __init__(self, adapter: Adapter, bus: PointBus, backoff: Backoff) -> None:
+        self.adapter = adapter
+        self.state = "starting"
+        self.failures = 0
+        self.restarts = 0
+        self.last_error = ""
+        self._bus = bus
+        self._backoff = backoff
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"adapter:{self.adapter.name}")
+
+    async def stop(self) -> None:
+        """Cancel `run()`, let the adapter release its resources; its points turn not valid."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.adapter.stop()
+        except Exception:
+            log.exception("adapter %s failed while stopping", self.adapter.name)
+        self._bus.owner_lost(self.adapter.name)
+        self.state = "stopped"
+
+    async def _supervise(self) -> None:
+        name = self.adapter.name
+        while True:
+            self.state = "running"
+            started = time.monotonic()
+            try:
+                await self.adapter.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                self.state = "finished"
+                log.info("adapter %s finished", name)
+                return
+            # A run that lasted longer than the longest back-off counts as recovered.
+            if time.monotonic() - started > self._backoff.maximum:
+                self.failures = 0
+            self.failures += 1
+            self._bus.owner_lost(name)
+            delay = self._backoff.delay(self.failures)
+            self._log_failure(error, delay)
+            self.last_error = error
+            self.state = "backoff"
+            await asyncio.sleep(delay)
+            self.restarts += 1
+
+    def _log_failure(self, error: str, delay: float) -> None:
+        """One line per new error; a repeating error only at 1, 2, 4, 8... failures."""
+        repeated = error == self.last_error
+        if repeated and self.failures & (self.failures - 1):
+            return
+        log.warning(
+            "adapter %s failed (%s%s); its points are not valid; retrying in %.1fs",
+            self.adapter.name,
+            error,
+            f", {self.failures} failures in a row" if repeated else "",
+            delay,
+        )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            **self.adapter.status(),
+        }
+
+
+@dataclass
+class Changes:
+    """What `Runtime.apply` did."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    reconfigured: list[str] = field(default_factory=list)
+    points_added: int = 0
+    points_removed: int = 0
+    points_changed: int = 0
+
+    def __str__(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("restarted", self.restarted),
+                ("reconfigured", self.reconfigured),
+            )
+            if names
+        ]
+        parts.append(f"points +{self.points_added} -{self.points_removed} ~{self.points_changed}")
+        return "; ".join(parts)
+
+
+class Runtime:
+    """Runs a gateway configuration: the bus, its adapters and the freshness watchdog."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        registry: AdapterRegistry = REGISTRY,
+        backoff: Backoff | None = None,
+    ) -> None:
+        settings = config.gateway
+        self.bus = PointBus(settings.freshness_grace, settings.command_timeout)
+        self.config = GatewayConfig()
+        self._target = config
+        self._registry = registry
+        self._backoff = backoff or Backoff()
+        self._supervisors: dict[str, Supervisor] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self.bus.add_owner(GATEWAY_OWNER)
+
+    @property
+    def adapters(self) -> dict[str, Adapter]:
+        return {name: s.adapter for name, s in self._supervisors.items()}
+
+    async def start(self) -> None:
+        """Register the points and start every enabled adapter."""
+        await self.apply(self._target)
+        period = self._target.gateway.watchdog_period
+        self._watchdog = asyncio.create_task(self.bus.run_watchdog(period), name="watchdog")
+
+    async def stop(self) -> None:
+        """Stop every adapter (in parallel) and the watchdog."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+        await asyncio.gather(*(s.stop() for s in self._supervisors.values()))
+        self._supervisors.clear()
+
+    async def apply(self, new: GatewayConfig) -> Changes:
+        """Move from the running configuration to `new`, touching only what changed."""
+        old_adapters = {a.name: a for a in self.config.adapters if a.enabled}
+        new_adapters = {a.name: a for a in new.adapters if a.enabled}
+        changes = Changes()
+
+        to_stop: list[str] = []
+        to_start: list[str] = []
+        for name, old_cfg in old_adapters.items():
+            new_cfg = new_adapters.get(name)
+            if new_cfg is None:
+                to_stop.append(name)
+                changes.removed.append(name)
+            elif new_cfg.type != old_cfg.type:
+                to_stop.append(name)
+                to_start.append(name)
+                changes.restarted.append(name)
+            elif new_cfg.settings != old_cfg.settings:
+                if self._supervisors[name].adapter.reconfigure(new_cfg.settings):
+                    changes.reconfigured.append(name)
+                else:
+                    to_stop.append(name)
+                    to_start.append(name)
+                    changes.restarted.append(name)
+        for name in new_adapters:
+            if name not in old_adapters:
+                to_start.append(name)
+                changes.added.append(name)
+
+        await asyncio.gather(*(self._supervisors.pop(n).stop() for n in to_stop))
+        self._apply_points(new, new_adapters, changes)
+        for name in to_start:
+            self._start_adapter(new_adapters[name])
+        for name in to_stop:
+            if name not in new_adapters:
+                self.bus.remove_owner(name)
+        self.config = new
+        if self._supervisors or changes.points_added:
+            log.info("configuration applied: %s", changes)
+        return changes
+
+    def _apply_points(
+        self, new: GatewayConfig, adapters: dict[str, AdapterConfig], changes: Changes
+    ) -> None:
+        owner_of: dict[str, str] = {}
+        for cfg in adapters.values():
+            for point in cfg.settings.owned_points():
+                owner_of[point] = cfg.name
+        old_points = self.config.point_map()
+        new_points = new.point_map()
+        bus = self.bus
+        for point in old_points.keys() - new_points.keys():
+            bus.unregister(point)
+            changes.points_removed += 1
+        for point, defn in new_points.items():
+            owner = owner_of.get(point, GATEWAY_OWNER)
+            previous = old_points.get(point)
+            if previous is not None and previous == defn and bus.owner_of(point) == owner:
+                continue
+            if previous is None:
+                changes.points_added += 1
+            else:
+                changes.points_changed += 1
+            bus.add_owner(owner)
+            bus.register(defn, owner, transfer=True)
+
+    def _start_adapter(self, cfg: AdapterConfig) -> None:
+        cls = self._registry.get(cfg.type)
+        adapter = cls(cfg.name, cfg.settings, self.bus)
+        self.bus.add_owner(cfg.name, adapter.on_command)
+        for point in cfg.settings.owned_points():
+            self.bus.register(self.bus.definition(point), cfg.name, transfer=True)
+        supervisor = Supervisor(adapter, self.bus, self._backoff)
+        self._supervisors[cfg.name] = supervisor
+        supervisor.start()
+
+    def status(self) -> dict[str, Any]:
+        """Adapters' states and the bus counters, for operators."""
+        stats = self.bus.stats
+        return {
+            "adapters": {name: s.status() for name, s in self._supervisors.items()},
+            "points": len(self.bus),
+            "bus": {k: getattr(stats, k) for k in stats.__slots__},
+        }

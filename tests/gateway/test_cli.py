@@ -1,0 +1,96 @@
+"""The `iccp-gateway` command line."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "mappings" / "demo.yaml"
+
+
+def test_check_exit_codes(tmp_path, capsys):
+    assert main(["check", str(DEMO)]) == 0
+    assert "OK (7 points, 1 adapters)" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("points:\n  - id: 9X\n")
+    assert main(["check", str(bad)]) == 1
+    assert f"{bad}:2: points[0].id:" in capsys.readouterr().err
+
+    assert main(["check", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_version_and_help_on_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("iccp-gateway ")
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        assert f"usage: iccp-gateway {name}" in capsys.readouterr().out
+
+
+def start_gateway(config: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *extra, "run", str(config), "--watch", "0.1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def read_until(proc: subprocess.Popen[str], text: str, timeout: float = 15) -> list[str]:
+    deadline = time.monotonic() + timeout
+    lines = []
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    proc.kill()
+    raise AssertionError(f"{text!r} not seen in:\n{''.join(lines)}")
+
+
+def test_run_starts_the_demo_and_sigint_stops_it_cleanly():
+    proc = start_gateway(DEMO)
+    try:
+        read_until(proc, "gateway running: 7 points, 1 adapters")
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=10)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "stopped" in rest and "Traceback" not in rest
+
+
+def test_run_applies_a_changed_file_and_keeps_running_on_a_bad_one(tmp_path):
+    config = tmp_path / "gw.yaml"
+    config.write_text(DEMO.read_text())
+    proc = start_gateway(config, "--log-format", "json")
+    try:
+        read_until(proc, "gateway running")
+        time.sleep(0.05)
+        config.write_text(DEMO.read_text() + "  - {name: extra, type: sim}\n")
+        read_until(proc, "configuration applied: added extra")
+        config.write_text("points: [\n")
+        read_until(proc, "keeps running the last good one")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0

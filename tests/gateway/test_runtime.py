@@ -1,0 +1,190 @@
+"""The runtime: supervision with back-off, and live configuration changes."""
+
+import asyncio
+import logging
+
+from pydantic import Field
+
+from adapters.base import Adapter
+from gateway.config import build_config
+from gateway.points import GOOD, Validity
+from gateway.registry import AdapterRegistry, AdapterSettings
+from gateway.runtime import GATEWAY_OWNER, Backoff, Runtime
+
+
+class TickerSettings(AdapterSettings):
+    points: list[str] = Field(default_factory=list)
+    fail_after: int | None = None  # raise after this many ticks
+    reconfigurable: bool = True
+
+    def owned_points(self) -> set[str]:
+        return set(self.points)
+
+
+class Ticker(Adapter):
+    """Publishes a counter on each of its points every 10 ms; counts its runs."""
+
+    type_name = "ticker"
+    Settings = TickerSettings
+    settings: TickerSettings
+
+    def __init__(self, name, settings, bus):
+        super().__init__(name, settings, bus)
+        self.runs = 0
+        self.ticks = 0
+
+    async def run(self):
+        self.runs += 1
+        ticks_this_run = 0
+        while True:
+            self.ticks += 1
+            ticks_this_run += 1
+            if self.settings.fail_after is not None and ticks_this_run > self.settings.fail_after:
+                raise ConnectionError("device unreachable")
+            pts = sorted(self.settings.points)
+            self.bus.update_many(pts, [float(self.ticks)] * len(pts), GOOD)
+            await asyncio.sleep(0.01)
+
+    def reconfigure(self, settings):
+        if not settings.reconfigurable:
+            return False
+        self.settings = settings
+        return True
+
+
+def registry() -> AdapterRegistry:
+    reg = AdapterRegistry(group="no-such-group")
+    reg.register(Ticker)
+    return reg
+
+
+def config(points, adapters):
+    data = {"points": [{"id": p} for p in points], "adapters": adapters}
+    return build_config(data, "test.yaml", registry=registry())
+
+
+FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)
+
+
+async def wait_for(predicate, timeout=2.0):
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_live_change_adds_a_point_and_an_adapter_without_touching_the_other():
+    rt = Runtime(
+        config(["A"], [{"name": "one", "type": "ticker", "points": ["A"]}]), registry(), FAST
+    )
+    await rt.start()
+    try:
+        one = rt.adapters["one"]
+        task = rt._supervisors["one"]._task
+        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+
+        new = config(
+            ["A", "B"],
+            [
+                {"name": "one", "type": "ticker", "points": ["A"]},
+                {"name": "two", "type": "ticker", "points": ["B"]},
+            ],
+        )
+        changes = await rt.apply(new)
+        assert changes.added == ["two"] and changes.points_added == 1
+        assert not changes.restarted and not changes.reconfigured
+        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+
+        assert rt.adapters["one"] is one  # the same object...
+        assert rt._supervisors["one"]._task is task and one.runs == 1  # ...never restarted
+        ticks = one.ticks
+        await wait_for(lambda: one.ticks > ticks + 2)  # and still running
+        assert rt.bus.owner_of("B") == "two"
+    finally:
+        await rt.stop()
+
+
+async def test_changed_settings_reconfigure_in_place_or_restart():
+    first = config(["A", "B"], [{"name": "one", "type": "ticker", "points": ["A"]}])
+    rt = Runtime(first, registry(), FAST)
+    await rt.start()
+    try:
+        one = rt.adapters["one"]
+        changes = await rt.apply(
+            config(["A", "B"], [{"name": "one", "type": "ticker", "points": ["A", "B"]}])
+        )
+        assert changes.reconfigured == ["one"] and rt.adapters["one"] is one
+        assert rt.bus.owner_of("B") == "one"
+
+        changes = await rt.apply(
+            config(
+                ["A", "B"],
+                [{"name": "one", "type": "ticker", "points": ["A"], "reconfigurable": False}],
+            )
+        )
+        assert changes.restarted == ["one"] and rt.adapters["one"] is not one
+        assert rt.bus.owner_of("B") == GATEWAY_OWNER
+    finally:
+        await rt.stop()
+
+
+async def test_removed_adapter_and_points():
+    rt = Runtime(
+        config(
+            ["A", "B"],
+            [
+                {"name": "one", "type": "ticker", "points": ["A"]},
+                {"name": "two", "type": "ticker", "points": ["B"]},
+            ],
+        ),
+        registry(),
+        FAST,
+    )
+    await rt.start()
+    try:
+        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+        changes = await rt.apply(
+            config(
+                ["A"],
+                [
+                    {"name": "one", "type": "ticker", "points": ["A"]},
+                    {"name": "two", "type": "ticker", "enabled": False},
+                ],
+            )
+        )
+        assert changes.removed == ["two"] and changes.points_removed == 1
+        assert "B" not in rt.bus and "two" not in rt.adapters
+    finally:
+        await rt.stop()
+    # After shutdown every point is not valid: its source is gone.
+    assert rt.bus.get("A").quality.validity is Validity.NOT_VALID
+
+
+async def test_failing_adapter_is_restarted_with_backoff_and_its_points_go_not_valid(caplog):
+    caplog.set_level(logging.WARNING)
+    rt = Runtime(
+        config(["A"], [{"name": "flaky", "type": "ticker", "points": ["A"], "fail_after": 1}]),
+        registry(),
+        FAST,
+    )
+    sub = rt.bus.subscribe(["A"], every=True)
+    await rt.start()
+    try:
+        sup = rt._supervisors["flaky"]
+        await wait_for(lambda: sup.restarts >= 5)
+        assert sup.last_error == "ConnectionError: device unreachable"
+        assert rt.status()["adapters"]["flaky"]["failures"] >= 5
+    finally:
+        await rt.stop()
+    validities = [pv.quality.validity for pv in sub.drain()]
+    assert validities[:2] == [Validity.VALID, Validity.NOT_VALID]
+    # No log flood: repeated identical failures log at 1, 2, 4, 8... only.
+    failures = [r for r in caplog.records if "flaky failed" in r.getMessage()]
+    assert 2 <= len(failures) <= 4, [r.getMessage() for r in failures]
+    assert "its points are not valid; retrying in" in failures[0].getMessage()
+
+
+def test_backoff_grows_to_a_cap_with_jitter():
+    b = Backoff(initial=1, maximum=30, jitter=0.2)
+    delays = [b.delay(n) for n in range(1, 10)]
+    assert 0.8 <= delays[0] <= 1.2 and 1.6 <= delays[1] <= 2.4
+    assert all(d <= 36 for d in delays) and delays[-1] >= 24
