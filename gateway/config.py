@@ -64,6 +64,7 @@ class GatewaySettings(BaseModel):
     freshness_grace: float = Field(default=2.0, ge=0)
     watchdog_period: float = Field(default=1.0, gt=0)
     command_timeout: float = Field(default=10.0, gt=0)
+    status_log_period: float = Field(default=60.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import Counter
 from pathlib import Path
 
 from gateway.config import ConfigError, GatewayConfig, load_config
@@ -21,7 +22,12 @@ class Service:
     last good state.
     """
 
-    def __init__(self, path: Path, config: GatewayConfig, watch_period: float | None = 2.0):
+    def __init__(
+        self,
+        path: Path,
+        config: GatewayConfig,
+        watch_period: float | None = 2.0,
+    ) -> None:
         self.path = path
         self.runtime = Runtime(config)
         self.watch_period = watch_period
@@ -45,12 +51,14 @@ class Service:
             len(self.runtime.bus),
             len(self.runtime.adapters),
         )
-        watcher = asyncio.create_task(self._watch()) if self.watch_period else None
+        tasks = [asyncio.create_task(self._log_status())]
+        if self.watch_period:
+            tasks.append(asyncio.create_task(self._watch()))
         try:
             await self._stop.wait()
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
             log.info("stopping")
             await self.runtime.stop()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -81,3 +89,24 @@ class Service:
                 self._mtime = mtime
                 log.info("%s changed; reloading", self.path)
                 await self.reload()
+
+    async def _log_status(self) -> None:
+        """One summary line per period: what an operator checks first."""
+        bus = self.runtime.bus
+        last_updates = 0
+        while True:
+            period = self.runtime.config.gateway.status_log_period
+            await asyncio.sleep(period)
+            counts = Counter(pv.quality.validity.name.lower() for pv in bus.snapshot().values())
+            updates = bus.stats.updates
+            adapters = ", ".join(
+                f"{name}={s['state']}" for name, s in self.runtime.status()["adapters"].items()
+            )
+            log.info(
+                "status: %d points (%s); %.0f updates/s; adapters: %s",
+                len(bus),
+                ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none",
+                (updates - last_updates) / period,
+                adapters or "none",
+            )
+            last_updates = updates

@@ -80,10 +80,12 @@ def test_run_starts_the_demo_and_sigint_stops_it_cleanly():
 
 def test_run_applies_a_changed_file_and_keeps_running_on_a_bad_one(tmp_path):
     config = tmp_path / "gw.yaml"
-    config.write_text(DEMO.read_text())
+    config.write_text(DEMO.read_text().replace("status_log_period: 10", "status_log_period: 0.2"))
     proc = start_gateway(config, "--log-format", "json")
     try:
         read_until(proc, "gateway running")
+        status = read_until(proc, '"msg": "status: 7 points (')[-1]
+        assert "adapters: plant-sim=running" in status
         time.sleep(0.05)
         config.write_text(DEMO.read_text() + "  - {name: extra, type: sim}\n")
         read_until(proc, "configuration applied: added extra")
