@@ -132,7 +132,7 @@ class Subscription:
         self.delivered = 0
         self._bus = bus
         self._pending: set[str] = set()
-        self._queue: deque[PointValue] = deque()
+        self._queue: deque[PointValue] = deque(maxlen=maxlen)
         self._event = asyncio.Event()
 
     def __len__(self) -> int:
@@ -143,15 +143,11 @@ class Subscription:
         points = self.points
         if self.every:
             queue = self._queue
-            if points is None:
-                queue.extend(changes)
-            else:
-                queue.extend([pv for pv in changes if pv.point in points])
-            excess = len(queue) - self.maxlen
+            wanted = changes if points is None else [pv for pv in changes if pv.point in points]
+            excess = len(queue) + len(wanted) - self.maxlen
             if excess > 0:
-                self.overflow += excess
-                for _ in range(excess):
-                    queue.popleft()
+                self.overflow += excess  # the deque drops the oldest by itself
+            queue.extend(wanted)
             if queue:
                 self._event.set()
         else:

@@ -8,9 +8,11 @@ asked to `reconfigure()` in place and restarted only if it cannot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,20 +40,36 @@ class Backoff:
 
 
 class Supervisor:
-    """Keeps one adapter's `run()` going: restarts it with back-off, logs state changes."""
+    """Keeps one adapter's `run()` going: restarts it with back-off, logs state changes.
 
-    def __init__(self, adapter: Adapter, bus: PointBus, backoff: Backoff) -> None:
-        self.adapter = adapter
+    The adapter is built by `create`; a constructor that raises is retried with the same
+    back-off as a failing `run()`, so one bad adapter never stops the others.
+    """
+
+    def __init__(
+        self, name: str, create: Callable[[], Adapter], bus: PointBus, backoff: Backoff
+    ) -> None:
+        self.name = name
+        self.adapter: Adapter | None = None
         self.state = "starting"
         self.failures = 0
         self.restarts = 0
         self.last_error = ""
+        self._create = create
         self._bus = bus
         self._backoff = backoff
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name=f"adapter:{self.adapter.name}")
+        with contextlib.suppress(Exception):  # reported and retried by _supervise
+            self._ensure_adapter()
+        self._task = asyncio.create_task(self._supervise(), name=f"adapter:{self.name}")
+
+    def _ensure_adapter(self) -> Adapter:
+        if self.adapter is None:
+            self.adapter = self._create()
+            self._bus.add_owner(self.name, self.adapter.on_command)
+        return self.adapter
 
     async def stop(self) -> None:
         """Cancel `run()`, let the adapter release its resources; its points turn not valid."""
@@ -59,19 +77,20 @@ class Supervisor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:
-            await self.adapter.stop()
+            if self.adapter is not None:
+                await self.adapter.stop()
         except Exception:
-            log.exception("adapter %s failed while stopping", self.adapter.name)
-        self._bus.owner_lost(self.adapter.name)
+            log.exception("adapter %s failed while stopping", self.name)
+        self._bus.owner_lost(self.name)
         self.state = "stopped"
 
     async def _supervise(self) -> None:
-        name = self.adapter.name
+        name = self.name
         while True:
             self.state = "running"
             started = time.monotonic()
             try:
-                await self.adapter.run()
+                await self._ensure_adapter().run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -99,7 +118,7 @@ class Supervisor:
             return
         log.warning(
             "adapter %s failed (%s%s); its points are not valid; retrying in %.1fs",
-            self.adapter.name,
+            self.name,
             error,
             f", {self.failures} failures in a row" if repeated else "",
             delay,
@@ -111,7 +130,7 @@ class Supervisor:
             "failures": self.failures,
             "restarts": self.restarts,
             "last_error": self.last_error,
-            **self.adapter.status(),
+            **(self.adapter.status() if self.adapter is not None else {}),
         }
 
 
@@ -163,7 +182,7 @@ class Runtime:
 
     @property
     def adapters(self) -> dict[str, Adapter]:
-        return {name: s.adapter for name, s in self._supervisors.items()}
+        return {n: s.adapter for n, s in self._supervisors.items() if s.adapter is not None}
 
     async def start(self) -> None:
         """Register the points and start every enabled adapter."""
@@ -197,7 +216,8 @@ class Runtime:
                 to_start.append(name)
                 changes.restarted.append(name)
             elif new_cfg.settings != old_cfg.settings:
-                if self._supervisors[name].adapter.reconfigure(new_cfg.settings):
+                adapter = self._supervisors[name].adapter
+                if adapter is not None and adapter.reconfigure(new_cfg.settings):
                     changes.reconfigured.append(name)
                 else:
                     to_stop.append(name)
@@ -247,11 +267,9 @@ class Runtime:
 
     def _start_adapter(self, cfg: AdapterConfig) -> None:
         cls = self._registry.get(cfg.type)
-        adapter = cls(cfg.name, cfg.settings, self.bus)
-        self.bus.add_owner(cfg.name, adapter.on_command)
-        for point in cfg.settings.owned_points():
-            self.bus.register(self.bus.definition(point), cfg.name, transfer=True)
-        supervisor = Supervisor(adapter, self.bus, self._backoff)
+        supervisor = Supervisor(
+            cfg.name, lambda: cls(cfg.name, cfg.settings, self.bus), self.bus, self._backoff
+        )
         self._supervisors[cfg.name] = supervisor
         supervisor.start()
 

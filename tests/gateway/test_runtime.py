@@ -16,6 +16,7 @@ class TickerSettings(AdapterSettings):
     points: list[str] = Field(default_factory=list)
     fail_after: int | None = None  # raise after this many ticks
     reconfigurable: bool = True
+    broken: bool = False  # the constructor raises
 
     def owned_points(self) -> set[str]:
         return set(self.points)
@@ -30,6 +31,8 @@ class Ticker(Adapter):
 
     def __init__(self, name, settings, bus):
         super().__init__(name, settings, bus)
+        if settings.broken:
+            raise ValueError("cannot open the serial port")
         self.runs = 0
         self.ticks = 0
 
@@ -181,6 +184,41 @@ async def test_failing_adapter_is_restarted_with_backoff_and_its_points_go_not_v
     failures = [r for r in caplog.records if "flaky failed" in r.getMessage()]
     assert 2 <= len(failures) <= 4, [r.getMessage() for r in failures]
     assert "its points are not valid; retrying in" in failures[0].getMessage()
+
+
+async def test_an_adapter_that_cannot_be_built_is_retried_and_others_run():
+    rt = Runtime(
+        config(
+            ["A", "B"],
+            [
+                {"name": "bad", "type": "ticker", "points": ["A"], "broken": True},
+                {"name": "good", "type": "ticker", "points": ["B"]},
+            ],
+        ),
+        registry(),
+        FAST,
+    )
+    await rt.start()
+    try:
+        sup = rt._supervisors["bad"]
+        await wait_for(lambda: sup.restarts >= 2)
+        assert sup.last_error == "ValueError: cannot open the serial port"
+        assert sup.adapter is None and list(rt.adapters) == ["good"]
+        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        assert not rt.bus.get("A").quality.is_good
+        # Fixing the config replaces the broken adapter.
+        await rt.apply(
+            config(
+                ["A", "B"],
+                [
+                    {"name": "bad", "type": "ticker", "points": ["A"]},
+                    {"name": "good", "type": "ticker", "points": ["B"]},
+                ],
+            )
+        )
+        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+    finally:
+        await rt.stop()
 
 
 def test_backoff_grows_to_a_cap_with_jitter():
