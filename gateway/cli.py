@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from gateway.config import ConfigError, load_config
+from gateway.isn_cli import add_isn_commands
 from gateway.logs import setup_logging
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
@@ -82,12 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="YAML configuration file")
     check.set_defaults(func=cmd_check)
 
-    try:
-        from gateway.isn_cli import add_isn_commands
-    except ImportError:  # pragma: no cover - during development of the ISN module
-        pass
-    else:
-        add_isn_commands(commands)
+    add_isn_commands(commands)
     return parser
 
 
