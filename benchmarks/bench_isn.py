@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.common import best_rate, report
 from gateway.isn import parse_isn
-from gateway.isn_codes import HEADER_1, HEADER_2
+from gateway.isn.codes import HEADER_1, HEADER_2
 
 RECORDS = 100_000
 
