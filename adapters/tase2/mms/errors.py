@@ -1,0 +1,27 @@
+"""Exceptions of the MMS codec: one for bad input bytes, one for unencodable values."""
+
+from __future__ import annotations
+
+from adapters.tase2.ber import BerError
+
+__all__ = ["MmsDecodeError", "MmsEncodeError"]
+
+
+class MmsDecodeError(BerError):
+    """Malformed or unsupported MMS input.
+
+    ``field`` names the PDU/field being decoded, ``offset`` is the absolute byte offset of
+    the problem and ``invoke_id`` is set when the invokeID of a confirmed PDU was already
+    decoded (so a server can answer with a RejectPDU that names it).
+    """
+
+    def __init__(
+        self, message: str, offset: int, field: str = "MMS", invoke_id: int | None = None
+    ) -> None:
+        super().__init__(f"{field}: {message}", offset)
+        self.field = field
+        self.invoke_id = invoke_id
+
+
+class MmsEncodeError(ValueError):
+    """A value cannot be encoded as MMS (out of range, wrong size, illegal characters)."""
