@@ -226,3 +226,24 @@ def test_backoff_grows_to_a_cap_with_jitter():
     delays = [b.delay(n) for n in range(1, 10)]
     assert 0.8 <= delays[0] <= 1.2 and 1.6 <= delays[1] <= 2.4
     assert all(d <= 36 for d in delays) and delays[-1] >= 24
+
+
+async def test_a_config_naming_an_isn_file_runs_with_its_points():
+    from pathlib import Path
+
+    from gateway.config import load_config
+    from gateway.points import PointKind
+
+    example = Path(__file__).resolve().parents[2] / "mappings" / "isn-example.yaml"
+    rt = Runtime(load_config(example))
+    await rt.start()
+    try:
+        flow = rt.bus.definition("DEMO_ET230_MW")
+        assert (flow.usage_multiplier, flow.target_freshness) == (-1.0, 4)
+        assert rt.bus.definition("DEMO_NOR_CB101").kind is PointKind.STATE
+        assert "DEMO_SOU_V2" not in rt.bus  # replaced by DEMO_SOU_BUS2_KV before as_of
+        await wait_for(lambda: rt.bus.get("DEMO_ET230_MW").quality.is_good)
+        assert rt.bus.get("DEMO_ET230_MW").value == -40.0  # ISN ax+b applied
+        assert not rt.bus.get("DEMO_FREQ").quality.is_good  # defined, but nothing feeds it
+    finally:
+        await rt.stop()
