@@ -12,7 +12,9 @@ REQUIRE_PEERS = os.environ.get("GATEWAY_REQUIRE_PEERS") == "1"
 
 def require_program(name: str, package: str) -> str:
     """The path of a peer program; skip the test without it (fail under CI)."""
-    path = shutil.which(name)
+    # Debian puts daemons such as mosquitto in /usr/sbin, which is not on every PATH.
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    path = shutil.which(name, path=search)
     if path is None:
         reason = f"{name} not installed (Debian package {package})"
         if REQUIRE_PEERS:
