@@ -280,7 +280,7 @@ def build_config(
 
     issues: list[ConfigIssue] = []
     points = _collect_points(doc, file, lines, base, issues)
-    adapters = _collect_adapters(doc, file, lines, registry, points, issues)
+    adapters = _collect_adapters(doc, file, lines, base, registry, points, issues)
     if issues:
         raise ConfigError(issues)
     return GatewayConfig(
@@ -324,6 +324,7 @@ def _collect_adapters(
     doc: _Document,
     file: str,
     lines: dict[Loc, int],
+    base: Path,
     registry: AdapterRegistry,
     points: dict[str, PointDef],
     issues: list[ConfigIssue],
@@ -337,7 +338,8 @@ def _collect_adapters(
         try:
             entry = AdapterConfig.model_validate(head)
             cls = registry.get(entry.type)
-            typed = cls.Settings.model_validate(settings)
+            # Adapters resolve relative file names (e.g. point lists) against `base`.
+            typed = cls.Settings.model_validate(settings, context={"base": base})
         except ValidationError as exc:
             issues.extend(_issues_from(exc, file, lines, loc))
             continue

@@ -195,8 +195,22 @@ class Runtime:
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
-        await asyncio.gather(*(s.stop() for s in self._supervisors.values()))
+        await self._stop_all(list(self._supervisors.values()))
         self._supervisors.clear()
+
+    @staticmethod
+    async def _stop_all(supervisors: list[Supervisor], timeout: float = 10.0) -> None:
+        """Stop adapters one by one in the reverse of their configured order.
+
+        Like services on a host: an adapter that talks to another adapter of this gateway
+        (a client polling a simulated plant) is listed after it, so it stops first and does
+        not report its peer as lost on the way out.
+        """
+        for supervisor in reversed(supervisors):
+            try:
+                await asyncio.wait_for(supervisor.stop(), timeout)
+            except TimeoutError:
+                log.error("adapter %s did not stop within %.0fs", supervisor.name, timeout)
 
     async def apply(self, new: GatewayConfig) -> Changes:
         """Move from the running configuration to `new`, touching only what changed."""
@@ -228,7 +242,7 @@ class Runtime:
                 to_start.append(name)
                 changes.added.append(name)
 
-        await asyncio.gather(*(self._supervisors.pop(n).stop() for n in to_stop))
+        await self._stop_all([self._supervisors.pop(n) for n in to_stop])
         self._apply_points(new, new_adapters, changes)
         for name in to_start:
             self._start_adapter(new_adapters[name])
