@@ -1,0 +1,279 @@
+"""Data sets (MMS named variable lists) as the TASE.2 server sees them, sans-IO.
+
+A :class:`DataSet` is a named variable list whose members are resolved once, at definition:
+each member is either one of the report-only special variables of the peer's ICC domain
+(Transfer_Set_Name, DSConditions_Detected, Event_Code_Detected, Transfer_Set_Time_Stamp) or a
+point the peer may read, with its point type. The encoded names and size bounds that reports
+need are precomputed here so the report path does no per-member work it can avoid.
+
+:class:`DataSetRegistry` keeps the data sets of all associations (DefineNamedVariableList,
+GetNamedVariableListAttributes, DeleteNamedVariableList, GetNameList class
+namedVariableList).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from adapters.tase2.ber import tlv
+from adapters.tase2.bilateral import TableView
+from adapters.tase2.mms.access import VariableEntry
+from adapters.tase2.mms.data import DataAccessError
+from adapters.tase2.mms.names import ObjectName, Scope, encode_object_name
+from adapters.tase2.mms.service_error import (
+    AccessCode,
+    DefinitionCode,
+    ErrorClass,
+    ResourceCode,
+    ServiceError,
+)
+from adapters.tase2.model import (
+    DS_CONDITIONS_DETECTED,
+    EVENT_CODE_DETECTED,
+    REPORT_ONLY_NAMES,
+    TRANSFER_SET_NAME,
+    TRANSFER_SET_TIME_STAMP,
+    PointType,
+)
+
+__all__ = [
+    "SPECIAL_MAX_SIZE",
+    "DataSet",
+    "DataSetError",
+    "DataSetMember",
+    "DataSetRegistry",
+    "build_data_set",
+    "make_data_set",
+]
+
+SPECIAL_MAX_SIZE: Final[dict[str, int]] = {
+    TRANSFER_SET_NAME: 2 + 3 + 2 * 34,  # A2 L {86 01 s, 8A L dom, 8A L name}, names <= 32
+    DS_CONDITIONS_DETECTED: 4,  # 84 02 03 xx
+    EVENT_CODE_DETECTED: 4,  # 85 02 xx xx (Integer16)
+    TRANSFER_SET_TIME_STAMP: 6,  # 85 04 xx xx xx xx (GMTBasedS)
+}
+"""Largest AccessResult encoding of each report-only variable."""
+
+_ACCESS_CODE = {
+    DataAccessError.OBJECT_NON_EXISTENT: AccessCode.OBJECT_NON_EXISTENT,
+    DataAccessError.OBJECT_ACCESS_DENIED: AccessCode.OBJECT_ACCESS_DENIED,
+    DataAccessError.OBJECT_ACCESS_UNSUPPORTED: AccessCode.OBJECT_ACCESS_UNSUPPORTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DataSetMember:
+    """One member of a data set: a special report variable or a point.
+
+    ``special`` is the special variable's name (one of ``REPORT_ONLY_NAMES``) or None;
+    ``point`` and ``type`` are set for points. ``entry`` is the member's encoded
+    listOfVariable entry (``30 L A0 L <ObjectName>``), used by RBE reports;
+    ``max_size`` bounds its encoded value (AccessResult).
+    """
+
+    name: ObjectName
+    special: str | None
+    point: str | None
+    type: PointType | None
+    entry: bytes
+    max_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataSet:
+    """A named variable list with resolved members (see module docstring).
+
+    ``owner`` is the association that defined it (it is deleted when that association
+    ends); ``list_name_spec`` is the encoded ``variableListName`` (``A1 L <ObjectName>``) of
+    full reports; ``runs`` groups consecutive point members of one type as
+    ``(start, end, type)`` for the batch encoders (specials are runs with type None).
+    """
+
+    name: ObjectName
+    members: tuple[DataSetMember, ...]
+    owner: Hashable | None = None
+    list_name_spec: bytes = b""
+    runs: tuple[tuple[int, int, PointType | None], ...] = ()
+    all_indices: tuple[int, ...] = ()
+    no_values: tuple[None, ...] = ()
+    special_indices: tuple[int, ...] = ()
+    point_ids: tuple[str, ...] = field(default=())
+    run_points: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def entries(self) -> tuple[VariableEntry, ...]:
+        """The members as MMS variable entries (GetNamedVariableListAttributes)."""
+        return tuple(VariableEntry(m.name) for m in self.members)
+
+
+class DataSetError(ValueError):
+    """A refused data set definition; ``service_error`` is what to answer the request with."""
+
+    def __init__(self, message: str, service_error: ServiceError) -> None:
+        super().__init__(message)
+        self.service_error = service_error
+
+
+def _access_error(message: str, error: DataAccessError) -> DataSetError:
+    code = _ACCESS_CODE.get(error, AccessCode.OBJECT_ACCESS_DENIED)
+    return DataSetError(message, ServiceError(ErrorClass.ACCESS, code))
+
+
+def _member(view: TableView, entry: VariableEntry) -> DataSetMember:
+    name = entry.name
+    encoded = tlv(0x30, tlv(0xA0, encode_object_name(name)))
+    if entry.alternate_access is not None:
+        raise _access_error(
+            f"member {name} uses alternate access, which transfer sets do not allow",
+            DataAccessError.OBJECT_ACCESS_UNSUPPORTED,
+        )
+    if name.scope == Scope.DOMAIN and name.domain == view.domain and name.item in REPORT_ONLY_NAMES:
+        return DataSetMember(name, name.item, None, None, encoded, SPECIAL_MAX_SIZE[name.item])
+    access = view.check_read(name)
+    if isinstance(access, DataAccessError):
+        raise _access_error(f"member {name}: {access.name.lower().replace('_', '-')}", access)
+    info = access.type.info
+    return DataSetMember(name, None, access.point, access.type, encoded, info.max_size)
+
+
+def build_data_set(
+    name: ObjectName,
+    entries: Sequence[VariableEntry],
+    view: TableView,
+    owner: Hashable | None = None,
+    max_members: int | None = None,
+) -> DataSet:
+    """Resolve and check a DefineNamedVariableList for the peer of ``view``.
+
+    Raises :class:`DataSetError` whose ``service_error`` is
+
+    * access/object-access-denied: the list is named outside the peer's ICC domain
+      (VMD scope included) or a member is a point the peer may not read;
+    * access/object-non-existent: a member that is no object of the server;
+    * access/object-access-unsupported: a member with alternate access (components, index);
+    * resource/capability-unavailable: more than ``max_members`` members;
+    * definition/object-undefined: no members.
+    """
+    if name.scope == Scope.VMD or (name.scope == Scope.DOMAIN and name.domain != view.domain):
+        raise _access_error(
+            f"data set {name} is outside the peer's domain {view.domain}",
+            DataAccessError.OBJECT_ACCESS_DENIED,
+        )
+    if not entries:
+        raise DataSetError(
+            f"data set {name} has no members",
+            ServiceError(ErrorClass.DEFINITION, DefinitionCode.OBJECT_UNDEFINED),
+        )
+    if max_members is not None and len(entries) > max_members:
+        raise DataSetError(
+            f"data set {name} has {len(entries)} members, the limit is {max_members}",
+            ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE),
+        )
+    members = tuple(_member(view, e) for e in entries)
+    return make_data_set(name, members, owner)
+
+
+def make_data_set(
+    name: ObjectName, members: tuple[DataSetMember, ...], owner: Hashable | None = None
+) -> DataSet:
+    """A :class:`DataSet` from already resolved members (precomputes the report helpers)."""
+    runs: list[tuple[int, int, PointType | None]] = []
+    start = 0
+    for i in range(1, len(members) + 1):
+        if i == len(members) or members[i].type != members[start].type or members[i].special:
+            runs.append((start, i, members[start].type))
+            start = i
+    n = len(members)
+    return DataSet(
+        name=name,
+        members=members,
+        owner=owner,
+        list_name_spec=tlv(0xA1, encode_object_name(name)),
+        runs=tuple(runs),
+        all_indices=tuple(range(n)),
+        no_values=(None,) * n,
+        special_indices=tuple(
+            i for s in REPORT_ONLY_NAMES for i, m in enumerate(members) if m.special == s
+        ),
+        point_ids=tuple(m.point for m in members if m.point is not None),
+        run_points=tuple(
+            tuple(m.point for m in members[a:b] if m.point is not None) for a, b, _ in runs
+        ),
+    )
+
+
+class DataSetRegistry:
+    """The data sets of all associations, by name (association scope kept per association)."""
+
+    __slots__ = ("_aa", "_domain")
+
+    def __init__(self) -> None:
+        self._domain: dict[ObjectName, DataSet] = {}
+        self._aa: dict[Hashable, dict[ObjectName, DataSet]] = {}
+
+    def get(self, association: Hashable, name: ObjectName) -> DataSet | None:
+        """The data set ``name`` as seen by ``association`` (its own AA-scope sets)."""
+        if name.scope == Scope.AA:
+            return self._aa.get(association, {}).get(name)
+        return self._domain.get(name)
+
+    def define(
+        self,
+        association: Hashable,
+        name: ObjectName,
+        entries: Sequence[VariableEntry],
+        view: TableView,
+        max_members: int | None = None,
+    ) -> DataSet:
+        """DefineNamedVariableList: check, resolve and store; raises :class:`DataSetError`
+        (definition/object-exists when the name is taken, else see :func:`build_data_set`).
+        """
+        if self.get(association, name) is not None:
+            raise DataSetError(
+                f"data set {name} already exists",
+                ServiceError(ErrorClass.DEFINITION, DefinitionCode.OBJECT_EXISTS),
+            )
+        ds = build_data_set(name, entries, view, association, max_members)
+        if name.scope == Scope.AA:
+            self._aa.setdefault(association, {})[name] = ds
+        else:
+            self._domain[name] = ds
+        return ds
+
+    def delete(
+        self, association: Hashable, name: ObjectName, in_use: Callable[[DataSet], bool]
+    ) -> tuple[int, int]:
+        """DeleteNamedVariableList of one name: ``(matched, deleted)``.
+
+        A data set in use by a running transfer set (``in_use``) is matched but not deleted.
+        A data set that does not exist gives ``(0, 0)`` (answered positively, per MMS habit).
+        """
+        ds = self.get(association, name)
+        if ds is None:
+            return 0, 0
+        if in_use(ds):
+            return 1, 0
+        if name.scope == Scope.AA:
+            del self._aa[association][name]
+        else:
+            del self._domain[name]
+        return 1, 1
+
+    def names(self, association: Hashable, scope: Scope, domain: str | None = None) -> list[str]:
+        """Sorted item names of the data sets in a scope (GetNameList namedVariableList)."""
+        if scope == Scope.AA:
+            return sorted(n.item for n in self._aa.get(association, {}))
+        return sorted(n.item for n in self._domain if n.scope == scope and n.domain == domain)
+
+    def drop_association(self, association: Hashable) -> list[ObjectName]:
+        """Delete every data set the association defined (its AA scope and the domain sets it
+        created); returns their names. Call after the transfer engine released it.
+        """
+        gone = list(self._aa.pop(association, {}))
+        for name, ds in list(self._domain.items()):
+            if ds.owner == association:
+                del self._domain[name]
+                gone.append(name)
+        return gone

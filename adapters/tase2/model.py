@@ -1,0 +1,1052 @@
+"""The TASE.2 object model (IEC 60870-6-802), sans-IO: types, values and their MMS form.
+
+What is here (tase2-reference.md sections 6.2-6.7):
+
+* :class:`PointType` - the indication point types of section 6.3, each with its exact MMS
+  TypeSpecification (component names included, as GetVariableAccessAttributes returns it),
+  the point kinds it can carry, an encoder ``PointValue -> Data`` (and a byte-level one for
+  reports) and a decoder ``Data -> DecodedPoint`` that the client reuses.
+* ``TASE2_Version`` / ``Supported_Features`` values, ``MMSObjectName`` structures, the
+  ``DSConditions`` bit string, the names and types of the ICC-domain special variables.
+* The ``DSTransferSet`` structure (2000 model, 13 components; 1996 model, 12), parsed from a
+  written value into :class:`DSTransferSetValue`, with :class:`DSTransferSetError` carrying
+  the DataAccessError the server answers with.
+
+Bit numbering follows ASN.1 (bit 0 = mask ``0x80`` of the first octet) throughout.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final, NamedTuple
+
+from adapters.tase2.ber import encode_integer
+from adapters.tase2.mms.data import (
+    BitString,
+    Boolean,
+    Data,
+    DataAccessError,
+    Float32,
+    Float64,
+    Integer,
+    Structure,
+    Unsigned,
+    VisibleString,
+)
+from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
+from adapters.tase2.mms.report_fast import encode_realq_timetag_results
+from adapters.tase2.mms.types import (
+    BitStringType,
+    BooleanType,
+    FloatType,
+    IntegerType,
+    StructureComponent,
+    StructureType,
+    TypeSpecification,
+    UnsignedType,
+    VisibleStringType,
+)
+from gateway.points import GOOD, PointKind, PointValue, Quality
+
+__all__ = [
+    "BILATERAL_TABLE_ID",
+    "BILATERAL_TABLE_ID_TYPE",
+    "DATA_SET_NAME_TYPE",
+    "DS_CONDITIONS_DETECTED",
+    "DS_CONDITIONS_TYPE",
+    "DS_TRANSFER_SET_1996_TYPE",
+    "DS_TRANSFER_SET_2000_TYPE",
+    "EVENT_CODE_DETECTED",
+    "GMT_BASED_S_TYPE",
+    "ICC_LISTED_NAMES",
+    "ICC_SPECIAL_TYPES",
+    "MMS_OBJECT_NAME_TYPE",
+    "NEXT_DS_TRANSFER_SET",
+    "NO_CONDITIONS",
+    "REPORT_ONLY_NAMES",
+    "SUPPORTED_FEATURES",
+    "SUPPORTED_FEATURES_TYPE",
+    "TASE2_VERSION",
+    "TASE2_VERSION_TYPE",
+    "TIME_STAMP_EXTENDED_TYPE",
+    "TRANSFER_REPORT_ACK",
+    "TRANSFER_REPORT_NACK",
+    "TRANSFER_SET_NAME",
+    "TRANSFER_SET_TIME_STAMP",
+    "DSConditions",
+    "DSTransferSetError",
+    "DSTransferSetModel",
+    "DSTransferSetValue",
+    "DecodedPoint",
+    "PointDecodeError",
+    "PointType",
+    "PointTypeInfo",
+    "apply_component",
+    "decode_mms_object_name",
+    "decode_point",
+    "ds_conditions_from_data",
+    "ds_conditions_to_data",
+    "ds_transfer_set_components",
+    "encode_mms_object_name",
+    "encode_points",
+    "gmt_based_s",
+    "identify_point_type",
+    "parse_ds_transfer_set",
+    "point_type_info",
+    "supported_features",
+    "tase2_version",
+]
+
+# --------------------------------------------------------------------------- base types
+
+INT16: Final = IntegerType(16)
+INT32: Final = IntegerType(32)
+FLOAT32: Final = FloatType(32, 8)
+FLAGS8: Final = BitStringType(8)
+IDENTIFIER32: Final = VisibleStringType(-32)
+"""VisibleString, variable length, at most 32 (``8A 01 E0``): TASE.2 identifiers."""
+
+GMT_BASED_S_TYPE: Final = INT32
+"""``GMTBasedS`` / ``Data_TimeStamp``: Integer32 seconds since 1970-01-01T00:00:00Z."""
+
+TIME_STAMP_EXTENDED_TYPE: Final = StructureType(
+    (StructureComponent("GMTBasedS", INT32), StructureComponent("Milliseconds", INT16))
+)
+"""``TimeStampExtended`` = {GMTBasedS Integer32, Milliseconds Integer16 (0-999)}."""
+
+COV_COUNTER_TYPE: Final = UnsignedType(16)
+"""``COV_Counter``: Unsigned16, bumped on every recorded change, wrapping."""
+
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+_F32_MAX: Final = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
+
+
+def gmt_based_s(ts: float) -> int:
+    """POSIX seconds -> ``GMTBasedS`` (floor, clamped to the Integer32 range)."""
+    s = math.floor(ts) if math.isfinite(ts) else 0
+    return _INT32_MIN if s < _INT32_MIN else _INT32_MAX if s > _INT32_MAX else s
+
+
+def _split_ms(ts: float) -> tuple[int, int]:
+    """POSIX seconds -> (GMTBasedS, Milliseconds 0-999), rounded to the nearest millisecond."""
+    if not math.isfinite(ts):
+        return 0, 0
+    s, ms = divmod(round(ts * 1000), 1000)
+    if s < _INT32_MIN:
+        return _INT32_MIN, 0
+    if s > _INT32_MAX:
+        return _INT32_MAX, 999
+    return s, ms
+
+
+# --------------------------------------------------------------------------- point types
+
+
+class PointType(enum.StrEnum):
+    """The TASE.2 indication point types (reference section 6.3); values are config names.
+
+    Every member but one is named as in IEC 60870-6-802. ``DATA_STATEQ_STRUCT`` is the
+    libtase2 form of Data_StateQ ({Value, Flags}); ``DATA_STATEQ`` is the SISCO form (the
+    bare Data_State octet), which is what we send unless a bilateral table asks otherwise.
+    """
+
+    DATA_REAL = "Data_Real"
+    DATA_STATE = "Data_State"
+    DATA_DISCRETE = "Data_Discrete"
+    DATA_FLAGS = "Data_Flags"
+    DATA_REALQ = "Data_RealQ"
+    DATA_STATEQ = "Data_StateQ"
+    DATA_STATEQ_STRUCT = "Data_StateQ_Struct"
+    DATA_DISCRETEQ = "Data_DiscreteQ"
+    DATA_REALQ_TIMETAG = "Data_RealQTimeTag"
+    DATA_STATEQ_TIMETAG = "Data_StateQTimeTag"
+    DATA_DISCRETEQ_TIMETAG = "Data_DiscreteQTimeTag"
+    DATA_REAL_EXTENDED = "Data_RealExtended"
+    DATA_STATE_EXTENDED = "Data_StateExtended"
+    DATA_DISCRETE_EXTENDED = "Data_DiscreteExtended"
+    DATA_REALQ_TIMETAG_EXTENDED = "Data_RealQTimeTagExtended"
+    DATA_STATEQ_TIMETAG_EXTENDED = "Data_StateQTimeTagExtended"
+    DATA_DISCRETEQ_TIMETAG_EXTENDED = "Data_DiscreteQTimeTagExtended"
+
+    @property
+    def info(self) -> PointTypeInfo:
+        """The type's description, encoders and decoder."""
+        return _INFO[self]
+
+
+class _Role(enum.Enum):
+    """What one component of a point type carries."""
+
+    REAL = "real"  # Value: float32
+    DISCRETE = "discrete"  # Value: Integer32
+    STATE = "state"  # Data_State octet: state bits 0-1 + quality bits 2-7
+    STATE_VALUE = "state_value"  # libtase2 StateQ Value: state bits only
+    FLAGS = "flags"  # Data_Flags octet: quality only
+    TS = "ts"  # GMTBasedS Integer32
+    TSX = "tsx"  # TimeStampExtended
+    COV = "cov"  # COV_Counter Unsigned16
+
+
+_R = _Role
+_ROLE_NAME = {
+    _R.REAL: "Value",
+    _R.DISCRETE: "Value",
+    _R.STATE_VALUE: "Value",
+    _R.STATE: "Flags",
+    _R.FLAGS: "Flags",
+    _R.TS: "TimeStamp",
+    _R.TSX: "TimeStamp",
+    _R.COV: "COV",
+}
+_ROLE_TYPE: dict[_Role, TypeSpecification] = {
+    _R.REAL: FLOAT32,
+    _R.DISCRETE: INT32,
+    _R.STATE_VALUE: FLAGS8,
+    _R.STATE: FLAGS8,
+    _R.FLAGS: FLAGS8,
+    _R.TS: GMT_BASED_S_TYPE,
+    _R.TSX: TIME_STAMP_EXTENDED_TYPE,
+    _R.COV: COV_COUNTER_TYPE,
+}
+# Largest AccessResult encoding of each role (tag, length, content).
+_ROLE_MAX = {
+    _R.REAL: 7,
+    _R.DISCRETE: 6,
+    _R.STATE_VALUE: 4,
+    _R.STATE: 4,
+    _R.FLAGS: 4,
+    _R.TS: 6,
+    _R.TSX: 12,
+    _R.COV: 5,
+}
+
+
+class DecodedPoint(NamedTuple):
+    """A point value decoded from MMS Data.
+
+    ``value`` is None for Data_Flags (no value); ``quality`` is GOOD when the type carries no
+    flags (Data_Real, Data_Discrete); ``ts`` (POSIX seconds) and ``cov`` are None when the
+    type carries none. State values are the :class:`gateway.points.State` number (0-3).
+    """
+
+    value: float | int | None
+    quality: Quality
+    ts: float | None
+    cov: int | None
+
+
+class PointDecodeError(ValueError):
+    """MMS Data that is not an instance of the expected (or of any) TASE.2 point type."""
+
+
+# ---- component encoders (PointValue -> Data and PointValue -> bytes)
+
+
+def _real(v: float | int) -> float:
+    f = float(v)
+    return math.copysign(math.inf, f) if abs(f) > _F32_MAX else f
+
+
+def _discrete(v: float | int) -> int:
+    try:
+        i = int(v)
+    except (ValueError, OverflowError):
+        return 0
+    return _INT32_MIN if i < _INT32_MIN else _INT32_MAX if i > _INT32_MAX else i
+
+
+def _state_bits(v: float | int) -> int:
+    try:
+        s = int(v)
+    except (ValueError, OverflowError):
+        return 0xC0
+    return (s << 6) if 0 <= s <= 3 else 0xC0  # out of range -> INVALID (3)
+
+
+def _data_role(role: _Role, pv: PointValue) -> Data:
+    if role is _R.REAL:
+        return Float32(_real(pv.value))
+    if role is _R.DISCRETE:
+        return Integer(_discrete(pv.value))
+    if role is _R.STATE:
+        return BitString(8, bytes((_state_bits(pv.value) | pv.quality,)))
+    if role is _R.STATE_VALUE:
+        return BitString(8, bytes((_state_bits(pv.value),)))
+    if role is _R.FLAGS:
+        return BitString(8, bytes((int(pv.quality),)))
+    if role is _R.TS:
+        return Integer(gmt_based_s(pv.ts))
+    if role is _R.TSX:
+        s, ms = _split_ms(pv.ts)
+        return Structure((Integer(s), Integer(ms)))
+    return Unsigned(pv.cov & 0xFFFF)
+
+
+_PACK_F32 = struct.Struct(">f").pack
+
+
+def _b_real(pv: PointValue) -> bytes:
+    return b"\x87\x05\x08" + _PACK_F32(_real(pv.value))
+
+
+def _b_discrete(pv: PointValue) -> bytes:
+    c = encode_integer(_discrete(pv.value))
+    return bytes((0x85, len(c))) + c
+
+
+def _b_state(pv: PointValue) -> bytes:
+    return bytes((0x84, 2, 0, _state_bits(pv.value) | pv.quality))
+
+
+def _b_state_value(pv: PointValue) -> bytes:
+    return bytes((0x84, 2, 0, _state_bits(pv.value)))
+
+
+def _b_flags(pv: PointValue) -> bytes:
+    return bytes((0x84, 2, 0, pv.quality))
+
+
+def _b_ts(pv: PointValue) -> bytes:
+    c = encode_integer(gmt_based_s(pv.ts))
+    return bytes((0x85, len(c))) + c
+
+
+def _b_tsx(pv: PointValue) -> bytes:
+    s, ms = _split_ms(pv.ts)
+    a = encode_integer(s)
+    b = encode_integer(ms)
+    return bytes((0xA2, len(a) + len(b) + 4, 0x85, len(a))) + a + bytes((0x85, len(b))) + b
+
+
+def _b_cov(pv: PointValue) -> bytes:
+    c = encode_integer(pv.cov & 0xFFFF)
+    return bytes((0x86, len(c))) + c
+
+
+_ROLE_BYTES: dict[_Role, Callable[[PointValue], bytes]] = {
+    _R.REAL: _b_real,
+    _R.DISCRETE: _b_discrete,
+    _R.STATE: _b_state,
+    _R.STATE_VALUE: _b_state_value,
+    _R.FLAGS: _b_flags,
+    _R.TS: _b_ts,
+    _R.TSX: _b_tsx,
+    _R.COV: _b_cov,
+}
+
+
+def _bytes_encoder(roles: tuple[_Role, ...], bare: bool) -> Callable[[PointValue], bytes]:
+    """A precompiled PointValue -> AccessResult-bytes function for one layout."""
+    parts = tuple(_ROLE_BYTES[r] for r in roles)
+    if bare:
+        return parts[0]
+    if len(parts) == 2:
+        p0, p1 = parts
+
+        def enc2(pv: PointValue) -> bytes:
+            body = p0(pv) + p1(pv)
+            return bytes((0xA2, len(body))) + body
+
+        return enc2
+    if len(parts) == 3:
+        q0, q1, q2 = parts
+
+        def enc3(pv: PointValue) -> bytes:
+            body = q0(pv) + q1(pv) + q2(pv)
+            return bytes((0xA2, len(body))) + body
+
+        return enc3
+
+    def encn(pv: PointValue) -> bytes:
+        body = b"".join([p(pv) for p in parts])
+        return bytes((0xA2, len(body))) + body
+
+    return encn
+
+
+# ---- component decoders
+
+
+def _num(d: Data, what: str) -> int:
+    if isinstance(d, Integer | Unsigned):
+        return d.value
+    raise PointDecodeError(f"{what}: expected an integer, got {type(d).__name__}")
+
+
+def _octet(d: Data, what: str) -> int:
+    if isinstance(d, BitString) and d.nbits >= 6 and d.data:
+        return d.data[0]
+    raise PointDecodeError(f"{what}: expected an 8-bit string, got {d!r}")
+
+
+def _time(d: Data) -> float:
+    """A TimeStamp component: GMTBasedS integer or TimeStampExtended structure."""
+    if isinstance(d, Integer | Unsigned):
+        return float(d.value)
+    if isinstance(d, Structure) and len(d.items) == 2:
+        return _num(d.items[0], "GMTBasedS") + _num(d.items[1], "Milliseconds") / 1000.0
+    raise PointDecodeError(f"TimeStamp: expected GMTBasedS or TimeStampExtended, got {d!r}")
+
+
+@dataclass(slots=True)
+class _Decoded:
+    value: float | int | None = None
+    quality: Quality = GOOD
+    ts: float | None = None
+    cov: int | None = None
+
+
+def _decode_role(role: _Role, d: Data, out: _Decoded) -> None:
+    if role is _R.REAL:
+        if not isinstance(d, Float32 | Float64):
+            raise PointDecodeError(f"Value: expected floating-point, got {d!r}")
+        out.value = d.value
+    elif role is _R.DISCRETE:
+        out.value = _num(d, "Value")
+    elif role is _R.STATE:
+        octet = _octet(d, "Data_State")
+        out.value = octet >> 6
+        out.quality = Quality.from_flags(octet)
+    elif role is _R.STATE_VALUE:
+        out.value = _octet(d, "Value") >> 6
+    elif role is _R.FLAGS:
+        out.quality = Quality.from_flags(_octet(d, "Flags"))
+    elif role is _R.TS or role is _R.TSX:
+        out.ts = _time(d)
+    else:
+        out.cov = _num(d, "COV")
+
+
+@dataclass(frozen=True, slots=True)
+class PointTypeInfo:
+    """One TASE.2 point type: its MMS type, the kinds it carries and its codecs.
+
+    ``tase2_name`` is the name of 802 (``Data_StateQ`` for both StateQ forms). ``encode``
+    builds the MMS Data for a bus value; ``encode_bytes`` produces the same AccessResult
+    octets directly (the report hot path); ``max_size`` is the largest such encoding.
+    """
+
+    type: PointType
+    tase2_name: str
+    spec: TypeSpecification
+    kinds: frozenset[PointKind]
+    roles: tuple[_Role, ...]
+    bare: bool
+    max_size: int
+    encode_bytes: Callable[[PointValue], bytes]
+
+    @property
+    def has_quality(self) -> bool:
+        """True when the type carries the quality flags."""
+        return _R.FLAGS in self.roles or _R.STATE in self.roles
+
+    @property
+    def has_time(self) -> bool:
+        """True when the type carries a time stamp."""
+        return _R.TS in self.roles or _R.TSX in self.roles
+
+    @property
+    def has_milliseconds(self) -> bool:
+        """True when the time stamp is a TimeStampExtended."""
+        return _R.TSX in self.roles
+
+    @property
+    def has_cov(self) -> bool:
+        """True when the type carries a COV counter."""
+        return _R.COV in self.roles
+
+    def encode(self, pv: PointValue) -> Data:
+        """The MMS Data of ``pv`` in this type (values out of range are clamped)."""
+        if self.bare:
+            return _data_role(self.roles[0], pv)
+        return Structure(tuple(_data_role(r, pv) for r in self.roles))
+
+    def decode(self, data: Data) -> DecodedPoint:
+        """Decode ``data`` as this type, liberally: TimeStamp as integer or extended, any
+        integer width, float64 values, and both Data_StateQ shapes.
+
+        Raises :class:`PointDecodeError` when the shape does not fit.
+        """
+        out = _Decoded()
+        roles = self.roles
+        if self.type in _STATEQ_FORMS:
+            roles = (_R.STATE,) if isinstance(data, BitString) else (_R.STATE_VALUE, _R.FLAGS)
+            bare = isinstance(data, BitString)
+        else:
+            bare = self.bare
+        if bare:
+            _decode_role(roles[0], data, out)
+        else:
+            if not isinstance(data, Structure) or len(data.items) != len(roles):
+                raise PointDecodeError(
+                    f"{self.tase2_name}: expected a structure of {len(roles)} components, "
+                    f"got {data!r}"
+                )
+            for role, item in zip(roles, data.items, strict=True):
+                _decode_role(role, item, out)
+        return DecodedPoint(out.value, out.quality, out.ts, out.cov)
+
+
+_STATEQ_FORMS = (PointType.DATA_STATEQ, PointType.DATA_STATEQ_STRUCT)
+
+_K_REAL = frozenset({PointKind.REAL})
+_K_STATE = frozenset({PointKind.STATE})
+_K_DISCRETE = frozenset({PointKind.DISCRETE})
+_K_ANY = frozenset(PointKind)
+
+_LAYOUTS: dict[PointType, tuple[str, frozenset[PointKind], bool, tuple[_Role, ...]]] = {
+    PointType.DATA_REAL: ("Data_Real", _K_REAL, True, (_R.REAL,)),
+    PointType.DATA_STATE: ("Data_State", _K_STATE, True, (_R.STATE,)),
+    PointType.DATA_DISCRETE: ("Data_Discrete", _K_DISCRETE, True, (_R.DISCRETE,)),
+    PointType.DATA_FLAGS: ("Data_Flags", _K_ANY, True, (_R.FLAGS,)),
+    PointType.DATA_REALQ: ("Data_RealQ", _K_REAL, False, (_R.REAL, _R.FLAGS)),
+    PointType.DATA_STATEQ: ("Data_StateQ", _K_STATE, True, (_R.STATE,)),
+    PointType.DATA_STATEQ_STRUCT: ("Data_StateQ", _K_STATE, False, (_R.STATE_VALUE, _R.FLAGS)),
+    PointType.DATA_DISCRETEQ: ("Data_DiscreteQ", _K_DISCRETE, False, (_R.DISCRETE, _R.FLAGS)),
+    PointType.DATA_REALQ_TIMETAG: (
+        "Data_RealQTimeTag",
+        _K_REAL,
+        False,
+        (_R.REAL, _R.TS, _R.FLAGS),
+    ),
+    PointType.DATA_STATEQ_TIMETAG: ("Data_StateQTimeTag", _K_STATE, False, (_R.TS, _R.STATE)),
+    PointType.DATA_DISCRETEQ_TIMETAG: (
+        "Data_DiscreteQTimeTag",
+        _K_DISCRETE,
+        False,
+        (_R.DISCRETE, _R.TS, _R.FLAGS),
+    ),
+    PointType.DATA_REAL_EXTENDED: (
+        "Data_RealExtended",
+        _K_REAL,
+        False,
+        (_R.REAL, _R.TS, _R.FLAGS, _R.COV),
+    ),
+    PointType.DATA_STATE_EXTENDED: (
+        "Data_StateExtended",
+        _K_STATE,
+        False,
+        (_R.TS, _R.STATE, _R.COV),
+    ),
+    PointType.DATA_DISCRETE_EXTENDED: (
+        "Data_DiscreteExtended",
+        _K_DISCRETE,
+        False,
+        (_R.DISCRETE, _R.TS, _R.FLAGS, _R.COV),
+    ),
+    PointType.DATA_REALQ_TIMETAG_EXTENDED: (
+        "Data_RealQTimeTagExtended",
+        _K_REAL,
+        False,
+        (_R.REAL, _R.TSX, _R.FLAGS),
+    ),
+    PointType.DATA_STATEQ_TIMETAG_EXTENDED: (
+        "Data_StateQTimeTagExtended",
+        _K_STATE,
+        False,
+        (_R.TSX, _R.STATE),
+    ),
+    PointType.DATA_DISCRETEQ_TIMETAG_EXTENDED: (
+        "Data_DiscreteQTimeTagExtended",
+        _K_DISCRETE,
+        False,
+        (_R.DISCRETE, _R.TSX, _R.FLAGS),
+    ),
+}
+
+
+def _build_info(ptype: PointType) -> PointTypeInfo:
+    name, kinds, bare, roles = _LAYOUTS[ptype]
+    spec: TypeSpecification
+    if bare:
+        spec = _ROLE_TYPE[roles[0]]
+        size = _ROLE_MAX[roles[0]]
+    else:
+        spec = StructureType(tuple(StructureComponent(_ROLE_NAME[r], _ROLE_TYPE[r]) for r in roles))
+        size = 2 + sum(_ROLE_MAX[r] for r in roles)  # content < 128 octets: short length
+    return PointTypeInfo(ptype, name, spec, kinds, roles, bare, size, _bytes_encoder(roles, bare))
+
+
+_INFO: dict[PointType, PointTypeInfo] = {t: _build_info(t) for t in PointType}
+
+
+def point_type_info(ptype: PointType | str) -> PointTypeInfo:
+    """The description of a point type, by member or config name (``"Data_RealQ"``)."""
+    return _INFO[PointType(ptype)]
+
+
+def encode_points(ptype: PointType, values: Sequence[PointValue]) -> bytes:
+    """Concatenated AccessResults of ``values``, all of type ``ptype`` (the report hot path).
+
+    Data_RealQTimeTag goes through the columnar :mod:`~adapters.tase2.mms.report_fast`
+    encoder; every other type uses its precompiled per-point encoder.
+    """
+    if ptype is PointType.DATA_REALQ_TIMETAG:
+        return encode_realq_timetag_results(
+            [_real(pv.value) for pv in values],
+            [gmt_based_s(pv.ts) for pv in values],
+            [int(pv.quality) for pv in values],
+        )
+    enc = _INFO[ptype].encode_bytes
+    return b"".join([enc(pv) for pv in values])
+
+
+def identify_point_type(data: Data) -> PointType | None:
+    """Guess the point type of ``data`` from its shape alone, or None if none fits.
+
+    Ambiguities are resolved as follows (pass the type learnt from
+    GetVariableAccessAttributes to :func:`decode_point` to avoid them): a bare 8-bit string
+    is taken as Data_State (not Data_Flags); ``{integer, 8-bit string}`` is taken as
+    Data_DiscreteQ (not Data_StateQTimeTag).
+    """
+    if isinstance(data, Float32 | Float64):
+        return PointType.DATA_REAL
+    if isinstance(data, Integer | Unsigned):
+        return PointType.DATA_DISCRETE
+    if isinstance(data, BitString):
+        return PointType.DATA_STATE if data.nbits == 8 else None
+    if not isinstance(data, Structure):
+        return None
+    shape = tuple(_shape(d) for d in data.items)
+    return _SHAPES.get(shape)
+
+
+def _shape(d: Data) -> str:
+    if isinstance(d, Float32 | Float64):
+        return "F"
+    if isinstance(d, Integer):
+        return "I"
+    if isinstance(d, Unsigned):
+        return "U"
+    if isinstance(d, BitString) and d.nbits == 8:
+        return "B"
+    if (
+        isinstance(d, Structure)
+        and len(d.items) == 2
+        and all(isinstance(x, Integer | Unsigned) for x in d.items)
+    ):
+        return "X"
+    return "?"
+
+
+_SHAPES: dict[tuple[str, ...], PointType] = {
+    ("F", "B"): PointType.DATA_REALQ,
+    ("I", "B"): PointType.DATA_DISCRETEQ,
+    ("B", "B"): PointType.DATA_STATEQ_STRUCT,
+    ("X", "B"): PointType.DATA_STATEQ_TIMETAG_EXTENDED,
+    ("F", "I", "B"): PointType.DATA_REALQ_TIMETAG,
+    ("I", "I", "B"): PointType.DATA_DISCRETEQ_TIMETAG,
+    ("F", "X", "B"): PointType.DATA_REALQ_TIMETAG_EXTENDED,
+    ("I", "X", "B"): PointType.DATA_DISCRETEQ_TIMETAG_EXTENDED,
+    ("I", "B", "U"): PointType.DATA_STATE_EXTENDED,
+    ("X", "B", "U"): PointType.DATA_STATE_EXTENDED,
+    ("F", "I", "B", "U"): PointType.DATA_REAL_EXTENDED,
+    ("F", "X", "B", "U"): PointType.DATA_REAL_EXTENDED,
+    ("I", "I", "B", "U"): PointType.DATA_DISCRETE_EXTENDED,
+    ("I", "X", "B", "U"): PointType.DATA_DISCRETE_EXTENDED,
+}
+
+
+def decode_point(data: Data, expected: PointType | None = None) -> DecodedPoint:
+    """Decode a point value: as ``expected`` when given, else by shape.
+
+    Liberal in what it accepts (see :meth:`PointTypeInfo.decode`). Raises
+    :class:`PointDecodeError` when ``data`` is no TASE.2 point value.
+    """
+    ptype = expected if expected is not None else identify_point_type(data)
+    if ptype is None:
+        raise PointDecodeError(f"not a TASE.2 point value: {data!r}")
+    return _INFO[ptype].decode(data)
+
+
+# --------------------------------------------------------------------------- VCC objects
+
+TASE2_VERSION: Final = "TASE2_Version"
+SUPPORTED_FEATURES: Final = "Supported_Features"
+
+TASE2_VERSION_TYPE: Final = StructureType(
+    (
+        StructureComponent("MajorVersionNumber", INT16),
+        StructureComponent("MinorVersionNumber", INT16),
+    )
+)
+"""``TASE2_Version`` = {MajorVersionNumber Integer16, MinorVersionNumber Integer16}."""
+
+SUPPORTED_FEATURES_TYPE: Final = BitStringType(12)
+"""``Supported_Features``: BIT STRING(12), bit n-1 = conformance block n."""
+
+
+def tase2_version(major: int = 2000, minor: int = 8) -> Structure:
+    """The value of ``TASE2_Version``: ``{2000, 8}`` for the 2000-08 object model we serve."""
+    return Structure((Integer(major), Integer(minor)))
+
+
+def supported_features(blocks: Iterable[int]) -> BitString:
+    """The ``Supported_Features`` value advertising conformance ``blocks`` (1-9).
+
+    Block 1 is bit 0 (``0x80``); blocks 1, 2 give ``84 03 04 C0 00`` on the wire.
+    """
+    bits = []
+    for block in blocks:
+        if not 1 <= block <= 9:
+            raise ValueError(f"TASE.2 conformance block {block} does not exist (1-9)")
+        bits.append(block - 1)
+    return BitString.from_bits(12, bits)
+
+
+# --------------------------------------------------------------------------- ICC objects
+
+BILATERAL_TABLE_ID: Final = "Bilateral_Table_ID"
+NEXT_DS_TRANSFER_SET: Final = "Next_DSTransfer_Set"
+TRANSFER_SET_NAME: Final = "Transfer_Set_Name"
+DS_CONDITIONS_DETECTED: Final = "DSConditions_Detected"
+EVENT_CODE_DETECTED: Final = "Event_Code_Detected"
+TRANSFER_SET_TIME_STAMP: Final = "Transfer_Set_Time_Stamp"
+TRANSFER_REPORT_ACK: Final = "Transfer_Report_ACK"
+TRANSFER_REPORT_NACK: Final = "Transfer_Report_NACK"
+
+REPORT_ONLY_NAMES: Final = (
+    TRANSFER_SET_NAME,
+    DS_CONDITIONS_DETECTED,
+    EVENT_CODE_DETECTED,
+    TRANSFER_SET_TIME_STAMP,
+)
+"""The report-only variables, in the order RBE reports put them (libtase2's order).
+
+They are listed by GetNameList so that peers can put them in data sets; a Read of them is
+answered with object-access-denied (reference section 6.5).
+"""
+
+ICC_LISTED_NAMES: Final = (BILATERAL_TABLE_ID, NEXT_DS_TRANSFER_SET, *REPORT_ONLY_NAMES)
+"""The fixed names GetNameList shows in every ICC domain (add the DSTransferSetNN names and
+the peer's points)."""
+
+BILATERAL_TABLE_ID_TYPE: Final = IDENTIFIER32
+"""``Bilateral_Table_ID``: VisibleString, at most 32 characters."""
+
+MMS_OBJECT_NAME_TYPE: Final = StructureType(
+    (
+        StructureComponent("Scope", UnsignedType(8)),
+        StructureComponent("DomainName", IDENTIFIER32),
+        StructureComponent("Name", IDENTIFIER32),
+    )
+)
+"""``MMSObjectName`` = {Scope Unsigned8 (0 VCC, 1 ICC), DomainName, Name}."""
+
+DS_CONDITIONS_TYPE: Final = BitStringType(5)
+"""``DSConditions``: BIT STRING(5), see :class:`DSConditions`."""
+
+ICC_SPECIAL_TYPES: Final[dict[str, TypeSpecification]] = {
+    BILATERAL_TABLE_ID: BILATERAL_TABLE_ID_TYPE,
+    NEXT_DS_TRANSFER_SET: MMS_OBJECT_NAME_TYPE,
+    TRANSFER_SET_NAME: MMS_OBJECT_NAME_TYPE,
+    DS_CONDITIONS_DETECTED: DS_CONDITIONS_TYPE,
+    EVENT_CODE_DETECTED: INT16,
+    TRANSFER_SET_TIME_STAMP: GMT_BASED_S_TYPE,
+    TRANSFER_REPORT_ACK: MMS_OBJECT_NAME_TYPE,
+    TRANSFER_REPORT_NACK: MMS_OBJECT_NAME_TYPE,
+}
+"""Types (for GetVariableAccessAttributes) of the special variables of every ICC domain."""
+
+
+def encode_mms_object_name(name: ObjectName) -> Structure:
+    """``MMSObjectName`` of an ICC (domain) or VCC (VMD) object name."""
+    if name.scope == Scope.DOMAIN:
+        assert name.domain is not None
+        return Structure((Unsigned(1), VisibleString(name.domain), VisibleString(name.item)))
+    if name.scope == Scope.VMD:
+        return Structure((Unsigned(0), VisibleString(""), VisibleString(name.item)))
+    raise ValueError(f"an association-scope name has no MMSObjectName: {name}")
+
+
+def _text(d: Data, what: str) -> str:
+    if isinstance(d, VisibleString):
+        return d.value
+    raise DSTransferSetError(
+        f"{what}: expected a visible-string, got {type(d).__name__}",
+        DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+    )
+
+
+def decode_mms_object_name(data: Data, what: str = "MMSObjectName") -> ObjectName | None:
+    """The object name in an ``MMSObjectName`` value; None when its Name is empty (unset).
+
+    Scope may be sent as unsigned or integer. Raises :class:`DSTransferSetError`:
+    object-attribute-inconsistent when the shape is wrong, object-value-invalid when the
+    scope is not 0/1 or a name is not a legal identifier.
+    """
+    if not isinstance(data, Structure) or len(data.items) != 3:
+        raise DSTransferSetError(
+            f"{what}: expected {{Scope, DomainName, Name}}, got {data!r}",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    scope_d, dom_d, name_d = data.items
+    if not isinstance(scope_d, Unsigned | Integer):
+        raise DSTransferSetError(
+            f"{what}: Scope must be an Unsigned8", DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT
+        )
+    domain, item = _text(dom_d, f"{what}.DomainName"), _text(name_d, f"{what}.Name")
+    if item == "":
+        return None
+    if not is_valid_identifier(item):
+        raise DSTransferSetError(
+            f"{what}: {item!r} is not an identifier", DataAccessError.OBJECT_VALUE_INVALID
+        )
+    if scope_d.value == 0:
+        return ObjectName.vmd(item)
+    if scope_d.value == 1:
+        if not is_valid_identifier(domain):
+            raise DSTransferSetError(
+                f"{what}: domain {domain!r} is not an identifier",
+                DataAccessError.OBJECT_VALUE_INVALID,
+            )
+        return ObjectName.dom(domain, item)
+    raise DSTransferSetError(
+        f"{what}: Scope {scope_d.value} is neither 0 (VCC) nor 1 (ICC)",
+        DataAccessError.OBJECT_VALUE_INVALID,
+    )
+
+
+class DSConditions(enum.IntFlag):
+    """DS conditions (DSConditionsRequested / DSConditions_Detected, reference section 6.7).
+
+    Flag value ``1 << n`` is ASN.1 bit n, so ``INTERVAL_TIMEOUT`` (bit 0) goes on the wire
+    as mask ``0x80``: use :func:`ds_conditions_to_data` / :func:`ds_conditions_from_data`.
+    """
+
+    INTERVAL_TIMEOUT = 1
+    INTEGRITY_TIMEOUT = 2
+    OBJECT_CHANGE = 4
+    OPERATOR_REQUEST = 8
+    OTHER_EXTERNAL_EVENT = 16
+
+
+NO_CONDITIONS: Final = DSConditions(0)
+"""The empty condition set."""
+
+
+def ds_conditions_to_data(conditions: DSConditions | int) -> BitString:
+    """The 5-bit string of ``conditions`` (interval+integrity+change = ``84 02 03 E0``)."""
+    return BitString.from_bits(5, [n for n in range(5) if conditions & (1 << n)])
+
+
+def ds_conditions_from_data(data: Data) -> DSConditions:
+    """The conditions in a DSConditions bit string (bits beyond 4 ignored, missing bits 0).
+
+    Raises :class:`DSTransferSetError` (object-attribute-inconsistent) for a non-bit-string.
+    """
+    if not isinstance(data, BitString):
+        raise DSTransferSetError(
+            f"DSConditions: expected a bit string, got {data!r}",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    value = 0
+    for n in range(min(5, data.nbits)):
+        if data.data[n >> 3] & (0x80 >> (n & 7)):
+            value |= 1 << n
+    return DSConditions(value)
+
+
+# --------------------------------------------------------------------------- DSTransferSet
+
+
+class DSTransferSetModel(enum.IntEnum):
+    """Object model edition of a DSTransferSet; the value is its component count."""
+
+    MODEL_1996 = 12
+    MODEL_2000 = 13
+
+
+class DSTransferSetError(ValueError):
+    """A refused DSTransferSet write, or a refused transfer-set operation.
+
+    ``error`` is the DataAccessError to answer the Write with; the message says why (log it,
+    the peer only sees the code).
+    """
+
+    def __init__(self, message: str, error: DataAccessError) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class DSTransferSetValue:
+    """The attributes of a DSTransferSet (reference section 6.6), model independent.
+
+    Times are seconds: ``start_time`` is GMTBasedS (0 = now), the others are intervals.
+    ``data_set`` is None while no data set is named (an empty Name). A 1996-model value has
+    ``all_changes_reported`` False.
+    """
+
+    data_set: ObjectName | None = None
+    start_time: int = 0
+    interval: int = 0
+    tle: int = 0
+    buffer_time: int = 0
+    integrity_check: int = 0
+    conditions: DSConditions = NO_CONDITIONS
+    block_data: bool = False
+    critical: bool = False
+    rbe: bool = False
+    all_changes_reported: bool = False
+    status: bool = False
+    event_code_requested: int = 0
+
+    def to_data(self, model: DSTransferSetModel = DSTransferSetModel.MODEL_2000) -> Structure:
+        """The MMS value as read from the object (13 components, or 12 for 1996)."""
+        name = (
+            Structure((Unsigned(0), VisibleString(""), VisibleString("")))
+            if self.data_set is None
+            else encode_mms_object_name(self.data_set)
+        )
+        items: list[Data] = [
+            name,
+            Integer(self.start_time),
+            Integer(self.interval),
+            Integer(self.tle),
+            Integer(self.buffer_time),
+            Integer(self.integrity_check),
+            ds_conditions_to_data(self.conditions),
+            Boolean(self.block_data),
+            Boolean(self.critical),
+            Boolean(self.rbe),
+            Boolean(self.all_changes_reported),
+            Boolean(self.status),
+            Integer(self.event_code_requested),
+        ]
+        if model is DSTransferSetModel.MODEL_1996:
+            del items[10]
+        return Structure(tuple(items))
+
+    def same_except_status(self, other: DSTransferSetValue) -> bool:
+        """True when ``other`` differs from this value at most in ``status``."""
+        return replace(other, status=self.status) == self
+
+
+_DSTS_2000: tuple[tuple[str, str, TypeSpecification], ...] = (
+    ("DataSetName", "data_set", MMS_OBJECT_NAME_TYPE),
+    ("StartTime", "start_time", GMT_BASED_S_TYPE),
+    ("Interval", "interval", INT32),
+    ("TLE", "tle", INT32),
+    ("BufferTime", "buffer_time", INT32),
+    ("IntegrityCheck", "integrity_check", INT32),
+    ("DSConditionsRequested", "conditions", DS_CONDITIONS_TYPE),
+    ("BlockData", "block_data", BooleanType()),
+    ("Critical", "critical", BooleanType()),
+    ("RBE", "rbe", BooleanType()),
+    ("AllChangesReported", "all_changes_reported", BooleanType()),
+    ("Status", "status", BooleanType()),
+    ("EventCodeRequested", "event_code_requested", INT16),
+)
+_DSTS_1996 = tuple(c for c in _DSTS_2000 if c[0] != "AllChangesReported")
+
+DS_TRANSFER_SET_2000_TYPE: Final = StructureType(
+    tuple(StructureComponent(n, t) for n, _, t in _DSTS_2000)
+)
+"""The 2000-08 DSTransferSet type (13 components); time fields described as Integer32."""
+DS_TRANSFER_SET_1996_TYPE: Final = StructureType(
+    tuple(StructureComponent(n, t) for n, _, t in _DSTS_1996)
+)
+"""The 1996-08 DSTransferSet type (12 components, no AllChangesReported)."""
+
+DATA_SET_NAME_TYPE: Final = MMS_OBJECT_NAME_TYPE
+
+_FIELD_OF: dict[str, str] = {n: f for n, f, _ in _DSTS_2000}
+assert set(_FIELD_OF.values()) == {f.name for f in fields(DSTransferSetValue)}
+
+
+def ds_transfer_set_components(
+    model: DSTransferSetModel = DSTransferSetModel.MODEL_2000,
+) -> dict[str, str]:
+    """Component name -> :class:`DSTransferSetValue` field, in wire order, for ``model``."""
+    comps = _DSTS_2000 if model is DSTransferSetModel.MODEL_2000 else _DSTS_1996
+    return {n: f for n, f, _ in comps}
+
+
+_INT32_FIELDS = {"start_time", "interval", "tle", "buffer_time", "integrity_check"}
+_BOOL_FIELDS = {"block_data", "critical", "rbe", "all_changes_reported", "status"}
+
+
+def _component(name: str, fieldname: str, d: Data) -> Any:
+    """Decode one component; raises DSTransferSetError (attribute-inconsistent / value-invalid)."""
+    if fieldname == "data_set":
+        return decode_mms_object_name(d, name)
+    if fieldname == "conditions":
+        return ds_conditions_from_data(d)
+    if fieldname in _BOOL_FIELDS:
+        if not isinstance(d, Boolean):
+            raise DSTransferSetError(
+                f"{name}: expected a boolean, got {d!r}",
+                DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+            )
+        return d.value
+    if not isinstance(d, Integer | Unsigned):
+        raise DSTransferSetError(
+            f"{name}: expected an integer, got {d!r}",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    v = d.value
+    if fieldname == "event_code_requested":
+        if not -(1 << 15) <= v < 1 << 16:
+            raise DSTransferSetError(
+                f"{name}: {v} is not a 16-bit value", DataAccessError.OBJECT_VALUE_INVALID
+            )
+        return v
+    if not 0 <= v <= _INT32_MAX:
+        raise DSTransferSetError(
+            f"{name}: {v} is out of range (0..{_INT32_MAX})", DataAccessError.OBJECT_VALUE_INVALID
+        )
+    return v
+
+
+def parse_ds_transfer_set(data: Data) -> tuple[DSTransferSetValue, DSTransferSetModel]:
+    """Parse a whole-structure DSTransferSet write of either model (13 or 12 components).
+
+    Integer components of any width (16 or 32 bit) and Scope as integer or unsigned are
+    accepted. Raises :class:`DSTransferSetError` with
+
+    * object-attribute-inconsistent: not a structure, a component count other than 12/13,
+      or a component of the wrong MMS type (the malformed-write answer libtase2 gives);
+    * object-value-invalid: a well-typed component with an impossible value (negative
+      interval, Scope not 0/1, a name that is not an identifier, EventCodeRequested beyond
+      16 bits).
+
+    Consistency between components (Interval 0 with IntervalTimeOut, BlockData, a missing
+    data set ...) is checked when the transfer set starts, by the transfer engine.
+    """
+    if not isinstance(data, Structure):
+        raise DSTransferSetError(
+            f"DSTransferSet: expected a structure, got {type(data).__name__}",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    n = len(data.items)
+    if n == 13:
+        comps, model = _DSTS_2000, DSTransferSetModel.MODEL_2000
+    elif n == 12:
+        comps, model = _DSTS_1996, DSTransferSetModel.MODEL_1996
+    else:
+        raise DSTransferSetError(
+            f"DSTransferSet: {n} components (expected 13 for the 2000 model or 12 for 1996)",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    kwargs = {f: _component(name, f, d) for (name, f, _), d in zip(comps, data.items, strict=True)}
+    return DSTransferSetValue(**kwargs), model
+
+
+def apply_component(current: DSTransferSetValue, component: str, data: Data) -> DSTransferSetValue:
+    """``current`` with one component replaced by a written value (per-component write).
+
+    Raises :class:`DSTransferSetError`: object-non-existent for an unknown component name,
+    object-attribute-inconsistent for a value of the wrong type, object-value-invalid for an
+    impossible value (as :func:`parse_ds_transfer_set`).
+    """
+    fieldname = _FIELD_OF.get(component)
+    if fieldname is None:
+        raise DSTransferSetError(
+            f"DSTransferSet has no component {component!r}", DataAccessError.OBJECT_NON_EXISTENT
+        )
+    return replace(current, **{fieldname: _component(component, fieldname, data)})
