@@ -1,0 +1,468 @@
+"""A thin asyncio MMS client: one initiator :class:`Association` over one TCP connection.
+
+Requests are matched to answers by invokeID futures; at most the negotiated
+maxServOutstanding are in flight (a semaphore); each has a timeout; sends are serialised by
+the :class:`AssociationLink`. Losing the connection fails every outstanding request at once.
+InformationReports arrive through a callback or the :meth:`MmsClient.reports` iterator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
+
+from .association import (
+    Association,
+    AssociationClosed,
+    AssociationConfig,
+    AssociationError,
+    AssociationEstablished,
+    CloseReason,
+    ConcludeRefused,
+    Event,
+    NegotiatedParameters,
+    PduReceived,
+    ResponseUndecodable,
+    Role,
+)
+from .mms.access import VariableEntry, VariableList, VariableListName
+from .mms.data import AccessResult, Data, DataAccessError
+from .mms.names import ObjectName, Scope
+from .mms.pdu import (
+    ConfirmedError,
+    ConfirmedRequest,
+    ConfirmedResponse,
+    MmsPdu,
+    Reject,
+    RejectType,
+    Unconfirmed,
+)
+from .mms.services import (
+    ConfirmedServiceRequest,
+    ConfirmedServiceResponse,
+    DefineNamedVariableListRequest,
+    DeleteNamedVariableListRequest,
+    DeleteNamedVariableListResponse,
+    GetNamedVariableListAttributesRequest,
+    GetNamedVariableListAttributesResponse,
+    GetNameListRequest,
+    GetNameListResponse,
+    GetVariableAccessAttributesRequest,
+    GetVariableAccessAttributesResponse,
+    IdentifyRequest,
+    IdentifyResponse,
+    InformationReport,
+    ReadRequest,
+    ReadResponse,
+    WriteRequest,
+    WriteResponse,
+)
+from .mms.types import TypeSpecification
+from .mms_link import AssociationLink, MmsServiceError
+
+__all__ = [
+    "MmsAssociationError",
+    "MmsClient",
+    "MmsConnectionLost",
+    "MmsRejected",
+    "MmsRequestTimeout",
+    "MmsServiceError",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_NAME_PAGES = 10_000
+"""Most GetNameList pages followed for one listing."""
+
+
+class MmsAssociationError(ConnectionError):
+    """The association could not be established (refused, rejected or timed out)."""
+
+    def __init__(self, message: str, reason: CloseReason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class MmsConnectionLost(ConnectionError):
+    """The association ended while a request was outstanding (or before it was sent)."""
+
+
+class MmsRejected(Exception):
+    """The peer answered a request with a RejectPDU (or its answer was undecodable)."""
+
+    def __init__(self, reject: Reject | None, message: str = "") -> None:
+        super().__init__(message or (reject.reason if reject is not None else "rejected"))
+        self.reject = reject
+
+
+class MmsRequestTimeout(TimeoutError):
+    """No answer to a request within its timeout."""
+
+
+Item = ObjectName | VariableEntry
+
+
+def _entry(item: Item) -> VariableEntry:
+    return item if isinstance(item, VariableEntry) else VariableEntry(item)
+
+
+class MmsClient:
+    """An MMS association as initiator; create it with :meth:`connect`."""
+
+    def __init__(
+        self,
+        association: Association,
+        link: AssociationLink,
+        request_timeout: float,
+        on_information_report: Callable[[InformationReport], None] | None,
+        report_queue_size: int,
+    ) -> None:
+        self.association = association
+        self._link = link
+        self.request_timeout = request_timeout
+        self._on_report = on_information_report
+        self._reports: asyncio.Queue[InformationReport | None] = asyncio.Queue(report_queue_size)
+        self._pending: dict[int, asyncio.Future[MmsPdu]] = {}
+        self._closed = asyncio.Event()
+        self._conclude: asyncio.Future[None] | None = None
+        self._semaphore = asyncio.Semaphore(1)
+        self._reader_task: asyncio.Task[None] | None = None
+        self.dropped_reports = 0
+
+    # ------------------------------------------------------------------ connect
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int = 102,
+        *,
+        config: AssociationConfig | None = None,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 10.0,
+        on_information_report: Callable[[InformationReport], None] | None = None,
+        report_queue_size: int = 10_000,
+    ) -> MmsClient:
+        """Open TCP, COTP and the association; returns a client ready for requests.
+
+        ``config`` carries TSAPs, session/presentation selectors, AP-titles, AE-qualifiers,
+        an optional password and the MMS limits to propose.
+        """
+        association = Association(Role.INITIATOR, config)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), connect_timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise MmsAssociationError(f"cannot connect to {host}:{port}: {exc}") from exc
+        link = AssociationLink(association, reader, writer)
+        client = cls(association, link, request_timeout, on_information_report, report_queue_size)
+        try:
+            await asyncio.wait_for(client._establish(), connect_timeout)
+        except TimeoutError:
+            association.abort("association timed out")
+            await link.close()
+            raise MmsAssociationError(
+                f"no association with {host}:{port} within {connect_timeout} s"
+            ) from None
+        except BaseException:
+            association.abort("association failed")
+            await link.close()
+            raise
+        return client
+
+    async def _establish(self) -> None:
+        assoc = self.association
+        assoc.start()
+        await self._link.flush()
+        for _ in range(1000):
+            for ev in await self._link.receive(None):
+                if isinstance(ev, AssociationEstablished):
+                    await self._link.flush()
+                    self._semaphore = asyncio.Semaphore(assoc.request_limit)
+                    self._reader_task = asyncio.create_task(self._read_loop())
+                    return
+                if isinstance(ev, AssociationClosed):
+                    await self._link.close()
+                    raise MmsAssociationError(
+                        f"association failed: {ev.reason.value} ({ev.detail})", ev.reason
+                    )
+            await self._link.flush()
+        raise MmsAssociationError("association did not complete")
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def parameters(self) -> NegotiatedParameters:
+        """The negotiated association parameters."""
+        assert self.association.parameters is not None
+        return self.association.parameters
+
+    @property
+    def closed(self) -> bool:
+        """True once the association has ended."""
+        return self._closed.is_set()
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """Why the association ended (None while open)."""
+        return self.association.close_reason
+
+    async def wait_closed(self, timeout: float | None = None) -> None:
+        """Wait until the association has ended (the connection-lost signal)."""
+        await asyncio.wait_for(self._closed.wait(), timeout)
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _read_loop(self) -> None:
+        try:
+            while not self.association.closed:
+                events = await self._link.receive(None)
+                for ev in events:
+                    self._on_event(ev)
+                await self._link.flush()
+        except Exception as exc:
+            log.exception("MMS client reader failed")
+            self.association.abort(f"reader failed: {exc}")
+        finally:
+            await self._finish()
+
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, PduReceived):
+            self._on_pdu(ev.pdu)
+        elif isinstance(ev, ResponseUndecodable):
+            fut = self._pending.pop(ev.invoke_id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(MmsRejected(None, f"undecodable answer: {ev.error}"))
+        elif (
+            isinstance(ev, ConcludeRefused)
+            and self._conclude is not None
+            and not self._conclude.done()
+        ):
+            self._conclude.set_exception(MmsServiceError(ev.error))
+
+    def _on_pdu(self, pdu: MmsPdu) -> None:
+        if isinstance(pdu, ConfirmedResponse | ConfirmedError):
+            fut = self._pending.pop(pdu.invoke_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(pdu)
+        elif isinstance(pdu, Reject):
+            if pdu.original_invoke_id is not None:
+                fut = self._pending.pop(pdu.original_invoke_id, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(pdu)
+                    return
+            log.warning("MMS peer sent a Reject: %s", pdu.reason)
+        elif isinstance(pdu, Unconfirmed) and isinstance(pdu.service, InformationReport):
+            self._deliver_report(pdu.service)
+        elif isinstance(pdu, ConfirmedRequest):
+            # this client serves no requests of its own
+            with contextlib.suppress(AssociationError):
+                self.association.send_pdu(Reject(RejectType.CONFIRMED_REQUEST, 1, pdu.invoke_id))
+
+    def _deliver_report(self, report: InformationReport) -> None:
+        if self._on_report is not None:
+            try:
+                self._on_report(report)
+            except Exception:
+                log.exception("InformationReport callback failed")
+            return
+        try:
+            self._reports.put_nowait(report)
+        except asyncio.QueueFull:
+            self.dropped_reports += 1
+            if self.dropped_reports == 1 or self.dropped_reports % 1000 == 0:
+                log.warning("InformationReport queue full: %d dropped", self.dropped_reports)
+
+    async def reports(self) -> AsyncIterator[InformationReport]:
+        """Received InformationReports, until the association ends."""
+        while True:
+            if self.closed and self._reports.empty():
+                return
+            report = await self._reports.get()
+            if report is None:
+                return
+            yield report
+
+    async def _finish(self) -> None:
+        reason = self.association.close_reason
+        exc = MmsConnectionLost(
+            f"association ended: {reason.value if reason else 'closed'} "
+            f"({self.association.close_detail})"
+        )
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+        if self._conclude is not None and not self._conclude.done():
+            if reason is CloseReason.RELEASED:
+                self._conclude.set_result(None)
+            else:
+                self._conclude.set_exception(exc)
+        self._closed.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._reports.put_nowait(None)
+        await self._link.close()
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(
+        self, service: ConfirmedServiceRequest, timeout: float | None = None
+    ) -> ConfirmedServiceResponse:
+        """Send one confirmed request and return its response.
+
+        Raises :class:`MmsServiceError` (confirmed-ErrorPDU), :class:`MmsRejected`,
+        :class:`MmsRequestTimeout`, :class:`MmsConnectionLost`, or
+        :class:`PduTooLargeError` (request over the negotiated PDU size, nothing sent).
+        """
+        wait = self.request_timeout if timeout is None else timeout
+        async with self._semaphore:
+            if self.association.closed:
+                raise MmsConnectionLost("association is closed")
+            invoke_id = self.association.new_invoke_id()
+            fut: asyncio.Future[MmsPdu] = asyncio.get_running_loop().create_future()
+            self.association.send_pdu(ConfirmedRequest(invoke_id, service))
+            self._pending[invoke_id] = fut
+            await self._link.flush()
+            try:
+                answer = await asyncio.wait_for(fut, wait)
+            except TimeoutError:
+                self._pending.pop(invoke_id, None)
+                self.association.forget_request(invoke_id)
+                raise MmsRequestTimeout(
+                    f"no answer to {type(service).__name__} (invokeID {invoke_id}) in {wait} s"
+                ) from None
+        if isinstance(answer, ConfirmedResponse):
+            return answer.service
+        if isinstance(answer, ConfirmedError):
+            raise MmsServiceError(answer.error)
+        if isinstance(answer, Reject):
+            raise MmsRejected(answer)
+        raise MmsRejected(None, f"unexpected answer {type(answer).__name__}")
+
+    async def _typed(self, service: ConfirmedServiceRequest, kind: type[T]) -> T:
+        response = await self.request(service)
+        if not isinstance(response, kind):
+            raise MmsRejected(None, f"expected {kind.__name__}, got {type(response).__name__}")
+        return response
+
+    async def identify(self) -> IdentifyResponse:
+        """Identify: the peer's vendor, model and revision."""
+        return await self._typed(IdentifyRequest(), IdentifyResponse)
+
+    async def get_name_list(
+        self, object_class: int, scope: Scope = Scope.VMD, domain: str | None = None
+    ) -> list[str]:
+        """All names of ``object_class`` in a scope, following continuation pages."""
+        names: list[str] = []
+        after: str | None = None
+        for _ in range(MAX_NAME_PAGES):
+            page = await self._typed(
+                GetNameListRequest(object_class, scope, domain, after), GetNameListResponse
+            )
+            names.extend(page.identifiers)
+            if not page.more_follows or not page.identifiers:
+                return names
+            after = page.identifiers[-1]
+        raise MmsRejected(None, f"GetNameList did not end within {MAX_NAME_PAGES} pages")
+
+    async def read(self, *items: Item) -> tuple[AccessResult, ...]:
+        """Read variables; one Data or DataAccessError per item."""
+        spec = VariableList(tuple(_entry(i) for i in items))
+        return (await self._typed(ReadRequest(spec), ReadResponse)).results
+
+    async def read_list(self, name: ObjectName) -> tuple[AccessResult, ...]:
+        """Read a named variable list (data set)."""
+        return (await self._typed(ReadRequest(VariableListName(name)), ReadResponse)).results
+
+    async def write(self, item: Item, value: Data) -> DataAccessError | None:
+        """Write one variable; None on success, else the DataAccessError."""
+        return (await self.write_many([(item, value)]))[0]
+
+    async def write_many(
+        self, pairs: Sequence[tuple[Item, Data]]
+    ) -> tuple[DataAccessError | None, ...]:
+        """Write several variables in one request."""
+        spec = VariableList(tuple(_entry(i) for i, _ in pairs))
+        request = WriteRequest(spec, tuple(v for _, v in pairs))
+        return (await self._typed(request, WriteResponse)).results
+
+    async def get_variable_access_attributes(self, name: ObjectName) -> TypeSpecification:
+        """The type of a named variable."""
+        request = GetVariableAccessAttributesRequest(name)
+        return (await self._typed(request, GetVariableAccessAttributesResponse)).type_spec
+
+    async def define_named_variable_list(self, name: ObjectName, items: Sequence[Item]) -> None:
+        """Create a named variable list (data set)."""
+        await self.request(DefineNamedVariableListRequest(name, tuple(_entry(i) for i in items)))
+
+    async def delete_named_variable_list(
+        self, *names: ObjectName
+    ) -> DeleteNamedVariableListResponse:
+        """Delete named variable lists; returns how many matched and were deleted."""
+        request = DeleteNamedVariableListRequest(tuple(names))
+        return await self._typed(request, DeleteNamedVariableListResponse)
+
+    async def get_named_variable_list_attributes(
+        self, name: ObjectName
+    ) -> GetNamedVariableListAttributesResponse:
+        """The members of a named variable list."""
+        request = GetNamedVariableListAttributesRequest(name)
+        return await self._typed(request, GetNamedVariableListAttributesResponse)
+
+    # ------------------------------------------------------------------ ending
+
+    async def conclude(self, timeout: float | None = None) -> None:
+        """Conclude and release the association; aborts it when that does not finish in time.
+
+        Outstanding requests are awaited first (within the same timeout).
+        """
+        wait = self.request_timeout if timeout is None else timeout
+        if self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        try:
+            while self._pending and loop.time() < deadline:
+                await asyncio.wait(
+                    list(self._pending.values()), timeout=max(0.0, deadline - loop.time())
+                )
+            self._conclude = loop.create_future()
+            self.association.conclude()
+            await self._link.flush()
+            await asyncio.wait_for(self._conclude, max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            await self.abort()
+            raise MmsRequestTimeout(f"conclude did not finish in {wait} s") from None
+        except AssociationError:
+            await self.abort()
+            raise
+        finally:
+            self._conclude = None
+        await self.wait_closed(2.0)
+
+    async def abort(self) -> None:
+        """Abort the association and close the connection."""
+        if not self.association.closed:
+            self.association.abort("aborted by the client application")
+        await self._link.close()
+        if self._reader_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._reader_task), 2.0)
+        if not self.closed:
+            await self._finish()
+
+    async def __aenter__(self) -> MmsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self.closed:
+            try:
+                await self.conclude()
+            except Exception:
+                await self.abort()

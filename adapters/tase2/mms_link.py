@@ -1,0 +1,90 @@
+"""The asyncio shell shared by the MMS server and client: one association over one stream.
+
+:class:`AssociationLink` feeds received bytes to a sans-IO :class:`Association` and writes
+what it queues; every write happens under one lock and carries whole TSDUs only, so the
+TPKTs of one TSDU are never interleaved with another sender's. :class:`MmsServiceError` is
+the typed service failure both sides use (it becomes, or comes from, a confirmed-ErrorPDU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from .association import Association, Event
+from .mms.service_error import ErrorClass, ServiceError
+
+__all__ = ["READ_CHUNK", "AssociationLink", "MmsServiceError"]
+
+READ_CHUNK = 65536
+"""Largest read from the socket at once."""
+
+
+class MmsServiceError(Exception):
+    """A confirmed service failed with an MMS ServiceError.
+
+    Server handlers raise it to answer with a confirmed-ErrorPDU; the client raises it when
+    the peer answered with one.
+    """
+
+    def __init__(self, error: ServiceError, message: str = "") -> None:
+        super().__init__(message or str(error))
+        self.error = error
+
+    @classmethod
+    def of(cls, error_class: ErrorClass, code: int, message: str = "") -> MmsServiceError:
+        """Shorthand: ``MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_NON_EXISTENT)``."""
+        return cls(ServiceError(error_class, int(code)), message)
+
+
+class AssociationLink:
+    """One :class:`Association` bound to an asyncio stream pair."""
+
+    __slots__ = ("_lock", "_reader", "_writer", "association", "peer")
+
+    def __init__(
+        self,
+        association: Association,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.association = association
+        self._reader = reader
+        self._writer = writer
+        self._lock = asyncio.Lock()
+        peer = writer.get_extra_info("peername")
+        self.peer: tuple[str, int] = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+
+    async def flush(self) -> None:
+        """Write all queued bytes (whole TSDUs) and wait for the transport to take them."""
+        async with self._lock:
+            data = self.association.data_to_send()
+            if not data or self._writer.is_closing():
+                return
+            self._writer.write(data)
+            try:
+                await self._writer.drain()
+            except (ConnectionError, OSError):
+                self.association.connection_lost("write failed")
+
+    async def receive(self, timeout: float | None) -> list[Event]:
+        """Read once (at most ``timeout`` seconds) and return the association's events.
+
+        End of stream and socket errors become the association's connection-lost event;
+        a timeout raises :class:`TimeoutError`.
+        """
+        try:
+            data = await asyncio.wait_for(self._reader.read(READ_CHUNK), timeout)
+        except (ConnectionError, OSError) as exc:
+            return self.association.connection_lost(f"read failed: {exc}")
+        if not data:
+            return self.association.connection_lost("end of stream")
+        return self.association.receive_bytes(data)
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Flush what is queued, then close the TCP connection (bounded wait)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout)
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._writer.wait_closed(), timeout)

@@ -1,0 +1,543 @@
+"""A thin asyncio MMS server: one sans-IO :class:`Association` per TCP connection.
+
+It accepts connections, checks each association request with an ACSE authenticator,
+dispatches confirmed services to an :class:`MmsHandler` (one task per request, up to the
+negotiated maxServOutstanding), lets the upper layer send InformationReports through the
+:class:`AssociationContext`, and calls a hook when an association ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .association import (
+    Association,
+    AssociationClosed,
+    AssociationConfig,
+    AssociationError,
+    AssociationRequested,
+    CloseReason,
+    NegotiatedParameters,
+    PduReceived,
+    PduTooLargeError,
+    Role,
+)
+from .iso import acse
+from .mms.errors import MmsEncodeError
+from .mms.pdu import ConfirmedError, ConfirmedRequest, ConfirmedResponse, Reject, Unconfirmed
+from .mms.service_error import AccessCode, ErrorClass, ServiceCode, ServiceError
+from .mms.services import (
+    ConfirmedServiceResponse,
+    DefineNamedVariableListRequest,
+    DefineNamedVariableListResponse,
+    DeleteNamedVariableListRequest,
+    DeleteNamedVariableListResponse,
+    GetNamedVariableListAttributesRequest,
+    GetNamedVariableListAttributesResponse,
+    GetNameListRequest,
+    GetNameListResponse,
+    GetVariableAccessAttributesRequest,
+    GetVariableAccessAttributesResponse,
+    IdentifyRequest,
+    IdentifyResponse,
+    InformationReport,
+    ReadRequest,
+    ReadResponse,
+    WriteRequest,
+    WriteResponse,
+)
+from .mms_link import AssociationLink, MmsServiceError
+
+__all__ = [
+    "AssociationContext",
+    "MmsHandler",
+    "MmsServer",
+    "MmsServiceError",
+    "UnsupportedHandler",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class AssociationContext:
+    """What a handler knows about the association a request came on.
+
+    ``data`` is a per-association dict for the upper layer (e.g. TASE.2 transfer sets).
+    """
+
+    association_id: int
+    peer_address: tuple[str, int]
+    ap_title: str | None
+    ae_qualifier: int | None
+    called_ap_title: str | None
+    called_ae_qualifier: int | None
+    parameters: NegotiatedParameters
+    data: dict[str, Any] = field(default_factory=dict)
+    _connection: _ServerConnection | None = field(default=None, repr=False)
+
+    @property
+    def closed(self) -> bool:
+        """True once the association has ended."""
+        conn = self._connection
+        return conn is None or conn.association.closed
+
+    async def send_information_report(self, report: InformationReport) -> None:
+        """Send an unconfirmed InformationReport on this association.
+
+        Raises :class:`PduTooLargeError` (nothing sent) when it exceeds the negotiated PDU
+        size, :class:`AssociationError` when the association is gone.
+        """
+        conn = self._connection
+        if conn is None:
+            raise AssociationError("association is closed")
+        conn.association.send_pdu(Unconfirmed(report))
+        await conn.link.flush()
+
+    async def send_encoded_report(self, pdu: bytes) -> None:
+        """Send an already encoded unconfirmed PDU (the report fast path); size-checked."""
+        conn = self._connection
+        if conn is None:
+            raise AssociationError("association is closed")
+        conn.association.send_encoded(pdu)
+        await conn.link.flush()
+
+    async def abort(self) -> None:
+        """Abort this association (ACSE ABRT, then TCP close)."""
+        conn = self._connection
+        if conn is not None:
+            conn.association.abort("aborted by the server application")
+            await conn.link.close()
+
+
+class MmsHandler(Protocol):
+    """The upper layer of an MMS server: one coroutine per confirmed service.
+
+    Each returns the service response or raises :class:`MmsServiceError`, which is sent
+    as a confirmed-ErrorPDU.
+    """
+
+    async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
+        """Identify: vendor, model, revision."""
+        ...
+
+    async def get_name_list(
+        self, ctx: AssociationContext, request: GetNameListRequest
+    ) -> GetNameListResponse:
+        """GetNameList: one page of names of a class in a scope."""
+        ...
+
+    async def read(self, ctx: AssociationContext, request: ReadRequest) -> ReadResponse:
+        """Read: one AccessResult per variable."""
+        ...
+
+    async def write(self, ctx: AssociationContext, request: WriteRequest) -> WriteResponse:
+        """Write: per variable success or a DataAccessError."""
+        ...
+
+    async def get_variable_access_attributes(
+        self, ctx: AssociationContext, request: GetVariableAccessAttributesRequest
+    ) -> GetVariableAccessAttributesResponse:
+        """GetVariableAccessAttributes: the type of a named variable."""
+        ...
+
+    async def define_named_variable_list(
+        self, ctx: AssociationContext, request: DefineNamedVariableListRequest
+    ) -> DefineNamedVariableListResponse:
+        """DefineNamedVariableList: create a data set."""
+        ...
+
+    async def delete_named_variable_list(
+        self, ctx: AssociationContext, request: DeleteNamedVariableListRequest
+    ) -> DeleteNamedVariableListResponse:
+        """DeleteNamedVariableList: delete data sets."""
+        ...
+
+    async def get_named_variable_list_attributes(
+        self, ctx: AssociationContext, request: GetNamedVariableListAttributesRequest
+    ) -> GetNamedVariableListAttributesResponse:
+        """GetNamedVariableListAttributes: the members of a data set."""
+        ...
+
+
+def _unsupported() -> MmsServiceError:
+    return MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_UNSUPPORTED)
+
+
+class UnsupportedHandler:
+    """A handler base that answers every service with access/object-access-unsupported.
+
+    Subclass it and override the services you implement.
+    """
+
+    async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
+        """Identify with a generic identity."""
+        return IdentifyResponse("iccp-gateway", "mms", "0.1")
+
+    async def get_name_list(
+        self, ctx: AssociationContext, request: GetNameListRequest
+    ) -> GetNameListResponse:
+        """No names."""
+        return GetNameListResponse((), more_follows=False)
+
+    async def read(self, ctx: AssociationContext, request: ReadRequest) -> ReadResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+    async def write(self, ctx: AssociationContext, request: WriteRequest) -> WriteResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+    async def get_variable_access_attributes(
+        self, ctx: AssociationContext, request: GetVariableAccessAttributesRequest
+    ) -> GetVariableAccessAttributesResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+    async def define_named_variable_list(
+        self, ctx: AssociationContext, request: DefineNamedVariableListRequest
+    ) -> DefineNamedVariableListResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+    async def delete_named_variable_list(
+        self, ctx: AssociationContext, request: DeleteNamedVariableListRequest
+    ) -> DeleteNamedVariableListResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+    async def get_named_variable_list_attributes(
+        self, ctx: AssociationContext, request: GetNamedVariableListAttributesRequest
+    ) -> GetNamedVariableListAttributesResponse:
+        """Unsupported."""
+        raise _unsupported()
+
+
+async def _call(
+    handler: MmsHandler, ctx: AssociationContext, request: object
+) -> ConfirmedServiceResponse:
+    """Route one decoded request to the handler method for its service."""
+    if isinstance(request, ReadRequest):
+        return await handler.read(ctx, request)
+    if isinstance(request, WriteRequest):
+        return await handler.write(ctx, request)
+    if isinstance(request, GetNameListRequest):
+        return await handler.get_name_list(ctx, request)
+    if isinstance(request, IdentifyRequest):
+        return await handler.identify(ctx, request)
+    if isinstance(request, GetVariableAccessAttributesRequest):
+        return await handler.get_variable_access_attributes(ctx, request)
+    if isinstance(request, DefineNamedVariableListRequest):
+        return await handler.define_named_variable_list(ctx, request)
+    if isinstance(request, DeleteNamedVariableListRequest):
+        return await handler.delete_named_variable_list(ctx, request)
+    if isinstance(request, GetNamedVariableListAttributesRequest):
+        return await handler.get_named_variable_list_attributes(ctx, request)
+    raise _unsupported()
+
+
+EndHook = Callable[[AssociationContext, CloseReason, str], Awaitable[None] | None]
+"""Called once when an established association ends: (context, reason, detail)."""
+ReportHook = Callable[[AssociationContext, InformationReport], Awaitable[None] | None]
+"""Called for each InformationReport a peer sends (e.g. TASE.2 Transfer_Report_ACK)."""
+
+
+async def _maybe_await(result: Awaitable[None] | None) -> None:
+    if result is not None:
+        await result
+
+
+class _ServerConnection:
+    """One TCP connection: establishment, dispatch loop, teardown."""
+
+    def __init__(
+        self,
+        server: MmsServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        association_id: int,
+    ) -> None:
+        self.server = server
+        self.association = Association(Role.RESPONDER, server.config)
+        self.link = AssociationLink(self.association, reader, writer)
+        self.association_id = association_id
+        self.ctx: AssociationContext | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def run(self) -> None:
+        """Serve this connection until the association ends; always clean up."""
+        try:
+            if await self._establish():
+                await self._serve()
+        except Exception:
+            log.exception("association %d: unexpected error", self.association_id)
+        finally:
+            await self._teardown()
+
+    async def _establish(self) -> bool:
+        deadline = time.monotonic() + self.server.association_timeout
+        assoc = self.association
+        while not assoc.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                assoc.abort("association not completed in time")
+                return False
+            try:
+                events = await self.link.receive(remaining)
+            except TimeoutError:
+                assoc.abort("association not completed in time")
+                return False
+            for ev in events:
+                if isinstance(ev, AssociationRequested):
+                    await self.link.flush()
+                    return await self._decide(ev)
+            await self.link.flush()
+        return False
+
+    async def _decide(self, ev: AssociationRequested) -> bool:
+        aarq = ev.aarq
+        decision = acse.authenticate(aarq, self.server.authenticator)
+        peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
+        if not decision.accepted:
+            self.association.refuse(decision.diagnostic)
+            await self.link.flush()
+            log.warning(
+                "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d",
+                self.association_id,
+                peer,
+                aarq.calling_ap_title,
+                aarq.calling_ae_qualifier,
+                decision.diagnostic,
+            )
+            return False
+        params = self.association.accept()
+        await self.link.flush()
+        self.ctx = AssociationContext(
+            association_id=self.association_id,
+            peer_address=self.link.peer,
+            ap_title=aarq.calling_ap_title,
+            ae_qualifier=aarq.calling_ae_qualifier,
+            called_ap_title=aarq.called_ap_title,
+            called_ae_qualifier=aarq.called_ae_qualifier,
+            parameters=params,
+            _connection=self,
+        )
+        log.info(
+            "association %d start: peer=%s ap_title=%s ae_qualifier=%s pdu_size=%d "
+            "outstanding=%d/%d",
+            self.association_id,
+            peer,
+            aarq.calling_ap_title,
+            aarq.calling_ae_qualifier,
+            params.max_pdu_size,
+            params.max_serv_outstanding_calling,
+            params.max_serv_outstanding_called,
+        )
+        if self.server.on_association_start is not None:
+            await _maybe_await(self.server.on_association_start(self.ctx))
+        return True
+
+    async def _serve(self) -> None:
+        assoc = self.association
+        while not assoc.closed:
+            try:
+                events = await self.link.receive(self.server.idle_timeout)
+            except TimeoutError:
+                assoc.abort("idle timeout")
+                break
+            for ev in events:
+                if isinstance(ev, PduReceived):
+                    await self._on_pdu(ev)
+                elif isinstance(ev, AssociationClosed):
+                    break
+            await self.link.flush()
+
+    async def _on_pdu(self, ev: PduReceived) -> None:
+        pdu = ev.pdu
+        ctx = self.ctx
+        assert ctx is not None
+        if isinstance(pdu, ConfirmedRequest):
+            task = asyncio.create_task(self._dispatch(ctx, pdu))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif isinstance(pdu, Unconfirmed) and isinstance(pdu.service, InformationReport):
+            hook = self.server.on_information_report
+            if hook is not None:
+                try:
+                    await _maybe_await(hook(ctx, pdu.service))
+                except Exception:
+                    log.exception("association %d: report hook failed", self.association_id)
+        elif isinstance(pdu, Reject):
+            log.warning("association %d: peer rejected: %s", self.association_id, pdu.reason)
+
+    async def _dispatch(self, ctx: AssociationContext, request: ConfirmedRequest) -> None:
+        iid = request.invoke_id
+        answer: ConfirmedResponse | ConfirmedError
+        try:
+            answer = ConfirmedResponse(iid, await _call(self.server.handler, ctx, request.service))
+        except MmsServiceError as exc:
+            answer = ConfirmedError(iid, exc.error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "association %d: handler failed on %s",
+                self.association_id,
+                type(request.service).__name__,
+            )
+            answer = ConfirmedError(iid, ServiceError(ErrorClass.SERVICE, ServiceCode.OTHER))
+        if self.association.closed:
+            return
+        try:
+            self.association.send_pdu(answer)
+        except (PduTooLargeError, MmsEncodeError) as exc:
+            log.warning("association %d: response not sent: %s", self.association_id, exc)
+            code = ServiceCode.PDU_SIZE if isinstance(exc, PduTooLargeError) else ServiceCode.OTHER
+            self.association.send_pdu(ConfirmedError(iid, ServiceError(ErrorClass.SERVICE, code)))
+        except AssociationError:
+            return
+        await self.link.flush()
+
+    async def _teardown(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=2.0)
+        assoc = self.association
+        if not assoc.closed:
+            assoc.abort("server stopping")
+        await self.link.close()
+        reason = assoc.close_reason or CloseReason.CONNECTION_LOST
+        peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
+        duration = time.monotonic() - self.started
+        ctx = self.ctx
+        if ctx is None:
+            log.info(
+                "connection %d closed before association: peer=%s reason=%s (%s)",
+                self.association_id,
+                peer,
+                reason.value,
+                assoc.close_detail,
+            )
+            return
+        log.info(
+            "association %d end: peer=%s ap_title=%s reason=%s (%s) after %.1f s",
+            self.association_id,
+            peer,
+            ctx.ap_title,
+            reason.value,
+            assoc.close_detail,
+            duration,
+        )
+        ctx._connection = None
+        if self.server.on_association_end is not None:
+            try:
+                await _maybe_await(self.server.on_association_end(ctx, reason, assoc.close_detail))
+            except Exception:
+                log.exception("association %d: end hook failed", self.association_id)
+
+
+class MmsServer:
+    """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`."""
+
+    def __init__(
+        self,
+        handler: MmsHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 102,
+        config: AssociationConfig | None = None,
+        authenticator: acse.Authenticator = acse.accept_all,
+        on_association_start: Callable[[AssociationContext], Awaitable[None] | None] | None = None,
+        on_association_end: EndHook | None = None,
+        on_information_report: ReportHook | None = None,
+        association_timeout: float = 10.0,
+        idle_timeout: float | None = None,
+        max_connections: int = 256,
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.config = config or AssociationConfig()
+        self.authenticator = authenticator
+        self.on_association_start = on_association_start
+        self.on_association_end = on_association_end
+        self.on_information_report = on_information_report
+        self.association_timeout = association_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._connections: set[_ServerConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the real one when constructed with port 0)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def associations(self) -> tuple[AssociationContext, ...]:
+        """Contexts of the associations currently established."""
+        return tuple(
+            c.ctx for c in self._connections if c.ctx is not None and not c.association.closed
+        )
+
+    async def start(self) -> None:
+        """Start listening."""
+        self._server = await asyncio.start_server(self._on_client, self.host, self._port)
+        log.info("MMS server listening on %s:%d", self.host, self.port)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening, abort every association and wait (bounded) for their clean-up."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.association.abort("server stopping")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.link.close(), 1.0)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), timeout)
+            self._server = None
+
+    async def __aenter__(self) -> MmsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self.max_connections:
+            log.warning(
+                "connection from %s refused: too many connections",
+                writer.get_extra_info("peername"),
+            )
+            writer.close()
+            return
+        conn = _ServerConnection(self, reader, writer, next(self._ids))
+        self._connections.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await conn.run()
+        finally:
+            self._connections.discard(conn)
+            if task is not None:
+                self._tasks.discard(task)

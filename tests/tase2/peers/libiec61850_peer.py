@@ -1,0 +1,396 @@
+"""libiec61850 (through pyiec61850-ng) as an independent MMS peer, run as a script.
+
+Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode``:
+
+* ``"client"``: connect to ``host``/``port`` with libiec61850's raw ``MmsConnection_*`` API
+  (optional ``local_ap_title``/``local_ae_qualifier``/``remote_ap_title``/
+  ``remote_ae_qualifier``/``password``) and run ``steps``, a list of objects with an ``op``
+  (see ``OPS``); one JSON line per step: ``{"i", "op", "ok", "result" | "error"}``.
+* ``"ied-server"``: build a small IEC 61850 model at run time (logical device ``ld`` with
+  LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``),
+  start ``IedServer`` on ``port``, print ``{"ready": true}`` and serve for ``seconds`` (or
+  until stdin closes).
+
+The binding can crash at teardown, so every exit goes through ``os._exit`` after flushing.
+This file is never imported by product code (pyiec61850 is GPL, a test dependency only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import pyiec61850.pyiec61850 as lib
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """Print one JSON line and flush (the parent reads lines as they come)."""
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------- values
+
+
+def value_to_json(v: Any) -> Any:
+    """An MmsValue as JSON: {"type": ..., "value": ...} (structures recursively)."""
+    if v is None:
+        return None
+    t = lib.MmsValue_getType(v)
+    name = lib.MmsValue_getTypeString(v)
+    if t in (lib.MMS_STRUCTURE, lib.MMS_ARRAY):
+        n = lib.MmsValue_getArraySize(v)
+        return {
+            "type": name,
+            "value": [value_to_json(lib.MmsValue_getElement(v, i)) for i in range(n)],
+        }
+    if t == lib.MMS_FLOAT:
+        return {"type": name, "value": lib.MmsValue_toDouble(v)}
+    if t == lib.MMS_INTEGER:
+        return {"type": name, "value": lib.MmsValue_toInt64(v)}
+    if t == lib.MMS_UNSIGNED:
+        return {"type": name, "value": lib.MmsValue_toUint32(v)}
+    if t == lib.MMS_BOOLEAN:
+        return {"type": name, "value": bool(lib.MmsValue_getBoolean(v))}
+    if t == lib.MMS_BIT_STRING:
+        n = lib.MmsValue_getBitStringSize(v)
+        bits = [i for i in range(n) if lib.MmsValue_getBitStringBit(v, i)]
+        return {"type": name, "size": n, "set_bits": bits}
+    if t in (lib.MMS_VISIBLE_STRING, lib.MMS_STRING):
+        return {"type": name, "value": lib.MmsValue_toString(v)}
+    if t == lib.MMS_DATA_ACCESS_ERROR:
+        return {"type": name, "value": lib.MmsValue_getDataAccessError(v)}
+    if t == lib.MMS_UTC_TIME:
+        return {"type": name, "value": lib.MmsValue_getUtcTimeInMs(v)}
+    return {"type": name}
+
+
+def value_from_json(spec: Any) -> Any:
+    """Build an MmsValue from {"float": x} | {"int": n} | {"bool": b} | {"string": s} |
+    {"bits": [size, [set bits]]} | {"struct": [specs]}."""
+    ((kind, arg),) = spec.items()
+    if kind == "float":
+        return lib.MmsValue_newFloat(float(arg))
+    if kind == "int":
+        return lib.MmsValue_newIntegerFromInt32(int(arg))
+    if kind == "bool":
+        return lib.MmsValue_newBoolean(bool(arg))
+    if kind == "string":
+        return lib.MmsValue_newVisibleString(str(arg))
+    if kind == "bits":
+        size, set_bits = arg
+        bs = lib.MmsValue_newBitString(int(size))
+        for i in set_bits:
+            lib.MmsValue_setBitStringBit(bs, int(i), True)
+        return bs
+    if kind == "struct":
+        st = lib.MmsValue_createEmptyStructure(len(arg))
+        for i, item in enumerate(arg):
+            lib.MmsValue_setElement(st, i, value_from_json(item))
+        return st
+    raise ValueError(f"unknown value kind {kind}")
+
+
+def spec_to_json(spec: Any) -> Any:
+    """An MmsVariableSpecification as JSON (type code, name, children)."""
+    if spec is None:
+        return None
+    t = lib.MmsVariableSpecification_getType(spec)
+    out: dict[str, Any] = {"type": int(t), "name": lib.MmsVariableSpecification_getName(spec)}
+    if t == lib.MMS_STRUCTURE:
+        n = lib.MmsVariableSpecification_getSize(spec)
+        out["children"] = [
+            spec_to_json(lib.MmsVariableSpecification_getChildSpecificationByIndex(spec, i))
+            for i in range(n)
+        ]
+    else:
+        out["size"] = lib.MmsVariableSpecification_getSize(spec)
+    return out
+
+
+def linked_strings(ll: Any) -> list[str]:
+    """A LinkedList of C strings as a Python list."""
+    out: list[str] = []
+    if ll is None:
+        return out
+    el = lib.LinkedList_getNext(ll)
+    for _ in range(100_000):
+        if el is None:
+            break
+        out.append(
+            lib.toCharP(lib.LinkedList_getData(el))
+            if hasattr(lib, "toCharP")
+            else str(lib.LinkedList_getData(el))
+        )
+        el = lib.LinkedList_getNext(el)
+    return out
+
+
+# --------------------------------------------------------------------------- reports
+
+
+class ReportCollector(lib.InformationReportHandler):  # type: ignore[misc]
+    """SWIG director receiving InformationReports on a C thread: copy and return."""
+
+    def __init__(self) -> None:
+        lib.InformationReportHandler.__init__(self)
+        self.lock = threading.Lock()
+        self.reports: list[dict[str, Any]] = []
+
+    def trigger(self) -> None:
+        try:
+            item = {
+                "domain": self.getDomainName(),
+                "name": self.getVariableListName(),
+                "is_list": bool(self.getIsVariableListName()),
+                "value": value_to_json(self.getMmsValue()),
+            }
+            with self.lock:
+                self.reports.append(item)
+        except Exception as exc:  # never let an exception escape into C
+            with self.lock:
+                self.reports.append({"error": repr(exc)})
+
+
+# --------------------------------------------------------------------------- client mode
+
+
+class Client:
+    """Runs steps against an MMS server with libiec61850's MmsConnection."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.con = lib.MmsConnection_create()
+        lib.MmsConnection_setRequestTimeout(self.con, int(cfg.get("request_timeout_ms", 5000)))
+        lib.MmsConnection_setConnectTimeout(self.con, int(cfg.get("connect_timeout_ms", 5000)))
+        self.collector: ReportCollector | None = None
+        self.subscriber: Any = None
+
+    def err(self) -> Any:
+        return lib.MmsError_create()
+
+    def check(self, e: Any) -> None:
+        code = lib.MmsError_getValue(e)
+        if code != lib.MMS_ERROR_NONE:
+            raise RuntimeError(f"MmsError {code} {lib.MmsError_toString(code)}")
+
+    def op_connect(self, step: dict[str, Any]) -> Any:
+        cfg = self.cfg
+        iso = lib.MmsConnection_getIsoConnectionParameters(self.con)
+        if cfg.get("local_ap_title"):
+            lib.IsoConnectionParameters_setLocalApTitle(
+                iso, cfg["local_ap_title"], int(cfg.get("local_ae_qualifier", 12))
+            )
+        if cfg.get("remote_ap_title"):
+            lib.IsoConnectionParameters_setRemoteApTitle(
+                iso, cfg["remote_ap_title"], int(cfg.get("remote_ae_qualifier", 12))
+            )
+        if step.get("subscribe_reports", True):
+            self.collector = ReportCollector()
+            self.subscriber = lib.InformationReportSubscriber()
+            self.subscriber.setMmsConnection(self.con)
+            self.subscriber.setEventHandler(self.collector)
+            self.subscriber.subscribe()
+        e = self.err()
+        ok = lib.MmsConnection_connect(self.con, e, cfg["host"], int(cfg["port"]))
+        code = lib.MmsError_getValue(e)
+        if not ok:
+            raise RuntimeError(f"connect failed: MmsError {code} {lib.MmsError_toString(code)}")
+        return {"local_detail": lib.MmsConnection_getLocalDetail(self.con)}
+
+    def op_identify(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        ident = lib.MmsConnection_identify(self.con, e)
+        self.check(e)
+        return {"vendor": ident.vendorName, "model": ident.modelName, "revision": ident.revision}
+
+    def op_domains(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        names = lib.MmsConnection_getDomainNames(self.con, e)
+        self.check(e)
+        return linked_strings(names)
+
+    def op_vmd_variables(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        names = lib.MmsConnection_getVMDVariableNames(self.con, e)
+        self.check(e)
+        return linked_strings(names)
+
+    def op_domain_variables(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        names = lib.MmsConnection_getDomainVariableNames(self.con, e, step["domain"])
+        self.check(e)
+        return linked_strings(names)
+
+    def op_domain_lists(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        names = lib.MmsConnection_getDomainVariableListNames(self.con, e, step["domain"])
+        self.check(e)
+        return linked_strings(names)
+
+    def op_gvaa(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        spec = lib.MmsConnection_getVariableAccessAttributes(
+            self.con, e, step.get("domain"), step["item"]
+        )
+        self.check(e)
+        return spec_to_json(spec)
+
+    def op_read(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        value = lib.MmsConnection_readVariable(self.con, e, step.get("domain"), step["item"])
+        self.check(e)
+        return value_to_json(value)
+
+    def op_write(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        result = lib.MmsConnection_writeVariable(
+            self.con, e, step.get("domain"), step["item"], value_from_json(step["value"])
+        )
+        self.check(e)
+        return {
+            "data_access_error": int(result),
+            "success": result == lib.DATA_ACCESS_ERROR_SUCCESS,
+        }
+
+    def op_define_list(self, step: dict[str, Any]) -> Any:
+        members = lib.LinkedList_create()
+        for dom, item in step["members"]:
+            lib.LinkedList_add(members, lib.MmsVariableAccessSpecification_create(dom, item))
+        e = self.err()
+        lib.MmsConnection_defineNamedVariableList(
+            self.con, e, step.get("domain"), step["name"], members
+        )
+        self.check(e)
+        return True
+
+    def op_read_list(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        value = lib.MmsConnection_readNamedVariableListValues(
+            self.con, e, step.get("domain"), step["name"], False
+        )
+        self.check(e)
+        return value_to_json(value)
+
+    def op_delete_list(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        ok = lib.MmsConnection_deleteNamedVariableList(
+            self.con, e, step.get("domain"), step["name"]
+        )
+        self.check(e)
+        return bool(ok)
+
+    def op_signal(self, step: dict[str, Any]) -> Any:
+        """Print a marker line and wait for one line on stdin (the parent acts meanwhile)."""
+        emit({"signal": step.get("name", "go")})
+        sys.stdin.readline()
+        return True
+
+    def op_wait_reports(self, step: dict[str, Any]) -> Any:
+        deadline = time.monotonic() + float(step.get("timeout", 5.0))
+        want = int(step.get("count", 1))
+        collector = self.collector
+        if collector is None:
+            raise RuntimeError("not subscribed to reports")
+        while time.monotonic() < deadline:
+            with collector.lock:
+                if len(collector.reports) >= want:
+                    return list(collector.reports)
+            time.sleep(0.02)
+        with collector.lock:
+            return list(collector.reports)
+
+    def op_sleep(self, step: dict[str, Any]) -> Any:
+        time.sleep(float(step.get("seconds", 0.1)))
+        return True
+
+    def op_conclude(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        lib.MmsConnection_conclude(self.con, e)
+        self.check(e)
+        return True
+
+    def op_abort(self, step: dict[str, Any]) -> Any:
+        e = self.err()
+        lib.MmsConnection_abort(self.con, e)
+        return True
+
+    def run(self, steps: list[dict[str, Any]]) -> int:
+        failures = 0
+        for i, step in enumerate(steps):
+            op = step["op"]
+            try:
+                result = getattr(self, f"op_{op}")(step)
+                emit({"i": i, "op": op, "ok": True, "result": result})
+            except Exception as exc:
+                failures += 1
+                emit({"i": i, "op": op, "ok": False, "error": str(exc)})
+                if step.get("required", True) and op == "connect":
+                    break
+        return 1 if failures else 0
+
+
+OPS = sorted(name[3:] for name in dir(Client) if name.startswith("op_"))
+
+
+# --------------------------------------------------------------------------- IED server mode
+
+
+def run_ied_server(cfg: dict[str, Any]) -> int:
+    """A small IEC 61850 server built at run time; serves until told or timed out."""
+    model = lib.IedModel_create("test")
+    ld = lib.LogicalDevice_create("ld", model)
+    lln0 = lib.LogicalNode_create("LLN0", ld)
+    lib.CDC_ENS_create("Mod", lib.toModelNode(lln0) if hasattr(lib, "toModelNode") else lln0, 0)
+    ggio = lib.LogicalNode_create("GGIO1", ld)
+    parent = lib.toModelNode(ggio) if hasattr(lib, "toModelNode") else ggio
+    lib.CDC_SPS_create("Ind1", parent, 0)
+    lib.CDC_MV_create("AnIn1", parent, 0, False)
+    lib.CDC_SPG_create("SPSet1", parent, 0)
+    server = lib.IedServer_create(model)
+    lib.IedServer_setWriteAccessPolicy(server, lib.IEC61850_FC_SP, lib.ACCESS_POLICY_ALLOW)
+    lib.IedServer_start(server, int(cfg["port"]))
+    if not lib.IedServer_isRunning(server):
+        emit({"ready": False, "error": "IedServer did not start"})
+        return 1
+    emit({"ready": True})
+    deadline = time.monotonic() + float(cfg.get("seconds", 30.0))
+    stop = threading.Event()
+
+    def wait_stdin() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=wait_stdin, daemon=True).start()
+    while time.monotonic() < deadline and not stop.is_set():
+        time.sleep(0.05)
+    lib.IedServer_stop(server)
+    emit({"stopped": True})
+    return 0
+
+
+def main() -> None:
+    """Run the mode named in the JSON argument and leave through ``os._exit``."""
+    code = 2
+    try:
+        cfg = json.loads(sys.argv[1])
+        if cfg["mode"] == "client":
+            code = Client(cfg).run(cfg.get("steps", []))
+        elif cfg["mode"] == "ied-server":
+            code = run_ied_server(cfg)
+        else:
+            emit({"error": f"unknown mode {cfg['mode']}"})
+    except Exception as exc:
+        emit({"fatal": repr(exc)})
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
