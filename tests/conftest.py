@@ -6,6 +6,12 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings
+
+# These machines are shared and noisy: a per-example deadline only makes property tests
+# flaky. Speed is measured by `make bench`, never asserted in tests.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 REQUIRE_PEERS = os.environ.get("GATEWAY_REQUIRE_PEERS") == "1"
 
