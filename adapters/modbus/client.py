@@ -216,6 +216,8 @@ class DeviceLink:
         self.requests = 0
         self.polls = 0
         self.failed_requests = 0
+        self._answered = False  # the device answered a request on this connection
+        self._write_lock = asyncio.Lock()  # one write (read-modify-write, verify) at a time
         self._replan = True
         self._definitions: dict[str, PointDef] = {}
         self._checked = 0.0
@@ -242,17 +244,24 @@ class DeviceLink:
     # -- the task --
 
     async def run(self) -> None:
-        """Connect, poll until the connection is lost, back off, reconnect; until cancelled."""
+        """Connect, poll until the connection is lost, back off, reconnect; until cancelled.
+
+        The back-off starts again only after the device answered on a connection: one that
+        accepts TCP and drops it at once (a full connection table, a wrong unit behind a
+        gateway) is retried with growing delays, not every `backoff_initial` seconds.
+        """
         failures = 0
         try:
             while True:
                 if await self._connect():
-                    failures = 0
+                    self._answered = False
                     self._set_up()
                     try:
                         await self._poll_until_lost()
                     except DeviceLost as exc:
                         self._set_down(str(exc))
+                    if self._answered:
+                        failures = 0
                 else:
                     self._set_down(f"cannot connect to {self.device.host}:{self.device.port}")
                 self._close()
@@ -396,10 +405,14 @@ class DeviceLink:
                 ) from None
             self._block_failed(block, f"no answer in {self.device.timeout}s")
             return
+        self._answered = True
         if response.isError():
             self._block_failed(block, describe_exception(response.exception_code))
             return
         data = response.bits if block.table.is_bits else response.registers
+        if len(data) < block.count:  # a faulty device: never decode past what it sent
+            self._block_failed(block, f"short answer ({len(data)} of {block.count})")
+            return
         block.publish(self.bus, data, now())
         if block.error is not None:
             log.info("modbus device %s: %s answers again", self.name, block.label)
@@ -429,15 +442,8 @@ class DeviceLink:
             )
         unit = self.device.unit
         try:
-            if cp.table is Table.COIL:
-                expected: list[Any] = [_coil_value(raw)]
-                await _check(_write_coil(client, cp, expected[0], unit))
-            else:
-                expected = await self._register_values(client, cp, raw)
-                await _check(_write_registers(client, cp, expected, unit))
-            if cp.verify:
-                await self._verify(client, cp, expected)
-            self._poll_soon(cp.point)
+            async with self._write_lock:
+                await self._write(client, cp, raw, unit)
         except ConnectionException as exc:
             raise CommandError(CommandFailure.DEVICE_FAILURE, str(exc) or "not connected") from None
         except ModbusIOException:
@@ -445,6 +451,19 @@ class DeviceLink:
                 CommandFailure.TIMEOUT,
                 f"device {self.name} did not answer in {self.device.timeout}s",
             ) from None
+
+    async def _write(
+        self, client: AsyncModbusTcpClient, cp: ClientPoint, raw: float | int, unit: int
+    ) -> None:
+        if cp.table is Table.COIL:
+            expected: list[Any] = [_coil_value(raw)]
+            await _check(_write_coil(client, cp, expected[0], unit))
+        else:
+            expected = await self._register_values(client, cp, raw)
+            await _check(_write_registers(client, cp, expected, unit))
+        if cp.verify:
+            await self._verify(client, cp, expected)
+        self._poll_soon(cp.point)
 
     def _poll_soon(self, point: str) -> None:
         """Poll the group of a written point now, so the bus shows the outcome promptly."""
@@ -460,6 +479,8 @@ class DeviceLink:
         dtype = cp.dtype
         if dtype is DataType.BIT:  # read-modify-write of the register holding the bit
             current = await _check(read_block(client, cp.table, cp.address, 1, self.device.unit))
+            if not current.registers:
+                raise CommandError(CommandFailure.DEVICE_FAILURE, "empty answer to the read")
             return [set_bit(current.registers[0], cp.bit or 0, bool(_coil_value(raw)))]
         value = raw if dtype.is_float else round(raw)
         try:

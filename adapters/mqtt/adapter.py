@@ -90,11 +90,25 @@ class _Input:
         )
         self.command_topic = spec.command_topic
 
-    def read(self, payload: bytes, doc: object) -> tuple[Value, float | None]:
+    def current(self, bus: PointBus) -> Binding:
+        """The binding for the point's definition on the bus now.
+
+        A live configuration change of the point alone (its ISN multiplier/adder, its kind)
+        leaves this adapter's settings equal, so the runtime neither reconfigures nor restarts
+        it: the new definition must take effect here, on the next message or command.
+        """
+        binding = self.binding
+        if self.point in bus:
+            defn = bus.definition(self.point)
+            if defn is not binding.point:
+                binding = self.binding = Binding(defn, binding.scale, binding.offset)
+        return binding
+
+    def read(self, payload: bytes, doc: object, binding: Binding) -> tuple[Value, float | None]:
         """The point value and source time stamp in a payload (`doc` is its decoded JSON)."""
         raw = parse_number(payload) if self.path is None else as_number(extract(doc, self.path))
         ts = None if self.ts_path is None else as_timestamp(extract(doc, self.ts_path))
-        return self.binding.to_value(raw), ts
+        return binding.to_value(raw), ts
 
 
 class MqttAdapter(Adapter):
@@ -197,7 +211,7 @@ class MqttAdapter(Adapter):
                 self._log_connect_failure(exc, failures, delay)
                 await asyncio.sleep(delay)
                 continue
-            failures = 0
+            opened = time.monotonic()
             try:
                 await self._on_connected(link)
             except (OSError, TimeoutError) as exc:
@@ -205,6 +219,14 @@ class MqttAdapter(Adapter):
                 link.abort()
             reason = await asyncio.shield(link.closed)
             self._on_link_lost(link, reason)
+            # Only a connection that lasted counts as recovered. One the broker drops at once
+            # (another client with our id, an ACL, a broker at its limit) backs off like a
+            # refused one, or two gateways sharing a client id would kick each other non-stop.
+            if time.monotonic() - opened >= s.reconnect_max:
+                failures = 0
+                continue
+            failures += 1
+            await asyncio.sleep(backoff.delay(failures))
 
     def _ack_handler(self) -> Callable[[int], None] | None:
         """PUBACKs are tracked only when needed: the callback costs time on every QoS 0 send."""
@@ -471,8 +493,9 @@ class MqttAdapter(Adapter):
             if any(item.path is not None or item.ts_path is not None for item in inputs):
                 doc = parse_json(payload)
             for item in inputs:
-                value, ts = item.read(payload, doc)
-                self.bus.update(item.point, value, item.binding.quality(value, GOOD), ts)
+                binding = item.current(self.bus)
+                value, ts = item.read(payload, doc, binding)
+                self.bus.update(item.point, value, binding.quality(value, GOOD), ts)
         except (PayloadError, CommandError, ValueError) as exc:
             self._malformed_payload(topic, exc)
 
@@ -553,7 +576,7 @@ class MqttAdapter(Adapter):
             raise CommandError(
                 CommandFailure.NOT_PERMITTED, f"{self.name} has no command topic for {point.id}"
             )
-        raw = item.binding.to_raw(value)
+        raw = item.current(self.bus).to_raw(value)
         link = self._link
         if link is None:
             raise CommandError(CommandFailure.DEVICE_FAILURE, "not connected to the broker")

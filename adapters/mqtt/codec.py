@@ -259,7 +259,7 @@ def as_number(obj: object) -> float | int:
     if isinstance(obj, bool):
         return int(obj)
     if isinstance(obj, int):
-        return obj
+        return _float_sized(obj)
     if isinstance(obj, float):
         if not math.isfinite(obj):
             raise PayloadError(f"{obj!r} is not a finite number")
@@ -275,15 +275,26 @@ def parse_number(payload: bytes) -> float | int:
     if text in (b"true", b"false"):
         return int(text == b"true")
     try:
-        return int(text)
+        integer = int(text)
     except ValueError:
         pass
+    else:
+        return _float_sized(integer)
     try:
         number = float(text)
     except ValueError:
         raise PayloadError(f"not a number: {_preview(payload)}") from None
     if not math.isfinite(number):
         raise PayloadError(f"{number!r} is not a finite number")
+    return number
+
+
+def _float_sized(number: int) -> int:
+    """`number`, if it converts to a float (as scaling will): else PayloadError."""
+    try:
+        float(number)
+    except OverflowError:
+        raise PayloadError(f"{str(number)[:20]}... is too large a number") from None
     return number
 
 

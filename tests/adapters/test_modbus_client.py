@@ -15,6 +15,7 @@ import pytest
 from pymodbus.client import ModbusTcpClient
 
 from adapters.modbus import ModbusClientAdapter, ModbusClientSettings
+from adapters.modbus.client import DeviceLink
 from gateway.bus import CommandFailure, PointBus
 from gateway.config import ConfigError, build_config
 from gateway.points import PointDef, State, Validity
@@ -441,7 +442,7 @@ async def raw_device(answer):
     connections = []
 
     async def handle(reader, writer):
-        connections.append(time.monotonic())
+        connections.append(writer.get_extra_info("peername"))
         try:
             while True:
                 tid, _, length, unit = struct.unpack(">HHHB", await reader.readexactly(7))
@@ -479,23 +480,31 @@ async def test_a_short_answer_fails_only_its_block_and_never_kills_the_adapter(c
         dev = {"name": "plc", "host": "127.0.0.1", "port": port, "poll_interval": 0.05}
         bus, adapter = client_on_bus([dev], points, [PointDef(id="A"), PointDef(id="F")])
         async with running(adapter) as task:
-            await wait_for(lambda: valid(bus, "A") and adapter.status()["devices"]["plc"]["polls"] > 3)
+            await wait_for(
+                lambda: valid(bus, "A") and adapter.status()["devices"]["plc"]["polls"] > 3
+            )
             assert not task.done()
             assert not_valid(bus, "F") and bus.get("A").value == 7
             assert adapter.status()["devices"]["plc"]["state"] == "up"
     assert sum("short answer" in r.getMessage() for r in caplog.records) == 1
 
 
-async def test_a_device_that_drops_every_connection_is_retried_with_growing_delays(caplog):
-    caplog.set_level(logging.INFO, logger="adapters.modbus.client")
+async def test_a_device_that_drops_every_connection_is_retried_with_growing_delays(monkeypatch):
+    """Connecting is not recovering: until the device answers, each attempt backs off more."""
+    attempts = []
+
+    def backoff(link, failures):
+        attempts.append(failures)
+        return 0.001
+
+    monkeypatch.setattr(DeviceLink, "_backoff", backoff)
     async with raw_device(lambda *request: None) as (port, connections):
-        dev = {"name": "plc", "host": "127.0.0.1", "port": port, "poll_interval": 0.05,
-               "backoff_initial": 0.05, "backoff_max": 0.4}  # fmt: skip
+        dev = {"name": "plc", "host": "127.0.0.1", "port": port, "timeout": 0.1}
         bus, adapter = client_on_bus([dev], [{"point": "A", "address": 0}], [PointDef(id="A")])
         async with running(adapter):
-            await asyncio.sleep(1.2)
-    # 0.05, 0.1, 0.2, 0.4, 0.4 s (+-20%) between attempts: about 5 in 1.2 s, not 20
-    assert 2 <= len(connections) <= 8, connections
+            await wait_for(lambda: len(attempts) >= 5)
+    assert len(connections) >= 5  # each attempt did connect, and lost it at the first read
+    assert attempts[:5] == [1, 2, 3, 4, 5]
     assert not_valid(bus, "A")
 
 

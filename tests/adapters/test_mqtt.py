@@ -485,3 +485,99 @@ async def test_command_round_trip_through_the_bus_to_the_sim_adapter(broker):
     finally:
         peer.stop()
         await runtime.stop()
+
+
+# -- connection robustness -------------------------------------------------------------------------
+
+
+async def test_a_connection_the_broker_drops_at_once_backs_off(broker, monkeypatch):
+    """Two gateways configured with one client id kick each other off the broker: each
+    must back off further every time, not reconnect at once in a tight loop."""
+    attempts: dict[str, list[int]] = {"a": [], "b": []}
+
+    class RecordingBackoff(Backoff):
+        def delay(self, failures):
+            attempts[current_adapter()].append(failures)
+            return 0.001
+
+    def current_adapter():
+        return asyncio.current_task().get_name().split(":")[0]
+
+    monkeypatch.setattr("adapters.mqtt.adapter.Backoff", RecordingBackoff)
+    bus = PointBus()
+    settings = {"client_id": "same-id", "reconnect_max": 30.0}
+    a = adapter_for(bus, broker, name="a", **settings)
+    b = adapter_for(bus, broker, name="b", **settings)
+    async with running(a, connected=False), running(b, connected=False):
+        await wait_until(lambda: len(attempts["a"]) >= 4 and len(attempts["b"]) >= 4)
+    for name in ("a", "b"):
+        assert attempts[name][:4] == [1, 2, 3, 4], attempts
+
+
+# -- live changes and odd payloads -----------------------------------------------------------------
+
+
+def der_config(broker, registry, multiplier):
+    return build_config(
+        {
+            "points": [{"id": "PV", "usage_multiplier": multiplier}],
+            "adapters": [
+                {
+                    "name": "der",
+                    "type": "mqtt",
+                    "port": broker.port,
+                    **FAST,
+                    "subscribe": [{"topic": "der/pv", "point": "PV", "command_topic": "der/set"}],
+                }
+            ],
+        },
+        "test.yaml",
+        registry=registry,
+    )
+
+
+async def test_a_live_change_of_a_subscribed_points_multiplier_applies_at_once(broker):
+    registry = AdapterRegistry(group="no-such-group")
+    registry.register(MqttAdapter)
+    runtime = Runtime(der_config(broker, registry, 1.0), registry, Backoff(0.05, 0.2))
+    peer = Peer(broker).start("der/set")
+    await runtime.start()
+    try:
+        adapter = runtime.adapters["der"]
+        await adapter.wait_connected(5)
+        peer.client.publish("der/pv", b"2", 1)
+        await wait_until(lambda: runtime.bus.get("PV").quality.is_good)
+        assert runtime.bus.get("PV").value == 2
+
+        changes = await runtime.apply(der_config(broker, registry, 10.0))
+        assert changes.points_changed == 1 and not changes.restarted  # the adapter runs on
+        peer.client.publish("der/pv", b"3", 1)
+        await wait_until(lambda: runtime.bus.get("PV").value != 2)
+        assert runtime.bus.get("PV").value == 30  # the new ISN multiplier, not the old one
+
+        assert (await runtime.bus.command("PV", 40.0)).ok
+        await peer.wait_for(lambda: peer.on("der/set"))
+        assert float(peer.on("der/set")[0].payload) == 4.0  # raw = value / multiplier
+    finally:
+        peer.stop()
+        await runtime.stop()
+
+
+async def test_a_number_too_large_for_a_float_is_a_malformed_payload(broker, caplog):
+    bus = PointBus()
+    bus.add_owner("mqtt")
+    bus.register(PointDef(id="PV"), "mqtt")
+    adapter = adapter_for(bus, broker, subscribe=[{"topic": "der/pv", "point": "PV", "path": "p"}])
+    peer = Peer(broker).start()
+    caplog.set_level(logging.WARNING)
+    try:
+        async with running(adapter):
+            for _ in range(3):
+                peer.client.publish("der/pv", '{"p": 1%s}' % ("0" * 400), 1)
+            peer.client.publish("der/pv", b'{"p": 5}', 1)
+            await wait_until(lambda: bus.get("PV").value == 5)
+            assert adapter.status()["malformed_by_topic"] == {"der/pv": 3}
+    finally:
+        peer.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback flood
+    assert sum("malformed payload" in r.getMessage() for r in caplog.records) == 1

@@ -11,6 +11,7 @@ from adapters.mqtt.codec import (
     PayloadEncoder,
     PayloadError,
     Topics,
+    as_number,
     as_timestamp,
     compile_path,
     decode_command,
@@ -248,3 +249,12 @@ def test_settings_points_and_checks():
     ):
         with pytest.raises(ValidationError):
             MqttSettings.model_validate(bad)
+
+
+def test_numbers_too_large_for_a_float_are_payload_errors():
+    huge = 10**400
+    with pytest.raises(PayloadError, match="too large"):
+        as_number(huge)
+    with pytest.raises(PayloadError):
+        parse_number(str(huge).encode())
+    assert as_number(2**63) == 2**63  # large but representable: kept exact
