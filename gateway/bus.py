@@ -225,7 +225,8 @@ class PointBus:
 
         A point has exactly one owner: registering it for another owner is an error unless
         `transfer` moves it (the runtime does so when a configuration change moves a point).
-        The latest value is kept across a re-registration.
+        The latest value is kept across a re-registration; a moved point's value turns not
+        valid until its new owner publishes.
         """
         if owner not in self._owners:
             raise BusError(f"owner {owner!r} is not declared")
@@ -239,7 +240,11 @@ class PointBus:
                     )
                 self._owners[entry.owner].points.discard(defn.id)
                 self._owners[owner].points.add(defn.id)
-            self._entries[defn.id] = _Entry(defn, owner, entry.pv, self.grace)
+            replacement = _Entry(defn, owner, entry.pv, self.grace)
+            self._entries[defn.id] = replacement
+            if owner != entry.owner:
+                # The last value came from the previous owner: never serve it as good.
+                self._requalify([replacement], _NOT_VALID, now())
             return
         initial = PointValue(
             defn.id, 0.0 if defn.kind is PointKind.REAL else 0, _INITIAL_QUALITY, now(), 0

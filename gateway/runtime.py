@@ -10,33 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.backoff import Backoff
 from gateway.bus import PointBus
 from gateway.config import AdapterConfig, GatewayConfig
+from gateway.points import PointDef
 from gateway.registry import REGISTRY, Adapter, AdapterRegistry
 
 log = logging.getLogger(__name__)
 
 GATEWAY_OWNER = "gateway"
 """Owner of points that no adapter feeds: they stay not valid until something does."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential back-off with jitter between restarts of a failing adapter."""
-
-    initial: float = 1.0
-    maximum: float = 60.0
-    jitter: float = 0.2
-
-    def delay(self, failures: int) -> float:
-        base = min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
-        return base * (1 + random.uniform(-self.jitter, self.jitter))
 
 
 class Supervisor:
@@ -177,6 +165,7 @@ class Runtime:
         self._registry = registry
         self._backoff = backoff or Backoff()
         self._supervisors: dict[str, Supervisor] = {}
+        self._apply_lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
         self.bus.add_owner(GATEWAY_OWNER)
 
@@ -213,60 +202,87 @@ class Runtime:
                 log.error("adapter %s did not stop within %.0fs", supervisor.name, timeout)
 
     async def apply(self, new: GatewayConfig) -> Changes:
-        """Move from the running configuration to `new`, touching only what changed."""
+        """Move from the running configuration to `new`, touching only what changed.
+
+        Order matters: adapters that go away stop first; then every new or changed point is
+        registered (so a reconfigured adapter finds its points on the bus); then changed
+        adapters reconfigure in place, or restart when they cannot; points no longer
+        configured go last. One change is applied at a time.
+        """
+        async with self._apply_lock:
+            return await self._apply(new)
+
+    async def _apply(self, new: GatewayConfig) -> Changes:
         old_adapters = {a.name: a for a in self.config.adapters if a.enabled}
         new_adapters = {a.name: a for a in new.adapters if a.enabled}
+        old_points, new_points = self.config.point_map(), new.point_map()
         changes = Changes()
 
-        to_stop: list[str] = []
-        to_start: list[str] = []
-        for name, old_cfg in old_adapters.items():
-            new_cfg = new_adapters.get(name)
-            if new_cfg is None:
-                to_stop.append(name)
-                changes.removed.append(name)
-            elif new_cfg.type != old_cfg.type:
-                to_stop.append(name)
-                to_start.append(name)
-                changes.restarted.append(name)
-            elif new_cfg.settings != old_cfg.settings:
-                adapter = self._supervisors[name].adapter
-                if adapter is not None and adapter.reconfigure(new_cfg.settings):
-                    changes.reconfigured.append(name)
-                else:
-                    to_stop.append(name)
-                    to_start.append(name)
-                    changes.restarted.append(name)
-        for name in new_adapters:
-            if name not in old_adapters:
-                to_start.append(name)
-                changes.added.append(name)
+        gone = [n for n, cfg in old_adapters.items() if self._must_stop(cfg, new_adapters)]
+        await self._stop_all([self._supervisors.pop(n) for n in gone])
+        for name in gone:
+            (changes.restarted if name in new_adapters else changes.removed).append(name)
 
-        await self._stop_all([self._supervisors.pop(n) for n in to_stop])
-        self._apply_points(new, new_adapters, changes)
-        for name in to_start:
-            self._start_adapter(new_adapters[name])
-        for name in to_stop:
-            if name not in new_adapters:
-                self.bus.remove_owner(name)
+        self._register_points(old_points, new_points, new_adapters, changes)
+
+        restart: list[str] = []
+        for name, cfg in new_adapters.items():
+            if name in gone or name not in old_adapters:
+                continue
+            points = cfg.settings.owned_points() | cfg.settings.consumed_points()
+            definitions_changed = any(old_points.get(p) != new_points.get(p) for p in points)
+            if cfg.settings == old_adapters[name].settings and not definitions_changed:
+                continue  # untouched: the same object keeps running
+            if self._reconfigure(name, cfg):
+                changes.reconfigured.append(name)
+            else:
+                restart.append(name)
+                changes.restarted.append(name)
+        await self._stop_all([self._supervisors.pop(n) for n in restart])
+
+        for name, cfg in new_adapters.items():
+            if name not in self._supervisors:
+                if name not in old_adapters:
+                    changes.added.append(name)
+                self._start_adapter(cfg)
+        for point in old_points.keys() - new_points.keys():
+            self.bus.unregister(point)
+            changes.points_removed += 1
+        for name in old_adapters.keys() - new_adapters.keys():
+            self.bus.remove_owner(name)
         self.config = new
         if self._supervisors or changes.points_added:
             log.info("configuration applied: %s", changes)
         return changes
 
-    def _apply_points(
-        self, new: GatewayConfig, adapters: dict[str, AdapterConfig], changes: Changes
+    @staticmethod
+    def _must_stop(old: AdapterConfig, new_adapters: dict[str, AdapterConfig]) -> bool:
+        new = new_adapters.get(old.name)
+        return new is None or new.type != old.type
+
+    def _reconfigure(self, name: str, cfg: AdapterConfig) -> bool:
+        """Let a running adapter take new settings (or point definitions) in place."""
+        adapter = self._supervisors[name].adapter
+        if adapter is None:
+            return False
+        try:
+            return adapter.reconfigure(cfg.settings)
+        except Exception:
+            log.exception("adapter %s failed to reconfigure; restarting it", name)
+            return False
+
+    def _register_points(
+        self,
+        old_points: dict[str, PointDef],
+        new_points: dict[str, PointDef],
+        adapters: dict[str, AdapterConfig],
+        changes: Changes,
     ) -> None:
         owner_of: dict[str, str] = {}
         for cfg in adapters.values():
             for point in cfg.settings.owned_points():
                 owner_of[point] = cfg.name
-        old_points = self.config.point_map()
-        new_points = new.point_map()
         bus = self.bus
-        for point in old_points.keys() - new_points.keys():
-            bus.unregister(point)
-            changes.points_removed += 1
         for point, defn in new_points.items():
             owner = owner_of.get(point, GATEWAY_OWNER)
             previous = old_points.get(point)

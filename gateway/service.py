@@ -32,6 +32,7 @@ class Service:
         self.runtime = Runtime(config)
         self.watch_period = watch_period
         self._stop = asyncio.Event()
+        self._reloading: asyncio.Task[bool] | None = None
         self._mtime = self._stat()
 
     def _stat(self) -> float:
@@ -44,7 +45,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         await self.runtime.start()
         log.info(
             "gateway running: %d points, %d adapters",
@@ -59,6 +60,7 @@ class Service:
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             log.info("stopping")
             await self.runtime.stop()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -67,6 +69,11 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _reload_soon(self) -> None:
+        """SIGHUP: reload in a task we keep, so it is neither lost nor left running."""
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.create_task(self.reload())
 
     async def reload(self) -> bool:
         """Load the file again and apply it; returns whether it was applied."""

@@ -47,11 +47,11 @@ from adapters.mqtt.codec import (
 from adapters.mqtt.filters import PublishFilter
 from adapters.mqtt.link import BrokerLink, BrokerRefused
 from adapters.mqtt.settings import MqttSettings, TopicBinding
+from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Subscription, Value
 from gateway.mapping import Binding
 from gateway.points import GOOD, PointDef, PointValue
 from gateway.registry import AdapterSettings
-from gateway.runtime import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -589,6 +589,10 @@ class MqttAdapter(Adapter):
             self._acks.pop(info.mid, None)
 
     # -- operators -------------------------------------------------------------------------------
+
+    def reconfigure(self, settings: AdapterSettings) -> bool:
+        """Point definitions are re-read from the bus when used: only new settings restart."""
+        return settings == self.settings
 
     def status(self) -> dict[str, Any]:
         """Connection state, counters, buffer fill and malformed payloads per topic."""

@@ -247,3 +247,85 @@ async def test_a_config_naming_an_isn_file_runs_with_its_points():
         assert not rt.bus.get("DEMO_FREQ").quality.is_good  # defined, but nothing feeds it
     finally:
         await rt.stop()
+
+
+def sim_config(points, sim_points, **extra):
+    from adapters.sim import SimAdapter
+
+    reg = registry()
+    reg.register(SimAdapter)
+    data = {
+        "points": points,
+        "adapters": [{"name": "sim", "type": "sim", "interval": 0.01, "points": sim_points}],
+        **extra,
+    }
+    return build_config(data, "test.yaml", registry=reg), reg
+
+
+async def test_a_running_adapter_takes_a_new_point_in_place():
+    first, reg = sim_config([{"id": "A"}], [{"point": "A"}])
+    rt = Runtime(first, reg, FAST)
+    await rt.start()
+    try:
+        sim = rt.adapters["sim"]
+        second, _ = sim_config([{"id": "A"}, {"id": "B"}], [{"point": "A"}, {"point": "B"}])
+        changes = await rt.apply(second)
+        assert changes.reconfigured == ["sim"] and rt.adapters["sim"] is sim
+        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+    finally:
+        await rt.stop()
+
+
+async def test_a_changed_point_definition_reaches_its_unchanged_adapter():
+    points = [{"id": "A", "usage_multiplier": 1.0}]
+    first, reg = sim_config(points, [{"point": "A", "signal": "constant", "min": 5, "max": 5}])
+    rt = Runtime(first, reg, FAST)
+    await rt.start()
+    try:
+        await wait_for(lambda: rt.bus.get("A").value == 5)
+        sim = rt.adapters["sim"]
+        second, _ = sim_config(
+            [{"id": "A", "usage_multiplier": -2.0}],
+            [{"point": "A", "signal": "constant", "min": 5, "max": 5}],
+        )
+        changes = await rt.apply(second)
+        assert changes.reconfigured == ["sim"] and rt.adapters["sim"] is sim
+        await wait_for(lambda: rt.bus.get("A").value == -10)
+    finally:
+        await rt.stop()
+
+
+async def test_a_point_no_adapter_feeds_any_more_turns_not_valid():
+    first, reg = sim_config([{"id": "A"}, {"id": "B"}], [{"point": "A"}, {"point": "B"}])
+    rt = Runtime(first, reg, FAST)
+    await rt.start()
+    try:
+        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        second, _ = sim_config([{"id": "A"}, {"id": "B"}], [{"point": "A"}])
+        await rt.apply(second)
+        assert rt.bus.owner_of("B") == GATEWAY_OWNER
+        assert rt.bus.get("B").quality.validity is Validity.NOT_VALID  # never stale-but-good
+        assert rt.bus.get("A").quality.is_good
+    finally:
+        await rt.stop()
+
+
+async def test_concurrent_applies_run_one_after_the_other():
+    rt = Runtime(
+        config(["A"], [{"name": "one", "type": "ticker", "points": ["A"]}]), registry(), FAST
+    )
+    await rt.start()
+    try:
+        two = config(
+            ["A", "B"],
+            [
+                {"name": "one", "type": "ticker", "points": ["A"]},
+                {"name": "two", "type": "ticker", "points": ["B"]},
+            ],
+        )
+        three = config(["A"], [{"name": "one", "type": "ticker", "points": ["A"]}])
+        first, second = await asyncio.gather(rt.apply(two), rt.apply(three))
+        assert first.added == ["two"] and second.removed == ["two"]
+        assert list(rt.adapters) == ["one"] and "B" not in rt.bus
+    finally:
+        await rt.stop()
