@@ -6,7 +6,7 @@ import socket
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from adapters.modbus_plant import ModbusPlantAdapter, PlantSettings
+from adapters.modbus.plant import ModbusPlantAdapter, PlantSettings
 from gateway.bus import PointBus
 
 pytestmark = pytest.mark.timeout(30)
