@@ -306,18 +306,21 @@ class _ServerConnection:
 
     async def _decide(self, ev: AssociationRequested) -> bool:
         aarq = ev.aarq
-        decision = acse.authenticate(aarq, self.server.authenticator)
+        decision = acse.authenticate(
+            aarq, self.server.authenticator, peer_address=self.link.peer[0]
+        )
         peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
         if not decision.accepted:
             self.association.refuse(decision.diagnostic)
             await self.link.flush()
             log.warning(
-                "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d",
+                "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s",
                 self.association_id,
                 peer,
                 aarq.calling_ap_title,
                 aarq.calling_ae_qualifier,
                 decision.diagnostic,
+                f" reason={decision.reason}" if decision.reason else "",
             )
             return False
         params = self.association.accept()

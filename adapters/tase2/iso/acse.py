@@ -202,6 +202,8 @@ class AuthenticationRequest:
     authentication: AuthenticationValue | None
     peer_certificate: bytes | None = None
     """DER certificate of the TLS peer, when the association runs over TLS."""
+    peer_address: str | None = None
+    """IP address the association comes from (TASE.2 bilateral tables may restrict it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,8 @@ class AuthenticationDecision:
 
     accepted: bool
     diagnostic: int = UserDiagnostic.NULL
+    reason: str = ""
+    """Why, in words, for the server's log line (never sent to the peer)."""
 
     @classmethod
     def accept(cls) -> AuthenticationDecision:
@@ -217,9 +221,9 @@ class AuthenticationDecision:
         return cls(True, UserDiagnostic.NULL)
 
     @classmethod
-    def reject(cls, diagnostic: int) -> AuthenticationDecision:
+    def reject(cls, diagnostic: int, reason: str = "") -> AuthenticationDecision:
         """A refusal carrying ``diagnostic`` (e.g. 3 calling AP-title not recognized)."""
-        return cls(False, diagnostic)
+        return cls(False, diagnostic, reason)
 
 
 class Authenticator(Protocol):
@@ -260,7 +264,10 @@ def password_authenticator(
 
 
 def authenticate(
-    aarq: Aarq, authenticator: Authenticator, peer_certificate: bytes | None = None
+    aarq: Aarq,
+    authenticator: Authenticator,
+    peer_certificate: bytes | None = None,
+    peer_address: str | None = None,
 ) -> AuthenticationDecision:
     """Run ``authenticator`` on ``aarq``; also rejects a non-MMS application context."""
     if aarq.application_context != MMS_APPLICATION_CONTEXT:
@@ -274,6 +281,7 @@ def authenticate(
             mechanism=aarq.mechanism,
             authentication=aarq.authentication,
             peer_certificate=peer_certificate,
+            peer_address=peer_address,
         )
     )
 

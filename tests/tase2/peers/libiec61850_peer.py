@@ -6,6 +6,8 @@ Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode`
   (optional ``local_ap_title``/``local_ae_qualifier``/``remote_ap_title``/
   ``remote_ae_qualifier``/``password``) and run ``steps``, a list of objects with an ``op``
   (see ``OPS``); one JSON line per step: ``{"i", "op", "ok", "result" | "error"}``.
+  ``send_ack`` sends a TASE.2 Transfer_Report_ACK built by hand (the raw API has no
+  InformationReport request) through ``MmsConnection_sendRawData``.
 * ``"ied-server"``: build a small IEC 61850 model at run time (logical device ``ld`` with
   LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``),
   start ``IedServer`` on ``port``, print ``{"ready": true}`` and serve for ``seconds`` (or
@@ -128,6 +130,37 @@ def linked_strings(ll: Any) -> list[str]:
         )
         el = lib.LinkedList_getNext(el)
     return out
+
+
+# --------------------------------------------------------------------------- raw PDUs
+
+
+def ber(tag: int, content: bytes) -> bytes:
+    """One BER element (short or long definite length)."""
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = (n.bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + content
+
+
+def transfer_report_ack(domain: str, transfer_set: str, stamp: int | None) -> bytes:
+    """The MMS PDU of a Transfer_Report_ACK report (tase2-reference.md section 6.10)."""
+
+    def variable(item: str) -> bytes:
+        name = ber(0xA1, ber(0x1A, domain.encode()) + ber(0x1A, item.encode()))
+        return ber(0x30, ber(0xA0, name))
+
+    names = variable("Transfer_Report_ACK")
+    mms_object_name = ber(
+        0xA2, ber(0x86, b"\x01") + ber(0x8A, domain.encode()) + ber(0x8A, transfer_set.encode())
+    )
+    results = mms_object_name
+    if stamp is not None:
+        names += variable("Transfer_Set_Time_Stamp")
+        length = max(1, (int(stamp).bit_length() + 8) // 8)
+        results += ber(0x85, int(stamp).to_bytes(length, "big", signed=True))
+    return ber(0xA3, ber(0xA0, ber(0xA0, names) + ber(0xA0, results)))
 
 
 # --------------------------------------------------------------------------- reports
@@ -303,6 +336,37 @@ class Client:
             time.sleep(0.02)
         with collector.lock:
             return list(collector.reports)
+
+    def op_clear_reports(self, step: dict[str, Any]) -> Any:
+        """Forget the reports received so far."""
+        if self.collector is not None:
+            with self.collector.lock:
+                self.collector.reports.clear()
+        return True
+
+    def op_send_ack(self, step: dict[str, Any]) -> Any:
+        """Send Transfer_Report_ACK (TASE.2 section 6.10) as an unconfirmed InformationReport.
+
+        libiec61850's client API cannot send InformationReports, so the PDU is built by hand
+        here and sent with ``MmsConnection_sendRawData``. The time stamp is ``stamp``, or the
+        Transfer_Set_Time_Stamp of the last report received.
+        """
+        domain, ts_name = step["domain"], step["transfer_set"]
+        stamp = step.get("stamp")
+        if stamp is None and self.collector is not None:
+            with self.collector.lock:
+                for rep in reversed(self.collector.reports):
+                    if rep.get("name") == "Transfer_Set_Time_Stamp":
+                        stamp = rep["value"]["value"]
+                        break
+        pdu = transfer_report_ack(domain, ts_name, stamp)
+        buf = lib.MmsValue_newOctetString(len(pdu), len(pdu))
+        for i, octet in enumerate(pdu):
+            lib.MmsValue_setOctetStringOctet(buf, i, octet)
+        e = self.err()
+        lib.MmsConnection_sendRawData(self.con, e, lib.MmsValue_getOctetStringBuffer(buf), len(pdu))
+        self.check(e)
+        return {"stamp": stamp, "octets": len(pdu)}
 
     def op_sleep(self, step: dict[str, Any]) -> Any:
         time.sleep(float(step.get("seconds", 0.1)))

@@ -1,0 +1,1058 @@
+"""The TASE.2 server (Blocks 1 and 2): a thin asyncio layer over the sans-IO objects.
+
+:class:`Tase2Server` runs an :class:`~adapters.tase2.mms_server.MmsServer` whose handler
+implements the TASE.2 object model on top of
+
+* :mod:`adapters.tase2.bilateral` - which peer may associate (``match_peer``) and what it
+  may see and do (a compiled :class:`~adapters.tase2.bilateral.TableView` per table);
+* :mod:`adapters.tase2.datasets` - the data sets (named variable lists);
+* :mod:`adapters.tase2.transfer` - the DS transfer sets and their report scheduler;
+* :mod:`adapters.tase2.reports` - the report encoder.
+
+The server knows no bus: a :class:`PointSource` gives it point kinds, current values and a
+command path (the adapter binds that to the point bus), and :meth:`Tase2Server.on_changes`
+takes point changes. One scheduler task sleeps until the transfer engine's next deadline or
+a change, sends what is due, and forwards critical-report events. Reports go through one
+outbox task per association, so a slow peer never delays the others (a peer that lets its
+outbox overflow is aborted).
+
+Live table changes (:meth:`Tase2Server.set_tables`) touch only the associations of the
+tables that changed: a table whose peer identity or domain changed, or that was removed,
+aborts its associations; otherwise they get the recompiled view and transfer sets whose
+data sets lost a readable point are stopped (see :meth:`TransferEngine.update_view`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from adapters.tase2.association import (
+    AssociationConfig,
+    AssociationError,
+    CloseReason,
+    PduTooLargeError,
+)
+from adapters.tase2.bilateral import (
+    BilateralTableConfig,
+    PeerRejected,
+    PointAccess,
+    PointRule,
+    TableView,
+    check_tables,
+    compile_table,
+    is_pattern,
+    match_peer,
+    page_names,
+)
+from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.iso.acse import (
+    AuthenticationDecision,
+    AuthenticationRequest,
+    UserDiagnostic,
+)
+from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.data import (
+    AccessResult,
+    BitString,
+    Data,
+    DataAccessError,
+    Float32,
+    Float64,
+    Integer,
+    Unsigned,
+    VisibleString,
+)
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import (
+    AccessCode,
+    ErrorClass,
+    ResourceCode,
+    ServiceError,
+)
+from adapters.tase2.mms.services import (
+    DefineNamedVariableListRequest,
+    DefineNamedVariableListResponse,
+    DeleteNamedVariableListRequest,
+    DeleteNamedVariableListResponse,
+    DeleteScope,
+    GetNamedVariableListAttributesRequest,
+    GetNamedVariableListAttributesResponse,
+    GetNameListRequest,
+    GetNameListResponse,
+    GetVariableAccessAttributesRequest,
+    GetVariableAccessAttributesResponse,
+    IdentifyRequest,
+    IdentifyResponse,
+    InformationReport,
+    ObjectClass,
+    ReadRequest,
+    ReadResponse,
+    WriteRequest,
+    WriteResponse,
+)
+from adapters.tase2.mms.types import TypeSpecification
+from adapters.tase2.mms_server import AssociationContext, MmsServer, MmsServiceError
+from adapters.tase2.model import (
+    BILATERAL_TABLE_ID,
+    DS_TRANSFER_SET_2000_TYPE,
+    ICC_LISTED_NAMES,
+    ICC_SPECIAL_TYPES,
+    NEXT_DS_TRANSFER_SET,
+    SUPPORTED_FEATURES,
+    SUPPORTED_FEATURES_TYPE,
+    TASE2_VERSION,
+    TASE2_VERSION_TYPE,
+    DSConditions,
+    DSTransferSetError,
+    PointDecodeError,
+    encode_mms_object_name,
+    supported_features,
+    tase2_version,
+)
+from adapters.tase2.reports import ReportRequest, encode_report, full_report_max_size
+from adapters.tase2.transfer import TransferEngine, TransferSetEvent, split_component_name
+from gateway.points import PointKind, PointValue
+
+__all__ = [
+    "SUPPORTED_BLOCKS",
+    "PointSource",
+    "ServerLimits",
+    "Tase2Handler",
+    "Tase2Server",
+]
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_BLOCKS: Final = (1, 2)
+"""Conformance blocks advertised in Supported_Features: only those that really work."""
+
+_VMD_SPECIALS: Final = (TASE2_VERSION, SUPPORTED_FEATURES)
+_ICC_SPECIALS: Final = frozenset(ICC_SPECIAL_TYPES)
+_DATA_KEY: Final = "tase2"
+_IDENTIFIER_OCTETS: Final = 34  # 1A L + at most 32 characters
+
+
+class PointSource(Protocol):
+    """What the server needs from the application: point kinds, values and commands."""
+
+    def kinds(self) -> Mapping[str, PointKind]:
+        """Every point the server could serve (id -> kind)."""
+        ...
+
+    def current(self, point: str) -> PointValue | None:
+        """The point's latest value, or None when the point is gone."""
+        ...
+
+    async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
+        """Apply a peer's Write; None on success, else the DataAccessError to answer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Resource limits of one server.
+
+    ``max_associations`` concurrent associations (further ones are refused);
+    ``transfer_sets_per_domain`` DSTransferSetNN objects per ICC domain;
+    ``max_data_set_size`` members per data set; ``critical_timeout`` seconds to wait for a
+    Transfer_Report_ACK; ``max_buffered_changes`` the AllChangesReported buffer per transfer
+    set; ``max_queued_reports`` reports waiting for one peer's socket before it is aborted.
+    """
+
+    max_associations: int = 32
+    transfer_sets_per_domain: int = 10
+    max_data_set_size: int = 2000
+    critical_timeout: float = 5.0
+    max_buffered_changes: int = 10_000
+    max_queued_reports: int = 2000
+
+
+# --------------------------------------------------------------------------- per association
+
+
+class _Outbox:
+    """Reports waiting for one association's socket, written by their own task."""
+
+    def __init__(
+        self,
+        ctx: AssociationContext,
+        limit: int,
+        on_sent: Callable[[ReportRequest, float], None] | None,
+    ) -> None:
+        self.ctx = ctx
+        self.limit = limit
+        self.on_sent = on_sent
+        self.queue: deque[tuple[bytes, ReportRequest]] = deque()
+        self.ready = asyncio.Event()
+        self.sent = 0
+        self.task = asyncio.create_task(self._run(), name=f"tase2-outbox-{ctx.association_id}")
+
+    def put(self, pdu: bytes, req: ReportRequest) -> bool:
+        """Queue a report; False when the peer has fallen too far behind."""
+        if len(self.queue) >= self.limit:
+            return False
+        self.queue.append((pdu, req))
+        self.ready.set()
+        return True
+
+    async def _run(self) -> None:
+        ctx = self.ctx
+        queue = self.queue
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            while queue:
+                pdu, req = queue.popleft()
+                try:
+                    await ctx.send_encoded_report(pdu)
+                except PduTooLargeError as exc:
+                    log.error(
+                        "association %d: report of %s not sent: %s",
+                        ctx.association_id,
+                        req.transfer_set,
+                        exc,
+                    )
+                    continue
+                except AssociationError:
+                    queue.clear()
+                    return
+                self.sent += 1
+                if self.on_sent is not None:
+                    self.on_sent(req, time.time())
+
+    async def close(self) -> None:
+        """Stop the task (what is still queued is dropped)."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+
+@dataclass(eq=False, slots=True)
+class _Peer:
+    """The TASE.2 state of one association: its table, its view and its outbox."""
+
+    table_id: str
+    view: TableView
+    outbox: _Outbox
+    label: str = ""
+
+
+def _peer(ctx: AssociationContext) -> _Peer:
+    peer = ctx.data.get(_DATA_KEY)
+    if not isinstance(peer, _Peer):
+        raise MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_DENIED)
+    return peer
+
+
+def _service_error(error: DataAccessError) -> MmsServiceError:
+    """A DataAccessError as the matching access-class service error."""
+    code = {
+        DataAccessError.OBJECT_NON_EXISTENT: AccessCode.OBJECT_NON_EXISTENT,
+        DataAccessError.OBJECT_ACCESS_UNSUPPORTED: AccessCode.OBJECT_ACCESS_UNSUPPORTED,
+        DataAccessError.OBJECT_INVALIDATED: AccessCode.OBJECT_INVALIDATED,
+    }.get(error, AccessCode.OBJECT_ACCESS_DENIED)
+    return MmsServiceError.of(ErrorClass.ACCESS, code)
+
+
+def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | int | None:
+    """The number a peer's Write asks for, or None when the value does not fit the point.
+
+    Accepts the point's own TASE.2 type (its Value, or the state bits of a Data_State) and,
+    for convenience, a bare number: float or integer for a real point, integer for a
+    discrete point, integer 0-3 for a state point.
+    """
+    value: float | int | None = None
+    try:
+        value = access.type.info.decode(data).value
+    except PointDecodeError:
+        if isinstance(data, Float32 | Float64) and kind is PointKind.REAL:
+            value = float(data.value)
+        elif isinstance(data, Integer | Unsigned):
+            value = int(data.value)
+        elif isinstance(data, BitString) and kind is PointKind.STATE and data.nbits == 8:
+            value = data.data[0] >> 6 if data.data else None
+    if value is None:
+        return None
+    if kind is PointKind.REAL:
+        return float(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if kind is PointKind.STATE and not 0 <= value <= 3:
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- the handler
+
+
+class Tase2Handler:
+    """The MMS services of a TASE.2 server, on the state of one :class:`Tase2Server`."""
+
+    def __init__(self, server: Tase2Server) -> None:
+        self.server = server
+
+    # ------------------------------------------------------------------ Identify, GetNameList
+
+    async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
+        """Our vendor, model and revision."""
+        return IdentifyResponse("iccp-gateway", "tase2-server", "0.1")
+
+    async def get_name_list(
+        self, ctx: AssociationContext, request: GetNameListRequest
+    ) -> GetNameListResponse:
+        """Names the peer's table lets it see, one page at a time."""
+        peer = _peer(ctx)
+        names = self._names(ctx, peer, request)
+        limit = max(1, min(1000, (ctx.parameters.max_pdu_size - 32) // _IDENTIFIER_OCTETS))
+        page, more = page_names(names, request.continue_after, limit)
+        return GetNameListResponse(tuple(page), more_follows=more)
+
+    def _names(
+        self, ctx: AssociationContext, peer: _Peer, request: GetNameListRequest
+    ) -> list[str]:
+        view = peer.view
+        server = self.server
+        scope = request.scope
+        if scope == Scope.DOMAIN and request.domain != view.domain:
+            raise _service_error(DataAccessError.OBJECT_ACCESS_DENIED)
+        cls = request.object_class
+        if cls == ObjectClass.DOMAIN:
+            return [view.domain] if scope == Scope.VMD else []
+        if cls == ObjectClass.NAMED_VARIABLE:
+            if scope == Scope.VMD:
+                return view.merge_names(Scope.VMD, _VMD_SPECIALS)
+            if scope == Scope.DOMAIN:
+                extra = [*ICC_LISTED_NAMES, *server.engine.transfer_set_names(view.domain)]
+                return view.merge_names(Scope.DOMAIN, extra)
+            return []
+        if cls == ObjectClass.NAMED_VARIABLE_LIST:
+            return server.registry.names(ctx, scope, request.domain)
+        return []
+
+    # ------------------------------------------------------------------ Read
+
+    async def read(self, ctx: AssociationContext, request: ReadRequest) -> ReadResponse:
+        """Read variables, or a data set (each member re-checked against the table)."""
+        peer = _peer(ctx)
+        spec = request.spec
+        if isinstance(spec, VariableListName):
+            ds = self.server.data_set(ctx, peer, spec.name)
+            results = tuple(self._read_member(peer, ds, i) for i in range(len(ds.members)))
+        else:
+            results = tuple(self._read_entry(ctx, peer, e) for e in spec.items)
+        return ReadResponse(results, spec if request.specification_with_result else None)
+
+    def _read_member(self, peer: _Peer, ds: DataSet, index: int) -> AccessResult:
+        member = ds.members[index]
+        if member.special is not None:
+            return DataAccessError.OBJECT_ACCESS_DENIED  # report-only variables
+        return self._read_point(peer.view, member.name)
+
+    def _read_point(self, view: TableView, name: ObjectName) -> AccessResult:
+        access = view.check_read(name)
+        if isinstance(access, DataAccessError):
+            return access
+        pv = self.server.source.current(access.point)
+        if pv is None:
+            return DataAccessError.TEMPORARILY_UNAVAILABLE
+        return access.type.info.encode(pv)
+
+    def _read_entry(
+        self, ctx: AssociationContext, peer: _Peer, entry: VariableEntry
+    ) -> AccessResult:
+        name = entry.name
+        view = peer.view
+        engine = self.server.engine
+        if entry.alternate_access is not None:
+            return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
+        if name.scope == Scope.VMD:
+            if name.item == TASE2_VERSION:
+                return tase2_version()
+            if name.item == SUPPORTED_FEATURES:
+                return supported_features(SUPPORTED_BLOCKS)
+        elif name.scope == Scope.DOMAIN and name.domain == view.domain:
+            item = name.item
+            if item == BILATERAL_TABLE_ID:
+                return VisibleString(view.table_id)
+            if item == NEXT_DS_TRANSFER_SET:
+                try:
+                    allocated = engine.allocate(ctx)
+                except DSTransferSetError as exc:
+                    log.warning("association %d: %s", ctx.association_id, exc)
+                    return exc.error
+                log.debug("association %d: allocated %s", ctx.association_id, allocated)
+                return encode_mms_object_name(allocated)
+            if item in _ICC_SPECIALS:
+                return DataAccessError.OBJECT_ACCESS_DENIED
+            if engine.get(name) is not None:
+                return engine.read(ctx, name)
+        return self._read_point(view, name)
+
+    # ------------------------------------------------------------------ Write
+
+    async def write(self, ctx: AssociationContext, request: WriteRequest) -> WriteResponse:
+        """Write transfer sets (whole or one component) and writable points (bus commands)."""
+        peer = _peer(ctx)
+        spec = request.spec
+        if not isinstance(spec, VariableList):
+            raise _service_error(DataAccessError.OBJECT_ACCESS_UNSUPPORTED)
+        if len(spec.items) != len(request.values):
+            raise MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_DENIED)
+        results: list[DataAccessError | None] = []
+        for entry, value in zip(spec.items, request.values, strict=True):
+            results.append(await self._write_entry(ctx, peer, entry, value))
+        return WriteResponse(tuple(results))
+
+    async def _write_entry(
+        self, ctx: AssociationContext, peer: _Peer, entry: VariableEntry, value: Data
+    ) -> DataAccessError | None:
+        name = entry.name
+        view = peer.view
+        server = self.server
+        if name.scope == Scope.DOMAIN and name.domain == view.domain:
+            target = _transfer_set_target(server.engine, entry)
+            if target is not None:
+                ts_name, component = target
+                return server.write_transfer_set(ctx, ts_name, component, value)
+            if name.item in _ICC_SPECIALS:
+                return DataAccessError.OBJECT_ACCESS_DENIED
+        if name.scope == Scope.VMD and name.item in _VMD_SPECIALS:
+            return DataAccessError.OBJECT_ACCESS_DENIED
+        if entry.alternate_access is not None:
+            return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
+        access = view.check_write(name)
+        if isinstance(access, DataAccessError):
+            return access
+        kind = server.source.kinds().get(access.point)
+        if kind is None:
+            return DataAccessError.OBJECT_NON_EXISTENT
+        number = _command_value(kind, access, value)
+        if number is None:
+            return DataAccessError.TYPE_INCONSISTENT
+        origin = f"tase2:{peer.table_id}:{ctx.peer_address[0]}"
+        return await server.source.command(access.point, number, origin)
+
+    # ------------------------------------------------------------------ GVAA
+
+    async def get_variable_access_attributes(
+        self, ctx: AssociationContext, request: GetVariableAccessAttributesRequest
+    ) -> GetVariableAccessAttributesResponse:
+        """The exact TASE.2 type, with component names."""
+        peer = _peer(ctx)
+        return GetVariableAccessAttributesResponse(self._type_of(peer, request.name))
+
+    def _type_of(self, peer: _Peer, name: ObjectName) -> TypeSpecification:
+        view = peer.view
+        if name.scope == Scope.VMD:
+            if name.item == TASE2_VERSION:
+                return TASE2_VERSION_TYPE
+            if name.item == SUPPORTED_FEATURES:
+                return SUPPORTED_FEATURES_TYPE
+        elif name.scope == Scope.DOMAIN and name.domain == view.domain:
+            special = ICC_SPECIAL_TYPES.get(name.item)
+            if special is not None:
+                return special
+            if self.server.engine.get(name) is not None:
+                return DS_TRANSFER_SET_2000_TYPE
+        access = view.check_read(name)
+        if isinstance(access, DataAccessError):
+            writable = view.check_write(name)
+            if isinstance(writable, DataAccessError):
+                raise _service_error(access)
+            access = writable
+        return access.type.info.spec
+
+    # ------------------------------------------------------------------ data sets
+
+    async def define_named_variable_list(
+        self, ctx: AssociationContext, request: DefineNamedVariableListRequest
+    ) -> DefineNamedVariableListResponse:
+        """Create a data set in the peer's domain or at association scope."""
+        self.server.define_data_set(ctx, _peer(ctx), request.name, request.variables)
+        return DefineNamedVariableListResponse()
+
+    async def delete_named_variable_list(
+        self, ctx: AssociationContext, request: DeleteNamedVariableListRequest
+    ) -> DeleteNamedVariableListResponse:
+        """Delete data sets (not those a running transfer set reports)."""
+        matched, deleted = self.server.delete_data_sets(ctx, _peer(ctx), request)
+        return DeleteNamedVariableListResponse(matched, deleted)
+
+    async def get_named_variable_list_attributes(
+        self, ctx: AssociationContext, request: GetNamedVariableListAttributesRequest
+    ) -> GetNamedVariableListAttributesResponse:
+        """The members of a data set."""
+        ds = self.server.data_set(ctx, _peer(ctx), request.name)
+        return GetNamedVariableListAttributesResponse(ds.entries, mms_deletable=True)
+
+
+def _transfer_set_target(
+    engine: TransferEngine, entry: VariableEntry
+) -> tuple[ObjectName, str | None] | None:
+    """(transfer set, component or None) when a Write addresses a DSTransferSet.
+
+    A component is addressed by MMS alternate access (``component``) or by the flattened
+    name ``DSTransferSet01$Status`` of libiec61850-derived peers.
+    """
+    name = entry.name
+    assert name.domain is not None
+    if engine.get(name) is not None:
+        alt = entry.alternate_access
+        if alt is None:
+            return name, None
+        sel = alt[0].selection
+        if len(alt) == 1 and isinstance(sel.selector, Component) and sel.nested is None:
+            return name, sel.selector.name
+        return name, "?"  # any other alternate access: no such component
+    split = split_component_name(name.item)
+    if split is not None:
+        ts = ObjectName.dom(name.domain, split[0])
+        if engine.get(ts) is not None and entry.alternate_access is None:
+            return ts, split[1]
+    return None
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Tase2Server:
+    """A TASE.2 server: bilateral tables, data sets, DS transfer sets, reports.
+
+    ``tables`` are the bilateral tables (see :mod:`adapters.tase2.bilateral`);
+    ``vcc_points`` rules add VCC-scope (VMD-specific) points visible to every peer whose
+    table does not say otherwise. ``on_report_sent`` is called with each report and the
+    POSIX time its bytes were handed to the socket (for latency measurements).
+    """
+
+    def __init__(
+        self,
+        source: PointSource,
+        tables: Sequence[BilateralTableConfig],
+        *,
+        vcc_points: Sequence[PointRule] = (),
+        limits: ServerLimits | None = None,
+        host: str = "127.0.0.1",
+        port: int = 102,
+        ap_title: str | None = None,
+        ae_qualifier: int | None = None,
+        max_pdu_size: int = 65000,
+        on_report_sent: Callable[[ReportRequest, float], None] | None = None,
+        on_event: Callable[[TransferSetEvent], None] | None = None,
+    ) -> None:
+        check_tables(tables)
+        self.source = source
+        self.limits = limits or ServerLimits()
+        self.engine = TransferEngine(
+            self.limits.transfer_sets_per_domain,
+            critical_timeout=self.limits.critical_timeout,
+            max_buffered_changes=self.limits.max_buffered_changes,
+        )
+        self.registry = DataSetRegistry()
+        self.on_report_sent = on_report_sent
+        self.on_event = on_event
+        self._tables: dict[str, BilateralTableConfig] = {t.id: t for t in tables}
+        self._vcc = tuple(vcc_points)
+        self._views: dict[str, TableView] = {}
+        self._point_ids: frozenset[str] = frozenset()
+        self._compile_all()
+        self.handler = Tase2Handler(self)
+        self.mms = MmsServer(
+            self.handler,
+            host=host,
+            port=port,
+            config=AssociationConfig(
+                local_ap_title=ap_title,
+                local_ae_qualifier=ae_qualifier,
+                max_pdu_size=max_pdu_size,
+            ),
+            authenticator=self._authenticate,
+            on_association_start=self._association_start,
+            on_association_end=self._association_end,
+            on_information_report=self._client_report,
+        )
+        self._wake = asyncio.Event()
+        self._planned = 0.0
+        self._scheduler: asyncio.Task[None] | None = None
+        self._peers: dict[AssociationContext, _Peer] = {}
+        self.reports_sent = 0
+        self.events: deque[TransferSetEvent] = deque(maxlen=100)
+
+    # ------------------------------------------------------------------ life cycle
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on."""
+        return self.mms.port
+
+    @property
+    def associations(self) -> int:
+        """Number of established TASE.2 associations."""
+        return len(self._peers)
+
+    async def start(self) -> None:
+        """Listen and start the report scheduler."""
+        await self.mms.start()
+        self._scheduler = asyncio.create_task(self._schedule(), name="tase2-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the scheduler, abort every association and stop listening."""
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+            self._scheduler = None
+        await self.mms.stop()
+        for peer in list(self._peers.values()):
+            await peer.outbox.close()
+        self._peers.clear()
+
+    async def __aenter__(self) -> Tase2Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ tables and views
+
+    def _table_with_vcc(self, table: BilateralTableConfig) -> BilateralTableConfig:
+        if not self._vcc:
+            return table
+        exact = {r.match for r in table.points if not is_pattern(r.match)}
+        extra = tuple(
+            r.model_copy(update={"scope": "vcc"})
+            for r in self._vcc
+            if is_pattern(r.match) or r.match not in exact
+        )
+        return table.model_copy(update={"points": (*table.points, *extra)})
+
+    def _compile(
+        self, tables: Mapping[str, BilateralTableConfig], kinds: Mapping[str, PointKind]
+    ) -> dict[str, TableView]:
+        ids = sorted(kinds)
+        return {
+            tid: compile_table(self._table_with_vcc(t), kinds, ids) for tid, t in tables.items()
+        }
+
+    def _compile_all(self) -> None:
+        kinds = self.source.kinds()
+        self._views = self._compile(self._tables, kinds)
+        self._point_ids = frozenset(kinds)
+        for table in self._tables.values():
+            self.engine.configure_domain(table.domain, self.limits.transfer_sets_per_domain)
+
+    def served_points(self) -> set[str]:
+        """Every point some table lets a peer read (what the bus subscription must cover)."""
+        out: set[str] = set()
+        for view in self._views.values():
+            out.update(a.point for a in view.icc.values() if a.read)
+            out.update(a.point for a in view.vcc.values() if a.read)
+        return out
+
+    def set_tables(
+        self, tables: Sequence[BilateralTableConfig], vcc_points: Sequence[PointRule] | None = None
+    ) -> list[str]:
+        """Apply new bilateral tables (and VCC points) while running; returns the ids of the
+        tables whose associations were touched.
+
+        Everything is compiled first: a table that does not compile raises
+        :class:`~adapters.tase2.bilateral.BilateralConfigError` and nothing changes. Then only
+        the associations of changed tables are updated (see module docstring).
+        """
+        check_tables(tables)
+        new = {t.id: t for t in tables}
+        vcc_changed = vcc_points is not None and tuple(vcc_points) != self._vcc
+        old_vcc = self._vcc
+        if vcc_points is not None:
+            self._vcc = tuple(vcc_points)
+        changed = {
+            tid for tid in self._tables.keys() | new.keys() if self._tables.get(tid) != new.get(tid)
+        }
+        if vcc_changed:
+            changed |= set(new)
+        try:
+            kinds = self.source.kinds()
+            views = self._compile({tid: new[tid] for tid in changed if tid in new}, kinds)
+        except Exception:
+            self._vcc = old_vcc
+            raise
+        old_tables = self._tables
+        self._tables = new
+        for tid in changed:
+            if tid in views:
+                self._views[tid] = views[tid]
+            else:
+                self._views.pop(tid, None)
+        for table in new.values():
+            self.engine.configure_domain(table.domain, self.limits.transfer_sets_per_domain)
+        for tid in sorted(changed):
+            self._rebind(tid, old_tables.get(tid), new.get(tid))
+        return sorted(changed)
+
+    def refresh_points(self) -> bool:
+        """Recompile every view when the set of points changed; True when it did."""
+        kinds = self.source.kinds()
+        if frozenset(kinds) == self._point_ids:
+            return False
+        self._views = self._compile(self._tables, kinds)
+        self._point_ids = frozenset(kinds)
+        for tid, table in self._tables.items():
+            self._rebind(tid, table, table)
+        return True
+
+    def _rebind(
+        self, tid: str, old: BilateralTableConfig | None, new: BilateralTableConfig | None
+    ) -> None:
+        """Give the associations of table ``tid`` its new view, or abort them."""
+        for ctx, peer in list(self._peers.items()):
+            if peer.table_id != tid:
+                continue
+            if new is None or old is None or new.peer != old.peer or new.domain != old.domain:
+                log.warning(
+                    "association %d (%s): bilateral table %s %s; aborting the association",
+                    ctx.association_id,
+                    peer.label,
+                    tid,
+                    "was removed" if new is None else "changed its peer or domain",
+                )
+                asyncio.get_running_loop().create_task(ctx.abort())
+                continue
+            view = self._views[tid]
+            peer.view = view
+            for name in self.engine.update_view(ctx, view):
+                log.info(
+                    "transfer set %s stopped: association %d (%s): its data set has points "
+                    "bilateral table %s no longer lets the peer read",
+                    name,
+                    ctx.association_id,
+                    peer.label,
+                    tid,
+                )
+
+    # ------------------------------------------------------------------ association hooks
+
+    def _authenticate(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
+        if len(self._peers) >= self.limits.max_associations:
+            return AuthenticationDecision.reject(
+                UserDiagnostic.NO_REASON_GIVEN,
+                f"the limit of {self.limits.max_associations} associations is reached",
+            )
+        found = match_peer(
+            list(self._tables.values()),
+            request.calling_ap_title,
+            request.calling_ae_qualifier,
+            request.peer_address,
+        )
+        if isinstance(found, PeerRejected):
+            return AuthenticationDecision.reject(found.diagnostic, found.reason)
+        return AuthenticationDecision.accept()
+
+    async def _association_start(self, ctx: AssociationContext) -> None:
+        found = match_peer(
+            list(self._tables.values()), ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0]
+        )
+        if isinstance(found, PeerRejected):  # the tables changed while it associated
+            log.warning("association %d aborted: %s", ctx.association_id, found.reason)
+            await ctx.abort()
+            return
+        view = self._views[found.id]
+        label = f"{ctx.peer_address[0]} {ctx.ap_title}/{ctx.ae_qualifier}"
+        outbox = _Outbox(ctx, self.limits.max_queued_reports, self._sent)
+        peer = _Peer(found.id, view, outbox, label)
+        ctx.data[_DATA_KEY] = peer
+        self._peers[ctx] = peer
+        self.engine.open_association(ctx, view, ctx.parameters.max_pdu_size)
+        log.info(
+            "association %d uses bilateral table %s (domain %s, %d points)",
+            ctx.association_id,
+            found.id,
+            found.domain,
+            len(view.icc) + len(view.vcc),
+        )
+
+    async def _association_end(
+        self, ctx: AssociationContext, reason: CloseReason, detail: str
+    ) -> None:
+        peer = self._peers.pop(ctx, None)
+        if peer is None:
+            return
+        running = [
+            ts.name
+            for n in self.engine.transfer_set_names(peer.view.domain)
+            if (ts := self.engine.get(ObjectName.dom(peer.view.domain, n))) is not None
+            and ts.owner is ctx
+            and ts.running
+        ]
+        self.engine.close_association(ctx)
+        gone = self.registry.drop_association(ctx)
+        await peer.outbox.close()
+        if running or gone:
+            log.info(
+                "association %d ended (%s): stopped transfer sets [%s], deleted data sets [%s]",
+                ctx.association_id,
+                reason.value,
+                ", ".join(str(n) for n in running),
+                ", ".join(str(n) for n in gone),
+            )
+
+    def _client_report(self, ctx: AssociationContext, report: InformationReport) -> None:
+        if ctx not in self._peers or not isinstance(report.spec, VariableList):
+            return
+        names = [e.name for e in report.spec.items]
+        if not self.engine.on_client_report(ctx, names, report.results, time.time()):
+            log.debug("association %d: ignored an InformationReport", ctx.association_id)
+        self._forward_events()
+
+    # ------------------------------------------------------------------ data sets
+
+    def data_set(self, ctx: AssociationContext, peer: _Peer, name: ObjectName) -> DataSet:
+        """The data set ``name`` as this peer sees it, else an access service error."""
+        if name.scope == Scope.DOMAIN and name.domain != peer.view.domain:
+            raise _service_error(DataAccessError.OBJECT_ACCESS_DENIED)
+        ds = self.registry.get(ctx, name)
+        if ds is None:
+            raise _service_error(DataAccessError.OBJECT_NON_EXISTENT)
+        return ds
+
+    def define_data_set(
+        self,
+        ctx: AssociationContext,
+        peer: _Peer,
+        name: ObjectName,
+        entries: Sequence[VariableEntry],
+    ) -> DataSet:
+        """DefineNamedVariableList: checked against the table, the size limit and the PDU."""
+        try:
+            ds = self.registry.define(ctx, name, entries, peer.view, self.limits.max_data_set_size)
+        except DataSetError as exc:
+            log.warning("association %d: data set %s refused: %s", ctx.association_id, name, exc)
+            raise MmsServiceError(exc.service_error, str(exc)) from None
+        pool = self.engine.transfer_set_names(peer.view.domain)
+        longest = max(pool, key=len, default="DSTransferSet00")
+        size = full_report_max_size(ds, ObjectName.dom(peer.view.domain, longest))
+        limit = ctx.parameters.max_pdu_size
+        if size > limit:
+            self.registry.delete(ctx, name, lambda _ds: False)
+            message = (
+                f"data set {name} refused: a full report of its {len(ds.members)} members needs "
+                f"up to {size} octets, more than the negotiated MMS PDU size of {limit}; "
+                "split it over several data sets"
+            )
+            log.warning("association %d: %s", ctx.association_id, message)
+            raise MmsServiceError(
+                ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE), message
+            )
+        return ds
+
+    def delete_data_sets(
+        self, ctx: AssociationContext, peer: _Peer, request: DeleteNamedVariableListRequest
+    ) -> tuple[int, int]:
+        """DeleteNamedVariableList: (matched, deleted); other domains are never touched."""
+        domain = peer.view.domain
+        if request.scope == DeleteScope.SPECIFIC:
+            names = [
+                n
+                for n in request.names or ()
+                if n.scope == Scope.AA or (n.scope == Scope.DOMAIN and n.domain == domain)
+            ]
+        elif request.scope == DeleteScope.AA_SPECIFIC:
+            names = [ObjectName.aa(n) for n in self.registry.names(ctx, Scope.AA)]
+        elif request.scope == DeleteScope.DOMAIN and request.domain == domain:
+            names = [
+                ObjectName.dom(domain, n) for n in self.registry.names(ctx, Scope.DOMAIN, domain)
+            ]
+        else:
+            names = []
+        matched = deleted = 0
+        for name in names:
+            m, d = self.registry.delete(ctx, name, self.engine.data_set_in_use)
+            matched += m
+            deleted += d
+        return matched, deleted
+
+    # ------------------------------------------------------------------ transfer sets
+
+    def write_transfer_set(
+        self, ctx: AssociationContext, name: ObjectName, component: str | None, value: Data
+    ) -> DataAccessError | None:
+        """A Write of a DSTransferSet (whole, or one component); logs starts and stops."""
+        engine = self.engine
+        ts = engine.get(name)
+        assert ts is not None
+        was_running = ts.running
+        peer = self._peers.get(ctx)
+        label = peer.label if peer is not None else "?"
+        lookup = lambda n: self.registry.get(ctx, n)  # noqa: E731
+        try:
+            if component is None:
+                engine.write(ctx, name, value, time.time(), lookup)
+            else:
+                engine.write_component(ctx, name, component, value, time.time(), lookup)
+        except DSTransferSetError as exc:
+            log.warning(
+                "association %d (%s): write of %s%s refused (%s): %s",
+                ctx.association_id,
+                label,
+                name,
+                f"${component}" if component else "",
+                exc.error.name.lower().replace("_", "-"),
+                exc,
+            )
+            return exc.error
+        if ts.running and not was_running:
+            a = ts.value
+            log.info(
+                "transfer set %s started: association %d (%s) data set %s conditions=%s "
+                "interval=%d integrity=%d buffer=%d rbe=%s all_changes=%s critical=%s",
+                name,
+                ctx.association_id,
+                label,
+                a.data_set,
+                "|".join(str(c.name).lower() for c in DSConditions if c in a.conditions) or "none",
+                a.interval,
+                a.integrity_check,
+                a.buffer_time,
+                a.rbe,
+                a.all_changes_reported,
+                a.critical,
+            )
+            self._wake.set()
+        elif was_running and not ts.running:
+            log.info(
+                "transfer set %s stopped by association %d (%s)", name, ctx.association_id, label
+            )
+        return None
+
+    def operator_request(self, name: ObjectName | None = None) -> int:
+        """Force an OperatorRequest report (from ``name`` only, if given)."""
+        n = self.engine.operator_request(time.time(), name)
+        self._wake.set()
+        return n
+
+    def external_event(self, event_code: int) -> int:
+        """Raise an OtherExternalEvent with ``event_code``."""
+        n = self.engine.external_event(event_code, time.time())
+        self._wake.set()
+        return n
+
+    # ------------------------------------------------------------------ reports
+
+    def on_changes(self, changes: Sequence[PointValue]) -> None:
+        """Point changes from the application: mark them and send what became due now
+        (RBE with BufferTime 0); wake the scheduler when a deadline moved earlier.
+        """
+        if not changes:
+            return
+        now = time.time()
+        self.engine.on_changes(changes, now)
+        self.send_due(now)
+        deadline = self.engine.next_deadline()
+        if deadline is not None and deadline < self._planned:
+            self._wake.set()
+
+    def _current(self, point: str) -> PointValue | None:
+        return self.source.current(point)
+
+    def _sent(self, req: ReportRequest, at: float) -> None:
+        self.reports_sent += 1
+        if self.on_report_sent is not None:
+            self.on_report_sent(req, at)
+
+    def send_due(self, now: float) -> int:
+        """Encode and queue every report due at ``now``; returns how many."""
+        reqs = self.engine.due(now)
+        for req in reqs:
+            ctx = req.association
+            if not isinstance(ctx, AssociationContext):
+                continue
+            peer = self._peers.get(ctx)
+            if peer is None:
+                continue
+            try:
+                pdu = encode_report(req, self._current)
+            except Exception:
+                log.exception("report of %s could not be encoded", req.transfer_set)
+                continue
+            if not peer.outbox.put(pdu, req):
+                log.warning(
+                    "association %d (%s): %d reports wait for the peer to read them; aborting",
+                    ctx.association_id,
+                    peer.label,
+                    len(peer.outbox.queue),
+                )
+                peer.outbox.queue.clear()
+                asyncio.get_running_loop().create_task(ctx.abort())
+        self._forward_events()
+        return len(reqs)
+
+    def _forward_events(self) -> None:
+        for ev in self.engine.drain_events():
+            peer = (
+                self._peers.get(ev.association)
+                if isinstance(ev.association, AssociationContext)
+                else None
+            )
+            aid = (
+                ev.association.association_id
+                if isinstance(ev.association, AssociationContext)
+                else -1
+            )
+            log.warning(
+                "transfer set %s: %s (association %d%s, report time stamp %s)",
+                ev.transfer_set,
+                "critical report not acknowledged in time"
+                if ev.kind == "critical-timeout"
+                else "peer sent Transfer_Report_NACK",
+                aid,
+                f", {peer.label}" if peer is not None else "",
+                ev.time_stamp,
+            )
+            self.events.append(ev)
+            if self.on_event is not None:
+                self.on_event(ev)
+
+    async def _schedule(self) -> None:
+        """Send due reports; sleep until the next deadline or a change."""
+        wake = self._wake
+        while True:
+            wake.clear()
+            try:
+                self.send_due(time.time())
+            except Exception:
+                log.exception("report scheduler failed; continuing")
+            deadline = self.engine.next_deadline()
+            now = time.time()
+            timeout = 1.0 if deadline is None else min(1.0, deadline - now)
+            self._planned = now + timeout
+            if timeout > 0 and not wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+            elif timeout <= 0:
+                await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        """Associations, running transfer sets and report counters (JSON-friendly)."""
+        running = sum(
+            1
+            for t in self._tables.values()
+            for n in self.engine.transfer_set_names(t.domain)
+            if (ts := self.engine.get(ObjectName.dom(t.domain, n))) is not None and ts.running
+        )
+        return {
+            "associations": len(self._peers),
+            "tables": sorted(self._tables),
+            "transfer_sets_running": running,
+            "reports_sent": self.reports_sent,
+            "critical_events": len(self.events),
+        }

@@ -1,0 +1,37 @@
+"""The TASE.2 server against libiec61850's MMS client (pyiec61850-ng raw API, a subprocess).
+
+The whole Block 1/2 procedure of tase2-reference.md section 6.8, as a real peer does it,
+plus the refusals. :func:`run_flow` is shared with the tshark test.
+"""
+
+from __future__ import annotations
+
+import pytest
+from peer_runner import PeerProcess, require_pyiec61850
+from server_fixtures import make_bus, running, settings
+from server_flow import check_flow, peer_config, run_flow
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def _peer_available() -> None:
+    require_pyiec61850()
+
+
+async def test_libiec61850_runs_the_block_1_and_2_procedure() -> None:
+    bus, _ = make_bus()
+    async with running(settings(limits={"critical_timeout": 1.0}), bus) as adapter:
+        lines = await run_flow(adapter, bus)
+        check_flow(lines, bus, adapter)
+
+
+async def test_libiec61850_with_an_unknown_ap_title_is_refused() -> None:
+    async with running() as adapter:
+        assert adapter.server is not None
+        cfg = peer_config(adapter.server.port, [{"op": "connect"}], ap="1.1.1.555")
+        async with PeerProcess(cfg, 20) as peer:
+            lines = await peer.finish()
+        (connect,) = [line for line in lines if line.get("op") == "connect"]
+        assert connect["ok"] is False and "connect failed" in connect["error"]
+        assert adapter.server.associations == 0
