@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 from gateway.config import ConfigError, load_config
@@ -13,6 +13,8 @@ from gateway.isn_cli import add_isn_commands
 from gateway.logs import setup_logging
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+COMMAND_ENTRY_POINTS = "iccp_gateway.commands"
+"""Adapter packages add subcommands here: each entry is called with the subparsers."""
 
 
 def _version() -> str:
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     add_isn_commands(commands)
+    for command in entry_points(group=COMMAND_ENTRY_POINTS):
+        command.load()(commands)  # e.g. `probe`, from the TASE.2 adapter package
     return parser
 
 

@@ -76,12 +76,14 @@ __all__ = [
     "ResponseUndecodable",
     "Role",
     "TransportConnected",
+    "UnconfirmedReceived",
 ]
 
 _KNOWN_PDU_TAGS = frozenset(
     (0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0x85, 0x86, 0xA7, 0xA8, 0xA9, 0xAA, 0x8B, 0x8C, 0xAD)
 )
 _MAX_ABANDONED = 1024
+_UNCONFIRMED = b"\xa3"  # the MMSpdu tag of an unconfirmed-PDU
 _MAX_INVOKE_ID = (1 << 31) - 1
 
 
@@ -162,6 +164,9 @@ class AssociationConfig:
     password: bytes | None = None
     max_tsdu_size: int | None = None
     """Largest TSDU accepted; default: ``max_pdu_size`` plus room for the upper layers."""
+    raw_unconfirmed: bool = False
+    """Hand unconfirmed PDUs (reports) up undecoded, as `UnconfirmedReceived`, so that the
+    upper layer can use a fast decoder for the shapes it expects."""
 
     @property
     def tsdu_limit(self) -> int:
@@ -223,6 +228,13 @@ class PduReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class UnconfirmedReceived:
+    """An unconfirmed PDU still encoded (only with `AssociationConfig.raw_unconfirmed`)."""
+
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseUndecodable:
     """A response to our request ``invoke_id`` could not be decoded (it was rejected)."""
 
@@ -255,6 +267,7 @@ Event: TypeAlias = (
     | AssociationRequested
     | AssociationEstablished
     | PduReceived
+    | UnconfirmedReceived
     | ResponseUndecodable
     | ConcludeRequested
     | ConcludeRefused
@@ -781,6 +794,12 @@ class Association:
     def _on_mms(self, raw: bytes) -> list[Event]:
         params = self.parameters
         assert params is not None
+        if (
+            self.config.raw_unconfirmed
+            and raw[:1] == _UNCONFIRMED
+            and len(raw) <= params.max_pdu_size
+        ):
+            return [UnconfirmedReceived(raw)]
         try:
             pdu = decode_pdu(raw)
         except MmsDecodeError as exc:

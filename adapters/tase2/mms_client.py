@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
@@ -27,6 +28,7 @@ from .association import (
     PduReceived,
     ResponseUndecodable,
     Role,
+    UnconfirmedReceived,
 )
 from .mms.access import VariableEntry, VariableList, VariableListName
 from .mms.data import AccessResult, Data, DataAccessError
@@ -121,11 +123,13 @@ class MmsClient:
         request_timeout: float,
         on_information_report: Callable[[InformationReport], None] | None,
         report_queue_size: int,
+        on_raw_report: Callable[[bytes], None] | None = None,
     ) -> None:
         self.association = association
         self._link = link
         self.request_timeout = request_timeout
         self._on_report = on_information_report
+        self._on_raw_report = on_raw_report
         self._reports: asyncio.Queue[InformationReport | None] = asyncio.Queue(report_queue_size)
         self._pending: dict[int, asyncio.Future[MmsPdu]] = {}
         self._closed = asyncio.Event()
@@ -147,12 +151,17 @@ class MmsClient:
         request_timeout: float = 10.0,
         on_information_report: Callable[[InformationReport], None] | None = None,
         report_queue_size: int = 10_000,
+        on_raw_report: Callable[[bytes], None] | None = None,
     ) -> MmsClient:
         """Open TCP, COTP and the association; returns a client ready for requests.
 
         ``config`` carries TSAPs, session/presentation selectors, AP-titles, AE-qualifiers,
-        an optional password and the MMS limits to propose.
+        an optional password and the MMS limits to propose. With ``on_raw_report`` every
+        unconfirmed PDU goes to it still encoded (for a fast report decoder) instead of
+        ``on_information_report``.
         """
+        if on_raw_report is not None:
+            config = dataclasses.replace(config or AssociationConfig(), raw_unconfirmed=True)
         association = Association(Role.INITIATOR, config)
         try:
             reader, writer = await asyncio.wait_for(
@@ -161,7 +170,14 @@ class MmsClient:
         except (OSError, TimeoutError) as exc:
             raise MmsAssociationError(f"cannot connect to {host}:{port}: {exc}") from exc
         link = AssociationLink(association, reader, writer)
-        client = cls(association, link, request_timeout, on_information_report, report_queue_size)
+        client = cls(
+            association,
+            link,
+            request_timeout,
+            on_information_report,
+            report_queue_size,
+            on_raw_report,
+        )
         try:
             await asyncio.wait_for(client._establish(), connect_timeout)
         except TimeoutError:
@@ -235,6 +251,11 @@ class MmsClient:
     def _on_event(self, ev: Event) -> None:
         if isinstance(ev, PduReceived):
             self._on_pdu(ev.pdu)
+        elif isinstance(ev, UnconfirmedReceived) and self._on_raw_report is not None:
+            try:
+                self._on_raw_report(ev.raw)
+            except Exception:
+                log.exception("raw InformationReport callback failed")
         elif isinstance(ev, ResponseUndecodable):
             fut = self._pending.pop(ev.invoke_id, None)
             if fut is not None and not fut.done():
@@ -414,6 +435,17 @@ class MmsClient:
         """The members of a named variable list."""
         request = GetNamedVariableListAttributesRequest(name)
         return await self._typed(request, GetNamedVariableListAttributesResponse)
+
+    async def send_information_report(self, report: InformationReport) -> None:
+        """Send an unconfirmed InformationReport (e.g. a TASE.2 Transfer_Report_ACK).
+
+        Raises :class:`MmsConnectionLost` when the association is closed and
+        :class:`PduTooLargeError` (nothing sent) when it exceeds the negotiated PDU size.
+        """
+        if self.association.closed:
+            raise MmsConnectionLost("association is closed")
+        self.association.send_pdu(Unconfirmed(report))
+        await self._link.flush()
 
     # ------------------------------------------------------------------ ending
 

@@ -1,0 +1,465 @@
+"""The `tase2-client` adapter: points of a remote ICCP server taken into the bus, with failover.
+
+A thin asyncio shell over the sans-IO parts:
+
+* :mod:`~adapters.tase2.client_config` - the settings;
+* :mod:`~adapters.tase2.client_plan` - data sets split to the PDU size, DSTransferSet values,
+  the start-up check;
+* :mod:`~adapters.tase2.client_reports` - reports and polled values -> bus, ACK/NACK;
+* :mod:`~adapters.tase2.client_link` - reconnect policy over the address list, link status;
+* :mod:`~adapters.tase2.client_writes` - bus commands -> Writes.
+
+One session (reference section 6.8): associate with the next address; read
+``TASE2_Version``, ``Supported_Features`` and ``Bilateral_Table_ID`` and conclude on a
+mismatch; for every planned data set delete it, define it (Transfer_Set_Name first), read
+``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
+true; start the polling loops; then deliver reports to the bus until the association ends.
+At the moment of loss every point the client owns turns not valid, stamped with the time of
+loss, and the next session (next address, after the back-off) rebuilds everything.
+``run()`` never returns and never raises for link trouble: it reconnects forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.base import Adapter
+from adapters.tase2.association import AssociationConfig, AssociationError
+from adapters.tase2.client_config import ClientDataSet, RemoteAddress, Tase2ClientSettings
+from adapters.tase2.client_link import AddressStatus, LinkPlanner, LinkStatus, RateMeter
+from adapters.tase2.client_plan import (
+    SPECIAL_MEMBERS,
+    PlannedSet,
+    PointSpec,
+    check_startup,
+    plan_groups,
+    startup_names,
+    transfer_set_data,
+    transfer_set_value,
+)
+from adapters.tase2.client_reports import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client_writes import failure_of, write_value
+from adapters.tase2.mms.data import DataAccessError
+from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.mms_client import (
+    MmsClient,
+    MmsConnectionLost,
+    MmsRejected,
+    MmsRequestTimeout,
+    MmsServiceError,
+)
+from adapters.tase2.model import NEXT_DS_TRANSFER_SET, DSTransferSetError, decode_mms_object_name
+from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.mapping import Binding
+from gateway.points import PointDef, now
+from gateway.registry import AdapterSettings
+
+__all__ = ["SetupError", "StartupMismatch", "Tase2ClientAdapter"]
+
+log = logging.getLogger(__name__)
+
+
+class StartupMismatch(Exception):
+    """The server is not the one configured (BLT id, features or version differ)."""
+
+
+class SetupError(Exception):
+    """No data set or polling group could be started on the server."""
+
+
+def _fmt_ts(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class Tase2ClientAdapter(Adapter):
+    """TASE.2 client: reports (or polls) from a remote server into bus points, with failover.
+
+    Status (``status()``): link state, current address, last report time, reports/s, error
+    counters, per-address attempts and the data sets and transfer sets in use.
+    """
+
+    type_name = "tase2-client"
+    Settings = Tase2ClientSettings
+
+    def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
+        super().__init__(name, settings, bus)
+        assert isinstance(settings, Tase2ClientSettings)
+        self.config: Tase2ClientSettings = settings
+        self.link = LinkStatus()
+        self.link.addresses = {str(a): AddressStatus(str(a)) for a in settings.addresses}
+        self._planner: LinkPlanner[RemoteAddress] = LinkPlanner(
+            settings.addresses, settings.backoff_initial, settings.backoff_max
+        )
+        self.ingest = ReportIngest(bus, settings.domain)
+        self._slots: list[PointSlot] = []
+        self._slot_of: dict[str, PointSlot] = {}
+        self._client: MmsClient | None = None
+        self._rate = RateMeter()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._transfer_sets: dict[str, str] = {}
+        self._polled: list[str] = []
+        self._running = False
+
+    # ------------------------------------------------------------------ set-up
+
+    def _build_slots(self) -> None:
+        """Bind the configured remote points to their bus points (needs their definitions)."""
+        slots: list[PointSlot] = []
+        for p in self.config.points:
+            defn: PointDef = self.bus.definition(p.point)
+            linear = Binding(defn, scale=p.scale, offset=p.offset).linear
+            slots.append(
+                PointSlot(
+                    point=p.point,
+                    name=p.object_name(self.config.domain),
+                    kind=defn.kind,
+                    type=p.type,
+                    a=linear.a,
+                    b=linear.b,
+                    writable=p.writable,
+                )
+            )
+        self._slots = slots
+        self._slot_of = {s.point: s for s in slots}
+        self.ingest.set_slots(slots)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Associate, serve, and after each loss or failure try again forever."""
+        self._build_slots()
+        while True:
+            address, delay = self._planner.next_attempt()
+            if delay > 0:
+                self._state("backoff", str(address), f"next attempt in {delay:.1f}s", quiet=True)
+                await asyncio.sleep(delay)
+            try:
+                await self._session(address)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(address, exc)
+
+    def _failed(self, address: RemoteAddress, exc: Exception) -> None:
+        error = str(exc) or type(exc).__name__
+        kind = {
+            StartupMismatch: "check",
+            SetupError: "setup",
+            MmsRequestTimeout: "timeout",
+        }.get(type(exc), "connect")
+        self.link.count(kind)
+        where = self.link.addresses[str(address)]
+        where.failures += 1
+        where.last_error = error
+        where.state = "failed"
+        state = "check-failed" if kind == "check" else "failed"
+        self._state(state, str(address), error, quiet=True)
+        if self._planner.failed(error):
+            nxt = self._planner.address
+            log.warning(
+                "tase2-client %s: attempt to %s failed (%s); %d failure(s) in a row; "
+                "next: %s in %.1fs",
+                self.name,
+                address,
+                error,
+                self._planner.failures,
+                nxt,
+                self._planner.base_delay(),
+            )
+
+    def _state(self, state: str, address: str, reason: str = "", quiet: bool = False) -> None:
+        """Record a link state change; log it (one line) unless ``quiet``."""
+        link = self.link
+        changed = (state, address) != (link.state, link.address)
+        link.state, link.address, link.reason = state, address, reason
+        if changed:
+            link.since = now()
+            if address in link.addresses:
+                link.addresses[address].state = state
+        if changed and not quiet:
+            log.info("tase2-client %s: link %s %s (%s)", self.name, state, address, reason)
+
+    async def _session(self, address: RemoteAddress) -> None:
+        """One association with ``address``, from connect to loss."""
+        cfg = self.config
+        where = self.link.addresses[str(address)]
+        where.attempts += 1
+        self._state("connecting", str(address), quiet=True)
+        assoc = AssociationConfig(
+            max_pdu_size=cfg.max_pdu_size,
+            local_ap_title=cfg.local_ap_title,
+            local_ae_qualifier=cfg.local_ae_qualifier,
+            remote_ap_title=cfg.remote_ap_title,
+            remote_ae_qualifier=cfg.remote_ae_qualifier,
+        )
+        client = await MmsClient.connect(
+            address.host,
+            address.port,
+            config=assoc,
+            connect_timeout=cfg.connect_timeout,
+            request_timeout=cfg.request_timeout,
+            on_raw_report=self._on_raw_report,
+        )
+        self._client = client
+        polls: list[asyncio.Task[None]] = []
+        try:
+            version = await self._check(client, address)
+            polls = await self._configure(client)
+            self._running = True
+            self._planner.up(time.monotonic())
+            self.link.associations += 1
+            where.last_up = now()
+            self._state(
+                "running",
+                str(address),
+                f"TASE.2 {version}, pdu {client.parameters.max_pdu_size}, "
+                f"{len(self._transfer_sets)} transfer set(s), {len(self._polled)} polled chunk(s)",
+            )
+            reason = await self._serve(client, polls)
+            self._lost(address, reason)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(client.conclude(), 1.0)
+            raise
+        except Exception as exc:
+            if not self._running:
+                raise
+            self._lost(address, f"session failed: {exc!r}")
+        finally:
+            for task in polls:
+                task.cancel()
+            if polls:
+                await asyncio.gather(*polls, return_exceptions=True)
+            self._client = None
+            self._running = False
+            self.ingest.clear()
+            self._transfer_sets.clear()
+            self._polled.clear()
+            # whatever arrived during set-up is not served as good after the link is gone
+            self.bus.owner_lost(self.name, now())
+            if not client.closed:
+                await client.abort()
+
+    def _lost(self, address: RemoteAddress, reason: str) -> None:
+        lost_at = now()
+        self.bus.owner_lost(self.name, lost_at)
+        self._running = False
+        self._planner.lost(time.monotonic())
+        self.link.count("lost")
+        self._state("lost", str(address), reason)
+        log.warning(
+            "tase2-client %s: link to %s lost (%s); %d point(s) not valid since %s; next: %s",
+            self.name,
+            address,
+            reason,
+            len(self._slots),
+            _fmt_ts(lost_at),
+            self._planner.address,
+        )
+
+    async def _check(self, client: MmsClient, address: RemoteAddress) -> str:
+        """The start-up check; concludes the association on a mismatch."""
+        cfg = self.config
+        self._state("checking", str(address), quiet=True)
+        results = await client.read(*startup_names(cfg.domain))
+        result = check_startup(
+            results, cfg.bilateral_table_id, cfg.tase2_versions, cfg.blocks_needed()
+        )
+        if not result.ok:
+            # logged (throttled) by _failed, with the address and the attempt count
+            with contextlib.suppress(Exception):
+                await client.conclude(2.0)
+            raise StartupMismatch(
+                "server is not the configured peer, association concluded: "
+                + "; ".join(result.problems)
+            )
+        return result.version or "?"
+
+    async def _configure(self, client: MmsClient) -> list[asyncio.Task[None]]:
+        """Define data sets and start transfer sets; start the polling loops."""
+        cfg = self.config
+        groups = list(cfg.data_sets)
+        specs = [PointSpec(s.name, s.type) for s in self._slots]
+        membership = [groups.index(cfg.group_of(p)) for p in cfg.points]
+        plans = plan_groups(
+            groups,
+            specs,
+            membership,
+            cfg.domain,
+            client.parameters.max_pdu_size,
+            cfg.max_points_per_data_set,
+        )
+        polls: list[asyncio.Task[None]] = []
+        failures: list[str] = []
+        started = 0
+        for plan in plans:
+            for pset in plan.sets:
+                slots = [self._slots[i] for i in pset.indices]
+                if plan.group.polled:
+                    polls.append(asyncio.create_task(self._poll(client, plan.group, slots)))
+                    self._polled.append(f"{plan.group.name}:{len(slots)}")
+                    started += 1
+                    continue
+                try:
+                    await self._start_transfer_set(client, plan.group, pset, slots)
+                    started += 1
+                except (MmsServiceError, MmsRejected, DSTransferSetError, SetupError) as exc:
+                    self.link.count("setup")
+                    failures.append(f"{pset.name}: {exc}")
+                    log.error(
+                        "tase2-client %s: data set %s (%d points) not started: %s",
+                        self.name,
+                        pset.name,
+                        len(slots),
+                        exc,
+                    )
+        if failures and not started:
+            for task in polls:
+                task.cancel()
+            raise SetupError("; ".join(failures))
+        return polls
+
+    async def _start_transfer_set(
+        self,
+        client: MmsClient,
+        group: ClientDataSet,
+        pset: PlannedSet,
+        slots: Sequence[PointSlot],
+    ) -> None:
+        """Delete-then-define the data set, reserve a transfer set, enable it."""
+        assert pset.name is not None
+        name = pset.name
+        layout = SetLayout(name, (*SPECIAL_MEMBERS, *slots), critical=group.critical)
+        with contextlib.suppress(MmsServiceError, MmsRejected):
+            await client.delete_named_variable_list(name)
+        await client.define_named_variable_list(name, list(pset.members))
+        self.ingest.add_layout(layout)
+        domain = self.config.domain
+        (reserved,) = await client.read(ObjectName.dom(domain, NEXT_DS_TRANSFER_SET))
+        if isinstance(reserved, DataAccessError):
+            raise SetupError(f"no transfer set available ({reserved.name.lower()})")
+        ts_name = decode_mms_object_name(reserved, NEXT_DS_TRANSFER_SET)
+        if ts_name is None:
+            raise SetupError("Next_DSTransfer_Set named no transfer set")
+        (shape,) = await client.read(ts_name)
+        value = transfer_set_data(transfer_set_value(group, name), shape)
+        self.ingest.bind(layout, ts_name)
+        error = await client.write(ts_name, value)
+        if error is not None:
+            self.ingest.unbind(layout)
+            raise SetupError(f"{ts_name} refused to start: {error.name.lower()}")
+        self._transfer_sets[str(name)] = str(ts_name)
+        log.debug("tase2-client %s: %s reports %s", self.name, ts_name, name)
+
+    async def _poll(
+        self, client: MmsClient, group: ClientDataSet, slots: Sequence[PointSlot]
+    ) -> None:
+        """Read ``slots`` every poll interval; link trouble ends the session."""
+        interval = group.poll_interval or 1.0
+        names = [s.name for s in slots]
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            results = await client.read(*names)
+            self.ingest.apply_read(slots, results)
+            self._seen(1)
+            await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+
+    async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str:
+        """Wait until the association ends (or a polling loop fails); returns why."""
+        closed = asyncio.create_task(client.wait_closed())
+        try:
+            done, _ = await asyncio.wait({closed, *polls}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if closed in done:
+            reason = client.close_reason
+            return f"{reason.value if reason else 'closed'}: {client.association.close_detail}"
+        for task in done:
+            exc = task.exception()
+            if exc is not None:
+                return f"polling failed: {exc}"
+        return "polling stopped"
+
+    # ------------------------------------------------------------------ reports
+
+    def _seen(self, reports: int) -> None:
+        self._rate.add(time.monotonic(), reports)
+        self.link.last_report = now()
+
+    def _on_raw_report(self, raw: bytes) -> None:
+        """Unconfirmed-PDU callback (runs in the client's reader), still encoded, so that
+        the common full-report shapes take the fast decoder."""
+        outcome = self.ingest.handle_pdu(raw)
+        self._seen(1)
+        client = self._client
+        if outcome.reply is not None and client is not None and not client.closed:
+            task = asyncio.create_task(self._send(client, outcome.reply))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, client: MmsClient, report: InformationReport) -> None:
+        try:
+            await client.send_information_report(report)
+        except (MmsConnectionLost, AssociationError) as exc:
+            log.debug("tase2-client %s: ACK/NACK not sent: %s", self.name, exc)
+
+    # ------------------------------------------------------------------ commands
+
+    async def on_command(self, point: PointDef, value: Value) -> None:
+        """A bus command on a remote point becomes a TASE.2 Write of that point."""
+        slot = self._slot_of.get(point.id)
+        if slot is None:
+            raise CommandError(CommandFailure.UNKNOWN_POINT, f"{self.name} has no {point.id}")
+        if not slot.writable:
+            raise CommandError(
+                CommandFailure.NOT_PERMITTED, f"{slot.name} is not writable (set writable: true)"
+            )
+        client = self._client
+        if client is None or client.closed or not self._running:
+            raise CommandError(
+                CommandFailure.DEVICE_FAILURE, f"link {self.link.state} ({self.link.address})"
+            )
+        data = write_value(slot, value)
+        try:
+            error = await client.write(slot.name, data)
+        except MmsRequestTimeout as exc:
+            raise CommandError(CommandFailure.TIMEOUT, str(exc)) from None
+        except MmsServiceError as exc:
+            raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.name}: {exc}") from None
+        except (MmsConnectionLost, MmsRejected, AssociationError) as exc:
+            raise CommandError(CommandFailure.DEVICE_FAILURE, f"{slot.name}: {exc}") from None
+        if error is not None:
+            raise CommandError(failure_of(error), f"{slot.name}: {error.name.lower()}")
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        """Link state, address, last report, reports/s, errors, data and transfer sets."""
+        link = self.link
+        link.reports_per_s = self._rate.rate(time.monotonic())
+        stats = self.ingest.stats
+        out = link.to_dict()
+        out["last_report"] = _fmt_ts(link.last_report)
+        out["since"] = _fmt_ts(link.since)
+        out["errors"] = {
+            **link.errors,
+            "unknown_reports": stats.unknown,
+            "malformed_reports": stats.malformed,
+            "point_errors": stats.point_errors,
+        }
+        out["reports"] = stats.reports
+        out["points_received"] = stats.points
+        out["acks"] = stats.acks
+        out["nacks"] = stats.nacks
+        out["transfer_sets"] = dict(self._transfer_sets)
+        out["polled"] = list(self._polled)
+        return out

@@ -1,0 +1,293 @@
+"""Settings of the `tase2-client` adapter: remote addresses, identity, checks, points, data sets.
+
+One pydantic model, :class:`Tase2ClientSettings`, validated when the configuration loads.
+A YAML entry looks like this (see ``mappings/tase2-client-example.yaml``)::
+
+    - name: iso-link
+      type: tase2-client
+      addresses: ["10.0.0.1:102", "10.0.0.2:102"]   # preference order: primary, backup
+      local_ap_title: 1.1.1.998
+      local_ae_qualifier: 12
+      bilateral_table_id: BLT_ISO_1
+      domain: ICC1
+      data_sets:
+        - {name: FAST, interval: 2, integrity: 60, rbe: true, critical: true}
+        - {name: SLOW, poll_interval: 10}                 # polled with Read, no transfer set
+      points:
+        - {remote: Line1_MW, point: ISO_LINE1_MW, type: Data_RealQTimeTag, data_set: FAST}
+        - {remote: Freq, scope: vcc, point: ISO_FREQ, scale: 1.0, offset: 0.0}
+        - {remote: Setpoint1, point: ISO_SP1, type: Data_Real, writable: true, data_set: SLOW}
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.model import PointType
+from gateway.registry import AdapterSettings
+
+__all__ = [
+    "AUTO",
+    "ClientDataSet",
+    "ClientPoint",
+    "PointScope",
+    "RemoteAddress",
+    "Tase2ClientSettings",
+]
+
+AUTO = "auto"
+"""Point type ``auto``: learn the type from the shape of the first value received."""
+
+MAX_DATA_SET_NAME = 28
+"""Longest data set (group) name: the planner appends ``_NN`` when it splits a group."""
+
+
+class RemoteAddress(BaseModel):
+    """One address of the remote ICCP server; written ``host:port`` or ``{host, port}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=102, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_address(value)
+        return value
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_address(text: str, default_port: int = 102) -> dict[str, Any]:
+    """``host``, ``host:port``, ``[v6]:port`` -> ``{host, port}``; raises ValueError."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"address {text!r}: missing ']'")
+        port = rest.removeprefix(":") if rest else str(default_port)
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, str(default_port)
+    if not host:
+        raise ValueError(f"address {text!r} has no host")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"address {text!r}: port {port!r} is not a number") from None
+    return {"host": host, "port": number}
+
+
+class PointScope(enum.StrEnum):
+    """Where a remote point lives: the ICC domain of the bilateral table, or VCC (VMD)."""
+
+    ICC = "icc"
+    VCC = "vcc"
+
+
+class ClientPoint(BaseModel):
+    """One remote TASE.2 point taken into one bus point.
+
+    ``remote`` is the agreed object name; ``type`` a TASE.2 point type name or ``auto``
+    (learnt from the first value's shape). Values go to the bus as ``scale * x + offset``,
+    then the bus point's ISN usage ax+b. ``data_set`` names the group (transfer set or
+    polling) it belongs to, by default the first configured. ``writable`` lets bus commands
+    on the point become TASE.2 Writes of the remote object.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    remote: str
+    point: str
+    scope: PointScope = PointScope.ICC
+    type: PointType | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    data_set: str | None = None
+    writable: bool = False
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _auto(cls, value: Any) -> Any:
+        return None if value in (None, AUTO, "") else value
+
+    @field_validator("remote")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not is_valid_identifier(value):
+            raise ValueError(
+                f"remote name {value!r} is not an MMS identifier "
+                "(1-32 of A-Z a-z 0-9 _ $, not starting with a digit)"
+            )
+        return value
+
+    def object_name(self, domain: str) -> ObjectName:
+        """The MMS object name of the remote point."""
+        if self.scope is PointScope.VCC:
+            return ObjectName.vmd(self.remote)
+        return ObjectName.dom(domain, self.remote)
+
+
+class ClientDataSet(BaseModel):
+    """A group of points delivered together: by a DS transfer set, or polled with Read.
+
+    Transfer-set mode (``poll_interval`` unset): ``interval`` (s, IntervalTimeOut),
+    ``integrity`` (s, IntegrityTimeOut), ``rbe`` (report by exception: only changed points),
+    ``object_change`` (ObjectChange condition; default: on with RBE), ``buffer_time`` (s to
+    gather changes), ``critical`` (reports are acknowledged). The group is split over as many
+    MMS data sets (``NAME_01``, ``NAME_02``...) as the negotiated PDU size needs.
+    Polling mode: ``poll_interval`` seconds between Reads of the group's points.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    interval: int = Field(default=0, ge=0)
+    integrity: int = Field(default=0, ge=0)
+    rbe: bool = False
+    object_change: bool | None = None
+    buffer_time: int = Field(default=0, ge=0)
+    critical: bool = False
+    poll_interval: float | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not is_valid_identifier(value, MAX_DATA_SET_NAME):
+            raise ValueError(
+                f"data set name {value!r} must be an MMS identifier of at most "
+                f"{MAX_DATA_SET_NAME} characters"
+            )
+        return value
+
+    @property
+    def polled(self) -> bool:
+        """True in polling mode."""
+        return self.poll_interval is not None
+
+    @property
+    def on_change(self) -> bool:
+        """Whether the ObjectChange condition is requested."""
+        return self.rbe if self.object_change is None else self.object_change
+
+    @model_validator(mode="after")
+    def _conditions(self) -> ClientDataSet:
+        if self.polled:
+            return self
+        if not (self.interval or self.integrity or self.on_change):
+            raise ValueError(
+                f"data set {self.name}: nothing would trigger a report; set interval, "
+                "integrity, rbe or object_change (or poll_interval for polling)"
+            )
+        if self.rbe and not self.on_change and not self.interval:
+            raise ValueError(f"data set {self.name}: rbe needs object_change or an interval")
+        return self
+
+
+class Tase2ClientSettings(AdapterSettings):
+    """Settings of a `tase2-client` adapter (see the module docstring for a YAML example).
+
+    ``addresses`` are tried in preference order, alternating on failure. After association
+    the client reads ``Bilateral_Table_ID``, ``Supported_Features`` and ``TASE2_Version``
+    and concludes on a mismatch with ``bilateral_table_id``, ``required_blocks`` (default:
+    block 1, plus block 2 when a data set uses RBE, integrity or object change) or
+    ``tase2_versions`` (``major.minor``). Reconnect delays grow from ``backoff_initial``
+    doubling per round over the addresses up to ``backoff_max`` seconds.
+    """
+
+    addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
+    local_ap_title: str | None = None
+    local_ae_qualifier: int | None = None
+    remote_ap_title: str | None = None
+    remote_ae_qualifier: int | None = None
+    bilateral_table_id: str = Field(min_length=1, max_length=32)
+    domain: str
+    tase2_versions: tuple[str, ...] = ("2000.8", "1996.8")
+    required_blocks: tuple[int, ...] | None = None
+    data_sets: tuple[ClientDataSet, ...] = (ClientDataSet(name="GW_DS", interval=10),)
+    points: tuple[ClientPoint, ...] = ()
+    max_points_per_data_set: int = Field(default=500, ge=1)
+    max_pdu_size: int = Field(default=65000, ge=1000)
+    backoff_initial: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=30.0, gt=0)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    request_timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not is_valid_identifier(value):
+            raise ValueError(f"domain {value!r} is not an MMS identifier")
+        return value
+
+    @field_validator("tase2_versions")
+    @classmethod
+    def _versions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for v in value:
+            major, _, minor = v.partition(".")
+            if not (major.isdigit() and minor.isdigit()):
+                raise ValueError(f"TASE.2 version {v!r} must be written major.minor (2000.8)")
+        return value
+
+    @field_validator("required_blocks")
+    @classmethod
+    def _blocks(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and any(not 1 <= b <= 9 for b in value):
+            raise ValueError("conformance blocks are numbered 1 to 9")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tase2ClientSettings:
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_max must not be below backoff_initial")
+        groups = [d.name for d in self.data_sets]
+        if not groups:
+            raise ValueError("at least one data set is needed")
+        if len(set(groups)) != len(groups):
+            raise ValueError("data set names must be unique")
+        seen_points: set[str] = set()
+        seen_remote: set[ObjectName] = set()
+        for p in self.points:
+            if p.point in seen_points:
+                raise ValueError(f"bus point {p.point!r} is mapped twice")
+            seen_points.add(p.point)
+            name = p.object_name(self.domain)
+            if name in seen_remote:
+                raise ValueError(f"remote point {name} is listed twice")
+            seen_remote.add(name)
+            if p.data_set is not None and p.data_set not in groups:
+                raise ValueError(
+                    f"point {p.point!r}: unknown data set {p.data_set!r} "
+                    f"(configured: {', '.join(groups)})"
+                )
+        return self
+
+    def group_of(self, point: ClientPoint) -> ClientDataSet:
+        """The data set (group) a point belongs to."""
+        if point.data_set is None:
+            return self.data_sets[0]
+        return next(d for d in self.data_sets if d.name == point.data_set)
+
+    def blocks_needed(self) -> tuple[int, ...]:
+        """The conformance blocks the remote must advertise."""
+        if self.required_blocks is not None:
+            return self.required_blocks
+        used = {self.group_of(p).name for p in self.points} or {self.data_sets[0].name}
+        extended = any(
+            d.rbe or d.integrity or d.on_change
+            for d in self.data_sets
+            if d.name in used and not d.polled
+        )
+        return (1, 2) if extended else (1,)
+
+    def owned_points(self) -> set[str]:
+        return {p.point for p in self.points}
