@@ -70,6 +70,7 @@ from adapters.tase2.mms_client import (
 from adapters.tase2.model import (
     BILATERAL_TABLE_ID,
     NEXT_DS_TRANSFER_SET,
+    REPORT_ONLY_NAMES,
     SUPPORTED_FEATURES,
     TASE2_VERSION,
     DSConditions,
@@ -142,24 +143,37 @@ def _component_text(spec: TypeSpecification) -> str:
 
 
 def _shape(spec: TypeSpecification) -> Any:
-    """A type without component names (to compare with the TASE.2 point types)."""
+    """A type without component names, for servers that do not return them."""
     if isinstance(spec, StructureType):
         return tuple(_shape(c.type) for c in spec.components)
-    if isinstance(spec, IntegerType | UnsignedType):
-        return type(spec).__name__
     return spec
 
 
+_TASE2_TYPES: dict[Any, str] = {}
 _TASE2_SHAPES: dict[Any, str] = {}
 for _t in PointType:
+    _TASE2_TYPES.setdefault(_t.info.spec, _t.info.tase2_name)
     _TASE2_SHAPES.setdefault(_shape(_t.info.spec), _t.info.tase2_name)
 
 
-def type_text(spec: TypeSpecification) -> str:
-    """A one-line description of an MMS type, with the TASE.2 point type it matches."""
+def type_text(spec: TypeSpecification, name: str = "") -> str:
+    """A one-line description of an MMS type, with the TASE.2 point type it matches.
+
+    Component names decide between types of the same shape (Data_StateQTimeTag's
+    {TimeStamp, Flags} vs Data_DiscreteQ's {Value, Flags}); the special TASE.2 objects
+    (report-only variables, transfer sets) are never labelled as points.
+    """
     text = _component_text(spec)
-    tase2 = _TASE2_SHAPES.get(_shape(spec))
+    if name in REPORT_ONLY_NAMES:
+        return text
+    tase2 = _TASE2_TYPES.get(spec)
+    if tase2 is None and not _has_component_names(spec):
+        tase2 = _TASE2_SHAPES.get(_shape(spec))
     return f"{text} = {tase2}" if tase2 else text
+
+
+def _has_component_names(spec: TypeSpecification) -> bool:
+    return isinstance(spec, StructureType) and any(c.name for c in spec.components)
 
 
 def data_json(data: AccessResult) -> Any:
@@ -228,7 +242,8 @@ async def _types(
 
     async def one(name: ObjectName) -> None:
         try:
-            out[name] = type_text(await client.get_variable_access_attributes(name))
+            spec = await client.get_variable_access_attributes(name)
+            out[name] = type_text(spec, name.item)
         except (MmsServiceError, MmsRejected) as exc:
             out[name] = f"? ({exc})"
 

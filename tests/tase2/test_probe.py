@@ -115,3 +115,17 @@ async def test_probe_errors_are_one_line_with_their_exit_codes() -> None:
     assert err.count("\n") == 1 and "association refused" in err
     code, _, err = await probe("host:notaport")
     assert code == 2 and "not a number" in err
+
+
+def test_every_point_type_is_named_by_its_exact_type_spec() -> None:
+    """Component names and integer widths tell apart types of one shape (e.g.
+    Data_StateQTimeTag {TimeStamp, Flags} vs Data_DiscreteQ {Value, Flags})."""
+    from adapters.tase2.model import PointType
+    from adapters.tase2.probe import type_text
+
+    same_octet = {"Data_State", "Data_Flags", "Data_StateQ"}  # all a bare BIT STRING(8)
+    for ptype in PointType:
+        label = type_text(ptype.info.spec).rsplit(" = ", 1)[-1]
+        name = ptype.info.tase2_name
+        assert label == name or {label, name} <= same_octet, (name, label)
+    assert type_text(PointType.DATA_DISCRETE.info.spec, "Transfer_Set_Time_Stamp") == "int32"
