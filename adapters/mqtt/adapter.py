@@ -50,9 +50,10 @@ from adapters.mqtt.settings import MqttSettings, TopicBinding
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Subscription, Value
 from gateway.mapping import Binding
-from gateway.points import GOOD, PointDef, PointValue
+from gateway.points import GOOD, PointDef, PointValue, Quality, Validity
 from gateway.registry import AdapterSettings
 
+_HELD = Quality(Validity.HELD)
 log = logging.getLogger(__name__)
 
 CHUNK = 512
@@ -481,13 +482,21 @@ class MqttAdapter(Adapter):
         inputs = self._inputs.get(topic)
         if inputs is not None:
             self.stats.messages_received += 1
-            self._take_input(topic, inputs, bytes(message.payload))
+            self._take_input(topic, inputs, bytes(message.payload), bool(message.retain))
             return
         point = self.topics.command_point(topic)
         if point is not None:
             self._start_command(topic, point, message)
 
-    def _take_input(self, topic: str, inputs: list[_Input], payload: bytes) -> None:
+    def _take_input(
+        self, topic: str, inputs: list[_Input], payload: bytes, retained: bool = False
+    ) -> None:
+        """Apply one message to its points.
+
+        A retained message replayed by the broker on subscribe may be hours old: without a
+        source time stamp in it, its value is published as held (the last known value), never
+        as a fresh valid one.
+        """
         doc: object = None
         try:
             if any(item.path is not None or item.ts_path is not None for item in inputs):
@@ -495,7 +504,8 @@ class MqttAdapter(Adapter):
             for item in inputs:
                 binding = item.current(self.bus)
                 value, ts = item.read(payload, doc, binding)
-                self.bus.update(item.point, value, binding.quality(value, GOOD), ts)
+                base = _HELD if retained and ts is None else GOOD
+                self.bus.update(item.point, value, binding.quality(value, base), ts)
         except (PayloadError, CommandError, ValueError) as exc:
             self._malformed_payload(topic, exc)
 

@@ -581,3 +581,23 @@ async def test_a_number_too_large_for_a_float_is_a_malformed_payload(broker, cap
         peer.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback flood
     assert sum("malformed payload" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_retained_value_of_unknown_age_is_held_not_fresh(broker):
+    bus = PointBus()
+    bus.add_owner("mqtt")
+    bus.register(PointDef(id="PV"), "mqtt")
+    peer = Peer(broker).start()
+    try:
+        # published (retained) before the gateway subscribes: the broker replays it later
+        peer.client.publish("der/pv", b"4.5", 1, retain=True).wait_for_publish(5)
+        adapter = adapter_for(bus, broker, subscribe=[{"topic": "der/pv", "point": "PV"}])
+        async with running(adapter):
+            await wait_until(lambda: bus.get("PV").value == 4.5)
+            assert bus.get("PV").quality.validity is Validity.HELD
+            peer.client.publish("der/pv", b"5.5", 1)  # a live message is fresh
+            await wait_until(lambda: bus.get("PV").value == 5.5)
+            assert bus.get("PV").quality.is_good
+    finally:
+        peer.client.publish("der/pv", b"", 1, retain=True)  # clear the retained message
+        peer.stop()
