@@ -253,12 +253,15 @@ def _check_binding(p: ClientPoint, devices: dict[str, Device]) -> str | None:
 class ModbusServerSettings(AdapterSettings):
     """Settings of a `modbus-server` adapter: where it listens and which points it serves.
 
-    `unit` 0 answers every unit id.
+    `unit` 0 answers every unit id. `invalid_reads`: a read covering a point whose value is
+    not valid (source lost, stale) is answered with exception 0x0B, gateway target failed to
+    respond (`exception`, the default), or served with the last value (`last_value`).
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=5502, ge=1, le=65535)
     unit: int = Field(default=0, ge=0, le=255)
+    invalid_reads: Literal["exception", "last_value"] = "exception"
     points: list[ServedPoint] = Field(default_factory=list)
     points_file: str | None = None
 

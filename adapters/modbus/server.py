@@ -111,6 +111,23 @@ class ServedImage:
         for p in points:
             for a in range(p.address, p.address + p.dtype.size):
                 self.at[a] = p
+        self.not_good: set[str] = {p.point for p in points}  # nothing valid served yet
+
+    def mark(self, sp: ServedPoint, good: bool) -> None:
+        """Record whether the point's current value is valid (Modbus itself has no quality)."""
+        if good:
+            self.not_good.discard(sp.point)
+        else:
+            self.not_good.add(sp.point)
+
+    def covers_not_good(self, address: int, count: int) -> bool:
+        """Whether a read of `count` addresses from `address` includes a point not valid."""
+        if not self.not_good:
+            return False
+        return any(
+            sp is not None and sp.point in self.not_good
+            for sp in self.at[address : address + count]
+        )
 
     def store(self, sp: ServedPoint, raw: float | int) -> None:
         """Put one point's raw value into the image."""
@@ -192,6 +209,7 @@ class ModbusServerAdapter(Adapter):
         self.reads = 0
         self.writes = 0
         self.rejected = 0
+        self.invalid_reads = 0
         self._build()
 
     def _build(self) -> None:
@@ -224,8 +242,11 @@ class ModbusServerAdapter(Adapter):
 
     def _store(self, pv: PointValue) -> None:
         kind = self.bus.definition(pv.point).kind if pv.point in self.bus else PointKind.REAL
+        good = pv.quality.is_good
         for sp in self._by_point.get(pv.point, ()):
-            self._images[sp.table].store(sp, raw_of_value(sp, kind, pv.value))
+            image = self._images[sp.table]
+            image.store(sp, raw_of_value(sp, kind, pv.value))
+            image.mark(sp, good)
 
     async def run(self) -> None:
         s = self.settings
@@ -270,11 +291,19 @@ class ModbusServerAdapter(Adapter):
             log.exception("modbus server %s failed on a write", self.name)
             return ExcCodes.DEVICE_FAILURE
         self.reads += values is None
-        return (
-            None
-            if image.fill(start_address, address, count, registers)
-            else ExcCodes.ILLEGAL_ADDRESS
-        )
+        if not image.fill(start_address, address, count, registers):
+            return ExcCodes.ILLEGAL_ADDRESS
+        span = count * 16 if table.is_bits else count
+        if (
+            values is None
+            and self.settings.invalid_reads == "exception"
+            and image.covers_not_good(address, span)
+        ):
+            # A value that is not valid (source lost, stale) is never served as a good
+            # number: answer as a gateway whose target did not respond.
+            self.invalid_reads += 1
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        return None
 
     async def _write(self, image: ServedImage, address: int, values: Sequence[int | bool]) -> None:
         writes = image.written(address, values)
@@ -291,6 +320,7 @@ class ModbusServerAdapter(Adapter):
             "reads": self.reads,
             "writes": self.writes,
             "rejected_writes": self.rejected,
+            "refused_invalid_reads": self.invalid_reads,
         }
 
 

@@ -58,7 +58,7 @@ class Field:
 
 
 @contextlib.asynccontextmanager
-async def served(points=SERVED):
+async def served(points=SERVED, **options):
     bus = PointBus()
     field = Field(bus)
     bus.add_owner("field", field.on_command)
@@ -67,7 +67,7 @@ async def served(points=SERVED):
     bus.update_many(["MW", "KV", "SP", "TAP"], [123.25, 231.5, 80.0, -3], GOOD, 1.0)
     bus.update_many(["BRK", "ALARM"], [State.ON, State.OFF], GOOD, 1.0)
     port = free_port()
-    settings = ModbusServerSettings.model_validate({"port": port, "points": points})
+    settings = ModbusServerSettings.model_validate({"port": port, "points": points, **options})
     adapter = ModbusServerAdapter("hmi", settings, bus)
     bus.add_owner("hmi")
     task = asyncio.create_task(adapter.run())
@@ -148,3 +148,32 @@ def test_settings_reject_overlapping_addresses():
                 ]
             }
         )
+
+
+async def read_until(client, predicate, count=1, timeout=2.0):
+    """Read holding registers from 0 until `predicate(response)` holds (bounded)."""
+    async with asyncio.timeout(timeout):
+        while not predicate(
+            rr := await call(client, "read_holding_registers", 0, count=count, device_id=1)
+        ):
+            await asyncio.sleep(0.01)
+    return rr
+
+
+async def test_a_value_that_is_not_valid_is_never_served_as_a_good_number():
+    async with served() as (bus, _, client, adapter):
+        bus.owner_lost("field")  # the source of every point is gone
+        lost = await read_until(client, lambda r: r.isError())
+        assert lost.exception_code == 0x0B  # gateway target device failed to respond
+        bus.update("KV", 230.0, GOOD, 2.0)  # KV valid again; SP (address 10) still lost
+        assert (await read_until(client, lambda r: not r.isError())).registers == [23000]
+        assert (await call(client, "read_holding_registers", 0, count=12, device_id=1)).isError()
+        assert adapter.status()["refused_invalid_reads"] >= 2
+
+
+async def test_last_value_mode_serves_values_whatever_their_quality():
+    async with served(invalid_reads="last_value") as (bus, _, client, adapter):
+        bus.owner_lost("field")
+        await asyncio.sleep(0.05)  # let the server take the change in
+        assert (await read_until(client, lambda r: not r.isError())).registers == [23150]
+        assert adapter.status()["refused_invalid_reads"] == 0
