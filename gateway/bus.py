@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.messages import Message, MessageStream, MessageSubscription
 from gateway.points import (
     GOOD,
     PointDef,
@@ -206,6 +207,7 @@ class PointBus:
         self._entries: dict[str, _Entry] = {}
         self._owners: dict[str, _Owner] = {}
         self._subs: list[Subscription] = []
+        self.messages = MessageStream()
 
     # -- registration -------------------------------------------------------------
 
@@ -428,6 +430,16 @@ class PointBus:
     @property
     def subscriptions(self) -> list[Subscription]:
         return list(self._subs)
+
+    # -- messages -----------------------------------------------------------------
+
+    def publish_message(self, message: Message) -> int:
+        """Put an operator message on the message stream; returns how many subscribers got it."""
+        return self.messages.publish(message)
+
+    def subscribe_messages(self, *, maxlen: int = 1000, name: str = "") -> MessageSubscription:
+        """Receive every message published from now on (bounded; overflow is counted)."""
+        return self.messages.subscribe(maxlen=maxlen, name=name)
 
     # -- commands -----------------------------------------------------------------
 
