@@ -7,8 +7,10 @@ point for ordinary RBE, so nothing is lost either way and no second subscription
 Each drained batch goes to :meth:`Tase2Server.on_changes` (the engine marks the points
 through its per-point index) and what became due is sent at once.
 
-A peer's Write to a writable point becomes ``bus.command`` and is answered with the
-DataAccessError of :data:`COMMAND_ERRORS` for the owner's typed failure.
+A peer's Write to a writable point, and an operate of a device (Block 5), becomes
+``bus.command`` and is answered with the DataAccessError of :data:`COMMAND_ERRORS` for the
+owner's typed failure. Messages on the bus's message stream (Block 4) are sent to the
+associations that enabled ``IM_Transfer_Set``.
 
 Table changes while running are applied in place (:meth:`Tase2ServerAdapter.reconfigure`);
 only the listen address, identity, PDU size and limits need a restart. Points that appear
@@ -17,6 +19,7 @@ or vanish on the bus are picked up every ``refresh_period`` seconds (globs re-re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -47,7 +50,7 @@ COMMAND_ERRORS: Final[dict[CommandFailure, DataAccessError]] = {
     CommandFailure.NOT_PERMITTED: DataAccessError.OBJECT_ACCESS_DENIED,
     CommandFailure.NOT_SELECTED: DataAccessError.TEMPORARILY_UNAVAILABLE,
     CommandFailure.BUSY: DataAccessError.TEMPORARILY_UNAVAILABLE,
-    CommandFailure.TIMEOUT: DataAccessError.TEMPORARILY_UNAVAILABLE,
+    CommandFailure.TIMEOUT: DataAccessError.HARDWARE_FAULT,
     CommandFailure.DEVICE_FAILURE: DataAccessError.HARDWARE_FAULT,
     CommandFailure.INVALID_VALUE: DataAccessError.OBJECT_VALUE_INVALID,
     CommandFailure.UNKNOWN_POINT: DataAccessError.OBJECT_NON_EXISTENT,
@@ -68,6 +71,7 @@ class LimitSettings(BaseModel):
     critical_timeout: float = Field(default=5.0, gt=0)
     max_buffered_changes: int = Field(default=10_000, ge=1)
     max_queued_reports: int = Field(default=2000, ge=1)
+    message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
 
     def to_limits(self) -> ServerLimits:
         """The server's limits."""
@@ -78,6 +82,7 @@ class LimitSettings(BaseModel):
             critical_timeout=self.critical_timeout,
             max_buffered_changes=self.max_buffered_changes,
             max_queued_reports=self.max_queued_reports,
+            message_buffer_size=self.message_buffer_size,
         )
 
 
@@ -124,7 +129,13 @@ class Tase2ServerSettings(AdapterSettings):
         """Every point named exactly by a table or the VCC list (globs are resolved against
         the bus at run time, so they cannot be listed here)."""
         rules = [*self.vcc_points, *(r for t in self.tables for r in t.points)]
-        return {r.match for r in rules if not is_pattern(r.match)}
+        out = {r.match for r in rules if not is_pattern(r.match)}
+        for t in self.tables:
+            for d in t.devices:
+                out.add(d.point)
+                if d.status_point is not None:
+                    out.add(d.status_point)
+        return out
 
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
         """True when going to ``other`` needs a new listening server (not just new tables)."""
@@ -167,7 +178,7 @@ class _BusSource:
 
 
 class Tase2ServerAdapter(Adapter):
-    """Serves bus points as a TASE.2 server (Blocks 1 and 2) with bilateral tables."""
+    """Serves bus points as a TASE.2 server (Blocks 1, 2, 4, 5) with bilateral tables."""
 
     type_name: ClassVar[str] = "tase2-server"
     Settings: ClassVar[type[AdapterSettings]] = Tase2ServerSettings
@@ -211,6 +222,7 @@ class Tase2ServerAdapter(Adapter):
             self.settings.ae_qualifier,
             len(self.settings.tables),
         )
+        messages = asyncio.create_task(self._pump_messages(server), name=f"{self.name}-messages")
         try:
             self._subscribe(server)
             next_refresh = time.monotonic() + self.settings.refresh_period
@@ -229,11 +241,32 @@ class Tase2ServerAdapter(Adapter):
                 if self._resubscribe:
                     self._subscribe(server)
         finally:
+            messages.cancel()
+            await asyncio.gather(messages, return_exceptions=True)
             if self._subscription is not None:
                 self._subscription.close()
                 self._subscription = None
             self.server = None
             await server.stop()
+
+    async def _pump_messages(self, server: Tase2Server) -> None:
+        """Send every message of the bus's message stream (except our own) to the peers."""
+        sub = self.bus.subscribe_messages(maxlen=1000, name=self.name)
+        seen = 0
+        try:
+            while True:
+                for message in await sub.wait():
+                    if message.origin != self.name:
+                        server.send_message(message)
+                if sub.overflow > seen:
+                    log.warning(
+                        "%s: %d information messages dropped (buffer full)",
+                        self.name,
+                        sub.overflow - seen,
+                    )
+                    seen = sub.overflow
+        finally:
+            sub.close()
 
     def _subscribe(self, server: Tase2Server) -> None:
         """(Re)subscribe to exactly the points the tables serve."""

@@ -7,8 +7,9 @@ rights and a TASE.2 point type. :func:`match_peer` picks the table for an incomi
 per-association access view the server consults on every Read, Write, data set definition,
 transfer set start and GetNameList.
 
-Devices (Block 5) are a later issue: :class:`DeviceRule` and ``BilateralTableConfig.devices``
-are the hook; they are validated and kept but not compiled or enforced yet.
+Devices (Block 5, :mod:`adapters.tase2.devices`) are compiled into ``TableView.devices``
+(their ``Dev``, ``Dev_SBO`` and ``Dev_TAG`` objects); ``messages`` says whether the peer may
+enable information messages (Block 4).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.tase2.devices import DeviceObject, DeviceRule, compile_devices
 from adapters.tase2.iso.acse import UserDiagnostic
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
@@ -95,18 +97,6 @@ class PointRule(BaseModel):
         return value
 
 
-class DeviceRule(BaseModel):
-    """Hook for Block 5 device entries (check-back id, operate/tag rights): not enforced yet."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    match: str = Field(min_length=1)
-    check_back_id: int | None = None
-    operate: bool = False
-    get_tag: bool = False
-    set_tag: bool = False
-
-
 class PeerIdentity(BaseModel):
     """How a calling peer is recognised: its AP-title (dotted OID) and AE-qualifier, and
     optionally the IP addresses or networks it may call from (empty = any address).
@@ -161,7 +151,9 @@ class BilateralTableConfig(BaseModel):
     """One bilateral table: id (served as ``Bilateral_Table_ID``), ICC domain, peer, points.
 
     ``default_types`` gives the point type per point kind for points whose rule names none.
-    ``devices`` is the Block 5 hook (kept, not enforced).
+    ``devices`` are the Block 5 devices the peer sees (see
+    :class:`~adapters.tase2.devices.DeviceRule`); ``messages`` lets the peer enable
+    information messages (Block 4, ``IM_Transfer_Set``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -174,6 +166,7 @@ class BilateralTableConfig(BaseModel):
         default_factory=lambda: dict(DEFAULT_POINT_TYPES)
     )
     devices: tuple[DeviceRule, ...] = ()
+    messages: bool = False
 
     @field_validator("id")
     @classmethod
@@ -200,6 +193,12 @@ class BilateralTableConfig(BaseModel):
         for kind, ptype in self.default_types.items():
             if kind not in ptype.info.kinds:
                 raise ValueError(f"default type {ptype} cannot carry {kind} points")
+        names: set[str] = set()
+        for dev in self.devices:
+            if dev.name in names:
+                raise ValueError(f"device {dev.name!r} is listed twice")
+            names.add(dev.name)
+        compile_devices(self.devices, self.domain)  # raises on clashing object names
         return self
 
 
@@ -310,7 +309,16 @@ class TableView:
     variables) are the server's business: resolve those *before* asking this view.
     """
 
-    __slots__ = ("_all_points", "_names", "config", "domain", "icc", "table_id", "vcc")
+    __slots__ = (
+        "_all_points",
+        "_names",
+        "config",
+        "devices",
+        "domain",
+        "icc",
+        "table_id",
+        "vcc",
+    )
 
     def __init__(
         self,
@@ -318,8 +326,10 @@ class TableView:
         icc: dict[str, PointAccess],
         vcc: dict[str, PointAccess],
         all_points: Container[str],
+        devices: Mapping[ObjectName, DeviceObject] | None = None,
     ) -> None:
         self.config = config
+        self.devices: Mapping[ObjectName, DeviceObject] = devices or {}
         self.table_id = config.id
         self.domain = config.domain
         self.icc = icc
@@ -376,7 +386,9 @@ class TableView:
         cached = self._names.get(scope)
         if cached is None:
             table = self.icc if scope == Scope.DOMAIN else self.vcc if scope == Scope.VMD else {}
-            cached = sorted(k for k, a in table.items() if a.read or a.write)
+            names = {k for k, a in table.items() if a.read or a.write}
+            names.update(n.item for n in self.devices if n.scope == scope)
+            cached = sorted(names)
             self._names[scope] = cached
         return cached
 
@@ -426,9 +438,15 @@ def compile_table(
             )
         else:
             vcc[point] = PointAccess(point, ObjectName.vmd(point), ptype, rule.read, rule.write)
+    devices = compile_devices(config.devices, domain)
+    for name in devices:
+        if (icc if name.scope == Scope.DOMAIN else vcc).get(name.item) is not None:
+            problems.append(
+                f"table {config.id!r}: device object {name} has the name of a served point"
+            )
     if problems:
         raise BilateralConfigError(problems)
-    return TableView(config, icc, vcc, kinds)
+    return TableView(config, icc, vcc, kinds, devices)
 
 
 def page_names(

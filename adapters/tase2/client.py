@@ -7,13 +7,16 @@ A thin asyncio shell over the sans-IO parts:
   the start-up check;
 * :mod:`~adapters.tase2.client_reports` - reports and polled values -> bus, ACK/NACK;
 * :mod:`~adapters.tase2.client_link` - reconnect policy over the address list, link status;
-* :mod:`~adapters.tase2.client_writes` - bus commands -> Writes.
+* :mod:`~adapters.tase2.client_writes` - bus commands -> Writes;
+* :mod:`~adapters.tase2.client_devices` - bus commands -> device select/operate (Block 5);
+* :mod:`~adapters.tase2.info_messages` - information messages -> the bus's message stream.
 
 One session (reference section 6.8): associate with the next address; read
 ``TASE2_Version``, ``Supported_Features`` and ``Bilateral_Table_ID`` and conclude on a
 mismatch; for every planned data set delete it, define it (Transfer_Set_Name first), read
 ``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
-true; start the polling loops; then deliver reports to the bus until the association ends.
+true; enable ``IM_Transfer_Set`` when ``messages`` is set; start the polling loops; then
+deliver reports (and information messages) to the bus until the association ends.
 At the moment of loss every point the client owns turns not valid, stamped with the time of
 loss, and the next session (next address, after the back-off) rebuilds everything.
 ``run()`` never returns and never raises for link trouble: it reconnects forever.
@@ -31,6 +34,7 @@ from typing import Any
 from adapters.base import Adapter
 from adapters.tase2.association import AssociationConfig, AssociationError
 from adapters.tase2.client_config import ClientDataSet, RemoteAddress, Tase2ClientSettings
+from adapters.tase2.client_devices import ClientDevice, DeviceError, operate_device
 from adapters.tase2.client_link import AddressStatus, LinkPlanner, LinkStatus, RateMeter
 from adapters.tase2.client_plan import (
     SPECIAL_MEMBERS,
@@ -44,8 +48,15 @@ from adapters.tase2.client_plan import (
 )
 from adapters.tase2.client_reports import PointSlot, ReportIngest, SetLayout
 from adapters.tase2.client_writes import failure_of, write_value
-from adapters.tase2.mms.data import DataAccessError
+from adapters.tase2.info_messages import (
+    IM_TRANSFER_SET,
+    INFO_MESS_HEADER,
+    decode_message_report,
+)
+from adapters.tase2.mms.data import Boolean, DataAccessError
+from adapters.tase2.mms.errors import MmsDecodeError
 from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
 from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.mms_client import (
     MmsClient,
@@ -63,6 +74,9 @@ from gateway.registry import AdapterSettings
 __all__ = ["SetupError", "StartupMismatch", "Tase2ClientAdapter"]
 
 log = logging.getLogger(__name__)
+
+
+_MESSAGE_MARK = INFO_MESS_HEADER.encode()
 
 
 class StartupMismatch(Exception):
@@ -107,6 +121,10 @@ class Tase2ClientAdapter(Adapter):
         self._transfer_sets: dict[str, str] = {}
         self._polled: list[str] = []
         self._running = False
+        self._devices: dict[str, ClientDevice] = {}
+        self._device_locks: dict[str, asyncio.Lock] = {}
+        self.messages_received = 0
+        self.messages_enabled = False
 
     # ------------------------------------------------------------------ set-up
 
@@ -130,6 +148,8 @@ class Tase2ClientAdapter(Adapter):
         self._slots = slots
         self._slot_of = {s.point: s for s in slots}
         self.ingest.set_slots(slots)
+        self._devices = {d.point: d for d in self.config.devices}
+        self._device_locks = {d.point: asyncio.Lock() for d in self.config.devices}
 
     # ------------------------------------------------------------------ the loop
 
@@ -213,6 +233,8 @@ class Tase2ClientAdapter(Adapter):
         try:
             version = await self._check(client, address)
             polls = await self._configure(client)
+            if cfg.messages:
+                await self._enable_messages(client)
             self._running = True
             self._planner.up(time.monotonic())
             self.link.associations += 1
@@ -243,6 +265,7 @@ class Tase2ClientAdapter(Adapter):
             self.ingest.clear()
             self._transfer_sets.clear()
             self._polled.clear()
+            self.messages_enabled = False
             # whatever arrived during set-up is not served as good after the link is gone
             self.bus.owner_lost(self.name, now())
             if not client.closed:
@@ -327,6 +350,18 @@ class Tase2ClientAdapter(Adapter):
             raise SetupError("; ".join(failures))
         return polls
 
+    async def _enable_messages(self, client: MmsClient) -> None:
+        """Write TRUE to ``IM_Transfer_Set``; a refusal is logged, not fatal."""
+        try:
+            error = await client.write(ObjectName.aa(IM_TRANSFER_SET), Boolean(True))
+        except (MmsServiceError, MmsRejected) as exc:
+            log.error("tase2-client %s: %s not enabled: %s", self.name, IM_TRANSFER_SET, exc)
+            return
+        if error is not None:
+            log.error("tase2-client %s: %s not enabled: %s", self.name, IM_TRANSFER_SET, error.name)
+            return
+        self.messages_enabled = True
+
     async def _start_transfer_set(
         self,
         client: MmsClient,
@@ -398,6 +433,8 @@ class Tase2ClientAdapter(Adapter):
     def _on_raw_report(self, raw: bytes) -> None:
         """Unconfirmed-PDU callback (runs in the client's reader), still encoded, so that
         the common full-report shapes take the fast decoder."""
+        if _MESSAGE_MARK in raw and self._message(raw):
+            return
         outcome = self.ingest.handle_pdu(raw)
         self._seen(1)
         client = self._client
@@ -405,6 +442,25 @@ class Tase2ClientAdapter(Adapter):
             task = asyncio.create_task(self._send(client, outcome.reply))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+
+    def _message(self, raw: bytes) -> bool:
+        """Put an information message on the bus; False when ``raw`` is not one."""
+        try:
+            pdu = decode_pdu(raw)
+        except MmsDecodeError:
+            return False
+        if not isinstance(pdu, Unconfirmed) or not isinstance(pdu.service, InformationReport):
+            return False
+        got = decode_message_report(pdu.service, origin=self.name)
+        if isinstance(got, str):
+            if got.startswith("not a listOfVariable"):
+                return False
+            self.link.count("malformed_messages")
+            log.warning("tase2-client %s: information message not usable: %s", self.name, got)
+            return True
+        self.messages_received += 1
+        self.bus.publish_message(got)
+        return True
 
     async def _send(self, client: MmsClient, report: InformationReport) -> None:
         try:
@@ -415,7 +471,11 @@ class Tase2ClientAdapter(Adapter):
     # ------------------------------------------------------------------ commands
 
     async def on_command(self, point: PointDef, value: Value) -> None:
-        """A bus command on a remote point becomes a TASE.2 Write of that point."""
+        """A bus command on a remote point becomes a TASE.2 Write of that point; one on a
+        device point becomes the device's select (if SBO) and operate."""
+        if point.id in self._devices:
+            await self._operate(point, value)
+            return
         slot = self._slot_of.get(point.id)
         if slot is None:
             raise CommandError(CommandFailure.UNKNOWN_POINT, f"{self.name} has no {point.id}")
@@ -440,6 +500,30 @@ class Tase2ClientAdapter(Adapter):
         if error is not None:
             raise CommandError(failure_of(error), f"{slot.name}: {error.name.lower()}")
 
+    async def _operate(self, point: PointDef, value: Value) -> None:
+        device = self._devices[point.id]
+        client = self._client
+        if client is None or client.closed or not self._running:
+            raise CommandError(
+                CommandFailure.DEVICE_FAILURE, f"link {self.link.state} ({self.link.address})"
+            )
+        raw = Binding(point).to_raw(value)  # state ON/OFF -> 1/0, else inverse usage ax+b
+        name = device.object_name(self.config.domain)
+        async with self._device_locks[point.id]:  # one select/operate sequence at a time
+            try:
+                await operate_device(
+                    client,
+                    name,
+                    device.kind,
+                    raw,
+                    sbo=device.sbo,
+                    check_back_id=device.check_back_id,
+                )
+            except DeviceError as exc:
+                log.warning("tase2-client %s: operate %s=%r failed: %s", self.name, name, raw, exc)
+                raise
+        log.info("tase2-client %s: operated %s = %r (bus %s)", self.name, name, raw, point.id)
+
     # ------------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:
@@ -461,5 +545,7 @@ class Tase2ClientAdapter(Adapter):
         out["acks"] = stats.acks
         out["nacks"] = stats.nacks
         out["transfer_sets"] = dict(self._transfer_sets)
+        out["messages_enabled"] = self.messages_enabled
+        out["messages_received"] = self.messages_received
         out["polled"] = list(self._polled)
         return out

@@ -17,6 +17,10 @@ A YAML entry looks like this (see ``mappings/tase2-client-example.yaml``)::
         - {remote: Line1_MW, point: ISO_LINE1_MW, type: Data_RealQTimeTag, data_set: FAST}
         - {remote: Freq, scope: vcc, point: ISO_FREQ, scale: 1.0, offset: 0.0}
         - {remote: Setpoint1, point: ISO_SP1, type: Data_Real, writable: true, data_set: SLOW}
+      devices:                                        # Block 5: bus commands operate them
+        - {remote: BRK7, point: ISO_BRK7_CMD, kind: command, sbo: true, check_back_id: 7}
+        - {remote: GEN7_SP, point: ISO_GEN7_SP, kind: setpoint_real}
+      messages: true                                  # Block 4: IM_Transfer_Set, to the bus
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.tase2.client_devices import ClientDevice
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.model import PointType
 from gateway.registry import AdapterSettings
@@ -201,7 +206,9 @@ class Tase2ClientSettings(AdapterSettings):
     and concludes on a mismatch with ``bilateral_table_id``, ``required_blocks`` (default:
     block 1, plus block 2 when a data set uses RBE, integrity or object change) or
     ``tase2_versions`` (``major.minor``). Reconnect delays grow from ``backoff_initial``
-    doubling per round over the addresses up to ``backoff_max`` seconds.
+    doubling per round over the addresses up to ``backoff_max`` seconds. ``devices`` are
+    remote devices operated by bus commands on local points (Block 5); ``messages`` enables
+    the server's information messages, which go to the bus's message stream (Block 4).
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
@@ -215,6 +222,8 @@ class Tase2ClientSettings(AdapterSettings):
     required_blocks: tuple[int, ...] | None = None
     data_sets: tuple[ClientDataSet, ...] = (ClientDataSet(name="GW_DS", interval=10),)
     points: tuple[ClientPoint, ...] = ()
+    devices: tuple[ClientDevice, ...] = ()
+    messages: bool = False
     max_points_per_data_set: int = Field(default=500, ge=1)
     max_pdu_size: int = Field(default=65000, ge=1000)
     backoff_initial: float = Field(default=1.0, gt=0)
@@ -269,6 +278,15 @@ class Tase2ClientSettings(AdapterSettings):
                     f"point {p.point!r}: unknown data set {p.data_set!r} "
                     f"(configured: {', '.join(groups)})"
                 )
+        remote_devices: set[ObjectName] = set()
+        for d in self.devices:
+            if d.point in seen_points:
+                raise ValueError(f"bus point {d.point!r} is mapped twice")
+            seen_points.add(d.point)
+            name = d.object_name(self.domain)
+            if name in remote_devices:
+                raise ValueError(f"remote device {name} is listed twice")
+            remote_devices.add(name)
         return self
 
     def group_of(self, point: ClientPoint) -> ClientDataSet:
@@ -287,7 +305,12 @@ class Tase2ClientSettings(AdapterSettings):
             for d in self.data_sets
             if d.name in used and not d.polled
         )
-        return (1, 2) if extended else (1,)
+        blocks = [1, 2] if extended else [1]
+        if self.messages:
+            blocks.append(4)
+        if self.devices:
+            blocks.append(5)
+        return tuple(blocks)
 
     def owned_points(self) -> set[str]:
-        return {p.point for p in self.points}
+        return {p.point for p in self.points} | {d.point for d in self.devices}

@@ -4,11 +4,14 @@ Connects as the given AP-title / AE-qualifier, then prints the server's identity
 version, supported features (conformance blocks), each domain's Bilateral_Table_ID, and
 every variable with its type (and the TASE.2 point type it matches). ``--read NAME...``
 reads values; ``--watch SECONDS`` defines a data set over the given points, starts a DS
-transfer set and prints each report. Against a server without the TASE.2 objects it lists
-what is there and says so. Names are written ``DOMAIN/Item`` (ICC scope) or ``Item`` (VCC).
+transfer set and prints each report. ``--operate DEVICE VALUE [--sbo]`` operates a Block 5
+device (selecting it first with ``--sbo``); ``--tag DEVICE [STATE [REASON]]`` reads a
+device's tag, or sets it (STATE none, open-close or close-only). Against a server without the
+TASE.2 objects it lists what is there and says so. Names are written ``DOMAIN/Item`` (ICC
+scope) or ``Item`` (VCC).
 
 Exit codes (also in ``--help``): 0 done, TASE.2 objects found; 1 done, but TASE.2 objects
-are missing or a read/watch step failed; 2 usage error; 3 cannot connect (refused,
+are missing or a read/watch/operate/tag step failed; 2 usage error; 3 cannot connect (refused,
 unreachable); 4 association refused by the server; 5 timeout; 6 association lost or protocol
 error during the probe.
 """
@@ -26,12 +29,14 @@ from typing import Any, TextIO
 
 from adapters.tase2.association import AssociationConfig, CloseReason
 from adapters.tase2.client_config import parse_address
+from adapters.tase2.client_devices import DeviceError, get_tag, operate_device, set_tag
 from adapters.tase2.client_plan import (
     SPECIAL_MEMBERS,
     check_startup,
     features_blocks,
     transfer_set_data,
 )
+from adapters.tase2.devices import DeviceKind, TagState, TagValue
 from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -232,6 +237,7 @@ class ProbeResult:
     missing: list[str] = field(default_factory=list)
     reads: dict[str, Any] = field(default_factory=dict)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    controls: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -402,6 +408,79 @@ def _report_json(report: InformationReport, names: Sequence[str], t: float) -> d
     return {"t": round(t, 3), "kind": kind, "values": values}
 
 
+_TAG_STATES = {
+    "none": TagState.NONE,
+    "0": TagState.NONE,
+    "open-close": TagState.OPEN_AND_CLOSE_INHIBIT,
+    "1": TagState.OPEN_AND_CLOSE_INHIBIT,
+    "close-only": TagState.CLOSE_ONLY_INHIBIT,
+    "2": TagState.CLOSE_ONLY_INHIBIT,
+}
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+async def _operate(
+    client: MmsClient, device: str, value_text: str, sbo: bool, result: ProbeResult
+) -> None:
+    """Select (with ``sbo``) and operate ``device``; the outcome goes to ``result``."""
+    name = parse_name(device)
+    entry: dict[str, Any] = {"action": "operate", "device": device, "sbo": sbo}
+    try:
+        value = _number(value_text)
+    except ValueError:
+        result.problems.append(f"operate {device}: {value_text!r} is not a number")
+        return
+    entry["value"] = value
+    try:
+        spec: TypeSpecification | None = await client.get_variable_access_attributes(name)
+    except (MmsServiceError, MmsRejected):
+        spec = None
+    real = isinstance(spec, FloatType) or (spec is None and isinstance(value, float))
+    kind = DeviceKind.SETPOINT_REAL if real else DeviceKind.SETPOINT_DISCRETE
+    try:
+        entry["check_back"] = await operate_device(client, name, kind, value, sbo=sbo)
+        entry["outcome"] = "success"
+    except DeviceError as exc:
+        entry["outcome"] = exc.error.name.lower().replace("_", "-") if exc.error else "failed"
+        entry["detail"] = exc.detail
+        result.problems.append(f"operate {device}: {exc.detail}")
+    result.controls.append(entry)
+
+
+async def _tag(client: MmsClient, args: Sequence[str], result: ProbeResult) -> None:
+    """``DEVICE``: read its tag; ``DEVICE STATE [REASON...]``: set it."""
+    device, *rest = args
+    name = parse_name(device)
+    entry: dict[str, Any] = {"action": "tag", "device": device}
+    try:
+        if rest:
+            state = _TAG_STATES.get(rest[0].lower())
+            if state is None:
+                result.problems.append(
+                    f"tag {device}: state {rest[0]!r} is none, open-close or close-only"
+                )
+                return
+            reason = " ".join(rest[1:])
+            entry.update(action="set-tag", state=state.name.lower(), reason=reason)
+            await set_tag(client, name, TagValue(state, reason))
+        tag = await get_tag(client, name)
+        entry.update(
+            tag={"state": tag.state.name.lower(), "reason": tag.reason, "armed": tag.armed},
+            outcome="success",
+        )
+    except DeviceError as exc:
+        entry["outcome"] = exc.error.name.lower().replace("_", "-") if exc.error else "failed"
+        entry["detail"] = exc.detail
+        result.problems.append(f"tag {device}: {exc.detail}")
+    result.controls.append(entry)
+
+
 def _classify(exc: MmsAssociationError) -> ProbeError:
     cause = exc.__cause__
     text = str(exc)
@@ -455,6 +534,10 @@ async def probe(args: argparse.Namespace, out: TextIO | None) -> ProbeResult:
                     await _watch(client, points, domain, args.watch, args.interval, result, out)
                 except (MmsServiceError, MmsRejected, DSTransferSetError) as exc:
                     result.problems.append(f"watch: {exc}")
+        if args.tag:
+            await _tag(client, args.tag, result)
+        if args.operate:
+            await _operate(client, args.operate[0], args.operate[1], args.sbo, result)
     except MmsRequestTimeout as exc:
         raise ProbeError(f"timeout: {exc}", EXIT_TIMEOUT) from None
     except (MmsConnectionLost, MmsRejected) as exc:
@@ -498,6 +581,13 @@ def _print_text(result: ProbeResult, out: TextIO) -> None:
         p(f"  read {name} = {json.dumps(value)}", file=out)
     if result.reports:
         p(f"  {len(result.reports)} report(s) received", file=out)
+    for c in result.controls:
+        what = " ".join(str(c[k]) for k in ("action", "device", "value") if k in c)
+        extra = f" check-back {c['check_back']}" if c.get("check_back") is not None else ""
+        tag = c.get("tag")
+        if tag:
+            extra += f" tag {tag['state']}{' armed' if tag['armed'] else ''} {tag['reason']!r}"
+        p(f"  {what}: {c.get('outcome')}{extra}", file=out)
     if not result.tase2:
         p(
             "NOT A TASE.2 SERVER: TASE.2 objects missing: " + ", ".join(result.missing),
@@ -532,8 +622,8 @@ def run_probe(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
 
 PROBE_EXIT_CODES = (
     "exit codes: 0 done, TASE.2 objects found; 1 done, but TASE.2 objects missing or a "
-    "--read/--watch step failed; 2 usage error; 3 cannot connect (refused, unreachable); "
-    "4 association refused; 5 timeout; 6 association lost or protocol error"
+    "--read/--watch/--operate/--tag step failed; 2 usage error; 3 cannot connect (refused, "
+    "unreachable); 4 association refused; 5 timeout; 6 association lost or protocol error"
 )
 
 
@@ -564,6 +654,20 @@ def add_probe_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     probe.add_argument("--domain", help="ICC domain for --watch (default: the first with a BLT)")
     probe.add_argument(
         "--interval", type=int, default=1, metavar="S", help="--watch report interval (1 s)"
+    )
+    probe.add_argument(
+        "--operate",
+        nargs=2,
+        metavar=("DEVICE", "VALUE"),
+        help="operate a device (command 0/1 or set-point) and print the outcome",
+    )
+    probe.add_argument("--sbo", action="store_true", help="select DEVICE_SBO before --operate")
+    probe.add_argument(
+        "--tag",
+        nargs="+",
+        metavar="ARG",
+        help="DEVICE: read its tag; DEVICE STATE [REASON...]: set it "
+        "(STATE none, open-close or close-only)",
     )
     probe.add_argument("--format", choices=["text", "json"], default="text")
     probe.add_argument(

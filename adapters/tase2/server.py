@@ -1,4 +1,4 @@
-"""The TASE.2 server (Blocks 1 and 2): a thin asyncio layer over the sans-IO objects.
+"""The TASE.2 server (Blocks 1, 2, 4 and 5): a thin asyncio layer over the sans-IO objects.
 
 :class:`Tase2Server` runs an :class:`~adapters.tase2.mms_server.MmsServer` whose handler
 implements the TASE.2 object model on top of
@@ -7,7 +7,9 @@ implements the TASE.2 object model on top of
   may see and do (a compiled :class:`~adapters.tase2.bilateral.TableView` per table);
 * :mod:`adapters.tase2.datasets` - the data sets (named variable lists);
 * :mod:`adapters.tase2.transfer` - the DS transfer sets and their report scheduler;
-* :mod:`adapters.tase2.reports` - the report encoder.
+* :mod:`adapters.tase2.reports` - the report encoder;
+* :mod:`adapters.tase2.controls` - device control (Block 5: select, operate, tags, audit)
+  and information messages (Block 4: ``IM_Transfer_Set``, :meth:`Tase2Server.send_message`).
 
 The server knows no bus: a :class:`PointSource` gives it point kinds, current values and a
 command path (the adapter binds that to the point bus), and :meth:`Tase2Server.on_changes`
@@ -51,7 +53,17 @@ from adapters.tase2.bilateral import (
     match_peer,
     page_names,
 )
+from adapters.tase2.controls import PeerInfo, ServerControls
 from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.info_messages import (
+    IM_TRANSFER_SET,
+    IM_TRANSFER_SET_TYPE,
+    INFO_BUFF_PREFIX,
+    INFO_MESS_HEADER,
+    INFO_MESS_HEADER_TYPE,
+    buffer_name,
+    buffer_type,
+)
 from adapters.tase2.iso.acse import (
     AuthenticationDecision,
     AuthenticationRequest,
@@ -118,6 +130,7 @@ from adapters.tase2.model import (
 )
 from adapters.tase2.reports import ReportRequest, encode_report, full_report_max_size
 from adapters.tase2.transfer import TransferEngine, TransferSetEvent, split_component_name
+from gateway.messages import Message
 from gateway.points import PointKind, PointValue
 
 __all__ = [
@@ -130,7 +143,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_BLOCKS: Final = (1, 2)
+SUPPORTED_BLOCKS: Final = (1, 2, 4, 5)
 """Conformance blocks advertised in Supported_Features: only those that really work."""
 
 _VMD_SPECIALS: Final = (TASE2_VERSION, SUPPORTED_FEATURES)
@@ -163,7 +176,8 @@ class ServerLimits:
     ``transfer_sets_per_domain`` DSTransferSetNN objects per ICC domain;
     ``max_data_set_size`` members per data set; ``critical_timeout`` seconds to wait for a
     Transfer_Report_ACK; ``max_buffered_changes`` the AllChangesReported buffer per transfer
-    set; ``max_queued_reports`` reports waiting for one peer's socket before it is aborted.
+    set; ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
+    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
     """
 
     max_associations: int = 32
@@ -172,6 +186,7 @@ class ServerLimits:
     critical_timeout: float = 5.0
     max_buffered_changes: int = 10_000
     max_queued_reports: int = 2000
+    message_buffer_size: int = 1024
 
 
 # --------------------------------------------------------------------------- per association
@@ -189,13 +204,14 @@ class _Outbox:
         self.ctx = ctx
         self.limit = limit
         self.on_sent = on_sent
-        self.queue: deque[tuple[bytes, ReportRequest]] = deque()
+        self.queue: deque[tuple[bytes, ReportRequest | None]] = deque()
         self.ready = asyncio.Event()
         self.sent = 0
         self.task = asyncio.create_task(self._run(), name=f"tase2-outbox-{ctx.association_id}")
 
-    def put(self, pdu: bytes, req: ReportRequest) -> bool:
-        """Queue a report; False when the peer has fallen too far behind."""
+    def put(self, pdu: bytes, req: ReportRequest | None) -> bool:
+        """Queue a report (``req`` None: an information message); False when the peer has
+        fallen too far behind."""
         if len(self.queue) >= self.limit:
             return False
         self.queue.append((pdu, req))
@@ -216,7 +232,7 @@ class _Outbox:
                     log.error(
                         "association %d: report of %s not sent: %s",
                         ctx.association_id,
-                        req.transfer_set,
+                        "an information message" if req is None else req.transfer_set,
                         exc,
                     )
                     continue
@@ -224,7 +240,7 @@ class _Outbox:
                     queue.clear()
                     return
                 self.sent += 1
-                if self.on_sent is not None:
+                if self.on_sent is not None and req is not None:
                     self.on_sent(req, time.time())
 
     async def close(self) -> None:
@@ -241,6 +257,7 @@ class _Peer:
     table_id: str
     view: TableView
     outbox: _Outbox
+    info: PeerInfo
     label: str = ""
 
 
@@ -328,12 +345,15 @@ class Tase2Handler:
         if cls == ObjectClass.DOMAIN:
             return [view.domain] if scope == Scope.VMD else []
         if cls == ObjectClass.NAMED_VARIABLE:
+            messages = view.config.messages
             if scope == Scope.VMD:
                 return view.merge_names(Scope.VMD, _VMD_SPECIALS)
             if scope == Scope.DOMAIN:
                 extra = [*ICC_LISTED_NAMES, *server.engine.transfer_set_names(view.domain)]
+                if messages:
+                    extra += [INFO_MESS_HEADER, buffer_name(server.controls.buffer_size)]
                 return view.merge_names(Scope.DOMAIN, extra)
-            return []
+            return [IM_TRANSFER_SET] if messages else []
         if cls == ObjectClass.NAMED_VARIABLE_LIST:
             return server.registry.names(ctx, scope, request.domain)
         return []
@@ -374,6 +394,11 @@ class Tase2Handler:
         engine = self.server.engine
         if entry.alternate_access is not None:
             return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
+        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN:
+            return self.server.controls.read_im(peer.info, view.config.messages)
+        device = view.devices.get(name)
+        if device is not None:
+            return self.server.controls.read(peer.info, device)
         if name.scope == Scope.VMD:
             if name.item == TASE2_VERSION:
                 return tase2_version()
@@ -391,7 +416,7 @@ class Tase2Handler:
                     return exc.error
                 log.debug("association %d: allocated %s", ctx.association_id, allocated)
                 return encode_mms_object_name(allocated)
-            if item in _ICC_SPECIALS:
+            if item in _ICC_SPECIALS or _is_message_object(item, view):
                 return DataAccessError.OBJECT_ACCESS_DENIED
             if engine.get(name) is not None:
                 return engine.read(ctx, name)
@@ -423,12 +448,17 @@ class Tase2Handler:
             if target is not None:
                 ts_name, component = target
                 return server.write_transfer_set(ctx, ts_name, component, value)
-            if name.item in _ICC_SPECIALS:
+            if name.item in _ICC_SPECIALS or _is_message_object(name.item, view):
                 return DataAccessError.OBJECT_ACCESS_DENIED
         if name.scope == Scope.VMD and name.item in _VMD_SPECIALS:
             return DataAccessError.OBJECT_ACCESS_DENIED
         if entry.alternate_access is not None:
             return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
+        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN:
+            return server.controls.write_im(peer.info, view.config.messages, value)
+        device = view.devices.get(name)
+        if device is not None:
+            return await server.controls.write(peer.info, device, value)
         access = view.check_write(name)
         if isinstance(access, DataAccessError):
             return access
@@ -452,6 +482,11 @@ class Tase2Handler:
 
     def _type_of(self, peer: _Peer, name: ObjectName) -> TypeSpecification:
         view = peer.view
+        device = view.devices.get(name)
+        if device is not None:
+            return device.type
+        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN and view.config.messages:
+            return IM_TRANSFER_SET_TYPE
         if name.scope == Scope.VMD:
             if name.item == TASE2_VERSION:
                 return TASE2_VERSION_TYPE
@@ -461,6 +496,10 @@ class Tase2Handler:
             special = ICC_SPECIAL_TYPES.get(name.item)
             if special is not None:
                 return special
+            if view.config.messages and name.item == INFO_MESS_HEADER:
+                return INFO_MESS_HEADER_TYPE
+            if _is_message_object(name.item, view):
+                return buffer_type(self.server.controls.buffer_size)
             if self.server.engine.get(name) is not None:
                 return DS_TRANSFER_SET_2000_TYPE
         access = view.check_read(name)
@@ -493,6 +532,11 @@ class Tase2Handler:
         """The members of a data set."""
         ds = self.server.data_set(ctx, _peer(ctx), request.name)
         return GetNamedVariableListAttributesResponse(ds.entries, mms_deletable=True)
+
+
+def _is_message_object(item: str, view: TableView) -> bool:
+    """True for the report-only Block 4 objects of a table that allows messages."""
+    return view.config.messages and (item == INFO_MESS_HEADER or item.startswith(INFO_BUFF_PREFIX))
 
 
 def _transfer_set_target(
@@ -557,6 +601,12 @@ class Tase2Server:
             max_buffered_changes=self.limits.max_buffered_changes,
         )
         self.registry = DataSetRegistry()
+        self.controls = ServerControls(
+            source.kinds,
+            source.current,
+            source.command,
+            buffer_size=self.limits.message_buffer_size,
+        )
         self.on_report_sent = on_report_sent
         self.on_event = on_event
         self._tables: dict[str, BilateralTableConfig] = {t.id: t for t in tables}
@@ -767,7 +817,8 @@ class Tase2Server:
         view = self._views[found.id]
         label = f"{ctx.peer_address[0]} {ctx.ap_title}/{ctx.ae_qualifier}"
         outbox = _Outbox(ctx, self.limits.max_queued_reports, self._sent)
-        peer = _Peer(found.id, view, outbox, label)
+        info = PeerInfo(ctx, found.id, ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0])
+        peer = _Peer(found.id, view, outbox, info, label)
         ctx.data[_DATA_KEY] = peer
         self._peers[ctx] = peer
         self.engine.open_association(ctx, view, ctx.parameters.max_pdu_size)
@@ -793,6 +844,7 @@ class Tase2Server:
             and ts.running
         ]
         self.engine.close_association(ctx)
+        self.controls.association_ended(peer.info)
         gone = self.registry.drop_association(ctx)
         await peer.outbox.close()
         if running or gone:
@@ -932,6 +984,35 @@ class Tase2Server:
             )
         return None
 
+    def send_message(self, message: Message) -> int:
+        """Send an information message to every association that enabled messages and whose
+        table allows them; returns to how many it was queued."""
+        sent = 0
+        size = self.controls.buffer_size
+        if len(message.text) > size:
+            log.warning(
+                "information message %d is %d octets long; only the first %d are sent",
+                message.message_id,
+                len(message.text),
+                size,
+            )
+        for ctx, peer in list(self._peers.items()):
+            view = peer.view
+            if not view.config.messages or not self.controls.im_enabled(ctx):
+                continue
+            pdu = self.controls.message_pdu(message, view.domain)
+            if peer.outbox.put(pdu, None):
+                sent += 1
+                self.controls.messages_sent += 1
+            else:
+                log.warning(
+                    "association %d (%s): information message %d dropped, outbox full",
+                    ctx.association_id,
+                    peer.label,
+                    message.message_id,
+                )
+        return sent
+
     def operator_request(self, name: ObjectName | None = None) -> int:
         """Force an OperatorRequest report (from ``name`` only, if given)."""
         n = self.engine.operator_request(time.time(), name)
@@ -1055,4 +1136,6 @@ class Tase2Server:
             "transfer_sets_running": running,
             "reports_sent": self.reports_sent,
             "critical_events": len(self.events),
+            "operates": self.controls.operates,
+            "messages_sent": self.controls.messages_sent,
         }

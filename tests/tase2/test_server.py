@@ -104,7 +104,7 @@ async def test_vcc_and_icc_objects_and_name_lists() -> None:
                 ICC(DOMAIN, "Bilateral_Table_ID"),
             )
             assert version == Structure((Integer(2000), Integer(8)))
-            assert features == BitString(12, b"\xc0\x00")  # Blocks 1 and 2 only
+            assert features == BitString(12, b"\xd8\x00")  # Blocks 1, 2, 4 and 5
             assert blt == VisibleString("BLT_ICC1")
             assert await client.get_name_list(ObjectClass.DOMAIN) == [DOMAIN]
             vmd = await client.get_name_list(ObjectClass.NAMED_VARIABLE)

@@ -7,7 +7,9 @@ Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode`
   ``remote_ae_qualifier``/``password``) and run ``steps``, a list of objects with an ``op``
   (see ``OPS``); one JSON line per step: ``{"i", "op", "ok", "result" | "error"}``.
   ``send_ack`` sends a TASE.2 Transfer_Report_ACK built by hand (the raw API has no
-  InformationReport request) through ``MmsConnection_sendRawData``.
+  InformationReport request) through ``MmsConnection_sendRawData``; ``write_aa`` sends a
+  Write of an association-specific variable (``IM_Transfer_Set``) the same way, since the
+  raw API writes only VMD- and domain-specific variables.
 * ``"ied-server"``: build a small IEC 61850 model at run time (logical device ``ld`` with
   LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``),
   start ``IedServer`` on ``port``, print ``{"ready": true}`` and serve for ``seconds`` (or
@@ -64,6 +66,10 @@ def value_to_json(v: Any) -> Any:
         return {"type": name, "size": n, "set_bits": bits}
     if t in (lib.MMS_VISIBLE_STRING, lib.MMS_STRING):
         return {"type": name, "value": lib.MmsValue_toString(v)}
+    if t == lib.MMS_OCTET_STRING:
+        n = lib.MmsValue_getOctetStringSize(v)
+        raw = bytes(lib.MmsValue_getOctetStringOctet(v, i) for i in range(n))
+        return {"type": name, "hex": raw.hex(), "text": raw.decode("latin-1")}
     if t == lib.MMS_DATA_ACCESS_ERROR:
         return {"type": name, "value": lib.MmsValue_getDataAccessError(v)}
     if t == lib.MMS_UTC_TIME:
@@ -72,13 +78,16 @@ def value_to_json(v: Any) -> Any:
 
 
 def value_from_json(spec: Any) -> Any:
-    """Build an MmsValue from {"float": x} | {"int": n} | {"bool": b} | {"string": s} |
+    """Build an MmsValue from {"float": x} | {"int": n} | {"int16": n} | {"bool": b} |
+    {"string": s} |
     {"bits": [size, [set bits]]} | {"struct": [specs]}."""
     ((kind, arg),) = spec.items()
     if kind == "float":
         return lib.MmsValue_newFloat(float(arg))
     if kind == "int":
         return lib.MmsValue_newIntegerFromInt32(int(arg))
+    if kind == "int16":
+        return lib.MmsValue_newIntegerFromInt16(int(arg))
     if kind == "bool":
         return lib.MmsValue_newBoolean(bool(arg))
     if kind == "string":
@@ -161,6 +170,15 @@ def transfer_report_ack(domain: str, transfer_set: str, stamp: int | None) -> by
         length = max(1, (int(stamp).bit_length() + 8) // 8)
         results += ber(0x85, int(stamp).to_bytes(length, "big", signed=True))
     return ber(0xA3, ber(0xA0, ber(0xA0, names) + ber(0xA0, results)))
+
+
+def aa_write_request(invoke_id: int, item: str, value: bool) -> bytes:
+    """A confirmed Write request of the association-specific Boolean ``item``."""
+    name = ber(0x82, item.encode())  # ObjectName aa-specific [2]
+    spec = ber(0xA0, ber(0x30, ber(0xA0, name)))  # listOfVariable, variableSpecification name
+    data = ber(0xA0, ber(0x83, b"\xff" if value else b"\x00"))  # listOfData: boolean
+    write = ber(0xA5, spec + data)
+    return ber(0xA0, ber(0x02, invoke_id.to_bytes(2, "big")) + write)
 
 
 # --------------------------------------------------------------------------- reports
@@ -367,6 +385,21 @@ class Client:
         lib.MmsConnection_sendRawData(self.con, e, lib.MmsValue_getOctetStringBuffer(buf), len(pdu))
         self.check(e)
         return {"stamp": stamp, "octets": len(pdu)}
+
+    def op_write_aa(self, step: dict[str, Any]) -> Any:
+        """Write an association-specific Boolean (``item``, ``value``) as a raw PDU.
+
+        The answer is not seen by the raw API (its invoke id is not one of libiec61850's
+        own); the caller checks the effect instead.
+        """
+        pdu = aa_write_request(int(step.get("invoke_id", 0x7F00)), step["item"], step["value"])
+        buf = lib.MmsValue_newOctetString(len(pdu), len(pdu))
+        for i, octet in enumerate(pdu):
+            lib.MmsValue_setOctetStringOctet(buf, i, octet)
+        e = self.err()
+        lib.MmsConnection_sendRawData(self.con, e, lib.MmsValue_getOctetStringBuffer(buf), len(pdu))
+        self.check(e)
+        return {"octets": len(pdu)}
 
     def op_sleep(self, step: dict[str, Any]) -> Any:
         time.sleep(float(step.get("seconds", 0.1)))

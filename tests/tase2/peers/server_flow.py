@@ -161,7 +161,7 @@ def check_flow(lines: list[dict[str, Any]], bus: PointBus, adapter: Tase2ServerA
     assert len(out) == len([s for s in steps if "tag" in s]), lines
     r = {tag: line.get("result") for tag, line in out.items()}
     assert [v["value"] for v in r["version"]["value"]] == [2000, 8]
-    assert r["features"]["size"] == 12 and r["features"]["set_bits"] == [0, 1]
+    assert r["features"]["size"] == 12 and r["features"]["set_bits"] == [0, 1, 3, 4]
     assert r["blt"]["value"] == "BLT_ICC1"
     assert r["domains"] == [DOMAIN]
     assert {"TASE2_Version", "Supported_Features", "FREQ"} <= set(r["vmd"])

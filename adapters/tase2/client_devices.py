@@ -1,0 +1,189 @@
+"""Block 5 on the client side: select, operate, get tag and set tag on a remote server.
+
+:class:`ClientDevice` is the configuration of one remote device taken into one local bus
+point (a bus command on the point operates the device). The functions run one step each
+over an :class:`~adapters.tase2.mms_client.MmsClient` and raise :class:`DeviceError`, which
+carries the bus's typed :class:`~gateway.bus.CommandFailure`; :func:`operate_device` is the
+whole sequence (select with the check-back id check when the device is select-before-
+operate, then the operate Write). The probe uses the same functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters.tase2.association import AssociationError
+from adapters.tase2.client_writes import failure_of
+from adapters.tase2.devices import (
+    SBO_SUFFIX,
+    TAG_SUFFIX,
+    DeviceKind,
+    Refusal,
+    TagValue,
+    decode_tag,
+    encode_tag,
+)
+from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
+from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.mms_client import (
+    MmsClient,
+    MmsConnectionLost,
+    MmsRejected,
+    MmsRequestTimeout,
+    MmsServiceError,
+)
+from gateway.bus import CommandError, CommandFailure
+
+T = TypeVar("T")
+
+__all__ = [
+    "ClientDevice",
+    "DeviceError",
+    "device_data",
+    "get_tag",
+    "operate",
+    "operate_device",
+    "select",
+    "set_tag",
+]
+
+
+class DeviceError(CommandError):
+    """A device step failed; ``failure`` is the bus's typed failure, ``error`` the
+    DataAccessError the server answered (if it answered with one)."""
+
+    def __init__(
+        self, failure: CommandFailure, detail: str, error: DataAccessError | None = None
+    ) -> None:
+        super().__init__(failure, detail)
+        self.error = error
+
+
+class ClientDevice(BaseModel):
+    """One remote device operated through one local bus point.
+
+    ``remote`` is the device's agreed name (``scope`` icc: in the table's domain; vcc:
+    VMD-specific), ``kind`` its type, ``sbo`` whether to select before operating;
+    ``check_back_id``, when given, must be what the select returns (else the operate is not
+    sent). A bus command on ``point`` becomes the operate: on a state point ON/closed is 1
+    and OFF/open 0; on a real or discrete point the value goes through the inverse of the
+    point's ISN usage ax+b.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    remote: str
+    point: str = Field(min_length=1)
+    kind: DeviceKind = DeviceKind.COMMAND
+    scope: Literal["icc", "vcc"] = "icc"
+    sbo: bool = False
+    check_back_id: int | None = None
+
+    @field_validator("remote")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not is_valid_identifier(value, 28):
+            raise ValueError(f"device name {value!r} is not an MMS identifier of <= 28 chars")
+        return value
+
+    def object_name(self, domain: str, suffix: str = "") -> ObjectName:
+        """The MMS name of the device (or of its ``_SBO``/``_TAG`` object)."""
+        item = self.remote + suffix
+        return ObjectName.dom(domain, item) if self.scope == "icc" else ObjectName.vmd(item)
+
+
+def device_data(kind: DeviceKind, value: float | int) -> Data:
+    """The MMS value an operate writes: Integer16 0/1, float32, or Integer16."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DeviceError(CommandFailure.INVALID_VALUE, f"{value!r} is not a finite number")
+    if kind is DeviceKind.SETPOINT_REAL:
+        return Float32(float(value))
+    if value != int(value):
+        raise DeviceError(CommandFailure.INVALID_VALUE, f"{value!r} is not an integer")
+    number = int(value)
+    if kind is DeviceKind.COMMAND and number not in (0, 1):
+        raise DeviceError(CommandFailure.INVALID_VALUE, f"a command is 0 or 1, not {number}")
+    if not -(1 << 15) <= number < 1 << 15:
+        raise DeviceError(CommandFailure.INVALID_VALUE, f"{number} is not an Integer16")
+    return Integer(number)
+
+
+def _refused(what: str, error: DataAccessError) -> DeviceError:
+    return DeviceError(failure_of(error), f"{what}: {error.name.lower().replace('_', '-')}", error)
+
+
+async def _guard(what: str, call: Awaitable[T]) -> T:
+    """Await ``call``; link and service troubles become DeviceError."""
+    try:
+        return await call
+    except MmsRequestTimeout as exc:
+        raise DeviceError(CommandFailure.TIMEOUT, f"{what}: {exc}") from None
+    except MmsServiceError as exc:
+        raise DeviceError(CommandFailure.NOT_PERMITTED, f"{what}: {exc}") from None
+    except (MmsConnectionLost, MmsRejected, AssociationError) as exc:
+        raise DeviceError(CommandFailure.DEVICE_FAILURE, f"{what}: {exc}") from None
+
+
+async def select(client: MmsClient, name: ObjectName, expected: int | None = None) -> int:
+    """Read ``<name>_SBO``: arm the device; returns the check-back id (checked against
+    ``expected`` when given)."""
+    sbo = ObjectName(name.scope, name.item + SBO_SUFFIX, name.domain)
+    (result,) = await _guard(f"select {sbo}", client.read(sbo))
+    if isinstance(result, DataAccessError):
+        raise _refused(f"select {sbo}", result)
+    if not isinstance(result, Integer):
+        raise DeviceError(CommandFailure.DEVICE_FAILURE, f"select {sbo}: no check-back id")
+    if expected is not None and result.value != expected:
+        raise DeviceError(
+            CommandFailure.DEVICE_FAILURE,
+            f"select {sbo}: check-back id {result.value}, expected {expected}",
+        )
+    return result.value
+
+
+async def operate(client: MmsClient, name: ObjectName, data: Data) -> None:
+    """Write the command or set-point ``data`` to the device ``name``."""
+    error = await _guard(f"operate {name}", client.write(name, data))
+    if error is not None:
+        raise _refused(f"operate {name}", error)
+
+
+async def operate_device(
+    client: MmsClient,
+    name: ObjectName,
+    kind: DeviceKind,
+    value: float | int,
+    *,
+    sbo: bool = False,
+    check_back_id: int | None = None,
+) -> int | None:
+    """Select (when ``sbo``) and operate; returns the check-back id of the select."""
+    data = device_data(kind, value)
+    got = await select(client, name, check_back_id) if sbo else None
+    await operate(client, name, data)
+    return got
+
+
+async def get_tag(client: MmsClient, name: ObjectName) -> TagValue:
+    """Read ``<name>_TAG``."""
+    tag_name = ObjectName(name.scope, name.item + TAG_SUFFIX, name.domain)
+    (result,) = await _guard(f"get tag {tag_name}", client.read(tag_name))
+    if isinstance(result, DataAccessError):
+        raise _refused(f"get tag {tag_name}", result)
+    tag = decode_tag(result)
+    if isinstance(tag, Refusal):
+        raise DeviceError(CommandFailure.DEVICE_FAILURE, f"get tag {tag_name}: {tag.reason}")
+    return tag
+
+
+async def set_tag(client: MmsClient, name: ObjectName, tag: TagValue) -> None:
+    """Write ``<name>_TAG``."""
+    tag_name = ObjectName(name.scope, name.item + TAG_SUFFIX, name.domain)
+    data = encode_tag(TagValue(tag.state, tag.reason))
+    error = await _guard(f"set tag {tag_name}", client.write(tag_name, data))
+    if error is not None:
+        raise _refused(f"set tag {tag_name}", error)
