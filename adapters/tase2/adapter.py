@@ -36,6 +36,7 @@ from adapters.tase2.bilateral import (
     check_tables,
     is_pattern,
 )
+from adapters.tase2.datasets import VccDataSetConfig
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.server import ServerLimits, Tase2Server
 from gateway.bus import BusError, CommandFailure, PointBus, Subscription
@@ -91,7 +92,9 @@ class Tase2ServerSettings(AdapterSettings):
 
     ``tables`` are the bilateral tables (id, ICC domain, peer identity, points by id or glob
     with read/write rights and point type); ``vcc_points`` are VCC-scope points every peer
-    sees (a table's own rule for the same point wins).
+    sees (a table's own rule for the same point wins); ``vcc_data_sets`` are VMD-scope data
+    sets (name, members: report-only special names and point ids) every peer sees and may
+    name in a DSTransferSet (DataSetName scope 0), if its table lets it read every point.
     """
 
     host: str = "127.0.0.1"
@@ -101,6 +104,7 @@ class Tase2ServerSettings(AdapterSettings):
     max_pdu_size: int = Field(default=65000, ge=1024, le=1_000_000)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     vcc_points: tuple[PointRule, ...] = ()
+    vcc_data_sets: tuple[VccDataSetConfig, ...] = ()
     tables: tuple[BilateralTableConfig, ...] = ()
     subscription_buffer: int = Field(default=200_000, ge=1000)
     refresh_period: float = Field(default=5.0, gt=0)
@@ -123,6 +127,10 @@ class Tase2ServerSettings(AdapterSettings):
             check_tables(self.tables)
         except BilateralConfigError as exc:
             raise ValueError(str(exc)) from None
+        names = [d.name for d in self.vcc_data_sets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"VCC data set names used twice: {', '.join(twice)}")
         return self
 
     def consumed_points(self) -> set[str]:
@@ -130,6 +138,8 @@ class Tase2ServerSettings(AdapterSettings):
         the bus at run time, so they cannot be listed here)."""
         rules = [*self.vcc_points, *(r for t in self.tables for r in t.points)]
         out = {r.match for r in rules if not is_pattern(r.match)}
+        for ds in self.vcc_data_sets:
+            out |= ds.point_ids()
         for t in self.tables:
             for d in t.devices:
                 out.add(d.point)
@@ -199,6 +209,7 @@ class Tase2ServerAdapter(Adapter):
             self._source,
             s.tables,
             vcc_points=s.vcc_points,
+            vcc_data_sets=s.vcc_data_sets,
             limits=s.limits.to_limits(),
             host=s.host,
             port=s.port,
@@ -299,8 +310,9 @@ class Tase2ServerAdapter(Adapter):
         """Nothing to release beyond what ``run()`` cleans up."""
 
     def reconfigure(self, settings: AdapterSettings) -> bool:
-        """Apply table and VCC-point changes in place (only their peers' associations are
-        touched); a new address, identity, PDU size or limits needs a restart (False).
+        """Apply table, VCC-point and VCC-data-set changes in place (only their peers'
+        associations, or the transfer sets using a changed data set, are touched); a new
+        address, identity, PDU size or limits needs a restart (False).
 
         A table that cannot be compiled against the bus (a type that cannot carry a point)
         is logged and the running tables are kept.
@@ -319,6 +331,13 @@ class Tase2ServerAdapter(Adapter):
                 return True
             if changed:
                 log.info("%s: bilateral tables changed: %s", self.name, ", ".join(changed))
+            touched = server.set_vcc_data_sets(settings.vcc_data_sets)
+            if touched:
+                log.info(
+                    "%s: VCC data sets changed: %s",
+                    self.name,
+                    ", ".join(n.item for n in touched),
+                )
             self._resubscribe = True
         self.settings = settings
         return True

@@ -8,7 +8,10 @@ need are precomputed here so the report path does no per-member work it can avoi
 
 :class:`DataSetRegistry` keeps the data sets of all associations (DefineNamedVariableList,
 GetNamedVariableListAttributes, DeleteNamedVariableList, GetNameList class
-namedVariableList).
+namedVariableList), and the server-configured VCC (VMD-scope) data sets: a
+:class:`VccDataSetConfig` lists report-only special names and bus point ids; it is resolved
+per peer (:func:`resolve_vcc_data_set`) against that peer's table, because each table names
+and types the points for its peer. Peers can neither define nor delete VMD-scope lists.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from adapters.tase2.ber import tlv
 from adapters.tase2.bilateral import TableView
 from adapters.tase2.mms.access import VariableEntry
 from adapters.tase2.mms.data import DataAccessError
-from adapters.tase2.mms.names import ObjectName, Scope, encode_object_name
+from adapters.tase2.mms.names import ObjectName, Scope, encode_object_name, is_valid_identifier
 from adapters.tase2.mms.service_error import (
     AccessCode,
     DefinitionCode,
@@ -44,8 +49,10 @@ __all__ = [
     "DataSetError",
     "DataSetMember",
     "DataSetRegistry",
+    "VccDataSetConfig",
     "build_data_set",
     "make_data_set",
+    "resolve_vcc_data_set",
 ]
 
 SPECIAL_MAX_SIZE: Final[dict[str, int]] = {
@@ -89,6 +96,7 @@ class DataSet:
     ends); ``list_name_spec`` is the encoded ``variableListName`` (``A1 L <ObjectName>``) of
     full reports; ``runs`` groups consecutive point members of one type as
     ``(start, end, type)`` for the batch encoders (specials are runs with type None).
+    ``deletable`` is False for the server-configured VCC data sets.
     """
 
     name: ObjectName
@@ -101,6 +109,7 @@ class DataSet:
     special_indices: tuple[int, ...] = ()
     point_ids: tuple[str, ...] = field(default=())
     run_points: tuple[tuple[str, ...], ...] = ()
+    deletable: bool = True
 
     @property
     def entries(self) -> tuple[VariableEntry, ...]:
@@ -176,7 +185,10 @@ def build_data_set(
 
 
 def make_data_set(
-    name: ObjectName, members: tuple[DataSetMember, ...], owner: Hashable | None = None
+    name: ObjectName,
+    members: tuple[DataSetMember, ...],
+    owner: Hashable | None = None,
+    deletable: bool = True,
 ) -> DataSet:
     """A :class:`DataSet` from already resolved members (precomputes the report helpers)."""
     runs: list[tuple[int, int, PointType | None]] = []
@@ -201,23 +213,111 @@ def make_data_set(
         run_points=tuple(
             tuple(m.point for m in members[a:b] if m.point is not None) for a, b, _ in runs
         ),
+        deletable=deletable,
     )
 
 
-class DataSetRegistry:
-    """The data sets of all associations, by name (association scope kept per association)."""
+class VccDataSetConfig(BaseModel):
+    """A server-configured VCC data set: a VMD-scope named variable list every peer sees.
 
-    __slots__ = ("_aa", "_domain")
+    ``members`` are report-only special names (``Transfer_Set_Name``,
+    ``DSConditions_Detected``, ``Event_Code_Detected``, ``Transfer_Set_Time_Stamp``) and bus
+    point ids, in report order.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    members: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not is_valid_identifier(value):
+            raise ValueError(f"data set name {value!r} is not an MMS identifier (max 32 chars)")
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _check_members(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for m in value:
+            if not is_valid_identifier(m):
+                raise ValueError(f"member {m!r} is not a point id or special name")
+            if m in seen:
+                raise ValueError(f"member {m!r} is listed twice")
+            seen.add(m)
+        return value
+
+    def point_ids(self) -> set[str]:
+        """The members that are bus point ids (not special names)."""
+        return {m for m in self.members if m not in REPORT_ONLY_NAMES}
+
+
+def _vcc_member(view: TableView, member: str) -> DataSetMember:
+    """One VCC data set member as the peer of ``view`` sees it.
+
+    Specials are the peer's ICC-domain report variables; a point takes the peer's name and
+    type for it. A point the table does not give the peer keeps a VMD-scope name without
+    type: reading it, or starting a transfer set on the list, is refused.
+    """
+    if member in REPORT_ONLY_NAMES:
+        name = ObjectName.dom(view.domain, member)
+        entry = tlv(0x30, tlv(0xA0, encode_object_name(name)))
+        return DataSetMember(name, member, None, None, entry, SPECIAL_MAX_SIZE[member])
+    access = view.icc.get(member) or view.vcc.get(member)
+    if access is None:
+        name = ObjectName.vmd(member)
+        entry = tlv(0x30, tlv(0xA0, encode_object_name(name)))
+        return DataSetMember(name, None, member, None, entry, 0)
+    entry = tlv(0x30, tlv(0xA0, encode_object_name(access.name)))
+    return DataSetMember(access.name, None, member, access.type, entry, access.type.info.max_size)
+
+
+def resolve_vcc_data_set(config: VccDataSetConfig, view: TableView) -> DataSet:
+    """The VCC data set ``config`` as the peer of ``view`` sees it (not deletable)."""
+    members = tuple(_vcc_member(view, m) for m in config.members)
+    return make_data_set(ObjectName.vmd(config.name), members, None, deletable=False)
+
+
+class DataSetRegistry:
+    """The data sets of all associations, by name (association scope kept per association),
+    and the server-configured VCC data sets."""
+
+    __slots__ = ("_aa", "_domain", "_vcc")
 
     def __init__(self) -> None:
         self._domain: dict[ObjectName, DataSet] = {}
         self._aa: dict[Hashable, dict[ObjectName, DataSet]] = {}
+        self._vcc: dict[str, VccDataSetConfig] = {}
 
-    def get(self, association: Hashable, name: ObjectName) -> DataSet | None:
-        """The data set ``name`` as seen by ``association`` (its own AA-scope sets)."""
+    def get(
+        self, association: Hashable, name: ObjectName, view: TableView | None = None
+    ) -> DataSet | None:
+        """The data set ``name`` as seen by ``association`` (its own AA-scope sets); a VCC
+        data set is resolved for the peer of ``view`` (None without a view).
+        """
         if name.scope == Scope.AA:
             return self._aa.get(association, {}).get(name)
+        if name.scope == Scope.VMD:
+            config = self._vcc.get(name.item)
+            if config is None or view is None:
+                return None
+            return resolve_vcc_data_set(config, view)
         return self._domain.get(name)
+
+    def set_vcc(self, configs: Sequence[VccDataSetConfig]) -> list[ObjectName]:
+        """Replace the VCC data sets; returns the names of those removed or changed (their
+        transfer sets must stop), sorted.
+        """
+        new = {c.name: c for c in configs}
+        touched = [n for n, c in self._vcc.items() if new.get(n) != c]
+        self._vcc = new
+        return [ObjectName.vmd(n) for n in sorted(touched)]
+
+    def is_vcc(self, name: ObjectName) -> bool:
+        """True when ``name`` is a server-configured VCC data set."""
+        return name.scope == Scope.VMD and name.item in self._vcc
 
     def define(
         self,
@@ -265,6 +365,8 @@ class DataSetRegistry:
         """Sorted item names of the data sets in a scope (GetNameList namedVariableList)."""
         if scope == Scope.AA:
             return sorted(n.item for n in self._aa.get(association, {}))
+        if scope == Scope.VMD:
+            return sorted(self._vcc)
         return sorted(n.item for n in self._domain if n.scope == scope and n.domain == domain)
 
     def drop_association(self, association: Hashable) -> list[ObjectName]:

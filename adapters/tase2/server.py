@@ -41,6 +41,7 @@ from adapters.tase2.association import (
     CloseReason,
     PduTooLargeError,
 )
+from adapters.tase2.ber import encode_integer
 from adapters.tase2.bilateral import (
     BilateralTableConfig,
     PeerRejected,
@@ -54,7 +55,7 @@ from adapters.tase2.bilateral import (
     page_names,
 )
 from adapters.tase2.controls import PeerInfo, ServerControls
-from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry, VccDataSetConfig
 from adapters.tase2.info_messages import (
     IM_TRANSFER_SET,
     IM_TRANSFER_SET_TYPE,
@@ -531,7 +532,7 @@ class Tase2Handler:
     ) -> GetNamedVariableListAttributesResponse:
         """The members of a data set."""
         ds = self.server.data_set(ctx, _peer(ctx), request.name)
-        return GetNamedVariableListAttributesResponse(ds.entries, mms_deletable=True)
+        return GetNamedVariableListAttributesResponse(ds.entries, mms_deletable=ds.deletable)
 
 
 def _is_message_object(item: str, view: TableView) -> bool:
@@ -573,8 +574,10 @@ class Tase2Server:
 
     ``tables`` are the bilateral tables (see :mod:`adapters.tase2.bilateral`);
     ``vcc_points`` rules add VCC-scope (VMD-specific) points visible to every peer whose
-    table does not say otherwise. ``on_report_sent`` is called with each report and the
-    POSIX time its bytes were handed to the socket (for latency measurements).
+    table does not say otherwise; ``vcc_data_sets`` are VMD-scope data sets every peer sees
+    and may report through its transfer sets (members it may read only). ``on_report_sent``
+    is called with each report and the POSIX time its bytes were handed to the socket (for
+    latency measurements).
     """
 
     def __init__(
@@ -583,6 +586,7 @@ class Tase2Server:
         tables: Sequence[BilateralTableConfig],
         *,
         vcc_points: Sequence[PointRule] = (),
+        vcc_data_sets: Sequence[VccDataSetConfig] = (),
         limits: ServerLimits | None = None,
         host: str = "127.0.0.1",
         port: int = 102,
@@ -601,6 +605,7 @@ class Tase2Server:
             max_buffered_changes=self.limits.max_buffered_changes,
         )
         self.registry = DataSetRegistry()
+        self.registry.set_vcc(vcc_data_sets)
         self.controls = ServerControls(
             source.kinds,
             source.current,
@@ -748,6 +753,25 @@ class Tase2Server:
             self._rebind(tid, old_tables.get(tid), new.get(tid))
         return sorted(changed)
 
+    def set_vcc_data_sets(self, configs: Sequence[VccDataSetConfig]) -> list[ObjectName]:
+        """Apply new VCC data sets while running; the transfer sets reporting one that was
+        removed or changed are stopped (with a log line). Returns the touched list names.
+        """
+        touched = self.registry.set_vcc(configs)
+        if not touched:
+            return []
+        for ctx, ts_name, ds_name in self.engine.stop_data_sets(set(touched)):
+            peer = self._peers.get(ctx) if isinstance(ctx, AssociationContext) else None
+            log.info(
+                "transfer set %s stopped: association %s (%s): VCC data set %s was changed "
+                "or removed",
+                ts_name,
+                ctx.association_id if isinstance(ctx, AssociationContext) else "?",
+                peer.label if peer is not None else "?",
+                ds_name,
+            )
+        return touched
+
     def refresh_points(self) -> bool:
         """Recompile every view when the set of points changed; True when it did."""
         kinds = self.source.kinds()
@@ -870,7 +894,7 @@ class Tase2Server:
         """The data set ``name`` as this peer sees it, else an access service error."""
         if name.scope == Scope.DOMAIN and name.domain != peer.view.domain:
             raise _service_error(DataAccessError.OBJECT_ACCESS_DENIED)
-        ds = self.registry.get(ctx, name)
+        ds = self.registry.get(ctx, name, peer.view)
         if ds is None:
             raise _service_error(DataAccessError.OBJECT_NON_EXISTENT)
         return ds
@@ -908,14 +932,24 @@ class Tase2Server:
     def delete_data_sets(
         self, ctx: AssociationContext, peer: _Peer, request: DeleteNamedVariableListRequest
     ) -> tuple[int, int]:
-        """DeleteNamedVariableList: (matched, deleted); other domains are never touched."""
+        """DeleteNamedVariableList: (matched, deleted); other domains are never touched.
+
+        The server's VCC data sets are not deletable: a request that matches one deletes
+        the rest and answers access/object-access-denied with numberDeleted.
+        """
         domain = peer.view.domain
+        registry = self.registry
+        refused: list[ObjectName] = []
         if request.scope == DeleteScope.SPECIFIC:
+            refused = [n for n in request.names or () if registry.is_vcc(n)]
             names = [
                 n
                 for n in request.names or ()
                 if n.scope == Scope.AA or (n.scope == Scope.DOMAIN and n.domain == domain)
             ]
+        elif request.scope == DeleteScope.VMD:
+            refused = [ObjectName.vmd(n) for n in registry.names(ctx, Scope.VMD)]
+            names = []
         elif request.scope == DeleteScope.AA_SPECIFIC:
             names = [ObjectName.aa(n) for n in self.registry.names(ctx, Scope.AA)]
         elif request.scope == DeleteScope.DOMAIN and request.domain == domain:
@@ -929,6 +963,20 @@ class Tase2Server:
             m, d = self.registry.delete(ctx, name, self.engine.data_set_in_use)
             matched += m
             deleted += d
+        if refused:
+            message = (
+                f"data set {', '.join(str(n) for n in refused)} is configured by the server "
+                f"and cannot be deleted ({deleted} other data sets deleted)"
+            )
+            log.warning("association %d: %s", ctx.association_id, message)
+            raise MmsServiceError(
+                ServiceError(
+                    ErrorClass.ACCESS,
+                    AccessCode.OBJECT_ACCESS_DENIED,
+                    service_specific=(0x86, encode_integer(deleted)),
+                ),
+                message,
+            )
         return matched, deleted
 
     # ------------------------------------------------------------------ transfer sets
@@ -943,7 +991,8 @@ class Tase2Server:
         was_running = ts.running
         peer = self._peers.get(ctx)
         label = peer.label if peer is not None else "?"
-        lookup = lambda n: self.registry.get(ctx, n)  # noqa: E731
+        view = peer.view if peer is not None else None
+        lookup = lambda n: self.registry.get(ctx, n, view)  # noqa: E731
         try:
             if component is None:
                 engine.write(ctx, name, value, time.time(), lookup)

@@ -41,8 +41,8 @@ enabling write when StartTime is 0 or past):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from adapters.tase2.bilateral import TableView
@@ -279,6 +279,20 @@ class TransferEngine:
             if self._member_problem(view, run.data_set) is not None:
                 self._stop(run.ts)
                 stopped.append(run.ts.name)
+        return stopped
+
+    def stop_data_sets(
+        self, names: Container[ObjectName]
+    ) -> list[tuple[Hashable, ObjectName, ObjectName]]:
+        """Stop the running transfer sets reporting a data set named in ``names`` (it was
+        removed or redefined); returns ``(association, transfer set, data set)`` of each.
+        They stay allocated to their associations, with Status FALSE.
+        """
+        stopped = []
+        for run in [r for r in self._runs.values() if r.data_set.name in names]:
+            self._stop(run.ts)
+            run.ts.value = replace(run.ts.value, status=False)
+            stopped.append((run.association, run.ts.name, run.data_set.name))
         return stopped
 
     def close_association(self, association: Hashable) -> list[ObjectName]:

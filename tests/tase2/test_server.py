@@ -522,6 +522,10 @@ async def test_example_config_loads_and_serves() -> None:
         )
         (freq,) = await client.read(ObjectName.vmd("SYS_FREQ"))
         assert isinstance(freq, Structure)
+        lists = await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.VMD)
+        assert lists == ["DS_SYSTEM"]
+        values = await client.read_list(ObjectName.vmd("DS_SYSTEM"))
+        assert all(isinstance(v, Structure) for v in values[3:])
         await client.conclude()
     finally:
         await runtime.stop()
@@ -542,3 +546,173 @@ async def test_peer_address_and_association_limit_are_enforced(
             await connect(adapter)
         assert "limit of 1 associations" in caplog.text
         await first.conclude()
+
+
+# --------------------------------------------------------------------------- VCC data sets
+
+VCC_MEMBERS = [*HEAD, "FREQ", "GEN1", "TAP1"]
+VCC_DS = ObjectName.vmd("DS_SYSTEM")
+
+
+def vcc_settings(**extra: Any) -> Any:
+    """Settings with the VCC data set DS_SYSTEM; ICC2 may write but not read TAP1."""
+    icc2 = table(
+        "BLT_ICC2",
+        OTHER_DOMAIN,
+        OTHER_AP,
+        [{"match": "GEN1"}, {"match": "TAP1", "read": False, "write": True}],
+    )
+    raw: dict[str, Any] = {
+        "tables": [table(), icc2],
+        "vcc_data_sets": [{"name": "DS_SYSTEM", "members": VCC_MEMBERS}],
+    }
+    raw.update(extra)
+    return settings(**raw)
+
+
+async def start_vcc(client: MmsClient, domain: str = DOMAIN) -> ObjectName:
+    """Allocate a transfer set (Next_DSTransfer_Set) of ``domain``."""
+    (allocated,) = await client.read(ICC(domain, "Next_DSTransfer_Set"))
+    ts = decode_mms_object_name(allocated)
+    assert ts is not None
+    return ts
+
+
+async def test_vcc_data_sets_are_listed_described_read_and_not_deletable() -> None:
+    bus, _ = make_bus()
+    async with running(vcc_settings(), bus) as adapter:
+        client = await connect(adapter)
+        other = await connect(adapter, ap=OTHER_AP)
+        try:
+            for c in (client, other):
+                lists = await c.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.VMD)
+                assert lists == ["DS_SYSTEM"]
+            attrs = await client.get_named_variable_list_attributes(VCC_DS)
+            assert attrs.mms_deletable is False
+            assert [e.name for e in attrs.variables] == [
+                *(ICC(DOMAIN, n) for n in HEAD),
+                ObjectName.vmd("FREQ"),
+                ICC(DOMAIN, "GEN1"),
+                ICC(DOMAIN, "TAP1"),
+            ]
+            values = await client.read_list(VCC_DS)
+            assert values[:3] == (DataAccessError.OBJECT_ACCESS_DENIED,) * 3
+            for point, data in zip(VCC_MEMBERS[3:], values[3:], strict=True):
+                got = decode_point(data)
+                assert got.value == pytest.approx(bus.get(point).value)
+                assert got.quality == bus.get(point).quality
+            (tap1,) = (await other.read_list(VCC_DS))[5:]
+            assert tap1 == DataAccessError.OBJECT_ACCESS_DENIED  # write-only for ICC2
+            with pytest.raises(MmsServiceError) as exc:
+                await client.delete_named_variable_list(VCC_DS)
+            err = exc.value.error
+            assert (err.error_class, err.code) == (
+                ErrorClass.ACCESS,
+                AccessCode.OBJECT_ACCESS_DENIED,
+            )
+            assert err.service_specific == (0x86, b"\x00")  # numberDeleted 0
+            assert await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST) == ["DS_SYSTEM"]
+            with pytest.raises(MmsServiceError) as exc:  # peers define no VMD-scope lists
+                await client.define_named_variable_list(ObjectName.vmd("MINE"), [VCC_DS])
+            assert exc.value.error.error_class == ErrorClass.ACCESS
+        finally:
+            await client.conclude()
+            await other.conclude()
+
+
+async def test_vcc_data_set_reports_and_start_checks(caplog: pytest.LogCaptureFixture) -> None:
+    bus, _ = make_bus()
+    async with running(vcc_settings(), bus) as adapter:
+        client = await connect(adapter)
+        other = await connect(adapter, ap=OTHER_AP)
+        try:
+            ts = await start_vcc(client)
+            value = DSTransferSetValue(
+                data_set=VCC_DS, status=True, interval=1, integrity_check=1, conditions=IV | IG
+            )
+            assert await client.write(ts, value.to_data()) is None
+            full = await next_report(client)
+            assert full.spec.name == VCC_DS  # type: ignore[union-attr]
+            assert decode_mms_object_name(full.results[0]) == ts
+            assert full.results[1] == BitString(5, b"\xc0")
+            for point, data in zip(VCC_MEMBERS[3:], full.results[3:], strict=True):
+                got, pv = decode_point(data), bus.get(point)
+                assert got.value == pytest.approx(pv.value) and got.quality == pv.quality
+            # ICC2 may not read TAP1: the start is refused
+            ts2 = await start_vcc(other, OTHER_DOMAIN)
+            assert await other.write(ts2, value.to_data()) == DataAccessError.OBJECT_ACCESS_DENIED
+            assert "not readable for this peer" in caplog.text
+        finally:
+            await client.conclude()
+            await other.conclude()
+    # a VCC data set whose full report cannot fit the negotiated PDU is refused at start
+    ext = PointType.DATA_REALQ_TIMETAG_EXTENDED.value
+    bus = PointBus()
+    bus.add_owner("plant")
+    for i in range(120):
+        bus.register(PointDef(id=f"P{i:03d}"), "plant")
+    big = {"name": "BIG", "members": [f"P{i:03d}" for i in range(120)]}
+    s = settings(tables=[table(points=[{"match": "P*", "type": ext}])], vcc_data_sets=[big])
+    async with running(s, bus) as adapter:
+        client = await connect(adapter, max_pdu_size=2560)
+        try:
+            ts = await start_vcc(client)
+            value = DSTransferSetValue(
+                data_set=ObjectName.vmd("BIG"), status=True, interval=1, conditions=IV
+            )
+            assert await client.write(ts, value.to_data()) == (
+                DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT
+            )
+            assert "more than the negotiated MMS PDU size of 2560" in caplog.text
+        finally:
+            await client.conclude()
+
+
+async def test_changing_vcc_data_sets_stops_only_their_transfer_sets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus, _ = make_bus()
+    s = vcc_settings()
+    async with running(s, bus) as adapter:
+        server = adapter.server
+        assert server is not None
+        client = await connect(adapter)
+        try:
+            _, icc_ts = await start_transfer(client, ["GEN1"], conditions=OC, rbe=True)
+            ts = await start_vcc(client)
+            value = DSTransferSetValue(data_set=VCC_DS, status=True, interval=1, conditions=IV)
+            assert await client.write(ts, value.to_data()) is None
+            raw = s.model_dump()
+            raw["vcc_data_sets"] = [
+                *raw["vcc_data_sets"],
+                {"name": "DS_OTHER", "members": ["FREQ"]},
+            ]
+            assert adapter.reconfigure(type(s).model_validate(raw)) is True
+            assert server.engine.get(ts).running  # type: ignore[union-attr]  # untouched
+            caplog.set_level(logging.INFO)
+            raw["vcc_data_sets"] = raw["vcc_data_sets"][1:]  # DS_SYSTEM removed
+            assert adapter.reconfigure(type(s).model_validate(raw)) is True
+            assert not server.engine.get(ts).running  # type: ignore[union-attr]
+            assert server.engine.get(icc_ts).running  # type: ignore[union-attr]
+            assert f"transfer set {ts} stopped" in caplog.text and "DS_SYSTEM" in caplog.text
+            (read_back,) = await client.read(ts)
+            assert isinstance(read_back, Structure) and read_back.items[11] == Boolean(False)
+            lists = await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.VMD)
+            assert lists == ["DS_OTHER"]
+            bus.update("GEN1", 4321.0)  # the ICC transfer set still reports
+            report = by_name(await next_report(client))
+            assert decode_point(report["GEN1"]).value == 4321.0
+        finally:
+            await client.conclude()
+
+
+async def test_vcc_data_set_settings_are_checked() -> None:
+    s = vcc_settings()
+    assert {"FREQ", "GEN1", "TAP1"} <= s.consumed_points()
+    assert "Transfer_Set_Name" not in s.consumed_points()
+    with pytest.raises(ValueError, match="used twice"):
+        vcc_settings(vcc_data_sets=[{"name": "A", "members": ["FREQ"]}] * 2)
+    with pytest.raises(ValueError, match="listed twice"):
+        vcc_settings(vcc_data_sets=[{"name": "A", "members": ["FREQ", "FREQ"]}])
+    with pytest.raises(ValueError):
+        vcc_settings(vcc_data_sets=[{"name": "A", "members": []}])

@@ -12,6 +12,7 @@ from server_fixtures import DOMAIN, PEER_AP, SERVER_AP, type_point
 from adapters.tase2.adapter import Tase2ServerAdapter
 from adapters.tase2.model import PointType
 from gateway.bus import PointBus
+from gateway.points import Quality, Source, Validity
 
 TS = "DSTransferSet01"
 POINTS = ["GEN1", "BRK1", "TAP1"]
@@ -177,8 +178,8 @@ def check_flow(lines: list[dict[str, Any]], bus: PointBus, adapter: Tase2ServerA
     # RBE interval report: the changed points named individually after the specials,
     # DSConditions_Detected = IntervalTimeOut, values and flags equal to the bus's.
     # (Integrity reports are full reports named by the ICC-domain data set: libiec61850's
-    # client drops domain-specific variableListName reports, so test_server.py and the
-    # tshark test check those.)
+    # client drops domain-specific variableListName reports; the VCC data set flow below
+    # checks full reports through libiec61850, named by a VMD-specific list.)
     reports = {x["name"]: x["value"] for x in r["reports"]}
     assert list(reports)[:3] == HEAD and "BRK1" not in reports, r["reports"]
     assert reports["DSConditions_Detected"]["set_bits"] == [0]
@@ -200,3 +201,103 @@ def check_flow(lines: list[dict[str, Any]], bus: PointBus, adapter: Tase2ServerA
     server = adapter.server
     assert server is not None
     assert [e.kind for e in server.events] == []  # the critical report was acknowledged
+
+
+# --------------------------------------------------------------------------- VCC data set
+
+VCC_DS = "DS_SYSTEM"
+VCC_POINTS = ["FREQ", "GEN1", "TAP1"]
+VCC_DATA_SETS = [{"name": VCC_DS, "members": [*HEAD, *VCC_POINTS]}]
+TS2 = "DSTransferSet02"
+
+
+def vcc_transfer_set(conditions: list[int], **kw: Any) -> dict[str, Any]:
+    """A DSTransferSet value naming the VCC data set (MMSObjectName scope 0)."""
+    value = transfer_set(conditions, **kw)
+    value["struct"][0] = {"struct": [{"int": 0}, {"string": ""}, {"string": VCC_DS}]}
+    return value
+
+
+def vcc_flow_steps() -> list[dict[str, Any]]:
+    """Two transfer sets on the VCC data set: interval-only (full reports) and integrity
+    with RBE; read the list, try to delete it, stop both, conclude."""
+    one = {"op": "write", "domain": DOMAIN, "item": TS}
+    two = {"op": "write", "domain": DOMAIN, "item": TS2}
+    interval = {"conditions": [0], "interval": 1}
+    integrity = {"conditions": [1, 2], "integrity": 1, "rbe": True}
+    return [
+        {"op": "connect", "tag": "connect"},
+        {"op": "read_list", "domain": None, "name": VCC_DS, "tag": "read-list"},
+        {"op": "read", "domain": DOMAIN, "item": "Next_DSTransfer_Set", "tag": "next1"},
+        {"op": "read", "domain": DOMAIN, "item": "Next_DSTransfer_Set", "tag": "next2"},
+        {**one, "value": vcc_transfer_set(**interval), "tag": "start-interval"},
+        {**two, "value": vcc_transfer_set(**integrity), "tag": "start-integrity"},
+        {"op": "wait_reports", "count": 2, "timeout": 3, "tag": "full"},
+        {"op": "clear_reports"},
+        {"op": "signal", "name": "change"},
+        {"op": "wait_reports", "count": 4, "timeout": 3, "tag": "rbe"},
+        {**one, "value": vcc_transfer_set(**interval, status=False), "tag": "stop-interval"},
+        {**two, "value": vcc_transfer_set(**integrity, status=False), "tag": "stop-integrity"},
+        {"op": "delete_list", "domain": None, "name": VCC_DS, "tag": "delete"},
+        {"op": "conclude", "tag": "conclude"},
+    ]
+
+
+async def run_vcc_flow(adapter: Tase2ServerAdapter, bus: PointBus) -> list[dict[str, Any]]:
+    """Drive :func:`vcc_flow_steps`; GEN1 changes when the peer signals."""
+    assert adapter.server is not None
+    async with PeerProcess(peer_config(adapter.server.port, vcc_flow_steps()), 30) as peer:
+        await peer.until("signal")
+        bus.update("GEN1", 888.5, Quality(Validity.NOT_VALID, Source.ESTIMATED), 1_700_000_888.0)
+        peer.send_line()
+        lines = await peer.finish()
+    return lines
+
+
+def expected_point(bus: PointBus, point: str) -> tuple[float, int, list[int]]:
+    """(value, GMTBasedS time stamp, set flag bits) of a bus point, as a report carries it."""
+    pv = bus.get(point)
+    flags = pv.quality.to_flags()
+    return float(pv.value), int(pv.ts), [b for b in range(8) if flags & (0x80 >> b)]
+
+
+def decoded_point(value: dict[str, Any]) -> tuple[float, int, list[int]]:
+    """(value, time stamp, set flag bits) of a Q/TimeTag point decoded by libiec61850."""
+    v, stamp, flags = value["value"]
+    return float(v["value"]), int(stamp["value"]), flags["set_bits"]
+
+
+def check_vcc_flow(
+    lines: list[dict[str, Any]], before: dict[str, tuple[float, int, list[int]]], bus: PointBus
+) -> None:
+    """Full interval and integrity reports named by the VCC list carry the bus's values and
+    flags (``before``: the points before GEN1's change); the RBE report the change."""
+    steps = vcc_flow_steps()
+    out = {steps[x["i"]].get("tag"): x for x in lines if "i" in x}
+    for tag in ("connect", "read-list", "next1", "next2", "full", "rbe", "conclude"):
+        assert out[tag]["ok"] is True, out[tag]
+    for tag in ("start-interval", "start-integrity", "stop-interval", "stop-integrity"):
+        assert out[tag]["result"]["success"] is True, out[tag]
+    assert out["delete"]["ok"] is False and "MmsError" in out["delete"]["error"], out["delete"]
+    r = {tag: x.get("result") for tag, x in out.items()}
+    assert [v["value"] for v in r["next2"]["value"]] == [1, DOMAIN, TS2]
+    listed = r["read-list"]["value"]
+    assert [x["value"] for x in listed[:3]] == [3, 3, 3], listed  # object-access-denied
+    for point, value in zip(VCC_POINTS, listed[3:], strict=True):
+        assert decoded_point(value) == before[point], point
+    full = [x for x in r["full"] if x.get("is_list")]
+    assert {x["name"] for x in full} == {VCC_DS}, r["full"]
+    assert {x["domain"] for x in full} <= {None, ""}, r["full"]  # VMD-specific
+    conditions = {}
+    for report in full:
+        members = report["value"]["value"]
+        ts_name = [v["value"] for v in members[0]["value"]]
+        conditions[ts_name[2]] = members[1]["set_bits"]
+        assert ts_name[:2] == [1, DOMAIN]
+        for point, value in zip(VCC_POINTS, members[3:], strict=True):
+            assert decoded_point(value) == before[point], (point, report)
+    assert conditions == {TS: [0], TS2: [1]}, full  # IntervalTimeOut, IntegrityTimeOut
+    rbe = {x["name"]: x["value"] for x in r["rbe"] if not x.get("is_list")}
+    assert rbe["DSConditions_Detected"]["set_bits"] == [2]  # ObjectChange
+    assert decoded_point(rbe["GEN1"]) == expected_point(bus, "GEN1") != before["GEN1"]
+    assert "FREQ" not in rbe and "TAP1" not in rbe
