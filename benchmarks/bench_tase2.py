@@ -28,8 +28,9 @@ from adapters.tase2.adapter import Tase2ServerAdapter, Tase2ServerSettings
 from adapters.tase2.association import AssociationConfig
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.model import DSConditions, DSTransferSetValue, decode_mms_object_name
+from adapters.tase2.model import DSConditions, decode_mms_object_name
 from adapters.tase2.reports import ReportRequest
+from adapters.tase2.transfer_set import DSTransferSetValue
 from benchmarks.common import report
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef

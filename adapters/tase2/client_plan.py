@@ -37,11 +37,10 @@ from adapters.tase2.model import (
     TRANSFER_SET_NAME,
     TRANSFER_SET_TIME_STAMP,
     DSConditions,
-    DSTransferSetModel,
-    DSTransferSetValue,
     PointType,
 )
 from adapters.tase2.reports import tlv_size
+from adapters.tase2.transfer_set import DSTransferSetModel, DSTransferSetValue
 
 __all__ = [
     "AUTO_MAX_SIZE",

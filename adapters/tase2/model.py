@@ -8,9 +8,9 @@ What is here (tase2-reference.md sections 6.2-6.7):
   reports) and a decoder ``Data -> DecodedPoint`` that the client reuses.
 * ``TASE2_Version`` / ``Supported_Features`` values, ``MMSObjectName`` structures, the
   ``DSConditions`` bit string, the names and types of the ICC-domain special variables.
-* The ``DSTransferSet`` structure (2000 model, 13 components; 1996 model, 12), parsed from a
-  written value into :class:`DSTransferSetValue`, with :class:`DSTransferSetError` carrying
-  the DataAccessError the server answers with.
+* :class:`DSTransferSetError`, carrying the DataAccessError the server answers a refused
+  write with; raised here by the ``MMSObjectName`` and ``DSConditions`` decoders, and by the
+  ``DSTransferSet`` codec of :mod:`adapters.tase2.transfer_set`.
 
 Bit numbering follows ASN.1 (bit 0 = mask ``0x80`` of the first octet) throughout.
 """
@@ -21,13 +21,12 @@ import enum
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any, Final, NamedTuple
+from dataclasses import dataclass
+from typing import Final, NamedTuple
 
 from adapters.tase2.ber import encode_integer
 from adapters.tase2.mms.data import (
     BitString,
-    Boolean,
     Data,
     DataAccessError,
     Float32,
@@ -41,7 +40,6 @@ from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
 from adapters.tase2.mms.report_fast import encode_realq_timetag_results
 from adapters.tase2.mms.types import (
     BitStringType,
-    BooleanType,
     FloatType,
     IntegerType,
     StructureComponent,
@@ -55,11 +53,8 @@ from gateway.points import GOOD, PointKind, PointValue, Quality
 __all__ = [
     "BILATERAL_TABLE_ID",
     "BILATERAL_TABLE_ID_TYPE",
-    "DATA_SET_NAME_TYPE",
     "DS_CONDITIONS_DETECTED",
     "DS_CONDITIONS_TYPE",
-    "DS_TRANSFER_SET_1996_TYPE",
-    "DS_TRANSFER_SET_2000_TYPE",
     "EVENT_CODE_DETECTED",
     "GMT_BASED_S_TYPE",
     "ICC_LISTED_NAMES",
@@ -79,23 +74,18 @@ __all__ = [
     "TRANSFER_SET_TIME_STAMP",
     "DSConditions",
     "DSTransferSetError",
-    "DSTransferSetModel",
-    "DSTransferSetValue",
     "DecodedPoint",
     "PointDecodeError",
     "PointType",
     "PointTypeInfo",
-    "apply_component",
     "decode_mms_object_name",
     "decode_point",
     "ds_conditions_from_data",
     "ds_conditions_to_data",
-    "ds_transfer_set_components",
     "encode_mms_object_name",
     "encode_points",
     "gmt_based_s",
     "identify_point_type",
-    "parse_ds_transfer_set",
     "point_type_info",
     "supported_features",
     "tase2_version",
@@ -121,14 +111,14 @@ TIME_STAMP_EXTENDED_TYPE: Final = StructureType(
 COV_COUNTER_TYPE: Final = UnsignedType(16)
 """``COV_Counter``: Unsigned16, bumped on every recorded change, wrapping."""
 
-_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+_INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 _F32_MAX: Final = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
 
 
 def gmt_based_s(ts: float) -> int:
     """POSIX seconds -> ``GMTBasedS`` (floor, clamped to the Integer32 range)."""
     s = math.floor(ts) if math.isfinite(ts) else 0
-    return _INT32_MIN if s < _INT32_MIN else _INT32_MAX if s > _INT32_MAX else s
+    return _INT32_MIN if s < _INT32_MIN else INT32_MAX if s > INT32_MAX else s
 
 
 def _split_ms(ts: float) -> tuple[int, int]:
@@ -138,8 +128,8 @@ def _split_ms(ts: float) -> tuple[int, int]:
     s, ms = divmod(round(ts * 1000), 1000)
     if s < _INT32_MIN:
         return _INT32_MIN, 0
-    if s > _INT32_MAX:
-        return _INT32_MAX, 999
+    if s > INT32_MAX:
+        return INT32_MAX, 999
     return s, ms
 
 
@@ -256,7 +246,7 @@ def _discrete(v: float | int) -> int:
         i = int(v)
     except (ValueError, OverflowError):
         return 0
-    return _INT32_MIN if i < _INT32_MIN else _INT32_MAX if i > _INT32_MAX else i
+    return _INT32_MIN if i < _INT32_MIN else INT32_MAX if i > INT32_MAX else i
 
 
 def _state_bits(v: float | int) -> int:
@@ -851,14 +841,7 @@ def ds_conditions_from_data(data: Data) -> DSConditions:
     return DSConditions(value)
 
 
-# --------------------------------------------------------------------------- DSTransferSet
-
-
-class DSTransferSetModel(enum.IntEnum):
-    """Object model edition of a DSTransferSet; the value is its component count."""
-
-    MODEL_1996 = 12
-    MODEL_2000 = 13
+# --------------------------------------------------------------------------- DSTransferSet errors
 
 
 class DSTransferSetError(ValueError):
@@ -871,182 +854,3 @@ class DSTransferSetError(ValueError):
     def __init__(self, message: str, error: DataAccessError) -> None:
         super().__init__(message)
         self.error = error
-
-
-@dataclass(frozen=True, slots=True)
-class DSTransferSetValue:
-    """The attributes of a DSTransferSet (reference section 6.6), model independent.
-
-    Times are seconds: ``start_time`` is GMTBasedS (0 = now), the others are intervals.
-    ``data_set`` is None while no data set is named (an empty Name). A 1996-model value has
-    ``all_changes_reported`` False.
-    """
-
-    data_set: ObjectName | None = None
-    start_time: int = 0
-    interval: int = 0
-    tle: int = 0
-    buffer_time: int = 0
-    integrity_check: int = 0
-    conditions: DSConditions = NO_CONDITIONS
-    block_data: bool = False
-    critical: bool = False
-    rbe: bool = False
-    all_changes_reported: bool = False
-    status: bool = False
-    event_code_requested: int = 0
-
-    def to_data(self, model: DSTransferSetModel = DSTransferSetModel.MODEL_2000) -> Structure:
-        """The MMS value as read from the object (13 components, or 12 for 1996)."""
-        name = (
-            Structure((Unsigned(0), VisibleString(""), VisibleString("")))
-            if self.data_set is None
-            else encode_mms_object_name(self.data_set)
-        )
-        items: list[Data] = [
-            name,
-            Integer(self.start_time),
-            Integer(self.interval),
-            Integer(self.tle),
-            Integer(self.buffer_time),
-            Integer(self.integrity_check),
-            ds_conditions_to_data(self.conditions),
-            Boolean(self.block_data),
-            Boolean(self.critical),
-            Boolean(self.rbe),
-            Boolean(self.all_changes_reported),
-            Boolean(self.status),
-            Integer(self.event_code_requested),
-        ]
-        if model is DSTransferSetModel.MODEL_1996:
-            del items[10]
-        return Structure(tuple(items))
-
-    def same_except_status(self, other: DSTransferSetValue) -> bool:
-        """True when ``other`` differs from this value at most in ``status``."""
-        return replace(other, status=self.status) == self
-
-
-_DSTS_2000: tuple[tuple[str, str, TypeSpecification], ...] = (
-    ("DataSetName", "data_set", MMS_OBJECT_NAME_TYPE),
-    ("StartTime", "start_time", GMT_BASED_S_TYPE),
-    ("Interval", "interval", INT32),
-    ("TLE", "tle", INT32),
-    ("BufferTime", "buffer_time", INT32),
-    ("IntegrityCheck", "integrity_check", INT32),
-    ("DSConditionsRequested", "conditions", DS_CONDITIONS_TYPE),
-    ("BlockData", "block_data", BooleanType()),
-    ("Critical", "critical", BooleanType()),
-    ("RBE", "rbe", BooleanType()),
-    ("AllChangesReported", "all_changes_reported", BooleanType()),
-    ("Status", "status", BooleanType()),
-    ("EventCodeRequested", "event_code_requested", INT16),
-)
-_DSTS_1996 = tuple(c for c in _DSTS_2000 if c[0] != "AllChangesReported")
-
-DS_TRANSFER_SET_2000_TYPE: Final = StructureType(
-    tuple(StructureComponent(n, t) for n, _, t in _DSTS_2000)
-)
-"""The 2000-08 DSTransferSet type (13 components); time fields described as Integer32."""
-DS_TRANSFER_SET_1996_TYPE: Final = StructureType(
-    tuple(StructureComponent(n, t) for n, _, t in _DSTS_1996)
-)
-"""The 1996-08 DSTransferSet type (12 components, no AllChangesReported)."""
-
-DATA_SET_NAME_TYPE: Final = MMS_OBJECT_NAME_TYPE
-
-_FIELD_OF: dict[str, str] = {n: f for n, f, _ in _DSTS_2000}
-assert set(_FIELD_OF.values()) == {f.name for f in fields(DSTransferSetValue)}
-
-
-def ds_transfer_set_components(
-    model: DSTransferSetModel = DSTransferSetModel.MODEL_2000,
-) -> dict[str, str]:
-    """Component name -> :class:`DSTransferSetValue` field, in wire order, for ``model``."""
-    comps = _DSTS_2000 if model is DSTransferSetModel.MODEL_2000 else _DSTS_1996
-    return {n: f for n, f, _ in comps}
-
-
-_INT32_FIELDS = {"start_time", "interval", "tle", "buffer_time", "integrity_check"}
-_BOOL_FIELDS = {"block_data", "critical", "rbe", "all_changes_reported", "status"}
-
-
-def _component(name: str, fieldname: str, d: Data) -> Any:
-    """Decode one component; raises DSTransferSetError (attribute-inconsistent / value-invalid)."""
-    if fieldname == "data_set":
-        return decode_mms_object_name(d, name)
-    if fieldname == "conditions":
-        return ds_conditions_from_data(d)
-    if fieldname in _BOOL_FIELDS:
-        if not isinstance(d, Boolean):
-            raise DSTransferSetError(
-                f"{name}: expected a boolean, got {d!r}",
-                DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-            )
-        return d.value
-    if not isinstance(d, Integer | Unsigned):
-        raise DSTransferSetError(
-            f"{name}: expected an integer, got {d!r}",
-            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-        )
-    v = d.value
-    if fieldname == "event_code_requested":
-        if not -(1 << 15) <= v < 1 << 16:
-            raise DSTransferSetError(
-                f"{name}: {v} is not a 16-bit value", DataAccessError.OBJECT_VALUE_INVALID
-            )
-        return v
-    if not 0 <= v <= _INT32_MAX:
-        raise DSTransferSetError(
-            f"{name}: {v} is out of range (0..{_INT32_MAX})", DataAccessError.OBJECT_VALUE_INVALID
-        )
-    return v
-
-
-def parse_ds_transfer_set(data: Data) -> tuple[DSTransferSetValue, DSTransferSetModel]:
-    """Parse a whole-structure DSTransferSet write of either model (13 or 12 components).
-
-    Integer components of any width (16 or 32 bit) and Scope as integer or unsigned are
-    accepted. Raises :class:`DSTransferSetError` with
-
-    * object-attribute-inconsistent: not a structure, a component count other than 12/13,
-      or a component of the wrong MMS type (the malformed-write answer libtase2 gives);
-    * object-value-invalid: a well-typed component with an impossible value (negative
-      interval, Scope not 0/1, a name that is not an identifier, EventCodeRequested beyond
-      16 bits).
-
-    Consistency between components (Interval 0 with IntervalTimeOut, BlockData, a missing
-    data set ...) is checked when the transfer set starts, by the transfer engine.
-    """
-    if not isinstance(data, Structure):
-        raise DSTransferSetError(
-            f"DSTransferSet: expected a structure, got {type(data).__name__}",
-            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-        )
-    n = len(data.items)
-    if n == 13:
-        comps, model = _DSTS_2000, DSTransferSetModel.MODEL_2000
-    elif n == 12:
-        comps, model = _DSTS_1996, DSTransferSetModel.MODEL_1996
-    else:
-        raise DSTransferSetError(
-            f"DSTransferSet: {n} components (expected 13 for the 2000 model or 12 for 1996)",
-            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-        )
-    kwargs = {f: _component(name, f, d) for (name, f, _), d in zip(comps, data.items, strict=True)}
-    return DSTransferSetValue(**kwargs), model
-
-
-def apply_component(current: DSTransferSetValue, component: str, data: Data) -> DSTransferSetValue:
-    """``current`` with one component replaced by a written value (per-component write).
-
-    Raises :class:`DSTransferSetError`: object-non-existent for an unknown component name,
-    object-attribute-inconsistent for a value of the wrong type, object-value-invalid for an
-    impossible value (as :func:`parse_ds_transfer_set`).
-    """
-    fieldname = _FIELD_OF.get(component)
-    if fieldname is None:
-        raise DSTransferSetError(
-            f"DSTransferSet has no component {component!r}", DataAccessError.OBJECT_NON_EXISTENT
-        )
-    return replace(current, **{fieldname: _component(component, fieldname, data)})

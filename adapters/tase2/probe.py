@@ -80,13 +80,13 @@ from adapters.tase2.model import (
     TASE2_VERSION,
     DSConditions,
     DSTransferSetError,
-    DSTransferSetValue,
     PointDecodeError,
     PointType,
     decode_mms_object_name,
     decode_point,
     ds_conditions_from_data,
 )
+from adapters.tase2.transfer_set import DSTransferSetValue
 
 __all__ = [
     "EXIT_ASSOCIATION",

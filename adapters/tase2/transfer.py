@@ -56,14 +56,16 @@ from adapters.tase2.model import (
     TRANSFER_SET_TIME_STAMP,
     DSConditions,
     DSTransferSetError,
+    decode_mms_object_name,
+    gmt_based_s,
+)
+from adapters.tase2.reports import ReportRequest, envelope_overhead, full_report_max_size
+from adapters.tase2.transfer_set import (
     DSTransferSetModel,
     DSTransferSetValue,
     apply_component,
-    decode_mms_object_name,
-    gmt_based_s,
     parse_ds_transfer_set,
 )
-from adapters.tase2.reports import ReportRequest, envelope_overhead, full_report_max_size
 from gateway.points import PointValue
 
 __all__ = [
@@ -384,7 +386,7 @@ class TransferEngine:
         Status while running; a start that cannot work: no or unknown data set, BlockData,
         Interval or IntegrityCheck 0 with their condition, a full report larger than the
         negotiated PDU), object-value-invalid (impossible values, see
-        :func:`~adapters.tase2.model.parse_ds_transfer_set`). A refused write changes
+        :func:`~adapters.tase2.transfer_set.parse_ds_transfer_set`). A refused write changes
         nothing.
         """
         ts = self._writable(association, name)

@@ -34,15 +34,14 @@ from adapters.tase2.mms.pdu import Unconfirmed, encode_pdu
 from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.model import (
     DSConditions,
-    DSTransferSetModel,
     PointType,
     ds_conditions_to_data,
     encode_mms_object_name,
-    parse_ds_transfer_set,
     supported_features,
     tase2_version,
 )
 from adapters.tase2.reports import full_report_max_size
+from adapters.tase2.transfer_set import DSTransferSetModel, parse_ds_transfer_set
 from gateway.bus import CommandError, CommandFailure, PointBus
 from gateway.points import PointDef, PointKind, PointValue, Quality, Validity
 

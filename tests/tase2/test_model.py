@@ -24,8 +24,6 @@ from adapters.tase2.mms.data import (
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.types import StructureType, conforms, encode_type_spec
 from adapters.tase2.model import (
-    DS_TRANSFER_SET_1996_TYPE,
-    DS_TRANSFER_SET_2000_TYPE,
     ICC_SPECIAL_TYPES,
     MMS_OBJECT_NAME_TYPE,
     TASE2_VERSION_TYPE,
@@ -33,24 +31,28 @@ from adapters.tase2.model import (
     TRANSFER_SET_NAME,
     DSConditions,
     DSTransferSetError,
-    DSTransferSetModel,
-    DSTransferSetValue,
     PointDecodeError,
     PointType,
-    apply_component,
     decode_mms_object_name,
     decode_point,
     ds_conditions_from_data,
     ds_conditions_to_data,
-    ds_transfer_set_components,
     encode_mms_object_name,
     encode_points,
     gmt_based_s,
     identify_point_type,
-    parse_ds_transfer_set,
     point_type_info,
     supported_features,
     tase2_version,
+)
+from adapters.tase2.transfer_set import (
+    DS_TRANSFER_SET_1996_TYPE,
+    DS_TRANSFER_SET_2000_TYPE,
+    DSTransferSetModel,
+    DSTransferSetValue,
+    apply_component,
+    ds_transfer_set_components,
+    parse_ds_transfer_set,
 )
 from gateway.points import PointKind, PointValue, Quality, Validity
 

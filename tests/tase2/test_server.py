@@ -36,16 +36,15 @@ from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCod
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 from adapters.tase2.mms_client import MmsAssociationError, MmsClient, MmsServiceError
 from adapters.tase2.model import (
-    DS_TRANSFER_SET_2000_TYPE,
     ICC_SPECIAL_TYPES,
     SUPPORTED_FEATURES_TYPE,
     TASE2_VERSION_TYPE,
     DSConditions,
-    DSTransferSetValue,
     PointType,
     decode_mms_object_name,
     decode_point,
 )
+from adapters.tase2.transfer_set import DS_TRANSFER_SET_2000_TYPE, DSTransferSetValue
 from gateway.bus import PointBus
 from gateway.points import PointDef
 

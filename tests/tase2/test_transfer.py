@@ -29,13 +29,13 @@ from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.model import (
     DSConditions,
     DSTransferSetError,
-    DSTransferSetValue,
     PointType,
     decode_point,
     encode_mms_object_name,
 )
 from adapters.tase2.reports import ReportRequest, encode_report, full_report_max_size
 from adapters.tase2.transfer import TransferEngine, split_component_name
+from adapters.tase2.transfer_set import DSTransferSetValue
 from gateway.points import PointKind, PointValue, Quality, Validity
 
 H = bytes.fromhex
