@@ -229,6 +229,18 @@ def _ref(data: bytes, pos: int) -> int:
     return (data[pos] << 8) | data[pos + 1]
 
 
+def _find_param(data: bytes, pos: int, end: int, code: int, kind: str) -> bytes | None:
+    """Value of the last ``code`` parameter in the variable part ``[pos, end)``, if any."""
+    value: bytes | None = None
+    while pos < end:
+        if pos + 2 > end or pos + 2 + data[pos + 1] > end:
+            raise CotpError(f"truncated {kind} parameter", pos, ErrorCause.INVALID_PARAMETER_VALUE)
+        if data[pos] == code:
+            value = data[pos + 2 : pos + 2 + data[pos + 1]]
+        pos += 2 + data[pos + 1]
+    return value
+
+
 def _decode_connect_params(
     data: bytes, pos: int, end: int
 ) -> tuple[int | None, bytes | None, bytes | None, int | None]:
@@ -292,26 +304,12 @@ def decode_tpdu(data: bytes) -> Tpdu:
     if kind == DR:
         if li < 6:
             raise CotpError("DR header shorter than 6 octets", 0)
-        info: bytes | None = None
-        pos = 7
-        while pos < end:
-            if pos + 2 > end or pos + 2 + data[pos + 1] > end:
-                raise CotpError("truncated DR parameter", pos, ErrorCause.INVALID_PARAMETER_VALUE)
-            if data[pos] == PARAM_ADDITIONAL_INFORMATION:
-                info = data[pos + 2 : pos + 2 + data[pos + 1]]
-            pos += 2 + data[pos + 1]
+        info = _find_param(data, 7, end, PARAM_ADDITIONAL_INFORMATION, "DR")
         return DisconnectRequest(_ref(data, 2), _ref(data, 4), data[6], info, data[end:])
     if kind == ER:
         if li < 4:
             raise CotpError("ER header shorter than 4 octets", 0)
-        rejected: bytes | None = None
-        pos = 5
-        while pos < end:
-            if pos + 2 > end or pos + 2 + data[pos + 1] > end:
-                raise CotpError("truncated ER parameter", pos, ErrorCause.INVALID_PARAMETER_VALUE)
-            if data[pos] == PARAM_REJECTED_TPDU:
-                rejected = data[pos + 2 : pos + 2 + data[pos + 1]]
-            pos += 2 + data[pos + 1]
+        rejected = _find_param(data, 5, end, PARAM_REJECTED_TPDU, "ER")
         return TpduError(_ref(data, 2), data[4], rejected)
     raise CotpError(f"unsupported TPDU type 0x{data[1]:02X}", 1, ErrorCause.INVALID_TPDU_TYPE)
 

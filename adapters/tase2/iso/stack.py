@@ -275,25 +275,24 @@ def unwrap_data(tsdu: bytes) -> DataIndication:
     spdu = session.decode_spdu(tsdu)
     if not isinstance(spdu, session.DataSpdu):
         raise SessionError(f"expected DATA TRANSFER, got {type(spdu).__name__}", 0)
-    pdv = presentation.decode_data(spdu.user_data)
-    _check_pdv(pdv)
-    return DataIndication(pdv.context_id, pdv.value)
+    return _data_indication(spdu.user_data)
 
 
-def _check_pdv(pdv: presentation.PresentationDataValue) -> None:
+def _data_indication(user_data: bytes) -> DataIndication:
+    """P-DATA user data -> (context id, PDU bytes); single-ASN1-type BER only."""
+    pdv = presentation.decode_data(user_data)
     if pdv.transfer_syntax not in (None, presentation.BER_TRANSFER_SYNTAX):
         raise PresentationError(f"transfer syntax {pdv.transfer_syntax} is not BER", 0)
     if pdv.encoding != presentation.SINGLE_ASN1_TYPE:
         raise PresentationError("only single-ASN1-type presentation data is supported", 0)
+    return DataIndication(pdv.context_id, pdv.value)
 
 
 def unwrap(tsdu: bytes) -> UpperLayerEvent:
     """Decode one incoming TSDU through session, presentation and ACSE."""
     spdu = session.decode_spdu(tsdu)
     if isinstance(spdu, session.DataSpdu):
-        pdv = presentation.decode_data(spdu.user_data)
-        _check_pdv(pdv)
-        return DataIndication(pdv.context_id, pdv.value)
+        return _data_indication(spdu.user_data)
     if isinstance(spdu, session.ConnectSpdu):
         session.negotiate_version(spdu.version)  # any version field with bit 2 set
         cp = presentation.decode_connect(spdu.user_data)

@@ -284,7 +284,8 @@ _F32 = struct.Struct(">f")
 _F64 = struct.Struct(">d")
 
 
-def _bits_content(nbits: int, data: bytes) -> bytes:
+def bits_content(nbits: int, data: bytes) -> bytes:
+    """BIT STRING content octets: unused-bit count, then ``data`` with those bits cleared."""
     unused = (8 - nbits % 8) % 8
     if unused and data:
         return bytes((unused,)) + data[:-1] + bytes((data[-1] & (0xFF << unused) & 0xFF,))
@@ -304,7 +305,7 @@ def _enc_boolean(d: Boolean) -> bytes:
 
 
 def _enc_bit_string(d: BitString) -> bytes:
-    return tlv(0x84, _bits_content(d.nbits, d.data))
+    return tlv(0x84, bits_content(d.nbits, d.data))
 
 
 def _enc_integer(d: Integer) -> bytes:
@@ -357,7 +358,7 @@ def _enc_bcd(d: Bcd) -> bytes:
 
 
 def _enc_boolean_array(d: BooleanArray) -> bytes:
-    return tlv(0x8E, _bits_content(d.nbits, d.data))
+    return tlv(0x8E, bits_content(d.nbits, d.data))
 
 
 def _enc_obj_id(d: ObjId) -> bytes:
@@ -433,12 +434,13 @@ def encode_access_results(results: Iterable[AccessResult]) -> bytes:
 _FIELD = "Data"
 
 
-def _bits(data: Buffer, cs: int, ce: int, what: str) -> tuple[int, bytes]:
+def read_bits(data: Buffer, cs: int, ce: int, what: str, field: str = _FIELD) -> tuple[int, bytes]:
+    """BIT STRING content ``[cs, ce)`` -> ``(nbits, octets)`` with unused bits cleared."""
     if ce <= cs:
-        raise MmsDecodeError(f"empty {what}", cs, _FIELD)
+        raise MmsDecodeError(f"empty {what}", cs, field)
     unused = data[cs]
     if unused > 7 or (unused and ce - cs == 1):
-        raise MmsDecodeError(f"{what} with {unused} unused bits", cs, _FIELD)
+        raise MmsDecodeError(f"{what} with {unused} unused bits", cs, field)
     body = bytes(data[cs + 1 : ce])
     if unused and body[-1] & ((1 << unused) - 1):
         body = body[:-1] + bytes((body[-1] & (0xFF << unused) & 0xFF,))
@@ -460,7 +462,7 @@ def _primitive(data: Buffer, tag: int, cs: int, ce: int) -> Data:
     if tag == 0x85:
         return Integer(read_int(data, cs, ce, "Data integer"))
     if tag == 0x84:
-        nbits, body = _bits(data, cs, ce, "bit-string")
+        nbits, body = read_bits(data, cs, ce, "bit-string")
         return BitString(nbits, body)
     if tag == 0x83:
         if n != 1:
@@ -499,7 +501,7 @@ def _primitive(data: Buffer, tag: int, cs: int, ce: int) -> Data:
             raise MmsDecodeError("negative bcd", cs, _FIELD)
         return Bcd(value)
     if tag == 0x8E:
-        nbits, body = _bits(data, cs, ce, "booleanArray")
+        nbits, body = read_bits(data, cs, ce, "booleanArray")
         return BooleanArray(nbits, body)
     if tag == 0x8F:
         if n > _MAX_OID_OCTETS:

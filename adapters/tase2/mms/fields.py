@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.tase2.ber import decode_tlv, encode_integer, encode_unsigned, tlv
+from adapters.tase2.ber import encode_integer, encode_unsigned, tlv
 
 from .errors import MmsDecodeError, MmsEncodeError
 
@@ -11,7 +11,6 @@ __all__ = [
     "Buffer",
     "decode_visible",
     "encode_visible",
-    "expect_tlv",
     "int_tlv",
     "read_bool",
     "read_int",
@@ -74,13 +73,3 @@ def uint_tlv(tag: int, value: int, field: str) -> bytes:
 def int_tlv(tag: int, value: int) -> bytes:
     """An element carrying a signed INTEGER."""
     return tlv(tag, encode_integer(value))
-
-
-def expect_tlv(data: Buffer, pos: int, end: int, tag: int, field: str) -> tuple[int, int, int]:
-    """Decode the element at ``pos`` and require ``tag``; returns (start, end, next_pos)."""
-    if pos >= end:
-        raise MmsDecodeError(f"missing element 0x{tag:02X}", pos, field)
-    t, cs, ce, nxt = decode_tlv(data, pos, end)
-    if t != tag:
-        raise MmsDecodeError(f"expected tag 0x{tag:02X}, got 0x{t:02X}", pos, field)
-    return cs, ce, nxt

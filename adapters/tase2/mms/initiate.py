@@ -7,7 +7,7 @@ from enum import IntEnum
 
 from adapters.tase2.ber import decode_tlv, encode_integer, tlv
 
-from .data import BitString
+from .data import BitString, bits_content, read_bits
 from .errors import MmsDecodeError
 from .fields import Buffer, read_int
 
@@ -191,14 +191,6 @@ class InitiateResponse:
     services_supported: BitString = TASE2_SERVICES
 
 
-def _bits_tlv(tag: int, bits: BitString) -> bytes:
-    unused = (8 - bits.nbits % 8) % 8
-    body = bytearray(bits.data)
-    if unused and body:
-        body[-1] &= (0xFF << unused) & 0xFF
-    return tlv(tag, bytes((unused,)) + bytes(body))
-
-
 def _encode(msg: InitiateRequest | InitiateResponse) -> bytes:
     body = b""
     if msg.local_detail is not None:
@@ -209,8 +201,8 @@ def _encode(msg: InitiateRequest | InitiateResponse) -> bytes:
         body += tlv(0x83, encode_integer(msg.nesting_level))
     detail = (
         tlv(0x80, encode_integer(msg.version))
-        + _bits_tlv(0x81, msg.parameter_cbb)
-        + _bits_tlv(0x82, msg.services_supported)
+        + tlv(0x81, bits_content(msg.parameter_cbb.nbits, msg.parameter_cbb.data))
+        + tlv(0x82, bits_content(msg.services_supported.nbits, msg.services_supported.data))
     )
     return body + tlv(0xA4, detail)
 
@@ -223,18 +215,6 @@ def encode_initiate_request(msg: InitiateRequest) -> bytes:
 def encode_initiate_response(msg: InitiateResponse) -> bytes:
     """Content octets of an Initiate-ResponsePDU (the caller adds tag ``A9``)."""
     return _encode(msg)
-
-
-def _read_bits(data: Buffer, cs: int, ce: int, field: str) -> BitString:
-    if ce <= cs:
-        raise MmsDecodeError("empty bit string", cs, field)
-    unused = data[cs]
-    if unused > 7 or (unused and ce - cs == 1):
-        raise MmsDecodeError(f"bit string with {unused} unused bits", cs, field)
-    body = bytearray(data[cs + 1 : ce])
-    if unused:
-        body[-1] &= (0xFF << unused) & 0xFF
-    return BitString((ce - cs - 1) * 8 - unused, bytes(body))
 
 
 def decode_initiate_request(data: Buffer, start: int, end: int) -> InitiateRequest:
@@ -259,9 +239,13 @@ def _decode(data: Buffer, start: int, end: int, field: str) -> InitiateRequest:
                 if dtag == 0x80:
                     version = read_int(data, dcs, dce, f"{field} version")
                 elif dtag == 0x81:
-                    cbb = _read_bits(data, dcs, dce, f"{field} parameterCBB")
+                    cbb = BitString(
+                        *read_bits(data, dcs, dce, "bit string", f"{field} parameterCBB")
+                    )
                 elif dtag == 0x82:
-                    services = _read_bits(data, dcs, dce, f"{field} servicesSupported")
+                    services = BitString(
+                        *read_bits(data, dcs, dce, "bit string", f"{field} servicesSupported")
+                    )
     if 0x81 not in ints or 0x82 not in ints:
         raise MmsDecodeError("missing maxServOutstanding", start, field)
     if version is None or cbb is None or services is None:

@@ -6,9 +6,10 @@ There is no MMS abort PDU: an MMS abort is carried by the ACSE ABRT of the assoc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from adapters.tase2.ber import BerError, decode_tlv, encode_integer, tlv
 
@@ -314,34 +315,46 @@ def _skip_modifiers(data: Buffer, pos: int, end: int) -> int:
     return pos
 
 
-def _confirmed_request(data: Buffer, cs: int, ce: int) -> ConfirmedRequest:
-    f = "Confirmed-Request"
+_S = TypeVar("_S")
+
+
+def _confirmed_service(
+    data: Buffer,
+    cs: int,
+    ce: int,
+    f: str,
+    kind: str,
+    decode: Callable[[Buffer, int, int], tuple[_S, int]],
+    name: Callable[[int], str],
+    modifiers: bool,
+) -> tuple[int, _S]:
+    """InvokeID then one service element; decode errors inside carry the invokeID."""
     invoke_id, p = _read_invoke_id(data, cs, ce, 0x02, f)
     try:
-        p = _skip_modifiers(data, p, ce)
+        if modifiers:
+            p = _skip_modifiers(data, p, ce)
         if p >= ce:
-            raise MmsDecodeError("missing service request", p, f)
-        service, _ = decode_request(data, p, ce)
+            raise MmsDecodeError(f"missing service {kind}", p, f)
+        service, _ = decode(data, p, ce)
     except MmsDecodeError as exc:
         raise MmsDecodeError(exc.message, exc.offset, exc.field, invoke_id) from None
     except BerError as exc:
-        field = f"{f} {request_name(data[p]) if p < ce else ''}"
+        field = f"{f} {name(data[p]) if p < ce else ''}"
         raise MmsDecodeError(exc.message, exc.offset, field, invoke_id) from None
+    return invoke_id, service
+
+
+def _confirmed_request(data: Buffer, cs: int, ce: int) -> ConfirmedRequest:
+    invoke_id, service = _confirmed_service(
+        data, cs, ce, "Confirmed-Request", "request", decode_request, request_name, True
+    )
     return ConfirmedRequest(invoke_id, service)
 
 
 def _confirmed_response(data: Buffer, cs: int, ce: int) -> ConfirmedResponse:
-    f = "Confirmed-Response"
-    invoke_id, p = _read_invoke_id(data, cs, ce, 0x02, f)
-    try:
-        if p >= ce:
-            raise MmsDecodeError("missing service response", p, f)
-        service, _ = decode_response(data, p, ce)
-    except MmsDecodeError as exc:
-        raise MmsDecodeError(exc.message, exc.offset, exc.field, invoke_id) from None
-    except BerError as exc:
-        field = f"{f} {response_name(data[p]) if p < ce else ''}"
-        raise MmsDecodeError(exc.message, exc.offset, field, invoke_id) from None
+    invoke_id, service = _confirmed_service(
+        data, cs, ce, "Confirmed-Response", "response", decode_response, response_name, False
+    )
     return ConfirmedResponse(invoke_id, service)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from adapters.tase2.ber import decode_oid, decode_tlv, encode_integer, encode_oid, tlv
 
@@ -342,12 +342,18 @@ _REQUEST_ENCODERS: dict[type, Callable[..., bytes]] = {
 }
 
 
+def _encode_service(
+    encoders: dict[type, Callable[..., bytes]], service: object, kind: str
+) -> bytes:
+    encoder = encoders.get(type(service))
+    if encoder is None:
+        raise MmsEncodeError(f"not a confirmed service {kind}: {service!r}")
+    return encoder(service)
+
+
 def encode_request(request: ConfirmedServiceRequest) -> bytes:
     """The ConfirmedServiceRequest element (service tag, length, body)."""
-    encoder = _REQUEST_ENCODERS.get(type(request))
-    if encoder is None:
-        raise MmsEncodeError(f"not a confirmed service request: {request!r}")
-    return encoder(request)
+    return _encode_service(_REQUEST_ENCODERS, request, "request")
 
 
 def _enc_get_name_list_rsp(r: GetNameListResponse) -> bytes:
@@ -411,10 +417,7 @@ _RESPONSE_ENCODERS: dict[type, Callable[..., bytes]] = {
 
 def encode_response(response: ConfirmedServiceResponse) -> bytes:
     """The ConfirmedServiceResponse element (service tag, length, body)."""
-    encoder = _RESPONSE_ENCODERS.get(type(response))
-    if encoder is None:
-        raise MmsEncodeError(f"not a confirmed service response: {response!r}")
-    return encoder(response)
+    return _encode_service(_RESPONSE_ENCODERS, response, "response")
 
 
 def encode_information_report(report: InformationReport) -> bytes:
@@ -551,13 +554,30 @@ _REQUEST_DECODERS: dict[int, tuple[str, Callable[[Buffer, int, int], ConfirmedSe
 }
 
 
-def decode_request(data: Buffer, pos: int, end: int) -> tuple[ConfirmedServiceRequest, int]:
-    """Decode the ConfirmedServiceRequest element at ``pos``; returns ``(request, next)``."""
+_S = TypeVar("_S")
+
+
+def _decode_service(
+    decoders: dict[int, tuple[str, Callable[[Buffer, int, int], _S]]],
+    data: Buffer,
+    pos: int,
+    end: int,
+) -> tuple[_S | OtherService, int]:
     tag, cs, ce, nxt = decode_tlv(data, pos, end)
-    entry = _REQUEST_DECODERS.get(tag)
+    entry = decoders.get(tag)
     if entry is None:
         return OtherService(tag, bytes(data[cs:ce])), nxt
     return entry[1](data, cs, ce), nxt
+
+
+def _service_name(decoders: dict[int, tuple[str, Any]], tag: int) -> str:
+    entry = decoders.get(tag)
+    return entry[0] if entry else f"service 0x{tag:02X}"
+
+
+def decode_request(data: Buffer, pos: int, end: int) -> tuple[ConfirmedServiceRequest, int]:
+    """Decode the ConfirmedServiceRequest element at ``pos``; returns ``(request, next)``."""
+    return _decode_service(_REQUEST_DECODERS, data, pos, end)
 
 
 def _dec_get_name_list_rsp(data: Buffer, cs: int, ce: int) -> GetNameListResponse:
@@ -691,11 +711,7 @@ _RESPONSE_DECODERS: dict[
 
 def decode_response(data: Buffer, pos: int, end: int) -> tuple[ConfirmedServiceResponse, int]:
     """Decode the ConfirmedServiceResponse element at ``pos``; returns ``(response, next)``."""
-    tag, cs, ce, nxt = decode_tlv(data, pos, end)
-    entry = _RESPONSE_DECODERS.get(tag)
-    if entry is None:
-        return OtherService(tag, bytes(data[cs:ce])), nxt
-    return entry[1](data, cs, ce), nxt
+    return _decode_service(_RESPONSE_DECODERS, data, pos, end)
 
 
 def decode_information_report(data: Buffer, start: int, end: int) -> InformationReport:
@@ -709,11 +725,9 @@ def decode_information_report(data: Buffer, start: int, end: int) -> Information
 
 def request_name(tag: int) -> str:
     """Readable name of a confirmed request choice tag (for error messages)."""
-    entry = _REQUEST_DECODERS.get(tag)
-    return entry[0] if entry else f"service 0x{tag:02X}"
+    return _service_name(_REQUEST_DECODERS, tag)
 
 
 def response_name(tag: int) -> str:
     """Readable name of a confirmed response choice tag (for error messages)."""
-    entry = _RESPONSE_DECODERS.get(tag)
-    return entry[0] if entry else f"service 0x{tag:02X}"
+    return _service_name(_RESPONSE_DECODERS, tag)

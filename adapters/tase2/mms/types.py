@@ -368,6 +368,16 @@ def decode_type_spec(
     return spec, nxt
 
 
+_SIMPLE: dict[type, type] = {
+    BooleanType: Boolean,
+    GeneralizedTimeType: GeneralizedTime,
+    BcdType: Bcd,
+    ObjIdType: ObjId,
+    UtcTimeType: UtcTime,
+}
+"""Spec types whose instances are recognised by their Data class alone."""
+
+
 def _fits_size(size: int, n: int) -> bool:
     return n == size if size >= 0 else n <= -size
 
@@ -405,12 +415,5 @@ def conforms(value: Data, spec: TypeSpecification) -> bool:
         return isinstance(value, MmsString) and _fits_size(spec.size, len(value.value))
     if isinstance(spec, BinaryTimeType):
         return isinstance(value, BinaryTime) and (value.days is not None) == spec.with_date
-    simple: dict[type, type] = {
-        BooleanType: Boolean,
-        GeneralizedTimeType: GeneralizedTime,
-        BcdType: Bcd,
-        ObjIdType: ObjId,
-        UtcTimeType: UtcTime,
-    }
-    expected = simple.get(type(spec))
+    expected = _SIMPLE.get(type(spec))
     return expected is not None and isinstance(value, expected)
