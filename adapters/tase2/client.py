@@ -483,11 +483,7 @@ class Tase2ClientAdapter(Adapter):
             raise CommandError(
                 CommandFailure.NOT_PERMITTED, f"{slot.name} is not writable (set writable: true)"
             )
-        client = self._client
-        if client is None or client.closed or not self._running:
-            raise CommandError(
-                CommandFailure.DEVICE_FAILURE, f"link {self.link.state} ({self.link.address})"
-            )
+        client = self._live_client()
         data = write_value(slot, value)
         try:
             error = await client.write(slot.name, data)
@@ -500,13 +496,18 @@ class Tase2ClientAdapter(Adapter):
         if error is not None:
             raise CommandError(failure_of(error), f"{slot.name}: {error.name.lower()}")
 
-    async def _operate(self, point: PointDef, value: Value) -> None:
-        device = self._devices[point.id]
+    def _live_client(self) -> MmsClient:
+        """The client of the current association; CommandError(DEVICE_FAILURE) if none is up."""
         client = self._client
         if client is None or client.closed or not self._running:
             raise CommandError(
                 CommandFailure.DEVICE_FAILURE, f"link {self.link.state} ({self.link.address})"
             )
+        return client
+
+    async def _operate(self, point: PointDef, value: Value) -> None:
+        device = self._devices[point.id]
+        client = self._live_client()
         raw = Binding(point).to_raw(value)  # state ON/OFF -> 1/0, else inverse usage ax+b
         name = device.object_name(self.config.domain)
         async with self._device_locks[point.id]:  # one select/operate sequence at a time

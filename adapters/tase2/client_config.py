@@ -26,7 +26,7 @@ A YAML entry looks like this (see ``mappings/tase2-client-example.yaml``)::
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -47,8 +47,17 @@ __all__ = [
 AUTO = "auto"
 """Point type ``auto``: learn the type from the shape of the first value received."""
 
+T = TypeVar("T")
+
 MAX_DATA_SET_NAME = 28
 """Longest data set (group) name: the planner appends ``_NN`` when it splits a group."""
+
+
+def _add_once(seen: set[T], item: T, duplicate: str) -> None:
+    """Add ``item`` to ``seen``; raises ValueError(``duplicate``) when it is already there."""
+    if item in seen:
+        raise ValueError(duplicate)
+    seen.add(item)
 
 
 class RemoteAddress(BaseModel):
@@ -266,13 +275,9 @@ class Tase2ClientSettings(AdapterSettings):
         seen_points: set[str] = set()
         seen_remote: set[ObjectName] = set()
         for p in self.points:
-            if p.point in seen_points:
-                raise ValueError(f"bus point {p.point!r} is mapped twice")
-            seen_points.add(p.point)
+            _add_once(seen_points, p.point, f"bus point {p.point!r} is mapped twice")
             name = p.object_name(self.domain)
-            if name in seen_remote:
-                raise ValueError(f"remote point {name} is listed twice")
-            seen_remote.add(name)
+            _add_once(seen_remote, name, f"remote point {name} is listed twice")
             if p.data_set is not None and p.data_set not in groups:
                 raise ValueError(
                     f"point {p.point!r}: unknown data set {p.data_set!r} "
@@ -280,13 +285,9 @@ class Tase2ClientSettings(AdapterSettings):
                 )
         remote_devices: set[ObjectName] = set()
         for d in self.devices:
-            if d.point in seen_points:
-                raise ValueError(f"bus point {d.point!r} is mapped twice")
-            seen_points.add(d.point)
+            _add_once(seen_points, d.point, f"bus point {d.point!r} is mapped twice")
             name = d.object_name(self.domain)
-            if name in remote_devices:
-                raise ValueError(f"remote device {name} is listed twice")
-            remote_devices.add(name)
+            _add_once(remote_devices, name, f"remote device {name} is listed twice")
         return self
 
     def group_of(self, point: ClientPoint) -> ClientDataSet:

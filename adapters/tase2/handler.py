@@ -158,13 +158,16 @@ def _peer(ctx: AssociationContext) -> PeerSession:
     return peer
 
 
+_ACCESS_CODES: Final = {
+    DataAccessError.OBJECT_NON_EXISTENT: AccessCode.OBJECT_NON_EXISTENT,
+    DataAccessError.OBJECT_ACCESS_UNSUPPORTED: AccessCode.OBJECT_ACCESS_UNSUPPORTED,
+    DataAccessError.OBJECT_INVALIDATED: AccessCode.OBJECT_INVALIDATED,
+}
+
+
 def access_service_error(error: DataAccessError) -> MmsServiceError:
     """A DataAccessError as the matching access-class service error."""
-    code = {
-        DataAccessError.OBJECT_NON_EXISTENT: AccessCode.OBJECT_NON_EXISTENT,
-        DataAccessError.OBJECT_ACCESS_UNSUPPORTED: AccessCode.OBJECT_ACCESS_UNSUPPORTED,
-        DataAccessError.OBJECT_INVALIDATED: AccessCode.OBJECT_INVALIDATED,
-    }.get(error, AccessCode.OBJECT_ACCESS_DENIED)
+    code = _ACCESS_CODES.get(error, AccessCode.OBJECT_ACCESS_DENIED)
     return MmsServiceError.of(ErrorClass.ACCESS, code)
 
 

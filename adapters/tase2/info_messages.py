@@ -36,6 +36,7 @@ from adapters.tase2.mms.types import (
     StructureType,
     TypeSpecification,
 )
+from adapters.tase2.model import INT32_MAX, INT32_MIN
 from gateway.messages import Message
 
 __all__ = [
@@ -57,7 +58,6 @@ IM_TRANSFER_SET: Final = "IM_Transfer_Set"
 INFO_MESS_HEADER: Final = "Info_Mess_Header"
 INFO_BUFF_PREFIX: Final = "Info_Buff_"
 DEFAULT_BUFFER_SIZE: Final = 1024
-_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 IM_TRANSFER_SET_TYPE: Final = BooleanType()
 INFO_MESS_HEADER_TYPE: Final = StructureType(
@@ -89,7 +89,7 @@ def im_transfer_value(data: Data) -> bool | DataAccessError:
 
 
 def _int32(n: int) -> int:
-    return max(_INT32_MIN, min(_INT32_MAX, int(n)))
+    return max(INT32_MIN, min(INT32_MAX, int(n)))
 
 
 def encode_message_report(message: Message, domain: str, size: int) -> InformationReport:

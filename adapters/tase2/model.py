@@ -111,14 +111,14 @@ TIME_STAMP_EXTENDED_TYPE: Final = StructureType(
 COV_COUNTER_TYPE: Final = UnsignedType(16)
 """``COV_Counter``: Unsigned16, bumped on every recorded change, wrapping."""
 
-_INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 _F32_MAX: Final = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
 
 
 def gmt_based_s(ts: float) -> int:
     """POSIX seconds -> ``GMTBasedS`` (floor, clamped to the Integer32 range)."""
     s = math.floor(ts) if math.isfinite(ts) else 0
-    return _INT32_MIN if s < _INT32_MIN else INT32_MAX if s > INT32_MAX else s
+    return INT32_MIN if s < INT32_MIN else INT32_MAX if s > INT32_MAX else s
 
 
 def _split_ms(ts: float) -> tuple[int, int]:
@@ -126,8 +126,8 @@ def _split_ms(ts: float) -> tuple[int, int]:
     if not math.isfinite(ts):
         return 0, 0
     s, ms = divmod(round(ts * 1000), 1000)
-    if s < _INT32_MIN:
-        return _INT32_MIN, 0
+    if s < INT32_MIN:
+        return INT32_MIN, 0
     if s > INT32_MAX:
         return INT32_MAX, 999
     return s, ms
@@ -246,7 +246,7 @@ def _discrete(v: float | int) -> int:
         i = int(v)
     except (ValueError, OverflowError):
         return 0
-    return _INT32_MIN if i < _INT32_MIN else INT32_MAX if i > INT32_MAX else i
+    return INT32_MIN if i < INT32_MIN else INT32_MAX if i > INT32_MAX else i
 
 
 def _state_bits(v: float | int) -> int:
