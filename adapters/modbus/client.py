@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from adapters.modbus.codec import (
 )
 from adapters.modbus.model import ClientPoint, Device, ModbusClientSettings
 from adapters.modbus.plan import PlannedRead, Span, plan_reads
+from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding, LinearBatch
 from gateway.points import PointDef, PointKind, Quality, Validity, now
@@ -272,8 +272,7 @@ class DeviceLink:
 
     def _backoff(self, failures: int) -> float:
         d = self.device
-        base = min(d.backoff_max, d.backoff_initial * 2.0 ** (failures - 1))
-        return base * random.uniform(0.8, 1.2)
+        return Backoff(d.backoff_initial, d.backoff_max).delay(failures)
 
     async def _connect(self) -> bool:
         d = self.device

@@ -240,8 +240,12 @@ class ModbusServerAdapter(Adapter):
             self._store(pv)
         return sub
 
+    def _kind(self, point: str) -> PointKind:
+        """The point's kind on the bus (real while it is not registered)."""
+        return self.bus.definition(point).kind if point in self.bus else PointKind.REAL
+
     def _store(self, pv: PointValue) -> None:
-        kind = self.bus.definition(pv.point).kind if pv.point in self.bus else PointKind.REAL
+        kind = self._kind(pv.point)
         good = pv.quality.is_good
         for sp in self._by_point.get(pv.point, ()):
             image = self._images[sp.table]
@@ -308,7 +312,7 @@ class ModbusServerAdapter(Adapter):
     async def _write(self, image: ServedImage, address: int, values: Sequence[int | bool]) -> None:
         writes = image.written(address, values)
         for sp, raw in writes:
-            kind = self.bus.definition(sp.point).kind if sp.point in self.bus else PointKind.REAL
+            kind = self._kind(sp.point)
             value = value_of_raw(sp, kind, raw)
             result = await self.bus.command(sp.point, value, origin=f"{self.name} (modbus)")
             _raise_unless_ok(result)
