@@ -15,11 +15,11 @@ import sys
 import time
 
 from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsClient
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer, UnsupportedHandler
 from adapters.tase2.mms.data import BitString, Float32, Structure
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import ReadRequest, ReadResponse
-from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.mms_server import AssociationContext, MmsServer, UnsupportedHandler
 from benchmarks.common import report
 
 RUN_SECONDS = 2.0

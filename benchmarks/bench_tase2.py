@@ -24,13 +24,14 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from adapters.tase2.adapter import Tase2ServerAdapter, Tase2ServerSettings
-from adapters.tase2.association import AssociationConfig
+from adapters.tase2.mms.aio.client import MmsClient
+from adapters.tase2.mms.association import AssociationConfig
 from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.model import DSConditions, decode_mms_object_name
-from adapters.tase2.reports import ReportRequest
-from adapters.tase2.transfer_set import DSTransferSetValue
+from adapters.tase2.model.objects import DSConditions, decode_mms_object_name
+from adapters.tase2.model.transfer_set import DSTransferSetValue
+from adapters.tase2.server.adapter import Tase2ServerAdapter
+from adapters.tase2.server.reports import ReportRequest
+from adapters.tase2.server.settings import Tase2ServerSettings
 from benchmarks.common import report
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import random
 
-from adapters.tase2.client_plan import SPECIAL_MEMBERS
-from adapters.tase2.client_reports import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client.plan import SPECIAL_MEMBERS
 from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.data import Integer
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.report_fast import encode_realq_timetag_report
-from adapters.tase2.model import (
-    DSConditions,
-    PointType,
-    ds_conditions_to_data,
-    encode_mms_object_name,
-)
+from adapters.tase2.model.objects import DSConditions, ds_conditions_to_data, encode_mms_object_name
+from adapters.tase2.model.points import PointType
 from benchmarks.common import best_rate, report
 from gateway.bus import PointBus
 from gateway.points import PointDef, PointKind

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.tase2.association import (
+from adapters.tase2.asn1.ber import tlv
+from adapters.tase2.iso import acse, stack
+from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
     AssociationConfig,
@@ -27,9 +30,6 @@ from adapters.tase2.association import (
     Role,
     TransportConnected,
 )
-from adapters.tase2.ber import tlv
-from adapters.tase2.iso import acse, stack
-from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.data import OctetString
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import (

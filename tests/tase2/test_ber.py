@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.tase2.ber import (
+from adapters.tase2.asn1.ber import (
     BerError,
     decode_bit_string,
     decode_boolean,

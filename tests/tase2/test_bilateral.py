@@ -9,7 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from adapters.tase2.bilateral import (
+from adapters.tase2.iso.acse import UserDiagnostic
+from adapters.tase2.mms.data import DataAccessError
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.model.points import PointType
+from adapters.tase2.server.bilateral import (
     BilateralConfigError,
     BilateralTableConfig,
     PeerRejected,
@@ -20,10 +24,6 @@ from adapters.tase2.bilateral import (
     page_names,
     resolve_rules,
 )
-from adapters.tase2.iso.acse import UserDiagnostic
-from adapters.tase2.mms.data import DataAccessError
-from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.model import PointType
 from gateway.points import PointKind
 
 KINDS = {

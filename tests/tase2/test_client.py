@@ -23,7 +23,8 @@ from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.data import BitString, Float32, Integer, Structure, VisibleString
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.model import PointType, encode_mms_object_name
+from adapters.tase2.model.objects import encode_mms_object_name
+from adapters.tase2.model.points import PointType
 from gateway.bus import CommandFailure
 from gateway.points import GOOD, PointKind, Quality, Validity
 

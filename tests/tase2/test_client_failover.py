@@ -21,7 +21,7 @@ from client_fixtures import (
 from peer_runner import free_port
 from server_fixtures import make_bus, running, settings, type_point
 
-from adapters.tase2.model import PointType
+from adapters.tase2.model.points import PointType
 from gateway.points import GOOD, Validity
 
 pytestmark = pytest.mark.timeout(60)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from adapters.tase2.client_config import ClientDataSet, Tase2ClientSettings
-from adapters.tase2.client_link import LinkPlanner, RateMeter
-from adapters.tase2.client_plan import (
+from adapters.tase2.client.failover import LinkPlanner, RateMeter
+from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
     PointSpec,
     check_startup,
@@ -16,9 +16,8 @@ from adapters.tase2.client_plan import (
     transfer_set_data,
     transfer_set_value,
 )
-from adapters.tase2.client_reports import PointSlot, ReportIngest, SetLayout
-from adapters.tase2.client_writes import failure_of, write_value
-from adapters.tase2.datasets import SPECIAL_MAX_SIZE, DataSetMember, make_data_set
+from adapters.tase2.client.settings import ClientDataSet, Tase2ClientSettings
+from adapters.tase2.client.writes import failure_of, write_value
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -32,16 +31,18 @@ from adapters.tase2.mms.data import (
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed, encode_pdu
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
+    SPECIAL_MAX_SIZE,
     DSConditions,
-    PointType,
     ds_conditions_to_data,
     encode_mms_object_name,
     supported_features,
     tase2_version,
 )
-from adapters.tase2.reports import full_report_max_size
-from adapters.tase2.transfer_set import DSTransferSetModel, parse_ds_transfer_set
+from adapters.tase2.model.points import PointType
+from adapters.tase2.model.transfer_set import DSTransferSetModel, parse_ds_transfer_set
+from adapters.tase2.server.datasets import DataSetMember, make_data_set
+from adapters.tase2.server.reports import full_report_max_size
 from gateway.bus import CommandError, CommandFailure, PointBus
 from gateway.points import PointDef, PointKind, PointValue, Quality, Validity
 

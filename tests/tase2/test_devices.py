@@ -8,28 +8,6 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from adapters.tase2.bilateral import BilateralConfigError, BilateralTableConfig, compile_table
-from adapters.tase2.devices import (
-    TAG_TYPE,
-    DeviceControl,
-    DeviceKind,
-    DeviceRole,
-    DeviceRule,
-    OperateOrder,
-    Refusal,
-    TagState,
-    TagValue,
-    bus_value,
-    compile_devices,
-    decode_tag,
-    encode_tag,
-    operate_value,
-)
-from adapters.tase2.info_messages import (
-    INFO_MESS_HEADER,
-    decode_message_report,
-    encode_message_report,
-)
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.data import (
     BitString,
@@ -44,6 +22,34 @@ from adapters.tase2.mms.data import (
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.mms.types import FloatType, IntegerType
+from adapters.tase2.model.devices import (
+    TAG_TYPE,
+    DeviceKind,
+    Refusal,
+    TagState,
+    TagValue,
+    decode_tag,
+    encode_tag,
+    operate_value,
+)
+from adapters.tase2.model.messages import (
+    INFO_MESS_HEADER,
+    decode_message_report,
+    encode_message_report,
+)
+from adapters.tase2.server.bilateral import (
+    BilateralConfigError,
+    BilateralTableConfig,
+    compile_table,
+)
+from adapters.tase2.server.device_control import (
+    DeviceControl,
+    DeviceRole,
+    DeviceRule,
+    OperateOrder,
+    bus_value,
+    compile_devices,
+)
 from gateway.bus import PointBus
 from gateway.messages import Message
 from gateway.points import PointKind, State

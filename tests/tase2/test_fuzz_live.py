@@ -13,7 +13,11 @@ import random
 import pytest
 from mms_test_model import DOMAIN, TestHandler
 
-from adapters.tase2.association import (
+from adapters.tase2.iso import stack
+from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsClient
+from adapters.tase2.mms.aio.server import MmsServer
+from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
     AssociationConfig,
@@ -22,8 +26,6 @@ from adapters.tase2.association import (
     PduReceived,
     Role,
 )
-from adapters.tase2.iso import stack
-from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import (
     ConfirmedError,
@@ -33,8 +35,6 @@ from adapters.tase2.mms.pdu import (
     encode_pdu,
 )
 from adapters.tase2.mms.services import GetNameListRequest, ReadRequest
-from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.mms_server import MmsServer
 
 pytestmark = pytest.mark.timeout(120)
 

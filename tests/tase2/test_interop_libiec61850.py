@@ -13,14 +13,14 @@ import pytest
 from mms_test_model import DOMAIN, TestHandler, realq
 from peer_runner import PeerProcess, free_port, require_pyiec61850
 
-from adapters.tase2.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsClient
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
+from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Structure
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 from adapters.tase2.mms.types import StructureType
-from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.mms_server import AssociationContext, MmsServer
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -8,16 +8,16 @@ import asyncio
 import pytest
 from mms_test_model import DOMAIN, TestHandler, realq
 
-from adapters.tase2.association import AssociationConfig, CloseReason, PduTooLargeError
-from adapters.tase2.mms.data import OctetString
-from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.mms_client import (
+from adapters.tase2.mms.aio.client import (
     MmsAssociationError,
     MmsClient,
     MmsConnectionLost,
     MmsRequestTimeout,
 )
-from adapters.tase2.mms_server import MmsServer
+from adapters.tase2.mms.aio.server import MmsServer
+from adapters.tase2.mms.association import AssociationConfig, CloseReason, PduTooLargeError
+from adapters.tase2.mms.data import OctetString
+from adapters.tase2.mms.names import ObjectName
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -23,29 +23,31 @@ from adapters.tase2.mms.data import (
 )
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.types import StructureType, conforms, encode_type_spec
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     ICC_SPECIAL_TYPES,
     MMS_OBJECT_NAME_TYPE,
     TASE2_VERSION_TYPE,
-    TIME_STAMP_EXTENDED_TYPE,
     TRANSFER_SET_NAME,
     DSConditions,
     DSTransferSetError,
-    PointDecodeError,
-    PointType,
     decode_mms_object_name,
-    decode_point,
     ds_conditions_from_data,
     ds_conditions_to_data,
     encode_mms_object_name,
+    supported_features,
+    tase2_version,
+)
+from adapters.tase2.model.points import (
+    TIME_STAMP_EXTENDED_TYPE,
+    PointDecodeError,
+    PointType,
+    decode_point,
     encode_points,
     gmt_based_s,
     identify_point_type,
     point_type_info,
-    supported_features,
-    tase2_version,
 )
-from adapters.tase2.transfer_set import (
+from adapters.tase2.model.transfer_set import (
     DS_TRANSFER_SET_1996_TYPE,
     DS_TRANSFER_SET_2000_TYPE,
     DSTransferSetModel,

@@ -120,8 +120,8 @@ async def test_probe_errors_are_one_line_with_their_exit_codes() -> None:
 def test_every_point_type_is_named_by_its_exact_type_spec() -> None:
     """Component names and integer widths tell apart types of one shape (e.g.
     Data_StateQTimeTag {TimeStamp, Flags} vs Data_DiscreteQ {Value, Flags})."""
-    from adapters.tase2.model import PointType
-    from adapters.tase2.probe import type_text
+    from adapters.tase2.model.points import PointType
+    from adapters.tase2.tools.probe import type_text
 
     same_octet = {"Data_State", "Data_Flags", "Data_StateQ"}  # all a bare BIT STRING(8)
     for ptype in PointType:

@@ -22,6 +22,7 @@ from server_fixtures import (
     type_point,
 )
 
+from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient, MmsServiceError
 from adapters.tase2.mms.data import (
     BitString,
     Boolean,
@@ -34,17 +35,15 @@ from adapters.tase2.mms.data import (
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCode
 from adapters.tase2.mms.services import InformationReport, ObjectClass
-from adapters.tase2.mms_client import MmsAssociationError, MmsClient, MmsServiceError
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     ICC_SPECIAL_TYPES,
     SUPPORTED_FEATURES_TYPE,
     TASE2_VERSION_TYPE,
     DSConditions,
-    PointType,
     decode_mms_object_name,
-    decode_point,
 )
-from adapters.tase2.transfer_set import DS_TRANSFER_SET_2000_TYPE, DSTransferSetValue
+from adapters.tase2.model.points import PointType, decode_point
+from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE, DSTransferSetValue
 from gateway.bus import PointBus
 from gateway.points import PointDef
 
@@ -484,7 +483,7 @@ async def test_example_config_loads_and_serves() -> None:
     from pathlib import Path
 
     from adapters.sim import SimAdapter
-    from adapters.tase2.adapter import Tase2ServerAdapter
+    from adapters.tase2.server.adapter import Tase2ServerAdapter
     from gateway.config import load_config
     from gateway.registry import AdapterRegistry
     from gateway.runtime import Backoff, Runtime

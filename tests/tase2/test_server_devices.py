@@ -14,14 +14,14 @@ import pytest
 from server_fixtures import DOMAIN, OTHER_AP, OTHER_DOMAIN, connect, make_bus, running, table
 from server_fixtures import settings as server_settings
 
-from adapters.tase2.adapter import Tase2ServerSettings
-from adapters.tase2.client_devices import DeviceError, get_tag, operate_device, set_tag
-from adapters.tase2.devices import DeviceKind, TagState, TagValue
-from adapters.tase2.info_messages import IM_TRANSFER_SET, INFO_MESS_HEADER
+from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
 from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.mms.types import BooleanType, IntegerType
+from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
+from adapters.tase2.model.messages import IM_TRANSFER_SET, INFO_MESS_HEADER
+from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.messages import Message
 from gateway.points import PointDef

@@ -9,8 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.tase2.bilateral import BilateralTableConfig, TableView, compile_table
-from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry
 from adapters.tase2.mms.access import (
     VariableEntry,
     VariableList,
@@ -26,16 +24,13 @@ from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
 from adapters.tase2.mms.service_error import AccessCode, ErrorClass
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.model import (
-    DSConditions,
-    DSTransferSetError,
-    PointType,
-    decode_point,
-    encode_mms_object_name,
-)
-from adapters.tase2.reports import ReportRequest, encode_report, full_report_max_size
-from adapters.tase2.transfer import TransferEngine, split_component_name
-from adapters.tase2.transfer_set import DSTransferSetValue
+from adapters.tase2.model.objects import DSConditions, DSTransferSetError, encode_mms_object_name
+from adapters.tase2.model.points import PointType, decode_point
+from adapters.tase2.model.transfer_set import DSTransferSetValue
+from adapters.tase2.server.bilateral import BilateralTableConfig, TableView, compile_table
+from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.server.reports import ReportRequest, encode_report, full_report_max_size
+from adapters.tase2.server.transfer import TransferEngine, split_component_name
 from gateway.points import PointKind, PointValue, Quality, Validity
 
 H = bytes.fromhex

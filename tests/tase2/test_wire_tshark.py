@@ -14,12 +14,12 @@ from mms_test_model import DOMAIN, TestHandler, realq
 from peer_runner import PeerProcess, free_port
 from wire_capture import TsharkCapture, data_tsdus_not_mms, packet_count, problems
 
-from adapters.tase2.association import AssociationConfig
 from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsClient, MmsServiceError
+from adapters.tase2.mms.aio.server import MmsServer
+from adapters.tase2.mms.association import AssociationConfig
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.services import InformationReport, ObjectClass
-from adapters.tase2.mms_client import MmsClient, MmsServiceError
-from adapters.tase2.mms_server import MmsServer
 from tests.conftest import require_program
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,14 @@ input raises a subclass of :class:`IsoError` naming the layer and the offset. :m
 nests and un-nests whole TSDUs so that association code stays thin.
 """
 
-from .errors import AcseError, CotpError, IsoError, PresentationError, SessionError, TpktError
+from adapters.tase2.iso.errors import (
+    AcseError,
+    CotpError,
+    IsoError,
+    PresentationError,
+    SessionError,
+    TpktError,
+)
 
 __all__ = [
     "AcseError",

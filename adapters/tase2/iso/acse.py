@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from ..ber import (
+from adapters.tase2.asn1.ber import (
     BerError,
     decode_bit_string,
     decode_integer,
@@ -25,7 +25,7 @@ from ..ber import (
     iter_tlv,
     tlv,
 )
-from .errors import AcseError
+from adapters.tase2.iso.errors import AcseError
 
 __all__ = [
     "MMS_APPLICATION_CONTEXT",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import CotpError
+from adapters.tase2.iso.errors import CotpError
 
 __all__ = [
     "DEFAULT_TPDU_SIZE",

@@ -12,9 +12,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from ..ber import BerError, decode_integer, decode_oid, decode_tlv, encode_integer, encode_oid, tlv
-from ..ber import iter_tlv as _iter
-from .errors import PresentationError
+from adapters.tase2.asn1.ber import (
+    BerError,
+    decode_integer,
+    decode_oid,
+    decode_tlv,
+    encode_integer,
+    encode_oid,
+    tlv,
+)
+from adapters.tase2.asn1.ber import iter_tlv as _iter
+from adapters.tase2.iso.errors import PresentationError
 
 __all__ = [
     "ACSE_ABSTRACT_SYNTAX",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import SessionError
+from adapters.tase2.iso.errors import SessionError
 
 __all__ = [
     "VERSION_2",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import acse, cotp, presentation, session, tpkt
-from .errors import PresentationError, SessionError
+from adapters.tase2.iso import acse, cotp, presentation, session, tpkt
+from adapters.tase2.iso.errors import PresentationError, SessionError
 
 __all__ = [
     "AbortIndication",

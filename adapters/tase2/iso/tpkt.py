@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from .errors import TpktError
+from adapters.tase2.iso.errors import TpktError
 
 __all__ = ["HEADER_SIZE", "MAX_TPKT_LENGTH", "MIN_TPKT_LENGTH", "TpktReassembler", "encode_tpkt"]
 

@@ -9,7 +9,7 @@ columnar Data_RealQTimeTag report fast path) and ``errors`` (MmsDecodeError, Mms
 
 from __future__ import annotations
 
-from .errors import MmsDecodeError, MmsEncodeError
-from .pdu import MmsPdu, decode_pdu, encode_pdu
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.pdu import MmsPdu, decode_pdu, encode_pdu
 
 __all__ = ["MmsDecodeError", "MmsEncodeError", "MmsPdu", "decode_pdu", "encode_pdu"]

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from adapters.tase2.ber import decode_tlv, tlv
-
-from .errors import MmsDecodeError
-from .fields import Buffer, decode_visible, encode_visible, read_uint, uint_tlv
-from .names import ObjectName, decode_object_name, encode_object_name
+from adapters.tase2.asn1.ber import decode_tlv, tlv
+from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible, read_uint, uint_tlv
+from adapters.tase2.mms.names import ObjectName, decode_object_name, encode_object_name
 
 __all__ = [
     "MAX_ALTERNATE_ACCESS_DEPTH",

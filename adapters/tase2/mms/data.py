@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias
 
-from adapters.tase2.ber import decode_oid, decode_tlv, encode_integer, encode_oid, tlv
-
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer, decode_visible, encode_visible, read_int
+from adapters.tase2.asn1.ber import decode_oid, decode_tlv, encode_integer, encode_oid, tlv
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible, read_int
 
 __all__ = [
     "MAX_DATA_DEPTH",

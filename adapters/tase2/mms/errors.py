@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.tase2.ber import BerError
+from adapters.tase2.asn1.ber import BerError
 
 __all__ = ["MmsDecodeError", "MmsEncodeError"]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.tase2.ber import encode_integer, encode_unsigned, tlv
-
-from .errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.asn1.ber import encode_integer, encode_unsigned, tlv
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
 
 __all__ = [
     "MAX_INTEGER_OCTETS",

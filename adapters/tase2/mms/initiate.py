@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from adapters.tase2.ber import decode_tlv, encode_integer, tlv
-
-from .data import BitString, bits_content, read_bits
-from .errors import MmsDecodeError
-from .fields import Buffer, read_int
+from adapters.tase2.asn1.ber import decode_tlv, encode_integer, tlv
+from adapters.tase2.mms.data import BitString, bits_content, read_bits
+from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.fields import Buffer, read_int
 
 __all__ = [
     "TASE2_PARAMETER_CBB",

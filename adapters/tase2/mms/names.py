@@ -6,10 +6,9 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-from adapters.tase2.ber import decode_tlv, tlv
-
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer, decode_visible, encode_visible
+from adapters.tase2.asn1.ber import decode_tlv, tlv
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible
 
 __all__ = [
     "ObjectName",

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
-from adapters.tase2.ber import BerError, decode_tlv, encode_integer, tlv
-
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer, read_int, read_uint, uint_tlv
-from .initiate import (
+from adapters.tase2.asn1.ber import BerError, decode_tlv, encode_integer, tlv
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import Buffer, read_int, read_uint, uint_tlv
+from adapters.tase2.mms.initiate import (
     InitiateRequest,
     InitiateResponse,
     decode_initiate_request,
@@ -23,8 +22,12 @@ from .initiate import (
     encode_initiate_request,
     encode_initiate_response,
 )
-from .service_error import ServiceError, decode_service_error, encode_service_error
-from .services import (
+from adapters.tase2.mms.service_error import (
+    ServiceError,
+    decode_service_error,
+    encode_service_error,
+)
+from adapters.tase2.mms.services import (
     ConfirmedServiceRequest,
     ConfirmedServiceResponse,
     InformationReport,

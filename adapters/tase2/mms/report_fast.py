@@ -17,11 +17,10 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.tase2.ber import decode_tlv, encode_integer, tlv
-
-from .access import VariableAccessSpecification, encode_variable_access_spec
-from .access import decode_variable_access_spec as _decode_spec
-from .data import (
+from adapters.tase2.asn1.ber import decode_tlv, encode_integer, tlv
+from adapters.tase2.mms.access import VariableAccessSpecification, encode_variable_access_spec
+from adapters.tase2.mms.access import decode_variable_access_spec as _decode_spec
+from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
     Float32,
@@ -30,8 +29,8 @@ from .data import (
     decode_access_result,
     encode_access_results,
 )
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import Buffer
 
 __all__ = [
     "RealQTimeTagColumns",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from adapters.tase2.ber import decode_tlv, encode_integer, tlv
-
-from .errors import MmsDecodeError
-from .fields import Buffer, decode_visible, encode_visible, read_int
+from adapters.tase2.asn1.ber import decode_tlv, encode_integer, tlv
+from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible, read_int
 
 __all__ = [
     "CODES_BY_CLASS",

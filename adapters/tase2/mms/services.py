@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeAlias, TypeVar
 
-from adapters.tase2.ber import decode_oid, decode_tlv, encode_integer, encode_oid, tlv
-
-from .access import (
+from adapters.tase2.asn1.ber import decode_oid, decode_tlv, encode_integer, encode_oid, tlv
+from adapters.tase2.mms.access import (
     VariableAccessSpecification,
     VariableEntry,
     decode_variable_access_spec,
@@ -23,7 +22,7 @@ from .access import (
     encode_variable_access_spec,
     encode_variable_entries,
 )
-from .data import (
+from adapters.tase2.mms.data import (
     AccessResult,
     Data,
     DataAccessError,
@@ -32,9 +31,17 @@ from .data import (
     encode_access_results,
     encode_data_list,
 )
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer, decode_visible, encode_visible, read_bool, read_int, read_uint, uint_tlv
-from .names import (
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import (
+    Buffer,
+    decode_visible,
+    encode_visible,
+    read_bool,
+    read_int,
+    read_uint,
+    uint_tlv,
+)
+from adapters.tase2.mms.names import (
     ObjectName,
     Scope,
     decode_identifier,
@@ -42,7 +49,7 @@ from .names import (
     encode_identifier,
     encode_object_name,
 )
-from .types import TypeSpecification, decode_type_spec, encode_type_spec
+from adapters.tase2.mms.types import TypeSpecification, decode_type_spec, encode_type_spec
 
 __all__ = [
     "ConfirmedServiceRequest",

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from adapters.tase2.ber import decode_tlv, encode_integer, tlv
-
-from .data import (
+from adapters.tase2.asn1.ber import decode_tlv, encode_integer, tlv
+from adapters.tase2.mms.data import (
     Array,
     Bcd,
     BinaryTime,
@@ -26,9 +25,16 @@ from .data import (
     UtcTime,
     VisibleString,
 )
-from .errors import MmsDecodeError, MmsEncodeError
-from .fields import Buffer, decode_visible, encode_visible, read_bool, read_int, read_uint
-from .names import ObjectName, decode_object_name, encode_object_name
+from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
+from adapters.tase2.mms.fields import (
+    Buffer,
+    decode_visible,
+    encode_visible,
+    read_bool,
+    read_int,
+    read_uint,
+)
+from adapters.tase2.mms.names import ObjectName, decode_object_name, encode_object_name
 
 __all__ = [
     "MAX_TYPE_DEPTH",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.tase2.ber import tlv
+from adapters.tase2.asn1.ber import tlv
 from adapters.tase2.iso.acse import Aare, Aarq, Abrt, AssociateResult, UserDiagnostic
 from adapters.tase2.iso.cotp import (
     ConnectionRequest,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mms_strategies import access_results, data_values
 
-from adapters.tase2.ber import BerError, tlv
+from adapters.tase2.asn1.ber import BerError, tlv
 from adapters.tase2.mms.data import (
     MAX_DATA_DEPTH,
     AccessResult,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mms_strategies import access_results, object_names, variable_access_specs
 
-from adapters.tase2.ber import BerError
+from adapters.tase2.asn1.ber import BerError
 from adapters.tase2.mms.access import VariableAccessSpecification, VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mms_strategies import type_specs
 
-from adapters.tase2.ber import BerError, tlv
+from adapters.tase2.asn1.ber import BerError, tlv
 from adapters.tase2.mms.data import (
     Array,
     BinaryTime,

@@ -11,9 +11,9 @@ from typing import Any
 
 from server_fixtures import DOMAIN, PEER_AP, SERVER_AP, kind_for, type_point
 
-from adapters.tase2.client import Tase2ClientAdapter
-from adapters.tase2.client_config import Tase2ClientSettings
-from adapters.tase2.model import PointType
+from adapters.tase2.client.adapter import Tase2ClientAdapter
+from adapters.tase2.client.settings import Tase2ClientSettings
+from adapters.tase2.model.points import PointType
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef, PointKind, PointValue, Quality
 

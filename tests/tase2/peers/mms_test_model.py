@@ -1,6 +1,6 @@
 """A small MMS object model and handler for tests: a VMD variable and a domain of variables.
 
-``TestHandler`` implements every service of :class:`adapters.tase2.mms_server.MmsHandler`
+``TestHandler`` implements every service of :class:`adapters.tase2.mms.aio.server.MmsHandler`
 over an in-memory model (including a Data_RealQ-like structure), keeps named variable lists
 per scope, pages GetNameList answers (``page_size``) and records what it was asked.
 """
@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServiceError
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -53,7 +54,6 @@ from adapters.tase2.mms.types import (
     VisibleStringType,
     conforms,
 )
-from adapters.tase2.mms_server import AssociationContext, MmsServiceError
 
 DOMAIN = "ICC1"
 REALQ_TYPE = StructureType(

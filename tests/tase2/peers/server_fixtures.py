@@ -9,20 +9,21 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from adapters.tase2.adapter import Tase2ServerAdapter, Tase2ServerSettings
-from adapters.tase2.association import AssociationConfig
 from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsClient
+from adapters.tase2.mms.association import AssociationConfig
 from adapters.tase2.mms.data import Data, Integer
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.mms_client import MmsClient
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     TRANSFER_REPORT_ACK,
     TRANSFER_SET_TIME_STAMP,
-    PointType,
     encode_mms_object_name,
 )
+from adapters.tase2.model.points import PointType
+from adapters.tase2.server.adapter import Tase2ServerAdapter
+from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.points import GOOD, PointDef, PointKind, Quality, Source, Validity
 

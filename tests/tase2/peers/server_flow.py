@@ -9,8 +9,8 @@ from typing import Any
 from peer_runner import PeerProcess
 from server_fixtures import DOMAIN, PEER_AP, SERVER_AP, type_point
 
-from adapters.tase2.adapter import Tase2ServerAdapter
-from adapters.tase2.model import PointType
+from adapters.tase2.model.points import PointType
+from adapters.tase2.server.adapter import Tase2ServerAdapter
 from gateway.bus import PointBus
 from gateway.points import Quality, Source, Validity
 

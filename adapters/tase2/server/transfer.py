@@ -45,11 +45,9 @@ from collections.abc import Callable, Container, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from adapters.tase2.bilateral import TableView
-from adapters.tase2.datasets import DataSet
 from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Integer, Structure
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     NO_CONDITIONS,
     TRANSFER_REPORT_ACK,
     TRANSFER_REPORT_NACK,
@@ -57,15 +55,17 @@ from adapters.tase2.model import (
     DSConditions,
     DSTransferSetError,
     decode_mms_object_name,
-    gmt_based_s,
 )
-from adapters.tase2.reports import ReportRequest, envelope_overhead, full_report_max_size
-from adapters.tase2.transfer_set import (
+from adapters.tase2.model.points import gmt_based_s
+from adapters.tase2.model.transfer_set import (
     DSTransferSetModel,
     DSTransferSetValue,
     apply_component,
     parse_ds_transfer_set,
 )
+from adapters.tase2.server.bilateral import TableView
+from adapters.tase2.server.datasets import DataSet
+from adapters.tase2.server.reports import ReportRequest, envelope_overhead, full_report_max_size
 from gateway.points import PointValue
 
 __all__ = [
@@ -386,7 +386,7 @@ class TransferEngine:
         Status while running; a start that cannot work: no or unknown data set, BlockData,
         Interval or IntegrityCheck 0 with their condition, a full report larger than the
         negotiated PDU), object-value-invalid (impossible values, see
-        :func:`~adapters.tase2.transfer_set.parse_ds_transfer_set`). A refused write changes
+        :func:`~adapters.tase2.model.transfer_set.parse_ds_transfer_set`). A refused write changes
         nothing.
         """
         ts = self._writable(association, name)

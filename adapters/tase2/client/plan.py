@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from adapters.tase2.ber import tlv
-from adapters.tase2.client_config import ClientDataSet
-from adapters.tase2.datasets import SPECIAL_MAX_SIZE
+from adapters.tase2.asn1.ber import tlv, tlv_size
+from adapters.tase2.client.settings import ClientDataSet
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -29,18 +28,18 @@ from adapters.tase2.mms.data import (
     VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, encode_object_name
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     BILATERAL_TABLE_ID,
     DS_CONDITIONS_DETECTED,
+    SPECIAL_MAX_SIZE,
     SUPPORTED_FEATURES,
     TASE2_VERSION,
     TRANSFER_SET_NAME,
     TRANSFER_SET_TIME_STAMP,
     DSConditions,
-    PointType,
 )
-from adapters.tase2.reports import tlv_size
-from adapters.tase2.transfer_set import DSTransferSetModel, DSTransferSetValue
+from adapters.tase2.model.points import PointType
+from adapters.tase2.model.transfer_set import DSTransferSetModel, DSTransferSetValue
 
 __all__ = [
     "AUTO_MAX_SIZE",
@@ -110,7 +109,7 @@ def _entry_size(name: ObjectName) -> int:
 
 def _report_bound(name_spec: int, results: int) -> int:
     """Largest full report PDU with a ``name_spec``-octet variableListName and ``results``
-    octets of AccessResults (as :func:`adapters.tase2.reports.full_report_max_size`)."""
+    octets of AccessResults (as :func:`adapters.tase2.server.reports.full_report_max_size`)."""
     return tlv_size(tlv_size(name_spec + tlv_size(results)))
 
 

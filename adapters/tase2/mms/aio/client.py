@@ -15,7 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
-from .association import (
+from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.aio.link import AssociationLink, MmsServiceError
+from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
     AssociationConfig,
@@ -30,10 +32,9 @@ from .association import (
     Role,
     UnconfirmedReceived,
 )
-from .mms.access import VariableEntry, VariableList, VariableListName
-from .mms.data import AccessResult, Data, DataAccessError
-from .mms.names import ObjectName, Scope
-from .mms.pdu import (
+from adapters.tase2.mms.data import AccessResult, Data, DataAccessError
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.pdu import (
     ConfirmedError,
     ConfirmedRequest,
     ConfirmedResponse,
@@ -42,7 +43,7 @@ from .mms.pdu import (
     RejectType,
     Unconfirmed,
 )
-from .mms.services import (
+from adapters.tase2.mms.services import (
     ConfirmedServiceRequest,
     ConfirmedServiceResponse,
     DefineNamedVariableListRequest,
@@ -62,8 +63,7 @@ from .mms.services import (
     WriteRequest,
     WriteResponse,
 )
-from .mms.types import TypeSpecification
-from .mms_link import AssociationLink, MmsServiceError
+from adapters.tase2.mms.types import TypeSpecification
 
 __all__ = [
     "MmsAssociationError",

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.tase2.ber import tlv
-from adapters.tase2.bilateral import TableView
+from adapters.tase2.asn1.ber import tlv
 from adapters.tase2.mms.access import VariableEntry
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, encode_object_name, is_valid_identifier
@@ -34,17 +32,14 @@ from adapters.tase2.mms.service_error import (
     ResourceCode,
     ServiceError,
 )
-from adapters.tase2.model import (
-    DS_CONDITIONS_DETECTED,
-    EVENT_CODE_DETECTED,
+from adapters.tase2.model.objects import (
     REPORT_ONLY_NAMES,
-    TRANSFER_SET_NAME,
-    TRANSFER_SET_TIME_STAMP,
-    PointType,
+    SPECIAL_MAX_SIZE,
 )
+from adapters.tase2.model.points import PointType
+from adapters.tase2.server.bilateral import TableView
 
 __all__ = [
-    "SPECIAL_MAX_SIZE",
     "DataSet",
     "DataSetError",
     "DataSetMember",
@@ -54,14 +49,6 @@ __all__ = [
     "make_data_set",
     "resolve_vcc_data_set",
 ]
-
-SPECIAL_MAX_SIZE: Final[dict[str, int]] = {
-    TRANSFER_SET_NAME: 2 + 3 + 2 * 34,  # A2 L {86 01 s, 8A L dom, 8A L name}, names <= 32
-    DS_CONDITIONS_DETECTED: 4,  # 84 02 03 xx
-    EVENT_CODE_DETECTED: 4,  # 85 02 xx xx (Integer16)
-    TRANSFER_SET_TIME_STAMP: 6,  # 85 04 xx xx xx xx (GMTBasedS)
-}
-"""Largest AccessResult encoding of each report-only variable."""
 
 _ACCESS_CODE = {
     DataAccessError.OBJECT_NON_EXISTENT: AccessCode.OBJECT_NON_EXISTENT,

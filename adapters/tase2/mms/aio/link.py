@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from .association import Association, Event
-from .mms.service_error import ErrorClass, ServiceError
+from adapters.tase2.mms.association import Association, Event
+from adapters.tase2.mms.service_error import ErrorClass, ServiceError
 
 __all__ = ["READ_CHUNK", "AssociationLink", "MmsServiceError"]
 

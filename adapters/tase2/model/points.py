@@ -1,16 +1,10 @@
-"""The TASE.2 object model (IEC 60870-6-802), sans-IO: types, values and their MMS form.
+"""TASE.2 indication points (IEC 60870-6-802 section 6.3), sans-IO: types, values, MMS form.
 
-What is here (tase2-reference.md sections 6.2-6.7):
-
-* :class:`PointType` - the indication point types of section 6.3, each with its exact MMS
-  TypeSpecification (component names included, as GetVariableAccessAttributes returns it),
-  the point kinds it can carry, an encoder ``PointValue -> Data`` (and a byte-level one for
-  reports) and a decoder ``Data -> DecodedPoint`` that the client reuses.
-* ``TASE2_Version`` / ``Supported_Features`` values, ``MMSObjectName`` structures, the
-  ``DSConditions`` bit string, the names and types of the ICC-domain special variables.
-* :class:`DSTransferSetError`, carrying the DataAccessError the server answers a refused
-  write with; raised here by the ``MMSObjectName`` and ``DSConditions`` decoders, and by the
-  ``DSTransferSet`` codec of :mod:`adapters.tase2.transfer_set`.
+:class:`PointType` is each point type of section 6.3 with its exact MMS TypeSpecification
+(component names included, as GetVariableAccessAttributes returns it), the point kinds it
+can carry, an encoder ``PointValue -> Data`` (and a byte-level one for reports) and a
+decoder ``Data -> DecodedPoint`` that the client reuses. Time stamps and COV counters are
+here too.
 
 Bit numbering follows ASN.1 (bit 0 = mask ``0x80`` of the first octet) throughout.
 """
@@ -20,23 +14,20 @@ from __future__ import annotations
 import enum
 import math
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from adapters.tase2.ber import encode_integer
+from adapters.tase2.asn1.ber import encode_integer
 from adapters.tase2.mms.data import (
     BitString,
     Data,
-    DataAccessError,
     Float32,
     Float64,
     Integer,
     Structure,
     Unsigned,
-    VisibleString,
 )
-from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
 from adapters.tase2.mms.report_fast import encode_realq_timetag_results
 from adapters.tase2.mms.types import (
     BitStringType,
@@ -51,44 +42,17 @@ from adapters.tase2.mms.types import (
 from gateway.points import GOOD, PointKind, PointValue, Quality
 
 __all__ = [
-    "BILATERAL_TABLE_ID",
-    "BILATERAL_TABLE_ID_TYPE",
-    "DS_CONDITIONS_DETECTED",
-    "DS_CONDITIONS_TYPE",
-    "EVENT_CODE_DETECTED",
     "GMT_BASED_S_TYPE",
-    "ICC_LISTED_NAMES",
-    "ICC_SPECIAL_TYPES",
-    "MMS_OBJECT_NAME_TYPE",
-    "NEXT_DS_TRANSFER_SET",
-    "NO_CONDITIONS",
-    "REPORT_ONLY_NAMES",
-    "SUPPORTED_FEATURES",
-    "SUPPORTED_FEATURES_TYPE",
-    "TASE2_VERSION",
-    "TASE2_VERSION_TYPE",
     "TIME_STAMP_EXTENDED_TYPE",
-    "TRANSFER_REPORT_ACK",
-    "TRANSFER_REPORT_NACK",
-    "TRANSFER_SET_NAME",
-    "TRANSFER_SET_TIME_STAMP",
-    "DSConditions",
-    "DSTransferSetError",
     "DecodedPoint",
     "PointDecodeError",
     "PointType",
     "PointTypeInfo",
-    "decode_mms_object_name",
     "decode_point",
-    "ds_conditions_from_data",
-    "ds_conditions_to_data",
-    "encode_mms_object_name",
     "encode_points",
     "gmt_based_s",
     "identify_point_type",
     "point_type_info",
-    "supported_features",
-    "tase2_version",
 ]
 
 # --------------------------------------------------------------------------- base types
@@ -651,206 +615,3 @@ def decode_point(data: Data, expected: PointType | None = None) -> DecodedPoint:
     if ptype is None:
         raise PointDecodeError(f"not a TASE.2 point value: {data!r}")
     return _INFO[ptype].decode(data)
-
-
-# --------------------------------------------------------------------------- VCC objects
-
-TASE2_VERSION: Final = "TASE2_Version"
-SUPPORTED_FEATURES: Final = "Supported_Features"
-
-TASE2_VERSION_TYPE: Final = StructureType(
-    (
-        StructureComponent("MajorVersionNumber", INT16),
-        StructureComponent("MinorVersionNumber", INT16),
-    )
-)
-"""``TASE2_Version`` = {MajorVersionNumber Integer16, MinorVersionNumber Integer16}."""
-
-SUPPORTED_FEATURES_TYPE: Final = BitStringType(12)
-"""``Supported_Features``: BIT STRING(12), bit n-1 = conformance block n."""
-
-
-def tase2_version(major: int = 2000, minor: int = 8) -> Structure:
-    """The value of ``TASE2_Version``: ``{2000, 8}`` for the 2000-08 object model we serve."""
-    return Structure((Integer(major), Integer(minor)))
-
-
-def supported_features(blocks: Iterable[int]) -> BitString:
-    """The ``Supported_Features`` value advertising conformance ``blocks`` (1-9).
-
-    Block 1 is bit 0 (``0x80``); blocks 1, 2 give ``84 03 04 C0 00`` on the wire.
-    """
-    bits = []
-    for block in blocks:
-        if not 1 <= block <= 9:
-            raise ValueError(f"TASE.2 conformance block {block} does not exist (1-9)")
-        bits.append(block - 1)
-    return BitString.from_bits(12, bits)
-
-
-# --------------------------------------------------------------------------- ICC objects
-
-BILATERAL_TABLE_ID: Final = "Bilateral_Table_ID"
-NEXT_DS_TRANSFER_SET: Final = "Next_DSTransfer_Set"
-TRANSFER_SET_NAME: Final = "Transfer_Set_Name"
-DS_CONDITIONS_DETECTED: Final = "DSConditions_Detected"
-EVENT_CODE_DETECTED: Final = "Event_Code_Detected"
-TRANSFER_SET_TIME_STAMP: Final = "Transfer_Set_Time_Stamp"
-TRANSFER_REPORT_ACK: Final = "Transfer_Report_ACK"
-TRANSFER_REPORT_NACK: Final = "Transfer_Report_NACK"
-
-REPORT_ONLY_NAMES: Final = (
-    TRANSFER_SET_NAME,
-    DS_CONDITIONS_DETECTED,
-    EVENT_CODE_DETECTED,
-    TRANSFER_SET_TIME_STAMP,
-)
-"""The report-only variables, in the order RBE reports put them (libtase2's order).
-
-They are listed by GetNameList so that peers can put them in data sets; a Read of them is
-answered with object-access-denied (reference section 6.5).
-"""
-
-ICC_LISTED_NAMES: Final = (BILATERAL_TABLE_ID, NEXT_DS_TRANSFER_SET, *REPORT_ONLY_NAMES)
-"""The fixed names GetNameList shows in every ICC domain (add the DSTransferSetNN names and
-the peer's points)."""
-
-BILATERAL_TABLE_ID_TYPE: Final = IDENTIFIER32
-"""``Bilateral_Table_ID``: VisibleString, at most 32 characters."""
-
-MMS_OBJECT_NAME_TYPE: Final = StructureType(
-    (
-        StructureComponent("Scope", UnsignedType(8)),
-        StructureComponent("DomainName", IDENTIFIER32),
-        StructureComponent("Name", IDENTIFIER32),
-    )
-)
-"""``MMSObjectName`` = {Scope Unsigned8 (0 VCC, 1 ICC), DomainName, Name}."""
-
-DS_CONDITIONS_TYPE: Final = BitStringType(5)
-"""``DSConditions``: BIT STRING(5), see :class:`DSConditions`."""
-
-ICC_SPECIAL_TYPES: Final[dict[str, TypeSpecification]] = {
-    BILATERAL_TABLE_ID: BILATERAL_TABLE_ID_TYPE,
-    NEXT_DS_TRANSFER_SET: MMS_OBJECT_NAME_TYPE,
-    TRANSFER_SET_NAME: MMS_OBJECT_NAME_TYPE,
-    DS_CONDITIONS_DETECTED: DS_CONDITIONS_TYPE,
-    EVENT_CODE_DETECTED: INT16,
-    TRANSFER_SET_TIME_STAMP: GMT_BASED_S_TYPE,
-    TRANSFER_REPORT_ACK: MMS_OBJECT_NAME_TYPE,
-    TRANSFER_REPORT_NACK: MMS_OBJECT_NAME_TYPE,
-}
-"""Types (for GetVariableAccessAttributes) of the special variables of every ICC domain."""
-
-
-def encode_mms_object_name(name: ObjectName) -> Structure:
-    """``MMSObjectName`` of an ICC (domain) or VCC (VMD) object name."""
-    if name.scope == Scope.DOMAIN:
-        assert name.domain is not None
-        return Structure((Unsigned(1), VisibleString(name.domain), VisibleString(name.item)))
-    if name.scope == Scope.VMD:
-        return Structure((Unsigned(0), VisibleString(""), VisibleString(name.item)))
-    raise ValueError(f"an association-scope name has no MMSObjectName: {name}")
-
-
-def _text(d: Data, what: str) -> str:
-    if isinstance(d, VisibleString):
-        return d.value
-    raise DSTransferSetError(
-        f"{what}: expected a visible-string, got {type(d).__name__}",
-        DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-    )
-
-
-def decode_mms_object_name(data: Data, what: str = "MMSObjectName") -> ObjectName | None:
-    """The object name in an ``MMSObjectName`` value; None when its Name is empty (unset).
-
-    Scope may be sent as unsigned or integer. Raises :class:`DSTransferSetError`:
-    object-attribute-inconsistent when the shape is wrong, object-value-invalid when the
-    scope is not 0/1 or a name is not a legal identifier.
-    """
-    if not isinstance(data, Structure) or len(data.items) != 3:
-        raise DSTransferSetError(
-            f"{what}: expected {{Scope, DomainName, Name}}, got {data!r}",
-            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-        )
-    scope_d, dom_d, name_d = data.items
-    if not isinstance(scope_d, Unsigned | Integer):
-        raise DSTransferSetError(
-            f"{what}: Scope must be an Unsigned8", DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT
-        )
-    domain, item = _text(dom_d, f"{what}.DomainName"), _text(name_d, f"{what}.Name")
-    if item == "":
-        return None
-    if not is_valid_identifier(item):
-        raise DSTransferSetError(
-            f"{what}: {item!r} is not an identifier", DataAccessError.OBJECT_VALUE_INVALID
-        )
-    if scope_d.value == 0:
-        return ObjectName.vmd(item)
-    if scope_d.value == 1:
-        if not is_valid_identifier(domain):
-            raise DSTransferSetError(
-                f"{what}: domain {domain!r} is not an identifier",
-                DataAccessError.OBJECT_VALUE_INVALID,
-            )
-        return ObjectName.dom(domain, item)
-    raise DSTransferSetError(
-        f"{what}: Scope {scope_d.value} is neither 0 (VCC) nor 1 (ICC)",
-        DataAccessError.OBJECT_VALUE_INVALID,
-    )
-
-
-class DSConditions(enum.IntFlag):
-    """DS conditions (DSConditionsRequested / DSConditions_Detected, reference section 6.7).
-
-    Flag value ``1 << n`` is ASN.1 bit n, so ``INTERVAL_TIMEOUT`` (bit 0) goes on the wire
-    as mask ``0x80``: use :func:`ds_conditions_to_data` / :func:`ds_conditions_from_data`.
-    """
-
-    INTERVAL_TIMEOUT = 1
-    INTEGRITY_TIMEOUT = 2
-    OBJECT_CHANGE = 4
-    OPERATOR_REQUEST = 8
-    OTHER_EXTERNAL_EVENT = 16
-
-
-NO_CONDITIONS: Final = DSConditions(0)
-"""The empty condition set."""
-
-
-def ds_conditions_to_data(conditions: DSConditions | int) -> BitString:
-    """The 5-bit string of ``conditions`` (interval+integrity+change = ``84 02 03 E0``)."""
-    return BitString.from_bits(5, [n for n in range(5) if conditions & (1 << n)])
-
-
-def ds_conditions_from_data(data: Data) -> DSConditions:
-    """The conditions in a DSConditions bit string (bits beyond 4 ignored, missing bits 0).
-
-    Raises :class:`DSTransferSetError` (object-attribute-inconsistent) for a non-bit-string.
-    """
-    if not isinstance(data, BitString):
-        raise DSTransferSetError(
-            f"DSConditions: expected a bit string, got {data!r}",
-            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
-        )
-    value = 0
-    for n in range(min(5, data.nbits)):
-        if data.data[n >> 3] & (0x80 >> (n & 7)):
-            value |= 1 << n
-    return DSConditions(value)
-
-
-# --------------------------------------------------------------------------- DSTransferSet errors
-
-
-class DSTransferSetError(ValueError):
-    """A refused DSTransferSet write, or a refused transfer-set operation.
-
-    ``error`` is the DataAccessError to answer the Write with; the message says why (log it,
-    the peer only sees the code).
-    """
-
-    def __init__(self, message: str, error: DataAccessError) -> None:
-        super().__init__(message)
-        self.error = error

@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeAlias
 
-from .ber import BerError
-from .iso import acse, cotp, presentation, stack
-from .iso.errors import IsoError
-from .mms.data import BitString
-from .mms.errors import MmsDecodeError
-from .mms.initiate import (
+from adapters.tase2.asn1.ber import BerError
+from adapters.tase2.iso import acse, cotp, presentation, stack
+from adapters.tase2.iso.errors import IsoError
+from adapters.tase2.mms.data import BitString
+from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.initiate import (
     TASE2_PARAMETER_CBB,
     TASE2_SERVICES,
     InitiateRequest,
     InitiateResponse,
     negotiate,
 )
-from .mms.pdu import (
+from adapters.tase2.mms.pdu import (
     CancelError,
     CancelRequest,
     ConcludeError,
@@ -47,7 +47,7 @@ from .mms.pdu import (
     decode_pdu,
     encode_pdu,
 )
-from .mms.service_error import (
+from adapters.tase2.mms.service_error import (
     CancelCode,
     ConcludeCode,
     ErrorClass,
@@ -55,7 +55,7 @@ from .mms.service_error import (
     ServiceCode,
     ServiceError,
 )
-from .mms.services import OtherService
+from adapters.tase2.mms.services import OtherService
 
 __all__ = [
     "Association",

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from adapters.tase2.association import AssociationError, PduTooLargeError
-from adapters.tase2.bilateral import TableView
-from adapters.tase2.controls import PeerInfo
-from adapters.tase2.mms_server import AssociationContext
-from adapters.tase2.reports import ReportRequest
+from adapters.tase2.mms.aio.server import AssociationContext
+from adapters.tase2.mms.association import AssociationError, PduTooLargeError
+from adapters.tase2.server.bilateral import TableView
+from adapters.tase2.server.controls import PeerInfo
+from adapters.tase2.server.reports import ReportRequest
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :class:`ClientDevice` is the configuration of one remote device taken into one local bus
 point (a bus command on the point operates the device). The functions run one step each
-over an :class:`~adapters.tase2.mms_client.MmsClient` and raise :class:`DeviceError`, which
+over an :class:`~adapters.tase2.mms.aio.client.MmsClient` and raise :class:`DeviceError`, which
 carries the bus's typed :class:`~gateway.bus.CommandFailure`; :func:`operate_device` is the
 whole sequence (select with the check-back id check when the device is select-before-
 operate, then the operate Write). The probe uses the same functions.
@@ -16,9 +16,18 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.tase2.association import AssociationError
-from adapters.tase2.client_writes import failure_of
-from adapters.tase2.devices import (
+from adapters.tase2.client.writes import failure_of
+from adapters.tase2.mms.aio.client import (
+    MmsClient,
+    MmsConnectionLost,
+    MmsRejected,
+    MmsRequestTimeout,
+    MmsServiceError,
+)
+from adapters.tase2.mms.association import AssociationError
+from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
+from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.model.devices import (
     SBO_SUFFIX,
     TAG_SUFFIX,
     DeviceKind,
@@ -26,15 +35,6 @@ from adapters.tase2.devices import (
     TagValue,
     decode_tag,
     encode_tag,
-)
-from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
-from adapters.tase2.mms.names import ObjectName, is_valid_identifier
-from adapters.tase2.mms_client import (
-    MmsClient,
-    MmsConnectionLost,
-    MmsRejected,
-    MmsRequestTimeout,
-    MmsServiceError,
 )
 from gateway.bus import CommandError, CommandFailure
 

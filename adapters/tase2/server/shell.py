@@ -1,22 +1,22 @@
 """The TASE.2 server (Blocks 1, 2, 4 and 5): a thin asyncio layer over the sans-IO objects.
 
-:class:`Tase2Server` runs an :class:`~adapters.tase2.mms_server.MmsServer` whose handler
-(:class:`~adapters.tase2.handler.Tase2Handler`, what each MMS service does for a peer)
+:class:`Tase2Server` runs an :class:`~adapters.tase2.mms.aio.server.MmsServer` whose handler
+(:class:`~adapters.tase2.server.handler.Tase2Handler`, what each MMS service does for a peer)
 implements the TASE.2 object model on top of
 
-* :mod:`adapters.tase2.bilateral` - which peer may associate (``match_peer``) and what it
-  may see and do (a compiled :class:`~adapters.tase2.bilateral.TableView` per table);
-* :mod:`adapters.tase2.datasets` - the data sets (named variable lists);
-* :mod:`adapters.tase2.transfer` - the DS transfer sets and their report scheduler;
-* :mod:`adapters.tase2.reports` - the report encoder;
-* :mod:`adapters.tase2.controls` - device control (Block 5: select, operate, tags, audit)
+* :mod:`adapters.tase2.server.bilateral` - which peer may associate (``match_peer``) and what it
+  may see and do (a compiled :class:`~adapters.tase2.server.bilateral.TableView` per table);
+* :mod:`adapters.tase2.server.datasets` - the data sets (named variable lists);
+* :mod:`adapters.tase2.server.transfer` - the DS transfer sets and their report scheduler;
+* :mod:`adapters.tase2.server.reports` - the report encoder;
+* :mod:`adapters.tase2.server.controls` - device control (Block 5: select, operate, tags, audit)
   and information messages (Block 4: ``IM_Transfer_Set``, :meth:`Tase2Server.send_message`).
 
 The server knows no bus: a :class:`PointSource` gives it point kinds, current values and a
 command path (the adapter binds that to the point bus), and :meth:`Tase2Server.on_changes`
 takes point changes. One scheduler task sleeps until the transfer engine's next deadline or
 a change, sends what is due, and forwards critical-report events. Reports go through one
-outbox task per association (:mod:`adapters.tase2.outbox`), so a slow peer never delays the
+outbox task per association (:mod:`adapters.tase2.server.outbox`), so a slow peer never delays the
 others (a peer that lets its outbox overflow is aborted).
 
 Live table changes (:meth:`Tase2Server.set_tables`) touch only the associations of the
@@ -36,9 +36,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.tase2.association import AssociationConfig, CloseReason
-from adapters.tase2.ber import encode_integer
-from adapters.tase2.bilateral import (
+from adapters.tase2.asn1.ber import encode_integer
+from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
+from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer, MmsServiceError
+from adapters.tase2.mms.association import AssociationConfig, CloseReason
+from adapters.tase2.mms.data import Data, DataAccessError
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCode, ServiceError
+from adapters.tase2.mms.services import (
+    DeleteNamedVariableListRequest,
+    DeleteScope,
+    InformationReport,
+)
+from adapters.tase2.model.objects import DSConditions, DSTransferSetError
+from adapters.tase2.server.bilateral import (
     BilateralTableConfig,
     PeerRejected,
     PointRule,
@@ -48,24 +60,17 @@ from adapters.tase2.bilateral import (
     is_pattern,
     match_peer,
 )
-from adapters.tase2.controls import PeerInfo, ServerControls
-from adapters.tase2.datasets import DataSet, DataSetError, DataSetRegistry, VccDataSetConfig
-from adapters.tase2.handler import SUPPORTED_BLOCKS, PointSource, Tase2Handler, access_service_error
-from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
-from adapters.tase2.mms.access import VariableEntry, VariableList
-from adapters.tase2.mms.data import Data, DataAccessError
-from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCode, ServiceError
-from adapters.tase2.mms.services import (
-    DeleteNamedVariableListRequest,
-    DeleteScope,
-    InformationReport,
+from adapters.tase2.server.controls import PeerInfo, ServerControls
+from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry, VccDataSetConfig
+from adapters.tase2.server.handler import (
+    SUPPORTED_BLOCKS,
+    PointSource,
+    Tase2Handler,
+    access_service_error,
 )
-from adapters.tase2.mms_server import AssociationContext, MmsServer, MmsServiceError
-from adapters.tase2.model import DSConditions, DSTransferSetError
-from adapters.tase2.outbox import DATA_KEY, Outbox, PeerSession
-from adapters.tase2.reports import ReportRequest, encode_report, full_report_max_size
-from adapters.tase2.transfer import TransferEngine, TransferSetEvent
+from adapters.tase2.server.outbox import DATA_KEY, Outbox, PeerSession
+from adapters.tase2.server.reports import ReportRequest, encode_report, full_report_max_size
+from adapters.tase2.server.transfer import TransferEngine, TransferSetEvent
 from gateway.messages import Message
 from gateway.points import PointKind, PointValue
 
@@ -106,7 +111,7 @@ class ServerLimits:
 class Tase2Server:
     """A TASE.2 server: bilateral tables, data sets, DS transfer sets, reports.
 
-    ``tables`` are the bilateral tables (see :mod:`adapters.tase2.bilateral`);
+    ``tables`` are the bilateral tables (see :mod:`adapters.tase2.server.bilateral`);
     ``vcc_points`` rules add VCC-scope (VMD-specific) points visible to every peer whose
     table does not say otherwise; ``vcc_data_sets`` are VMD-scope data sets every peer sees
     and may report through its transfer sets (members it may read only). ``on_report_sent``
@@ -254,7 +259,8 @@ class Tase2Server:
         tables whose associations were touched.
 
         Everything is compiled first: a table that does not compile raises
-        :class:`~adapters.tase2.bilateral.BilateralConfigError` and nothing changes. Then only
+        :class:`~adapters.tase2.server.bilateral.BilateralConfigError` and nothing changes. Then
+        only
         the associations of changed tables are updated (see module docstring).
         """
         check_tables(tables)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from adapters.tase2.client_reports import PointSlot
+from adapters.tase2.client.ingest import PointSlot
 from adapters.tase2.mms.data import Data, DataAccessError
-from adapters.tase2.model import PointType
+from adapters.tase2.model.points import PointType
 from gateway.bus import CommandError, CommandFailure, Value
 from gateway.points import GOOD, PointKind, PointValue, now
 

@@ -27,17 +27,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from adapters.tase2.association import AssociationConfig, CloseReason
-from adapters.tase2.client_config import parse_address
-from adapters.tase2.client_devices import DeviceError, get_tag, operate_device, set_tag
-from adapters.tase2.client_plan import (
+from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
+from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
     check_startup,
     features_blocks,
     transfer_set_data,
 )
-from adapters.tase2.devices import DeviceKind, TagState, TagValue
+from adapters.tase2.client.settings import parse_address
 from adapters.tase2.mms.access import VariableListName
+from adapters.tase2.mms.aio.client import (
+    MmsAssociationError,
+    MmsClient,
+    MmsConnectionLost,
+    MmsRejected,
+    MmsRequestTimeout,
+    MmsServiceError,
+)
+from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import (
     AccessResult,
     Array,
@@ -64,15 +71,8 @@ from adapters.tase2.mms.types import (
     UnsignedType,
     VisibleStringType,
 )
-from adapters.tase2.mms_client import (
-    MmsAssociationError,
-    MmsClient,
-    MmsConnectionLost,
-    MmsRejected,
-    MmsRequestTimeout,
-    MmsServiceError,
-)
-from adapters.tase2.model import (
+from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
+from adapters.tase2.model.objects import (
     BILATERAL_TABLE_ID,
     NEXT_DS_TRANSFER_SET,
     REPORT_ONLY_NAMES,
@@ -80,13 +80,11 @@ from adapters.tase2.model import (
     TASE2_VERSION,
     DSConditions,
     DSTransferSetError,
-    PointDecodeError,
-    PointType,
     decode_mms_object_name,
-    decode_point,
     ds_conditions_from_data,
 )
-from adapters.tase2.transfer_set import DSTransferSetValue
+from adapters.tase2.model.points import PointDecodeError, PointType, decode_point
+from adapters.tase2.model.transfer_set import DSTransferSetValue
 
 __all__ = [
     "EXIT_ASSOCIATION",

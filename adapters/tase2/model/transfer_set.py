@@ -4,8 +4,8 @@ The ``DSTransferSet`` structure (2000 model, 13 components; 1996 model, 12): its
 :class:`DSTransferSetValue` (model independent) and its MMS form, and the decoding of a
 written value - whole (:func:`parse_ds_transfer_set`) or one component
 (:func:`apply_component`) - refusing bad values with
-:class:`~adapters.tase2.model.DSTransferSetError`. The transfer sets' behaviour (start,
-stop, reports) is the engine's, :mod:`adapters.tase2.transfer`.
+:class:`~adapters.tase2.model.points.DSTransferSetError`. The transfer sets' behaviour (start,
+stop, reports) is the engine's, :mod:`adapters.tase2.server.transfer`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,8 @@ from adapters.tase2.mms.types import (
     StructureType,
     TypeSpecification,
 )
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     DS_CONDITIONS_TYPE,
-    GMT_BASED_S_TYPE,
-    INT16,
-    INT32,
-    INT32_MAX,
     MMS_OBJECT_NAME_TYPE,
     NO_CONDITIONS,
     DSConditions,
@@ -45,6 +41,7 @@ from adapters.tase2.model import (
     ds_conditions_to_data,
     encode_mms_object_name,
 )
+from adapters.tase2.model.points import GMT_BASED_S_TYPE, INT16, INT32, INT32_MAX
 
 __all__ = [
     "DATA_SET_NAME_TYPE",

@@ -1,6 +1,6 @@
 """DS transfer set reports: what one report holds, how big it can get, and its bytes.
 
-A :class:`ReportRequest` is what the transfer engine (:mod:`adapters.tase2.transfer`) asks
+A :class:`ReportRequest` is what the transfer engine (:mod:`adapters.tase2.server.transfer`) asks
 the shell to send. Its shape follows reference section 6.9:
 
 * **full report** (``full`` True): InformationReport with ``variableListName`` = the data
@@ -16,7 +16,7 @@ the shell to send. Its shape follows reference section 6.9:
   the order of its changes.
 
 :func:`encode_report` builds the unconfirmed MMS PDU (``A3 ...``, what goes into P-DATA),
-batching runs of points of one type through :func:`adapters.tase2.model.encode_points`.
+batching runs of points of one type through :func:`adapters.tase2.model.points.encode_points`.
 :func:`full_report_max_size` is the start-time check against the negotiated PDU size.
 """
 
@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from adapters.tase2.ber import encode_integer, tlv
-from adapters.tase2.datasets import DataSet
+from adapters.tase2.asn1.ber import encode_integer, tlv, tlv_size
 from adapters.tase2.mms.data import (
     DataAccessError,
     Integer,
@@ -34,16 +33,16 @@ from adapters.tase2.mms.data import (
     encode_data,
 )
 from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     DS_CONDITIONS_DETECTED,
     EVENT_CODE_DETECTED,
     TRANSFER_SET_NAME,
     DSConditions,
-    PointType,
     ds_conditions_to_data,
     encode_mms_object_name,
-    encode_points,
 )
+from adapters.tase2.model.points import PointType, encode_points
+from adapters.tase2.server.datasets import DataSet
 from gateway.points import PointValue
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "encode_report",
     "envelope_overhead",
     "full_report_max_size",
-    "tlv_size",
 ]
 
 _MISSING = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
@@ -91,13 +89,6 @@ class ReportRequest:
         """The object names of the report's members, in report order."""
         ms = self.data_set.members
         return [ms[i].name for i in self.members]
-
-
-def tlv_size(content: int) -> int:
-    """Octets of a BER element (one-octet tag) with ``content`` content octets."""
-    if content < 0x80:
-        return 2 + content
-    return 2 + (content.bit_length() + 7) // 8 + content
 
 
 def envelope_overhead(max_pdu: int) -> int:

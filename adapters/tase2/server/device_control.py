@@ -1,11 +1,9 @@
-"""Block 5 device control (reference section 6.13), sans-IO: the device model and its
-select-before-operate and tag state machine.
+"""Block 5 on the server side, sans-IO: the devices of a bilateral table and their state.
 
 Configuration: a :class:`DeviceRule` in a bilateral table names a device object ``Dev``
-(ICC or VCC scope), its kind (command Integer16 0/1, real set-point float32, discrete
-set-point Integer16), the bus point an operate commands, optionally a status point read
-back through ``Dev``, select-before-operate with its check-back id and select time-out,
-whether it can be tagged, and the peer's rights (operate, get-tag, set-tag).
+(ICC or VCC scope), its kind, the bus point an operate commands, optionally a status point
+read back through ``Dev``, select-before-operate with its check-back id and select
+time-out, whether it can be tagged, and the peer's rights (operate, get-tag, set-tag).
 
 :func:`compile_devices` gives the MMS objects of one table's devices (``Dev``,
 ``Dev_SBO``, ``Dev_TAG``) with their exact types. :class:`DeviceControl` holds the state of
@@ -20,79 +18,57 @@ its selection and tag) and decides, with the time passed in:
   set by one peer is changed only by that peer; never while armed or operating);
 * :meth:`DeviceControl.association_ended` - disarm what the association had selected.
 
-Refusals come back as :class:`Refusal` (the DataAccessError to answer and a reason for the
-audit log); nothing here raises on bad input or changes state when it refuses.
+Refusals come back as :class:`~adapters.tase2.model.devices.Refusal`; nothing here raises
+on bad input or changes state when it refuses.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.tase2.mms.data import (
-    BitString,
     Data,
     DataAccessError,
     Float32,
-    Float64,
     Integer,
-    Structure,
-    Unsigned,
-    VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.mms.types import (
-    BitStringType,
-    FloatType,
-    IntegerType,
-    StructureComponent,
-    StructureType,
     TypeSpecification,
-    VisibleStringType,
+)
+from adapters.tase2.model.devices import (
+    CHECK_BACK_TYPE,
+    INT16_MAX,
+    INT16_MIN,
+    MAX_DEVICE_NAME,
+    SBO_SUFFIX,
+    TAG_SUFFIX,
+    TAG_TYPE,
+    DeviceKind,
+    Refusal,
+    TagState,
+    TagValue,
+    decode_tag,
+    device_type,
+    operate_value,
 )
 from gateway.points import PointKind, PointValue, State
 
 __all__ = [
-    "CHECK_BACK_TYPE",
-    "SBO_SUFFIX",
-    "TAG_SUFFIX",
-    "TAG_TYPE",
     "DeviceControl",
-    "DeviceKind",
     "DeviceObject",
     "DeviceRole",
     "DeviceRule",
     "OperateOrder",
-    "Refusal",
-    "TagState",
-    "TagValue",
     "bus_value",
     "compile_devices",
-    "decode_tag",
-    "device_type",
-    "encode_tag",
-    "operate_value",
     "read_back",
 ]
-
-SBO_SUFFIX: Final = "_SBO"
-TAG_SUFFIX: Final = "_TAG"
-MAX_DEVICE_NAME: Final = 32 - len(SBO_SUFFIX)
-MAX_REASON: Final = 255
-_INT16_MIN, _INT16_MAX = -(1 << 15), (1 << 15) - 1
-
-
-class DeviceKind(enum.StrEnum):
-    """What a device object takes: a command (0/1) or a set-point."""
-
-    COMMAND = "command"
-    SETPOINT_REAL = "setpoint_real"
-    SETPOINT_DISCRETE = "setpoint_discrete"
 
 
 class DeviceRule(BaseModel):
@@ -113,7 +89,7 @@ class DeviceRule(BaseModel):
     kind: DeviceKind = DeviceKind.COMMAND
     status_point: str | None = None
     sbo: bool = False
-    check_back_id: int = Field(default=0, ge=_INT16_MIN, le=_INT16_MAX)
+    check_back_id: int = Field(default=0, ge=INT16_MIN, le=INT16_MAX)
     select_timeout: float = Field(default=10.0, gt=0, le=3600)
     taggable: bool = False
     scope: Literal["icc", "vcc"] = "icc"
@@ -148,29 +124,6 @@ class DeviceRole(enum.Enum):
     DEVICE = "device"
     SBO = "sbo"
     TAG = "tag"
-
-
-CHECK_BACK_TYPE: Final = IntegerType(16)
-"""``SBO_CheckBackName``: Integer16."""
-
-TAG_TYPE: Final = StructureType(
-    (
-        StructureComponent("Flags", BitStringType(3)),
-        StructureComponent("Reason", VisibleStringType(-MAX_REASON)),
-    )
-)
-"""``TagValue`` = {Flags BIT STRING(3), Reason VisibleString(255)}."""
-
-_DEVICE_TYPES: Final[dict[DeviceKind, TypeSpecification]] = {
-    DeviceKind.COMMAND: IntegerType(16),
-    DeviceKind.SETPOINT_REAL: FloatType(32, 8),
-    DeviceKind.SETPOINT_DISCRETE: IntegerType(16),
-}
-
-
-def device_type(kind: DeviceKind) -> TypeSpecification:
-    """Control_Command / Control_Setpoint_Real / Control_Setpoint_Discrete."""
-    return _DEVICE_TYPES[kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,52 +165,6 @@ def compile_devices(rules: Iterable[DeviceRule], domain: str) -> dict[ObjectName
     return out
 
 
-# --------------------------------------------------------------------------- values
-
-
-class Refusal:
-    """A refused device request: the DataAccessError to answer and why (for the audit)."""
-
-    __slots__ = ("error", "reason")
-
-    def __init__(self, error: DataAccessError, reason: str) -> None:
-        self.error = error
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"Refusal({self.error.name}, {self.reason!r})"
-
-    @property
-    def outcome(self) -> str:
-        """The error as an audit word (``temporarily-unavailable``...)."""
-        return self.error.name.lower().replace("_", "-")
-
-
-def operate_value(kind: DeviceKind, data: Data) -> float | int | Refusal:
-    """The number an operate writes, or why the written value does not fit the device.
-
-    Commands take Integer16 0 or 1; real set-points a float (or an integer); discrete
-    set-points an Integer16. A value of the wrong MMS type is type-inconsistent, one out of
-    range object-value-invalid.
-    """
-    if kind is DeviceKind.SETPOINT_REAL:
-        if isinstance(data, Float32 | Float64 | Integer | Unsigned):
-            value = float(data.value)
-        else:
-            return Refusal(DataAccessError.TYPE_INCONSISTENT, "a real set-point takes a float")
-        if not math.isfinite(value):
-            return Refusal(DataAccessError.OBJECT_VALUE_INVALID, f"{value} is not finite")
-        return value
-    if not isinstance(data, Integer | Unsigned):
-        return Refusal(DataAccessError.TYPE_INCONSISTENT, f"{kind} takes an Integer16")
-    number = int(data.value)
-    if kind is DeviceKind.COMMAND and number not in (0, 1):
-        return Refusal(DataAccessError.OBJECT_VALUE_INVALID, f"command {number} is not 0 or 1")
-    if not _INT16_MIN <= number <= _INT16_MAX:
-        return Refusal(DataAccessError.OBJECT_VALUE_INVALID, f"{number} is not an Integer16")
-    return number
-
-
 def bus_value(kind: DeviceKind, point_kind: PointKind, value: float | int) -> float | int:
     """The bus command value of an operate: a command on a state point is the TASE.2 state
     (0 -> OFF/open/trip, 1 -> ON/closed); anything else goes as the number written."""
@@ -274,56 +181,7 @@ def read_back(kind: DeviceKind, pv: PointValue) -> Data:
         return Float32(float(pv.value))
     if kind is DeviceKind.COMMAND:
         return Integer(1 if int(pv.value) == State.ON else 0)
-    return Integer(max(_INT16_MIN, min(_INT16_MAX, round(pv.value))))
-
-
-# --------------------------------------------------------------------------- tags
-
-
-class TagState(enum.IntEnum):
-    """Tag flags bits 0-1 (``00`` none, ``40`` open-and-close inhibit, ``80`` close-only)."""
-
-    NONE = 0
-    OPEN_AND_CLOSE_INHIBIT = 1
-    CLOSE_ONLY_INHIBIT = 2
-    INVALID = 3
-
-
-@dataclass(frozen=True, slots=True)
-class TagValue:
-    """A device's tag: its state, the reason text, and (when read) whether it is armed."""
-
-    state: TagState = TagState.NONE
-    reason: str = ""
-    armed: bool = False
-
-
-def encode_tag(tag: TagValue) -> Structure:
-    """TagValue as MMS Data: ``{Flags BIT STRING(3), Reason}``."""
-    octet = (int(tag.state) << 6) | (0x20 if tag.armed else 0)
-    return Structure((BitString(3, bytes((octet,))), VisibleString(tag.reason)))
-
-
-def decode_tag(data: Data) -> TagValue | Refusal:
-    """A written (or read) TagValue, or why it is not one.
-
-    Liberal in the flags' length (2 to 8 bits); the armed bit of a written value is ignored
-    by :meth:`DeviceControl.set_tag`.
-    """
-    refused = Refusal(DataAccessError.TYPE_INCONSISTENT, "a tag is {Flags BIT STRING(3), Reason}")
-    if not isinstance(data, Structure) or len(data.items) != 2:
-        return refused
-    flags, reason = data.items
-    if not isinstance(flags, BitString) or not isinstance(reason, VisibleString):
-        return refused
-    if not 2 <= flags.nbits <= 8:
-        return Refusal(DataAccessError.TYPE_INCONSISTENT, f"tag flags of {flags.nbits} bits")
-    if len(reason.value) > MAX_REASON:
-        return Refusal(DataAccessError.OBJECT_VALUE_INVALID, "tag reason over 255 characters")
-    octet = flags.data[0] if flags.data else 0
-    state = TagState(octet >> 6)
-    armed = flags.nbits >= 3 and bool(octet & 0x20)
-    return TagValue(state, reason.value, armed)
+    return Integer(max(INT16_MIN, min(INT16_MAX, round(pv.value))))
 
 
 # --------------------------------------------------------------------------- state machine

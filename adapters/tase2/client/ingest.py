@@ -6,7 +6,7 @@ first, then point slots) and the running transfer sets. For each report it
 * matches it by name: a full report by its ``variableListName`` (the data set), an RBE
   report member by member through each ``listOfVariable`` name (specials by their ICC name,
   points by their own object name), so the order of an RBE report does not matter;
-* decodes every point by shape (:func:`adapters.tase2.model.decode_point`: both Data_StateQ
+* decodes every point by shape (:func:`adapters.tase2.model.points.decode_point`: both Data_StateQ
   forms, TimeStamp integer or extended), applies scale/offset and the point's ISN ax+b, and
   publishes values, qualities and time stamps with :meth:`PointBus.update_many` (one call
   per distinct quality and time stamp);
@@ -33,19 +33,17 @@ from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
 from adapters.tase2.mms.report_fast import decode_realq_timetag_report
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.model import (
+from adapters.tase2.model.objects import (
     REPORT_ONLY_NAMES,
     TRANSFER_REPORT_ACK,
     TRANSFER_REPORT_NACK,
     TRANSFER_SET_NAME,
     TRANSFER_SET_TIME_STAMP,
     DSTransferSetError,
-    PointDecodeError,
-    PointType,
     decode_mms_object_name,
     encode_mms_object_name,
-    identify_point_type,
 )
+from adapters.tase2.model.points import PointDecodeError, PointType, identify_point_type
 from gateway.bus import PointBus, Value
 from gateway.points import PointKind, Quality, now
 

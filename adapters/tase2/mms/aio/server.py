@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .association import (
+from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.link import AssociationLink, MmsServiceError
+from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
     AssociationConfig,
@@ -29,11 +31,16 @@ from .association import (
     PduTooLargeError,
     Role,
 )
-from .iso import acse
-from .mms.errors import MmsEncodeError
-from .mms.pdu import ConfirmedError, ConfirmedRequest, ConfirmedResponse, Reject, Unconfirmed
-from .mms.service_error import AccessCode, ErrorClass, ServiceCode, ServiceError
-from .mms.services import (
+from adapters.tase2.mms.errors import MmsEncodeError
+from adapters.tase2.mms.pdu import (
+    ConfirmedError,
+    ConfirmedRequest,
+    ConfirmedResponse,
+    Reject,
+    Unconfirmed,
+)
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ServiceCode, ServiceError
+from adapters.tase2.mms.services import (
     ConfirmedServiceResponse,
     DefineNamedVariableListRequest,
     DefineNamedVariableListResponse,
@@ -53,7 +60,6 @@ from .mms.services import (
     WriteRequest,
     WriteResponse,
 )
-from .mms_link import AssociationLink, MmsServiceError
 
 __all__ = [
     "AssociationContext",

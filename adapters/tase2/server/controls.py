@@ -1,6 +1,6 @@
 """The server's Block 4 and Block 5 services: thin glue between MMS requests, the sans-IO
-device state machine (:mod:`adapters.tase2.devices`), the message codec
-(:mod:`adapters.tase2.info_messages`), the application's command path and the audit log.
+device state machine (:mod:`adapters.tase2.model.devices`), the message codec
+(:mod:`adapters.tase2.model.messages`), the application's command path and the audit log.
 
 :class:`ServerControls` answers
 
@@ -24,22 +24,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.tase2.devices import (
-    DeviceControl,
-    DeviceObject,
-    DeviceRole,
-    Refusal,
-    bus_value,
-    encode_tag,
-    read_back,
-)
-from adapters.tase2.info_messages import (
+from adapters.tase2.mms.data import AccessResult, Boolean, Data, DataAccessError, Integer
+from adapters.tase2.mms.pdu import Unconfirmed, encode_pdu
+from adapters.tase2.model.devices import Refusal, encode_tag
+from adapters.tase2.model.messages import (
     DEFAULT_BUFFER_SIZE,
     encode_message_report,
     im_transfer_value,
 )
-from adapters.tase2.mms.data import AccessResult, Boolean, Data, DataAccessError, Integer
-from adapters.tase2.mms.pdu import Unconfirmed, encode_pdu
+from adapters.tase2.server.device_control import (
+    DeviceControl,
+    DeviceObject,
+    DeviceRole,
+    bus_value,
+    read_back,
+)
 from gateway.messages import Message
 from gateway.points import PointKind, PointValue
 

@@ -7,7 +7,7 @@ rights and a TASE.2 point type. :func:`match_peer` picks the table for an incomi
 per-association access view the server consults on every Read, Write, data set definition,
 transfer set start and GetNameList.
 
-Devices (Block 5, :mod:`adapters.tase2.devices`) are compiled into ``TableView.devices``
+Devices (Block 5, :mod:`adapters.tase2.model.devices`) are compiled into ``TableView.devices``
 (their ``Dev``, ``Dev_SBO`` and ``Dev_TAG`` objects); ``messages`` says whether the peer may
 enable information messages (Block 4).
 """
@@ -24,11 +24,11 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.tase2.devices import DeviceObject, DeviceRule, compile_devices
 from adapters.tase2.iso.acse import UserDiagnostic
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
-from adapters.tase2.model import PointType
+from adapters.tase2.model.points import PointType
+from adapters.tase2.server.device_control import DeviceObject, DeviceRule, compile_devices
 from gateway.points import PointKind
 
 __all__ = [
@@ -152,7 +152,7 @@ class BilateralTableConfig(BaseModel):
 
     ``default_types`` gives the point type per point kind for points whose rule names none.
     ``devices`` are the Block 5 devices the peer sees (see
-    :class:`~adapters.tase2.devices.DeviceRule`); ``messages`` lets the peer enable
+    :class:`~adapters.tase2.model.devices.DeviceRule`); ``messages`` lets the peer enable
     information messages (Block 4, ``IM_Transfer_Set``).
     """
 

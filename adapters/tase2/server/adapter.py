@@ -21,29 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from adapters.base import Adapter
-from adapters.tase2.bilateral import (
-    BilateralConfigError,
-    BilateralTableConfig,
-    PointRule,
-    check_tables,
-    is_pattern,
-)
-from adapters.tase2.datasets import VccDataSetConfig
 from adapters.tase2.mms.data import DataAccessError
-from adapters.tase2.server import ServerLimits, Tase2Server
+from adapters.tase2.server.bilateral import (
+    BilateralConfigError,
+)
+from adapters.tase2.server.settings import Tase2ServerSettings
+from adapters.tase2.server.shell import Tase2Server
 from gateway.bus import BusError, CommandFailure, PointBus, Subscription
 from gateway.points import PointKind, PointValue
 from gateway.registry import AdapterSettings
 
-__all__ = ["COMMAND_ERRORS", "LimitSettings", "Tase2ServerAdapter", "Tase2ServerSettings"]
+__all__ = ["COMMAND_ERRORS", "Tase2ServerAdapter"]
 
 log = logging.getLogger(__name__)
 
@@ -58,103 +51,9 @@ COMMAND_ERRORS: Final[dict[CommandFailure, DataAccessError]] = {
 }
 """The Write answer for each typed command failure of the bus."""
 
-_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
-
-
-class LimitSettings(BaseModel):
-    """Resource limits (see :class:`~adapters.tase2.server.ServerLimits`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_associations: int = Field(default=32, ge=1, le=1024)
-    transfer_sets: int = Field(default=10, ge=1, le=999, description="per ICC domain")
-    data_set_size: int = Field(default=2000, ge=1, description="members per data set")
-    critical_timeout: float = Field(default=5.0, gt=0)
-    max_buffered_changes: int = Field(default=10_000, ge=1)
-    max_queued_reports: int = Field(default=2000, ge=1)
-    message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
-
-    def to_limits(self) -> ServerLimits:
-        """The server's limits."""
-        return ServerLimits(
-            max_associations=self.max_associations,
-            transfer_sets_per_domain=self.transfer_sets,
-            max_data_set_size=self.data_set_size,
-            critical_timeout=self.critical_timeout,
-            max_buffered_changes=self.max_buffered_changes,
-            max_queued_reports=self.max_queued_reports,
-            message_buffer_size=self.message_buffer_size,
-        )
-
-
-class Tase2ServerSettings(AdapterSettings):
-    """Settings of a ``tase2-server`` adapter.
-
-    ``tables`` are the bilateral tables (id, ICC domain, peer identity, points by id or glob
-    with read/write rights and point type); ``vcc_points`` are VCC-scope points every peer
-    sees (a table's own rule for the same point wins); ``vcc_data_sets`` are VMD-scope data
-    sets (name, members: report-only special names and point ids) every peer sees and may
-    name in a DSTransferSet (DataSetName scope 0), if its table lets it read every point.
-    """
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=102, ge=0, le=65535)
-    ap_title: str | None = None
-    ae_qualifier: int | None = None
-    max_pdu_size: int = Field(default=65000, ge=1024, le=1_000_000)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
-    vcc_points: tuple[PointRule, ...] = ()
-    vcc_data_sets: tuple[VccDataSetConfig, ...] = ()
-    tables: tuple[BilateralTableConfig, ...] = ()
-    subscription_buffer: int = Field(default=200_000, ge=1000)
-    refresh_period: float = Field(default=5.0, gt=0)
-
-    @field_validator("ap_title")
-    @classmethod
-    def _check_ap_title(cls, value: str | None) -> str | None:
-        if value is not None and not _OID.fullmatch(value.strip()):
-            raise ValueError(f"AP-title {value!r} is not a dotted OID like 1.1.1.999.1")
-        return None if value is None else value.strip()
-
-    @field_validator("vcc_points")
-    @classmethod
-    def _vcc_scope(cls, value: tuple[PointRule, ...]) -> tuple[PointRule, ...]:
-        return tuple(r.model_copy(update={"scope": "vcc"}) for r in value)
-
-    @model_validator(mode="after")
-    def _check_tables(self) -> Tase2ServerSettings:
-        try:
-            check_tables(self.tables)
-        except BilateralConfigError as exc:
-            raise ValueError(str(exc)) from None
-        names = [d.name for d in self.vcc_data_sets]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"VCC data set names used twice: {', '.join(twice)}")
-        return self
-
-    def consumed_points(self) -> set[str]:
-        """Every point named exactly by a table or the VCC list (globs are resolved against
-        the bus at run time, so they cannot be listed here)."""
-        rules = [*self.vcc_points, *(r for t in self.tables for r in t.points)]
-        out = {r.match for r in rules if not is_pattern(r.match)}
-        for ds in self.vcc_data_sets:
-            out |= ds.point_ids()
-        for t in self.tables:
-            for d in t.devices:
-                out.add(d.point)
-                if d.status_point is not None:
-                    out.add(d.status_point)
-        return out
-
-    def restart_needed(self, other: Tase2ServerSettings) -> bool:
-        """True when going to ``other`` needs a new listening server (not just new tables)."""
-        keep = ("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits")
-        return any(getattr(self, k) != getattr(other, k) for k in keep)
-
 
 class _BusSource:
-    """The point bus as the server's :class:`~adapters.tase2.server.PointSource`."""
+    """The point bus as the server's :class:`~adapters.tase2.server.shell.PointSource`."""
 
     def __init__(self, bus: PointBus) -> None:
         self.bus = bus

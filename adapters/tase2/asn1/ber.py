@@ -37,6 +37,7 @@ __all__ = [
     "iter_tlv",
     "tlv",
     "tlv_header",
+    "tlv_size",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -92,6 +93,13 @@ def tlv_header(tag: int, length: int) -> bytes:
     if tag < 0x100 and 0 <= length < 0x80 and tag >= 0:
         return bytes((tag, length))
     return encode_tag(tag) + encode_length(length)
+
+
+def tlv_size(content: int) -> int:
+    """Octets of a BER element (one-octet tag) with ``content`` content octets."""
+    if content < 0x80:
+        return 2 + content
+    return 2 + (content.bit_length() + 7) // 8 + content
 
 
 def tlv(tag: int, content: bytes) -> bytes:

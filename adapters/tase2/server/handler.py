@@ -2,10 +2,10 @@
 
 :class:`Tase2Handler` answers Identify, GetNameList, Read, Write,
 GetVariableAccessAttributes and the named-variable-list services for one association,
-within what the peer's bilateral table (its :class:`~adapters.tase2.bilateral.TableView`)
+within what the peer's bilateral table (its :class:`~adapters.tase2.server.bilateral.TableView`)
 lets it see and do: points, the VCC and ICC special objects, DS transfer sets, devices and
 information messages. It works on the state of a
-:class:`~adapters.tase2.server.Tase2Server`, seen through :class:`ServerState`, and on the
+:class:`~adapters.tase2.server.shell.Tase2Server`, seen through :class:`ServerState`, and on the
 application through a :class:`PointSource`; the server is the asyncio shell around it.
 """
 
@@ -15,19 +15,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
-from adapters.tase2.bilateral import PointAccess, TableView, page_names
-from adapters.tase2.controls import ServerControls
-from adapters.tase2.datasets import DataSet, DataSetRegistry
-from adapters.tase2.info_messages import (
-    IM_TRANSFER_SET,
-    IM_TRANSFER_SET_TYPE,
-    INFO_BUFF_PREFIX,
-    INFO_MESS_HEADER,
-    INFO_MESS_HEADER_TYPE,
-    buffer_name,
-    buffer_type,
-)
 from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServiceError
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -61,8 +50,16 @@ from adapters.tase2.mms.services import (
     WriteResponse,
 )
 from adapters.tase2.mms.types import TypeSpecification
-from adapters.tase2.mms_server import AssociationContext, MmsServiceError
-from adapters.tase2.model import (
+from adapters.tase2.model.messages import (
+    IM_TRANSFER_SET,
+    IM_TRANSFER_SET_TYPE,
+    INFO_BUFF_PREFIX,
+    INFO_MESS_HEADER,
+    INFO_MESS_HEADER_TYPE,
+    buffer_name,
+    buffer_type,
+)
+from adapters.tase2.model.objects import (
     BILATERAL_TABLE_ID,
     ICC_LISTED_NAMES,
     ICC_SPECIAL_TYPES,
@@ -72,14 +69,17 @@ from adapters.tase2.model import (
     TASE2_VERSION,
     TASE2_VERSION_TYPE,
     DSTransferSetError,
-    PointDecodeError,
     encode_mms_object_name,
     supported_features,
     tase2_version,
 )
-from adapters.tase2.outbox import DATA_KEY, PeerSession
-from adapters.tase2.transfer import TransferEngine, split_component_name
-from adapters.tase2.transfer_set import DS_TRANSFER_SET_2000_TYPE
+from adapters.tase2.model.points import PointDecodeError
+from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE
+from adapters.tase2.server.bilateral import PointAccess, TableView, page_names
+from adapters.tase2.server.controls import ServerControls
+from adapters.tase2.server.datasets import DataSet, DataSetRegistry
+from adapters.tase2.server.outbox import DATA_KEY, PeerSession
+from adapters.tase2.server.transfer import TransferEngine, split_component_name
 from gateway.points import PointKind, PointValue
 
 __all__ = [
@@ -116,7 +116,7 @@ class PointSource(Protocol):
 
 
 class ServerState(Protocol):
-    """What :class:`Tase2Handler` uses of its :class:`~adapters.tase2.server.Tase2Server`:
+    """What :class:`Tase2Handler` uses of its :class:`~adapters.tase2.server.shell.Tase2Server`:
     the shared objects and the operations that change them."""
 
     source: PointSource
@@ -206,7 +206,7 @@ def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | 
 
 class Tase2Handler:
     """The MMS services of a TASE.2 server, on the state of one
-    :class:`~adapters.tase2.server.Tase2Server`."""
+    :class:`~adapters.tase2.server.shell.Tase2Server`."""
 
     def __init__(self, server: ServerState) -> None:
         self.server = server

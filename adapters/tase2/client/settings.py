@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.tase2.client_devices import ClientDevice
+from adapters.tase2.client.devices import ClientDevice
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
-from adapters.tase2.model import PointType
+from adapters.tase2.model.points import PointType
 from gateway.registry import AdapterSettings
 
 __all__ = [

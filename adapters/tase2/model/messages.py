@@ -36,7 +36,7 @@ from adapters.tase2.mms.types import (
     StructureType,
     TypeSpecification,
 )
-from adapters.tase2.model import INT32_MAX, INT32_MIN
+from adapters.tase2.model.points import INT32_MAX, INT32_MIN
 from gateway.messages import Message
 
 __all__ = [

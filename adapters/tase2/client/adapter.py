@@ -2,14 +2,14 @@
 
 A thin asyncio shell over the sans-IO parts:
 
-* :mod:`~adapters.tase2.client_config` - the settings;
-* :mod:`~adapters.tase2.client_plan` - data sets split to the PDU size, DSTransferSet values,
+* :mod:`~adapters.tase2.client.settings` - the settings;
+* :mod:`~adapters.tase2.client.plan` - data sets split to the PDU size, DSTransferSet values,
   the start-up check;
-* :mod:`~adapters.tase2.client_reports` - reports and polled values -> bus, ACK/NACK;
-* :mod:`~adapters.tase2.client_link` - reconnect policy over the address list, link status;
-* :mod:`~adapters.tase2.client_writes` - bus commands -> Writes;
-* :mod:`~adapters.tase2.client_devices` - bus commands -> device select/operate (Block 5);
-* :mod:`~adapters.tase2.info_messages` - information messages -> the bus's message stream.
+* :mod:`~adapters.tase2.client.ingest` - reports and polled values -> bus, ACK/NACK;
+* :mod:`~adapters.tase2.client.failover` - reconnect policy over the address list, link status;
+* :mod:`~adapters.tase2.client.writes` - bus commands -> Writes;
+* :mod:`~adapters.tase2.client.devices` - bus commands -> device select/operate (Block 5);
+* :mod:`~adapters.tase2.model.messages` - information messages -> the bus's message stream.
 
 One session (reference section 6.8): associate with the next address; read
 ``TASE2_Version``, ``Supported_Features`` and ``Bilateral_Table_ID`` and conclude on a
@@ -32,11 +32,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.base import Adapter
-from adapters.tase2.association import AssociationConfig, AssociationError
-from adapters.tase2.client_config import ClientDataSet, RemoteAddress, Tase2ClientSettings
-from adapters.tase2.client_devices import ClientDevice, DeviceError, operate_device
-from adapters.tase2.client_link import AddressStatus, LinkPlanner, LinkStatus, RateMeter
-from adapters.tase2.client_plan import (
+from adapters.tase2.client.devices import ClientDevice, DeviceError, operate_device
+from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
+from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
     PlannedSet,
     PointSpec,
@@ -46,26 +45,31 @@ from adapters.tase2.client_plan import (
     transfer_set_data,
     transfer_set_value,
 )
-from adapters.tase2.client_reports import PointSlot, ReportIngest, SetLayout
-from adapters.tase2.client_writes import failure_of, write_value
-from adapters.tase2.info_messages import (
-    IM_TRANSFER_SET,
-    INFO_MESS_HEADER,
-    decode_message_report,
-)
-from adapters.tase2.mms.data import Boolean, DataAccessError
-from adapters.tase2.mms.errors import MmsDecodeError
-from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
-from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.mms_client import (
+from adapters.tase2.client.settings import ClientDataSet, RemoteAddress, Tase2ClientSettings
+from adapters.tase2.client.writes import failure_of, write_value
+from adapters.tase2.mms.aio.client import (
     MmsClient,
     MmsConnectionLost,
     MmsRejected,
     MmsRequestTimeout,
     MmsServiceError,
 )
-from adapters.tase2.model import NEXT_DS_TRANSFER_SET, DSTransferSetError, decode_mms_object_name
+from adapters.tase2.mms.association import AssociationConfig, AssociationError
+from adapters.tase2.mms.data import Boolean, DataAccessError
+from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
+from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.model.messages import (
+    IM_TRANSFER_SET,
+    INFO_MESS_HEADER,
+    decode_message_report,
+)
+from adapters.tase2.model.objects import (
+    NEXT_DS_TRANSFER_SET,
+    DSTransferSetError,
+    decode_mms_object_name,
+)
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
