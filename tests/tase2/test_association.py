@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.tase2.asn1.ber import tlv
-from adapters.tase2.iso import acse, stack
+from adapters.tase2.iso import acse, presentation, session, stack
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.association import (
     Association,
@@ -207,6 +207,26 @@ def test_aarq_without_initiate_is_refused() -> None:
     events = server.receive_bytes(b"".join(stack.tsdu_frames(tsdu, 8192)))
     assert events[-1] == AssociationClosed(CloseReason.REFUSED, events[-1].detail)  # type: ignore[union-attr]
     assert server.data_to_send()  # the RF( CPR( AARE rejected ) )
+
+
+def test_a_connect_without_the_mms_context_is_refused_with_local_limit_exceeded() -> None:
+    server = Association(Role.RESPONDER)
+    server.receive_bytes(COTP_CR)
+    server.data_to_send()
+    cp = presentation.ConnectPpdu(
+        contexts=(presentation.ContextDefinition(1, presentation.ACSE_ABSTRACT_SYNTAX),),
+        user_data=(presentation.PresentationDataValue(1, acse.encode_apdu(acse.Aarq())),),
+    )
+    connect = session.encode_spdu(session.ConnectSpdu(presentation.encode_connect(cp)))
+    events = server.receive_bytes(b"".join(stack.tsdu_frames(connect, 8192)))
+    assert isinstance(events[-1], AssociationClosed)
+    assert events[-1].reason is CloseReason.REFUSED
+    (tsdu,) = stack.TransportReceiver().feed(server.data_to_send())
+    assert isinstance(tsdu, stack.TsduReceived)
+    refused = stack.unwrap(tsdu.data)
+    assert isinstance(refused, stack.AssociateRefused) and refused.ppdu is not None
+    reason = refused.ppdu.provider_reason
+    assert reason is presentation.RefuseReason.LOCAL_LIMIT_EXCEEDED  # X.226: 2, not 3
 
 
 def test_garbage_before_association_closes() -> None:

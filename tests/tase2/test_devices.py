@@ -34,6 +34,7 @@ from adapters.tase2.model.devices import (
 )
 from adapters.tase2.model.messages import (
     INFO_MESS_HEADER,
+    MessageDecodeError,
     decode_message_report,
     encode_message_report,
 )
@@ -233,10 +234,10 @@ def test_information_message_report_round_trip() -> None:
         VariableList((header, VariableEntry(ObjectName.vmd("B")))),
         (Structure((Integer(0), Integer(0), Integer(0), Integer(9))), OctetString(b"abc")),
     )
-    assert "does not fit" in str(decode_message_report(short))
-    assert "missing" in str(
+    with pytest.raises(MessageDecodeError, match="does not fit"):
+        decode_message_report(short)
+    with pytest.raises(MessageDecodeError, match="missing"):
         decode_message_report(InformationReport(VariableList((header,)), (Integer(1),)))
-    )
 
 
 async def test_message_stream_is_bounded_and_counts_overflow() -> None:

@@ -11,11 +11,11 @@ from mms_test_model import DOMAIN, REALQ_TYPE, TestHandler, realq
 from adapters.tase2.iso import acse
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
-from adapters.tase2.mms.aio.server import AssociationContext, MmsServer, MmsServiceError
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass
+from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 
 pytestmark = pytest.mark.timeout(60)

@@ -22,7 +22,7 @@ from server_fixtures import (
     type_point,
 )
 
-from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient, MmsServiceError
+from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.data import (
     BitString,
     Boolean,
@@ -33,7 +33,7 @@ from adapters.tase2.mms.data import (
     VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCode
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError, ResourceCode
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 from adapters.tase2.model.objects import (
     ICC_SPECIAL_TYPES,

@@ -15,10 +15,11 @@ from peer_runner import PeerProcess, free_port
 from wire_capture import TsharkCapture, data_tsdus_not_mms, packet_count, problems
 
 from adapters.tase2.mms.access import VariableEntry, VariableList
-from adapters.tase2.mms.aio.client import MmsClient, MmsServiceError
+from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.aio.server import MmsServer
 from adapters.tase2.mms.association import AssociationConfig
 from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 from tests.conftest import require_program
 

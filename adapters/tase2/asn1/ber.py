@@ -14,6 +14,8 @@ are accepted on input.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import IntEnum
+from typing import TypeVar
 
 __all__ = [
     "MAX_INDEFINITE_DEPTH",
@@ -35,10 +37,13 @@ __all__ = [
     "encode_unsigned",
     "is_constructed",
     "iter_tlv",
+    "named",
     "tlv",
     "tlv_header",
     "tlv_size",
 ]
+
+E = TypeVar("E", bound=IntEnum)
 
 Buffer = bytes | bytearray | memoryview
 
@@ -140,6 +145,17 @@ def encode_bit_string(value: bytes, nbits: int) -> bytes:
     if unused:
         body[-1] &= (0xFF << unused) & 0xFF
     return bytes((unused,)) + bytes(body)
+
+
+def named(codes: type[E], value: int) -> E | int:
+    """A decoded code as its member of ``codes`` when it has one, else the integer itself.
+
+    Decoders stay liberal: a peer's code this side has no name for is kept, not refused.
+    """
+    try:
+        return codes(value)
+    except ValueError:
+        return value
 
 
 def encode_oid(dotted: str) -> bytes:

@@ -47,22 +47,25 @@ from adapters.tase2.client.plan import (
 )
 from adapters.tase2.client.settings import ClientDataSet, RemoteAddress, Tase2ClientSettings
 from adapters.tase2.client.writes import failure_of, write_value
+from adapters.tase2.errors import RemoteError
+from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.client import (
     MmsClient,
     MmsConnectionLost,
     MmsRejected,
     MmsRequestTimeout,
-    MmsServiceError,
 )
 from adapters.tase2.mms.association import AssociationConfig, AssociationError
 from adapters.tase2.mms.data import Boolean, DataAccessError
 from adapters.tase2.mms.errors import MmsDecodeError
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
+from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.model.messages import (
     IM_TRANSFER_SET,
     INFO_MESS_HEADER,
+    MessageDecodeError,
     decode_message_report,
 )
 from adapters.tase2.model.objects import (
@@ -83,11 +86,11 @@ log = logging.getLogger(__name__)
 _MESSAGE_MARK = INFO_MESS_HEADER.encode()
 
 
-class StartupMismatch(Exception):
+class StartupMismatch(RemoteError):
     """The server is not the one configured (BLT id, features or version differ)."""
 
 
-class SetupError(Exception):
+class SetupError(RemoteError):
     """No data set or polling group could be started on the server."""
 
 
@@ -455,15 +458,19 @@ class Tase2ClientAdapter(Adapter):
             return False
         if not isinstance(pdu, Unconfirmed) or not isinstance(pdu.service, InformationReport):
             return False
-        got = decode_message_report(pdu.service, origin=self.name)
-        if isinstance(got, str):
-            if got.startswith("not a listOfVariable"):
-                return False
+        report = pdu.service
+        if not isinstance(report.spec, VariableList) or len(report.spec.items) != len(
+            report.results
+        ):
+            return False  # not a message report: the report ingest decides
+        try:
+            message = decode_message_report(report, origin=self.name)
+        except MessageDecodeError as exc:
             self.link.count("malformed_messages")
-            log.warning("tase2-client %s: information message not usable: %s", self.name, got)
+            log.warning("tase2-client %s: information message not usable: %s", self.name, exc)
             return True
         self.messages_received += 1
-        self.bus.publish_message(got)
+        self.bus.publish_message(message)
         return True
 
     async def _send(self, client: MmsClient, report: InformationReport) -> None:

@@ -17,16 +17,17 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.tase2.client.writes import failure_of
+from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.aio.client import (
     MmsClient,
     MmsConnectionLost,
     MmsRejected,
     MmsRequestTimeout,
-    MmsServiceError,
 )
 from adapters.tase2.mms.association import AssociationError
 from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.model.devices import (
     SBO_SUFFIX,
     TAG_SUFFIX,
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-class DeviceError(CommandError):
+class DeviceError(CommandError, RemoteError):
     """A device step failed; ``failure`` is the bus's typed failure, ``error`` the
     DataAccessError the server answered (if it answered with one)."""
 

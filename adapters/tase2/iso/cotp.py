@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
+from adapters.tase2.asn1.ber import named
 from adapters.tase2.iso.errors import CotpError
 
 __all__ = [
@@ -41,7 +43,7 @@ MAX_TPDU_SIZE = 65536
 _MIN_SIZE_CODE, _MAX_SIZE_CODE = 7, 16
 
 
-class DisconnectReason:
+class DisconnectReason(IntEnum):
     """DR-TPDU reason codes (class 0 uses DR only to refuse a CR)."""
 
     UNSPECIFIED = 0x00
@@ -59,7 +61,7 @@ class DisconnectReason:
     HEADER_OR_PARAMETER_LENGTH_INVALID = 0x8A
 
 
-class ErrorCause:
+class ErrorCause(IntEnum):
     """ER-TPDU reject causes."""
 
     UNSPECIFIED = 0x00
@@ -108,7 +110,7 @@ class DisconnectRequest:
 
     dst_ref: int
     src_ref: int
-    reason: int = DisconnectReason.UNSPECIFIED
+    reason: DisconnectReason | int = DisconnectReason.UNSPECIFIED
     additional_information: bytes | None = None
     user_data: bytes = b""
 
@@ -118,7 +120,7 @@ class TpduError:
     """ER-TPDU reporting a TPDU the sender could not accept."""
 
     dst_ref: int
-    cause: int = ErrorCause.UNSPECIFIED
+    cause: ErrorCause | int = ErrorCause.UNSPECIFIED
     rejected_tpdu: bytes | None = None
 
 
@@ -305,12 +307,13 @@ def decode_tpdu(data: bytes) -> Tpdu:
         if li < 6:
             raise CotpError("DR header shorter than 6 octets", 0)
         info = _find_param(data, 7, end, PARAM_ADDITIONAL_INFORMATION, "DR")
-        return DisconnectRequest(_ref(data, 2), _ref(data, 4), data[6], info, data[end:])
+        reason = named(DisconnectReason, data[6])
+        return DisconnectRequest(_ref(data, 2), _ref(data, 4), reason, info, data[end:])
     if kind == ER:
         if li < 4:
             raise CotpError("ER header shorter than 4 octets", 0)
         rejected = _find_param(data, 5, end, PARAM_REJECTED_TPDU, "ER")
-        return TpduError(_ref(data, 2), data[4], rejected)
+        return TpduError(_ref(data, 2), named(ErrorCause, data[4]), rejected)
     raise CotpError(f"unsupported TPDU type 0x{data[1]:02X}", 1, ErrorCause.INVALID_TPDU_TYPE)
 
 

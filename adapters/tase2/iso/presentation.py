@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import ParamSpec, TypeVar
 
 from adapters.tase2.asn1.ber import (
@@ -19,6 +20,7 @@ from adapters.tase2.asn1.ber import (
     decode_tlv,
     encode_integer,
     encode_oid,
+    named,
     tlv,
 )
 from adapters.tase2.asn1.ber import iter_tlv as _iter
@@ -28,6 +30,7 @@ __all__ = [
     "ACSE_ABSTRACT_SYNTAX",
     "BER_TRANSFER_SYNTAX",
     "MMS_ABSTRACT_SYNTAX",
+    "AbortReason",
     "AcceptPpdu",
     "ConnectPpdu",
     "ContextDefinition",
@@ -37,6 +40,7 @@ __all__ = [
     "ProviderAbortPpdu",
     "ProviderReason",
     "RefusePpdu",
+    "RefuseReason",
     "Result",
     "UserAbortPpdu",
     "decode_abort",
@@ -68,7 +72,7 @@ OCTET_ALIGNED = 1
 ARBITRARY = 2
 
 
-class Result:
+class Result(IntEnum):
     """Presentation context definition result values."""
 
     ACCEPTANCE = 0
@@ -76,13 +80,38 @@ class Result:
     PROVIDER_REJECTION = 2
 
 
-class ProviderReason:
-    """Provider reasons in a context result (and in CPR's provider-reason)."""
+class ProviderReason(IntEnum):
+    """Provider reasons of one context result (``Result-list`` provider-reason, X.226)."""
 
     NOT_SPECIFIED = 0
     ABSTRACT_SYNTAX_NOT_SUPPORTED = 1
     TRANSFER_SYNTAXES_NOT_SUPPORTED = 2
     LOCAL_LIMIT_EXCEEDED = 3
+
+
+class RefuseReason(IntEnum):
+    """``Provider-reason`` of a CPR-PPDU (X.226): why the provider refused the connection."""
+
+    REASON_NOT_SPECIFIED = 0
+    TEMPORARY_CONGESTION = 1
+    LOCAL_LIMIT_EXCEEDED = 2
+    CALLED_PRESENTATION_ADDRESS_UNKNOWN = 3
+    PROTOCOL_VERSION_NOT_SUPPORTED = 4
+    DEFAULT_CONTEXT_NOT_SUPPORTED = 5
+    USER_DATA_NOT_READABLE = 6
+    NO_PSAP_AVAILABLE = 7
+
+
+class AbortReason(IntEnum):
+    """``Abort-reason`` of an ARP-PPDU (X.226)."""
+
+    REASON_NOT_SPECIFIED = 0
+    UNRECOGNIZED_PPDU = 1
+    UNEXPECTED_PPDU = 2
+    UNEXPECTED_SESSION_SERVICE_PRIMITIVE = 3
+    UNRECOGNIZED_PPDU_PARAMETER = 4
+    UNEXPECTED_PPDU_PARAMETER = 5
+    INVALID_PPDU_PARAMETER_VALUE = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +127,9 @@ class ContextDefinition:
 class ContextResult:
     """The responder's answer to one proposed context (same order as the proposal)."""
 
-    result: int = Result.ACCEPTANCE
+    result: Result | int = Result.ACCEPTANCE
     transfer_syntax: str | None = BER_TRANSFER_SYNTAX
-    provider_reason: int | None = None
+    provider_reason: ProviderReason | int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +176,7 @@ class RefusePpdu:
     results: tuple[ContextResult, ...] = ()
     user_data: tuple[PresentationDataValue, ...] = ()
     responding_selector: bytes | None = DEFAULT_SELECTOR
-    provider_reason: int | None = None
+    provider_reason: RefuseReason | int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +190,7 @@ class UserAbortPpdu:
 class ProviderAbortPpdu:
     """ARP-PPDU: abort by the presentation provider."""
 
-    reason: int | None = None
+    reason: AbortReason | int | None = None
     event: int | None = None
 
 
@@ -433,16 +462,16 @@ def _result_list(data: bytes, cs: int, ce: int) -> tuple[ContextResult, ...]:
     for tag, vs, ve, _ in _iter(data, cs, ce):
         if tag != 0x30:
             continue
-        result: int | None = None
+        result: Result | int | None = None
         syntax: str | None = None
-        reason: int | None = None
+        reason: ProviderReason | int | None = None
         for t, ivs, ive, _ in _iter(data, vs, ve):
             if t == 0x80:
-                result = decode_integer(data, ivs, ive)
+                result = named(Result, decode_integer(data, ivs, ive))
             elif t == 0x81:
                 syntax = decode_oid(data, ivs, ive)
             elif t == 0x82:
-                reason = decode_integer(data, ivs, ive)
+                reason = named(ProviderReason, decode_integer(data, ivs, ive))
         if result is None:
             raise PresentationError("context result without result value", vs)
         out.append(ContextResult(result, syntax, reason))
@@ -520,7 +549,7 @@ def decode_refuse(data: bytes) -> RefusePpdu:
     if nxt != len(data):
         raise PresentationError("trailing octets after CPR-PPDU", nxt)
     responding: bytes | None = None
-    reason: int | None = None
+    reason: RefuseReason | int | None = None
     results: tuple[ContextResult, ...] = ()
     user: tuple[PresentationDataValue, ...] = ()
     for tag, vs, ve, _ in _iter(data, cs, ce):
@@ -529,7 +558,7 @@ def decode_refuse(data: bytes) -> RefusePpdu:
         elif tag == 0xA5:
             results = _result_list(data, vs, ve)
         elif tag == 0x8A:
-            reason = decode_integer(data, vs, ve)
+            reason = named(RefuseReason, decode_integer(data, vs, ve))
         elif tag in (0x60, 0x61):
             user = _user_data_field(data, tag, vs, ve)
     return RefusePpdu(results, user, responding, reason)
@@ -548,10 +577,11 @@ def decode_abort(data: bytes) -> UserAbortPpdu | ProviderAbortPpdu:
                 user = _user_data_field(data, t, vs, ve)
         return UserAbortPpdu(user)
     if tag == 0x30:
-        reason = event = None
+        reason: AbortReason | int | None = None
+        event: int | None = None
         for t, vs, ve, _ in _iter(data, cs, ce):
             if t == 0x80:
-                reason = decode_integer(data, vs, ve)
+                reason = named(AbortReason, decode_integer(data, vs, ve))
             elif t == 0x81:
                 event = decode_integer(data, vs, ve)
         return ProviderAbortPpdu(reason, event)

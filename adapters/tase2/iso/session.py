@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
+from adapters.tase2.asn1.ber import named
 from adapters.tase2.iso.errors import SessionError
 
 __all__ = [
@@ -59,7 +61,7 @@ _MAX_LI = 65535
 ABORT_TRANSPORT_DISCONNECT = 0x0B
 
 
-class RefuseReason:
+class RefuseReason(IntEnum):
     """Reason Code values of a REFUSE SPDU (X.225; value table unconfirmed by captures)."""
 
     USER_REJECTION = 0
@@ -103,7 +105,7 @@ class RefuseSpdu:
     """RF: refuses a CN; user data (a CPR-PPDU) travels inside the Reason Code parameter."""
 
     user_data: bytes = b""
-    reason: int = RefuseReason.USER_REJECTION_WITH_DATA
+    reason: RefuseReason | int = RefuseReason.USER_REJECTION_WITH_DATA
     transport_disconnect: int | None = None
     version: int | None = VERSION_2
     requirements: int | None = None
@@ -363,10 +365,10 @@ def decode_spdu(data: bytes) -> Spdu:
         )
     if si == SI_REFUSE:
         reason_span = params.get(PI_REASON_CODE)
-        reason = RefuseReason.USER_REJECTION
+        reason: RefuseReason | int = RefuseReason.USER_REJECTION
         user_data = _user_data(data, params)
         if reason_span is not None and reason_span[1] > reason_span[0]:
-            reason = data[reason_span[0]]
+            reason = named(RefuseReason, data[reason_span[0]])
             user_data = data[reason_span[0] + 1 : reason_span[1]] or user_data
         return RefuseSpdu(
             user_data=user_data,

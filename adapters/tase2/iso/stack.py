@@ -148,7 +148,7 @@ def wrap_aare(
 def wrap_refuse(
     aare: acse.Aare | None,
     negotiation: presentation.ContextNegotiation,
-    provider_reason: int | None = None,
+    provider_reason: presentation.RefuseReason | None = None,
 ) -> bytes:
     """RF( CPR( [AARE] ) ): refuse an association at presentation level."""
     acse_id = negotiation.acse_context_id

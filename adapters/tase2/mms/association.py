@@ -16,14 +16,14 @@ COTP/session/presentation protocol errors. It never touches a socket or a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import TypeAlias
 
 from adapters.tase2.asn1.ber import BerError
 from adapters.tase2.iso import acse, cotp, presentation, stack
 from adapters.tase2.iso.errors import IsoError
 from adapters.tase2.mms.data import BitString
-from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.errors import MmsDecodeError, MmsError
 from adapters.tase2.mms.initiate import (
     TASE2_PARAMETER_CBB,
     TASE2_SERVICES,
@@ -32,18 +32,23 @@ from adapters.tase2.mms.initiate import (
     negotiate,
 )
 from adapters.tase2.mms.pdu import (
+    REJECT_KINDS,
     CancelError,
     CancelRequest,
     ConcludeError,
     ConcludeRequest,
     ConcludeResponse,
+    ConcludeResponseReject,
     ConfirmedError,
+    ConfirmedErrorReject,
     ConfirmedRequest,
+    ConfirmedRequestReject,
     ConfirmedResponse,
+    ConfirmedResponseReject,
     InitiateError,
     MmsPdu,
+    PduErrorReject,
     Reject,
-    RejectType,
     decode_pdu,
     encode_pdu,
 )
@@ -118,8 +123,8 @@ class CloseReason(Enum):
     CONNECTION_LOST = "connection lost"
 
 
-class AssociationError(RuntimeError):
-    """A method was called in a state that does not allow it."""
+class AssociationError(MmsError, RuntimeError):
+    """A method was called in a state that does not allow it (a local error)."""
 
 
 class PduTooLargeError(AssociationError):
@@ -488,7 +493,7 @@ class Association:
         neg = ev.negotiation
         if neg.acse_context_id is None or neg.mms_context_id is None:
             self._send_tsdu(
-                stack.wrap_refuse(None, neg, presentation.ProviderReason.LOCAL_LIMIT_EXCEEDED)
+                stack.wrap_refuse(None, neg, presentation.RefuseReason.LOCAL_LIMIT_EXCEEDED)
             )
             return [self._close(CloseReason.REFUSED, "ACSE or MMS presentation context missing")]
         self._acse_ctx = neg.acse_context_id
@@ -788,8 +793,8 @@ class Association:
 
     # ------------------------------------------------------------------ MMS data phase
 
-    def _reject(self, kind: RejectType, code: int, invoke_id: int | None) -> None:
-        self._send_data(Reject(kind, code, invoke_id))
+    def _reject(self, code: IntEnum, invoke_id: int | None) -> None:
+        self._send_data(Reject(REJECT_KINDS[type(code)], code, invoke_id))
 
     def _on_mms(self, raw: bytes) -> list[Event]:
         params = self.parameters
@@ -827,7 +832,7 @@ class Association:
             return self._on_conclude_request()
         if isinstance(pdu, ConcludeResponse):
             if not self._concluding:
-                self._reject(RejectType.CONCLUDE_RESPONSE, 0, None)
+                self._reject(ConcludeResponseReject.OTHER, None)
                 return []
             self._concluding = False
             self._send_tsdu(stack.wrap_release_request(acse.Rlrq(), self._acse_ctx))
@@ -843,7 +848,7 @@ class Association:
             self._send_data(CancelError(pdu.invoke_id, err))
             return []
         if isinstance(pdu, InitiateRequest | InitiateResponse | InitiateError):
-            self._reject(RejectType.PDU_ERROR, 1, None)
+            self._reject(PduErrorReject.INVALID_PDU, None)
             return []
         return [PduReceived(pdu)]
 
@@ -852,19 +857,21 @@ class Association:
         iid = exc.invoke_id
         if tag == 0xA0:
             if iid is not None:
-                self._reject(RejectType.CONFIRMED_REQUEST, 4, iid)  # invalid-argument
+                self._reject(ConfirmedRequestReject.INVALID_ARGUMENT, iid)
             else:
-                self._reject(RejectType.PDU_ERROR, 1, None)  # invalid-pdu
+                self._reject(PduErrorReject.INVALID_PDU, None)
             return []
         if tag in (0xA1, 0xA2) and iid is not None and iid in self._outstanding.sent:
             self._outstanding.sent.discard(iid)
-            kind = RejectType.CONFIRMED_RESPONSE if tag == 0xA1 else RejectType.CONFIRMED_ERROR
-            self._reject(kind, 3, iid)  # invalid-result / invalid-serviceError
+            if tag == 0xA1:
+                self._reject(ConfirmedResponseReject.INVALID_RESULT, iid)
+            else:
+                self._reject(ConfirmedErrorReject.INVALID_SERVICE_ERROR, iid)
             return [ResponseUndecodable(iid, exc)]
         if tag in _KNOWN_PDU_TAGS:
-            self._reject(RejectType.PDU_ERROR, 1, iid)
+            self._reject(PduErrorReject.INVALID_PDU, iid)
         else:
-            self._reject(RejectType.PDU_ERROR, 0, None)  # unknown-pdu-type
+            self._reject(PduErrorReject.UNKNOWN_PDU_TYPE, None)
         return []
 
     def _on_request(self, pdu: ConfirmedRequest) -> list[Event]:
@@ -874,13 +881,16 @@ class Association:
             self._send_data(ConfirmedError(iid, err))
             return []
         if isinstance(pdu.service, OtherService):
-            self._reject(RejectType.CONFIRMED_REQUEST, 1, iid)  # unrecognized-service
+            self._reject(ConfirmedRequestReject.UNRECOGNIZED_SERVICE, iid)
             return []
         if iid in self._outstanding.received:
-            self._reject(RejectType.CONFIRMED_REQUEST, 3, iid)  # invalid-invokeID
+            self._reject(ConfirmedRequestReject.INVALID_INVOKE_ID, iid)
             return []
         if len(self._outstanding.received) >= self.indication_limit:
-            self._reject(RejectType.CONFIRMED_REQUEST, 6, iid)  # max-serv-outstanding-exceeded
+            self._reject(
+                ConfirmedRequestReject.MAX_SERV_OUTSTANDING_EXCEEDED,
+                iid,
+            )
             return []
         self._outstanding.received.add(iid)
         return [PduReceived(pdu)]
@@ -892,12 +902,10 @@ class Association:
         if iid in self._outstanding.abandoned:
             self._outstanding.abandoned.discard(iid)
             return []
-        kind = (
-            RejectType.CONFIRMED_RESPONSE
-            if isinstance(pdu, ConfirmedResponse)
-            else RejectType.CONFIRMED_ERROR
-        )
-        self._reject(kind, 2, iid)  # invalid-invokeID
+        if isinstance(pdu, ConfirmedResponse):
+            self._reject(ConfirmedResponseReject.INVALID_INVOKE_ID, iid)
+        else:
+            self._reject(ConfirmedErrorReject.INVALID_INVOKE_ID, iid)
         return []
 
     def _on_conclude_request(self) -> list[Event]:

@@ -1,13 +1,22 @@
-"""Exceptions of the MMS codec: one for bad input bytes, one for unencodable values."""
+"""Exceptions of the MMS layer, under one root :class:`MmsError`.
+
+:class:`MmsDecodeError` is bad input bytes, :class:`MmsEncodeError` an unencodable value,
+and the service errors (:mod:`.service_error`), the association and its asyncio shells
+add their own subclasses.
+"""
 
 from __future__ import annotations
 
 from adapters.tase2.asn1.ber import BerError
 
-__all__ = ["MmsDecodeError", "MmsEncodeError"]
+__all__ = ["MmsDecodeError", "MmsEncodeError", "MmsError"]
 
 
-class MmsDecodeError(BerError):
+class MmsError(Exception):
+    """Root of every MMS-layer error."""
+
+
+class MmsDecodeError(MmsError, BerError):
     """Malformed or unsupported MMS input.
 
     ``field`` names the PDU/field being decoded, ``offset`` is the absolute byte offset of
@@ -23,5 +32,5 @@ class MmsDecodeError(BerError):
         self.invoke_id = invoke_id
 
 
-class MmsEncodeError(ValueError):
+class MmsEncodeError(MmsError, ValueError):
     """A value cannot be encoded as MMS (out of range, wrong size, illegal characters)."""

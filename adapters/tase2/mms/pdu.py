@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
-from adapters.tase2.asn1.ber import BerError, decode_tlv, encode_integer, tlv
+from adapters.tase2.asn1.ber import BerError, decode_tlv, encode_integer, named, tlv
 from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
 from adapters.tase2.mms.fields import Buffer, read_int, read_uint, uint_tlv
 from adapters.tase2.mms.initiate import (
@@ -44,24 +44,37 @@ from adapters.tase2.mms.services import (
 
 __all__ = [
     "REJECT_CODES",
+    "REJECT_KINDS",
     "CancelError",
+    "CancelErrorReject",
     "CancelRequest",
+    "CancelRequestReject",
     "CancelResponse",
+    "CancelResponseReject",
     "ConcludeError",
+    "ConcludeErrorReject",
     "ConcludeRequest",
+    "ConcludeRequestReject",
     "ConcludeResponse",
+    "ConcludeResponseReject",
     "ConfirmedError",
+    "ConfirmedErrorReject",
     "ConfirmedRequest",
+    "ConfirmedRequestReject",
     "ConfirmedResponse",
+    "ConfirmedResponseReject",
     "InitiateError",
     "InitiateRequest",
     "InitiateResponse",
     "MmsPdu",
+    "PduErrorReject",
     "Reject",
     "RejectType",
     "Unconfirmed",
+    "UnconfirmedReject",
     "decode_pdu",
     "encode_pdu",
+    "reject_code",
 ]
 
 _MAX_INVOKE_ID = (1 << 32) - 1
@@ -83,54 +96,132 @@ class RejectType(IntEnum):
     CONCLUDE_ERROR = 11
 
 
-REJECT_CODES: dict[RejectType, dict[int, str]] = {
-    RejectType.CONFIRMED_REQUEST: {
-        0: "other",
-        1: "unrecognized-service",
-        2: "unrecognized-modifier",
-        3: "invalid-invokeID",
-        4: "invalid-argument",
-        5: "invalid-modifier",
-        6: "max-serv-outstanding-exceeded",
-        8: "max-recursion-exceeded",
-        9: "value-out-of-range",
-    },
-    RejectType.CONFIRMED_RESPONSE: {
-        0: "other",
-        1: "unrecognized-service",
-        2: "invalid-invokeID",
-        3: "invalid-result",
-        5: "max-recursion-exceeded",
-        6: "value-out-of-range",
-    },
-    RejectType.CONFIRMED_ERROR: {
-        0: "other",
-        1: "unrecognized-service",
-        2: "invalid-invokeID",
-        3: "invalid-serviceError",
-        4: "value-out-of-range",
-    },
-    RejectType.UNCONFIRMED: {
-        0: "other",
-        1: "unrecognized-service",
-        2: "invalid-argument",
-        3: "max-recursion-exceeded",
-        4: "value-out-of-range",
-    },
-    RejectType.PDU_ERROR: {0: "unknown-pdu-type", 1: "invalid-pdu", 2: "illegal-acse-mapping"},
-    RejectType.CANCEL_REQUEST: {0: "other", 1: "invalid-invokeID"},
-    RejectType.CANCEL_RESPONSE: {0: "other", 1: "invalid-invokeID"},
-    RejectType.CANCEL_ERROR: {
-        0: "other",
-        1: "invalid-invokeID",
-        2: "invalid-serviceError",
-        3: "value-out-of-range",
-    },
-    RejectType.CONCLUDE_REQUEST: {0: "other", 1: "invalid-argument"},
-    RejectType.CONCLUDE_RESPONSE: {0: "other", 1: "invalid-result"},
-    RejectType.CONCLUDE_ERROR: {0: "other", 1: "invalid-serviceError", 2: "value-out-of-range"},
+class ConfirmedRequestReject(IntEnum):
+    """rejectReason codes of a rejected confirmed-request PDU."""
+
+    OTHER = 0
+    UNRECOGNIZED_SERVICE = 1
+    UNRECOGNIZED_MODIFIER = 2
+    INVALID_INVOKE_ID = 3
+    INVALID_ARGUMENT = 4
+    INVALID_MODIFIER = 5
+    MAX_SERV_OUTSTANDING_EXCEEDED = 6
+    MAX_RECURSION_EXCEEDED = 8
+    VALUE_OUT_OF_RANGE = 9
+
+
+class ConfirmedResponseReject(IntEnum):
+    """rejectReason codes of a rejected confirmed-response PDU."""
+
+    OTHER = 0
+    UNRECOGNIZED_SERVICE = 1
+    INVALID_INVOKE_ID = 2
+    INVALID_RESULT = 3
+    MAX_RECURSION_EXCEEDED = 5
+    VALUE_OUT_OF_RANGE = 6
+
+
+class ConfirmedErrorReject(IntEnum):
+    """rejectReason codes of a rejected confirmed-error PDU."""
+
+    OTHER = 0
+    UNRECOGNIZED_SERVICE = 1
+    INVALID_INVOKE_ID = 2
+    INVALID_SERVICE_ERROR = 3
+    VALUE_OUT_OF_RANGE = 4
+
+
+class UnconfirmedReject(IntEnum):
+    """rejectReason codes of a rejected unconfirmed PDU."""
+
+    OTHER = 0
+    UNRECOGNIZED_SERVICE = 1
+    INVALID_ARGUMENT = 2
+    MAX_RECURSION_EXCEEDED = 3
+    VALUE_OUT_OF_RANGE = 4
+
+
+class PduErrorReject(IntEnum):
+    """rejectReason codes of a rejected pdu-error PDU."""
+
+    UNKNOWN_PDU_TYPE = 0
+    INVALID_PDU = 1
+    ILLEGAL_ACSE_MAPPING = 2
+
+
+class CancelRequestReject(IntEnum):
+    """rejectReason codes of a rejected cancel-request PDU."""
+
+    OTHER = 0
+    INVALID_INVOKE_ID = 1
+
+
+class CancelResponseReject(IntEnum):
+    """rejectReason codes of a rejected cancel-response PDU."""
+
+    OTHER = 0
+    INVALID_INVOKE_ID = 1
+
+
+class CancelErrorReject(IntEnum):
+    """rejectReason codes of a rejected cancel-error PDU."""
+
+    OTHER = 0
+    INVALID_INVOKE_ID = 1
+    INVALID_SERVICE_ERROR = 2
+    VALUE_OUT_OF_RANGE = 3
+
+
+class ConcludeRequestReject(IntEnum):
+    """rejectReason codes of a rejected conclude-request PDU."""
+
+    OTHER = 0
+    INVALID_ARGUMENT = 1
+
+
+class ConcludeResponseReject(IntEnum):
+    """rejectReason codes of a rejected conclude-response PDU."""
+
+    OTHER = 0
+    INVALID_RESULT = 1
+
+
+class ConcludeErrorReject(IntEnum):
+    """rejectReason codes of a rejected conclude-error PDU."""
+
+    OTHER = 0
+    INVALID_SERVICE_ERROR = 1
+    VALUE_OUT_OF_RANGE = 2
+
+
+REJECT_CODES: dict[RejectType, type[IntEnum]] = {
+    RejectType.CONFIRMED_REQUEST: ConfirmedRequestReject,
+    RejectType.CONFIRMED_RESPONSE: ConfirmedResponseReject,
+    RejectType.CONFIRMED_ERROR: ConfirmedErrorReject,
+    RejectType.UNCONFIRMED: UnconfirmedReject,
+    RejectType.PDU_ERROR: PduErrorReject,
+    RejectType.CANCEL_REQUEST: CancelRequestReject,
+    RejectType.CANCEL_RESPONSE: CancelResponseReject,
+    RejectType.CANCEL_ERROR: CancelErrorReject,
+    RejectType.CONCLUDE_REQUEST: ConcludeRequestReject,
+    RejectType.CONCLUDE_RESPONSE: ConcludeResponseReject,
+    RejectType.CONCLUDE_ERROR: ConcludeErrorReject,
 }
 """Reject reason codes by PDU kind, as named in ISO 9506-2."""
+
+REJECT_KINDS: dict[type[IntEnum], RejectType] = {v: k for k, v in REJECT_CODES.items()}
+"""The PDU kind each reject code enum belongs to."""
+
+
+def reject_code(kind: RejectType, code: int) -> IntEnum | int:
+    """``code`` as its named member for ``kind``, else the integer (liberal decoding)."""
+    return named(REJECT_CODES[kind], code)
+
+
+def _asn1_name(code: IntEnum) -> str:
+    """A reject code as ISO 9506-2 spells it (``invalid-invokeID``)."""
+    text = code.name.lower().replace("_", "-")
+    return text.replace("invoke-id", "invokeID").replace("service-error", "serviceError")
 
 
 @dataclass(slots=True, frozen=True)
@@ -170,13 +261,14 @@ class Reject:
     """rejectPDU [4]: a PDU could not be processed (``code`` per REJECT_CODES[kind])."""
 
     kind: RejectType
-    code: int
+    code: IntEnum | int
     original_invoke_id: int | None = None
 
     @property
     def reason(self) -> str:
         """Readable reason, e.g. ``confirmed-request/unrecognized-service``."""
-        name = REJECT_CODES[self.kind].get(self.code, str(self.code))
+        code = reject_code(self.kind, self.code)
+        name = _asn1_name(code) if isinstance(code, IntEnum) else str(code)
         return f"{self.kind.name.lower().replace('_', '-')}/{name}"
 
 
@@ -390,7 +482,9 @@ def _reject(data: Buffer, cs: int, ce: int) -> Reject:
     tag, rcs, rce, p = decode_tlv(data, p, ce)
     if not 0x81 <= tag <= 0x8B:
         raise MmsDecodeError(f"unknown rejectReason tag 0x{tag:02X}", rcs, f)
-    return Reject(RejectType(tag - 0x80), read_int(data, rcs, rce, "rejectReason"), invoke_id)
+    kind = RejectType(tag - 0x80)
+    code = reject_code(kind, read_int(data, rcs, rce, "rejectReason"))
+    return Reject(kind, code, invoke_id)
 
 
 def _cancel_error(data: Buffer, cs: int, ce: int) -> CancelError:

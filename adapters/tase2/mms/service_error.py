@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from adapters.tase2.asn1.ber import decode_tlv, encode_integer, tlv
-from adapters.tase2.mms.errors import MmsDecodeError
+from adapters.tase2.mms.errors import MmsDecodeError, MmsError
 from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible, read_int
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ErrorClass",
     "FileCode",
     "InitiateCode",
+    "MmsServiceError",
     "ResourceCode",
     "ServiceCode",
     "ServiceError",
@@ -255,3 +256,20 @@ def decode_service_error(data: Buffer, start: int, end: int) -> ServiceError:
             stag, scs, sce, _ = decode_tlv(data, cs, ce)
             specific = (stag, bytes(data[scs:sce]))
     return ServiceError(err_class, code, additional_code, description, specific)
+
+
+class MmsServiceError(MmsError):
+    """A confirmed service failed with an MMS ServiceError.
+
+    Server handlers raise it to answer with a confirmed-ErrorPDU; the client raises it when
+    the peer answered with one.
+    """
+
+    def __init__(self, error: ServiceError, message: str = "") -> None:
+        super().__init__(message or str(error))
+        self.error = error
+
+    @classmethod
+    def of(cls, error_class: ErrorClass, code: int, message: str = "") -> MmsServiceError:
+        """Shorthand: ``MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_NON_EXISTENT)``."""
+        return cls(ServiceError(error_class, int(code)), message)

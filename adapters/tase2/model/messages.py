@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -46,6 +47,7 @@ __all__ = [
     "INFO_BUFF_PREFIX",
     "INFO_MESS_HEADER",
     "INFO_MESS_HEADER_TYPE",
+    "MessageDecodeError",
     "buffer_name",
     "buffer_type",
     "decode_message_report",
@@ -69,6 +71,10 @@ INFO_MESS_HEADER_TYPE: Final = StructureType(
     )
 )
 """``Info_Mess_Header`` = {InfoReference, LocalReference, MessageId, Size} (Integer32)."""
+
+
+class MessageDecodeError(RemoteError, ValueError):
+    """An information report that names ``Info_Mess_Header`` but carries no usable message."""
 
 
 def buffer_name(size: int) -> str:
@@ -124,15 +130,16 @@ def _text(result: AccessResult) -> bytes | None:
     return None
 
 
-def decode_message_report(report: InformationReport, origin: str = "") -> Message | str:
-    """The message in an information report, or why it is not usable (a sentence).
+def decode_message_report(report: InformationReport, origin: str = "") -> Message:
+    """The message in an information report; :class:`MessageDecodeError` says why it is not
+    usable.
 
     The buffer is the first octet-string (or string) member after the header, whatever its
     name; its first ``Size`` octets are the text.
     """
     spec = report.spec
     if not isinstance(spec, VariableList) or len(spec.items) != len(report.results):
-        return "not a listOfVariable report with one value per name"
+        raise MessageDecodeError("not a listOfVariable report with one value per name")
     header: AccessResult | None = None
     text: bytes | None = None
     for entry, result in zip(spec.items, report.results, strict=True):
@@ -142,13 +149,15 @@ def decode_message_report(report: InformationReport, origin: str = "") -> Messag
         elif header is not None and text is None:
             text = _text(result)
     if not isinstance(header, Structure) or len(header.items) < 4:
-        return "Info_Mess_Header is missing or not a 4-integer structure"
+        raise MessageDecodeError("Info_Mess_Header is missing or not a 4-integer structure")
     numbers = [h.value if isinstance(h, Integer) else None for h in header.items[:4]]
     if any(n is None for n in numbers):
-        return "Info_Mess_Header has a component that is no integer"
+        raise MessageDecodeError("Info_Mess_Header has a component that is no integer")
     reference, local_reference, message_id, size = (int(n or 0) for n in numbers)
     if text is None:
-        return "the report has no information buffer after Info_Mess_Header"
+        raise MessageDecodeError("the report has no information buffer after Info_Mess_Header")
     if not 0 <= size <= len(text):
-        return f"Info_Mess_Header Size {size} does not fit a buffer of {len(text)} octets"
+        raise MessageDecodeError(
+            f"Info_Mess_Header Size {size} does not fit a buffer of {len(text)} octets"
+        )
     return Message(text[:size], reference, local_reference, message_id, origin)

@@ -16,6 +16,7 @@ import enum
 from collections.abc import Iterable
 from typing import Final
 
+from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.data import (
     BitString,
     Data,
@@ -265,7 +266,7 @@ def ds_conditions_from_data(data: Data) -> DSConditions:
 # --------------------------------------------------------------------------- DSTransferSet errors
 
 
-class DSTransferSetError(ValueError):
+class DSTransferSetError(RemoteError, ValueError):
     """A refused DSTransferSet write, or a refused transfer-set operation.
 
     ``error`` is the DataAccessError to answer the Write with; the message says why (log it,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from adapters.tase2.asn1.ber import encode_integer
+from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.data import (
     BitString,
     Data,
@@ -193,7 +194,7 @@ class DecodedPoint(NamedTuple):
     cov: int | None
 
 
-class PointDecodeError(ValueError):
+class PointDecodeError(RemoteError, ValueError):
     """MMS Data that is not an instance of the expected (or of any) TASE.2 point type."""
 
 

@@ -24,6 +24,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.tase2.errors import LocalError
 from adapters.tase2.iso.acse import UserDiagnostic
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
@@ -202,7 +203,7 @@ class BilateralTableConfig(BaseModel):
         return self
 
 
-class BilateralConfigError(ValueError):
+class BilateralConfigError(LocalError, ValueError):
     """A bilateral table that cannot be compiled; ``problems`` lists every reason."""
 
     def __init__(self, problems: Sequence[str]) -> None:

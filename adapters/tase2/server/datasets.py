@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.tase2.asn1.ber import tlv
+from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.access import VariableEntry
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, encode_object_name, is_valid_identifier
@@ -104,7 +105,7 @@ class DataSet:
         return tuple(VariableEntry(m.name) for m in self.members)
 
 
-class DataSetError(ValueError):
+class DataSetError(RemoteError, ValueError):
     """A refused data set definition; ``service_error`` is what to answer the request with."""
 
     def __init__(self, message: str, service_error: ServiceError) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
 from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.aio.server import AssociationContext, MmsServiceError
+from adapters.tase2.mms.aio.server import AssociationContext
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -29,7 +29,7 @@ from adapters.tase2.mms.data import (
     VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import (
     DefineNamedVariableListRequest,
     DefineNamedVariableListResponse,

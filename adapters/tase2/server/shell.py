@@ -39,11 +39,17 @@ from typing import Any
 from adapters.tase2.asn1.ber import encode_integer
 from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
 from adapters.tase2.mms.access import VariableEntry, VariableList
-from adapters.tase2.mms.aio.server import AssociationContext, MmsServer, MmsServiceError
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import Data, DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ResourceCode, ServiceError
+from adapters.tase2.mms.service_error import (
+    AccessCode,
+    ErrorClass,
+    MmsServiceError,
+    ResourceCode,
+    ServiceError,
+)
 from adapters.tase2.mms.services import (
     DeleteNamedVariableListRequest,
     DeleteScope,

@@ -35,6 +35,7 @@ from adapters.tase2.client.plan import (
     transfer_set_data,
 )
 from adapters.tase2.client.settings import parse_address
+from adapters.tase2.errors import Tase2Error
 from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.aio.client import (
     MmsAssociationError,
@@ -42,7 +43,6 @@ from adapters.tase2.mms.aio.client import (
     MmsConnectionLost,
     MmsRejected,
     MmsRequestTimeout,
-    MmsServiceError,
 )
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import (
@@ -58,6 +58,7 @@ from adapters.tase2.mms.data import (
     Unsigned,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass
 from adapters.tase2.mms.types import (
     ArrayType,
@@ -108,7 +109,7 @@ EXIT_OK, EXIT_NOT_TASE2, EXIT_CONNECT, EXIT_ASSOCIATION, EXIT_TIMEOUT, EXIT_PROT
 WATCH_DATA_SET = "GW_PROBE_DS"
 
 
-class ProbeError(Exception):
+class ProbeError(Tase2Error):
     """A probe that cannot go on; ``code`` is the exit code."""
 
     def __init__(self, message: str, code: int) -> None:

@@ -111,6 +111,15 @@ def test_dr_and_er_round_trip() -> None:
     assert decode_tpdu(encode_tpdu(er)) == er
 
 
+def test_codes_decode_to_their_names_and_unknown_ones_stay_numbers() -> None:
+    dr = decode_tpdu(bytes.fromhex("06 80 0001 0002 80"))
+    assert isinstance(dr, DisconnectRequest) and dr.reason is DisconnectReason.NORMAL
+    odd = decode_tpdu(bytes.fromhex("06 80 0001 0002 7f"))
+    assert isinstance(odd, DisconnectRequest) and type(odd.reason) is int and odd.reason == 0x7F
+    er = decode_tpdu(bytes.fromhex("04 70 0001 03"))
+    assert isinstance(er, TpduError) and er.cause is ErrorCause.INVALID_PARAMETER_VALUE
+
+
 @pytest.mark.parametrize(
     ("hex_data", "cause"),
     [

@@ -290,13 +290,37 @@ def test_initiate_error_libiec61850_style() -> None:
 
 @pytest.mark.parametrize("kind", list(RejectType))
 def test_every_reject_reason(kind: RejectType) -> None:
-    for code, name in REJECT_CODES[kind].items():
+    for code in REJECT_CODES[kind]:
         pdu = Reject(kind, code, 5)
         raw = encode_pdu(pdu)
         assert raw == h("a4 06 80 01 05") + bytes((0x80 + kind, 1, code))
-        assert decode_pdu(raw) == pdu
-        assert pdu.reason.endswith(name)
+        decoded = decode_pdu(raw)
+        assert decoded == pdu
+        assert isinstance(decoded, Reject) and decoded.code is code
+        assert pdu.reason == f"{kind.name.lower().replace('_', '-')}/{_asn1(code.name)}"
     assert decode_pdu(encode_pdu(Reject(kind, 0))) == Reject(kind, 0)
+
+
+def _asn1(name: str) -> str:
+    return (
+        name.lower()
+        .replace("_", "-")
+        .replace("invoke-id", "invokeID")
+        .replace("service-error", "serviceError")
+    )
+
+
+def test_reject_reasons_are_named_as_iso_9506_names_them() -> None:
+    assert Reject(RejectType.CONFIRMED_REQUEST, 3).reason == "confirmed-request/invalid-invokeID"
+    assert Reject(RejectType.CONFIRMED_ERROR, 3).reason == "confirmed-error/invalid-serviceError"
+    assert Reject(RejectType.PDU_ERROR, 2).reason == "pdu-error/illegal-acse-mapping"
+
+
+def test_an_unknown_reject_code_is_kept_as_a_number() -> None:
+    decoded = decode_pdu(h("a4 03 81 01 63"))
+    assert decoded == Reject(RejectType.CONFIRMED_REQUEST, 99)
+    assert isinstance(decoded, Reject) and type(decoded.code) is int
+    assert decoded.reason == "confirmed-request/99"
 
 
 def test_small_pdus() -> None:

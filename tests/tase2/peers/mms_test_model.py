@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.aio.server import AssociationContext, MmsServiceError
+from adapters.tase2.mms.aio.server import AssociationContext
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -23,7 +23,7 @@ from adapters.tase2.mms.data import (
     VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass
+from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import (
     DefineNamedVariableListRequest,
     DefineNamedVariableListResponse,

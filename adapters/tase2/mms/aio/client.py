@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.aio.link import AssociationLink, MmsServiceError
+from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -33,16 +33,19 @@ from adapters.tase2.mms.association import (
     UnconfirmedReceived,
 )
 from adapters.tase2.mms.data import AccessResult, Data, DataAccessError
+from adapters.tase2.mms.errors import MmsError
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import (
     ConfirmedError,
     ConfirmedRequest,
+    ConfirmedRequestReject,
     ConfirmedResponse,
     MmsPdu,
     Reject,
     RejectType,
     Unconfirmed,
 )
+from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.mms.services import (
     ConfirmedServiceRequest,
     ConfirmedServiceResponse,
@@ -82,7 +85,7 @@ MAX_NAME_PAGES = 10_000
 """Most GetNameList pages followed for one listing."""
 
 
-class MmsAssociationError(ConnectionError):
+class MmsAssociationError(MmsError, ConnectionError):
     """The association could not be established (refused, rejected or timed out)."""
 
     def __init__(self, message: str, reason: CloseReason | None = None) -> None:
@@ -90,11 +93,11 @@ class MmsAssociationError(ConnectionError):
         self.reason = reason
 
 
-class MmsConnectionLost(ConnectionError):
+class MmsConnectionLost(MmsError, ConnectionError):
     """The association ended while a request was outstanding (or before it was sent)."""
 
 
-class MmsRejected(Exception):
+class MmsRejected(MmsError):
     """The peer answered a request with a RejectPDU (or its answer was undecodable)."""
 
     def __init__(self, reject: Reject | None, message: str = "") -> None:
@@ -102,7 +105,7 @@ class MmsRejected(Exception):
         self.reject = reject
 
 
-class MmsRequestTimeout(TimeoutError):
+class MmsRequestTimeout(MmsError, TimeoutError):
     """No answer to a request within its timeout."""
 
 
@@ -284,7 +287,13 @@ class MmsClient:
         elif isinstance(pdu, ConfirmedRequest):
             # this client serves no requests of its own
             with contextlib.suppress(AssociationError):
-                self.association.send_pdu(Reject(RejectType.CONFIRMED_REQUEST, 1, pdu.invoke_id))
+                self.association.send_pdu(
+                    Reject(
+                        RejectType.CONFIRMED_REQUEST,
+                        ConfirmedRequestReject.UNRECOGNIZED_SERVICE,
+                        pdu.invoke_id,
+                    )
+                )
 
     def _deliver_report(self, report: InformationReport) -> None:
         if self._on_report is not None:

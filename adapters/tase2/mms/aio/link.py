@@ -12,29 +12,11 @@ import asyncio
 import contextlib
 
 from adapters.tase2.mms.association import Association, Event
-from adapters.tase2.mms.service_error import ErrorClass, ServiceError
 
-__all__ = ["READ_CHUNK", "AssociationLink", "MmsServiceError"]
+__all__ = ["READ_CHUNK", "AssociationLink"]
 
 READ_CHUNK = 65536
 """Largest read from the socket at once."""
-
-
-class MmsServiceError(Exception):
-    """A confirmed service failed with an MMS ServiceError.
-
-    Server handlers raise it to answer with a confirmed-ErrorPDU; the client raises it when
-    the peer answered with one.
-    """
-
-    def __init__(self, error: ServiceError, message: str = "") -> None:
-        super().__init__(message or str(error))
-        self.error = error
-
-    @classmethod
-    def of(cls, error_class: ErrorClass, code: int, message: str = "") -> MmsServiceError:
-        """Shorthand: ``MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_NON_EXISTENT)``."""
-        return cls(ServiceError(error_class, int(code)), message)
 
 
 class AssociationLink:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
-from adapters.tase2.mms.aio.link import AssociationLink, MmsServiceError
+from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -39,7 +39,13 @@ from adapters.tase2.mms.pdu import (
     Reject,
     Unconfirmed,
 )
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass, ServiceCode, ServiceError
+from adapters.tase2.mms.service_error import (
+    AccessCode,
+    ErrorClass,
+    MmsServiceError,
+    ServiceCode,
+    ServiceError,
+)
 from adapters.tase2.mms.services import (
     ConfirmedServiceResponse,
     DefineNamedVariableListRequest,
@@ -65,7 +71,6 @@ __all__ = [
     "AssociationContext",
     "MmsHandler",
     "MmsServer",
-    "MmsServiceError",
     "UnsupportedHandler",
 ]
 
