@@ -109,7 +109,7 @@ class Tase2ServerAdapter(Adapter):
             s.tables,
             vcc_points=s.vcc_points,
             vcc_data_sets=s.vcc_data_sets,
-            limits=s.limits.to_limits(),
+            limits=s.limits,
             host=s.host,
             port=s.port,
             ap_title=s.ap_title,

@@ -235,7 +235,7 @@ class PeerRejected:
     """No table matches the caller: refuse the association with this AARE diagnostic."""
 
     reason: str
-    diagnostic: int = UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED
+    diagnostic: UserDiagnostic = UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED
 
 
 def match_peer(

@@ -18,7 +18,6 @@ logger, with the details as ``extra`` fields (``--log-format json`` carries them
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,7 +74,7 @@ class ServerControls:
 
     ``kinds`` and ``current`` give point kinds and values; ``command`` applies a bus
     command and returns None or the DataAccessError to answer. ``clock`` is monotonic
-    (select time-outs).
+    (select time-outs), ``wall_clock`` POSIX time (for audit lines).
     """
 
     def __init__(
@@ -84,20 +83,25 @@ class ServerControls:
         current: Callable[[str], PointValue | None],
         command: Command,
         *,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.devices = DeviceControl()
         self._kinds = kinds
         self._current = current
         self._command = command
         self._clock = clock
+        self._wall_clock = wall_clock
         self.buffer_size = buffer_size
         self._im_enabled: set[Hashable] = set()
         self.operates = 0
         self.messages_sent = 0
 
     # ------------------------------------------------------------------ audit
+
+    def _audit_time(self) -> str:
+        return datetime.fromtimestamp(self._wall_clock(), UTC).isoformat(timespec="milliseconds")
 
     def _audit(
         self,
@@ -132,7 +136,7 @@ class ServerControls:
                 "peer_ae_qualifier": peer.ae_qualifier,
                 "peer_address": peer.address,
                 "table": peer.table_id,
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "time": self._audit_time(),
             },
         )
 
@@ -269,7 +273,7 @@ class ServerControls:
                     "peer_ae_qualifier": peer.ae_qualifier,
                     "peer_address": peer.address,
                     "table": peer.table_id,
-                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "time": self._audit_time(),
                 },
             )
         return disarmed

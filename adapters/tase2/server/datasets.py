@@ -33,6 +33,7 @@ from adapters.tase2.mms.service_error import (
     ResourceCode,
     ServiceError,
 )
+from adapters.tase2.mms.services import DeleteNamedVariableListRequest, DeleteScope
 from adapters.tase2.model.objects import (
     REPORT_ONLY_NAMES,
     SPECIAL_MAX_SIZE,
@@ -45,6 +46,7 @@ __all__ = [
     "DataSetError",
     "DataSetMember",
     "DataSetRegistry",
+    "DeleteOutcome",
     "VccDataSetConfig",
     "build_data_set",
     "make_data_set",
@@ -103,6 +105,16 @@ class DataSet:
     def entries(self) -> tuple[VariableEntry, ...]:
         """The members as MMS variable entries (GetNamedVariableListAttributes)."""
         return tuple(VariableEntry(m.name) for m in self.members)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    """What a DeleteNamedVariableList did: lists ``matched`` and ``deleted``, and the
+    server-configured lists it ``refused`` to delete."""
+
+    matched: int
+    deleted: int
+    refused: tuple[ObjectName, ...] = ()
 
 
 class DataSetError(RemoteError, ValueError):
@@ -348,6 +360,43 @@ class DataSetRegistry:
         else:
             del self._domain[name]
         return 1, 1
+
+    def delete_requested(
+        self,
+        association: Hashable,
+        domain: str,
+        request: DeleteNamedVariableListRequest,
+        in_use: Callable[[DataSet], bool],
+    ) -> DeleteOutcome:
+        """DeleteNamedVariableList for a peer of ICC domain ``domain``.
+
+        Names of other domains are never touched. The server's VCC data sets are not
+        deletable: a request that names them (or asks for every VMD-scope list) deletes the
+        rest and lists them in :attr:`DeleteOutcome.refused`.
+        """
+        refused: list[ObjectName] = []
+        names: list[ObjectName] = []
+        if request.scope == DeleteScope.SPECIFIC:
+            refused = [n for n in request.names or () if self.is_vcc(n)]
+            names = [
+                n
+                for n in request.names or ()
+                if n.scope == Scope.AA or (n.scope == Scope.DOMAIN and n.domain == domain)
+            ]
+        elif request.scope == DeleteScope.VMD:
+            refused = [ObjectName.vmd(n) for n in self.names(association, Scope.VMD)]
+        elif request.scope == DeleteScope.AA_SPECIFIC:
+            names = [ObjectName.aa(n) for n in self.names(association, Scope.AA)]
+        elif request.scope == DeleteScope.DOMAIN and request.domain == domain:
+            names = [
+                ObjectName.dom(domain, n) for n in self.names(association, Scope.DOMAIN, domain)
+            ]
+        matched = deleted = 0
+        for name in names:
+            m, d = self.delete(association, name, in_use)
+            matched += m
+            deleted += d
+        return DeleteOutcome(matched, deleted, tuple(refused))
 
     def names(self, association: Hashable, scope: Scope, domain: str | None = None) -> list[str]:
         """Sorted item names of the data sets in a scope (GetNameList namedVariableList)."""

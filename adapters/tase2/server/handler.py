@@ -1,22 +1,26 @@
-"""The TASE.2 service handler: what each MMS service does for a peer of a TASE.2 server.
+"""The TASE.2 service handler, sans-IO: what each MMS service does for a peer.
 
 :class:`Tase2Handler` answers Identify, GetNameList, Read, Write,
-GetVariableAccessAttributes and the named-variable-list services for one association,
-within what the peer's bilateral table (its :class:`~adapters.tase2.server.bilateral.TableView`)
-lets it see and do: points, the VCC and ICC special objects, DS transfer sets, devices and
-information messages. It works on the state of a
-:class:`~adapters.tase2.server.shell.Tase2Server`, seen through :class:`ServerState`, and on the
-application through a :class:`PointSource`; the server is the asyncio shell around it.
+GetVariableAccessAttributes and the named-variable-list services for the associations of
+one server, within what each peer's bilateral table (its
+:class:`~adapters.tase2.server.bilateral.TableView`) lets it see and do: points, the VCC and
+ICC special objects, DS transfer sets, devices and information messages. Every name goes
+through one :func:`~adapters.tase2.server.resolver.resolve`.
+
+It sees an association only through :class:`ServiceContext` and the server only through
+:class:`ServerState` (shared objects, the peer record of an association, a clock and a
+wake-up for the report scheduler), so it is tested with plain objects; the asyncio shell
+is :class:`~adapters.tase2.server.shell.Tase2Server`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Final, Protocol
 
+from adapters.tase2.asn1.ber import encode_integer
 from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.aio.server import AssociationContext
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -29,7 +33,7 @@ from adapters.tase2.mms.data import (
     VisibleString,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError, ServiceError
 from adapters.tase2.mms.services import (
     DefineNamedVariableListRequest,
     DefineNamedVariableListResponse,
@@ -53,21 +57,19 @@ from adapters.tase2.mms.types import TypeSpecification
 from adapters.tase2.model.messages import (
     IM_TRANSFER_SET,
     IM_TRANSFER_SET_TYPE,
-    INFO_BUFF_PREFIX,
     INFO_MESS_HEADER,
     INFO_MESS_HEADER_TYPE,
     buffer_name,
     buffer_type,
 )
 from adapters.tase2.model.objects import (
-    BILATERAL_TABLE_ID,
     ICC_LISTED_NAMES,
     ICC_SPECIAL_TYPES,
-    NEXT_DS_TRANSFER_SET,
     SUPPORTED_FEATURES,
     SUPPORTED_FEATURES_TYPE,
     TASE2_VERSION,
     TASE2_VERSION_TYPE,
+    DSConditions,
     DSTransferSetError,
     encode_mms_object_name,
     supported_features,
@@ -77,16 +79,21 @@ from adapters.tase2.model.points import PointDecodeError
 from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE
 from adapters.tase2.server.bilateral import PointAccess, TableView, page_names
 from adapters.tase2.server.controls import ServerControls
-from adapters.tase2.server.datasets import DataSet, DataSetRegistry
-from adapters.tase2.server.outbox import DATA_KEY, PeerSession
-from adapters.tase2.server.transfer import TransferEngine, split_component_name
+from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.server.peers import PeerSession
+from adapters.tase2.server.reports import check_report_fits
+from adapters.tase2.server.resolver import ObjectKind, Resolved, resolve
+from adapters.tase2.server.settings import ServerLimits
+from adapters.tase2.server.transfer import TransferEngine
 from gateway.points import PointKind, PointValue
 
 __all__ = [
     "SUPPORTED_BLOCKS",
     "PointSource",
     "ServerState",
+    "ServiceContext",
     "Tase2Handler",
+    "access_service_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,8 +102,19 @@ SUPPORTED_BLOCKS: Final = (1, 2, 4, 5)
 """Conformance blocks advertised in Supported_Features: only those that really work."""
 
 _VMD_SPECIALS: Final = (TASE2_VERSION, SUPPORTED_FEATURES)
-_ICC_SPECIALS: Final = frozenset(ICC_SPECIAL_TYPES)
 _IDENTIFIER_OCTETS: Final = 34  # 1A L + at most 32 characters
+_REFUSED_KINDS: Final = frozenset(
+    {
+        ObjectKind.TASE2_VERSION,
+        ObjectKind.SUPPORTED_FEATURES,
+        ObjectKind.BILATERAL_TABLE_ID,
+        ObjectKind.NEXT_TRANSFER_SET,
+        ObjectKind.REPORT_ONLY,
+        ObjectKind.MESSAGE_HEADER,
+        ObjectKind.MESSAGE_BUFFER,
+    }
+)
+"""Objects a peer may never write."""
 
 
 class PointSource(Protocol):
@@ -115,47 +133,59 @@ class PointSource(Protocol):
         ...
 
 
+class Negotiated(Protocol):
+    """The negotiated parameters of an association that the handler uses."""
+
+    @property
+    def max_pdu_size(self) -> int:
+        """The negotiated maximum MMS PDU size, in octets."""
+        ...
+
+
+class ServiceContext(Protocol):
+    """What the handler uses of an association (the asyncio ``AssociationContext`` is one)."""
+
+    @property
+    def association_id(self) -> int:
+        """A number for log lines."""
+        ...
+
+    @property
+    def peer_address(self) -> tuple[str, int]:
+        """The peer's IP address and port."""
+        ...
+
+    @property
+    def parameters(self) -> Negotiated:
+        """The negotiated parameters."""
+        ...
+
+    def __hash__(self) -> int:
+        """Associations key the data sets and transfer sets they own."""
+        ...
+
+
 class ServerState(Protocol):
-    """What :class:`Tase2Handler` uses of its :class:`~adapters.tase2.server.shell.Tase2Server`:
-    the shared objects and the operations that change them."""
+    """What :class:`Tase2Handler` uses of its server: the shared objects, the peer record of
+    an association, the time, and a way to wake the report scheduler."""
 
     source: PointSource
     engine: TransferEngine
     registry: DataSetRegistry
     controls: ServerControls
+    limits: ServerLimits
 
-    def data_set(self, ctx: AssociationContext, peer: PeerSession, name: ObjectName) -> DataSet:
-        """The data set ``name`` as this peer sees it, else an access service error."""
+    def peer(self, ctx: ServiceContext) -> PeerSession | None:
+        """The TASE.2 record of an association, or None when it has none (yet)."""
         ...
 
-    def define_data_set(
-        self,
-        ctx: AssociationContext,
-        peer: PeerSession,
-        name: ObjectName,
-        entries: Sequence[VariableEntry],
-    ) -> DataSet:
-        """DefineNamedVariableList: checked against the table, the size limit and the PDU."""
+    def now(self) -> float:
+        """POSIX time."""
         ...
 
-    def delete_data_sets(
-        self, ctx: AssociationContext, peer: PeerSession, request: DeleteNamedVariableListRequest
-    ) -> tuple[int, int]:
-        """DeleteNamedVariableList: (matched, deleted); other domains are never touched."""
+    def wake(self) -> None:
+        """A transfer set started: the scheduler must look at its deadlines again."""
         ...
-
-    def write_transfer_set(
-        self, ctx: AssociationContext, name: ObjectName, component: str | None, value: Data
-    ) -> DataAccessError | None:
-        """A Write of a DSTransferSet (whole, or one component); logs starts and stops."""
-        ...
-
-
-def _peer(ctx: AssociationContext) -> PeerSession:
-    peer = ctx.data.get(DATA_KEY)
-    if not isinstance(peer, PeerSession):
-        raise MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_DENIED)
-    return peer
 
 
 _ACCESS_CODES: Final = {
@@ -205,30 +235,38 @@ def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | 
 
 
 class Tase2Handler:
-    """The MMS services of a TASE.2 server, on the state of one
-    :class:`~adapters.tase2.server.shell.Tase2Server`."""
+    """The MMS services of a TASE.2 server, on the state of one :class:`ServerState`."""
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
 
+    def _peer(self, ctx: ServiceContext) -> PeerSession:
+        peer = self.server.peer(ctx)
+        if peer is None:
+            raise MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_DENIED)
+        return peer
+
+    def _resolve(self, peer: PeerSession, name: ObjectName) -> Resolved:
+        return resolve(peer.view, self.server.engine, name)
+
     # ------------------------------------------------------------------ Identify, GetNameList
 
-    async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
+    async def identify(self, ctx: ServiceContext, request: IdentifyRequest) -> IdentifyResponse:
         """Our vendor, model and revision."""
         return IdentifyResponse("iccp-gateway", "tase2-server", "0.1")
 
     async def get_name_list(
-        self, ctx: AssociationContext, request: GetNameListRequest
+        self, ctx: ServiceContext, request: GetNameListRequest
     ) -> GetNameListResponse:
         """Names the peer's table lets it see, one page at a time."""
-        peer = _peer(ctx)
+        peer = self._peer(ctx)
         names = self._names(ctx, peer, request)
         limit = max(1, min(1000, (ctx.parameters.max_pdu_size - 32) // _IDENTIFIER_OCTETS))
         page, more = page_names(names, request.continue_after, limit)
         return GetNameListResponse(tuple(page), more_follows=more)
 
     def _names(
-        self, ctx: AssociationContext, peer: PeerSession, request: GetNameListRequest
+        self, ctx: ServiceContext, peer: PeerSession, request: GetNameListRequest
     ) -> list[str]:
         view = peer.view
         server = self.server
@@ -254,12 +292,12 @@ class Tase2Handler:
 
     # ------------------------------------------------------------------ Read
 
-    async def read(self, ctx: AssociationContext, request: ReadRequest) -> ReadResponse:
+    async def read(self, ctx: ServiceContext, request: ReadRequest) -> ReadResponse:
         """Read variables, or a data set (each member re-checked against the table)."""
-        peer = _peer(ctx)
+        peer = self._peer(ctx)
         spec = request.spec
         if isinstance(spec, VariableListName):
-            ds = self.server.data_set(ctx, peer, spec.name)
+            ds = self._data_set(ctx, peer, spec.name)
             results = tuple(self._read_member(peer, ds, i) for i in range(len(ds.members)))
         else:
             results = tuple(self._read_entry(ctx, peer, e) for e in spec.items)
@@ -281,46 +319,48 @@ class Tase2Handler:
         return access.type.info.encode(pv)
 
     def _read_entry(
-        self, ctx: AssociationContext, peer: PeerSession, entry: VariableEntry
+        self, ctx: ServiceContext, peer: PeerSession, entry: VariableEntry
     ) -> AccessResult:
-        name = entry.name
-        view = peer.view
-        engine = self.server.engine
         if entry.alternate_access is not None:
             return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
-        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN:
-            return self.server.controls.read_im(peer.info, view.config.messages)
-        device = view.devices.get(name)
-        if device is not None:
-            return self.server.controls.read(peer.info, device)
-        if name.scope == Scope.VMD:
-            if name.item == TASE2_VERSION:
+        view = peer.view
+        server = self.server
+        target = self._resolve(peer, entry.name)
+        match target.kind:
+            case ObjectKind.IM_TRANSFER_SET:
+                return server.controls.read_im(peer.info, view.config.messages)
+            case ObjectKind.TASE2_VERSION:
                 return tase2_version()
-            if name.item == SUPPORTED_FEATURES:
+            case ObjectKind.SUPPORTED_FEATURES:
                 return supported_features(SUPPORTED_BLOCKS)
-        elif name.scope == Scope.DOMAIN and name.domain == view.domain:
-            item = name.item
-            if item == BILATERAL_TABLE_ID:
+            case ObjectKind.BILATERAL_TABLE_ID:
                 return VisibleString(view.table_id)
-            if item == NEXT_DS_TRANSFER_SET:
-                try:
-                    allocated = engine.allocate(ctx)
-                except DSTransferSetError as exc:
-                    log.warning("association %d: %s", ctx.association_id, exc)
-                    return exc.error
-                log.debug("association %d: allocated %s", ctx.association_id, allocated)
-                return encode_mms_object_name(allocated)
-            if item in _ICC_SPECIALS or _is_message_object(item, view):
+            case ObjectKind.NEXT_TRANSFER_SET:
+                return self._allocate(ctx)
+            case ObjectKind.REPORT_ONLY | ObjectKind.MESSAGE_HEADER | ObjectKind.MESSAGE_BUFFER:
                 return DataAccessError.OBJECT_ACCESS_DENIED
-            if engine.get(name) is not None:
-                return engine.read(ctx, name)
-        return self._read_point(view, name)
+            case ObjectKind.TRANSFER_SET if target.component is None:
+                return server.engine.read(ctx, target.name)
+            case ObjectKind.DEVICE:
+                assert target.device is not None
+                return server.controls.read(peer.info, target.device)
+        return self._read_point(view, entry.name)
+
+    def _allocate(self, ctx: ServiceContext) -> AccessResult:
+        """A read of Next_DSTransfer_Set: a free transfer set of the peer's domain."""
+        try:
+            allocated = self.server.engine.allocate(ctx)
+        except DSTransferSetError as exc:
+            log.warning("association %d: %s", ctx.association_id, exc)
+            return exc.error
+        log.debug("association %d: allocated %s", ctx.association_id, allocated)
+        return encode_mms_object_name(allocated)
 
     # ------------------------------------------------------------------ Write
 
-    async def write(self, ctx: AssociationContext, request: WriteRequest) -> WriteResponse:
+    async def write(self, ctx: ServiceContext, request: WriteRequest) -> WriteResponse:
         """Write transfer sets (whole or one component) and writable points (bus commands)."""
-        peer = _peer(ctx)
+        peer = self._peer(ctx)
         spec = request.spec
         if not isinstance(spec, VariableList):
             raise access_service_error(DataAccessError.OBJECT_ACCESS_UNSUPPORTED)
@@ -332,28 +372,24 @@ class Tase2Handler:
         return WriteResponse(tuple(results))
 
     async def _write_entry(
-        self, ctx: AssociationContext, peer: PeerSession, entry: VariableEntry, value: Data
+        self, ctx: ServiceContext, peer: PeerSession, entry: VariableEntry, value: Data
     ) -> DataAccessError | None:
-        name = entry.name
         view = peer.view
         server = self.server
-        if name.scope == Scope.DOMAIN and name.domain == view.domain:
-            target = _transfer_set_target(server.engine, entry)
-            if target is not None:
-                ts_name, component = target
-                return server.write_transfer_set(ctx, ts_name, component, value)
-            if name.item in _ICC_SPECIALS or _is_message_object(name.item, view):
-                return DataAccessError.OBJECT_ACCESS_DENIED
-        if name.scope == Scope.VMD and name.item in _VMD_SPECIALS:
+        target = self._resolve(peer, entry.name)
+        flattened_with_alternate = target.component is not None and entry.alternate_access
+        if target.kind is ObjectKind.TRANSFER_SET and not flattened_with_alternate:
+            component = _written_component(target, entry)
+            return self._write_transfer_set(ctx, peer, target.name, component, value)
+        if target.kind in _REFUSED_KINDS:
             return DataAccessError.OBJECT_ACCESS_DENIED
         if entry.alternate_access is not None:
             return DataAccessError.OBJECT_ACCESS_UNSUPPORTED
-        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN:
+        if target.kind is ObjectKind.IM_TRANSFER_SET:
             return server.controls.write_im(peer.info, view.config.messages, value)
-        device = view.devices.get(name)
-        if device is not None:
-            return await server.controls.write(peer.info, device, value)
-        access = view.check_write(name)
+        if target.device is not None:
+            return await server.controls.write(peer.info, target.device, value)
+        access = view.check_write(entry.name)
         if isinstance(access, DataAccessError):
             return access
         kind = server.source.kinds().get(access.point)
@@ -365,36 +401,97 @@ class Tase2Handler:
         origin = f"tase2:{peer.table_id}:{ctx.peer_address[0]}"
         return await server.source.command(access.point, number, origin)
 
+    def _write_transfer_set(
+        self,
+        ctx: ServiceContext,
+        peer: PeerSession,
+        name: ObjectName,
+        component: str | None,
+        value: Data,
+    ) -> DataAccessError | None:
+        """A Write of a DSTransferSet (whole, or one component); logs starts and stops."""
+        server = self.server
+        engine = server.engine
+        ts = engine.get(name)
+        assert ts is not None
+        was_running = ts.running
+        lookup = lambda n: server.registry.get(ctx, n, peer.view)  # noqa: E731
+        try:
+            if component is None:
+                engine.write(ctx, name, value, server.now(), lookup)
+            else:
+                engine.write_component(ctx, name, component, value, server.now(), lookup)
+        except DSTransferSetError as exc:
+            log.warning(
+                "association %d (%s): write of %s%s refused (%s): %s",
+                ctx.association_id,
+                peer.label,
+                name,
+                f"${component}" if component else "",
+                exc.error.name.lower().replace("_", "-"),
+                exc,
+            )
+            return exc.error
+        if ts.running and not was_running:
+            a = ts.value
+            log.info(
+                "transfer set %s started: association %d (%s) data set %s conditions=%s "
+                "interval=%d integrity=%d buffer=%d rbe=%s all_changes=%s critical=%s",
+                name,
+                ctx.association_id,
+                peer.label,
+                a.data_set,
+                "|".join(str(c.name).lower() for c in DSConditions if c in a.conditions) or "none",
+                a.interval,
+                a.integrity_check,
+                a.buffer_time,
+                a.rbe,
+                a.all_changes_reported,
+                a.critical,
+            )
+            server.wake()
+        elif was_running and not ts.running:
+            log.info(
+                "transfer set %s stopped by association %d (%s)",
+                name,
+                ctx.association_id,
+                peer.label,
+            )
+        return None
+
     # ------------------------------------------------------------------ GVAA
 
     async def get_variable_access_attributes(
-        self, ctx: AssociationContext, request: GetVariableAccessAttributesRequest
+        self, ctx: ServiceContext, request: GetVariableAccessAttributesRequest
     ) -> GetVariableAccessAttributesResponse:
         """The exact TASE.2 type, with component names."""
-        peer = _peer(ctx)
+        peer = self._peer(ctx)
         return GetVariableAccessAttributesResponse(self._type_of(peer, request.name))
 
     def _type_of(self, peer: PeerSession, name: ObjectName) -> TypeSpecification:
         view = peer.view
-        device = view.devices.get(name)
-        if device is not None:
-            return device.type
-        if name.item == IM_TRANSFER_SET and name.scope != Scope.DOMAIN and view.config.messages:
-            return IM_TRANSFER_SET_TYPE
-        if name.scope == Scope.VMD:
-            if name.item == TASE2_VERSION:
+        target = self._resolve(peer, name)
+        match target.kind:
+            case ObjectKind.DEVICE:
+                assert target.device is not None
+                return target.device.type
+            case ObjectKind.IM_TRANSFER_SET if view.config.messages:
+                return IM_TRANSFER_SET_TYPE
+            case ObjectKind.TASE2_VERSION:
                 return TASE2_VERSION_TYPE
-            if name.item == SUPPORTED_FEATURES:
+            case ObjectKind.SUPPORTED_FEATURES:
                 return SUPPORTED_FEATURES_TYPE
-        elif name.scope == Scope.DOMAIN and name.domain == view.domain:
-            special = ICC_SPECIAL_TYPES.get(name.item)
-            if special is not None:
-                return special
-            if view.config.messages and name.item == INFO_MESS_HEADER:
+            case (
+                ObjectKind.BILATERAL_TABLE_ID
+                | ObjectKind.NEXT_TRANSFER_SET
+                | ObjectKind.REPORT_ONLY
+            ):
+                return ICC_SPECIAL_TYPES[name.item]
+            case ObjectKind.MESSAGE_HEADER:
                 return INFO_MESS_HEADER_TYPE
-            if _is_message_object(name.item, view):
+            case ObjectKind.MESSAGE_BUFFER:
                 return buffer_type(self.server.controls.buffer_size)
-            if self.server.engine.get(name) is not None:
+            case ObjectKind.TRANSFER_SET if target.component is None:
                 return DS_TRANSFER_SET_2000_TYPE
         access = view.check_read(name)
         if isinstance(access, DataAccessError):
@@ -407,53 +504,85 @@ class Tase2Handler:
     # ------------------------------------------------------------------ data sets
 
     async def define_named_variable_list(
-        self, ctx: AssociationContext, request: DefineNamedVariableListRequest
+        self, ctx: ServiceContext, request: DefineNamedVariableListRequest
     ) -> DefineNamedVariableListResponse:
-        """Create a data set in the peer's domain or at association scope."""
-        self.server.define_data_set(ctx, _peer(ctx), request.name, request.variables)
+        """Create a data set in the peer's domain or at association scope: checked against
+        the table, the size limit and the negotiated PDU size."""
+        peer = self._peer(ctx)
+        name = request.name
+        registry = self.server.registry
+        engine = self.server.engine
+        try:
+            ds = registry.define(
+                ctx, name, request.variables, peer.view, self.server.limits.data_set_size
+            )
+            pool = engine.transfer_set_names(peer.view.domain)
+            longest = max(pool, key=len, default="DSTransferSet00")
+            try:
+                check_report_fits(
+                    ds, ObjectName.dom(peer.view.domain, longest), ctx.parameters.max_pdu_size
+                )
+            except DataSetError:
+                registry.delete(ctx, name, lambda _ds: False)
+                raise
+        except DataSetError as exc:
+            log.warning("association %d: data set %s refused: %s", ctx.association_id, name, exc)
+            raise MmsServiceError(exc.service_error, str(exc)) from None
         return DefineNamedVariableListResponse()
 
     async def delete_named_variable_list(
-        self, ctx: AssociationContext, request: DeleteNamedVariableListRequest
+        self, ctx: ServiceContext, request: DeleteNamedVariableListRequest
     ) -> DeleteNamedVariableListResponse:
-        """Delete data sets (not those a running transfer set reports)."""
-        matched, deleted = self.server.delete_data_sets(ctx, _peer(ctx), request)
-        return DeleteNamedVariableListResponse(matched, deleted)
+        """Delete data sets (not those a running transfer set reports, nor the server's)."""
+        peer = self._peer(ctx)
+        server = self.server
+        done = server.registry.delete_requested(
+            ctx, peer.view.domain, request, server.engine.data_set_in_use
+        )
+        if done.refused:
+            message = (
+                f"data set {', '.join(str(n) for n in done.refused)} is configured by the "
+                f"server and cannot be deleted ({done.deleted} other data sets deleted)"
+            )
+            log.warning("association %d: %s", ctx.association_id, message)
+            raise MmsServiceError(
+                ServiceError(
+                    ErrorClass.ACCESS,
+                    AccessCode.OBJECT_ACCESS_DENIED,
+                    service_specific=(0x86, encode_integer(done.deleted)),
+                ),
+                message,
+            )
+        return DeleteNamedVariableListResponse(done.matched, done.deleted)
 
     async def get_named_variable_list_attributes(
-        self, ctx: AssociationContext, request: GetNamedVariableListAttributesRequest
+        self, ctx: ServiceContext, request: GetNamedVariableListAttributesRequest
     ) -> GetNamedVariableListAttributesResponse:
         """The members of a data set."""
-        ds = self.server.data_set(ctx, _peer(ctx), request.name)
+        ds = self._data_set(ctx, self._peer(ctx), request.name)
         return GetNamedVariableListAttributesResponse(ds.entries, mms_deletable=ds.deletable)
 
+    def _data_set(self, ctx: ServiceContext, peer: PeerSession, name: ObjectName) -> DataSet:
+        """The data set ``name`` as this peer sees it, else an access service error."""
+        if name.scope == Scope.DOMAIN and name.domain != peer.view.domain:
+            raise access_service_error(DataAccessError.OBJECT_ACCESS_DENIED)
+        ds = self.server.registry.get(ctx, name, peer.view)
+        if ds is None:
+            raise access_service_error(DataAccessError.OBJECT_NON_EXISTENT)
+        return ds
 
-def _is_message_object(item: str, view: TableView) -> bool:
-    """True for the report-only Block 4 objects of a table that allows messages."""
-    return view.config.messages and (item == INFO_MESS_HEADER or item.startswith(INFO_BUFF_PREFIX))
 
-
-def _transfer_set_target(
-    engine: TransferEngine, entry: VariableEntry
-) -> tuple[ObjectName, str | None] | None:
-    """(transfer set, component or None) when a Write addresses a DSTransferSet.
+def _written_component(target: Resolved, entry: VariableEntry) -> str | None:
+    """Which part of a transfer set a Write addresses: None for the whole structure, else a
+    component name.
 
     A component is addressed by MMS alternate access (``component``) or by the flattened
-    name ``DSTransferSet01$Status`` of libiec61850-derived peers.
+    name ``DSTransferSet01$Status`` (then without alternate access).
     """
-    name = entry.name
-    assert name.domain is not None
-    if engine.get(name) is not None:
-        alt = entry.alternate_access
-        if alt is None:
-            return name, None
-        sel = alt[0].selection
-        if len(alt) == 1 and isinstance(sel.selector, Component) and sel.nested is None:
-            return name, sel.selector.name
-        return name, "?"  # any other alternate access: no such component
-    split = split_component_name(name.item)
-    if split is not None:
-        ts = ObjectName.dom(name.domain, split[0])
-        if engine.get(ts) is not None and entry.alternate_access is None:
-            return ts, split[1]
-    return None
+    alt = entry.alternate_access
+    if target.component is not None or alt is None:
+        return target.component
+    sel = alt[0].selection
+    if len(alt) == 1 and isinstance(sel.selector, Component) and sel.nested is None:
+        return sel.selector.name
+    return "?"  # any other alternate access: no such component

@@ -1,9 +1,7 @@
-"""Per association of the TASE.2 server: its report outbox and its peer record.
+"""Report sending: one outbox per association of the TASE.2 server.
 
 :class:`Outbox` queues the reports (and information messages) for one association and
-writes them on their own task, so a slow peer never delays the others; :class:`PeerSession` is
-what the server keeps for an association (bilateral table, view, outbox, peer info), stored
-in the association context under ``DATA_KEY`` for the service handler.
+writes them on their own task, so a slow peer never delays the others.
 """
 
 from __future__ import annotations
@@ -14,18 +12,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
 
 from adapters.tase2.mms.aio.server import AssociationContext
 from adapters.tase2.mms.association import AssociationError, PduTooLargeError
-from adapters.tase2.server.bilateral import TableView
-from adapters.tase2.server.controls import PeerInfo
 from adapters.tase2.server.reports import ReportRequest
 
 log = logging.getLogger(__name__)
-
-DATA_KEY: Final = "tase2"
 
 
 class Outbox:
@@ -84,14 +76,3 @@ class Outbox:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
-
-
-@dataclass(eq=False, slots=True)
-class PeerSession:
-    """The TASE.2 state of one association: its table, its view and its outbox."""
-
-    table_id: str
-    view: TableView
-    outbox: Outbox
-    info: PeerInfo
-    label: str = ""

@@ -33,6 +33,7 @@ from adapters.tase2.mms.data import (
     encode_data,
 )
 from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.service_error import ErrorClass, ResourceCode, ServiceError
 from adapters.tase2.model.objects import (
     DS_CONDITIONS_DETECTED,
     EVENT_CODE_DETECTED,
@@ -42,11 +43,12 @@ from adapters.tase2.model.objects import (
     encode_mms_object_name,
 )
 from adapters.tase2.model.points import PointType, encode_points
-from adapters.tase2.server.datasets import DataSet
+from adapters.tase2.server.datasets import DataSet, DataSetError
 from gateway.points import PointValue
 
 __all__ = [
     "ReportRequest",
+    "check_report_fits",
     "encode_report",
     "envelope_overhead",
     "full_report_max_size",
@@ -110,6 +112,19 @@ def full_report_max_size(data_set: DataSet, transfer_set: ObjectName) -> int:
             results += m.max_size
     body = len(data_set.list_name_spec) + tlv_size(results)
     return tlv_size(tlv_size(body))
+
+
+def check_report_fits(data_set: DataSet, transfer_set: ObjectName, max_pdu_size: int) -> None:
+    """Raise :class:`DataSetError` when a full report of ``data_set`` sent by
+    ``transfer_set`` (the longest name of the peer's pool) could exceed ``max_pdu_size``."""
+    size = full_report_max_size(data_set, transfer_set)
+    if size > max_pdu_size:
+        raise DataSetError(
+            f"data set {data_set.name} refused: a full report of its {len(data_set.members)} "
+            f"members needs up to {size} octets, more than the negotiated MMS PDU size of "
+            f"{max_pdu_size}; split it over several data sets",
+            ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE),
+        )
 
 
 def _special(req: ReportRequest, special: str) -> bytes:

@@ -18,16 +18,23 @@ from adapters.tase2.server.bilateral import (
     is_pattern,
 )
 from adapters.tase2.server.datasets import VccDataSetConfig
-from adapters.tase2.server.shell import ServerLimits
 from gateway.registry import AdapterSettings
 
-__all__ = ["LimitSettings", "Tase2ServerSettings"]
+__all__ = ["ServerLimits", "Tase2ServerSettings"]
 
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 
-class LimitSettings(BaseModel):
-    """Resource limits (see :class:`~adapters.tase2.server.shell.ServerLimits`)."""
+class ServerLimits(BaseModel):
+    """Resource limits of one TASE.2 server (the YAML ``limits:`` entry).
+
+    ``max_associations`` concurrent associations (further ones are refused);
+    ``transfer_sets`` DSTransferSetNN objects per ICC domain; ``data_set_size`` members per
+    data set; ``critical_timeout`` seconds to wait for a Transfer_Report_ACK;
+    ``max_buffered_changes`` the AllChangesReported buffer per transfer set;
+    ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
+    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,18 +45,6 @@ class LimitSettings(BaseModel):
     max_buffered_changes: int = Field(default=10_000, ge=1)
     max_queued_reports: int = Field(default=2000, ge=1)
     message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
-
-    def to_limits(self) -> ServerLimits:
-        """The server's limits."""
-        return ServerLimits(
-            max_associations=self.max_associations,
-            transfer_sets_per_domain=self.transfer_sets,
-            max_data_set_size=self.data_set_size,
-            critical_timeout=self.critical_timeout,
-            max_buffered_changes=self.max_buffered_changes,
-            max_queued_reports=self.max_queued_reports,
-            message_buffer_size=self.message_buffer_size,
-        )
 
 
 class Tase2ServerSettings(AdapterSettings):
@@ -67,7 +62,7 @@ class Tase2ServerSettings(AdapterSettings):
     ap_title: str | None = None
     ae_qualifier: int | None = None
     max_pdu_size: int = Field(default=65000, ge=1024, le=1_000_000)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
+    limits: ServerLimits = Field(default_factory=ServerLimits)
     vcc_points: tuple[PointRule, ...] = ()
     vcc_data_sets: tuple[VccDataSetConfig, ...] = ()
     tables: tuple[BilateralTableConfig, ...] = ()

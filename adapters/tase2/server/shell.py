@@ -1,28 +1,24 @@
-"""The TASE.2 server (Blocks 1, 2, 4 and 5): a thin asyncio layer over the sans-IO objects.
+"""The TASE.2 server (Blocks 1, 2, 4 and 5): the thin asyncio shell over the sans-IO parts.
 
-:class:`Tase2Server` runs an :class:`~adapters.tase2.mms.aio.server.MmsServer` whose handler
-(:class:`~adapters.tase2.server.handler.Tase2Handler`, what each MMS service does for a peer)
-implements the TASE.2 object model on top of
+:class:`Tase2Server` runs an :class:`~adapters.tase2.mms.aio.server.MmsServer` whose
+handler (:class:`~adapters.tase2.server.handler.Tase2Handler`) does what each MMS service
+does for a peer. The shell keeps what needs the event loop or the clock:
 
-* :mod:`adapters.tase2.server.bilateral` - which peer may associate (``match_peer``) and what it
-  may see and do (a compiled :class:`~adapters.tase2.server.bilateral.TableView` per table);
-* :mod:`adapters.tase2.server.datasets` - the data sets (named variable lists);
-* :mod:`adapters.tase2.server.transfer` - the DS transfer sets and their report scheduler;
-* :mod:`adapters.tase2.server.reports` - the report encoder;
-* :mod:`adapters.tase2.server.controls` - device control (Block 5: select, operate, tags, audit)
-  and information messages (Block 4: ``IM_Transfer_Set``, :meth:`Tase2Server.send_message`).
+* association hooks: authenticate a caller against the bilateral tables, open and close
+  its :class:`~adapters.tase2.server.peers.PeerSession` and report
+  :class:`~adapters.tase2.server.outbox.Outbox`;
+* one scheduler task that sleeps until the transfer engine's next deadline or a change,
+  sends what is due, and forwards critical-report events;
+* live table changes (:meth:`Tase2Server.set_tables`): compiled by
+  :class:`~adapters.tase2.server.tables.ServedTables`, applied to the associations of the
+  changed tables only by :func:`~adapters.tase2.server.tables.rebind` (an association
+  whose table went away or changed its peer or domain is aborted).
 
-The server knows no bus: a :class:`PointSource` gives it point kinds, current values and a
-command path (the adapter binds that to the point bus), and :meth:`Tase2Server.on_changes`
-takes point changes. One scheduler task sleeps until the transfer engine's next deadline or
-a change, sends what is due, and forwards critical-report events. Reports go through one
-outbox task per association (:mod:`adapters.tase2.server.outbox`), so a slow peer never delays the
-others (a peer that lets its outbox overflow is aborted).
-
-Live table changes (:meth:`Tase2Server.set_tables`) touch only the associations of the
-tables that changed: a table whose peer identity or domain changed, or that was removed,
-aborts its associations; otherwise they get the recompiled view and transfer sets whose
-data sets lost a readable point are stopped (see :meth:`TransferEngine.update_view`).
+The server knows no bus: a :class:`~adapters.tase2.server.handler.PointSource` gives it
+point kinds, current values and a command path (the adapter binds that to the point bus),
+and :meth:`Tase2Server.on_changes` takes point changes. Reports go through one outbox task
+per association, so a slow peer never delays the others (a peer that lets its outbox
+overflow is aborted).
 """
 
 from __future__ import annotations
@@ -32,86 +28,31 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.tase2.asn1.ber import encode_integer
 from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
-from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
-from adapters.tase2.mms.data import Data, DataAccessError
-from adapters.tase2.mms.names import ObjectName, Scope
-from adapters.tase2.mms.service_error import (
-    AccessCode,
-    ErrorClass,
-    MmsServiceError,
-    ResourceCode,
-    ServiceError,
-)
-from adapters.tase2.mms.services import (
-    DeleteNamedVariableListRequest,
-    DeleteScope,
-    InformationReport,
-)
-from adapters.tase2.model.objects import DSConditions, DSTransferSetError
-from adapters.tase2.server.bilateral import (
-    BilateralTableConfig,
-    PeerRejected,
-    PointRule,
-    TableView,
-    check_tables,
-    compile_table,
-    is_pattern,
-    match_peer,
-)
+from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, PointRule
 from adapters.tase2.server.controls import PeerInfo, ServerControls
-from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry, VccDataSetConfig
-from adapters.tase2.server.handler import (
-    SUPPORTED_BLOCKS,
-    PointSource,
-    Tase2Handler,
-    access_service_error,
-)
-from adapters.tase2.server.outbox import DATA_KEY, Outbox, PeerSession
-from adapters.tase2.server.reports import ReportRequest, encode_report, full_report_max_size
+from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
+from adapters.tase2.server.handler import PointSource, ServiceContext, Tase2Handler
+from adapters.tase2.server.outbox import Outbox
+from adapters.tase2.server.peers import PeerSession
+from adapters.tase2.server.reports import ReportRequest, encode_report
+from adapters.tase2.server.settings import ServerLimits
+from adapters.tase2.server.tables import ServedTables, TableChange, rebind
 from adapters.tase2.server.transfer import TransferEngine, TransferSetEvent
 from gateway.messages import Message
-from gateway.points import PointKind, PointValue
+from gateway.points import PointValue
 
-__all__ = [
-    "SUPPORTED_BLOCKS",
-    "PointSource",
-    "ServerLimits",
-    "Tase2Server",
-]
+__all__ = ["Tase2Server"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """Resource limits of one server.
-
-    ``max_associations`` concurrent associations (further ones are refused);
-    ``transfer_sets_per_domain`` DSTransferSetNN objects per ICC domain;
-    ``max_data_set_size`` members per data set; ``critical_timeout`` seconds to wait for a
-    Transfer_Report_ACK; ``max_buffered_changes`` the AllChangesReported buffer per transfer
-    set; ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
-    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
-    """
-
-    max_associations: int = 32
-    transfer_sets_per_domain: int = 10
-    max_data_set_size: int = 2000
-    critical_timeout: float = 5.0
-    max_buffered_changes: int = 10_000
-    max_queued_reports: int = 2000
-    message_buffer_size: int = 1024
-
-
-# --------------------------------------------------------------------------- the server
 
 
 class Tase2Server:
@@ -141,11 +82,10 @@ class Tase2Server:
         on_report_sent: Callable[[ReportRequest, float], None] | None = None,
         on_event: Callable[[TransferSetEvent], None] | None = None,
     ) -> None:
-        check_tables(tables)
         self.source = source
         self.limits = limits or ServerLimits()
         self.engine = TransferEngine(
-            self.limits.transfer_sets_per_domain,
+            self.limits.transfer_sets,
             critical_timeout=self.limits.critical_timeout,
             max_buffered_changes=self.limits.max_buffered_changes,
         )
@@ -155,15 +95,14 @@ class Tase2Server:
             source.kinds,
             source.current,
             source.command,
+            clock=time.monotonic,
+            wall_clock=time.time,
             buffer_size=self.limits.message_buffer_size,
         )
         self.on_report_sent = on_report_sent
         self.on_event = on_event
-        self._tables: dict[str, BilateralTableConfig] = {t.id: t for t in tables}
-        self._vcc = tuple(vcc_points)
-        self._views: dict[str, TableView] = {}
-        self._point_ids: frozenset[str] = frozenset()
-        self._compile_all()
+        self.tables = ServedTables(tables, vcc_points, source.kinds())
+        self._configure_domains()
         self.handler = Tase2Handler(self)
         self.mms = MmsServer(
             self.handler,
@@ -183,6 +122,7 @@ class Tase2Server:
         self._planned = 0.0
         self._scheduler: asyncio.Task[None] | None = None
         self._peers: dict[AssociationContext, PeerSession] = {}
+        self._outboxes: dict[AssociationContext, Outbox] = {}
         self.reports_sent = 0
         self.events: deque[TransferSetEvent] = deque(maxlen=100)
 
@@ -211,8 +151,9 @@ class Tase2Server:
                 await self._scheduler
             self._scheduler = None
         await self.mms.stop()
-        for peer in list(self._peers.values()):
-            await peer.outbox.close()
+        for outbox in list(self._outboxes.values()):
+            await outbox.close()
+        self._outboxes.clear()
         self._peers.clear()
 
     async def __aenter__(self) -> Tase2Server:
@@ -222,82 +163,27 @@ class Tase2Server:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ------------------------------------------------------------------ tables and views
+    # ------------------------------------------------------------------ tables
 
-    def _table_with_vcc(self, table: BilateralTableConfig) -> BilateralTableConfig:
-        if not self._vcc:
-            return table
-        exact = {r.match for r in table.points if not is_pattern(r.match)}
-        extra = tuple(
-            r.model_copy(update={"scope": "vcc"})
-            for r in self._vcc
-            if is_pattern(r.match) or r.match not in exact
-        )
-        return table.model_copy(update={"points": (*table.points, *extra)})
-
-    def _compile(
-        self, tables: Mapping[str, BilateralTableConfig], kinds: Mapping[str, PointKind]
-    ) -> dict[str, TableView]:
-        ids = sorted(kinds)
-        return {
-            tid: compile_table(self._table_with_vcc(t), kinds, ids) for tid, t in tables.items()
-        }
-
-    def _compile_all(self) -> None:
-        kinds = self.source.kinds()
-        self._views = self._compile(self._tables, kinds)
-        self._point_ids = frozenset(kinds)
-        for table in self._tables.values():
-            self.engine.configure_domain(table.domain, self.limits.transfer_sets_per_domain)
+    def _configure_domains(self) -> None:
+        for domain in self.tables.domains():
+            self.engine.configure_domain(domain, self.limits.transfer_sets)
 
     def served_points(self) -> set[str]:
         """Every point some table lets a peer read (what the bus subscription must cover)."""
-        out: set[str] = set()
-        for view in self._views.values():
-            out.update(a.point for a in view.icc.values() if a.read)
-            out.update(a.point for a in view.vcc.values() if a.read)
-        return out
+        return self.tables.served_points()
 
     def set_tables(
         self, tables: Sequence[BilateralTableConfig], vcc_points: Sequence[PointRule] | None = None
     ) -> list[str]:
         """Apply new bilateral tables (and VCC points) while running; returns the ids of the
-        tables whose associations were touched.
-
-        Everything is compiled first: a table that does not compile raises
-        :class:`~adapters.tase2.server.bilateral.BilateralConfigError` and nothing changes. Then
-        only
-        the associations of changed tables are updated (see module docstring).
+        tables whose associations were touched. A table that does not compile raises
+        :class:`~adapters.tase2.server.bilateral.BilateralConfigError` and nothing changes.
         """
-        check_tables(tables)
-        new = {t.id: t for t in tables}
-        vcc_changed = vcc_points is not None and tuple(vcc_points) != self._vcc
-        old_vcc = self._vcc
-        if vcc_points is not None:
-            self._vcc = tuple(vcc_points)
-        changed = {
-            tid for tid in self._tables.keys() | new.keys() if self._tables.get(tid) != new.get(tid)
-        }
-        if vcc_changed:
-            changed |= set(new)
-        try:
-            kinds = self.source.kinds()
-            views = self._compile({tid: new[tid] for tid in changed if tid in new}, kinds)
-        except Exception:
-            self._vcc = old_vcc
-            raise
-        old_tables = self._tables
-        self._tables = new
-        for tid in changed:
-            if tid in views:
-                self._views[tid] = views[tid]
-            else:
-                self._views.pop(tid, None)
-        for table in new.values():
-            self.engine.configure_domain(table.domain, self.limits.transfer_sets_per_domain)
-        for tid in sorted(changed):
-            self._rebind(tid, old_tables.get(tid), new.get(tid))
-        return sorted(changed)
+        changes = self.tables.apply(tables, vcc_points, self.source.kinds())
+        self._configure_domains()
+        self._rebind(changes)
+        return sorted(changes)
 
     def set_vcc_data_sets(self, configs: Sequence[VccDataSetConfig]) -> list[ObjectName]:
         """Apply new VCC data sets while running; the transfer sets reporting one that was
@@ -312,7 +198,7 @@ class Tase2Server:
                 "transfer set %s stopped: association %s (%s): VCC data set %s was changed "
                 "or removed",
                 ts_name,
-                ctx.association_id if isinstance(ctx, AssociationContext) else "?",
+                peer.association_id if peer is not None else "?",
                 peer.label if peer is not None else "?",
                 ds_name,
             )
@@ -320,43 +206,16 @@ class Tase2Server:
 
     def refresh_points(self) -> bool:
         """Recompile every view when the set of points changed; True when it did."""
-        kinds = self.source.kinds()
-        if frozenset(kinds) == self._point_ids:
-            return False
-        self._views = self._compile(self._tables, kinds)
-        self._point_ids = frozenset(kinds)
-        for tid, table in self._tables.items():
-            self._rebind(tid, table, table)
-        return True
+        changes = self.tables.refresh(self.source.kinds())
+        self._rebind(changes)
+        return bool(changes)
 
-    def _rebind(
-        self, tid: str, old: BilateralTableConfig | None, new: BilateralTableConfig | None
-    ) -> None:
-        """Give the associations of table ``tid`` its new view, or abort them."""
-        for ctx, peer in list(self._peers.items()):
-            if peer.table_id != tid:
-                continue
-            if new is None or old is None or new.peer != old.peer or new.domain != old.domain:
-                log.warning(
-                    "association %d (%s): bilateral table %s %s; aborting the association",
-                    ctx.association_id,
-                    peer.label,
-                    tid,
-                    "was removed" if new is None else "changed its peer or domain",
-                )
+    def _rebind(self, changes: dict[str, TableChange]) -> None:
+        for tid in sorted(changes):
+            view = self.tables.views.get(tid)
+            for ctx in rebind(tid, changes[tid], view, self._peers.items(), self.engine):
+                assert isinstance(ctx, AssociationContext)
                 asyncio.get_running_loop().create_task(ctx.abort())
-                continue
-            view = self._views[tid]
-            peer.view = view
-            for name in self.engine.update_view(ctx, view):
-                log.info(
-                    "transfer set %s stopped: association %d (%s): its data set has points "
-                    "bilateral table %s no longer lets the peer read",
-                    name,
-                    ctx.association_id,
-                    peer.label,
-                    tid,
-                )
 
     # ------------------------------------------------------------------ association hooks
 
@@ -366,31 +225,24 @@ class Tase2Server:
                 UserDiagnostic.NO_REASON_GIVEN,
                 f"the limit of {self.limits.max_associations} associations is reached",
             )
-        found = match_peer(
-            list(self._tables.values()),
-            request.calling_ap_title,
-            request.calling_ae_qualifier,
-            request.peer_address,
+        found = self.tables.match(
+            request.calling_ap_title, request.calling_ae_qualifier, request.peer_address
         )
         if isinstance(found, PeerRejected):
             return AuthenticationDecision.reject(found.diagnostic, found.reason)
         return AuthenticationDecision.accept()
 
     async def _association_start(self, ctx: AssociationContext) -> None:
-        found = match_peer(
-            list(self._tables.values()), ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0]
-        )
+        found = self.tables.match(ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0])
         if isinstance(found, PeerRejected):  # the tables changed while it associated
             log.warning("association %d aborted: %s", ctx.association_id, found.reason)
             await ctx.abort()
             return
-        view = self._views[found.id]
+        view = self.tables.views[found.id]
         label = f"{ctx.peer_address[0]} {ctx.ap_title}/{ctx.ae_qualifier}"
-        outbox = Outbox(ctx, self.limits.max_queued_reports, self._sent)
         info = PeerInfo(ctx, found.id, ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0])
-        peer = PeerSession(found.id, view, outbox, info, label)
-        ctx.data[DATA_KEY] = peer
-        self._peers[ctx] = peer
+        self._peers[ctx] = PeerSession(ctx.association_id, found.id, view, info, label)
+        self._outboxes[ctx] = Outbox(ctx, self.limits.max_queued_reports, self._sent)
         self.engine.open_association(ctx, view, ctx.parameters.max_pdu_size)
         log.info(
             "association %d uses bilateral table %s (domain %s, %d points)",
@@ -416,7 +268,9 @@ class Tase2Server:
         self.engine.close_association(ctx)
         self.controls.association_ended(peer.info)
         gone = self.registry.drop_association(ctx)
-        await peer.outbox.close()
+        outbox = self._outboxes.pop(ctx, None)
+        if outbox is not None:
+            await outbox.close()
         if running or gone:
             log.info(
                 "association %d ended (%s): stopped transfer sets [%s], deleted data sets [%s]",
@@ -434,150 +288,21 @@ class Tase2Server:
             log.debug("association %d: ignored an InformationReport", ctx.association_id)
         self._forward_events()
 
-    # ------------------------------------------------------------------ data sets
+    # ------------------------------------------------------------------ what the handler uses
 
-    def data_set(self, ctx: AssociationContext, peer: PeerSession, name: ObjectName) -> DataSet:
-        """The data set ``name`` as this peer sees it, else an access service error."""
-        if name.scope == Scope.DOMAIN and name.domain != peer.view.domain:
-            raise access_service_error(DataAccessError.OBJECT_ACCESS_DENIED)
-        ds = self.registry.get(ctx, name, peer.view)
-        if ds is None:
-            raise access_service_error(DataAccessError.OBJECT_NON_EXISTENT)
-        return ds
+    def peer(self, ctx: ServiceContext) -> PeerSession | None:
+        """The TASE.2 record of an association (None before it is established)."""
+        return self._peers.get(ctx) if isinstance(ctx, AssociationContext) else None
 
-    def define_data_set(
-        self,
-        ctx: AssociationContext,
-        peer: PeerSession,
-        name: ObjectName,
-        entries: Sequence[VariableEntry],
-    ) -> DataSet:
-        """DefineNamedVariableList: checked against the table, the size limit and the PDU."""
-        try:
-            ds = self.registry.define(ctx, name, entries, peer.view, self.limits.max_data_set_size)
-        except DataSetError as exc:
-            log.warning("association %d: data set %s refused: %s", ctx.association_id, name, exc)
-            raise MmsServiceError(exc.service_error, str(exc)) from None
-        pool = self.engine.transfer_set_names(peer.view.domain)
-        longest = max(pool, key=len, default="DSTransferSet00")
-        size = full_report_max_size(ds, ObjectName.dom(peer.view.domain, longest))
-        limit = ctx.parameters.max_pdu_size
-        if size > limit:
-            self.registry.delete(ctx, name, lambda _ds: False)
-            message = (
-                f"data set {name} refused: a full report of its {len(ds.members)} members needs "
-                f"up to {size} octets, more than the negotiated MMS PDU size of {limit}; "
-                "split it over several data sets"
-            )
-            log.warning("association %d: %s", ctx.association_id, message)
-            raise MmsServiceError(
-                ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE), message
-            )
-        return ds
+    def now(self) -> float:
+        """POSIX time, for the transfer engine."""
+        return time.time()
 
-    def delete_data_sets(
-        self, ctx: AssociationContext, peer: PeerSession, request: DeleteNamedVariableListRequest
-    ) -> tuple[int, int]:
-        """DeleteNamedVariableList: (matched, deleted); other domains are never touched.
+    def wake(self) -> None:
+        """Make the scheduler look at the transfer engine's deadlines again."""
+        self._wake.set()
 
-        The server's VCC data sets are not deletable: a request that matches one deletes
-        the rest and answers access/object-access-denied with numberDeleted.
-        """
-        domain = peer.view.domain
-        registry = self.registry
-        refused: list[ObjectName] = []
-        if request.scope == DeleteScope.SPECIFIC:
-            refused = [n for n in request.names or () if registry.is_vcc(n)]
-            names = [
-                n
-                for n in request.names or ()
-                if n.scope == Scope.AA or (n.scope == Scope.DOMAIN and n.domain == domain)
-            ]
-        elif request.scope == DeleteScope.VMD:
-            refused = [ObjectName.vmd(n) for n in registry.names(ctx, Scope.VMD)]
-            names = []
-        elif request.scope == DeleteScope.AA_SPECIFIC:
-            names = [ObjectName.aa(n) for n in self.registry.names(ctx, Scope.AA)]
-        elif request.scope == DeleteScope.DOMAIN and request.domain == domain:
-            names = [
-                ObjectName.dom(domain, n) for n in self.registry.names(ctx, Scope.DOMAIN, domain)
-            ]
-        else:
-            names = []
-        matched = deleted = 0
-        for name in names:
-            m, d = self.registry.delete(ctx, name, self.engine.data_set_in_use)
-            matched += m
-            deleted += d
-        if refused:
-            message = (
-                f"data set {', '.join(str(n) for n in refused)} is configured by the server "
-                f"and cannot be deleted ({deleted} other data sets deleted)"
-            )
-            log.warning("association %d: %s", ctx.association_id, message)
-            raise MmsServiceError(
-                ServiceError(
-                    ErrorClass.ACCESS,
-                    AccessCode.OBJECT_ACCESS_DENIED,
-                    service_specific=(0x86, encode_integer(deleted)),
-                ),
-                message,
-            )
-        return matched, deleted
-
-    # ------------------------------------------------------------------ transfer sets
-
-    def write_transfer_set(
-        self, ctx: AssociationContext, name: ObjectName, component: str | None, value: Data
-    ) -> DataAccessError | None:
-        """A Write of a DSTransferSet (whole, or one component); logs starts and stops."""
-        engine = self.engine
-        ts = engine.get(name)
-        assert ts is not None
-        was_running = ts.running
-        peer = self._peers.get(ctx)
-        label = peer.label if peer is not None else "?"
-        view = peer.view if peer is not None else None
-        lookup = lambda n: self.registry.get(ctx, n, view)  # noqa: E731
-        try:
-            if component is None:
-                engine.write(ctx, name, value, time.time(), lookup)
-            else:
-                engine.write_component(ctx, name, component, value, time.time(), lookup)
-        except DSTransferSetError as exc:
-            log.warning(
-                "association %d (%s): write of %s%s refused (%s): %s",
-                ctx.association_id,
-                label,
-                name,
-                f"${component}" if component else "",
-                exc.error.name.lower().replace("_", "-"),
-                exc,
-            )
-            return exc.error
-        if ts.running and not was_running:
-            a = ts.value
-            log.info(
-                "transfer set %s started: association %d (%s) data set %s conditions=%s "
-                "interval=%d integrity=%d buffer=%d rbe=%s all_changes=%s critical=%s",
-                name,
-                ctx.association_id,
-                label,
-                a.data_set,
-                "|".join(str(c.name).lower() for c in DSConditions if c in a.conditions) or "none",
-                a.interval,
-                a.integrity_check,
-                a.buffer_time,
-                a.rbe,
-                a.all_changes_reported,
-                a.critical,
-            )
-            self._wake.set()
-        elif was_running and not ts.running:
-            log.info(
-                "transfer set %s stopped by association %d (%s)", name, ctx.association_id, label
-            )
-        return None
+    # ------------------------------------------------------------------ messages and events
 
     def send_message(self, message: Message) -> int:
         """Send an information message to every association that enabled messages and whose
@@ -596,7 +321,7 @@ class Tase2Server:
             if not view.config.messages or not self.controls.im_enabled(ctx):
                 continue
             pdu = self.controls.message_pdu(message, view.domain)
-            if peer.outbox.put(pdu, None):
+            if self._outboxes[ctx].put(pdu, None):
                 sent += 1
                 self.controls.messages_sent += 1
             else:
@@ -651,21 +376,22 @@ class Tase2Server:
             if not isinstance(ctx, AssociationContext):
                 continue
             peer = self._peers.get(ctx)
-            if peer is None:
+            outbox = self._outboxes.get(ctx)
+            if peer is None or outbox is None:
                 continue
             try:
                 pdu = encode_report(req, self._current)
             except Exception:
                 log.exception("report of %s could not be encoded", req.transfer_set)
                 continue
-            if not peer.outbox.put(pdu, req):
+            if not outbox.put(pdu, req):
                 log.warning(
                     "association %d (%s): %d reports wait for the peer to read them; aborting",
                     ctx.association_id,
                     peer.label,
-                    len(peer.outbox.queue),
+                    len(outbox.queue),
                 )
-                peer.outbox.queue.clear()
+                outbox.queue.clear()
                 asyncio.get_running_loop().create_task(ctx.abort())
         self._forward_events()
         return len(reqs)
@@ -721,13 +447,13 @@ class Tase2Server:
         """Associations, running transfer sets and report counters (JSON-friendly)."""
         running = sum(
             1
-            for t in self._tables.values()
-            for n in self.engine.transfer_set_names(t.domain)
-            if (ts := self.engine.get(ObjectName.dom(t.domain, n))) is not None and ts.running
+            for domain in self.tables.domains()
+            for n in self.engine.transfer_set_names(domain)
+            if (ts := self.engine.get(ObjectName.dom(domain, n))) is not None and ts.running
         )
         return {
             "associations": len(self._peers),
-            "tables": sorted(self._tables),
+            "tables": sorted(self.tables.tables),
             "transfer_sets_running": running,
             "reports_sent": self.reports_sent,
             "critical_events": len(self.events),

@@ -1,0 +1,22 @@
+"""What the TASE.2 server keeps for one association, sans-IO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.tase2.server.bilateral import TableView
+from adapters.tase2.server.controls import PeerInfo
+
+__all__ = ["PeerSession"]
+
+
+@dataclass(slots=True)
+class PeerSession:
+    """One association of the server: its bilateral table, the compiled view of that table
+    (replaced when the table changes while the association runs) and who the peer is."""
+
+    association_id: int
+    table_id: str
+    view: TableView
+    info: PeerInfo
+    label: str = ""

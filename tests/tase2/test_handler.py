@@ -1,0 +1,274 @@
+"""The TASE.2 service handler on plain objects: no sockets, no event loop of its own.
+
+A :class:`Server` dataclass is everything :class:`Tase2Handler` needs of a server (the
+real engine, registry and controls, a dictionary of point values, a clock that stands
+still); a :class:`Ctx` is everything it needs of an association.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+
+from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Structure, VisibleString
+from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.service_error import (
+    AccessCode,
+    ErrorClass,
+    MmsServiceError,
+    ResourceCode,
+)
+from adapters.tase2.mms.services import (
+    DefineNamedVariableListRequest,
+    DeleteNamedVariableListRequest,
+    DeleteScope,
+    GetNamedVariableListAttributesRequest,
+    GetVariableAccessAttributesRequest,
+    ReadRequest,
+    WriteRequest,
+)
+from adapters.tase2.model.objects import ICC_SPECIAL_TYPES, encode_mms_object_name
+from adapters.tase2.model.points import PointType
+from adapters.tase2.model.transfer_set import DSTransferSetValue
+from adapters.tase2.server.bilateral import BilateralTableConfig, compile_table
+from adapters.tase2.server.controls import PeerInfo, ServerControls
+from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
+from adapters.tase2.server.handler import Tase2Handler
+from adapters.tase2.server.peers import PeerSession
+from adapters.tase2.server.settings import ServerLimits
+from adapters.tase2.server.transfer import TransferEngine
+from gateway.points import PointKind, PointValue, Quality
+
+T0 = 1_700_000_000.0
+DOMAIN = "ICC1"
+KINDS = {"P1": PointKind.REAL, "P2": PointKind.REAL, "SP": PointKind.REAL}
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    max_pdu_size: int = 65000
+
+
+@dataclass(eq=False)
+class Ctx:
+    """An association as the handler sees it."""
+
+    association_id: int = 1
+    peer_address: tuple[str, int] = ("127.0.0.1", 40000)
+    parameters: Negotiated = field(default_factory=Negotiated)
+
+
+@dataclass
+class Source:
+    """Point values in a dictionary; commands are recorded."""
+
+    values: dict[str, PointValue] = field(default_factory=dict)
+    commands: list[tuple[str, float | int, str]] = field(default_factory=list)
+
+    def kinds(self) -> Mapping[str, PointKind]:
+        return KINDS
+
+    def current(self, point: str) -> PointValue | None:
+        return self.values.get(point)
+
+    async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
+        self.commands.append((point, value, origin))
+        return None
+
+
+@dataclass
+class Server:
+    """Everything the handler uses of a server."""
+
+    source: Source
+    engine: TransferEngine
+    registry: DataSetRegistry
+    controls: ServerControls
+    limits: ServerLimits
+    peers: dict[Ctx, PeerSession] = field(default_factory=dict)
+    wakes: int = 0
+
+    def peer(self, ctx: object) -> PeerSession | None:
+        return self.peers.get(ctx)  # type: ignore[call-overload]
+
+    def now(self) -> float:
+        return T0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+def server_with(ctx: Ctx, *, data_set_size: int = 2000) -> Server:
+    table = BilateralTableConfig.model_validate(
+        {
+            "id": "BLT_1",
+            "domain": DOMAIN,
+            "peer": {"ap_title": "1.1.1.999", "ae_qualifier": 12},
+            "points": [{"match": "P*", "type": "Data_RealQ"}, {"match": "SP", "write": True}],
+        }
+    )
+    view = compile_table(table, KINDS)
+    source = Source({p: PointValue(p, 1.5, Quality(), T0, 0) for p in KINDS})
+    engine = TransferEngine(2)
+    engine.configure_domain(DOMAIN, 2)
+    engine.open_association(ctx, view, ctx.parameters.max_pdu_size)
+    controls = ServerControls(
+        source.kinds, source.current, source.command, clock=lambda: 0.0, wall_clock=lambda: T0
+    )
+    registry = DataSetRegistry()
+    registry.set_vcc([VccDataSetConfig(name="VCC_DS", members=("Transfer_Set_Name", "P1"))])
+    server = Server(source, engine, registry, controls, ServerLimits(data_set_size=data_set_size))
+    info = PeerInfo(ctx, "BLT_1", "1.1.1.999", 12, ctx.peer_address[0])
+    server.peers[ctx] = PeerSession(ctx.association_id, "BLT_1", view, info, "test peer")
+    return server
+
+
+@pytest.fixture
+def ctx() -> Ctx:
+    return Ctx()
+
+
+@pytest.fixture
+def server(ctx: Ctx) -> Server:
+    return server_with(ctx)
+
+
+def dom(item: str) -> VariableEntry:
+    return VariableEntry(ObjectName.dom(DOMAIN, item))
+
+
+async def read(handler: Tase2Handler, ctx: Ctx, *items: str) -> tuple[object, ...]:
+    response = await handler.read(ctx, ReadRequest(VariableList(tuple(dom(i) for i in items))))
+    return response.results
+
+
+async def test_reads_resolve_points_and_special_objects(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+    point, table_id, report_only, missing, next_ts = await read(
+        handler, ctx, "P1", "Bilateral_Table_ID", "Transfer_Set_Name", "Nope", "Next_DSTransfer_Set"
+    )
+    assert point == PointType.DATA_REALQ.info.encode(server.source.values["P1"])
+    assert table_id == VisibleString("BLT_1")
+    assert report_only is DataAccessError.OBJECT_ACCESS_DENIED
+    assert missing is DataAccessError.OBJECT_NON_EXISTENT
+    assert next_ts == encode_mms_object_name(ObjectName.dom(DOMAIN, "DSTransferSet01"))
+
+
+async def test_a_point_gone_from_the_bus_reads_temporarily_unavailable(
+    ctx: Ctx, server: Server
+) -> None:
+    del server.source.values["P2"]
+    assert await read(Tase2Handler(server), ctx, "P2") == (DataAccessError.TEMPORARILY_UNAVAILABLE,)
+
+
+async def test_an_association_without_a_peer_record_is_denied(server: Server) -> None:
+    with pytest.raises(MmsServiceError) as info:
+        await read(Tase2Handler(server), Ctx(association_id=2), "P1")
+    assert info.value.error.error_class is ErrorClass.ACCESS
+    assert info.value.error.code == AccessCode.OBJECT_ACCESS_DENIED
+
+
+async def test_writes_command_writable_points_and_refuse_the_rest(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+    spec = VariableList((dom("SP"), dom("P1"), dom("Bilateral_Table_ID")))
+    response = await handler.write(
+        ctx, WriteRequest(spec, (Float32(7.25), Float32(1.0), VisibleString("x")))
+    )
+    assert response.results == (
+        None,
+        DataAccessError.OBJECT_ACCESS_DENIED,
+        DataAccessError.OBJECT_ACCESS_DENIED,
+    )
+    assert server.source.commands == [("SP", 7.25, "tase2:BLT_1:127.0.0.1")]
+
+
+async def test_a_transfer_set_write_starts_it_and_wakes_the_scheduler(
+    ctx: Ctx, server: Server
+) -> None:
+    handler = Tase2Handler(server)
+    (allocated,) = await read(handler, ctx, "Next_DSTransfer_Set")
+    assert allocated == encode_mms_object_name(ObjectName.dom(DOMAIN, "DSTransferSet01"))
+    value = DSTransferSetValue(data_set=ObjectName.vmd("VCC_DS"), status=True, interval=5)
+    response = await handler.write(
+        ctx, WriteRequest(VariableList((dom("DSTransferSet01"),)), (value.to_data(),))
+    )
+    assert response.results == (None,)
+    transfer_set = server.engine.get(ObjectName.dom(DOMAIN, "DSTransferSet01"))
+    assert transfer_set is not None and transfer_set.running
+    assert server.wakes == 1
+
+
+async def test_the_flattened_component_name_writes_one_component(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+    await read(handler, ctx, "Next_DSTransfer_Set")
+    value = DSTransferSetValue(data_set=ObjectName.vmd("VCC_DS"), status=False)
+    name = ObjectName.dom(DOMAIN, "DSTransferSet01")
+    whole = VariableList((dom("DSTransferSet01"),))
+    await handler.write(ctx, WriteRequest(whole, (value.to_data(),)))
+
+    response = await handler.write(
+        ctx, WriteRequest(VariableList((dom("DSTransferSet01$Status"),)), (Boolean(True),))
+    )
+    assert response.results == (None,)
+    transfer_set = server.engine.get(name)
+    assert transfer_set is not None and transfer_set.running
+
+
+async def test_types_come_from_the_same_resolution(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+
+    async def type_of(item: str) -> object:
+        request = GetVariableAccessAttributesRequest(ObjectName.dom(DOMAIN, item))
+        return (await handler.get_variable_access_attributes(ctx, request)).type_spec
+
+    assert await type_of("P1") == PointType.DATA_REALQ.info.spec
+    assert await type_of("Next_DSTransfer_Set") == ICC_SPECIAL_TYPES["Next_DSTransfer_Set"]
+    with pytest.raises(MmsServiceError) as info:
+        await type_of("Nope")
+    assert info.value.error.code == AccessCode.OBJECT_NON_EXISTENT
+
+
+async def test_a_data_set_too_big_for_the_pdu_is_refused_and_not_kept() -> None:
+    ctx = Ctx(parameters=Negotiated(max_pdu_size=60))
+    server = server_with(ctx)
+    handler = Tase2Handler(server)
+    name = ObjectName.dom(DOMAIN, "DS1")
+    request = DefineNamedVariableListRequest(name, (dom("Transfer_Set_Name"), dom("P1"), dom("P2")))
+    with pytest.raises(MmsServiceError, match="negotiated MMS PDU size of 60") as info:
+        await handler.define_named_variable_list(ctx, request)
+    assert info.value.error.error_class is ErrorClass.RESOURCE
+    assert info.value.error.code == ResourceCode.CAPABILITY_UNAVAILABLE
+    assert server.registry.get(ctx, name) is None
+
+
+async def test_a_defined_data_set_is_read_member_by_member(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+    name = ObjectName.dom(DOMAIN, "DS1")
+    members = (dom("Transfer_Set_Name"), dom("P1"))
+    await handler.define_named_variable_list(ctx, DefineNamedVariableListRequest(name, members))
+    attributes = await handler.get_named_variable_list_attributes(
+        ctx, GetNamedVariableListAttributesRequest(name)
+    )
+    assert attributes.variables == members
+    response = await handler.read(ctx, ReadRequest(VariableListName(name)))
+    special, point = response.results
+    assert special is DataAccessError.OBJECT_ACCESS_DENIED  # report-only
+    assert isinstance(point, Structure)
+
+
+async def test_the_servers_vcc_data_sets_cannot_be_deleted(ctx: Ctx, server: Server) -> None:
+    handler = Tase2Handler(server)
+    mine = ObjectName.dom(DOMAIN, "DS1")
+    await handler.define_named_variable_list(
+        ctx, DefineNamedVariableListRequest(mine, (dom("P1"),))
+    )
+    request = DeleteNamedVariableListRequest((mine, ObjectName.vmd("VCC_DS")), DeleteScope.SPECIFIC)
+    with pytest.raises(MmsServiceError, match="configured by the server") as info:
+        await handler.delete_named_variable_list(ctx, request)
+    assert info.value.error.code == AccessCode.OBJECT_ACCESS_DENIED
+    assert info.value.error.service_specific == (0x86, b"\x01")  # numberDeleted 1
+    assert server.registry.get(ctx, mine) is None
+    assert server.registry.is_vcc(ObjectName.vmd("VCC_DS"))
