@@ -42,8 +42,13 @@ from adapters.tase2.client.plan import (
     check_startup,
     plan_groups,
     startup_names,
-    transfer_set_data,
     transfer_set_value,
+)
+from adapters.tase2.client.session import (
+    SetupError,
+    replace_data_set,
+    reserve_transfer_set,
+    write_transfer_set,
 )
 from adapters.tase2.client.settings import ClientDataSet, RemoteAddress, Tase2ClientSettings
 from adapters.tase2.client.writes import failure_of, write_value
@@ -56,7 +61,7 @@ from adapters.tase2.mms.aio.client import (
     MmsRequestTimeout,
 )
 from adapters.tase2.mms.association import AssociationConfig, AssociationError
-from adapters.tase2.mms.data import Boolean, DataAccessError
+from adapters.tase2.mms.data import Boolean
 from adapters.tase2.mms.errors import MmsDecodeError
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
@@ -69,16 +74,14 @@ from adapters.tase2.model.messages import (
     decode_message_report,
 )
 from adapters.tase2.model.objects import (
-    NEXT_DS_TRANSFER_SET,
     DSTransferSetError,
-    decode_mms_object_name,
 )
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
 from gateway.registry import AdapterSettings
 
-__all__ = ["SetupError", "StartupMismatch", "Tase2ClientAdapter"]
+__all__ = ["StartupMismatch", "Tase2ClientAdapter"]
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +91,6 @@ _MESSAGE_MARK = INFO_MESS_HEADER.encode()
 
 class StartupMismatch(RemoteError):
     """The server is not the one configured (BLT id, features or version differ)."""
-
-
-class SetupError(RemoteError):
-    """No data set or polling group could be started on the server."""
 
 
 def _fmt_ts(ts: float | None) -> str | None:
@@ -380,24 +379,16 @@ class Tase2ClientAdapter(Adapter):
         assert pset.name is not None
         name = pset.name
         layout = SetLayout(name, (*SPECIAL_MEMBERS, *slots), critical=group.critical)
-        with contextlib.suppress(MmsServiceError, MmsRejected):
-            await client.delete_named_variable_list(name)
-        await client.define_named_variable_list(name, list(pset.members))
+        await replace_data_set(client, name, pset.members)
         self.ingest.add_layout(layout)
-        domain = self.config.domain
-        (reserved,) = await client.read(ObjectName.dom(domain, NEXT_DS_TRANSFER_SET))
-        if isinstance(reserved, DataAccessError):
-            raise SetupError(f"no transfer set available ({reserved.name.lower()})")
-        ts_name = decode_mms_object_name(reserved, NEXT_DS_TRANSFER_SET)
-        if ts_name is None:
-            raise SetupError("Next_DSTransfer_Set named no transfer set")
-        (shape,) = await client.read(ts_name)
-        value = transfer_set_data(transfer_set_value(group, name), shape)
+        reserved = await reserve_transfer_set(client, self.config.domain)
+        ts_name = reserved.name
         self.ingest.bind(layout, ts_name)
-        error = await client.write(ts_name, value)
-        if error is not None:
+        try:
+            await write_transfer_set(client, reserved, transfer_set_value(group, name))
+        except SetupError:
             self.ingest.unbind(layout)
-            raise SetupError(f"{ts_name} refused to start: {error.name.lower()}")
+            raise
         self._transfer_sets[str(name)] = str(ts_name)
         log.debug("tase2-client %s: %s reports %s", self.name, ts_name, name)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -32,7 +31,12 @@ from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
     check_startup,
     features_blocks,
-    transfer_set_data,
+)
+from adapters.tase2.client.session import (
+    SetupError,
+    replace_data_set,
+    reserve_transfer_set,
+    write_transfer_set,
 )
 from adapters.tase2.client.settings import parse_address
 from adapters.tase2.errors import Tase2Error
@@ -75,13 +79,11 @@ from adapters.tase2.mms.types import (
 from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
 from adapters.tase2.model.objects import (
     BILATERAL_TABLE_ID,
-    NEXT_DS_TRANSFER_SET,
     REPORT_ONLY_NAMES,
     SUPPORTED_FEATURES,
     TASE2_VERSION,
     DSConditions,
     DSTransferSetError,
-    decode_mms_object_name,
     ds_conditions_from_data,
 )
 from adapters.tase2.model.points import PointDecodeError, PointType, decode_point
@@ -343,18 +345,8 @@ async def _watch(
 ) -> None:
     ds = ObjectName.dom(domain, WATCH_DATA_SET)
     members = [ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS] + [parse_name(p) for p in points]
-    with contextlib.suppress(MmsServiceError, MmsRejected):
-        await client.delete_named_variable_list(ds)
-    await client.define_named_variable_list(ds, members)
-    (reserved,) = await client.read(ObjectName.dom(domain, NEXT_DS_TRANSFER_SET))
-    if isinstance(reserved, DataAccessError):
-        raise DSTransferSetError(f"{NEXT_DS_TRANSFER_SET}: {reserved.name.lower()}", reserved)
-    ts_name = decode_mms_object_name(reserved)
-    if ts_name is None:
-        raise DSTransferSetError(
-            f"{NEXT_DS_TRANSFER_SET} named nothing", DataAccessError.OBJECT_NON_EXISTENT
-        )
-    (shape,) = await client.read(ts_name)
+    await replace_data_set(client, ds, members)
+    reserved = await reserve_transfer_set(client, domain)
     value = DSTransferSetValue(
         data_set=ds,
         interval=interval,
@@ -362,9 +354,7 @@ async def _watch(
         conditions=DSConditions.INTERVAL_TIMEOUT | DSConditions.OBJECT_CHANGE,
         status=True,
     )
-    error = await client.write(ts_name, transfer_set_data(value, shape))
-    if error is not None:
-        raise DSTransferSetError(f"{ts_name} refused to start: {error.name.lower()}", error)
+    await write_transfer_set(client, reserved, value)
     names = [str(m) for m in members]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -380,9 +370,9 @@ async def _watch(
             print(f"report +{entry['t']:.1f}s {json.dumps(entry['values'])}", file=out, flush=True)
     stop = DSTransferSetValue(data_set=ds, interval=interval, status=False)
     try:
-        await client.write(ts_name, transfer_set_data(stop, shape))
+        await write_transfer_set(client, reserved, stop)
         await client.delete_named_variable_list(ds)
-    except (MmsServiceError, MmsRejected):
+    except (MmsServiceError, MmsRejected, SetupError):
         pass
 
 
@@ -531,7 +521,7 @@ async def probe(args: argparse.Namespace, out: TextIO | None) -> ProbeResult:
             else:
                 try:
                     await _watch(client, points, domain, args.watch, args.interval, result, out)
-                except (MmsServiceError, MmsRejected, DSTransferSetError) as exc:
+                except (MmsServiceError, MmsRejected, DSTransferSetError, SetupError) as exc:
                     result.problems.append(f"watch: {exc}")
         if args.tag:
             await _tag(client, args.tag, result)
