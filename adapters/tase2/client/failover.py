@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from gateway.logs import Throttle
+
 __all__ = ["AddressStatus", "LinkPlanner", "LinkStatus", "RateMeter"]
 
 A = TypeVar("A")
@@ -48,7 +50,7 @@ class LinkPlanner(Generic[A]):
         self.failures = 0
         self._started = False
         self._up_since: float | None = None
-        self._last_error = ""
+        self._failure_log = Throttle()
 
     @property
     def address(self) -> A:
@@ -74,14 +76,12 @@ class LinkPlanner(Generic[A]):
         next address. Returns True when this failure deserves a log line."""
         self.failures += 1
         self.index = (self.index + 1) % len(self.addresses)
-        repeated = error == self._last_error
-        self._last_error = error
-        return not repeated or self.failures & (self.failures - 1) == 0
+        return self._failure_log.failure(error, self.failures)
 
     def up(self, monotonic_now: float) -> None:
         """The link is up and delivering (association, checks and set-up done)."""
         self._up_since = monotonic_now
-        self._last_error = ""
+        self._failure_log.reset()
 
     def lost(self, monotonic_now: float) -> None:
         """The running link dropped: the next attempt goes to the next address."""
