@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -14,6 +15,13 @@ class Backoff:
     maximum: float = 60.0
     jitter: float = 0.2
 
-    def delay(self, failures: int) -> float:
-        base = min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
-        return base * (1 + random.uniform(-self.jitter, self.jitter))
+    def base(self, failures: int) -> float:
+        """The delay after `failures` failures in a row, before jitter: `initial`, doubling
+        per failure, at most `maximum`."""
+        return min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
+
+    def delay(self, failures: int, rng: Callable[[], float] | None = None) -> float:
+        """`base(failures)` moved by up to `jitter` (a fraction) either way; `rng` draws the
+        uniform [0, 1) number for that (default: the `random` module's)."""
+        draw = (rng or random.random)()
+        return self.base(failures) * (1 + self.jitter * (2 * draw - 1))
