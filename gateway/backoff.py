@@ -1,10 +1,16 @@
-"""Capped exponential back-off with jitter, for every retry loop in the gateway."""
+"""Capped exponential back-off with jitter, for every retry loop in the gateway, and the two
+settings that configure it in every adapter that reconnects."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field, model_validator
+
+__all__ = ["Backoff", "BackoffSeconds", "BackoffSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +31,26 @@ class Backoff:
         uniform [0, 1) number for that (default: the `random` module's)."""
         draw = (rng or random.random)()
         return self.base(failures) * (1 + self.jitter * (2 * draw - 1))
+
+
+BackoffSeconds = Annotated[float, Field(gt=0)]
+"""A back-off delay setting: seconds, more than 0."""
+
+
+class BackoffSettings(BaseModel):
+    """The reconnect back-off settings, under the same names in every adapter that
+    reconnects (`modbus-client` devices, `mqtt`, `tase2-client`): the first retry after
+    `backoff_initial` seconds, the delay doubling up to `backoff_max`.
+
+    A subclass may re-declare a field for another default or for the old names it still
+    accepts (`validation_alias=AliasChoices(new, old)`).
+    """
+
+    backoff_initial: BackoffSeconds = Field(default=0.5, description="first reconnect delay (s)")
+    backoff_max: BackoffSeconds = Field(default=30.0, description="longest reconnect delay (s)")
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> Self:
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_max must not be below backoff_initial")
+        return self

@@ -200,7 +200,7 @@ class MqttAdapter(Adapter):
 
     async def _connect_forever(self) -> None:
         s = self.settings
-        backoff = Backoff(initial=s.reconnect_min, maximum=s.reconnect_max)
+        backoff = Backoff(initial=s.backoff_initial, maximum=s.backoff_max)
         failures = 0
         while True:
             try:
@@ -224,7 +224,7 @@ class MqttAdapter(Adapter):
             # Only a connection that lasted counts as recovered. One the broker drops at once
             # (another client with our id, an ACL, a broker at its limit) backs off like a
             # refused one, or two gateways sharing a client id would kick each other non-stop.
-            if time.monotonic() - opened >= s.reconnect_max:
+            if time.monotonic() - opened >= s.backoff_max:
                 failures = 0
                 continue
             failures += 1
