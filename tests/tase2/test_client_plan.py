@@ -88,6 +88,8 @@ def test_settings_parse_addresses_groups_and_blocks() -> None:
         ),
         ({"addresses": ["host:port"]}, "not a number"),
         ({"backoff_initial": 5, "backoff_max": 1}, "backoff_max"),
+        ({"local_ap_title": "1.1.1.x"}, "dotted OID"),
+        ({"remote_ap_title": "iso"}, "dotted OID"),
     ],
 )
 def test_settings_refuse_bad_input(change: dict[str, object], message: str) -> None:

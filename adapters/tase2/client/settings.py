@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.tase2.client.devices import ClientDevice
+from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.model.points import PointType
 from gateway.backoff import BackoffSeconds, BackoffSettings
@@ -239,6 +240,11 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     backoff_initial: BackoffSeconds = Field(default=1.0, description="first reconnect delay (s)")
     connect_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("local_ap_title", "remote_ap_title")
+    @classmethod
+    def _ap_title(cls, value: str | None) -> str | None:
+        return None if value is None else check_ap_title(value)
 
     @field_validator("domain")
     @classmethod
