@@ -8,7 +8,6 @@ uses. Commands set the simulated raw value, as a device would.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from typing import Any, Literal
@@ -16,12 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.base import Adapter
+from gateway import signals
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, PointKind, Quality, Source, Validity, now
 from gateway.registry import AdapterSettings
-
-Signal = Literal["random_walk", "sine", "step", "toggle", "constant"]
 
 
 class SimPoint(BaseModel):
@@ -30,7 +28,7 @@ class SimPoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     point: str
-    signal: Signal = "random_walk"
+    signal: signals.Shape = "random_walk"
     min: float = 0.0
     max: float = 100.0
     step: float = Field(default=1.0, ge=0, description="random walk step or step increment")
@@ -79,14 +77,11 @@ class _Signal:
         spec = self.spec
         match spec.signal:
             case "random_walk":
-                self.raw = min(spec.max, max(spec.min, self.raw + rng.uniform(-1, 1) * spec.step))
+                self.raw = signals.random_walk(self.raw, spec.min, spec.max, spec.step, rng)
             case "sine":
-                mid, amp = (spec.max + spec.min) / 2, (spec.max - spec.min) / 2
-                self.raw = mid + amp * math.sin(2 * math.pi * t / spec.period)
+                self.raw = signals.sine(t, spec.min, spec.max, spec.period)
             case "step":
-                phase = int(t / spec.period)
-                span = spec.max - spec.min
-                self.raw = spec.min + (phase * spec.step) % span if span else spec.min
+                self.raw = signals.staircase(t, spec.min, spec.max, spec.step, spec.period)
             case "toggle":
                 self.raw = 0 if self.raw else 1
             case "constant":

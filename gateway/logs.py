@@ -41,3 +41,43 @@ def setup_logging(fmt: LogFormat = "text", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+class Throttle:
+    """Thins out the log lines of a problem that keeps coming back.
+
+    A problem is logged at its 1st, 2nd, 4th, 8th... occurrence, so hours of the same
+    failure cost a few dozen lines and the count still shows that it goes on. Two forms:
+
+    * `count(kind)` counts occurrences of each kind itself (reports it refuses, say);
+    * `failure(error, failures)` serves a retry loop that counts its own failures in a
+      row: an error other than the last one is always logged, the same one again only at
+      failure number 1, 2, 4, 8...
+    """
+
+    __slots__ = ("_counts", "last_error")
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self.last_error = ""
+
+    def count(self, kind: str = "") -> int:
+        """Count one more occurrence of `kind`: its count if this one deserves a log line,
+        else 0."""
+        n = self._counts.get(kind, 0) + 1
+        self._counts[kind] = n
+        return n if _power_of_two(n) else 0
+
+    def failure(self, error: str, failures: int) -> bool:
+        """Failure number `failures` in a row, with `error`: True when it deserves a log line."""
+        repeated = error == self.last_error
+        self.last_error = error
+        return not repeated or _power_of_two(failures)
+
+    def reset(self) -> None:
+        """Things work again: the next failure is logged whatever its error."""
+        self.last_error = ""

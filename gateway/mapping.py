@@ -37,10 +37,6 @@ class Linear:
         """This map followed by `outer`, as one linear map."""
         return Linear(outer.a * self.a, outer.a * self.b + outer.b)
 
-    @property
-    def is_identity(self) -> bool:
-        return self.a == 1.0 and self.b == 0.0
-
 
 def usage_of(point: PointDef) -> Linear:
     """The ISN UsageMultiplier/UsageAdder of a point as a linear map."""

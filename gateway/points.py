@@ -8,14 +8,13 @@ free and comparing two qualities is an integer comparison on the hot path.
 from __future__ import annotations
 
 import enum
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-POINT_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9$_]{0,31}")
+from gateway.names import MAX_IDENTIFIER_LENGTH, is_iccp_object_id
 
 
 class PointKind(enum.StrEnum):
@@ -239,8 +238,8 @@ class PointDef(BaseModel):
 
 
 def check_point_id(name: str) -> None:
-    """Raise ValueError unless `name` is a valid ICCP object name."""
-    if len(name) > 32:
-        raise ValueError(f"point id {name!r} is longer than 32 characters")
-    if not POINT_ID_PATTERN.fullmatch(name):
+    """Raise ValueError unless `name` is a valid ICCP object name (see `gateway.names`)."""
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        raise ValueError(f"point id {name!r} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if not is_iccp_object_id(name):
         raise ValueError(f"point id {name!r} must start with a letter and use only A-Z a-z 0-9 $ _")

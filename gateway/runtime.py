@@ -18,6 +18,7 @@ from typing import Any
 from gateway.backoff import Backoff
 from gateway.bus import PointBus
 from gateway.config import AdapterConfig, GatewayConfig
+from gateway.logs import Throttle
 from gateway.points import PointDef
 from gateway.registry import REGISTRY, Adapter, AdapterRegistry
 
@@ -46,6 +47,7 @@ class Supervisor:
         self._create = create
         self._bus = bus
         self._backoff = backoff
+        self._failure_log = Throttle()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -102,7 +104,7 @@ class Supervisor:
     def _log_failure(self, error: str, delay: float) -> None:
         """One line per new error; a repeating error only at 1, 2, 4, 8... failures."""
         repeated = error == self.last_error
-        if repeated and self.failures & (self.failures - 1):
+        if not self._failure_log.failure(error, self.failures):
             return
         log.warning(
             "adapter %s failed (%s%s); its points are not valid; retrying in %.1fs",

@@ -285,15 +285,3 @@ class BitDecoder:
     def decode(self, bits: Sequence[bool]) -> list[int | float]:
         """Every field's value (0 or 1), in field order."""
         return [1 if bits[o] else 0 for o in self.offsets]
-
-
-def pack_bits(bits: Sequence[bool]) -> list[int]:
-    """Bits as 16-bit words, bit 0 of the first word first (pymodbus' bit-block layout)."""
-    words = []
-    for start in range(0, len(bits), 16):
-        word = 0
-        for i, on in enumerate(bits[start : start + 16]):
-            if on:
-                word |= 1 << i
-        words.append(word)
-    return words

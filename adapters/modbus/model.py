@@ -32,6 +32,7 @@ from adapters.modbus.codec import (
     Table,
     WordOrder,
 )
+from gateway.backoff import BackoffSettings
 from gateway.mapping import OFF_ON, StateTable
 from gateway.points import State
 from gateway.registry import AdapterSettings
@@ -151,8 +152,9 @@ class ServedPoint(_Layout):
         return self
 
 
-class Device(BaseModel):
-    """One Modbus TCP device polled by a `modbus-client` adapter."""
+class Device(BackoffSettings):
+    """One Modbus TCP device polled by a `modbus-client` adapter (its reconnect back-off:
+    see `BackoffSettings`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -166,8 +168,6 @@ class Device(BaseModel):
     max_gap: int = Field(default=0, ge=0, le=MAX_REGISTERS_PER_READ, description="merge holes")
     max_registers: int = Field(default=MAX_REGISTERS_PER_READ, ge=1, le=MAX_REGISTERS_PER_READ)
     max_bits: int = Field(default=MAX_BITS_PER_READ, ge=1, le=MAX_BITS_PER_READ)
-    backoff_initial: float = Field(default=0.5, gt=0, description="first reconnect delay (s)")
-    backoff_max: float = Field(default=30.0, gt=0, description="longest reconnect delay (s)")
 
     @field_validator("poll_groups")
     @classmethod

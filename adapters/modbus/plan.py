@@ -27,10 +27,6 @@ class PlannedRead:
     count: int
     members: tuple[int, ...]
 
-    def offset_of(self, span: Span) -> int:
-        """Where `span` starts inside this read."""
-        return span.address - self.start
-
 
 def plan_reads(spans: Sequence[Span], max_count: int, max_gap: int = 0) -> list[PlannedRead]:
     """The fewest reads (in address order) that cover `spans` within the limits.

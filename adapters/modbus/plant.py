@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from typing import Any, Literal
@@ -32,12 +31,13 @@ from adapters.modbus.codec import (
     set_bit,
 )
 from adapters.modbus.server import TABLE_OF_FUNCTION, full_sim_device
+from gateway import signals
 from gateway.bus import PointBus
 from gateway.registry import AdapterSettings
 
 log = logging.getLogger(__name__)
 
-PlantSignal = Literal["random_walk", "sine", "step", "toggle", "constant", "follow"]
+PlantSignal = Literal[signals.Shape, "follow"]
 
 
 class PlantValue(BaseModel):
@@ -208,13 +208,11 @@ class ModbusPlantAdapter(Adapter):
     def _next(self, v: PlantValue, current: float, elapsed: float) -> float | None:
         match v.signal:
             case "random_walk":
-                return min(v.max, max(v.min, current + self._rng.uniform(-1, 1) * v.step))
+                return signals.random_walk(current, v.min, v.max, v.step, self._rng)
             case "sine":
-                mid, amp = (v.max + v.min) / 2, (v.max - v.min) / 2
-                return mid + amp * math.sin(2 * math.pi * elapsed / v.period)
+                return signals.sine(elapsed, v.min, v.max, v.period)
             case "step":
-                span = v.max - v.min
-                return v.min + (int(elapsed / v.period) * v.step) % span if span else v.min
+                return signals.staircase(elapsed, v.min, v.max, v.step, v.period)
             case "toggle":
                 return float(int(elapsed / v.period) % 2)
             case "follow":

@@ -139,13 +139,6 @@ class ServedImage:
                 raw, sp.dtype, sp.order
             )
 
-    def raw_at(self, sp: ServedPoint) -> int | float:
-        """One point's raw value as currently served."""
-        if self.table.is_bits:
-            word, bit = divmod(sp.address, 16)
-            return (self.words[word] >> bit) & 1
-        return decode_value(self.words[sp.address : sp.address + sp.dtype.size], sp.dtype, sp.order)
-
     def written(self, address: int, values: Sequence[int | bool]) -> list[tuple[ServedPoint, Any]]:
         """The points a write covers with the raw values it gives them.
 

@@ -49,6 +49,7 @@ from adapters.mqtt.link import BrokerLink, BrokerRefused
 from adapters.mqtt.settings import MqttSettings, TopicBinding
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Subscription, Value
+from gateway.logs import Throttle
 from gateway.mapping import Binding
 from gateway.points import GOOD, PointDef, PointValue, Quality, Validity
 from gateway.registry import AdapterSettings
@@ -150,7 +151,7 @@ class MqttAdapter(Adapter):
         self._acks: dict[int, asyncio.Future[None]] = {}
         self._malformed: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_error = ""
+        self._connect_errors = Throttle()
         self._overflow_logged = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -199,7 +200,7 @@ class MqttAdapter(Adapter):
 
     async def _connect_forever(self) -> None:
         s = self.settings
-        backoff = Backoff(initial=s.reconnect_min, maximum=s.reconnect_max)
+        backoff = Backoff(initial=s.backoff_initial, maximum=s.backoff_max)
         failures = 0
         while True:
             try:
@@ -223,7 +224,7 @@ class MqttAdapter(Adapter):
             # Only a connection that lasted counts as recovered. One the broker drops at once
             # (another client with our id, an ACL, a broker at its limit) backs off like a
             # refused one, or two gateways sharing a client id would kick each other non-stop.
-            if time.monotonic() - opened >= s.reconnect_max:
+            if time.monotonic() - opened >= s.backoff_max:
                 failures = 0
                 continue
             failures += 1
@@ -236,7 +237,7 @@ class MqttAdapter(Adapter):
 
     def _log_connect_failure(self, exc: BaseException, failures: int, delay: float) -> None:
         error = f"{type(exc).__name__}: {exc}"
-        if error != self._last_error or not failures & (failures - 1):
+        if self._connect_errors.failure(error, failures):
             log.warning(
                 "%s: cannot connect to %s:%d (%s), attempt %d; retrying in %.1fs",
                 self.name,
@@ -246,13 +247,12 @@ class MqttAdapter(Adapter):
                 failures,
                 delay,
             )
-        self._last_error = error
 
     async def _on_connected(self, link: BrokerLink) -> None:
         """Announce `online`, subscribe (waiting for the SUBACK), then start publishing."""
         self._link = link
         self.stats.connects += 1
-        self._last_error = ""
+        self._connect_errors.reset()
         log.info(
             "%s: connected to %s:%d as %s%s",
             self.name,
@@ -616,8 +616,8 @@ class MqttAdapter(Adapter):
         if self._buffer is not None:
             out["buffered"] = len(self._buffer)
             out["in_flight"] = self._buffer.in_flight
-        if self._last_error:
-            out["last_error"] = self._last_error
+        if self._connect_errors.last_error:
+            out["last_error"] = self._connect_errors.last_error
         return out
 
     @property

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from adapters.mqtt.codec import Topics, check_topic, compile_path
 from adapters.mqtt.filters import Rule
+from gateway.backoff import BackoffSeconds, BackoffSettings
 from gateway.registry import AdapterSettings
 
 
@@ -69,7 +78,7 @@ class TopicBinding(BaseModel):
         return value
 
 
-class MqttSettings(AdapterSettings):
+class MqttSettings(AdapterSettings, BackoffSettings):
     """Settings of an `mqtt` adapter: connection, publications, subscriptions, commands."""
 
     # connection
@@ -84,8 +93,13 @@ class MqttSettings(AdapterSettings):
     session_expiry: int = Field(default=0, ge=0, description="MQTT 5 session expiry (s)")
     keepalive: int = Field(default=30, ge=5, le=65535)
     connect_timeout: float = Field(default=10.0, gt=0)
-    reconnect_min: float = Field(default=0.5, gt=0)
-    reconnect_max: float = Field(default=30.0, gt=0)
+    # the back-off of BackoffSettings, still accepting the names it had here before
+    backoff_initial: BackoffSeconds = Field(
+        default=0.5, validation_alias=AliasChoices("backoff_initial", "reconnect_min")
+    )
+    backoff_max: BackoffSeconds = Field(
+        default=30.0, validation_alias=AliasChoices("backoff_max", "reconnect_max")
+    )
 
     # topics
     prefix: str = "iccp"
@@ -121,8 +135,6 @@ class MqttSettings(AdapterSettings):
 
     @model_validator(mode="after")
     def _check(self) -> MqttSettings:
-        if self.reconnect_max < self.reconnect_min:
-            raise ValueError("reconnect_max is below reconnect_min")
         self.topics  # noqa: B018 - validates prefix, site and the topic overrides
         for topic in (self.status_topic, self.batch_topic):
             if topic is not None:

@@ -167,9 +167,7 @@ PT_REQ_CODES: Final = MappingProxyType(
     {"": "no request", "R": "requested by the requester", "X": "pending on the provider's node"}
 )
 
-# ICCPObjectID: MMS object name rules as NERC states them.
-ICCP_OBJECT_ID_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9$_]*")
-ICCP_OBJECT_ID_MAX: Final = 32
+# ICCPObjectID: MMS object name rules as NERC states them, in gateway.names.
 # Registered Site IDs "can be up to four characters".
 SITE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9]{1,4}")
 # The REP record's HostID: ADD(<ICCPObjectID of the ADD record>).

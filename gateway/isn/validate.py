@@ -24,6 +24,7 @@ from gateway.isn.model import (
     _lenient_date,
     parse_period,
 )
+from gateway.names import ICCP_OBJECT_ID, MAX_IDENTIFIER_LENGTH
 
 # The fields whose checks do not depend on the record's own identity (see check_record).
 _signature_fields = attrgetter(
@@ -400,10 +401,13 @@ class _Validator:
         object_id = record.iccp_object_id
         self._by_id.setdefault(object_id, []).append(record)
         line = record.line
-        if codes.ICCP_OBJECT_ID_PATTERN.fullmatch(object_id) is None:
+        if ICCP_OBJECT_ID.fullmatch(object_id) is None:
             self.error(line, "ICCPObjectID", _object_id_problem(object_id))
-        if len(object_id) > codes.ICCP_OBJECT_ID_MAX:
-            message = f"{object_id!r} has {len(object_id)} characters; at most 32 are allowed"
+        if len(object_id) > MAX_IDENTIFIER_LENGTH:
+            message = (
+                f"{object_id!r} has {len(object_id)} characters; "
+                f"at most {MAX_IDENTIFIER_LENGTH} are allowed"
+            )
             self.error(line, "ICCPObjectID", message)
         if record.site_id and not object_id.startswith(record.site_id):
             message = f"{object_id!r} must begin with the SiteID {record.site_id}"

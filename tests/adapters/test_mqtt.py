@@ -601,3 +601,11 @@ async def test_a_retained_value_of_unknown_age_is_held_not_fresh(broker):
     finally:
         peer.client.publish("der/pv", b"", 1, retain=True)  # clear the retained message
         peer.stop()
+
+
+def test_back_off_settings_take_the_shared_names_and_the_old_ones() -> None:
+    new = MqttSettings.model_validate({"backoff_initial": 0.2, "backoff_max": 5})
+    old = MqttSettings.model_validate({"reconnect_min": 0.2, "reconnect_max": 5})
+    assert new == old and (old.backoff_initial, old.backoff_max) == (0.2, 5.0)
+    with pytest.raises(ValueError, match="backoff_max must not be below backoff_initial"):
+        MqttSettings.model_validate({"reconnect_min": 5, "reconnect_max": 1})

@@ -228,6 +228,12 @@ def test_backoff_grows_to_a_cap_with_jitter():
     assert all(d <= 36 for d in delays) and delays[-1] >= 24
 
 
+def test_backoff_base_is_the_delay_without_jitter():
+    b = Backoff(initial=0.5, maximum=4.0, jitter=0.2)
+    assert [b.base(n) for n in range(6)] == [0.5, 0.5, 1.0, 2.0, 4.0, 4.0]
+    assert b.delay(2, lambda: 0.0) == 0.8 and b.delay(2, lambda: 0.5) == 1.0
+
+
 async def test_a_config_naming_an_isn_file_runs_with_its_points():
     from pathlib import Path
 

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.tase2.client.failover import LinkPlanner, RateMeter
+from adapters.tase2.client.failures import failure_of
 from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
 from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
@@ -17,7 +18,7 @@ from adapters.tase2.client.plan import (
     transfer_set_value,
 )
 from adapters.tase2.client.settings import ClientDataSet, Tase2ClientSettings
-from adapters.tase2.client.writes import failure_of, write_value
+from adapters.tase2.client.writes import write_value
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -87,6 +88,8 @@ def test_settings_parse_addresses_groups_and_blocks() -> None:
         ),
         ({"addresses": ["host:port"]}, "not a number"),
         ({"backoff_initial": 5, "backoff_max": 1}, "backoff_max"),
+        ({"local_ap_title": "1.1.1.x"}, "dotted OID"),
+        ({"remote_ap_title": "iso"}, "dotted OID"),
     ],
 )
 def test_settings_refuse_bad_input(change: dict[str, object], message: str) -> None:

@@ -115,6 +115,8 @@ async def test_probe_errors_are_one_line_with_their_exit_codes() -> None:
     assert err.count("\n") == 1 and "association refused" in err
     code, _, err = await probe("host:notaport")
     assert code == 2 and "not a number" in err
+    code, _, err = await probe("127.0.0.1", "--remote-ap-title", "iso")
+    assert code == 2 and "not a dotted OID" in err
 
 
 def test_every_point_type_is_named_by_its_exact_type_spec() -> None:

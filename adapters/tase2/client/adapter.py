@@ -8,6 +8,7 @@ A thin asyncio shell over the sans-IO parts:
 * :mod:`~adapters.tase2.client.ingest` - reports and polled values -> bus, ACK/NACK;
 * :mod:`~adapters.tase2.client.failover` - reconnect policy over the address list, link status;
 * :mod:`~adapters.tase2.client.writes` - bus commands -> Writes;
+* :mod:`~adapters.tase2.client.failures` - failed Writes and device steps -> CommandFailure;
 * :mod:`~adapters.tase2.client.devices` - bus commands -> device select/operate (Block 5);
 * :mod:`~adapters.tase2.model.messages` - information messages -> the bus's message stream.
 
@@ -34,6 +35,7 @@ from typing import Any
 from adapters.base import Adapter
 from adapters.tase2.client.devices import ClientDevice, DeviceError, operate_device
 from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
+from adapters.tase2.client.failures import guard, refused
 from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
 from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
@@ -51,7 +53,7 @@ from adapters.tase2.client.session import (
     write_transfer_set,
 )
 from adapters.tase2.client.settings import ClientDataSet, RemoteAddress, Tase2ClientSettings
-from adapters.tase2.client.writes import failure_of, write_value
+from adapters.tase2.client.writes import write_value
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.client import (
@@ -487,16 +489,9 @@ class Tase2ClientAdapter(Adapter):
             )
         client = self._live_client()
         data = write_value(slot, value)
-        try:
-            error = await client.write(slot.name, data)
-        except MmsRequestTimeout as exc:
-            raise CommandError(CommandFailure.TIMEOUT, str(exc)) from None
-        except MmsServiceError as exc:
-            raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.name}: {exc}") from None
-        except (MmsConnectionLost, MmsRejected, AssociationError) as exc:
-            raise CommandError(CommandFailure.DEVICE_FAILURE, f"{slot.name}: {exc}") from None
+        error = await guard(str(slot.name), client.write(slot.name, data))
         if error is not None:
-            raise CommandError(failure_of(error), f"{slot.name}: {error.name.lower()}")
+            raise refused(str(slot.name), error)
 
     def _live_client(self) -> MmsClient:
         """The client of the current association; CommandError(DEVICE_FAILURE) if none is up."""

@@ -3,31 +3,23 @@
 :class:`ClientDevice` is the configuration of one remote device taken into one local bus
 point (a bus command on the point operates the device). The functions run one step each
 over an :class:`~adapters.tase2.mms.aio.client.MmsClient` and raise :class:`DeviceError`, which
-carries the bus's typed :class:`~gateway.bus.CommandFailure`; :func:`operate_device` is the
-whole sequence (select with the check-back id check when the device is select-before-
-operate, then the operate Write). The probe uses the same functions.
+carries the bus's typed :class:`~gateway.bus.CommandFailure` (mapped in
+:mod:`~adapters.tase2.client.failures`); :func:`operate_device` is the whole sequence
+(select with the check-back id check when the device is select-before-operate, then the
+operate Write). The probe uses the same functions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.tase2.client.writes import failure_of
-from adapters.tase2.errors import RemoteError
-from adapters.tase2.mms.aio.client import (
-    MmsClient,
-    MmsConnectionLost,
-    MmsRejected,
-    MmsRequestTimeout,
-)
-from adapters.tase2.mms.association import AssociationError
+from adapters.tase2.client.failures import DeviceError, guard, refused
+from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
-from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.model.devices import (
     SBO_SUFFIX,
     TAG_SUFFIX,
@@ -37,9 +29,7 @@ from adapters.tase2.model.devices import (
     decode_tag,
     encode_tag,
 )
-from gateway.bus import CommandError, CommandFailure
-
-T = TypeVar("T")
+from gateway.bus import CommandFailure
 
 __all__ = [
     "ClientDevice",
@@ -51,17 +41,6 @@ __all__ = [
     "select",
     "set_tag",
 ]
-
-
-class DeviceError(CommandError, RemoteError):
-    """A device step failed; ``failure`` is the bus's typed failure, ``error`` the
-    DataAccessError the server answered (if it answered with one)."""
-
-    def __init__(
-        self, failure: CommandFailure, detail: str, error: DataAccessError | None = None
-    ) -> None:
-        super().__init__(failure, detail)
-        self.error = error
 
 
 class ClientDevice(BaseModel):
@@ -113,29 +92,13 @@ def device_data(kind: DeviceKind, value: float | int) -> Data:
     return Integer(number)
 
 
-def _refused(what: str, error: DataAccessError) -> DeviceError:
-    return DeviceError(failure_of(error), f"{what}: {error.name.lower().replace('_', '-')}", error)
-
-
-async def _guard(what: str, call: Awaitable[T]) -> T:
-    """Await ``call``; link and service troubles become DeviceError."""
-    try:
-        return await call
-    except MmsRequestTimeout as exc:
-        raise DeviceError(CommandFailure.TIMEOUT, f"{what}: {exc}") from None
-    except MmsServiceError as exc:
-        raise DeviceError(CommandFailure.NOT_PERMITTED, f"{what}: {exc}") from None
-    except (MmsConnectionLost, MmsRejected, AssociationError) as exc:
-        raise DeviceError(CommandFailure.DEVICE_FAILURE, f"{what}: {exc}") from None
-
-
 async def select(client: MmsClient, name: ObjectName, expected: int | None = None) -> int:
     """Read ``<name>_SBO``: arm the device; returns the check-back id (checked against
     ``expected`` when given)."""
     sbo = ObjectName(name.scope, name.item + SBO_SUFFIX, name.domain)
-    (result,) = await _guard(f"select {sbo}", client.read(sbo))
+    (result,) = await guard(f"select {sbo}", client.read(sbo))
     if isinstance(result, DataAccessError):
-        raise _refused(f"select {sbo}", result)
+        raise refused(f"select {sbo}", result)
     if not isinstance(result, Integer):
         raise DeviceError(CommandFailure.DEVICE_FAILURE, f"select {sbo}: no check-back id")
     if expected is not None and result.value != expected:
@@ -148,9 +111,9 @@ async def select(client: MmsClient, name: ObjectName, expected: int | None = Non
 
 async def operate(client: MmsClient, name: ObjectName, data: Data) -> None:
     """Write the command or set-point ``data`` to the device ``name``."""
-    error = await _guard(f"operate {name}", client.write(name, data))
+    error = await guard(f"operate {name}", client.write(name, data))
     if error is not None:
-        raise _refused(f"operate {name}", error)
+        raise refused(f"operate {name}", error)
 
 
 async def operate_device(
@@ -172,9 +135,9 @@ async def operate_device(
 async def get_tag(client: MmsClient, name: ObjectName) -> TagValue:
     """Read ``<name>_TAG``."""
     tag_name = ObjectName(name.scope, name.item + TAG_SUFFIX, name.domain)
-    (result,) = await _guard(f"get tag {tag_name}", client.read(tag_name))
+    (result,) = await guard(f"get tag {tag_name}", client.read(tag_name))
     if isinstance(result, DataAccessError):
-        raise _refused(f"get tag {tag_name}", result)
+        raise refused(f"get tag {tag_name}", result)
     tag = decode_tag(result)
     if isinstance(tag, Refusal):
         raise DeviceError(CommandFailure.DEVICE_FAILURE, f"get tag {tag_name}: {tag.reason}")
@@ -185,6 +148,6 @@ async def set_tag(client: MmsClient, name: ObjectName, tag: TagValue) -> None:
     """Write ``<name>_TAG``."""
     tag_name = ObjectName(name.scope, name.item + TAG_SUFFIX, name.domain)
     data = encode_tag(TagValue(tag.state, tag.reason))
-    error = await _guard(f"set tag {tag_name}", client.write(tag_name, data))
+    error = await guard(f"set tag {tag_name}", client.write(tag_name, data))
     if error is not None:
-        raise _refused(f"set tag {tag_name}", error)
+        raise refused(f"set tag {tag_name}", error)

@@ -4,9 +4,10 @@ to tell operators.
 :class:`LinkPlanner` is the reconnect policy: the first attempt goes to the first
 (preferred) address at once; after a loss the next address in the list is tried after
 ``initial`` seconds; every failed attempt moves on to the next address, and the delay doubles
-after each full round over the list, up to ``maximum`` (with a little jitter). A link that
-stayed up for at least ``maximum`` seconds starts the count afresh when it drops; one that
-drops sooner keeps counting, so a flapping server cannot make the client hammer it.
+after each full round over the list, up to ``maximum`` (with a little jitter): the delays
+are :class:`gateway.backoff.Backoff`'s, one step per round. A link that stayed up for at
+least ``maximum`` seconds starts the count afresh when it drops; one that drops sooner keeps
+counting, so a flapping server cannot make the client hammer it.
 It also says when a repeating failure is worth a log line (1st, 2nd, 4th, 8th... time).
 
 :class:`RateMeter` gives reports per second over a sliding window; :class:`LinkStatus` is
@@ -15,11 +16,13 @@ the per-link view the runtime shows.
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from gateway.backoff import Backoff
+from gateway.logs import Throttle
 
 __all__ = ["AddressStatus", "LinkPlanner", "LinkStatus", "RateMeter"]
 
@@ -35,37 +38,40 @@ class LinkPlanner(Generic[A]):
         initial: float,
         maximum: float,
         jitter: float = 0.1,
-        rng: Callable[[], float] = random.random,
+        rng: Callable[[], float] | None = None,
     ) -> None:
         if not addresses:
             raise ValueError("at least one address is needed")
         self.addresses = tuple(addresses)
-        self.initial = initial
-        self.maximum = maximum
-        self.jitter = jitter
+        self.backoff = Backoff(initial, maximum, jitter)
         self._rng = rng
         self.index = 0
         self.failures = 0
         self._started = False
         self._up_since: float | None = None
-        self._last_error = ""
+        self._failure_log = Throttle()
 
     @property
     def address(self) -> A:
         """The address of the current (or last) attempt."""
         return self.addresses[self.index]
 
+    def _steps(self) -> int:
+        """Back-off steps so far: the delay doubles once per full round over the addresses."""
+        return self.failures // len(self.addresses) + 1
+
     def base_delay(self) -> float:
         """The delay before the next attempt, without jitter."""
         if not self._started:
             return 0.0
-        return min(self.maximum, self.initial * 2.0 ** (self.failures // len(self.addresses)))
+        return self.backoff.base(self._steps())
 
     def next_attempt(self) -> tuple[A, float]:
         """The address to try next and the seconds to wait before trying it."""
-        delay = self.base_delay()
-        if delay and self.jitter:
-            delay = min(self.maximum, delay * (1 + self.jitter * (2 * self._rng() - 1)))
+        delay = 0.0
+        if self._started:
+            backoff = self.backoff
+            delay = min(backoff.maximum, backoff.delay(self._steps(), self._rng))
         self._started = True
         return self.address, max(0.0, delay)
 
@@ -74,18 +80,18 @@ class LinkPlanner(Generic[A]):
         next address. Returns True when this failure deserves a log line."""
         self.failures += 1
         self.index = (self.index + 1) % len(self.addresses)
-        repeated = error == self._last_error
-        self._last_error = error
-        return not repeated or self.failures & (self.failures - 1) == 0
+        return self._failure_log.failure(error, self.failures)
 
     def up(self, monotonic_now: float) -> None:
         """The link is up and delivering (association, checks and set-up done)."""
         self._up_since = monotonic_now
-        self._last_error = ""
+        self._failure_log.reset()
 
     def lost(self, monotonic_now: float) -> None:
         """The running link dropped: the next attempt goes to the next address."""
-        stable = self._up_since is not None and monotonic_now - self._up_since >= self.maximum
+        stable = (
+            self._up_since is not None and monotonic_now - self._up_since >= self.backoff.maximum
+        )
         self.failures = 0 if stable else self.failures + 1
         self._up_since = None
         self.index = (self.index + 1) % len(self.addresses)

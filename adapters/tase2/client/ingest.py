@@ -45,6 +45,7 @@ from adapters.tase2.model.objects import (
 )
 from adapters.tase2.model.points import PointDecodeError, PointType, identify_point_type
 from gateway.bus import PointBus, Value
+from gateway.logs import Throttle
 from gateway.points import PointKind, Quality, now
 
 __all__ = [
@@ -232,7 +233,7 @@ class ReportIngest:
         self._layouts: dict[ObjectName, SetLayout] = {}
         self._by_name: dict[ObjectName, PointSlot] = {}
         self._by_transfer_set: dict[ObjectName, SetLayout] = {}
-        self._warned: dict[str, int] = {}
+        self._warned = Throttle()
 
     # ------------------------------------------------------------------ set-up
 
@@ -265,9 +266,8 @@ class ReportIngest:
 
     def _warn(self, kind: str, message: str, *args: object) -> None:
         """Log a recurring problem at its 1st, 2nd, 4th, 8th... occurrence."""
-        count = self._warned.get(kind, 0) + 1
-        self._warned[kind] = count
-        if count & (count - 1) == 0:
+        count = self._warned.count(kind)
+        if count:
             log.warning(message + " (%d so far)", *args, count)
 
     def _refuse(

@@ -31,8 +31,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.tase2.client.devices import ClientDevice
+from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.model.points import PointType
+from gateway.backoff import BackoffSeconds, BackoffSettings
 from gateway.registry import AdapterSettings
 
 __all__ = [
@@ -207,7 +209,7 @@ class ClientDataSet(BaseModel):
         return self
 
 
-class Tase2ClientSettings(AdapterSettings):
+class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     """Settings of a `tase2-client` adapter (see the module docstring for a YAML example).
 
     ``addresses`` are tried in preference order, alternating on failure. After association
@@ -235,10 +237,14 @@ class Tase2ClientSettings(AdapterSettings):
     messages: bool = False
     max_points_per_data_set: int = Field(default=500, ge=1)
     max_pdu_size: int = Field(default=65000, ge=1000)
-    backoff_initial: float = Field(default=1.0, gt=0)
-    backoff_max: float = Field(default=30.0, gt=0)
+    backoff_initial: BackoffSeconds = Field(default=1.0, description="first reconnect delay (s)")
     connect_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("local_ap_title", "remote_ap_title")
+    @classmethod
+    def _ap_title(cls, value: str | None) -> str | None:
+        return None if value is None else check_ap_title(value)
 
     @field_validator("domain")
     @classmethod
@@ -265,8 +271,6 @@ class Tase2ClientSettings(AdapterSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Tase2ClientSettings:
-        if self.backoff_max < self.backoff_initial:
-            raise ValueError("backoff_max must not be below backoff_initial")
         groups = [d.name for d in self.data_sets]
         if not groups:
             raise ValueError("at least one data set is needed")

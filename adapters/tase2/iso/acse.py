@@ -9,6 +9,7 @@ opaque bytes here.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -46,6 +47,7 @@ __all__ = [
     "UserDiagnostic",
     "accept_all",
     "authenticate",
+    "check_ap_title",
     "decode_apdu",
     "encode_apdu",
     "password_authenticator",
@@ -58,6 +60,18 @@ MMS_USER_INFORMATION_CONTEXT = 3
 
 # ACSE-requirements BIT STRING with bit 0 (authentication) set, as libiec61850 sends it
 _AUTHENTICATION_REQUIRED = b"\x04\x80"
+
+_AP_TITLE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+
+
+def check_ap_title(text: str) -> str:
+    """An AP-title as a setting gives it: the object-identifier form (form 2) in dotted
+    arcs, e.g. ``1.1.1.999``. Returns it without surrounding blanks; raises ValueError
+    when it is not one."""
+    title = text.strip()
+    if not _AP_TITLE.fullmatch(title):
+        raise ValueError(f"AP-title {text!r} is not a dotted OID like 1.1.1.999")
+    return title
 
 
 class AssociateResult(IntEnum):

@@ -1,14 +1,18 @@
-"""MMS ObjectName (VMD-, domain- or association-specific) and its codec."""
+"""MMS ObjectName (VMD-, domain- or association-specific) and its codec.
+
+:func:`is_valid_identifier` is the gateway's MMS identifier rule
+(:func:`gateway.names.is_mms_identifier`), under the name the TASE.2 code knows it by.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import IntEnum
 
 from adapters.tase2.asn1.ber import decode_tlv, tlv
 from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
 from adapters.tase2.mms.fields import Buffer, decode_visible, encode_visible
+from gateway.names import is_mms_identifier as is_valid_identifier
 
 __all__ = [
     "ObjectName",
@@ -19,8 +23,6 @@ __all__ = [
     "encode_object_name",
     "is_valid_identifier",
 ]
-
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
 
 
 class Scope(IntEnum):
@@ -62,11 +64,6 @@ class ObjectName:
         if self.scope == Scope.DOMAIN:
             return f"{self.domain}/{self.item}"
         return f"{'@' if self.scope == Scope.AA else ''}{self.item}"
-
-
-def is_valid_identifier(name: str, max_length: int = 32) -> bool:
-    """True for a legal MMS Identifier of at most ``max_length`` characters."""
-    return 0 < len(name) <= max_length and _IDENTIFIER.match(name) is not None
 
 
 def encode_identifier(name: str, field: str = "Identifier") -> bytes:

@@ -25,7 +25,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.tase2.errors import LocalError
-from adapters.tase2.iso.acse import UserDiagnostic
+from adapters.tase2.iso.acse import UserDiagnostic, check_ap_title
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
 from adapters.tase2.model.points import PointType
@@ -57,7 +57,6 @@ DEFAULT_POINT_TYPES: Final[dict[PointKind, PointType]] = {
 }
 """The point type served when neither the point's rule nor the table names one."""
 
-_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _GLOB_CHARS = frozenset("*?[")
 _PRINTABLE = re.compile(r"[\x20-\x7e]{1,32}")
 
@@ -114,10 +113,7 @@ class PeerIdentity(BaseModel):
     @field_validator("ap_title")
     @classmethod
     def _check_oid(cls, value: str) -> str:
-        value = value.strip()
-        if not _OID.fullmatch(value):
-            raise ValueError(f"AP-title {value!r} is not a dotted OID like 1.1.1.999")
-        return value
+        return check_ap_title(value)
 
     @field_validator("addresses")
     @classmethod

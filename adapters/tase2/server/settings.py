@@ -6,10 +6,9 @@ One pydantic model, :class:`Tase2ServerSettings`, validated when the configurati
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.server.bilateral import (
     BilateralConfigError,
     BilateralTableConfig,
@@ -21,8 +20,6 @@ from adapters.tase2.server.datasets import VccDataSetConfig
 from gateway.registry import AdapterSettings
 
 __all__ = ["ServerLimits", "Tase2ServerSettings"]
-
-_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 
 class ServerLimits(BaseModel):
@@ -72,9 +69,7 @@ class Tase2ServerSettings(AdapterSettings):
     @field_validator("ap_title")
     @classmethod
     def _check_ap_title(cls, value: str | None) -> str | None:
-        if value is not None and not _OID.fullmatch(value.strip()):
-            raise ValueError(f"AP-title {value!r} is not a dotted OID like 1.1.1.999.1")
-        return None if value is None else value.strip()
+        return None if value is None else check_ap_title(value)
 
     @field_validator("vcc_points")
     @classmethod

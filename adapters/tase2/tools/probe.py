@@ -40,6 +40,7 @@ from adapters.tase2.client.session import (
 )
 from adapters.tase2.client.settings import parse_address
 from adapters.tase2.errors import Tase2Error
+from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.aio.client import (
     MmsAssociationError,
@@ -590,6 +591,9 @@ def run_probe(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     """The ``probe`` command: run, print, return the exit code (see the module docstring)."""
     try:
         parse_address(args.address)
+        for title in (args.ap_title, args.remote_ap_title):
+            if title is not None:
+                check_ap_title(title)
     except ValueError as exc:
         print(f"iccp-gateway probe: {exc}", file=err)
         return 2

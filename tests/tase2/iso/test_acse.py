@@ -26,6 +26,7 @@ from adapters.tase2.iso.acse import (
     UserDiagnostic,
     accept_all,
     authenticate,
+    check_ap_title,
     decode_apdu,
     encode_apdu,
     password_authenticator,
@@ -243,3 +244,11 @@ def test_mutated_apdus_raise_only_acse_error(apdu: AcseApdu, data: st.DataObject
 def test_length_claiming_two_gigabytes_fails_fast() -> None:
     with pytest.raises(AcseError, match="exceeds"):
         decode_apdu(b"\x60\x06\xbe\x84\x7f\xff\xff\xff")
+
+
+def test_ap_titles_are_dotted_object_identifiers() -> None:
+    assert check_ap_title(" 1.1.1.999 ") == "1.1.1.999"
+    assert check_ap_title("2.0") == "2.0"
+    for bad in ("", "1", "3.1", "1.01", "1..2", "not-an-oid", "1.2."):
+        with pytest.raises(ValueError, match="is not a dotted OID"):
+            check_ap_title(bad)
