@@ -14,13 +14,14 @@ are accepted on input.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import TypeVar
 
 __all__ = [
     "MAX_INDEFINITE_DEPTH",
     "MAX_TAG_OCTETS",
     "BerError",
+    "code_name",
     "decode_bit_string",
     "decode_boolean",
     "decode_header",
@@ -156,6 +157,12 @@ def named(codes: type[E], value: int) -> E | int:
         return codes(value)
     except ValueError:
         return value
+
+
+def code_name(code: Enum) -> str:
+    """A named code as the ASN.1 value notation spells it: ``OBJECT_NON_EXISTENT`` ->
+    ``object-non-existent`` (for log lines, audit records and JSON)."""
+    return code.name.lower().replace("_", "-")
 
 
 def encode_oid(dotted: str) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.aio.client import (
     MmsConnectionLost,
@@ -62,7 +63,7 @@ def failure_of(error: DataAccessError) -> CommandFailure:
 
 def refused(what: str, error: DataAccessError) -> DeviceError:
     """The error for ``what`` (e.g. ``operate ICC1/BRK7``) answered with ``error``."""
-    return DeviceError(failure_of(error), f"{what}: {error.name.lower().replace('_', '-')}", error)
+    return DeviceError(failure_of(error), f"{what}: {code_name(error)}", error)
 
 
 async def guard(what: str, call: Awaitable[T]) -> T:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from adapters.tase2.asn1.ber import tlv, tlv_size
+from adapters.tase2.asn1.ber import code_name, tlv, tlv_size
 from adapters.tase2.client.settings import ClientDataSet
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -282,7 +282,7 @@ def features_blocks(result: AccessResult) -> tuple[int, ...] | None:
 
 def _describe(result: AccessResult) -> str:
     if isinstance(result, DataAccessError):
-        return result.name.lower().replace("_", "-")
+        return code_name(result)
     return f"unexpected value {result!r}"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
-from adapters.tase2.asn1.ber import BerError, decode_tlv, encode_integer, named, tlv
+from adapters.tase2.asn1.ber import BerError, code_name, decode_tlv, encode_integer, named, tlv
 from adapters.tase2.mms.errors import MmsDecodeError, MmsEncodeError
 from adapters.tase2.mms.fields import Buffer, read_int, read_uint, uint_tlv
 from adapters.tase2.mms.initiate import (
@@ -220,7 +220,7 @@ def reject_code(kind: RejectType, code: int) -> IntEnum | int:
 
 def _asn1_name(code: IntEnum) -> str:
     """A reject code as ISO 9506-2 spells it (``invalid-invokeID``)."""
-    text = code.name.lower().replace("_", "-")
+    text = code_name(code)
     return text.replace("invoke-id", "invokeID").replace("service-error", "serviceError")
 
 
@@ -269,7 +269,7 @@ class Reject:
         """Readable reason, e.g. ``confirmed-request/unrecognized-service``."""
         code = reject_code(self.kind, self.code)
         name = _asn1_name(code) if isinstance(code, IntEnum) else str(code)
-        return f"{self.kind.name.lower().replace('_', '-')}/{name}"
+        return f"{code_name(self.kind)}/{name}"
 
 
 @dataclass(slots=True, frozen=True)

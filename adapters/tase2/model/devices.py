@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.mms.data import (
     BitString,
     Data,
@@ -106,7 +107,7 @@ class Refusal:
     @property
     def outcome(self) -> str:
         """The error as an audit word (``temporarily-unavailable``...)."""
-        return self.error.name.lower().replace("_", "-")
+        return code_name(self.error)
 
 
 def operate_value(kind: DeviceKind, data: Data) -> float | int | Refusal:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.mms.data import AccessResult, Boolean, Data, DataAccessError, Integer
 from adapters.tase2.mms.pdu import Unconfirmed, encode_pdu
 from adapters.tase2.model.devices import Refusal, encode_tag
@@ -66,7 +67,7 @@ class PeerInfo:
 
 
 def _outcome(error: DataAccessError | None) -> str:
-    return "success" if error is None else error.name.lower().replace("_", "-")
+    return "success" if error is None else code_name(error)
 
 
 class ServerControls:

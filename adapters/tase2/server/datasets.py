@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.tase2.asn1.ber import tlv
+from adapters.tase2.asn1.ber import code_name, tlv
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.access import VariableEntry
 from adapters.tase2.mms.data import DataAccessError
@@ -142,7 +142,7 @@ def _member(view: TableView, entry: VariableEntry) -> DataSetMember:
         return DataSetMember(name, name.item, None, None, encoded, SPECIAL_MAX_SIZE[name.item])
     access = view.check_read(name)
     if isinstance(access, DataAccessError):
-        raise _access_error(f"member {name}: {access.name.lower().replace('_', '-')}", access)
+        raise _access_error(f"member {name}: {code_name(access)}", access)
     info = access.type.info
     return DataSetMember(name, None, access.point, access.type, encoded, info.max_size)
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Final, Protocol
 
-from adapters.tase2.asn1.ber import encode_integer
+from adapters.tase2.asn1.ber import code_name, encode_integer
 from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -428,7 +428,7 @@ class Tase2Handler:
                 peer.label,
                 name,
                 f"${component}" if component else "",
-                exc.error.name.lower().replace("_", "-"),
+                code_name(exc.error),
                 exc,
             )
             return exc.error

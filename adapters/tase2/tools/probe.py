@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
 from adapters.tase2.client.plan import (
     SPECIAL_MEMBERS,
@@ -186,7 +187,7 @@ def _has_component_names(spec: TypeSpecification) -> bool:
 def data_json(data: AccessResult) -> Any:
     """A JSON-friendly form of an MMS value."""
     if isinstance(data, DataAccessError):
-        return {"error": data.name.lower().replace("_", "-")}
+        return {"error": code_name(data)}
     if isinstance(data, Structure | Array):
         return [data_json(d) for d in data.items]
     if isinstance(data, BitString):
@@ -437,7 +438,7 @@ async def _operate(
         entry["check_back"] = await operate_device(client, name, kind, value, sbo=sbo)
         entry["outcome"] = "success"
     except DeviceError as exc:
-        entry["outcome"] = exc.error.name.lower().replace("_", "-") if exc.error else "failed"
+        entry["outcome"] = code_name(exc.error) if exc.error else "failed"
         entry["detail"] = exc.detail
         result.problems.append(f"operate {device}: {exc.detail}")
     result.controls.append(entry)
@@ -465,7 +466,7 @@ async def _tag(client: MmsClient, args: Sequence[str], result: ProbeResult) -> N
             outcome="success",
         )
     except DeviceError as exc:
-        entry["outcome"] = exc.error.name.lower().replace("_", "-") if exc.error else "failed"
+        entry["outcome"] = code_name(exc.error) if exc.error else "failed"
         entry["detail"] = exc.detail
         result.problems.append(f"tag {device}: {exc.detail}")
     result.controls.append(entry)
