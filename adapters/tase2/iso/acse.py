@@ -71,6 +71,13 @@ def check_ap_title(text: str) -> str:
     title = text.strip()
     if not _AP_TITLE.fullmatch(title):
         raise ValueError(f"AP-title {text!r} is not a dotted OID like 1.1.1.999")
+    try:
+        encode_oid(title)
+    except ValueError:
+        raise ValueError(
+            f"AP-title {text!r} cannot be encoded: under arc 0 or 1 the second arc must be "
+            "below 40 (X.690)"
+        ) from None
     return title
 
 

@@ -252,3 +252,6 @@ def test_ap_titles_are_dotted_object_identifiers() -> None:
     for bad in ("", "1", "3.1", "1.01", "1..2", "not-an-oid", "1.2."):
         with pytest.raises(ValueError, match="is not a dotted OID"):
             check_ap_title(bad)
+    assert check_ap_title("2.999.1") == "2.999.1"  # arc 2 takes any second arc
+    with pytest.raises(ValueError, match="second arc must be below 40"):
+        check_ap_title("1.50.1")  # it would load, then fail every association
