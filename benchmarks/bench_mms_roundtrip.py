@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from adapters.tase2.mms.data import BitString, Float32, Structure
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import ReadRequest, ReadResponse
 from benchmarks.common import report
+from tests.support import free_port
 
 RUN_SECONDS = 2.0
 SERVER_LIFETIME = 60.0
@@ -64,15 +64,9 @@ async def _measure(port: int) -> float:
     return count / elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     """Print ``BENCH mms_read_roundtrip <n> requests/s``."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_mms_roundtrip", "--serve", str(port)],
         stdin=subprocess.PIPE,

@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks.common import report
+from tests.support import free_ports
 
 DEVICES = 10
 VALUES = 1_000
 WARMUP = 1.0
 MEASURE = 3.0
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 async def _serve(ports: list[int], lifetime: float) -> None:
@@ -100,7 +89,7 @@ async def _poll_rate(ports: list[int]) -> float:
 
 
 def main() -> None:
-    ports = _free_ports(DEVICES)
+    ports = free_ports(DEVICES)
     proc = _start_devices(ports)
     try:
         rate = asyncio.run(_poll_rate(ports))

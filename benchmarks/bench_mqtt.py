@@ -13,10 +13,11 @@ import tempfile
 import time
 
 from adapters.mqtt import MqttAdapter, MqttSettings
-from adapters.mqtt.mosquitto import Mosquitto, find_mosquitto
 from benchmarks.common import report
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef
+from tests.support import find_program
+from tests.support.peers.mosquitto import Mosquitto
 
 N = 10_000
 ROUNDS = 4
@@ -59,7 +60,7 @@ async def _points_per_second(port: int, batch_size: int) -> float:
 
 
 def main() -> None:
-    if find_mosquitto() is None:
+    if find_program("mosquitto") is None:
         print("bench_mqtt: mosquitto not installed (Debian package mosquitto): skipped")
         return
     logging.getLogger("adapters.mqtt").setLevel(logging.WARNING)

@@ -7,6 +7,7 @@ import pytest
 from adapters.sim import SimAdapter, SimSettings
 from gateway.bus import CommandFailure, PointBus
 from gateway.points import PointDef, Source, State, Validity
+from tests.support import running
 
 
 def sim_on_bus(points, defs):
@@ -21,10 +22,8 @@ def sim_on_bus(points, defs):
 
 
 async def run_for(adapter, seconds):
-    task = asyncio.create_task(adapter.run())
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with running(adapter):
+        await asyncio.sleep(seconds)
 
 
 async def test_signals_stay_in_range_and_carry_the_configured_quality():

@@ -1,20 +1,17 @@
 """The `iccp-gateway` command line."""
 
-import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from gateway.cli import build_parser, main
+from tests.support import REPO
+from tests.support.gateway import read_until, start_gateway
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "mappings" / "demo.yaml"
+DEMO = REPO / "mappings" / "demo.yaml"
 
 
 def test_check_exit_codes(tmp_path, capsys):
@@ -41,31 +38,6 @@ def test_version_and_help_on_every_command(capsys):
             main([name, "--help"])
         assert done.value.code == 0
         assert f"usage: iccp-gateway {name}" in capsys.readouterr().out
-
-
-def start_gateway(config: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *extra, "run", str(config), "--watch", "0.1"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def read_until(proc: subprocess.Popen[str], text: str, timeout: float = 15) -> list[str]:
-    deadline = time.monotonic() + timeout
-    lines = []
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if text in line:
-            return lines
-    proc.kill()
-    raise AssertionError(f"{text!r} not seen in:\n{''.join(lines)}")
 
 
 def test_run_starts_the_demo_and_sigint_stops_it_cleanly():

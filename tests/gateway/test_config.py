@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config, load_point_csv
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
 
 
 def write(tmp_path: Path, text: str, name: str = "gw.yaml") -> Path:
@@ -23,7 +22,7 @@ def issues_of(path: Path) -> list[str]:
 
 
 def test_the_demo_config_loads():
-    config = load_config(ROOT / "mappings" / "demo.yaml")
+    config = load_config(REPO / "mappings" / "demo.yaml")
     assert "GEN1_MW" in config.point_map()
     sim = config.adapter_map()["plant-sim"]
     assert sim.type == "sim" and "GEN1_MW" in sim.settings.owned_points()

@@ -12,9 +12,10 @@ import pytest
 
 from gateway.isn import parse_isn
 from gateway.isn_cli import add_isn_commands
+from tests.support import REPO
 
-FILES = Path(__file__).parent / "isn_files"
-DEMO = Path(__file__).parents[2] / "mappings" / "isn" / "DEMO01may2025.csv"
+FILES = Path(__file__).parent / "isn" / "isn_files"
+DEMO = REPO / "mappings" / "isn" / "DEMO01may2025.csv"
 VALID = FILES / "valid" / "base_lf.csv"
 
 

@@ -10,6 +10,7 @@ from gateway.config import build_config
 from gateway.points import GOOD, Validity
 from gateway.registry import AdapterRegistry, AdapterSettings
 from gateway.runtime import GATEWAY_OWNER, Backoff, Runtime
+from tests.support import REPO, eventually
 
 
 class TickerSettings(AdapterSettings):
@@ -69,12 +70,6 @@ def config(points, adapters):
 FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)
 
 
-async def wait_for(predicate, timeout=2.0):
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 async def test_live_change_adds_a_point_and_an_adapter_without_touching_the_other():
     rt = Runtime(
         config(["A"], [{"name": "one", "type": "ticker", "points": ["A"]}]), registry(), FAST
@@ -83,7 +78,7 @@ async def test_live_change_adds_a_point_and_an_adapter_without_touching_the_othe
     try:
         one = rt.adapters["one"]
         task = rt._supervisors["one"]._task
-        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+        await eventually(lambda: rt.bus.get("A").quality.is_good, 2.0)
 
         new = config(
             ["A", "B"],
@@ -95,12 +90,12 @@ async def test_live_change_adds_a_point_and_an_adapter_without_touching_the_othe
         changes = await rt.apply(new)
         assert changes.added == ["two"] and changes.points_added == 1
         assert not changes.restarted and not changes.reconfigured
-        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        await eventually(lambda: rt.bus.get("B").quality.is_good, 2.0)
 
         assert rt.adapters["one"] is one  # the same object...
         assert rt._supervisors["one"]._task is task and one.runs == 1  # ...never restarted
         ticks = one.ticks
-        await wait_for(lambda: one.ticks > ticks + 2)  # and still running
+        await eventually(lambda: one.ticks > ticks + 2, 2.0)  # and still running
         assert rt.bus.owner_of("B") == "two"
     finally:
         await rt.stop()
@@ -144,7 +139,7 @@ async def test_removed_adapter_and_points():
     )
     await rt.start()
     try:
-        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+        await eventually(lambda: rt.bus.get("A").quality.is_good, 2.0)
         changes = await rt.apply(
             config(
                 ["A"],
@@ -173,7 +168,7 @@ async def test_failing_adapter_is_restarted_with_backoff_and_its_points_go_not_v
     await rt.start()
     try:
         sup = rt._supervisors["flaky"]
-        await wait_for(lambda: sup.restarts >= 5)
+        await eventually(lambda: sup.restarts >= 5, 2.0)
         assert sup.last_error == "ConnectionError: device unreachable"
         assert rt.status()["adapters"]["flaky"]["failures"] >= 5
     finally:
@@ -201,10 +196,10 @@ async def test_an_adapter_that_cannot_be_built_is_retried_and_others_run():
     await rt.start()
     try:
         sup = rt._supervisors["bad"]
-        await wait_for(lambda: sup.restarts >= 2)
+        await eventually(lambda: sup.restarts >= 2, 2.0)
         assert sup.last_error == "ValueError: cannot open the serial port"
         assert sup.adapter is None and list(rt.adapters) == ["good"]
-        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        await eventually(lambda: rt.bus.get("B").quality.is_good, 2.0)
         assert not rt.bus.get("A").quality.is_good
         # Fixing the config replaces the broken adapter.
         await rt.apply(
@@ -216,7 +211,7 @@ async def test_an_adapter_that_cannot_be_built_is_retried_and_others_run():
                 ],
             )
         )
-        await wait_for(lambda: rt.bus.get("A").quality.is_good)
+        await eventually(lambda: rt.bus.get("A").quality.is_good, 2.0)
     finally:
         await rt.stop()
 
@@ -235,12 +230,10 @@ def test_backoff_base_is_the_delay_without_jitter():
 
 
 async def test_a_config_naming_an_isn_file_runs_with_its_points():
-    from pathlib import Path
-
     from gateway.config import load_config
     from gateway.points import PointKind
 
-    example = Path(__file__).resolve().parents[2] / "mappings" / "isn-example.yaml"
+    example = REPO / "mappings" / "isn-example.yaml"
     rt = Runtime(load_config(example))
     await rt.start()
     try:
@@ -248,7 +241,7 @@ async def test_a_config_naming_an_isn_file_runs_with_its_points():
         assert (flow.usage_multiplier, flow.target_freshness) == (-1.0, 4)
         assert rt.bus.definition("DEMO_NOR_CB101").kind is PointKind.STATE
         assert "DEMO_SOU_V2" not in rt.bus  # replaced by DEMO_SOU_BUS2_KV before as_of
-        await wait_for(lambda: rt.bus.get("DEMO_ET230_MW").quality.is_good)
+        await eventually(lambda: rt.bus.get("DEMO_ET230_MW").quality.is_good, 2.0)
         assert rt.bus.get("DEMO_ET230_MW").value == -40.0  # ISN ax+b applied
         assert not rt.bus.get("DEMO_FREQ").quality.is_good  # defined, but nothing feeds it
     finally:
@@ -277,7 +270,7 @@ async def test_a_running_adapter_takes_a_new_point_in_place():
         second, _ = sim_config([{"id": "A"}, {"id": "B"}], [{"point": "A"}, {"point": "B"}])
         changes = await rt.apply(second)
         assert changes.reconfigured == ["sim"] and rt.adapters["sim"] is sim
-        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        await eventually(lambda: rt.bus.get("B").quality.is_good, 2.0)
     finally:
         await rt.stop()
 
@@ -288,7 +281,7 @@ async def test_a_changed_point_definition_reaches_its_unchanged_adapter():
     rt = Runtime(first, reg, FAST)
     await rt.start()
     try:
-        await wait_for(lambda: rt.bus.get("A").value == 5)
+        await eventually(lambda: rt.bus.get("A").value == 5, 2.0)
         sim = rt.adapters["sim"]
         second, _ = sim_config(
             [{"id": "A", "usage_multiplier": -2.0}],
@@ -296,7 +289,7 @@ async def test_a_changed_point_definition_reaches_its_unchanged_adapter():
         )
         changes = await rt.apply(second)
         assert changes.reconfigured == ["sim"] and rt.adapters["sim"] is sim
-        await wait_for(lambda: rt.bus.get("A").value == -10)
+        await eventually(lambda: rt.bus.get("A").value == -10, 2.0)
     finally:
         await rt.stop()
 
@@ -306,7 +299,7 @@ async def test_a_point_no_adapter_feeds_any_more_turns_not_valid():
     rt = Runtime(first, reg, FAST)
     await rt.start()
     try:
-        await wait_for(lambda: rt.bus.get("B").quality.is_good)
+        await eventually(lambda: rt.bus.get("B").quality.is_good, 2.0)
         second, _ = sim_config([{"id": "A"}, {"id": "B"}], [{"point": "A"}])
         await rt.apply(second)
         assert rt.bus.owner_of("B") == GATEWAY_OWNER

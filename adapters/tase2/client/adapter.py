@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.base import Adapter
-from adapters.tase2.client.devices import ClientDevice, DeviceError, operate_device
+from adapters.tase2.client.devices import DeviceError, operate_device
 from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
 from adapters.tase2.client.failures import guard, refused
 from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
@@ -52,7 +52,12 @@ from adapters.tase2.client.session import (
     reserve_transfer_set,
     write_transfer_set,
 )
-from adapters.tase2.client.settings import ClientDataSet, RemoteAddress, Tase2ClientSettings
+from adapters.tase2.client.settings import (
+    ClientDataSet,
+    ClientDevice,
+    RemoteAddress,
+    Tase2ClientSettings,
+)
 from adapters.tase2.client.writes import write_value
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.access import VariableList

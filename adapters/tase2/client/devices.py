@@ -1,7 +1,8 @@
 """Block 5 on the client side: select, operate, get tag and set tag on a remote server.
 
-:class:`ClientDevice` is the configuration of one remote device taken into one local bus
-point (a bus command on the point operates the device). The functions run one step each
+A :class:`~adapters.tase2.client.settings.ClientDevice` configures one remote device taken
+into one local bus point (a bus command on the point operates the device). The functions
+here run one step each
 over an :class:`~adapters.tase2.mms.aio.client.MmsClient` and raise :class:`DeviceError`, which
 carries the bus's typed :class:`~gateway.bus.CommandFailure` (mapped in
 :mod:`~adapters.tase2.client.failures`); :func:`operate_device` is the whole sequence
@@ -12,14 +13,11 @@ operate Write). The probe uses the same functions.
 from __future__ import annotations
 
 import math
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.tase2.client.failures import DeviceError, guard, refused
 from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.data import Data, DataAccessError, Float32, Integer
-from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.model.devices import (
     SBO_SUFFIX,
     TAG_SUFFIX,
@@ -32,7 +30,6 @@ from adapters.tase2.model.devices import (
 from gateway.bus import CommandFailure
 
 __all__ = [
-    "ClientDevice",
     "DeviceError",
     "device_data",
     "get_tag",
@@ -41,39 +38,6 @@ __all__ = [
     "select",
     "set_tag",
 ]
-
-
-class ClientDevice(BaseModel):
-    """One remote device operated through one local bus point.
-
-    ``remote`` is the device's agreed name (``scope`` icc: in the table's domain; vcc:
-    VMD-specific), ``kind`` its type, ``sbo`` whether to select before operating;
-    ``check_back_id``, when given, must be what the select returns (else the operate is not
-    sent). A bus command on ``point`` becomes the operate: on a state point ON/closed is 1
-    and OFF/open 0; on a real or discrete point the value goes through the inverse of the
-    point's ISN usage ax+b.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    remote: str
-    point: str = Field(min_length=1)
-    kind: DeviceKind = DeviceKind.COMMAND
-    scope: Literal["icc", "vcc"] = "icc"
-    sbo: bool = False
-    check_back_id: int | None = None
-
-    @field_validator("remote")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not is_valid_identifier(value, 28):
-            raise ValueError(f"device name {value!r} is not an MMS identifier of <= 28 chars")
-        return value
-
-    def object_name(self, domain: str, suffix: str = "") -> ObjectName:
-        """The MMS name of the device (or of its ``_SBO``/``_TAG`` object)."""
-        item = self.remote + suffix
-        return ObjectName.dom(domain, item) if self.scope == "icc" else ObjectName.vmd(item)
 
 
 def device_data(kind: DeviceKind, value: float | int) -> Data:

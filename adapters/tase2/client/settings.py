@@ -26,13 +26,13 @@ A YAML entry looks like this (see ``mappings/tase2-client-example.yaml``)::
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.tase2.client.devices import ClientDevice
 from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
+from adapters.tase2.model.devices import DeviceKind
 from adapters.tase2.model.points import PointType
 from gateway.backoff import BackoffSeconds, BackoffSettings
 from gateway.registry import AdapterSettings
@@ -40,6 +40,7 @@ from gateway.registry import AdapterSettings
 __all__ = [
     "AUTO",
     "ClientDataSet",
+    "ClientDevice",
     "ClientPoint",
     "PointScope",
     "RemoteAddress",
@@ -60,6 +61,39 @@ def _add_once(seen: set[T], item: T, duplicate: str) -> None:
     if item in seen:
         raise ValueError(duplicate)
     seen.add(item)
+
+
+class ClientDevice(BaseModel):
+    """One remote device operated through one local bus point.
+
+    ``remote`` is the device's agreed name (``scope`` icc: in the table's domain; vcc:
+    VMD-specific), ``kind`` its type, ``sbo`` whether to select before operating;
+    ``check_back_id``, when given, must be what the select returns (else the operate is not
+    sent). A bus command on ``point`` becomes the operate: on a state point ON/closed is 1
+    and OFF/open 0; on a real or discrete point the value goes through the inverse of the
+    point's ISN usage ax+b.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    remote: str
+    point: str = Field(min_length=1)
+    kind: DeviceKind = DeviceKind.COMMAND
+    scope: Literal["icc", "vcc"] = "icc"
+    sbo: bool = False
+    check_back_id: int | None = None
+
+    @field_validator("remote")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not is_valid_identifier(value, 28):
+            raise ValueError(f"device name {value!r} is not an MMS identifier of <= 28 chars")
+        return value
+
+    def object_name(self, domain: str, suffix: str = "") -> ObjectName:
+        """The MMS name of the device (or of its ``_SBO``/``_TAG`` object)."""
+        item = self.remote + suffix
+        return ObjectName.dom(domain, item) if self.scope == "icc" else ObjectName.vmd(item)
 
 
 class RemoteAddress(BaseModel):

@@ -1,0 +1,130 @@
+"""The asyncio MMS client: invoke-id futures, the outstanding limit, timeouts, the
+connection-lost signal and the negotiated PDU size."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.tase2.mms.aio.client import (
+    MmsAssociationError,
+    MmsClient,
+    MmsConnectionLost,
+    MmsRequestTimeout,
+)
+from adapters.tase2.mms.aio.server import MmsServer
+from adapters.tase2.mms.association import AssociationConfig, CloseReason, PduTooLargeError
+from adapters.tase2.mms.data import OctetString
+from adapters.tase2.mms.names import ObjectName
+from tests.support.tase2.mms_model import DOMAIN, TestHandler, realq
+
+pytestmark = pytest.mark.timeout(60)
+
+POWER = ObjectName.dom(DOMAIN, "Power")
+
+
+async def test_outstanding_requests_never_exceed_the_negotiated_limit() -> None:
+    handler = TestHandler(read_delay=0.05)
+    in_flight = 0
+    peak = 0
+    original = handler.read
+
+    async def counting_read(ctx, request):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await original(ctx, request)
+        finally:
+            in_flight -= 1
+
+    handler.read = counting_read  # type: ignore[method-assign]
+    cfg = AssociationConfig(max_serv_outstanding_calling=3)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=cfg)
+        assert client.parameters.max_serv_outstanding_calling == 3
+        results = await asyncio.gather(*(client.read(POWER) for _ in range(12)))
+        assert len(results) == 12
+        assert peak == 3
+        await client.conclude()
+
+
+async def test_request_timeout_and_late_answer() -> None:
+    handler = TestHandler(read_delay=0.5)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, request_timeout=0.1)
+        with pytest.raises(MmsRequestTimeout):
+            await client.read(POWER)
+        handler.read_delay = 0.0
+        await asyncio.sleep(0.6)  # the late answer arrives and is dropped
+        assert await client.read(POWER) == (realq(123.5, 0x20),)
+        await client.conclude()
+
+
+async def test_connection_lost_fails_every_outstanding_request() -> None:
+    handler = TestHandler(read_delay=5.0)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port)
+        tasks = [asyncio.create_task(client.read(POWER)) for _ in range(4)]
+        await asyncio.sleep(0.2)
+        ctx = server.associations[0]
+        await ctx.abort()
+        done, _ = await asyncio.wait(tasks, timeout=3.0)
+        assert len(done) == 4
+        assert all(isinstance(t.exception(), MmsConnectionLost) for t in tasks)
+        await client.wait_closed(1.0)
+        assert client.close_reason is CloseReason.PEER_ABORTED
+        with pytest.raises(MmsConnectionLost):
+            await client.identify()
+
+
+async def test_oversize_request_raises_before_sending() -> None:
+    async with MmsServer(
+        TestHandler(), port=0, config=AssociationConfig(max_pdu_size=256)
+    ) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port)
+        assert client.parameters.max_pdu_size == 256
+        with pytest.raises(PduTooLargeError):
+            await client.write(POWER, OctetString(bytes(300)))
+        assert await client.read(POWER) == (realq(123.5, 0x20),)  # the association is fine
+        await client.conclude()
+
+
+async def test_connect_failures_are_typed() -> None:
+    with pytest.raises(MmsAssociationError):
+        await MmsClient.connect("127.0.0.1", 1, connect_timeout=2.0)
+
+    # a TCP server that never answers: the association times out
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        await asyncio.sleep(2.0)
+        writer.close()
+
+    srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(MmsAssociationError):
+            await MmsClient.connect("127.0.0.1", port, connect_timeout=0.3)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_report_callback() -> None:
+    from adapters.tase2.mms.access import VariableEntry, VariableList
+    from adapters.tase2.mms.services import InformationReport
+
+    got: list[InformationReport] = []
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, on_information_report=got.append)
+        report = InformationReport(VariableList((VariableEntry(POWER),)), (realq(1.0),))
+        await server.associations[0].send_information_report(report)
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [report]
+        async with client:
+            pass
+        assert client.close_reason is CloseReason.RELEASED

@@ -1,0 +1,152 @@
+"""The asyncio MMS server on loopback, driven by our own client (see the interop tests for
+libiec61850): service dispatch, concurrency, authentication, hooks and many associations."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.tase2.iso import acse
+from adapters.tase2.mms.access import VariableEntry, VariableList
+from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
+from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
+from adapters.tase2.mms.association import AssociationConfig, CloseReason
+from adapters.tase2.mms.data import DataAccessError, Float32, Integer
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
+from adapters.tase2.mms.services import InformationReport, ObjectClass
+from tests.support.tase2.mms_model import DOMAIN, REALQ_TYPE, TestHandler, realq
+
+pytestmark = pytest.mark.timeout(60)
+
+CLIENT = AssociationConfig(local_ap_title="1.1.1.999", local_ae_qualifier=12)
+POWER = ObjectName.dom(DOMAIN, "Power")
+
+
+async def test_services_through_the_server() -> None:
+    handler = TestHandler(page_size=2)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        ident = await client.identify()
+        assert ident.model == "test-model"
+        assert await client.get_name_list(ObjectClass.DOMAIN) == [DOMAIN]
+        names = await client.get_name_list(ObjectClass.NAMED_VARIABLE, Scope.DOMAIN, DOMAIN)
+        assert names == ["Counter", "Label", "Power", "Setpoint"]  # two pages of two
+        assert await client.get_name_list(ObjectClass.NAMED_VARIABLE) == ["Bilateral_Table_ID"]
+        assert await client.get_variable_access_attributes(POWER) == REALQ_TYPE
+        assert await client.read(POWER, ObjectName.vmd("Nope")) == (
+            realq(123.5, 0x20),
+            DataAccessError.OBJECT_NON_EXISTENT,
+        )
+        setpoint = ObjectName.dom(DOMAIN, "Setpoint")
+        assert await client.write(setpoint, Float32(4.5)) is None
+        assert await client.write(setpoint, Integer(4)) is DataAccessError.TYPE_INCONSISTENT
+        assert await client.read(setpoint) == (Float32(4.5),)
+        ds = ObjectName.dom(DOMAIN, "DS1")
+        await client.define_named_variable_list(ds, [POWER, setpoint])
+        with pytest.raises(MmsServiceError) as info:
+            await client.define_named_variable_list(ds, [POWER])
+        assert info.value.error.error_class is ErrorClass.DEFINITION
+        assert info.value.error.code == DefinitionCode.OBJECT_EXISTS
+        attrs = await client.get_named_variable_list_attributes(ds)
+        assert [e.name for e in attrs.variables] == [POWER, setpoint]
+        assert await client.read_list(ds) == (realq(123.5, 0x20), Float32(4.5))
+        assert await client.get_name_list(
+            ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, DOMAIN
+        ) == ["DS1"]
+        deleted = await client.delete_named_variable_list(ds)
+        assert (deleted.matched, deleted.deleted) == (1, 1)
+        with pytest.raises(MmsServiceError) as info:
+            await client.get_variable_access_attributes(ObjectName.vmd("Nope"))
+        assert info.value.error.code == AccessCode.OBJECT_NON_EXISTENT
+        await client.conclude()
+        assert client.close_reason is CloseReason.RELEASED
+
+
+async def test_slow_requests_do_not_block_the_connection() -> None:
+    handler = TestHandler(read_delay=0.3)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        results = await asyncio.gather(*(client.read(POWER) for _ in range(5)))
+        assert handler.most_reads_in_flight == 5  # all five were served at once
+        assert all(r == (realq(123.5, 0x20),) for r in results)
+        await client.conclude()
+
+
+async def test_authenticator_refuses_and_end_hook_runs() -> None:
+    ended: list[tuple[str | None, CloseReason]] = []
+
+    def on_end(ctx: AssociationContext, reason: CloseReason, detail: str) -> None:
+        ended.append((ctx.ap_title, reason))
+
+    auth = acse.password_authenticator({"1.1.1.999": b"secret"})
+    async with MmsServer(
+        TestHandler(), port=0, authenticator=auth, on_association_end=on_end
+    ) as server:
+        with pytest.raises(MmsAssociationError) as info:
+            await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        assert info.value.reason is CloseReason.REJECTED
+        cfg = AssociationConfig(local_ap_title="1.1.1.999", password=b"secret")
+        client = await MmsClient.connect("127.0.0.1", server.port, config=cfg)
+        assert len(server.associations) == 1
+        ctx = server.associations[0]
+        assert ctx.ap_title == "1.1.1.999"
+        ctx.data["transfer_sets"] = ["DSTS1"]
+        await client.abort()
+        for _ in range(100):
+            if ended:
+                break
+            await asyncio.sleep(0.02)
+    assert ended == [("1.1.1.999", CloseReason.CONNECTION_LOST)] or ended == [
+        ("1.1.1.999", CloseReason.PEER_ABORTED)
+    ]
+
+
+async def test_reports_reach_the_client() -> None:
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        spec = VariableList((VariableEntry(POWER),))
+        ctx = server.associations[0]
+        for i in range(3):
+            await ctx.send_information_report(InformationReport(spec, (realq(float(i)),)))
+        received = []
+        async for report in client.reports():
+            received.append(report.results[0])
+            if len(received) == 3:
+                break
+        assert received == [realq(0.0), realq(1.0), realq(2.0)]
+        await client.conclude()
+
+
+async def test_many_concurrent_associations() -> None:
+    async with MmsServer(TestHandler(), port=0) as server:
+        clients = await asyncio.gather(
+            *(MmsClient.connect("127.0.0.1", server.port, config=CLIENT) for _ in range(20))
+        )
+        assert len(server.associations) == 20
+        results = await asyncio.gather(*(c.read(POWER) for c in clients))
+        assert len(results) == 20
+        await asyncio.gather(*(c.conclude() for c in clients))
+        for _ in range(100):
+            if not server.associations:
+                break
+            await asyncio.sleep(0.02)
+        assert server.associations == ()
+
+
+async def test_association_timeout_closes_silent_connections() -> None:
+    async with MmsServer(TestHandler(), port=0, association_timeout=0.3) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        data = await asyncio.wait_for(reader.read(100), 3.0)
+        assert data == b""  # closed by the server
+        writer.close()
+
+
+async def test_stop_aborts_live_associations() -> None:
+    server = MmsServer(TestHandler(), port=0)
+    await server.start()
+    client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+    await server.stop()
+    await client.wait_closed(3.0)
+    assert client.close_reason in (CloseReason.PEER_ABORTED, CloseReason.CONNECTION_LOST)

@@ -1,0 +1,8 @@
+"""Programs we did not write, run as peers of the gateway in the tests (and benchmarks).
+
+* :mod:`.mosquitto` - a throwaway mosquitto broker on a free loopback port;
+* :mod:`.modbus_peer` - a pymodbus server in its own process (script and asyncio handle);
+* :mod:`.libiec61850` - the libiec61850 peer (:mod:`.libiec61850_peer`, a script that imports
+  the GPL binding pyiec61850, so it runs in a subprocess and product code never imports it);
+* :mod:`.tshark` - a loopback capture and tshark's verdict on it.
+"""
