@@ -311,6 +311,7 @@ class Association:
         self.aarq: acse.Aarq | None = None
         self.close_reason: CloseReason | None = None
         self.close_detail = ""
+        self._peer_concluded = False
         self._receiver = stack.TransportReceiver(self.config.tpdu_size + 4, self.config.tsdu_limit)
         self._out: list[bytes] = []
         self._tpdu_size = cotp.DEFAULT_TPDU_SIZE
@@ -698,6 +699,10 @@ class Association:
         if self.state is AssociationState.CLOSED:
             return []
         self._out.clear()
+        if self._peer_concluded:
+            # libiec61850 and others may close the transport right after Conclude, before
+            # (or instead of) the ACSE release: the peer ended the association in order.
+            return [self._close(CloseReason.RELEASED, "concluded by peer; transport closed")]
         return [self._close(CloseReason.CONNECTION_LOST, detail)]
 
     def _send_data(self, pdu: MmsPdu) -> None:
@@ -915,4 +920,5 @@ class Association:
             return []
         self._send_data(ConcludeResponse())
         self.state = AssociationState.RELEASING
+        self._peer_concluded = True
         return [ConcludeRequested()]

@@ -341,6 +341,18 @@ def test_conclude_refused_returns_to_associated() -> None:
     assert client.state is AssociationState.ASSOCIATED
 
 
+def test_a_peer_that_concludes_then_closes_the_transport_has_released() -> None:
+    # libiec61850's MmsConnection_conclude may close TCP before its ACSE release goes out
+    client, server = pair()
+    client.conclude()
+    assert server.receive_bytes(client.data_to_send()) == [ConcludeRequested()]
+    assert server.connection_lost("end of stream") == [
+        AssociationClosed(CloseReason.RELEASED, "concluded by peer; transport closed")
+    ]
+    _, other = pair()
+    assert other.connection_lost("end of stream")[0].reason is CloseReason.CONNECTION_LOST
+
+
 def test_abort_both_ways() -> None:
     client, server = pair()
     client.abort()
