@@ -2,8 +2,11 @@
 
 Each device has one connection and one task (`DeviceLink`) that polls its poll groups, each
 at its own interval, as planned read blocks. A failing block (a Modbus exception or a
-time-out) marks only its own points not valid; losing the connection marks all the device's
-points not valid at once and reconnects with back-off. Every state change is logged once.
+time-out) marks only its own points not valid; losing the connection, or two time-outs in a
+row with no answer between them (a hung device), marks all the device's points not valid at
+once and reconnects with back-off. A device is up from its first answer on a connection, not
+from the TCP connect (a stopped process's kernel still accepts connections). Every change of
+state is logged once; failures while down are thinned out with `Throttle`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from adapters.modbus.model import ClientPoint, Device, ModbusClientSettings
 from adapters.modbus.plan import PlannedRead, Span, plan_reads
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.logs import Throttle
 from gateway.mapping import Binding, LinearBatch
 from gateway.points import PointDef, PointKind, Quality, Validity, now
 from gateway.registry import AdapterSettings
@@ -46,6 +50,11 @@ LOST = Quality(Validity.NOT_VALID, timestamp_invalid=True)
 """Not valid: the block or the device did not answer."""
 DEFINITION_CHECK_PERIOD = 2.0
 """How often (s) a link checks that the bus definitions of its points are unchanged."""
+TIMEOUTS_FOR_DOWN = 2
+"""Requests in a row that time out, with no answer between them, before a device is down."""
+RECENTLY_GOOD = 600.0
+"""For this long (s) after its last answer a device is retried at most `recovery_interval`
+apart; later the back-off grows to `backoff_max`."""
 
 _FAILURE_OF_EXCEPTION = {
     1: CommandFailure.NOT_PERMITTED,  # illegal function
@@ -217,6 +226,13 @@ class DeviceLink:
         self.polls = 0
         self.failed_requests = 0
         self._answered = False  # the device answered a request on this connection
+        self._timeouts = 0  # requests in a row that timed out on this connection
+        self._last_answer: float | None = None  # monotonic time of the last answer
+        self._quiet_timeouts: list[Block] = []  # block time-outs not logged yet
+        self._down_log = Throttle()
+        self._attempt = 0  # connection attempts so far
+        self._counted_attempt = 0  # the last attempt counted as a failure while down
+        self._down_attempts = 0  # failed attempts since the device went down
         self._write_lock = asyncio.Lock()  # one write (read-modify-write, verify) at a time
         self._replan = True
         self._definitions: dict[str, PointDef] = {}
@@ -253,9 +269,13 @@ class DeviceLink:
         failures = 0
         try:
             while True:
+                self._attempt += 1
                 if await self._connect():
                     self._answered = False
-                    self._set_up()
+                    self._timeouts = 0
+                    t = time.monotonic()
+                    for group in self.groups:
+                        group.due = t
                     try:
                         await self._poll_until_lost()
                     except DeviceLost as exc:
@@ -271,8 +291,19 @@ class DeviceLink:
             self._close()
 
     def _backoff(self, failures: int) -> float:
+        """The delay before reconnect attempt `failures`; at most `recovery_interval` while
+        the device answered in the last `RECENTLY_GOOD` seconds.
+
+        A device that hangs and comes back (a stopped process, a rebooting PLC) is so found
+        within about a second, at the price of one TCP connect and one read per second; a
+        device gone for longer is retried ever less often, up to `backoff_max`.
+        """
         d = self.device
-        return Backoff(d.backoff_initial, d.backoff_max).delay(failures)
+        cap = d.backoff_max
+        last = self._last_answer
+        if last is not None and time.monotonic() - last < RECENTLY_GOOD:
+            cap = min(cap, d.recovery_interval)
+        return Backoff(min(d.backoff_initial, cap), cap).delay(failures)
 
     async def _connect(self) -> bool:
         d = self.device
@@ -304,6 +335,7 @@ class DeviceLink:
             self._wake.set()
 
     def _set_up(self) -> None:
+        """The device answered: it is up (logged when that is news)."""
         if self.state != "up":
             log.info(
                 "modbus device %s (%s:%d unit %d) is up",
@@ -312,29 +344,43 @@ class DeviceLink:
                 self.device.port,
                 self.device.unit,
             )
+            self._down_log.reset()
         self.state = "up"
-        t = time.monotonic()
-        for group in self.groups:
-            group.due = t
 
     def _set_down(self, reason: str) -> None:
-        """Mark all the device's points not valid; log only when the state changes."""
+        """Mark all the device's points not valid; one line when the state changes, repeats
+        while down thinned out (attempt 2, 4, 8... of the same error)."""
+        self.last_error = reason
+        self._quiet_timeouts.clear()
         if self.state == "down":
+            if self._counted_attempt == self._attempt:
+                return  # this attempt's failure is already counted
+            self._counted_attempt = self._attempt
+            self._down_attempts += 1
+            if self._down_log.failure(reason, self._down_attempts):
+                log.info(
+                    "modbus device %s is still down: %s (attempt %d)",
+                    self.name,
+                    reason,
+                    self._down_attempts,
+                )
             return
         was = self.state
         self.state = "down"
-        self.last_error = reason
+        self._counted_attempt = self._attempt
+        self._down_attempts = 1
+        self._down_log.failure(reason, 1)
         mark_not_valid(self.bus, self.points(), now())
         for group in self.groups:
             for block in group.blocks:
                 block.error = None
         if was == "starting":
             log.warning(
-                "modbus device %s is unreachable (%s); retrying with back-off", self.name, reason
+                "modbus device %s is unreachable: %s; retrying with back-off", self.name, reason
             )
         else:
             log.warning(
-                "modbus device %s is down (%s); its %d points are not valid; reconnecting",
+                "modbus device %s is down: %s; its %d points are not valid; reconnecting",
                 self.name,
                 reason,
                 len(self.bindings),
@@ -345,7 +391,7 @@ class DeviceLink:
     async def _poll_until_lost(self) -> None:
         while True:
             self._refresh_plan()
-            if not self.connected or self.state != "up":
+            if not self.connected:
                 raise DeviceLost(self.last_error or "connection closed")
             if not self.groups:
                 await self._sleep(self.device.poll_interval)
@@ -398,13 +444,15 @@ class DeviceLink:
         except ConnectionException as exc:
             raise DeviceLost(str(exc) or "not connected") from None
         except ModbusIOException:
-            if not client.connected:
-                raise DeviceLost(
-                    f"no answer in {self.device.timeout}s, connection closed"
-                ) from None
-            self._block_failed(block, f"no answer in {self.device.timeout}s")
+            self._timed_out(client, block)
             return
         self._answered = True
+        self._timeouts = 0
+        self._last_answer = time.monotonic()
+        self._set_up()
+        for quiet in self._quiet_timeouts:  # the device answers: those were the blocks' own
+            self._log_block_failure(quiet)
+        self._quiet_timeouts.clear()
         if response.isError():
             self._block_failed(block, describe_exception(response.exception_code))
             return
@@ -417,18 +465,39 @@ class DeviceLink:
             log.info("modbus device %s: %s answers again", self.name, block.label)
             block.error = None
 
-    def _block_failed(self, block: Block, reason: str) -> None:
+    def _timed_out(self, client: AsyncModbusTcpClient, block: Block) -> None:
+        """A read got no answer in time: the block's fault, or the whole device's.
+
+        Before the device answered on this connection, or at the second time-out in a row,
+        or when pymodbus gave up the connection, the device is lost (named a time-out). A
+        single time-out marks the block's points at once; its log line waits until the
+        device answers something else, so a hung device costs one line, not one per block.
+        """
+        self._timeouts += 1
+        reason = f"time-out (no answer in {self.device.timeout}s)"
+        if not self._answered or self._timeouts >= TIMEOUTS_FOR_DOWN or not client.connected:
+            self.failed_requests += 1
+            raise DeviceLost(reason)
+        self._block_failed(block, reason, quiet=True)
+
+    def _block_failed(self, block: Block, reason: str, quiet: bool = False) -> None:
         self.failed_requests += 1
         mark_not_valid(self.bus, block.points, now())
         if block.error != reason:
-            log.warning(
-                "modbus device %s: %s failed (%s); its %d points are not valid",
-                self.name,
-                block.label,
-                reason,
-                len(block.points),
-            )
             block.error = reason
+            if quiet:
+                self._quiet_timeouts.append(block)
+            else:
+                self._log_block_failure(block)
+
+    def _log_block_failure(self, block: Block) -> None:
+        log.warning(
+            "modbus device %s: %s failed (%s); its %d points are not valid",
+            self.name,
+            block.label,
+            block.error,
+            len(block.points),
+        )
 
     # -- writes --
 

@@ -163,6 +163,12 @@ class Device(BackoffSettings):
     port: int = Field(default=502, ge=1, le=65535)
     unit: int = Field(default=1, ge=0, le=255, description="unit id (device_id)")
     timeout: float = Field(default=1.0, gt=0, description="per request (s)")
+    recovery_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="longest reconnect delay (s) while the device answered in the last "
+        "10 minutes, so a device that comes back is polled again within about a second",
+    )
     poll_interval: float = Field(default=1.0, gt=0, description="default poll group (s)")
     poll_groups: dict[str, float] = Field(default_factory=dict, description="name -> interval")
     max_gap: int = Field(default=0, ge=0, le=MAX_REGISTERS_PER_READ, description="merge holes")

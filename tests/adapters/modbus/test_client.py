@@ -7,6 +7,8 @@ registers there, runs the adapter and watches the bus.
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import struct
 
 import pytest
@@ -230,6 +232,43 @@ async def test_device_loss_marks_all_its_points_at_once_and_recovery_restores_th
             await restarted.kill()
     assert sum("is down" in m for m in messages) == 1  # one line, however many retries
     assert sum("is up" in m for m in messages) == 2
+
+
+async def test_a_hung_device_is_one_time_out_line_and_is_polled_again_soon_after(peer, caplog):
+    """A SIGSTOPped device: its kernel still accepts TCP, so connecting proves nothing."""
+    adapter_log = "adapters.modbus.client"
+    caplog.set_level(logging.INFO, logger=adapter_log)
+    # a back-off that alone would wait 4-8 s by the time the device returns
+    dev = device(peer, poll_interval=0.1, timeout=0.2, backoff_initial=1.0, backoff_max=30.0,
+                 recovery_interval=0.3)  # fmt: skip
+    points = [{"point": "A", "address": 0}, {"point": "B", "table": "input", "address": 500}]
+    bus, adapter = client_on_bus([dev], points, [PointDef(id="A"), PointDef(id="B")])
+
+    def messages():
+        return [r.getMessage() for r in caplog.records if r.name == adapter_log]
+
+    async with running(adapter):
+        await eventually(lambda: valid(bus, "A", "B"))
+        assert peer.proc is not None
+        os.kill(peer.proc.pid, signal.SIGSTOP)
+        try:
+            await eventually(lambda: not_valid(bus, "A", "B"), timeout=5)
+            status = adapter.status()["devices"]["plc"]
+            assert status["state"] == "down" and "time-out" in status["last_error"]
+            await asyncio.sleep(5)  # reconnects: each TCP connect succeeds, no read does
+            assert adapter.status()["devices"]["plc"]["state"] == "down"
+            assert sum("is up" in m for m in messages()) == 1  # the first start only
+        finally:
+            os.kill(peer.proc.pid, signal.SIGCONT)
+        await eventually(lambda: valid(bus, "A", "B"), timeout=2.5, what="recovery")
+    connections = (await peer.call("counts"))["connections"]
+    assert connections >= 3  # connected while stopped, and still not reported up
+    lines = messages()
+    assert sum("is down: time-out" in m for m in lines) == 1
+    assert sum("is down" in m for m in lines) == 1
+    assert sum("is up" in m for m in lines) == 2
+    assert not any("failed (" in m for m in lines)  # not one line per block
+    assert len(lines) <= 7, lines  # up, down, a few thinned-out "still down", up
 
 
 async def test_an_unreachable_device_is_retried_without_killing_the_adapter():
