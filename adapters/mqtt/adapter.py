@@ -5,6 +5,10 @@
   to a message on the batch topic. QoS 0 uses a coalescing subscription (while the broker is
   unreachable only the latest value of each point is kept, and published on reconnect); QoS 1
   keeps every change in the bounded store-and-forward buffer until the broker acknowledges it.
+- Losses: every publication dropped on the way is counted in `lost` (QoS 1: the buffer or
+  the bus queue full; QoS 0: a value replaced by a newer one while the broker is unreachable,
+  or left unwritten in paho when the connection dropped); when the broker is back, one line
+  says how many were lost during the outage.
 - Subscriptions: each bound topic feeds its point(s); the adapter owns those points, and they
   turn not valid when the connection is lost. Malformed payloads are counted per topic and
   logged once per topic.
@@ -152,7 +156,12 @@ class MqttAdapter(Adapter):
         self._malformed: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._connect_errors = Throttle()
-        self._overflow_logged = 0
+        self._overflow_log = Throttle()
+        self._held: dict[str, PointValue] = {}  # QoS 0: latest values while disconnected
+        self._dropped = 0  # QoS 0 publications lost (QoS 1 losses are the buffers' overflow)
+        self._lost_before_outage = 0  # `lost` when the current outage began
+        self._lost_seen = 0  # `lost` when last checked for a buffer-full line
+        self._lost_last_outage = 0  # publications lost in the last outage that ended
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -261,12 +270,32 @@ class MqttAdapter(Adapter):
             self.client_id,
             " (session resumed)" if link.session_present else "",
         )
+        self._report_outage_losses()
         link.publish(self.topics.status, "online", 1, True)
         await link.subscribe(self._subscriptions(), self.settings.connect_timeout)
+        held = list(self._held.values())
+        self._held.clear()
         if self.settings.snapshot_on_connect and self.settings.publish:
-            self._publish_snapshot()
+            self._publish_snapshot()  # the current values: newer than or equal to `held`
+        elif held:
+            self._send_now(held)
         self._pump()
         self._connected.set()
+
+    def _report_outage_losses(self) -> None:
+        """The broker is back: one line with the publications lost while it was not."""
+        lost = self.lost
+        during = lost - self._lost_before_outage
+        self._lost_before_outage = lost
+        self._lost_last_outage = during
+        self._overflow_log = Throttle()
+        if during:
+            log.warning(
+                "%s: %d messages lost while the broker was unreachable (%d since start)",
+                self.name,
+                during,
+                lost,
+            )
 
     def _subscriptions(self) -> list[tuple[str, int]]:
         qos: dict[str, int] = {}
@@ -289,6 +318,8 @@ class MqttAdapter(Adapter):
                     CommandError(CommandFailure.DEVICE_FAILURE, "connection to the broker lost")
                 )
         self._acks.clear()
+        self._lost_before_outage = self.lost
+        self._dropped += link.unsent_qos0()
         if self._input_of:
             self.bus.owner_lost(self.name)
         buffered = len(self._buffer) if self._buffer is not None else 0
@@ -322,13 +353,13 @@ class MqttAdapter(Adapter):
         qos1 = self._buffer is not None
         filt = self._filter
         while True:
-            if not qos1 and self._link is None:
-                await self._connected.wait()
             changes = await sub.wait(self._wait_timeout())
             if filt.active:
                 now = time.monotonic()
                 changes = filt.admit(changes, now) + filt.due(now)
-            if changes:
+            if changes and not qos1 and self._link is None:
+                self._hold(changes)
+            elif changes:
                 self._busy = True
                 try:
                     await self._publish_values(changes)
@@ -355,27 +386,48 @@ class MqttAdapter(Adapter):
                 self._send_points(pvs[start : start + CHUNK])
                 await self._let_socket_drain()
 
+    def _hold(self, pvs: Sequence[PointValue]) -> None:
+        """QoS 0 while disconnected: keep each point's latest value; a replaced one is lost."""
+        held = self._held
+        for pv in pvs:
+            if pv.point in held:
+                self._dropped += 1
+            held[pv.point] = pv
+
+    def _send_now(self, pvs: Sequence[PointValue]) -> None:
+        if self.settings.batch_size:
+            self._send_batches(pvs, self.settings.batch_size)
+        else:
+            self._send_points(pvs)
+
     def _send_points(self, pvs: Sequence[PointValue]) -> None:
         link = self._link
         if link is None:
+            self._hold(pvs)
             return
         publish = link.client.publish
         topics = self._point_topics
         retain = self._retain
+        failed = 0
         for pv, payload in zip(pvs, self._encoder.points_json(pvs), strict=True):
-            publish(topics[pv.point], payload, 0, retain[pv.point])
-        self.stats.messages_published += len(pvs)
-        self.stats.points_published += len(pvs)
+            if publish(topics[pv.point], payload, 0, retain[pv.point]).rc:
+                failed += 1  # paho has no connection any more: not sent, not kept
+        self._dropped += failed
+        self.stats.messages_published += len(pvs) - failed
+        self.stats.points_published += len(pvs) - failed
 
     def _send_batches(self, pvs: Sequence[PointValue], size: int) -> None:
         link = self._link
         if link is None:
+            self._hold(pvs)
             return
         topic = self.topics.batch
         encode = self._encoder.batch_json
         for start in range(0, len(pvs), size):
-            link.client.publish(topic, encode(pvs[start : start + size]), 0, False)
-            self.stats.messages_published += 1
+            if link.client.publish(topic, encode(pvs[start : start + size]), 0, False).rc:
+                self._dropped += 1
+            else:
+                self.stats.messages_published += 1
         self.stats.points_published += len(pvs)
 
     async def _let_socket_drain(self) -> None:
@@ -385,32 +437,34 @@ class MqttAdapter(Adapter):
             await link.drained(timeout=5.0)
 
     def _buffer_values(self, pvs: Sequence[PointValue], buffer: ForwardBuffer) -> None:
-        dropped = 0
         batch = self.settings.batch_size
         if batch:
             topic = self.topics.batch
             for start in range(0, len(pvs), batch):
                 payload = self._encoder.batch_json(pvs[start : start + batch]).encode()
-                dropped += buffer.push(topic, payload, False)
+                buffer.push(topic, payload, False)
         else:
             topics = self._point_topics
             retain = self._retain
             for pv, text in zip(pvs, self._encoder.points_json(pvs), strict=True):
-                dropped += buffer.push(topics[pv.point], text.encode(), retain[pv.point])
+                buffer.push(topics[pv.point], text.encode(), retain[pv.point])
         buffer.flush()
-        if dropped:
+        lost = self.lost
+        if lost > self._lost_seen:  # the buffer or the bus queue overflowed
+            self._lost_seen = lost
             self._report_overflow()
 
     def _report_overflow(self) -> None:
-        total = self.overflow
-        if self._overflow_logged == 0 or total >= 2 * self._overflow_logged:
+        """Buffer full: a line at the 1st, 2nd, 4th... time in an outage; the exact total of
+        the outage follows when the broker is back."""
+        if self._overflow_log.count("overflow"):
             log.warning(
-                "%s: store-and-forward buffer full (%d messages): %d oldest messages dropped",
+                "%s: store-and-forward buffer full (%d messages): %d messages lost so far in "
+                "this outage; the total follows when the broker is back",
                 self.name,
                 self.settings.buffer_size,
-                total,
+                self.lost - self._lost_before_outage,
             )
-            self._overflow_logged = total
 
     @property
     def overflow(self) -> int:
@@ -418,6 +472,12 @@ class MqttAdapter(Adapter):
         buffered = self._buffer.overflow if self._buffer is not None else 0
         queued = self._sub.overflow if self._sub is not None and self._sub.every else 0
         return buffered + queued
+
+    @property
+    def lost(self) -> int:
+        """Publications dropped since start, by every path: the QoS 1 buffers' overflow and
+        the QoS 0 values never sent."""
+        return self.overflow + self._dropped
 
     def _pump(self) -> None:
         """Hand buffered QoS 1 messages to the broker, at most `max_inflight` at a time."""
@@ -451,10 +511,8 @@ class MqttAdapter(Adapter):
         self._filter.forget(points)
         if self._buffer is not None:
             self._buffer_values(pvs, self._buffer)
-        elif self.settings.batch_size:
-            self._send_batches(pvs, self.settings.batch_size)
         else:
-            self._send_points(pvs)
+            self._send_now(pvs)
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait until every change so far is with the broker (a QoS 1 fence message).
@@ -612,6 +670,8 @@ class MqttAdapter(Adapter):
             **asdict(self.stats),
             "malformed_by_topic": dict(self._malformed),
             "overflow": self.overflow,
+            "lost": self.lost,
+            "lost_last_outage": self._lost_last_outage,
         }
         if self._buffer is not None:
             out["buffered"] = len(self._buffer)

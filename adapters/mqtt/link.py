@@ -229,6 +229,17 @@ class BrokerLink:
     def is_open(self) -> bool:
         return not self.closed.done()
 
+    def unsent_qos0(self) -> int:
+        """QoS 0 publications paho still holds unwritten: lost when the connection is.
+
+        (paho keeps no copy of them to send again, unlike its QoS 1 messages.)
+        """
+        return sum(
+            1
+            for packet in self.client._out_packet
+            if packet["command"] & 0xF0 == mqtt.PUBLISH and packet["qos"] == 0
+        )
+
     def publish(
         self,
         topic: str,

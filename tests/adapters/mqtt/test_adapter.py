@@ -317,6 +317,71 @@ async def test_buffer_overflow_is_counted_reported_and_keeps_the_newest(broker, 
         peer.stop()
 
 
+def outage_lines(caplog):
+    return [
+        r.getMessage() for r in caplog.records if "while the broker was unreachable" in r.message
+    ]
+
+
+async def test_every_qos1_message_lost_in_an_outage_is_counted_and_logged_once_back(broker, caplog):
+    bus = bus_with([PointDef(id="SEQ", kind="discrete")])
+    adapter = adapter_for(
+        bus, broker, qos=1, publish=["SEQ"], buffer_size=25, snapshot_on_connect=False
+    )
+    caplog.set_level(logging.INFO, logger="adapters.mqtt")
+    async with running_mqtt(adapter):
+        bus.update("SEQ", 0, GOOD, time.time())
+        await adapter.flush(10)
+        await asyncio.to_thread(broker.stop)
+        await eventually(lambda: not adapter.connected)
+        for seq in range(1, 201):  # in bursts, so the bus queue overflows as well as the buffer
+            bus.update("SEQ", seq, GOOD, time.time())
+            if seq % 50 == 0:
+                await asyncio.sleep(0.01)
+        await eventually(lambda: adapter.status()["lost"] == 175)
+        assert adapter.status()["buffered"] == 25 and outage_lines(caplog) == []
+        full = [m for m in caplog.messages if "buffer full" in m]
+        assert 1 <= len(full) <= 4  # thinned out while it goes on
+        await asyncio.to_thread(broker.start)
+        await adapter.wait_connected(5)
+        await adapter.flush(10)
+        status = adapter.status()
+    assert status["lost"] == 175 and status["lost_last_outage"] == 175
+    assert outage_lines(caplog) == [
+        "mqtt: 175 messages lost while the broker was unreachable (175 since start)"
+    ]
+
+
+async def test_qos0_values_replaced_while_disconnected_are_counted_as_lost(broker, caplog):
+    bus = bus_with([PointDef(id="A", kind="discrete"), PointDef(id="B", kind="discrete")])
+    adapter = adapter_for(
+        bus, broker, qos=0, publish=["A", "B"], retain=True, snapshot_on_connect=False
+    )
+    caplog.set_level(logging.INFO, logger="adapters.mqtt")
+    peer = Peer(broker)
+    try:
+        async with running_mqtt(adapter):
+            await asyncio.to_thread(broker.stop)
+            await eventually(lambda: not adapter.connected)
+            for seq in range(1, 31):
+                bus.update("A", seq, GOOD, time.time())
+                await eventually(lambda: not len(adapter._sub))  # each value reaches the adapter
+            bus.update("B", 1, GOOD, time.time())
+            await eventually(lambda: not len(adapter._sub))
+            await asyncio.to_thread(broker.start)
+            await adapter.wait_connected(5)
+            peer.start("iccp/site1/+")  # the values sent on reconnect are retained
+            await eventually(lambda: peer.json_on("iccp/site1/B"), 10)
+            await eventually(lambda: [v["value"] for v in peer.json_on("iccp/site1/A")] == [30])
+            status = adapter.status()
+    finally:
+        peer.stop()
+    assert status["lost"] == 29 and status["lost_last_outage"] == 29  # A 1..29: replaced
+    assert outage_lines(caplog) == [
+        "mqtt: 29 messages lost while the broker was unreachable (29 since start)"
+    ]
+
+
 # -- subscriptions -------------------------------------------------------------------------------
 
 
