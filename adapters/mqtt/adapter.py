@@ -162,6 +162,7 @@ class MqttAdapter(Adapter):
         self._lost_before_outage = 0  # `lost` when the current outage began
         self._lost_seen = 0  # `lost` when last checked for a buffer-full line
         self._lost_last_outage = 0  # publications lost in the last outage that ended
+        self._outage = True  # not connected, or the QoS 1 backlog not moving yet
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -270,7 +271,8 @@ class MqttAdapter(Adapter):
             self.client_id,
             " (session resumed)" if link.session_present else "",
         )
-        self._report_outage_losses()
+        if self._buffer is None or len(self._buffer) < self._buffer.maxlen:
+            self._end_outage()  # else at the first PUBACK: the buffer may drop until then
         link.publish(self.topics.status, "online", 1, True)
         await link.subscribe(self._subscriptions(), self.settings.connect_timeout)
         held = list(self._held.values())
@@ -282,8 +284,11 @@ class MqttAdapter(Adapter):
         self._pump()
         self._connected.set()
 
-    def _report_outage_losses(self) -> None:
+    def _end_outage(self) -> None:
         """The broker is back: one line with the publications lost while it was not."""
+        if not self._outage:
+            return
+        self._outage = False
         lost = self.lost
         during = lost - self._lost_before_outage
         self._lost_before_outage = lost
@@ -318,7 +323,9 @@ class MqttAdapter(Adapter):
                     CommandError(CommandFailure.DEVICE_FAILURE, "connection to the broker lost")
                 )
         self._acks.clear()
-        self._lost_before_outage = self.lost
+        if not self._outage:
+            self._outage = True
+            self._lost_before_outage = self.lost
         self._dropped += link.unsent_qos0()
         if self._input_of:
             self.bus.owner_lost(self.name)
@@ -455,15 +462,15 @@ class MqttAdapter(Adapter):
             self._report_overflow()
 
     def _report_overflow(self) -> None:
-        """Buffer full: a line at the 1st, 2nd, 4th... time in an outage; the exact total of
-        the outage follows when the broker is back."""
+        """Buffer full: a line at the 1st, 2nd, 4th... time in an outage (or while the broker
+        is back but not keeping up); the exact total of an outage follows when it ends."""
         if self._overflow_log.count("overflow"):
             log.warning(
-                "%s: store-and-forward buffer full (%d messages): %d messages lost so far in "
-                "this outage; the total follows when the broker is back",
+                "%s: store-and-forward buffer full (%d messages): the oldest are dropped "
+                "(%d lost since start)",
                 self.name,
                 self.settings.buffer_size,
-                self.lost - self._lost_before_outage,
+                self.lost,
             )
 
     @property
@@ -499,6 +506,7 @@ class MqttAdapter(Adapter):
         seq = self._seq_of_mid.pop(mid, None)
         if seq is not None and self._buffer is not None:
             self._buffer.ack(seq)
+            self._end_outage()
             self._pump()
             return
         future = self._acks.pop(mid, None)
