@@ -468,14 +468,15 @@ class DeviceLink:
     def _timed_out(self, client: AsyncModbusTcpClient, block: Block) -> None:
         """A read got no answer in time: the block's fault, or the whole device's.
 
-        Before the device answered on this connection, or at the second time-out in a row,
-        or when pymodbus gave up the connection, the device is lost (named a time-out). A
-        single time-out marks the block's points at once; its log line waits until the
-        device answers something else, so a hung device costs one line, not one per block.
+        At the second time-out in a row (on a fresh connection too: a block that never
+        answers must not keep the others from being polled), or when pymodbus gave up the
+        connection, the device is lost, named a time-out. A single time-out marks the
+        block's points at once; its log line waits until the device answers something else,
+        so a hung device costs one line, not one per block.
         """
         self._timeouts += 1
         reason = f"time-out (no answer in {self.device.timeout}s)"
-        if not self._answered or self._timeouts >= TIMEOUTS_FOR_DOWN or not client.connected:
+        if self._timeouts >= TIMEOUTS_FOR_DOWN or not client.connected:
             self.failed_requests += 1
             raise DeviceLost(reason)
         self._block_failed(block, reason, quiet=True)

@@ -202,6 +202,17 @@ async def test_a_timeout_on_one_block_marks_only_its_points(peer):
         assert adapter.status()["devices"]["plc"]["failed_requests"] >= 1
 
 
+async def test_a_block_that_times_out_first_on_a_connection_does_not_hide_the_others(peer):
+    """Up is decided by an answer, not by the first request: a slow first block is its own."""
+    await peer.call("delay", table="holding", start=0, end=1, seconds=0.3)
+    points = [{"point": "A", "address": 0}, {"point": "B", "address": 100}]
+    dev = device(peer, poll_interval=0.05, timeout=0.1)
+    bus, adapter = client_on_bus([dev], points, [PointDef(id="A"), PointDef(id="B")])
+    async with running(adapter):
+        await eventually(lambda: valid(bus, "B"))
+        assert adapter.status()["devices"]["plc"]["state"] == "up"
+
+
 async def test_device_loss_marks_all_its_points_at_once_and_recovery_restores_them(peer, caplog):
     adapter_log = "adapters.modbus.client"
     caplog.set_level(logging.INFO, logger=adapter_log)
