@@ -351,6 +351,8 @@ class DeviceLink:
         """Mark all the device's points not valid; one line when the state changes, repeats
         while down thinned out (attempt 2, 4, 8... of the same error)."""
         self.last_error = reason
+        for block in self._quiet_timeouts:  # never logged: never to be logged as recovered
+            block.error = None
         self._quiet_timeouts.clear()
         if self.state == "down":
             if self._counted_attempt == self._attempt:
