@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from benchmarks.common import best_rate, report
 from gateway.isn import parse_isn
 from gateway.isn.codes import HEADER_1, HEADER_2
@@ -20,11 +22,16 @@ _TEMPLATES = (
 
 def make_isn_file(records: int = RECORDS) -> bytes:
     """A valid ISN file of `records` data records of mixed kinds, CRLF line ends."""
-    lines = [",".join(HEADER_1), "2.3,05/01/2004,,", ",".join(HEADER_2)]
+    return b"".join(isn_file_lines(records))
+
+
+def isn_file_lines(records: int) -> Iterator[bytes]:
+    """The lines (CRLF ends) of `make_isn_file`, one at a time, to write a large file."""
+    for line in (",".join(HEADER_1), "2.3,05/01/2004,,", ",".join(HEADER_2)):
+        yield f"{line}\r\n".encode("ascii")
     for n in range(records):
         template = _TEMPLATES[n % len(_TEMPLATES)]
-        lines.append(template.format(n=n, s=n % 97))
-    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+        yield (template.format(n=n, s=n % 97) + "\r\n").encode("ascii")
 
 
 def main() -> None:

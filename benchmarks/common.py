@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 
 
-def report(name: str, value: float, unit: str) -> None:
+def report(name: str, value: float, unit: str, digits: int = 0) -> None:
     """Print one benchmark figure in the project's `BENCH <name> <value> <unit>` format."""
-    print(f"BENCH {name} {value:.0f} {unit}", flush=True)
+    print(f"BENCH {name} {value:.{digits}f} {unit}", flush=True)
 
 
 def best_rate(work: Callable[[], int], repeat: int = 5, min_time: float = 0.2) -> float:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gateway.isn import (
+    DEFAULT_MAX_FINDINGS,
+    FileReport,
     Finding,
     IsnError,
     IsnFile,
-    Severity,
     diff_isn,
     export_points,
     format_isn_date,
@@ -29,6 +30,7 @@ from gateway.isn import (
     parse_isn_date,
     points_from_isn,
     read_isn,
+    validate_file,
 )
 from gateway.points import PointDef
 
@@ -63,11 +65,19 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="check files against every rule of the format",
         description=(
             "Check ISN files and print each finding as FILE:LINE: error|warning: FIELD: "
-            "message. Exit 0 when no file has an error, 1 when one has, 2 when a file "
-            "cannot be read."
+            "message. Files are streamed, not held in memory; of each file the findings "
+            "on the first lines are printed (--max-findings) and all are counted. Exit 0 "
+            "when no file has an error, 1 when one has, 2 when a file cannot be read."
         ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--max-findings",
+        type=_count_argument,
+        default=DEFAULT_MAX_FINDINGS,
+        metavar="N",
+        help=f"findings to print per file; the rest are counted ({DEFAULT_MAX_FINDINGS})",
+    )
     _add_format_option(parser)
     parser.set_defaults(func=run_validate)
 
@@ -152,6 +162,16 @@ def _date_argument(text: str) -> date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _count_argument(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
+    return count
+
+
 def _read(path: Path, errors: TextIO) -> tuple[IsnFile | None, list[Finding]] | None:
     """Read and check a file; None (after saying why) if it cannot be read at all."""
     try:
@@ -166,35 +186,60 @@ def _read(path: Path, errors: TextIO) -> tuple[IsnFile | None, list[Finding]] | 
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """`isn validate FILE...`: print every finding; exit 0, 1 (errors) or 2 (unreadable)."""
+    """`isn validate FILE...`: print the findings; exit 0, 1 (errors) or 2 (unreadable)."""
     files: Sequence[Path] = args.files
     reported: list[dict[str, Any]] = []
+    not_shown: dict[str, int] = {}
     unreadable: list[str] = []
     errors = warnings = 0
     for path in files:
-        read = _read(path, sys.stderr)
-        if read is None:
+        report = _validate(path, args.max_findings, sys.stderr)
+        if report is None:
             unreadable.append(str(path))
             continue
-        for finding in read[1]:
-            errors += finding.severity is Severity.ERROR
-            warnings += finding.severity is Severity.WARNING
-            reported.append({"file": str(path), **finding.to_dict()})
+        errors += report.errors
+        warnings += report.warnings
+        for finding in report.findings:
             if args.format == "text":
                 print(finding.format(str(path)))
+            else:
+                reported.append({"file": str(path), **finding.to_dict()})
+        if report.not_kept:
+            not_shown[str(path)] = report.not_kept
+            if args.format == "text":
+                print(
+                    f"{path}: {report.not_kept} more finding(s) not shown "
+                    f"(the first {len(report.findings)} are; --max-findings N)"
+                )
     if args.format == "json":
         document = {
             "findings": reported,
             "errors": errors,
             "warnings": warnings,
+            "not_shown": not_shown,
             "unreadable": unreadable,
         }
         print(json.dumps(document, indent=2))
     else:
-        print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        summary = f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)"
+        if not_shown:
+            hidden = sum(not_shown.values())
+            summary += (
+                f"; {hidden} finding(s) not shown, beyond the first {args.max_findings} a file"
+            )
+        print(summary, file=sys.stderr)
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def _validate(path: Path, max_findings: int, errors: TextIO) -> FileReport | None:
+    """Check a file, streaming it; None (after saying why) if it cannot be read at all."""
+    try:
+        return validate_file(path, max_findings=max_findings)
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror or exc}", file=errors)
+        return None
 
 
 # -- diff -------------------------------------------------------------------------------

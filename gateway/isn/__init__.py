@@ -15,7 +15,9 @@ Header_2 (18 column names) and one record per data point. This package
 - writes canonical files that read back byte for byte (`format_isn`, `write_isn`) under the
   `SiteIDddmmmyyyy.csv` name convention (`isn_file_name`), and writes configured points
   back as a file (`export_points`) (`gateway.isn.writer`);
-- compares two files of one site (`diff_isn`, `gateway.isn.diff`).
+- compares two files of one site (`diff_isn`, `gateway.isn.diff`);
+- checks a file of any size without holding it (`validate_file`, `gateway.isn.stream`),
+  keeping the first findings (`CappedFindings`) and counting the rest.
 
 The format's code tables are in `gateway.isn.codes`. Every public name of the submodules
 is importable from `gateway.isn` itself.
@@ -35,7 +37,9 @@ from gateway.isn.effective import (
 )
 from gateway.isn.model import (
     FILE_FIELD,
+    CappedFindings,
     Finding,
+    FindingSink,
     IsnError,
     IsnFile,
     IsnHeader,
@@ -50,6 +54,7 @@ from gateway.isn.model import (
     parse_period,
 )
 from gateway.isn.reader import parse_isn, read_isn
+from gateway.isn.stream import DEFAULT_MAX_FINDINGS, FileReport, validate_file
 from gateway.isn.validate import validate_isn
 from gateway.isn.writer import (
     export_points,
@@ -61,11 +66,15 @@ from gateway.isn.writer import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_FINDINGS",
     "FILE_FIELD",
+    "CappedFindings",
     "ChangedRecord",
     "EffectiveRecord",
     "FieldChange",
+    "FileReport",
     "Finding",
+    "FindingSink",
     "IsnDiff",
     "IsnError",
     "IsnFile",
@@ -94,6 +103,7 @@ __all__ = [
     "points_from_isn",
     "read_isn",
     "record_to_point",
+    "validate_file",
     "validate_isn",
     "write_isn",
 ]

@@ -8,12 +8,13 @@ dates (`MM/DD/YYYY`) and periods (`5M`), and a one-line description of a record.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from gateway.isn import codes
 
@@ -98,6 +99,61 @@ class IsnError(Exception):
     def errors(self) -> list[Finding]:
         """The findings of severity error."""
         return [f for f in self.findings if f.is_error]
+
+
+class FindingSink(Protocol):
+    """Where findings go: a list, or a store that keeps only some (`CappedFindings`)."""
+
+    def append(self, finding: Finding, /) -> None:
+        """Take one finding."""
+
+    def __len__(self) -> int:
+        """How many findings were taken."""
+        ...
+
+
+class CappedFindings:
+    """Findings of a file, at most `limit` of them kept (those of the first lines), all counted.
+
+    Memory stays bounded however many findings a file has: `kept()` gives the findings on
+    the lowest lines in line order (findings of one line in the order they were found),
+    `errors` and `warnings` count them all, and `not_kept` says how many were let go.
+    """
+
+    __slots__ = ("_heap", "_taken", "errors", "limit", "warnings")
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = max(limit, 0)
+        self.errors = 0
+        self.warnings = 0
+        self._taken = 0
+        # A max-heap on (line, order) by negation: its top is the finding to drop first.
+        self._heap: list[tuple[int, int, Finding]] = []
+
+    def append(self, finding: Finding, /) -> None:
+        """Count a finding, and keep it if it is among the `limit` on the lowest lines."""
+        self._taken += 1
+        if finding.is_error:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        item = (-finding.line, -self._taken, finding)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, item)
+        elif self._heap and item > self._heap[0]:
+            heapq.heapreplace(self._heap, item)
+
+    def __len__(self) -> int:
+        return self._taken
+
+    @property
+    def not_kept(self) -> int:
+        """How many findings were counted but not kept."""
+        return self._taken - len(self._heap)
+
+    def kept(self) -> list[Finding]:
+        """The findings kept, in line order."""
+        return [finding for _, _, finding in sorted(self._heap, reverse=True)]
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -18,6 +18,7 @@ from gateway.isn.model import (
     _BLANKS,
     FILE_FIELD,
     Finding,
+    FindingSink,
     IsnFile,
     IsnHeader,
     IsnRecord,
@@ -27,7 +28,7 @@ from gateway.isn.model import (
 from gateway.isn.validate import validate_isn
 
 _FIELD_COUNT: Final = len(codes.HEADER_2)
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -52,26 +53,30 @@ def parse_isn(data: bytes | str, *, validate: bool = True) -> ReadResult:
 
 
 def _decode(data: bytes, findings: list[Finding]) -> str | None:
-    if data.startswith(_UTF8_BOM):
-        findings.append(
-            Finding(
-                Severity.WARNING,
-                1,
-                FILE_FIELD,
-                "the file starts with a UTF-8 byte order mark; the format asks for plain ASCII",
-            )
-        )
-        data = data[len(_UTF8_BOM) :]
+    if data.startswith(UTF8_BOM):
+        findings.append(bom_warning())
+        data = data[len(UTF8_BOM) :]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        message = (
-            f"the file is not ASCII text: byte 0x{data[exc.start]:02X} on line {line} "
-            "is not a character; save the file as plain ASCII CSV"
-        )
-        findings.append(Finding(Severity.ERROR, line, FILE_FIELD, message))
+        findings.append(undecodable(data[exc.start], line))
         return None
+
+
+def bom_warning() -> Finding:
+    """The warning for a file that starts with a UTF-8 byte order mark."""
+    message = "the file starts with a UTF-8 byte order mark; the format asks for plain ASCII"
+    return Finding(Severity.WARNING, 1, FILE_FIELD, message)
+
+
+def undecodable(byte: int, line: int) -> Finding:
+    """The error for a file whose first byte that is not UTF-8 text is `byte` on `line`."""
+    message = (
+        f"the file is not ASCII text: byte 0x{byte:02X} on line {line} "
+        "is not a character; save the file as plain ASCII CSV"
+    )
+    return Finding(Severity.ERROR, line, FILE_FIELD, message)
 
 
 class _Stage:
@@ -101,7 +106,12 @@ def _split_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return csv_rows(io.StringIO(text, newline=""))
+
+
+def csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each CSV record of `lines` (a stream opened with newline='')."""
+    reader = csv.reader(lines)
     start = 1
     try:
         for row in reader:
@@ -113,18 +123,35 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _parse_text(text: str, findings: list[Finding]) -> IsnFile | None:
     """Split the text into the header records and data records (no field checks)."""
-    header = IsnHeader()
     records: list[IsnRecord] = []
+    header = read_rows(_split_rows(text), findings, records.append)
+    return None if header is None else IsnFile(header, records)
+
+
+def read_rows(
+    rows: Iterable[tuple[int, list[str]]],
+    findings: FindingSink,
+    on_record: Callable[[IsnRecord], object],
+) -> IsnHeader | None:
+    """Split (line, fields) rows into the header records and data records (no field checks).
+
+    Each data record goes to `on_record` as soon as it is read, so a caller may keep it or
+    check it and let it go. The Header_1 data record is returned; None if the structure of
+    the file is unusable (what is wrong is in `findings`).
+    """
+    header = IsnHeader()
+    count = 0
     blank_lines: list[int] = []
     stage = _Stage.HEADER_1
     line = 0
     try:
-        for line, row in _split_rows(text):
+        for line, row in rows:
             if stage == _Stage.DATA and row and (row[0] or any(row)):
                 if len(row) <= _FIELD_COUNT:
-                    records.append(IsnRecord(line, *row))
+                    on_record(IsnRecord(line, *row))
                 else:
-                    records.append(_make_record(line, row, findings))
+                    on_record(_make_record(line, row, findings))
+                count += 1
                 if blank_lines:
                     _warn_blank_lines(blank_lines, findings)
                 continue
@@ -152,12 +179,12 @@ def _parse_text(text: str, findings: list[Finding]) -> IsnFile | None:
     if stage < _Stage.DATA:
         findings.append(_truncated(stage, line))
         return None
-    if not records:
+    if not count:
         findings.append(Finding(Severity.WARNING, line, FILE_FIELD, "the file has no data records"))
-    return IsnFile(header, records)
+    return header
 
 
-def _note_blank(line: int, commas_only: bool, blank_lines: list[int], found: list[Finding]) -> None:
+def _note_blank(line: int, commas_only: bool, blank_lines: list[int], found: FindingSink) -> None:
     if commas_only:
         message = "empty record (only commas) ignored"
         found.append(Finding(Severity.WARNING, line, FILE_FIELD, message))
@@ -165,7 +192,7 @@ def _note_blank(line: int, commas_only: bool, blank_lines: list[int], found: lis
         blank_lines.append(line)
 
 
-def _warn_blank_lines(blank_lines: list[int], findings: list[Finding]) -> None:
+def _warn_blank_lines(blank_lines: list[int], findings: FindingSink) -> None:
     """Blank lines are harmless at the end of a file; elsewhere they are worth a warning."""
     for line in blank_lines:
         findings.append(Finding(Severity.WARNING, line, FILE_FIELD, "blank line ignored"))
@@ -193,7 +220,7 @@ def _truncated(stage: int, line: int) -> Finding:
 
 
 def _check_header_names(
-    row: list[str], expected: tuple[str, ...], line: int, title: str, findings: list[Finding]
+    row: list[str], expected: tuple[str, ...], line: int, title: str, findings: FindingSink
 ) -> None:
     """Every header column must carry exactly its name, in the format's order."""
     for index, name in enumerate(expected):
@@ -218,13 +245,13 @@ def _check_header_names(
             findings.append(Finding(Severity.ERROR, line, extra, message))
 
 
-def _make_header(line: int, row: list[str], findings: list[Finding]) -> IsnHeader:
+def _make_header(line: int, row: list[str], findings: FindingSink) -> IsnHeader:
     _check_extra_fields(line, row, codes.HEADER_1, findings)
     padded = [*row, "", "", "", ""][:4]
     return IsnHeader(padded[0], padded[1], padded[2], padded[3], line)
 
 
-def _make_record(line: int, row: list[str], findings: list[Finding]) -> IsnRecord:
+def _make_record(line: int, row: list[str], findings: FindingSink) -> IsnRecord:
     if len(row) <= _FIELD_COUNT:
         return IsnRecord(line, *row)
     _check_extra_fields(line, row, codes.HEADER_2, findings)
@@ -232,7 +259,7 @@ def _make_record(line: int, row: list[str], findings: list[Finding]) -> IsnRecor
 
 
 def _check_extra_fields(
-    line: int, row: list[str], names: tuple[str, ...], findings: list[Finding]
+    line: int, row: list[str], names: tuple[str, ...], findings: FindingSink
 ) -> None:
     """Fields past the last column are an error unless empty (trailing commas)."""
     extra = [value for value in row[len(names) :] if value]

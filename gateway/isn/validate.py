@@ -2,7 +2,10 @@
 
 `validate_isn` checks a read `IsnFile` record by record and then across records (ICCPObjectID
 uniqueness in time, REP -> ADD links); each finding names the line, the field and what a
-utility engineer should fix.
+utility engineer should fix. `Validator` is the same check for a caller that streams the
+records (`gateway.isn.stream`): it keeps no record, only a bit for each ICCPObjectID, and
+a second pass over the records gathers the few fields of the records that the rules across
+records need (IDs seen twice, REP records and their targets).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from gateway.isn import codes
 from gateway.isn.model import (
     _BLANKS,
     Finding,
+    FindingSink,
     IsnFile,
     IsnHeader,
     IsnRecord,
@@ -45,6 +49,15 @@ _signature_fields = attrgetter(
 )
 _SEPARATOR: Final = "\x1f"  # joins a record's fields for whole-record checks
 _NOT_MISC_DATA_TYPES: Final = frozenset(codes.DATA_TYPES) - codes.MISC_DATA_TYPES
+# The caches of checked values are dropped when they reach this size: a file of all
+# distinct dates or field combinations must not make them grow with the file.
+_CACHE_LIMIT: Final = 50_000
+
+# What the rules across records keep of a record with an ICCPObjectID:
+# (line, CommDate, DecommDate, ChangeCode); and of a REP record:
+# (line, ICCPObjectID, the ICCPObjectID its HostID names, DecommDate).
+_Entry = tuple[int, str, str, str]
+_Rep = tuple[int, str, str, str]
 
 
 # -- validation -------------------------------------------------------------------------
@@ -52,12 +65,15 @@ _NOT_MISC_DATA_TYPES: Final = frozenset(codes.DATA_TYPES) - codes.MISC_DATA_TYPE
 
 def validate_isn(isn: IsnFile) -> list[Finding]:
     """Check every rule of the format on a read file; findings in line order."""
-    validator = _Validator(isn.site_id)
+    findings: list[Finding] = []
+    validator = Validator(isn.site_id, findings, expected_ids=len(isn.records))
     for record in isn.records:
         validator.check_record(record)
     validator.check_header(isn.header)
+    if validator.needs_second_pass:
+        for record in isn.records:
+            validator.collect(record)
     validator.check_across_records()
-    findings = validator.findings
     findings.sort(key=lambda f: f.line)
     return findings
 
@@ -71,31 +87,52 @@ def _suggestion(value: str, table: Iterable[str]) -> str:
     return ""
 
 
-class _Validator:
-    """Checks records one by one and then across records; collects findings."""
+class Validator:
+    """Checks records one by one and then across records; its findings go to a sink.
+
+    Call `check_record` on every record in file order, then `check_header`; if
+    `needs_second_pass`, call `collect` on every record again; then `check_across_records`.
+    No record is kept: the first pass sets a bit for each ICCPObjectID (`expected_ids` sizes
+    the bitmap, two bytes an ID), the second keeps the few fields the rules across records
+    need of the records whose ID may be used twice or is named by a REP record.
+    """
 
     __slots__ = (
         "_by_id",
         "_dates",
+        "_intern",
         "_passed",
         "_periods",
         "_reps",
+        "_seen",
         "_site",
         "_sites_ok",
+        "_wanted",
         "findings",
         "has_requests",
     )
 
-    def __init__(self, site: str) -> None:
-        self.findings: list[Finding] = []
+    def __init__(self, site: str, findings: FindingSink, expected_ids: int = 0) -> None:
+        self.findings = findings
         self.has_requests = False
         self._site = site
         self._sites_ok: set[str] = set()
         self._dates: dict[str, tuple[date | None, Severity | None, str]] = {}
         self._periods: dict[str, bool] = {}
         self._passed: set[tuple[tuple[str, ...], bool, bool, bool]] = set()
-        self._by_id: dict[str, list[IsnRecord]] = {}
-        self._reps: list[tuple[IsnRecord, str]] = []
+        # First pass: a bit set by the hash of each ID seen, and the hashes of the IDs the
+        # second pass must gather: those whose bit was set already (used twice, or sharing
+        # a bit with another) and those a REP record names. Sharing a bit only makes the
+        # second pass gather an ID it need not; the rules themselves compare the IDs.
+        size = 1024
+        while size < 2 * expected_ids:
+            size *= 2
+        self._seen = bytearray(size)
+        self._wanted: set[int] = set()
+        # Second pass: what the rules across records need, strings interned.
+        self._by_id: dict[str, list[_Entry]] = {}
+        self._reps: list[_Rep] = []
+        self._intern: dict[str, str] = {}
 
     def error(self, line: int, field_name: str, message: str) -> None:
         """Record an error."""
@@ -177,6 +214,8 @@ class _Validator:
             before = len(self.findings)
             self._check_record_fields(record)
             if len(self.findings) == before:
+                if len(self._passed) >= _CACHE_LIMIT:
+                    self._passed.clear()
                 self._passed.add(signature)
 
     def _check_record_fields(self, record: IsnRecord) -> None:
@@ -275,6 +314,8 @@ class _Validator:
         known = self._periods.get(value)
         if known is None:
             known = codes.PERIOD_PATTERN.fullmatch(value) is not None
+            if len(self._periods) >= _CACHE_LIMIT:
+                self._periods.clear()
             self._periods[value] = known
         if known:
             return True
@@ -331,6 +372,8 @@ class _Validator:
         checked = self._dates.get(text)
         if checked is None:
             checked = _check_date_text(text)
+            if len(self._dates) >= _CACHE_LIMIT:
+                self._dates.clear()
             self._dates[text] = checked
         value, severity, message = checked
         if severity is not None:
@@ -379,7 +422,7 @@ class _Validator:
             )
             self.error(line, "HostID", message)
         else:
-            self._reps.append((record, match.group(1)))
+            self._wanted.add(hash(match.group(1)))
 
     def _check_request(self, record: IsnRecord) -> None:
         request = record.pt_req
@@ -399,7 +442,13 @@ class _Validator:
 
     def _check_object_id(self, record: IsnRecord) -> None:
         object_id = record.iccp_object_id
-        self._by_id.setdefault(object_id, []).append(record)
+        key = hash(object_id)
+        bit = key & (len(self._seen) * 8 - 1)
+        index, flag = bit >> 3, 1 << (bit & 7)
+        if self._seen[index] & flag:
+            self._wanted.add(key)
+        else:
+            self._seen[index] |= flag
         line = record.line
         if ICCP_OBJECT_ID.fullmatch(object_id) is None:
             self.error(line, "ICCPObjectID", _object_id_problem(object_id))
@@ -444,77 +493,110 @@ class _Validator:
 
     # across records
 
+    @property
+    def needs_second_pass(self) -> bool:
+        """True if some ID is used twice or named by a REP record: `collect` must run."""
+        return bool(self._wanted)
+
+    def collect(self, record: IsnRecord) -> None:
+        """Second pass: keep what the rules across records need of this record."""
+        if self._seen:
+            self._seen = bytearray()  # the first pass is over: let its bitmap go
+        object_id = record.iccp_object_id
+        if object_id and hash(object_id) in self._wanted:
+            entry = (
+                record.line,
+                self._interned(record.comm_date),
+                self._interned(record.decomm_date),
+                self._interned(record.change_code),
+            )
+            self._by_id.setdefault(self._interned(object_id), []).append(entry)
+        if record.change_code == "REP":
+            match = codes.REP_HOST_ID_PATTERN.fullmatch(record.host_id)
+            if match is not None and match.group(1):
+                rep = (
+                    record.line,
+                    self._interned(object_id),
+                    self._interned(match.group(1)),
+                    self._interned(record.decomm_date),
+                )
+                self._reps.append(rep)
+
+    def _interned(self, text: str) -> str:
+        return self._intern.setdefault(text, text)
+
     def check_across_records(self) -> None:
         """Rules that need the whole file: ID uniqueness in time and REP -> ADD links."""
-        for object_id, records in self._by_id.items():
-            if len(records) > 1:
-                self._check_overlaps(object_id, records)
-        for record, target in self._reps:
-            self._check_rep_target(record, target)
+        for object_id, entries in self._by_id.items():
+            if len(entries) > 1:
+                self._check_overlaps(object_id, entries)
+        for rep in self._reps:
+            self._check_rep_target(rep)
         self._check_rep_cycles()
 
-    def _check_overlaps(self, object_id: str, records: list[IsnRecord]) -> None:
-        spans: list[tuple[date, date, IsnRecord]] = []
-        for record in records:
-            comm = _lenient_date(record.comm_date)
+    def _check_overlaps(self, object_id: str, entries: list[_Entry]) -> None:
+        spans: list[tuple[date, date, _Entry]] = []
+        for entry in entries:
+            comm = _lenient_date(entry[1])
             if comm is None:
                 continue
-            decomm = _lenient_date(record.decomm_date) if record.decomm_date else None
-            spans.append((comm, decomm or date.max, record))
+            decomm = _lenient_date(entry[2]) if entry[2] else None
+            spans.append((comm, decomm or date.max, entry))
         spans.sort(key=lambda span: span[0])
         latest_end, latest = date.min, None
-        for comm, end, record in spans:
+        for comm, end, entry in spans:
             if latest is not None and comm < latest_end:
-                until = latest.decomm_date or "open"
+                latest_line, latest_comm, latest_decomm, _ = latest
+                until = latest_decomm or "open"
                 message = (
-                    f"ICCPObjectID {object_id} is also used by the record on line {latest.line} "
-                    f"({latest.comm_date} to {until}); an ID may name one record at a time"
+                    f"ICCPObjectID {object_id} is also used by the record on line {latest_line} "
+                    f"({latest_comm} to {until}); an ID may name one record at a time"
                 )
-                self.error(record.line, "ICCPObjectID", message)
+                self.error(entry[0], "ICCPObjectID", message)
             if end > latest_end:
-                latest_end, latest = end, record
+                latest_end, latest = end, entry
 
-    def _check_rep_target(self, record: IsnRecord, target: str) -> None:
-        line = record.line
-        if target == record.iccp_object_id:
+    def _check_rep_target(self, rep: _Rep) -> None:
+        line, object_id, target, decomm_date = rep
+        if target == object_id:
             self.error(line, "HostID", f"the REP record names its own ICCPObjectID {target}")
             return
         candidates = self._by_id.get(target, [])
-        adds = [r for r in candidates if r.change_code == "ADD"]
+        adds = [entry for entry in candidates if entry[3] == "ADD"]
         if not adds:
             if candidates:
-                found = candidates[0]
+                found_line, _, _, found_code = candidates[0]
                 message = (
-                    f"HostID names {target}, but its record on line {found.line} has ChangeCode "
-                    f"{found.change_code or 'blank'}; the replacement must be an ADD record"
+                    f"HostID names {target}, but its record on line {found_line} has ChangeCode "
+                    f"{found_code or 'blank'}; the replacement must be an ADD record"
                 )
             else:
                 message = f"HostID names {target}, but no record of the file has that ICCPObjectID"
             self.error(line, "HostID", message)
             return
-        add = adds[0]
-        if record.decomm_date and add.comm_date and record.decomm_date != add.comm_date:
+        add_line, add_comm, _, _ = adds[0]
+        if decomm_date and add_comm and decomm_date != add_comm:
             message = (
-                f"this record ends on {record.decomm_date} but its replacement {target} "
-                f"(line {add.line}) starts on {add.comm_date}; the point would be missing or "
+                f"this record ends on {decomm_date} but its replacement {target} "
+                f"(line {add_line}) starts on {add_comm}; the point would be missing or "
                 "doubled in between"
             )
             self.warn(line, "DecommDate", message)
 
     def _check_rep_cycles(self) -> None:
         successor = {
-            r.iccp_object_id: target
-            for r, target in self._reps
-            if r.iccp_object_id and target != r.iccp_object_id
+            object_id: target
+            for _, object_id, target, _ in self._reps
+            if object_id and target != object_id
         }
         cleared: set[str] = set()
-        for record, _ in self._reps:
+        for line, object_id, _, _ in self._reps:
             chain: list[str] = []
-            current = record.iccp_object_id
+            current = object_id
             while current in successor and current not in cleared:
                 if current in chain:
                     message = f"REP records replace each other in a circle: {' -> '.join(chain)}"
-                    self.error(record.line, "HostID", message)
+                    self.error(line, "HostID", message)
                     break
                 chain.append(current)
                 current = successor[current]
