@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,12 @@ from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.mms.types import BooleanType, IntegerType
 from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
 from adapters.tase2.model.messages import IM_TRANSFER_SET, INFO_MESS_HEADER
+from adapters.tase2.server.adapter import Tase2ServerAdapter
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.messages import Message
 from gateway.points import PointDef
+from tests.support import running
 from tests.support.tase2.server import (
     DOMAIN,
     OTHER_AP,
@@ -30,6 +33,7 @@ from tests.support.tase2.server import (
     make_bus,
     probe,
     running_server,
+    server_up,
     table,
 )
 from tests.support.tase2.server import settings as server_settings
@@ -46,10 +50,10 @@ DEVICES = [
 ]  # fmt: skip
 
 
-def dev_settings() -> Tase2ServerSettings:
+def dev_settings(**extra: Any) -> Tase2ServerSettings:
     icc1 = {**table(), "devices": DEVICES, "messages": True}
     icc2 = {**table("BLT_ICC2", OTHER_DOMAIN, OTHER_AP, [{"match": "GEN1"}]), "devices": []}
-    return server_settings(tables=[icc1, icc2])
+    return server_settings(tables=[icc1, icc2], **extra)
 
 
 def failing_bus() -> PointBus:
@@ -174,3 +178,43 @@ async def test_probe_operates_and_tags() -> None:
         assert controls[1]["outcome"] == "temporarily-unavailable"
         code, out, err = await probe(*base, "--operate", f"{DOMAIN}/SP", "12.5")
         assert code == 0 and bus.get("SP1").value == 12.5, (out, err)
+
+
+async def test_a_tag_survives_an_abrupt_restart(tmp_path: Path) -> None:
+    """Set through a real association, the server task cancelled without closing its state
+    store, a new adapter on the same state_dir: the tag, its reason and its owner are
+    back before the first association, and the operate is still refused."""
+    bus, owner = make_bus()
+    s = dev_settings(state_dir=str(tmp_path / "state"))
+    first = Tase2ServerAdapter("tase2", s, bus)
+    first._close_state = lambda: None  # type: ignore[method-assign]  # as if killed
+    async with running(first):
+        await server_up(first)
+        client = await connect(first)
+        await set_tag(client, dom("BRK"), TagValue(TagState.OPEN_AND_CLOSE_INHIBIT, "crew on site"))
+        # no conclude, no clean shutdown: the task is cancelled under the association
+
+    second = Tase2ServerAdapter("tase2", s, bus)
+    async with running(second):
+        await server_up(second)
+        assert second.server is not None
+        rule = next(d for d in s.tables[0].devices if d.name == "BRK")
+        assert second.server.controls.devices.tag_owner(rule) == "BLT_ICC1"
+        client = await connect(second)
+        tag = await get_tag(client, dom("BRK"))
+        assert (tag.state, tag.reason) == (TagState.OPEN_AND_CLOSE_INHIBIT, "crew on site")
+        with pytest.raises(DeviceError) as err:
+            await operate_device(client, dom("BRK"), DeviceKind.COMMAND, 1, sbo=True)
+        assert "temporarily-unavailable" in str(err.value)
+        assert owner.commands == []  # never reached the breaker
+        await set_tag(client, dom("BRK"), TagValue(TagState.NONE, ""))  # the owner clears it
+        await client.conclude()
+
+    third = Tase2ServerAdapter("tase2", s, bus)
+    async with running(third):
+        await server_up(third)
+        client = await connect(third)
+        assert (await get_tag(client, dom("BRK"))).state is TagState.NONE
+        assert await operate_device(client, dom("BRK"), DeviceKind.COMMAND, 1, sbo=True) == 11
+        assert owner.commands == [("BRK1", 2)]
+        await client.conclude()
