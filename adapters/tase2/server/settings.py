@@ -42,7 +42,10 @@ class ServerLimits(BaseModel):
     data set; ``critical_timeout`` seconds to wait for a Transfer_Report_ACK;
     ``max_buffered_changes`` the AllChangesReported buffer per transfer set;
     ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
-    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
+    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``);
+    ``max_data_sets`` data sets and ``max_data_set_members`` members in all that one
+    association may define (far above what a real peer uses; beyond them
+    DefineNamedVariableList gets resource/capability-unavailable).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +57,8 @@ class ServerLimits(BaseModel):
     max_buffered_changes: int = Field(default=10_000, ge=1)
     max_queued_reports: int = Field(default=2000, ge=1)
     message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
+    max_data_sets: int = Field(default=500, ge=1, description="per association")
+    max_data_set_members: int = Field(default=100_000, ge=1, description="per association")
 
 
 class Tase2ServerSettings(AdapterSettings):

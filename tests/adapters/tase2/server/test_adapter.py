@@ -724,3 +724,47 @@ def test_state_dir_is_next_to_the_configuration_file_by_default(tmp_path: Path) 
     assert loaded.state_dir == tmp_path / "var" / "iccp"
     assert settings().state_dir is None  # no configuration file: tags in memory only
     assert loaded.restart_needed(loaded.model_copy(update={"state_dir": tmp_path}))
+
+
+async def test_data_sets_beyond_the_associations_quota_get_the_resource_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_server(settings(limits={"max_data_sets": 5})) as adapter:
+        client = await connect(adapter)
+        try:
+            for i in range(5):
+                await client.define_named_variable_list(
+                    ICC(DOMAIN, f"DS{i}"), [ICC(DOMAIN, "GEN1")]
+                )
+            for i in range(5, 40):  # a flood: every one refused, a few log lines
+                with pytest.raises(MmsServiceError) as exc:
+                    await client.define_named_variable_list(
+                        ICC(DOMAIN, f"DS{i}"), [ICC(DOMAIN, "GEN1")]
+                    )
+                assert exc.value.error.error_class == ErrorClass.RESOURCE
+                assert exc.value.error.code == ResourceCode.CAPABILITY_UNAVAILABLE
+            names = await client.get_name_list(
+                ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, DOMAIN
+            )
+            assert names == [f"DS{i}" for i in range(5)]
+        finally:
+            await client.conclude()
+        lines = [r for r in caplog.records if "limits.max_data_sets" in r.getMessage()]
+        assert 1 <= len(lines) <= 6, [r.getMessage() for r in lines]
+        # the quota is the association's: a new association starts from nothing
+        again = await connect(adapter)
+        try:
+            await eventually_defined(again)
+        finally:
+            await again.conclude()
+
+
+async def eventually_defined(client: MmsClient) -> None:
+    """Define DS0 once the previous association's data sets are gone (bounded)."""
+    for _ in range(100):
+        try:
+            await client.define_named_variable_list(ICC(DOMAIN, "DS0"), [ICC(DOMAIN, "GEN1")])
+            return
+        except MmsServiceError:
+            await asyncio.sleep(0.02)
+    raise AssertionError("DS0 could not be defined by a new association")
