@@ -12,6 +12,15 @@ namedVariableList), and the server-configured VCC (VMD-scope) data sets: a
 :class:`VccDataSetConfig` lists report-only special names and bus point ids; it is resolved
 per peer (:func:`resolve_vcc_data_set`) against that peer's table, because each table names
 and types the points for its peer. Peers can neither define nor delete VMD-scope lists.
+
+Device objects (Block 5: ``Dev``, ``Dev_SBO``, ``Dev_TAG``) are listed, typed and read, but
+are never data-set members. IEC 60870-6-802 makes them Control objects, operated by Write
+and Read on the object itself, and transfer sets report Data Value objects (indication
+points); a command object in a data set has no report value, and reading ``Dev_SBO``
+through a data set would select the device. So a definition naming one is refused with
+access/object-access-unsupported (the object exists; this use of it is not supported) and
+a message saying that device objects cannot be data-set members. A device's state is
+reported through its status point, which a table can serve as an ordinary point.
 """
 
 from __future__ import annotations
@@ -143,6 +152,14 @@ def _member(view: TableView, entry: VariableEntry) -> DataSetMember:
         )
     if name.scope == Scope.DOMAIN and name.domain == view.domain and name.item in REPORT_ONLY_NAMES:
         return DataSetMember(name, name.item, None, None, encoded, SPECIAL_MAX_SIZE[name.item])
+    device = view.devices.get(name)
+    if device is not None:
+        raise _access_error(
+            f"member {name} is a device object ({device.role.value} of device "
+            f"{device.rule.name}); device objects are Block 5 control objects and cannot "
+            "be data-set members (report the device's status point instead)",
+            DataAccessError.OBJECT_ACCESS_UNSUPPORTED,
+        )
     access = view.check_read(name)
     if isinstance(access, DataAccessError):
         raise _access_error(f"member {name}: {code_name(access)}", access)
@@ -164,7 +181,8 @@ def build_data_set(
     * access/object-access-denied: the list is named outside the peer's ICC domain
       (VMD scope included) or a member is a point the peer may not read;
     * access/object-non-existent: a member that is no object of the server;
-    * access/object-access-unsupported: a member with alternate access (components, index);
+    * access/object-access-unsupported: a member with alternate access (components, index)
+      or a device object (see the module docstring);
     * resource/capability-unavailable: more than ``max_members`` members;
     * definition/object-undefined: no members.
     """

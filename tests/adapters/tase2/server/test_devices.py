@@ -15,6 +15,7 @@ import pytest
 from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
 from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.mms.types import BooleanType, IntegerType
 from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
@@ -217,4 +218,26 @@ async def test_a_tag_survives_an_abrupt_restart(tmp_path: Path) -> None:
         assert (await get_tag(client, dom("BRK"))).state is TagState.NONE
         assert await operate_device(client, dom("BRK"), DeviceKind.COMMAND, 1, sbo=True) == 11
         assert owner.commands == [("BRK1", 2)]
+        await client.conclude()
+
+
+async def test_device_objects_are_readable_but_refused_as_data_set_members(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_server(dev_settings()) as adapter:
+        client = await connect(adapter)
+        assert isinstance((await client.read(dom("SP")))[0], Float32)  # readable (read-back)
+        for item in ("SP", "BRK_TAG", "BRK_SBO"):
+            with pytest.raises(MmsServiceError) as exc:
+                await client.define_named_variable_list(dom("DS"), [dom("GEN1"), dom(item)])
+            assert exc.value.error.error_class == ErrorClass.ACCESS
+            assert exc.value.error.code == AccessCode.OBJECT_ACCESS_UNSUPPORTED
+            assert f"member ICC1/{item} is a device object" in caplog.text
+        assert "device objects are Block 5 control objects and cannot be data-set members" in (
+            caplog.text
+        )
+        assert (
+            await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, DOMAIN) == []
+        )
+        assert (await client.read(dom("BRK_SBO")))[0] == Integer(11)  # not selected by the define
         await client.conclude()
