@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
+from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError
@@ -241,3 +242,14 @@ async def test_device_objects_are_readable_but_refused_as_data_set_members(
         )
         assert (await client.read(dom("BRK_SBO")))[0] == Integer(11)  # not selected by the define
         await client.conclude()
+
+
+async def test_an_unusable_state_dir_stops_the_start_with_its_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    adapter = Tase2ServerAdapter(
+        "tase2", dev_settings(state_dir=str(blocker / "state")), make_bus()[0]
+    )
+    with pytest.raises(LocalError, match=f"tase2: state_dir: state directory {blocker}/state"):
+        await adapter.run()
+    assert adapter.server is None
