@@ -21,6 +21,8 @@ through a data set would select the device. So a definition naming one is refuse
 access/object-access-unsupported (the object exists; this use of it is not supported) and
 a message saying that device objects cannot be data-set members. A device's state is
 reported through its status point, which a table can serve as an ordinary point.
+``Dev_TAG`` members, which libtase2 offers, are refused too: tag changes do not pass
+through the transfer engine, so such a member would never report a change.
 """
 
 from __future__ import annotations
