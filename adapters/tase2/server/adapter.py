@@ -163,10 +163,12 @@ class Tase2ServerAdapter(Adapter):
         """The tag store under ``state_dir`` (None without one); raises StateStoreError."""
         state_dir = self.settings.state_dir
         if state_dir is None:
-            log.warning(
-                "%s: no state_dir: device tags are kept in memory only and a restart loses them",
-                self.name,
-            )
+            if any(d.taggable for t in self.settings.tables for d in t.devices):
+                log.warning(
+                    "%s: no state_dir: device tags are kept in memory only and a restart "
+                    "loses them",
+                    self.name,
+                )
             return None
         self._state = StateStore(state_dir)
         return _StoredTags(self._state, f"tase2-server/{self.name}/tags")

@@ -26,6 +26,7 @@ from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.messages import Message
 from gateway.points import PointDef
+from gateway.state import StateStore
 from tests.support import running
 from tests.support.tase2.server import (
     DOMAIN,
@@ -253,3 +254,18 @@ async def test_an_unusable_state_dir_stops_the_start_with_its_path(tmp_path: Pat
     with pytest.raises(LocalError, match=f"tase2: state_dir: state directory {blocker}/state"):
         await adapter.run()
     assert adapter.server is None
+
+
+async def test_a_saved_tag_that_cannot_be_understood_blocks_the_device(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with StateStore(tmp_path) as store:
+        store.put("tase2-server/tase2/tags", "BRK1", {"state": 9, "reason": "?"})
+    async with running_server(dev_settings(state_dir=str(tmp_path))) as adapter:
+        client = await connect(adapter)
+        assert (await get_tag(client, dom("BRK"))).state is TagState.INVALID
+        assert (await client.read(dom("BRK_SBO")))[0] is DataAccessError.TEMPORARILY_UNAVAILABLE
+        assert "saved tag of device point BRK1" in caplog.text
+        await set_tag(client, dom("BRK"), TagValue(TagState.NONE, ""))  # an operator resets it
+        assert (await client.read(dom("BRK_SBO")))[0] == Integer(11)
+        await client.conclude()
