@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["STATE_FILE", "JsonValue", "StateStore", "StateStoreError"]
+__all__ = ["STATE_FILE", "JsonValue", "StateStore", "StateStoreError", "check_state_dir"]
 
 STATE_FILE: Final = "state.sqlite3"
 """The file name of the store inside its state directory."""
@@ -38,6 +38,23 @@ _SCHEMA: Final = (
 
 class StateStoreError(Exception):
     """The state store cannot be opened, read or written; the message names the path."""
+
+
+def check_state_dir(state_dir: str | Path) -> None:
+    """Raise :class:`StateStoreError` unless a store can be kept in ``state_dir``: it, or
+    the nearest of its parents that exists, must be a writable directory. Nothing is
+    created (a caller that has nothing to keep yet leaves no file behind)."""
+    path = Path(state_dir)
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StateStoreError(
+            f"state directory {path} cannot be created: {probe} is not a directory"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "is not writable" if probe == path else f"cannot be created in {probe}"
+        raise StateStoreError(f"state directory {path} {what}")
 
 
 class StateStore:

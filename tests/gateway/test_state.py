@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.state import STATE_FILE, StateStore, StateStoreError
+from gateway.state import STATE_FILE, StateStore, StateStoreError, check_state_dir
 from tests.support import REPO
 
 
@@ -62,3 +62,12 @@ def test_a_file_that_is_no_database_is_a_clear_error_and_is_left_alone(tmp_path:
     with pytest.raises(StateStoreError, match=f"state file {path}"):
         StateStore(tmp_path)
     assert path.read_bytes().startswith(b"not a database")
+
+
+def test_checking_a_state_dir_creates_nothing_and_names_what_is_wrong(tmp_path: Path) -> None:
+    check_state_dir(tmp_path / "a" / "b")  # can be created: fine, and not created yet
+    assert list(tmp_path.iterdir()) == []
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StateStoreError, match=f"{blocker} is not a directory"):
+        check_state_dir(blocker / "state")

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from adapters.base import Adapter
@@ -43,7 +44,7 @@ from adapters.tase2.server.shell import Tase2Server
 from gateway.bus import BusError, CommandFailure, PointBus, Subscription
 from gateway.points import PointKind, PointValue
 from gateway.registry import AdapterSettings
-from gateway.state import StateStore, StateStoreError
+from gateway.state import STATE_FILE, StateStore, StateStoreError, check_state_dir
 
 __all__ = ["COMMAND_ERRORS", "Tase2ServerAdapter"]
 
@@ -96,16 +97,29 @@ class _BusSource:
 
 
 class _StoredTags:
-    """Device tags in the gateway's state store (the server's
-    :class:`~adapters.tase2.server.device_control.TagStore`)."""
+    """Device tags in the gateway's state store under ``state_dir`` (the server's
+    :class:`~adapters.tase2.server.device_control.TagStore`).
 
-    def __init__(self, store: StateStore, namespace: str) -> None:
-        self.store = store
+    The directory is checked when this is made (StateStoreError when it cannot be used);
+    the store file is opened there if it exists, else created by the first tag saved, so
+    a server whose devices were never tagged leaves nothing behind.
+    """
+
+    def __init__(self, state_dir: Path, namespace: str) -> None:
+        check_state_dir(state_dir)
+        self.state_dir = state_dir
         self.namespace = namespace
+        self.store: StateStore | None = None
+        if (state_dir / STATE_FILE).exists():
+            self.store = StateStore(state_dir)
 
     def save_tag(self, stored: StoredTag) -> None:
         """Save one device's tag (forget it when untagged); LocalError when it cannot."""
         try:
+            if self.store is None:
+                if stored.tag.state is TagState.NONE:
+                    return  # nothing saved, nothing to forget
+                self.store = StateStore(self.state_dir)
             if stored.tag.state is TagState.NONE:
                 self.store.delete(self.namespace, stored.point)
             else:
@@ -119,9 +133,17 @@ class _StoredTags:
             log.error("device tag of %s could not be saved: %s", stored.point, exc)
             raise LocalError(str(exc)) from None
 
+    def close(self) -> None:
+        """Close the store file, if open (what was saved is already on disk)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
     def load(self) -> list[StoredTag]:
         """Every saved tag. An entry that cannot be understood comes back as an invalid
         tag (which blocks operates) with an ERROR line, never as no tag."""
+        if self.store is None:
+            return []
         out = []
         for point, value in self.store.items(self.namespace).items():
             try:
@@ -157,7 +179,7 @@ class Tase2ServerAdapter(Adapter):
         self._served: frozenset[str] = frozenset()
         self._overflow_seen = 0
         self._resubscribe = False
-        self._state: StateStore | None = None
+        self._tags: _StoredTags | None = None
 
     def _open_tags(self) -> _StoredTags | None:
         """The tag store under ``state_dir`` (None without one); raises StateStoreError."""
@@ -170,8 +192,8 @@ class Tase2ServerAdapter(Adapter):
                     self.name,
                 )
             return None
-        self._state = StateStore(state_dir)
-        return _StoredTags(self._state, f"tase2-server/{self.name}/tags")
+        self._tags = _StoredTags(state_dir, f"tase2-server/{self.name}/tags")
+        return self._tags
 
     def _new_server(self, tags: _StoredTags | None) -> Tase2Server:
         s = self.settings
@@ -192,7 +214,10 @@ class Tase2ServerAdapter(Adapter):
             restored = server.controls.devices.restore_tags(tags.load())
             if restored:
                 log.info(
-                    "%s: %d device tags restored from %s", self.name, restored, tags.store.path
+                    "%s: %d device tags restored from %s",
+                    self.name,
+                    restored,
+                    tags.state_dir / STATE_FILE,
                 )
         return server
 
@@ -250,9 +275,9 @@ class Tase2ServerAdapter(Adapter):
             self._close_state()
 
     def _close_state(self) -> None:
-        if self._state is not None:
-            self._state.close()
-            self._state = None
+        if self._tags is not None:
+            self._tags.close()
+            self._tags = None
 
     async def _pump_messages(self, server: Tase2Server) -> None:
         """Send every message of the bus's message stream (except our own) to the peers."""
