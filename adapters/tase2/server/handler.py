@@ -85,7 +85,6 @@ from adapters.tase2.server.reports import check_report_fits
 from adapters.tase2.server.resolver import ObjectKind, Resolved, resolve
 from adapters.tase2.server.settings import ServerLimits
 from adapters.tase2.server.transfer import TransferEngine
-from gateway.logs import Throttle
 from gateway.points import PointKind, PointValue
 
 __all__ = [
@@ -240,7 +239,6 @@ class Tase2Handler:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
-        self._limit_log = Throttle()
 
     def _peer(self, ctx: ServiceContext) -> PeerSession:
         peer = self.server.peer(ctx)
@@ -510,8 +508,8 @@ class Tase2Handler:
     ) -> DefineNamedVariableListResponse:
         """Create a data set in the peer's domain or at association scope: checked against
         the table, the size limit, the association's quota of data sets and members, and
-        the negotiated PDU size. Refusals over a configured limit are logged throttled
-        (1st, 2nd, 4th... time), naming the limit."""
+        the negotiated PDU size. Refusals over a configured limit are logged per
+        association and limit at the 1st, 2nd, 4th... time, naming the limit."""
         peer = self._peer(ctx)
         name = request.name
         registry = self.server.registry
@@ -536,7 +534,7 @@ class Tase2Handler:
                 log.warning(
                     "association %d: data set %s refused: %s", ctx.association_id, name, exc
                 )
-            elif n := self._limit_log.count(exc.limit):
+            elif n := peer.limit_log.count(exc.limit):
                 log.warning(
                     "association %d (%s): data set refused over limits.%s (refusal %d of "
                     "this limit): %s",

@@ -312,7 +312,21 @@ async def test_data_sets_per_association_are_bounded_in_number_and_members(
     await handler.delete_named_variable_list(ctx, delete)
     assert server.registry.usage(ctx) == (2, 3)
     await define("DS4", "P1", "P2")  # room again after a delete
-    other = Ctx(association_id=2)  # the quota is per association
     server.registry.drop_association(ctx)
     assert server.registry.usage(ctx) == (0, 0)
-    assert server.registry.usage(other) == (0, 0)
+
+    # the quota and the log throttle are the association's own: another starts afresh
+    other = Ctx(association_id=2)
+    mine = server.peers[ctx]
+    server.peers[other] = PeerSession(2, "BLT_1", mine.view, mine.info, "other peer")
+    caplog.clear()
+    for i in range(4):
+        request = DefineNamedVariableListRequest(ObjectName.dom(DOMAIN, f"O{i}"), (dom("P1"),))
+        if i < 3:
+            await handler.define_named_variable_list(other, request)
+        else:
+            with pytest.raises(MmsServiceError):
+                await handler.define_named_variable_list(other, request)
+    assert "association 2 (other peer): data set refused over limits.max_data_sets (refusal 1" in (
+        caplog.text
+    )
