@@ -12,6 +12,11 @@ A peer's Write to a writable point, and an operate of a device (Block 5), become
 owner's typed failure. Messages on the bus's message stream (Block 4) are sent to the
 associations that enabled ``IM_Transfer_Set``.
 
+Device tags are safety state: with a ``state_dir`` they are saved in the gateway's state
+store (:mod:`gateway.state`, namespace ``tase2-server/<adapter name>/tags``) before a
+SetTag is answered, and restored before the server listens, so a restart (even a
+``kill -9``) keeps every tag, its reason and the table that set it.
+
 Table changes while running are applied in place (:meth:`Tase2ServerAdapter.reconfigure`);
 only the listen address, identity, PDU size and limits need a restart. Points that appear
 or vanish on the bus are picked up every ``refresh_period`` seconds (globs re-resolved).
@@ -23,18 +28,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from adapters.base import Adapter
+from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.data import DataAccessError
+from adapters.tase2.model.devices import TagState, TagValue
 from adapters.tase2.server.bilateral import (
     BilateralConfigError,
 )
+from adapters.tase2.server.device_control import StoredTag
 from adapters.tase2.server.settings import Tase2ServerSettings
 from adapters.tase2.server.shell import Tase2Server
 from gateway.bus import BusError, CommandFailure, PointBus, Subscription
 from gateway.points import PointKind, PointValue
 from gateway.registry import AdapterSettings
+from gateway.state import STATE_FILE, StateStore, StateStoreError, check_state_dir
 
 __all__ = ["COMMAND_ERRORS", "Tase2ServerAdapter"]
 
@@ -86,6 +96,74 @@ class _BusSource:
         return COMMAND_ERRORS.get(result.failure, DataAccessError.HARDWARE_FAULT)
 
 
+class _StoredTags:
+    """Device tags in the gateway's state store under ``state_dir`` (the server's
+    :class:`~adapters.tase2.server.device_control.TagStore`).
+
+    The directory is checked when this is made (StateStoreError when it cannot be used);
+    the store file is opened there if it exists, else created by the first tag saved, so
+    a server whose devices were never tagged leaves nothing behind.
+    """
+
+    def __init__(self, state_dir: Path, namespace: str) -> None:
+        check_state_dir(state_dir)
+        self.state_dir = state_dir
+        self.namespace = namespace
+        self.store: StateStore | None = None
+        if (state_dir / STATE_FILE).exists():
+            self.store = StateStore(state_dir)
+
+    def save_tag(self, stored: StoredTag) -> None:
+        """Save one device's tag (forget it when untagged); LocalError when it cannot."""
+        try:
+            if self.store is None:
+                if stored.tag.state is TagState.NONE:
+                    return  # nothing saved, nothing to forget
+                self.store = StateStore(self.state_dir)
+            if stored.tag.state is TagState.NONE:
+                self.store.delete(self.namespace, stored.point)
+            else:
+                value = {
+                    "state": int(stored.tag.state),
+                    "reason": stored.tag.reason,
+                    "owner": stored.owner,
+                }
+                self.store.put(self.namespace, stored.point, value)
+        except StateStoreError as exc:
+            log.error("device tag of %s could not be saved: %s", stored.point, exc)
+            raise LocalError(str(exc)) from None
+
+    def close(self) -> None:
+        """Close the store file, if open (what was saved is already on disk)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def load(self) -> list[StoredTag]:
+        """Every saved tag. An entry that cannot be understood comes back as an invalid
+        tag (which blocks operates) with an ERROR line, never as no tag."""
+        if self.store is None:
+            return []
+        out = []
+        for point, value in self.store.items(self.namespace).items():
+            try:
+                tag = TagValue(TagState(value["state"]), str(value["reason"]))
+                owner = value["owner"]
+                if owner is not None and not isinstance(owner, str):
+                    raise TypeError(owner)
+            except (KeyError, TypeError, ValueError):
+                log.error(
+                    "saved tag of device point %s in %s is not understood (%r); the device "
+                    "is treated as tagged invalid until a tag is set again",
+                    point,
+                    self.store.path,
+                    value,
+                )
+                tag, owner = TagValue(TagState.INVALID, "unreadable saved tag"), None
+            out.append(StoredTag(point, tag, owner))
+        return out
+
+
 class Tase2ServerAdapter(Adapter):
     """Serves bus points as a TASE.2 server (Blocks 1, 2, 4, 5) with bilateral tables."""
 
@@ -101,10 +179,25 @@ class Tase2ServerAdapter(Adapter):
         self._served: frozenset[str] = frozenset()
         self._overflow_seen = 0
         self._resubscribe = False
+        self._tags: _StoredTags | None = None
 
-    def _new_server(self) -> Tase2Server:
+    def _open_tags(self) -> _StoredTags | None:
+        """The tag store under ``state_dir`` (None without one); raises StateStoreError."""
+        state_dir = self.settings.state_dir
+        if state_dir is None:
+            if any(d.taggable for t in self.settings.tables for d in t.devices):
+                log.warning(
+                    "%s: no state_dir: device tags are kept in memory only and a restart "
+                    "loses them",
+                    self.name,
+                )
+            return None
+        self._tags = _StoredTags(state_dir, f"tase2-server/{self.name}/tags")
+        return self._tags
+
+    def _new_server(self, tags: _StoredTags | None) -> Tase2Server:
         s = self.settings
-        return Tase2Server(
+        server = Tase2Server(
             self._source,
             s.tables,
             vcc_points=s.vcc_points,
@@ -115,13 +208,34 @@ class Tase2ServerAdapter(Adapter):
             ap_title=s.ap_title,
             ae_qualifier=s.ae_qualifier,
             max_pdu_size=s.max_pdu_size,
+            tag_store=tags,
         )
+        if tags is not None:
+            restored = server.controls.devices.restore_tags(tags.load())
+            if restored:
+                log.info(
+                    "%s: %d device tags restored from %s",
+                    self.name,
+                    restored,
+                    tags.state_dir / STATE_FILE,
+                )
+        return server
 
     async def run(self) -> None:
-        """Serve until cancelled: listen, follow the bus, keep the views current."""
+        """Serve until cancelled: restore saved tags, listen, follow the bus, keep the views
+        current. A state directory that cannot be used stops the start (a server that
+        forgot its safety tags must not accept operates)."""
         self._source.invalidate()
-        server = self._new_server()
-        await server.start()
+        try:
+            server = self._new_server(self._open_tags())
+        except StateStoreError as exc:
+            self._close_state()
+            raise LocalError(f"{self.name}: state_dir: {exc}") from None
+        try:
+            await server.start()
+        except BaseException:
+            self._close_state()
+            raise
         self.server = server
         log.info(
             "%s: TASE.2 server on %s:%d, AP-title %s AE-qualifier %s, %d bilateral tables",
@@ -158,6 +272,12 @@ class Tase2ServerAdapter(Adapter):
                 self._subscription = None
             self.server = None
             await server.stop()
+            self._close_state()
+
+    def _close_state(self) -> None:
+        if self._tags is not None:
+            self._tags.close()
+            self._tags = None
 
     async def _pump_messages(self, server: Tase2Server) -> None:
         """Send every message of the bus's message stream (except our own) to the peers."""
@@ -244,6 +364,8 @@ class Tase2ServerAdapter(Adapter):
     def status(self) -> dict[str, Any]:
         """Associations, transfer sets, reports and the subscription's backlog."""
         out: dict[str, Any] = {"listening": self.server is not None}
+        if self.settings.state_dir is not None:
+            out["state_dir"] = str(self.settings.state_dir)
         if self.server is not None:
             out.update(self.server.status())
             out["port"] = self.server.port

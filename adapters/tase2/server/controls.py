@@ -36,6 +36,7 @@ from adapters.tase2.server.device_control import (
     DeviceControl,
     DeviceObject,
     DeviceRole,
+    TagStore,
     bus_value,
     read_back,
 )
@@ -75,7 +76,8 @@ class ServerControls:
 
     ``kinds`` and ``current`` give point kinds and values; ``command`` applies a bus
     command and returns None or the DataAccessError to answer. ``clock`` is monotonic
-    (select time-outs), ``wall_clock`` POSIX time (for audit lines).
+    (select time-outs), ``wall_clock`` POSIX time (for audit lines). ``tag_store`` saves
+    tag changes durably (see :class:`~adapters.tase2.server.device_control.DeviceControl`).
     """
 
     def __init__(
@@ -87,8 +89,9 @@ class ServerControls:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        tag_store: TagStore | None = None,
     ) -> None:
-        self.devices = DeviceControl()
+        self.devices = DeviceControl(tag_store)
         self._kinds = kinds
         self._current = current
         self._command = command

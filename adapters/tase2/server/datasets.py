@@ -12,6 +12,17 @@ namedVariableList), and the server-configured VCC (VMD-scope) data sets: a
 :class:`VccDataSetConfig` lists report-only special names and bus point ids; it is resolved
 per peer (:func:`resolve_vcc_data_set`) against that peer's table, because each table names
 and types the points for its peer. Peers can neither define nor delete VMD-scope lists.
+
+Device objects (Block 5: ``Dev``, ``Dev_SBO``, ``Dev_TAG``) are listed, typed and read, but
+are never data-set members. IEC 60870-6-802 makes them Control objects, operated by Write
+and Read on the object itself, and transfer sets report Data Value objects (indication
+points); a command object in a data set has no report value, and reading ``Dev_SBO``
+through a data set would select the device. So a definition naming one is refused with
+access/object-access-unsupported (the object exists; this use of it is not supported) and
+a message saying that device objects cannot be data-set members. A device's state is
+reported through its status point, which a table can serve as an ordinary point.
+``Dev_TAG`` members, which libtase2 offers, are refused too: tag changes do not pass
+through the transfer engine, so such a member would never report a change.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ __all__ = [
     "DataSet",
     "DataSetError",
     "DataSetMember",
+    "DataSetQuota",
     "DataSetRegistry",
     "DeleteOutcome",
     "VccDataSetConfig",
@@ -118,11 +130,13 @@ class DeleteOutcome:
 
 
 class DataSetError(RemoteError, ValueError):
-    """A refused data set definition; ``service_error`` is what to answer the request with."""
+    """A refused data set definition; ``service_error`` is what to answer the request with,
+    ``limit`` the name of the server limit it would exceed (None for other refusals)."""
 
-    def __init__(self, message: str, service_error: ServiceError) -> None:
+    def __init__(self, message: str, service_error: ServiceError, limit: str | None = None) -> None:
         super().__init__(message)
         self.service_error = service_error
+        self.limit = limit
 
 
 def _access_error(message: str, error: DataAccessError) -> DataSetError:
@@ -140,6 +154,14 @@ def _member(view: TableView, entry: VariableEntry) -> DataSetMember:
         )
     if name.scope == Scope.DOMAIN and name.domain == view.domain and name.item in REPORT_ONLY_NAMES:
         return DataSetMember(name, name.item, None, None, encoded, SPECIAL_MAX_SIZE[name.item])
+    device = view.devices.get(name)
+    if device is not None:
+        raise _access_error(
+            f"member {name} is a device object ({device.role.value} of device "
+            f"{device.rule.name}); device objects are Block 5 control objects and cannot "
+            "be data-set members (report the device's status point instead)",
+            DataAccessError.OBJECT_ACCESS_UNSUPPORTED,
+        )
     access = view.check_read(name)
     if isinstance(access, DataAccessError):
         raise _access_error(f"member {name}: {code_name(access)}", access)
@@ -161,7 +183,8 @@ def build_data_set(
     * access/object-access-denied: the list is named outside the peer's ICC domain
       (VMD scope included) or a member is a point the peer may not read;
     * access/object-non-existent: a member that is no object of the server;
-    * access/object-access-unsupported: a member with alternate access (components, index);
+    * access/object-access-unsupported: a member with alternate access (components, index)
+      or a device object (see the module docstring);
     * resource/capability-unavailable: more than ``max_members`` members;
     * definition/object-undefined: no members.
     """
@@ -179,6 +202,7 @@ def build_data_set(
         raise DataSetError(
             f"data set {name} has {len(entries)} members, the limit is {max_members}",
             ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE),
+            "data_set_size",
         )
     members = tuple(_member(view, e) for e in entries)
     return make_data_set(name, members, owner)
@@ -280,16 +304,44 @@ def resolve_vcc_data_set(config: VccDataSetConfig, view: TableView) -> DataSet:
     return make_data_set(ObjectName.vmd(config.name), members, None, deletable=False)
 
 
+@dataclass(frozen=True, slots=True)
+class DataSetQuota:
+    """What one association may define in all: ``data_sets`` data sets (its AA-scope ones
+    and the ICC-domain ones it created) with ``members`` members together. Beyond them a
+    definition is refused with resource/capability-unavailable (see
+    :meth:`DataSetRegistry.define`)."""
+
+    data_sets: int
+    members: int
+
+
 class DataSetRegistry:
     """The data sets of all associations, by name (association scope kept per association),
-    and the server-configured VCC data sets."""
+    and the server-configured VCC data sets; what each association uses of its
+    :class:`DataSetQuota` is counted as it defines and deletes."""
 
-    __slots__ = ("_aa", "_domain", "_vcc")
+    __slots__ = ("_aa", "_domain", "_usage", "_vcc")
 
     def __init__(self) -> None:
         self._domain: dict[ObjectName, DataSet] = {}
         self._aa: dict[Hashable, dict[ObjectName, DataSet]] = {}
         self._vcc: dict[str, VccDataSetConfig] = {}
+        self._usage: dict[Hashable, tuple[int, int]] = {}
+
+    def usage(self, association: Hashable) -> tuple[int, int]:
+        """``(data sets, members)`` that ``association`` has defined and not deleted."""
+        return self._usage.get(association, (0, 0))
+
+    def _count(self, owner: Hashable | None, ds: DataSet, sign: int) -> None:
+        if owner is None:
+            return
+        sets, members = self._usage.get(owner, (0, 0))
+        sets += sign
+        members += sign * len(ds.members)
+        if sets <= 0:
+            self._usage.pop(owner, None)
+        else:
+            self._usage[owner] = (sets, members)
 
     def get(
         self, association: Hashable, name: ObjectName, view: TableView | None = None
@@ -326,20 +378,46 @@ class DataSetRegistry:
         entries: Sequence[VariableEntry],
         view: TableView,
         max_members: int | None = None,
+        quota: DataSetQuota | None = None,
     ) -> DataSet:
         """DefineNamedVariableList: check, resolve and store; raises :class:`DataSetError`
-        (definition/object-exists when the name is taken, else see :func:`build_data_set`).
+        (definition/object-exists when the name is taken; resource/capability-unavailable
+        when the association's ``quota`` of data sets or of members in all would be
+        exceeded, with the limit's setting name in ``limit``; else see
+        :func:`build_data_set`).
+
+        Capability-unavailable rather than memory-unavailable: the server is not out of
+        memory, this association has used what the configuration lets one association
+        have (the same answer as for a data set over ``data_set_size``).
         """
         if self.get(association, name) is not None:
             raise DataSetError(
                 f"data set {name} already exists",
                 ServiceError(ErrorClass.DEFINITION, DefinitionCode.OBJECT_EXISTS),
             )
+        if quota is not None:
+            sets, members = self.usage(association)
+            if sets >= quota.data_sets:
+                raise DataSetError(
+                    f"data set {name}: the association already has {sets} data sets, "
+                    f"the limit (max_data_sets) is {quota.data_sets}",
+                    ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE),
+                    "max_data_sets",
+                )
+            if members + len(entries) > quota.members:
+                raise DataSetError(
+                    f"data set {name}: {len(entries)} more members would make "
+                    f"{members + len(entries)} in the association's data sets, the limit "
+                    f"(max_data_set_members) is {quota.members}",
+                    ServiceError(ErrorClass.RESOURCE, ResourceCode.CAPABILITY_UNAVAILABLE),
+                    "max_data_set_members",
+                )
         ds = build_data_set(name, entries, view, association, max_members)
         if name.scope == Scope.AA:
             self._aa.setdefault(association, {})[name] = ds
         else:
             self._domain[name] = ds
+        self._count(association, ds, +1)
         return ds
 
     def delete(
@@ -359,6 +437,7 @@ class DataSetRegistry:
             del self._aa[association][name]
         else:
             del self._domain[name]
+        self._count(ds.owner, ds, -1)
         return 1, 1
 
     def delete_requested(
@@ -415,4 +494,5 @@ class DataSetRegistry:
             if ds.owner == association:
                 del self._domain[name]
                 gone.append(name)
+        self._usage.pop(association, None)
         return gone

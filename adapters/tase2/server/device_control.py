@@ -18,6 +18,11 @@ its selection and tag) and decides, with the time passed in:
   set by one peer is changed only by that peer; never while armed or operating);
 * :meth:`DeviceControl.association_ended` - disarm what the association had selected.
 
+Tags are safety state: with a :class:`TagStore` (injected; the adapter binds it to the
+gateway's state store, :mod:`gateway.state`) every tag change is saved before
+:meth:`DeviceControl.set_tag` accepts it, and :meth:`DeviceControl.restore_tags` puts the
+saved tags back at start-up. Selections are never saved: a restart disarms every device.
+
 Refusals come back as :class:`~adapters.tase2.model.devices.Refusal`; nothing here raises
 on bad input or changes state when it refuses.
 """
@@ -27,10 +32,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.data import (
     Data,
     DataAccessError,
@@ -65,6 +71,8 @@ __all__ = [
     "DeviceRole",
     "DeviceRule",
     "OperateOrder",
+    "StoredTag",
+    "TagStore",
     "bus_value",
     "compile_devices",
     "read_back",
@@ -197,6 +205,25 @@ class OperateOrder:
     selected: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTag:
+    """A device's tag as the state store keeps it: the tag and the peer (bilateral table)
+    that set it, None when it was set locally."""
+
+    point: str
+    tag: TagValue
+    owner: str | None
+
+
+class TagStore(Protocol):
+    """Where tag changes are saved durably (see the module docstring)."""
+
+    def save_tag(self, stored: StoredTag) -> None:
+        """Save ``stored`` (a tag state of NONE forgets the device's tag); raise
+        :class:`~adapters.tase2.errors.LocalError` when it could not be saved."""
+        ...
+
+
 @dataclass(slots=True)
 class _Device:
     armed_by: Hashable | None = None
@@ -210,11 +237,27 @@ class DeviceControl:
     """Selection, operate and tag state of every device (see the module docstring).
 
     ``association`` arguments are any hashable identity of an association; ``peer`` names a
-    peer (its bilateral table) for tag ownership.
+    peer (its bilateral table) for tag ownership. ``tag_store`` saves every tag change
+    before it is accepted (none: tags live in memory only).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tag_store: TagStore | None = None) -> None:
         self._devices: dict[str, _Device] = {}
+        self.tag_store = tag_store
+
+    def restore_tags(self, tags: Iterable[StoredTag]) -> int:
+        """Put saved tags back (at start-up, before any association); returns how many."""
+        n = 0
+        for stored in tags:
+            if stored.tag.state is TagState.NONE:
+                continue
+            state = self._devices.get(stored.point)
+            if state is None:
+                state = self._devices[stored.point] = _Device()
+            state.tag = TagValue(stored.tag.state, stored.tag.reason)
+            state.tag_owner = stored.owner
+            n += 1
+        return n
 
     def _state(self, rule: DeviceRule) -> _Device:
         state = self._devices.get(rule.point)
@@ -310,8 +353,8 @@ class DeviceControl:
         """A Write of ``Dev_TAG`` by ``peer`` (None: local operator, who may change any tag).
 
         Refused while the device is armed or operating (temporarily-unavailable), when the
-        tag was set by another peer (object-access-denied), or for a malformed or invalid
-        value.
+        tag was set by another peer (object-access-denied), for a malformed or invalid
+        value, or when the tag store cannot save it (hardware-fault; the tag is unchanged).
         """
         tag = decode_tag(data)
         if isinstance(tag, Refusal):
@@ -329,8 +372,15 @@ class DeviceControl:
             and owner != peer
         ):
             return Refusal(DataAccessError.OBJECT_ACCESS_DENIED, f"tag was set by {owner}")
-        state.tag = TagValue(tag.state, tag.reason if tag.state is not TagState.NONE else "")
-        state.tag_owner = None if tag.state is TagState.NONE else peer
+        new = TagValue(tag.state, tag.reason if tag.state is not TagState.NONE else "")
+        new_owner = None if tag.state is TagState.NONE else peer
+        if self.tag_store is not None:
+            try:
+                self.tag_store.save_tag(StoredTag(rule.point, new, new_owner))
+            except LocalError as exc:
+                return Refusal(DataAccessError.HARDWARE_FAULT, f"tag not saved: {exc}")
+        state.tag = new
+        state.tag_owner = new_owner
         return None
 
     def association_ended(self, association: Hashable) -> list[str]:

@@ -79,7 +79,7 @@ from adapters.tase2.model.points import PointDecodeError
 from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE
 from adapters.tase2.server.bilateral import PointAccess, TableView, page_names
 from adapters.tase2.server.controls import ServerControls
-from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetQuota, DataSetRegistry
 from adapters.tase2.server.peers import PeerSession
 from adapters.tase2.server.reports import check_report_fits
 from adapters.tase2.server.resolver import ObjectKind, Resolved, resolve
@@ -507,14 +507,18 @@ class Tase2Handler:
         self, ctx: ServiceContext, request: DefineNamedVariableListRequest
     ) -> DefineNamedVariableListResponse:
         """Create a data set in the peer's domain or at association scope: checked against
-        the table, the size limit and the negotiated PDU size."""
+        the table, the size limit, the association's quota of data sets and members, and
+        the negotiated PDU size. Refusals over a configured limit are logged per
+        association and limit at the 1st, 2nd, 4th... time, naming the limit."""
         peer = self._peer(ctx)
         name = request.name
         registry = self.server.registry
         engine = self.server.engine
+        limits = self.server.limits
+        quota = DataSetQuota(limits.max_data_sets, limits.max_data_set_members)
         try:
             ds = registry.define(
-                ctx, name, request.variables, peer.view, self.server.limits.data_set_size
+                ctx, name, request.variables, peer.view, limits.data_set_size, quota
             )
             pool = engine.transfer_set_names(peer.view.domain)
             longest = max(pool, key=len, default="DSTransferSet00")
@@ -526,7 +530,20 @@ class Tase2Handler:
                 registry.delete(ctx, name, lambda _ds: False)
                 raise
         except DataSetError as exc:
-            log.warning("association %d: data set %s refused: %s", ctx.association_id, name, exc)
+            if exc.limit is None:
+                log.warning(
+                    "association %d: data set %s refused: %s", ctx.association_id, name, exc
+                )
+            elif n := peer.limit_log.count(exc.limit):
+                log.warning(
+                    "association %d (%s): data set refused over limits.%s (refusal %d of "
+                    "this limit): %s",
+                    ctx.association_id,
+                    peer.label,
+                    exc.limit,
+                    n,
+                    exc,
+                )
             raise MmsServiceError(exc.service_error, str(exc)) from None
         return DefineNamedVariableListResponse()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.tase2.server.bilateral import TableView
 from adapters.tase2.server.controls import PeerInfo
+from gateway.logs import Throttle
 
 __all__ = ["PeerSession"]
 
@@ -13,10 +14,12 @@ __all__ = ["PeerSession"]
 @dataclass(slots=True)
 class PeerSession:
     """One association of the server: its bilateral table, the compiled view of that table
-    (replaced when the table changes while the association runs) and who the peer is."""
+    (replaced when the table changes while the association runs) and who the peer is;
+    ``limit_log`` thins out the log lines of its requests refused over a server limit."""
 
     association_id: int
     table_id: str
     view: TableView
     info: PeerInfo
     label: str = ""
+    limit_log: Throttle = field(default_factory=Throttle)

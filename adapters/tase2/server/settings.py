@@ -6,7 +6,16 @@ One pydantic model, :class:`Tase2ServerSettings`, validated when the configurati
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pathlib import Path
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.server.bilateral import (
@@ -19,7 +28,10 @@ from adapters.tase2.server.bilateral import (
 from adapters.tase2.server.datasets import VccDataSetConfig
 from gateway.registry import AdapterSettings
 
-__all__ = ["ServerLimits", "Tase2ServerSettings"]
+__all__ = ["DEFAULT_STATE_DIR", "ServerLimits", "Tase2ServerSettings"]
+
+DEFAULT_STATE_DIR = "state"
+"""The state directory, relative to the configuration file, when ``state_dir`` is not set."""
 
 
 class ServerLimits(BaseModel):
@@ -30,7 +42,10 @@ class ServerLimits(BaseModel):
     data set; ``critical_timeout`` seconds to wait for a Transfer_Report_ACK;
     ``max_buffered_changes`` the AllChangesReported buffer per transfer set;
     ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
-    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
+    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``);
+    ``max_data_sets`` data sets and ``max_data_set_members`` members in all that one
+    association may define (far above what a real peer uses; beyond them
+    DefineNamedVariableList gets resource/capability-unavailable).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,6 +57,8 @@ class ServerLimits(BaseModel):
     max_buffered_changes: int = Field(default=10_000, ge=1)
     max_queued_reports: int = Field(default=2000, ge=1)
     message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
+    max_data_sets: int = Field(default=500, ge=1, description="per association")
+    max_data_set_members: int = Field(default=100_000, ge=1, description="per association")
 
 
 class Tase2ServerSettings(AdapterSettings):
@@ -52,6 +69,11 @@ class Tase2ServerSettings(AdapterSettings):
     sees (a table's own rule for the same point wins); ``vcc_data_sets`` are VMD-scope data
     sets (name, members: report-only special names and point ids) every peer sees and may
     name in a DSTransferSet (DataSetName scope 0), if its table lets it read every point.
+
+    ``state_dir`` is where operator state that must survive a restart (device tags) is
+    kept, in ``state.sqlite3`` (:mod:`gateway.state`); relative to the configuration
+    file's directory, ``state/`` there by default. Built without a configuration file
+    (no ``base`` in the validation context), it stays None and tags live in memory only.
     """
 
     host: str = "127.0.0.1"
@@ -65,6 +87,16 @@ class Tase2ServerSettings(AdapterSettings):
     tables: tuple[BilateralTableConfig, ...] = ()
     subscription_buffer: int = Field(default=200_000, ge=1000)
     refresh_period: float = Field(default=5.0, gt=0)
+    state_dir: Path | None = Field(default=None, validate_default=True)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _resolve_state_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        context = info.context if isinstance(info.context, dict) else {}
+        base = context.get("base")
+        if value is None:
+            return None if base is None else Path(base) / DEFAULT_STATE_DIR
+        return value if value.is_absolute() or base is None else Path(base) / value
 
     @field_validator("ap_title")
     @classmethod
@@ -103,6 +135,7 @@ class Tase2ServerSettings(AdapterSettings):
         return out
 
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
-        """True when going to ``other`` needs a new listening server (not just new tables)."""
-        keep = ("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits")
+        """True when going to ``other`` needs a new listening server (not just new tables);
+        a new ``state_dir`` too (tags are restored only at start-up)."""
+        keep = ("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits", "state_dir")
         return any(getattr(self, k) != getattr(other, k) for k in keep)

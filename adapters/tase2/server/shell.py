@@ -40,6 +40,7 @@ from adapters.tase2.mms.services import InformationReport
 from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, PointRule
 from adapters.tase2.server.controls import PeerInfo, ServerControls
 from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
+from adapters.tase2.server.device_control import TagStore
 from adapters.tase2.server.handler import PointSource, ServiceContext, Tase2Handler
 from adapters.tase2.server.outbox import Outbox
 from adapters.tase2.server.peers import PeerSession
@@ -63,7 +64,8 @@ class Tase2Server:
     table does not say otherwise; ``vcc_data_sets`` are VMD-scope data sets every peer sees
     and may report through its transfer sets (members it may read only). ``on_report_sent``
     is called with each report and the POSIX time its bytes were handed to the socket (for
-    latency measurements).
+    latency measurements). ``tag_store`` saves device tags durably; restore saved tags
+    (``controls.devices.restore_tags``) before :meth:`start`.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Tase2Server:
         max_pdu_size: int = 65000,
         on_report_sent: Callable[[ReportRequest, float], None] | None = None,
         on_event: Callable[[TransferSetEvent], None] | None = None,
+        tag_store: TagStore | None = None,
     ) -> None:
         self.source = source
         self.limits = limits or ServerLimits()
@@ -98,6 +101,7 @@ class Tase2Server:
             clock=time.monotonic,
             wall_clock=time.time,
             buffer_size=self.limits.message_buffer_size,
+            tag_store=tag_store,
         )
         self.on_report_sent = on_report_sent
         self.on_event = on_event

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from adapters.tase2.model.objects import (
 )
 from adapters.tase2.model.points import PointType, decode_point
 from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE, DSTransferSetValue
+from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import PointBus
 from gateway.points import PointDef
 from tests.support import REPO
@@ -482,7 +484,7 @@ async def test_settings_validation_and_consumed_points() -> None:
     assert not s.restart_needed(settings(vcc_points=[]))
 
 
-async def test_example_config_loads_and_serves() -> None:
+async def test_example_config_loads_and_serves(tmp_path: Path) -> None:
     from adapters.sim import SimAdapter
     from adapters.tase2.server.adapter import Tase2ServerAdapter
     from gateway.config import load_config
@@ -498,6 +500,7 @@ async def test_example_config_loads_and_serves() -> None:
     assert isinstance(iccp, type(settings())) and "GEN1_SETPOINT" in iccp.consumed_points()
     raw = config.model_dump()
     raw["adapters"][1]["settings"]["port"] = 0
+    raw["adapters"][1]["settings"]["state_dir"] = str(tmp_path)  # not next to the example
     for a in raw["adapters"]:
         a.update(a.pop("settings"))
     from gateway.config import build_config
@@ -710,3 +713,58 @@ async def test_vcc_data_set_settings_are_checked() -> None:
         vcc_settings(vcc_data_sets=[{"name": "A", "members": ["FREQ", "FREQ"]}])
     with pytest.raises(ValueError):
         vcc_settings(vcc_data_sets=[{"name": "A", "members": []}])
+
+
+def test_state_dir_is_next_to_the_configuration_file_by_default(tmp_path: Path) -> None:
+    raw = settings().model_dump(mode="json", exclude={"state_dir"})
+    loaded = Tase2ServerSettings.model_validate(raw, context={"base": tmp_path})
+    assert loaded.state_dir == tmp_path / "state"
+    raw["state_dir"] = "var/iccp"
+    loaded = Tase2ServerSettings.model_validate(raw, context={"base": tmp_path})
+    assert loaded.state_dir == tmp_path / "var" / "iccp"
+    assert settings().state_dir is None  # no configuration file: tags in memory only
+    assert loaded.restart_needed(loaded.model_copy(update={"state_dir": tmp_path}))
+
+
+async def test_data_sets_beyond_the_associations_quota_get_the_resource_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_server(settings(limits={"max_data_sets": 5})) as adapter:
+        client = await connect(adapter)
+        try:
+            for i in range(5):
+                await client.define_named_variable_list(
+                    ICC(DOMAIN, f"DS{i}"), [ICC(DOMAIN, "GEN1")]
+                )
+            for i in range(5, 40):  # a flood: every one refused, a few log lines
+                with pytest.raises(MmsServiceError) as exc:
+                    await client.define_named_variable_list(
+                        ICC(DOMAIN, f"DS{i}"), [ICC(DOMAIN, "GEN1")]
+                    )
+                assert exc.value.error.error_class == ErrorClass.RESOURCE
+                assert exc.value.error.code == ResourceCode.CAPABILITY_UNAVAILABLE
+            names = await client.get_name_list(
+                ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, DOMAIN
+            )
+            assert names == [f"DS{i}" for i in range(5)]
+        finally:
+            await client.conclude()
+        lines = [r for r in caplog.records if "limits.max_data_sets" in r.getMessage()]
+        assert 1 <= len(lines) <= 6, [r.getMessage() for r in lines]
+        # the quota is the association's: a new association starts from nothing
+        again = await connect(adapter)
+        try:
+            await eventually_defined(again)
+        finally:
+            await again.conclude()
+
+
+async def eventually_defined(client: MmsClient) -> None:
+    """Define DS0 once the previous association's data sets are gone (bounded)."""
+    for _ in range(100):
+        try:
+            await client.define_named_variable_list(ICC(DOMAIN, "DS0"), [ICC(DOMAIN, "GEN1")])
+            return
+        except MmsServiceError:
+            await asyncio.sleep(0.02)
+    raise AssertionError("DS0 could not be defined by a new association")

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.data import (
     BitString,
@@ -48,6 +49,7 @@ from adapters.tase2.server.device_control import (
     DeviceRole,
     DeviceRule,
     OperateOrder,
+    StoredTag,
     bus_value,
     compile_devices,
 )
@@ -210,6 +212,40 @@ def test_tags_and_their_interlocks() -> None:
     direct = DeviceRule(name="D", point="P_D", operate=True, taggable=True, set_tag=True)
     assert dc.set_tag(direct, "peer1", tag(1), T0) is None
     assert refused(dc.begin_operate(direct, A, Integer(0), T0), E.TEMPORARILY_UNAVAILABLE)
+
+
+class Tags:
+    """A tag store in a list; fails on request."""
+
+    def __init__(self) -> None:
+        self.saved: list[StoredTag] = []
+        self.fail = False
+
+    def save_tag(self, stored: StoredTag) -> None:
+        if self.fail:
+            raise LocalError("disk full")
+        self.saved.append(stored)
+
+
+def test_tag_changes_are_saved_before_they_count_and_restored() -> None:
+    store = Tags()
+    dc = DeviceControl(store)
+    assert dc.set_tag(BRK, "peer1", tag(1, "crew"), T0) is None
+    inhibit = TagValue(TagState.OPEN_AND_CLOSE_INHIBIT, "crew")
+    assert store.saved == [StoredTag("P_BRK", inhibit, "peer1")]
+    store.fail = True  # a tag that cannot be saved is refused and changes nothing
+    refusal = dc.set_tag(BRK, "peer1", tag(0), T0)
+    assert refused(refusal, E.HARDWARE_FAULT) and "disk full" in str(refusal)
+    assert dc.tag(BRK, T0) == inhibit
+    store.fail = False
+    assert dc.set_tag(BRK, "peer1", tag(0), T0) is None
+    assert store.saved[-1] == StoredTag("P_BRK", TagValue(), None)
+
+    restarted = DeviceControl(store)
+    assert restarted.restore_tags([StoredTag("P_BRK", inhibit, "peer1")]) == 1
+    assert restarted.tag(BRK, T0) == inhibit and restarted.tag_owner(BRK) == "peer1"
+    assert refused(restarted.begin_operate(BRK, A, Integer(0), T0), E.TEMPORARILY_UNAVAILABLE)
+    assert refused(restarted.set_tag(BRK, "peer2", tag(0), T0), E.OBJECT_ACCESS_DENIED)
 
 
 # --------------------------------------------------------------------------- Block 4

@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
+from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.mms.types import BooleanType, IntegerType
 from adapters.tase2.model.devices import DeviceKind, TagState, TagValue
 from adapters.tase2.model.messages import IM_TRANSFER_SET, INFO_MESS_HEADER
+from adapters.tase2.server.adapter import Tase2ServerAdapter
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.messages import Message
 from gateway.points import PointDef
+from gateway.state import StateStore
+from tests.support import running
 from tests.support.tase2.server import (
     DOMAIN,
     OTHER_AP,
@@ -30,6 +36,7 @@ from tests.support.tase2.server import (
     make_bus,
     probe,
     running_server,
+    server_up,
     table,
 )
 from tests.support.tase2.server import settings as server_settings
@@ -46,10 +53,10 @@ DEVICES = [
 ]  # fmt: skip
 
 
-def dev_settings() -> Tase2ServerSettings:
+def dev_settings(**extra: Any) -> Tase2ServerSettings:
     icc1 = {**table(), "devices": DEVICES, "messages": True}
     icc2 = {**table("BLT_ICC2", OTHER_DOMAIN, OTHER_AP, [{"match": "GEN1"}]), "devices": []}
-    return server_settings(tables=[icc1, icc2])
+    return server_settings(tables=[icc1, icc2], **extra)
 
 
 def failing_bus() -> PointBus:
@@ -174,3 +181,91 @@ async def test_probe_operates_and_tags() -> None:
         assert controls[1]["outcome"] == "temporarily-unavailable"
         code, out, err = await probe(*base, "--operate", f"{DOMAIN}/SP", "12.5")
         assert code == 0 and bus.get("SP1").value == 12.5, (out, err)
+
+
+async def test_a_tag_survives_an_abrupt_restart(tmp_path: Path) -> None:
+    """Set through a real association, the server task cancelled without closing its state
+    store, a new adapter on the same state_dir: the tag, its reason and its owner are
+    back before the first association, and the operate is still refused."""
+    bus, owner = make_bus()
+    s = dev_settings(state_dir=str(tmp_path / "state"))
+    first = Tase2ServerAdapter("tase2", s, bus)
+    first._close_state = lambda: None  # type: ignore[method-assign]  # as if killed
+    async with running(first):
+        await server_up(first)
+        client = await connect(first)
+        await set_tag(client, dom("BRK"), TagValue(TagState.OPEN_AND_CLOSE_INHIBIT, "crew on site"))
+        # no conclude, no clean shutdown: the task is cancelled under the association
+
+    second = Tase2ServerAdapter("tase2", s, bus)
+    async with running(second):
+        await server_up(second)
+        assert second.server is not None
+        rule = next(d for d in s.tables[0].devices if d.name == "BRK")
+        assert second.server.controls.devices.tag_owner(rule) == "BLT_ICC1"
+        client = await connect(second)
+        tag = await get_tag(client, dom("BRK"))
+        assert (tag.state, tag.reason) == (TagState.OPEN_AND_CLOSE_INHIBIT, "crew on site")
+        with pytest.raises(DeviceError) as err:
+            await operate_device(client, dom("BRK"), DeviceKind.COMMAND, 1, sbo=True)
+        assert "temporarily-unavailable" in str(err.value)
+        assert owner.commands == []  # never reached the breaker
+        await set_tag(client, dom("BRK"), TagValue(TagState.NONE, ""))  # the owner clears it
+        await client.conclude()
+
+    third = Tase2ServerAdapter("tase2", s, bus)
+    async with running(third):
+        await server_up(third)
+        client = await connect(third)
+        assert (await get_tag(client, dom("BRK"))).state is TagState.NONE
+        assert await operate_device(client, dom("BRK"), DeviceKind.COMMAND, 1, sbo=True) == 11
+        assert owner.commands == [("BRK1", 2)]
+        await client.conclude()
+
+
+async def test_device_objects_are_readable_but_refused_as_data_set_members(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_server(dev_settings()) as adapter:
+        client = await connect(adapter)
+        assert isinstance((await client.read(dom("SP")))[0], Float32)  # readable (read-back)
+        for item in ("SP", "BRK_TAG", "BRK_SBO"):
+            with pytest.raises(MmsServiceError) as exc:
+                await client.define_named_variable_list(dom("DS"), [dom("GEN1"), dom(item)])
+            assert exc.value.error.error_class == ErrorClass.ACCESS
+            assert exc.value.error.code == AccessCode.OBJECT_ACCESS_UNSUPPORTED
+            assert f"member ICC1/{item} is a device object" in caplog.text
+        assert "device objects are Block 5 control objects and cannot be data-set members" in (
+            caplog.text
+        )
+        assert (
+            await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, DOMAIN) == []
+        )
+        assert (await client.read(dom("BRK_SBO")))[0] == Integer(11)  # not selected by the define
+        await client.conclude()
+
+
+async def test_an_unusable_state_dir_stops_the_start_with_its_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    adapter = Tase2ServerAdapter(
+        "tase2", dev_settings(state_dir=str(blocker / "state")), make_bus()[0]
+    )
+    with pytest.raises(LocalError, match=f"tase2: state_dir: state directory {blocker}/state"):
+        await adapter.run()
+    assert adapter.server is None
+
+
+async def test_a_saved_tag_that_cannot_be_understood_blocks_the_device(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with StateStore(tmp_path) as store:
+        store.put("tase2-server/tase2/tags", "BRK1", {"state": 9, "reason": "?"})
+    async with running_server(dev_settings(state_dir=str(tmp_path))) as adapter:
+        client = await connect(adapter)
+        assert (await get_tag(client, dom("BRK"))).state is TagState.INVALID
+        assert (await client.read(dom("BRK_SBO")))[0] is DataAccessError.TEMPORARILY_UNAVAILABLE
+        assert "saved tag of device point BRK1" in caplog.text
+        await set_tag(client, dom("BRK"), TagValue(TagState.NONE, ""))  # an operator resets it
+        assert (await client.read(dom("BRK_SBO")))[0] == Integer(11)
+        await client.conclude()

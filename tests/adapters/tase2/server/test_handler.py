@@ -7,6 +7,7 @@ still); a :class:`Ctx` is everything it needs of an association.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ class Server:
         self.wakes += 1
 
 
-def server_with(ctx: Ctx, *, data_set_size: int = 2000) -> Server:
+def server_with(ctx: Ctx, *, data_set_size: int = 2000, **limits: int) -> Server:
     table = BilateralTableConfig.model_validate(
         {
             "id": "BLT_1",
@@ -120,7 +121,9 @@ def server_with(ctx: Ctx, *, data_set_size: int = 2000) -> Server:
     )
     registry = DataSetRegistry()
     registry.set_vcc([VccDataSetConfig(name="VCC_DS", members=("Transfer_Set_Name", "P1"))])
-    server = Server(source, engine, registry, controls, ServerLimits(data_set_size=data_set_size))
+    server = Server(
+        source, engine, registry, controls, ServerLimits(data_set_size=data_set_size, **limits)
+    )
     info = PeerInfo(ctx, "BLT_1", "1.1.1.999", 12, ctx.peer_address[0])
     server.peers[ctx] = PeerSession(ctx.association_id, "BLT_1", view, info, "test peer")
     return server
@@ -272,3 +275,58 @@ async def test_the_servers_vcc_data_sets_cannot_be_deleted(ctx: Ctx, server: Ser
     assert info.value.error.service_specific == (0x86, b"\x01")  # numberDeleted 1
     assert server.registry.get(ctx, mine) is None
     assert server.registry.is_vcc(ObjectName.vmd("VCC_DS"))
+
+
+async def test_data_sets_per_association_are_bounded_in_number_and_members(
+    ctx: Ctx, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = server_with(ctx, max_data_sets=3, max_data_set_members=5)
+    handler = Tase2Handler(server)
+
+    async def define(item: str, *members: str) -> None:
+        request = DefineNamedVariableListRequest(
+            ObjectName.dom(DOMAIN, item), tuple(dom(m) for m in members)
+        )
+        await handler.define_named_variable_list(ctx, request)
+
+    async def refused(item: str, *members: str) -> MmsServiceError:
+        with pytest.raises(MmsServiceError) as info:
+            await define(item, *members)
+        assert info.value.error.error_class is ErrorClass.RESOURCE
+        assert info.value.error.code == ResourceCode.CAPABILITY_UNAVAILABLE
+        return info.value
+
+    await define("DS1", "P1")
+    await define("DS2", "P1", "P2")
+    with caplog.at_level(logging.WARNING):
+        assert "max_data_set_members" in str(await refused("DS3", "P1", "P2", "P1"))
+        await define("DS3", "P2", "P1")  # 5 members in all: exactly the limit
+        for _ in range(10):
+            assert "max_data_sets" in str(await refused("DS4", "P1"))
+    assert server.registry.get(ctx, ObjectName.dom(DOMAIN, "DS4")) is None
+    lines = [r.getMessage() for r in caplog.records if "limits.max_data_sets" in r.getMessage()]
+    assert len(lines) == 4  # refusals 1, 2, 4 and 8 of that limit
+    assert "the limit (max_data_sets) is 3" in lines[0]
+
+    delete = DeleteNamedVariableListRequest((ObjectName.dom(DOMAIN, "DS2"),), DeleteScope.SPECIFIC)
+    await handler.delete_named_variable_list(ctx, delete)
+    assert server.registry.usage(ctx) == (2, 3)
+    await define("DS4", "P1", "P2")  # room again after a delete
+    server.registry.drop_association(ctx)
+    assert server.registry.usage(ctx) == (0, 0)
+
+    # the quota and the log throttle are the association's own: another starts afresh
+    other = Ctx(association_id=2)
+    mine = server.peers[ctx]
+    server.peers[other] = PeerSession(2, "BLT_1", mine.view, mine.info, "other peer")
+    caplog.clear()
+    for i in range(4):
+        request = DefineNamedVariableListRequest(ObjectName.dom(DOMAIN, f"O{i}"), (dom("P1"),))
+        if i < 3:
+            await handler.define_named_variable_list(other, request)
+        else:
+            with pytest.raises(MmsServiceError):
+                await handler.define_named_variable_list(other, request)
+    assert "association 2 (other peer): data set refused over limits.max_data_sets (refusal 1" in (
+        caplog.text
+    )
