@@ -12,7 +12,7 @@ from gateway.config import ConfigError, ConfigIssue, check_config, diff_configs
 from gateway.isn_cli import add_isn_commands
 from gateway.logs import setup_logging
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_NOT_STARTED = 0, 1, 2, 3
 COMMAND_ENTRY_POINTS = "iccp_gateway.commands"
 """Adapter packages add subcommands here: each entry is called with the subparsers."""
 
@@ -72,7 +72,8 @@ def _check_diff(old_path: str, new_path: str | None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the gateway on a configuration until SIGINT/SIGTERM."""
+    """Run the gateway on a configuration until SIGINT/SIGTERM; 3 when a listening adapter
+    cannot start (a port in use)."""
     from gateway.service import Service
 
     try:
@@ -88,8 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settle=args.settle,
         max_removed_adapters=args.max_removed_adapters,
     )
-    asyncio.run(service.run())
-    return EXIT_OK
+    return EXIT_OK if asyncio.run(service.run()) else EXIT_NOT_STARTED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ also `register()` a class directly. The core never imports an adapter module by 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
@@ -50,6 +51,8 @@ class Adapter(Protocol):
 
     name: str
     settings: AdapterSettings
+    listens: ClassVar[bool]
+    ready: asyncio.Event  # set by a listening adapter's run() once bound
 
     async def run(self) -> None: ...
 

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from gateway.config import ConfigError, GatewayConfig, check_config, diff_configs
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,21 @@ class Service:
             return (-1, 0)
         return (st.st_size, st.st_mtime_ns)
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Serve until stopped; False when a listening adapter could not start."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
-        await self.runtime.start()
+        try:
+            await self.runtime.start()
+        except StartupError as exc:
+            for name, error in exc.failures.items():
+                log.error("adapter %s cannot listen: %s", name, error)
+            log.error("gateway not started")
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            return False
         log.info(
             "gateway running: %d points, %d adapters",
             len(self.runtime.bus),
@@ -74,6 +83,7 @@ class Service:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             log.info("stopped")
+        return True
 
     def stop(self) -> None:
         self._stop.set()

@@ -3,6 +3,7 @@
 import re
 import shutil
 import signal
+import socket
 import time
 
 import pytest
@@ -120,3 +121,22 @@ def test_a_truncated_file_is_refused_and_the_adapters_keep_running(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0
+
+
+def test_run_exits_non_zero_when_a_listening_adapter_cannot_bind(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        config = tmp_path / "gw.yaml"
+        config.write_text(
+            SIMS + f"  - {{name: iccp, type: tase2-server, host: 127.0.0.1, port: {port}}}\n"
+        )
+        proc = start_gateway(config)
+        try:
+            err = proc.communicate(timeout=20)[1]
+        finally:
+            proc.kill()
+    assert proc.returncode == 3
+    assert "adapter iccp cannot listen: OSError: [Errno 98]" in err and str(port) in err
+    assert "gateway not started" in err and "Traceback" not in err

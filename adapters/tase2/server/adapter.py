@@ -92,6 +92,7 @@ class Tase2ServerAdapter(Adapter):
     type_name: ClassVar[str] = "tase2-server"
     Settings: ClassVar[type[AdapterSettings]] = Tase2ServerSettings
     settings: Tase2ServerSettings
+    listens: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
@@ -123,6 +124,7 @@ class Tase2ServerAdapter(Adapter):
         server = self._new_server()
         await server.start()
         self.server = server
+        self.listening()
         log.info(
             "%s: TASE.2 server on %s:%d, AP-title %s AE-qualifier %s, %d bilateral tables",
             self.name,
