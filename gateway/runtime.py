@@ -58,6 +58,7 @@ class Supervisor:
         self._failure_log = Throttle()
         self._task: asyncio.Task[None] | None = None
         self._first_failure: asyncio.Future[str] | None = None
+        self._start_up = False  # the runtime's start-up waits for this listener
 
     def start(self) -> None:
         self._first_failure = asyncio.get_running_loop().create_future()
@@ -73,9 +74,11 @@ class Supervisor:
             return None
         ready: asyncio.Future[Any] = asyncio.ensure_future(adapter.ready.wait())
         waiting: set[asyncio.Future[Any]] = {ready, failed}
+        self._start_up = True
         try:
             await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
         finally:
+            self._start_up = False
             ready.cancel()
         if adapter.ready.is_set() or not failed.done():
             if not failed.done():
@@ -113,10 +116,13 @@ class Supervisor:
                 raise
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                if self._first_failure is not None and not self._first_failure.done():
-                    self._first_failure.set_result(error)
                 if self.adapter is not None:
                     self.adapter.ready.clear()
+                if self._first_failure is not None and not self._first_failure.done():
+                    self._first_failure.set_result(error)
+                    if self._start_up:  # fatal: the start-up stops the gateway, no retry
+                        self.last_error, self.state = error, "failed"
+                        return
             else:
                 self.state = "finished"
                 log.info("adapter %s finished", name)

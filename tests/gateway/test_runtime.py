@@ -349,7 +349,7 @@ def listener_config(kind: str, port: int):
 
 
 @pytest.mark.parametrize("kind", LISTENERS)
-async def test_a_port_in_use_stops_the_start_up_naming_host_and_port(kind):
+async def test_a_port_in_use_stops_the_start_up_naming_host_and_port(kind, caplog):
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -360,6 +360,7 @@ async def test_a_port_in_use_stops_the_start_up_naming_host_and_port(kind):
     assert list(err.value.failures) == ["listener"]
     assert f"127.0.0.1', {port})" in str(err.value) or f"127.0.0.1:{port}" in str(err.value)
     assert rt.adapters == {}  # everything it started is stopped again
+    assert "retrying" not in caplog.text  # fatal, not retried
 
 
 @pytest.mark.parametrize("kind", LISTENERS)
