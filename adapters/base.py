@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from typing import Any, ClassVar
 
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
@@ -17,15 +18,25 @@ class Adapter(abc.ABC):
     owner of `settings.owned_points()`, and supervises `run()`: `run()` works until it is
     cancelled; if it raises, the runtime marks the adapter's points not valid and calls it
     again after a back-off. Commands for owned points arrive at `on_command`.
+
+    An adapter that serves a port sets `listens`; its `run()` calls `listening()` once
+    bound. At start-up the runtime waits for that, and a first `run()` that fails before
+    it (a port in use) stops the gateway instead of being retried.
     """
 
     type_name: ClassVar[str]
     Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
+    listens: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         self.name = name
         self.settings = settings
         self.bus = bus
+        self.ready = asyncio.Event()
+
+    def listening(self) -> None:
+        """Say that `run()` is now bound and serving (for an adapter that `listens`)."""
+        self.ready.set()
 
     @abc.abstractmethod
     async def run(self) -> None:

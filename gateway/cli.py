@@ -8,11 +8,11 @@ import sys
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
-from gateway.config import ConfigError, load_config
+from gateway.config import ConfigError, ConfigIssue, check_config, diff_configs
 from gateway.isn_cli import add_isn_commands
 from gateway.logs import setup_logging
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_NOT_STARTED = 0, 1, 2, 3
 COMMAND_ENTRY_POINTS = "iccp_gateway.commands"
 """Adapter packages add subcommands here: each entry is called with the subparsers."""
 
@@ -28,31 +28,68 @@ def _report(exc: ConfigError) -> int:
     """Print every issue of a configuration and return the exit code for it."""
     for issue in exc.issues:
         print(issue, file=sys.stderr)
+    _warn(exc.warnings)
     return EXIT_UNREADABLE if exc.unreadable else EXIT_INVALID
 
 
+def _warn(warnings: list[ConfigIssue]) -> None:
+    for issue in warnings:
+        print(f"warning: {issue}", file=sys.stderr)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate a configuration: 0 valid, 1 invalid (errors printed), 2 unreadable."""
+    """Validate a configuration: 0 valid, 1 invalid (errors printed), 2 unreadable.
+
+    With `--diff OLD NEW`: print what a reload from OLD to NEW would change.
+    """
+    if args.diff:
+        return _check_diff(args.config, args.new)
+    if args.new is not None:
+        print("check takes one file (or --diff OLD NEW)", file=sys.stderr)
+        return EXIT_INVALID
     try:
-        config = load_config(args.config)
+        config, warnings = check_config(args.config)
     except ConfigError as exc:
         return _report(exc)
+    _warn(warnings)
     print(f"{args.config}: OK ({len(config.points)} points, {len(config.adapters)} adapters)")
     return EXIT_OK
 
 
+def _check_diff(old_path: str, new_path: str | None) -> int:
+    if new_path is None:
+        print("check --diff needs two files: OLD NEW", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        old, _ = check_config(old_path)
+        new, warnings = check_config(new_path)
+    except ConfigError as exc:
+        return _report(exc)
+    _warn(warnings)
+    lines = diff_configs(old, new).lines()
+    print("\n".join(lines) if lines else "no changes")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the gateway on a configuration until SIGINT/SIGTERM."""
+    """Run the gateway on a configuration until SIGINT/SIGTERM; 3 when a listening adapter
+    cannot start (a port in use)."""
     from gateway.service import Service
 
     try:
-        config = load_config(args.config)
+        config, warnings = check_config(args.config)
     except ConfigError as exc:
         return _report(exc)
+    _warn(warnings)
     setup_logging(args.log_format, args.log_level or config.gateway.log_level)
-    service = Service(Path(args.config), config, None if args.no_watch else args.watch)
-    asyncio.run(service.run())
-    return EXIT_OK
+    service = Service(
+        Path(args.config),
+        config,
+        None if args.no_watch else args.watch,
+        settle=args.settle,
+        max_removed_adapters=args.max_removed_adapters,
+    )
+    return EXIT_OK if asyncio.run(service.run()) else EXIT_NOT_STARTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,12 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--watch", type=float, default=2.0, metavar="SECONDS", help="reload period check"
     )
     run.add_argument("--no-watch", action="store_true", help="reload only on SIGHUP")
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="reload a changed file once unchanged this long (default 1)",
+    )
+    run.add_argument(
+        "--max-removed-adapters",
+        type=int,
+        metavar="N",
+        help="refuse a reload that removes more than N adapters",
+    )
     run.set_defaults(func=cmd_run)
 
     check = commands.add_parser(
         "check", help="validate a configuration (exit 0 valid, 1 invalid, 2 unreadable)"
     )
-    check.add_argument("config", help="YAML configuration file")
+    check.add_argument("config", help="YAML configuration file (OLD with --diff)")
+    check.add_argument("new", nargs="?", help="with --diff: the NEW configuration")
+    check.add_argument(
+        "--diff", action="store_true", help="print what a reload from OLD to NEW would change"
+    )
     check.set_defaults(func=cmd_check)
 
     add_isn_commands(commands)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -46,13 +46,19 @@ class ConfigError(Exception):
     """A configuration that cannot be used; `issues` says every reason found.
 
     `unreadable` is set when a file could not be read at all (missing, permissions, not
-    UTF-8), as opposed to read but invalid.
+    UTF-8), as opposed to read but invalid; `warnings` are found in the same run.
     """
 
-    def __init__(self, issues: Sequence[ConfigIssue], unreadable: bool = False) -> None:
+    def __init__(
+        self,
+        issues: Sequence[ConfigIssue],
+        unreadable: bool = False,
+        warnings: Sequence[ConfigIssue] = (),
+    ) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = list(issues)
         self.unreadable = unreadable
+        self.warnings = list(warnings)
 
 
 class GatewaySettings(BaseModel):
@@ -104,17 +110,6 @@ class GatewayConfig(BaseModel):
 
     def adapter_map(self) -> dict[str, AdapterConfig]:
         return {a.name: a for a in self.adapters}
-
-
-class _Document(BaseModel):
-    """The YAML document's shape before point files and adapter settings are resolved."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    points: list[PointDef] = Field(default_factory=list)
-    point_files: list[PointFile] = Field(default_factory=list)
-    adapters: list[dict[str, Any]] = Field(default_factory=list)
 
 
 # -- YAML with line numbers -------------------------------------------------------------
@@ -251,12 +246,25 @@ def _load_point_file(spec: PointFile, base: Path) -> list[PointDef]:
 
 # -- the whole config ---------------------------------------------------------------------
 
+SECTIONS = ("gateway", "points", "point_files", "adapters")
+
 
 def load_config(path: str | Path, registry: AdapterRegistry = REGISTRY) -> GatewayConfig:
-    """Load and fully check a gateway configuration; raise ConfigError with every issue."""
+    """Load and check a configuration's model (e.g. for its points); raise ConfigError
+    with every issue. A configuration to *run* is loaded with `check_config`."""
     path = Path(path)
     data, lines = _read_yaml(path)
-    return build_config(data, str(path), lines, path.parent, registry)
+    return _build(data, str(path), lines, path.parent, registry, runnable=False)[0]
+
+
+def check_config(
+    path: str | Path, registry: AdapterRegistry = REGISTRY
+) -> tuple[GatewayConfig, list[ConfigIssue]]:
+    """Load a configuration to run: besides `load_config`'s checks it needs an adapter and
+    an owner for every point; returns it with the warnings (settings that cannot work)."""
+    path = Path(path)
+    data, lines = _read_yaml(path)
+    return _build(data, str(path), lines, path.parent, registry, runnable=True)
 
 
 def build_config(
@@ -267,43 +275,174 @@ def build_config(
     registry: AdapterRegistry = REGISTRY,
 ) -> GatewayConfig:
     """Check a configuration given as plain data (e.g. parsed YAML or a REST body)."""
-    lines = lines or {}
-    base = base or Path.cwd()
+    return _build(data, file, lines or {}, base or Path.cwd(), registry, runnable=False)[0]
+
+
+def _build(
+    data: Any,
+    file: str,
+    lines: dict[Loc, int],
+    base: Path,
+    registry: AdapterRegistry,
+    runnable: bool,
+) -> tuple[GatewayConfig, list[ConfigIssue]]:
+    """Every check in one pass: schema of each section, point and adapter, references,
+    unknown types (and when `runnable`, adapters and owners); raises ConfigError with all
+    errors (and the warnings)."""
     if data is None:
+        if runnable:
+            raise ConfigError([ConfigIssue(file, None, "", "the file is empty")])
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(file, 1, "", "the top level must be a mapping")])
-    try:
-        doc = _Document.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(list(_issues_from(exc, file, lines))) from None
-
     issues: list[ConfigIssue] = []
-    points = _collect_points(doc, file, lines, base, issues)
-    adapters = _collect_adapters(doc, file, lines, base, registry, points, issues)
+    warnings: list[ConfigIssue] = []
+    for key in data:
+        if key not in SECTIONS:
+            loc: Loc = (str(key),)
+            issues.append(
+                ConfigIssue(file, _line_of(lines, loc), str(key), "Extra inputs are not permitted")
+            )
+    gateway = _validated(GatewaySettings, data, "gateway", file, lines, issues)
+    point_defs, broken = _validated_points(data, file, lines, issues)
+    point_files = [
+        spec
+        for spec in _validated_list(PointFile, data, "point_files", file, lines, issues)
+        if spec is not None
+    ]
+    raw_adapters = _raw_adapters(data, file, lines, issues)
+    points, from_isn = _collect_points(point_defs, point_files, file, lines, base, issues)
+    known = points.keys() | broken
+    adapters, complete = _collect_adapters(raw_adapters, file, lines, base, registry, known, issues)
+    if runnable and not data.get("adapters"):  # absent, null or []
+        line = _line_of(lines, ("adapters",)) if "adapters" in data else None
+        issues.append(
+            ConfigIssue(file, line, "adapters", "no adapters: a gateway runs at least one")
+        )
+    if runnable and complete:
+        _check_owners(points, point_defs, from_isn, adapters, file, lines, issues, warnings)
+    for i, entry in adapters:
+        line = _line_of(lines, ("adapters", i))
+        for message in entry.settings.check(points):
+            warnings.append(ConfigIssue(file, line, f"adapters[{i}]", message))
     if issues:
-        raise ConfigError(issues)
-    return GatewayConfig(
-        gateway=doc.gateway,
+        raise ConfigError(issues, warnings=warnings)
+    config = GatewayConfig(
+        gateway=gateway or GatewaySettings(),
         points=list(points.values()),
-        point_files=doc.point_files,
-        adapters=adapters,
+        point_files=point_files,
+        adapters=[entry for _, entry in adapters],
     )
+    return config, warnings
+
+
+def _validated(
+    model: type[GatewaySettings],
+    data: dict[str, Any],
+    key: str,
+    file: str,
+    lines: dict[Loc, int],
+    issues: list[ConfigIssue],
+) -> GatewaySettings | None:
+    if key not in data:
+        return None
+    try:
+        return model.model_validate(data[key])
+    except ValidationError as exc:
+        issues.extend(_issues_from(exc, file, lines, (key,)))
+        return None
+
+
+def _items(
+    data: dict[str, Any], key: str, file: str, lines: dict[Loc, int], issues: list[ConfigIssue]
+) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        issues.append(ConfigIssue(file, _line_of(lines, (key,)), key, "Input should be a list"))
+        return []
+    return value
+
+
+def _validated_list(
+    model: type[PointFile],
+    data: dict[str, Any],
+    key: str,
+    file: str,
+    lines: dict[Loc, int],
+    issues: list[ConfigIssue],
+) -> list[PointFile | None]:
+    out: list[PointFile | None] = []
+    for i, item in enumerate(_items(data, key, file, lines, issues)):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, file, lines, (key, i)))
+            out.append(None)
+    return out
+
+
+def _validated_points(
+    data: dict[str, Any], file: str, lines: dict[Loc, int], issues: list[ConfigIssue]
+) -> tuple[dict[int, PointDef], set[str]]:
+    """The valid points of the `points:` section by position, and the ids of the invalid
+    ones (so that adapters naming them are not also reported as naming unknown points)."""
+    points: dict[int, PointDef] = {}
+    broken: set[str] = set()
+    for j, item in enumerate(_items(data, "points", file, lines, issues)):
+        try:
+            points[j] = PointDef.model_validate(item)
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, file, lines, ("points", j)))
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                broken.add(item["id"])
+    return points, broken
+
+
+def _raw_adapters(
+    data: dict[str, Any], file: str, lines: dict[Loc, int], issues: list[ConfigIssue]
+) -> list[tuple[int, dict[str, Any]]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, item in enumerate(_items(data, "adapters", file, lines, issues)):
+        if isinstance(item, dict):
+            out.append((i, item))
+        else:
+            loc: Loc = ("adapters", i)
+            issues.append(
+                ConfigIssue(
+                    file, _line_of(lines, loc), _field_name(loc), "Input should be a mapping"
+                )
+            )
+    return out
 
 
 def _collect_points(
-    doc: _Document, file: str, lines: dict[Loc, int], base: Path, issues: list[ConfigIssue]
-) -> dict[str, PointDef]:
+    point_defs: dict[int, PointDef],
+    point_files: list[PointFile],
+    file: str,
+    lines: dict[Loc, int],
+    base: Path,
+    issues: list[ConfigIssue],
+) -> tuple[dict[str, PointDef], dict[str, str]]:
+    """Every point by id, and the ISN file each point of an ISN file came from."""
     points: dict[str, PointDef] = {}
     where: dict[str, str] = {}
-    sources: list[tuple[Iterable[PointDef], str, Loc]] = [(doc.points, file, ("points",))]
-    for i, spec in enumerate(doc.point_files):
+    from_isn: dict[str, str] = {}
+    sources: list[tuple[Iterable[tuple[int, PointDef]], str, Loc]] = [
+        (point_defs.items(), file, ("points",))
+    ]
+    for i, spec in enumerate(point_files):
         try:
-            sources.append((_load_point_file(spec, base), spec.path, ("point_files", i)))
+            loaded = _load_point_file(spec, base)
         except ConfigError as exc:
             issues.extend(exc.issues)
+            continue
+        sources.append((enumerate(loaded), spec.path, ("point_files", i)))
+        if spec.format == "isn":
+            from_isn.update((p.id, spec.path) for p in loaded)
     for defs, origin, loc in sources:
-        for j, point in enumerate(defs):
+        for j, point in defs:
             if point.id in points:
                 line = _line_of(lines, (*loc, j)) if origin == file else None
                 issues.append(
@@ -317,39 +456,49 @@ def _collect_points(
                 continue
             points[point.id] = point
             where[point.id] = origin
-    return points
+    return points, from_isn
 
 
 def _collect_adapters(
-    doc: _Document,
+    raw_adapters: list[tuple[int, dict[str, Any]]],
     file: str,
     lines: dict[Loc, int],
     base: Path,
     registry: AdapterRegistry,
-    points: dict[str, PointDef],
+    points: Collection[str],
     issues: list[ConfigIssue],
-) -> list[AdapterConfig]:
-    adapters: list[AdapterConfig] = []
+) -> tuple[list[tuple[int, AdapterConfig]], bool]:
+    """The valid adapters (with their index in the file), and whether every one was."""
+    adapters: list[tuple[int, AdapterConfig]] = []
     owners: dict[str, str] = {}
-    for i, raw in enumerate(doc.adapters):
+    complete = True
+    for i, raw in raw_adapters:
         loc: Loc = ("adapters", i)
         settings = {k: v for k, v in raw.items() if k not in ("name", "type", "enabled")}
         head = {k: v for k, v in raw.items() if k in ("name", "type", "enabled")}
+        entry: AdapterConfig | None = None
+        typed: AdapterSettings | None = None
         try:
             entry = AdapterConfig.model_validate(head)
-            cls = registry.get(entry.type)
-            # Adapters resolve relative file names (e.g. point lists) against `base`.
-            typed = cls.Settings.model_validate(settings, context={"base": base})
         except ValidationError as exc:
             issues.extend(_issues_from(exc, file, lines, loc))
+        type_name = head.get("type")
+        if isinstance(type_name, str):
+            try:
+                cls = registry.get(type_name)
+                # Adapters resolve relative file names (e.g. point lists) against `base`.
+                typed = cls.Settings.model_validate(settings, context={"base": base})
+            except ValidationError as exc:
+                issues.extend(_issues_from(exc, file, lines, loc))
+            except UnknownAdapterType as exc:
+                type_loc = (*loc, "type")
+                issues.append(
+                    ConfigIssue(file, _line_of(lines, type_loc), _field_name(type_loc), str(exc))
+                )
+        if entry is None or typed is None:
+            complete = False
             continue
-        except UnknownAdapterType as exc:
-            type_loc = (*loc, "type")
-            issues.append(
-                ConfigIssue(file, _line_of(lines, type_loc), _field_name(type_loc), str(exc))
-            )
-            continue
-        if any(a.name == entry.name for a in adapters):
+        if any(a.name == entry.name for _, a in adapters):
             issues.append(
                 ConfigIssue(
                     file,
@@ -376,5 +525,116 @@ def _collect_adapters(
                         )
                     )
                 owners.setdefault(point, entry.name)
-        adapters.append(entry.model_copy(update={"settings": typed}))
-    return adapters
+        adapters.append((i, entry.model_copy(update={"settings": typed})))
+    return adapters, complete
+
+
+def _check_owners(
+    points: dict[str, PointDef],
+    point_defs: dict[int, PointDef],
+    from_isn: dict[str, str],
+    adapters: list[tuple[int, AdapterConfig]],
+    file: str,
+    lines: dict[Loc, int],
+    issues: list[ConfigIssue],
+    warnings: list[ConfigIssue],
+) -> None:
+    """A point of our own lists that no adapter owns (a disabled one counts) can never be
+    valid: an error. An ISN file lists the whole exchange, of which a gateway may feed only
+    part: its unowned points are one warning per file."""
+    owned: set[str] = set()
+    for _, entry in adapters:
+        owned |= entry.settings.owned_points()
+    in_file = {p.id: j for j, p in point_defs.items()}
+    unfed: dict[str, list[str]] = {}
+    for point in points:
+        if point in owned:
+            continue
+        if point in from_isn:
+            unfed.setdefault(from_isn[point], []).append(point)
+            continue
+        j = in_file.get(point)
+        if j is None:
+            where, line, field = file, None, "points"
+        else:
+            where, line, field = file, _line_of(lines, ("points", j)), f"points[{j}].id"
+        issues.append(
+            ConfigIssue(
+                where, line, field, f"point {point!r} has no owner: no adapter publishes it"
+            )
+        )
+    for path, ids in unfed.items():
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        warnings.append(
+            ConfigIssue(
+                path, None, "", f"{len(ids)} points have no owner and stay not valid: {shown}"
+            )
+        )
+
+
+# -- what a reload changes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigDiff:
+    """What going from one configuration to another changes (running adapters only).
+
+    `parts_removed` are (adapter, kind, id) of named parts such as bilateral tables, from
+    `AdapterSettings.parts()`, including those of removed adapters.
+    """
+
+    adapters_added: list[str]
+    adapters_removed: list[str]
+    adapters_changed: list[str]
+    points_added: list[str]
+    points_removed: list[str]
+    points_changed: list[str]
+    parts_removed: list[tuple[str, str, str]]
+
+    def lines(self) -> list[str]:
+        """One line per kind of change, for people; empty when nothing changes."""
+        out = [
+            f"{label}: {', '.join(names)}"
+            for label, names in (
+                ("adapters added", self.adapters_added),
+                ("adapters removed", self.adapters_removed),
+                ("adapters changed", self.adapters_changed),
+            )
+            if names
+        ]
+        for label, names in (
+            ("points added", self.points_added),
+            ("points removed", self.points_removed),
+            ("points changed", self.points_changed),
+        ):
+            if names:
+                more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+                out.append(f"{label}: {len(names)} ({', '.join(names[:10])}{more})")
+        kinds = sorted({kind for _, kind, _ in self.parts_removed})
+        for kind in kinds:
+            names = [f"{a}/{i}" for a, k, i in self.parts_removed if k == kind]
+            out.append(f"{kind}s removed: {', '.join(names)}")
+        return out
+
+
+def diff_configs(old: GatewayConfig, new: GatewayConfig) -> ConfigDiff:
+    """What a reload from `old` to `new` would change."""
+    before = {a.name: a for a in old.adapters if a.enabled}
+    after = {a.name: a for a in new.adapters if a.enabled}
+    old_points, new_points = old.point_map(), new.point_map()
+    parts: list[tuple[str, str, str]] = []
+    for name, cfg in before.items():
+        kept = after[name].settings.parts() if name in after else {}
+        for kind, ids in cfg.settings.parts().items():
+            parts.extend((name, kind, i) for i in sorted(ids - kept.get(kind, set())))
+    return ConfigDiff(
+        adapters_added=[n for n in after if n not in before],
+        adapters_removed=[n for n in before if n not in after],
+        adapters_changed=[n for n in after if n in before and after[n] != before[n]],
+        points_added=[p for p in new_points if p not in old_points],
+        points_removed=[p for p in old_points if p not in new_points],
+        points_changed=[
+            p for p in new_points if p in old_points and old_points[p] != new_points[p]
+        ],
+        parts_removed=parts,
+    )

@@ -7,7 +7,8 @@ also `register()` a class directly. The core never imports an adapter module by 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
 
@@ -34,12 +35,24 @@ class AdapterSettings(BaseModel):
     def consumed_points(self) -> set[str]:
         return set()
 
+    def check(self, points: Mapping[str, PointDef]) -> list[str]:
+        """Warnings about settings that validate but cannot work with these points (e.g. a
+        pattern that selects none); `iccp-gateway check` and reloads report them."""
+        return []
+
+    def parts(self) -> dict[str, set[str]]:
+        """Named parts a reload may remove, by kind (e.g. ``{"table": {ids}}``), so that a
+        reload removing one is reported."""
+        return {}
+
 
 class Adapter(Protocol):
     """What the runtime needs of a running adapter (see `adapters.base.Adapter`)."""
 
     name: str
     settings: AdapterSettings
+    listens: ClassVar[bool]
+    ready: asyncio.Event  # set by a listening adapter's run() once bound
 
     async def run(self) -> None: ...
 

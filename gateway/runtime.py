@@ -28,6 +28,14 @@ GATEWAY_OWNER = "gateway"
 """Owner of points that no adapter feeds: they stay not valid until something does."""
 
 
+class StartupError(Exception):
+    """Listening adapters that could not start (e.g. a port in use): adapter -> error."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__("; ".join(f"adapter {n} cannot listen: {e}" for n, e in failures.items()))
+        self.failures = failures
+
+
 class Supervisor:
     """Keeps one adapter's `run()` going: restarts it with back-off, logs state changes.
 
@@ -49,11 +57,34 @@ class Supervisor:
         self._backoff = backoff
         self._failure_log = Throttle()
         self._task: asyncio.Task[None] | None = None
+        self._first_failure: asyncio.Future[str] | None = None
+        self._start_up = False  # the runtime's start-up waits for this listener
 
     def start(self) -> None:
+        self._first_failure = asyncio.get_running_loop().create_future()
         with contextlib.suppress(Exception):  # reported and retried by _supervise
             self._ensure_adapter()
         self._task = asyncio.create_task(self._supervise(), name=f"adapter:{self.name}")
+
+    async def listening(self, timeout: float) -> str | None:
+        """None once a listening adapter is bound (at once for the others); else the error
+        its first run failed with. One still not bound after `timeout` counts as started."""
+        adapter, failed = self.adapter, self._first_failure
+        if adapter is None or not adapter.listens or failed is None:
+            return None
+        ready: asyncio.Future[Any] = asyncio.ensure_future(adapter.ready.wait())
+        waiting: set[asyncio.Future[Any]] = {ready, failed}
+        self._start_up = True
+        try:
+            await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            self._start_up = False
+            ready.cancel()
+        if adapter.ready.is_set() or not failed.done():
+            if not failed.done():
+                log.warning("adapter %s not listening after %.0fs; going on", self.name, timeout)
+            return None
+        return failed.result()
 
     def _ensure_adapter(self) -> Adapter:
         if self.adapter is None:
@@ -85,6 +116,13 @@ class Supervisor:
                 raise
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                if self.adapter is not None:
+                    self.adapter.ready.clear()
+                if self._first_failure is not None and not self._first_failure.done():
+                    self._first_failure.set_result(error)
+                    if self._start_up:  # fatal: the start-up stops the gateway, no retry
+                        self.last_error, self.state = error, "failed"
+                        return
             else:
                 self.state = "finished"
                 log.info("adapter %s finished", name)
@@ -115,8 +153,12 @@ class Supervisor:
         )
 
     def status(self) -> dict[str, Any]:
+        state = self.state
+        adapter = self.adapter
+        if state == "running" and adapter is not None and adapter.listens:
+            state = "running" if adapter.ready.is_set() else "starting"
         return {
-            "state": self.state,
+            "state": state,
             "failures": self.failures,
             "restarts": self.restarts,
             "last_error": self.last_error,
@@ -175,9 +217,16 @@ class Runtime:
     def adapters(self) -> dict[str, Adapter]:
         return {n: s.adapter for n, s in self._supervisors.items() if s.adapter is not None}
 
-    async def start(self) -> None:
-        """Register the points and start every enabled adapter."""
+    async def start(self, listen_timeout: float = 30.0) -> None:
+        """Register the points, start every enabled adapter and wait until the listening
+        ones are bound; if one cannot be, stop everything and raise StartupError."""
         await self.apply(self._target)
+        supervisors = list(self._supervisors.values())
+        errors = await asyncio.gather(*(s.listening(listen_timeout) for s in supervisors))
+        failures = {s.name: e for s, e in zip(supervisors, errors, strict=True) if e is not None}
+        if failures:
+            await self.stop()
+            raise StartupError(failures)
         period = self._target.gateway.watchdog_period
         self._watchdog = asyncio.create_task(self.bus.run_watchdog(period), name="watchdog")
 

@@ -30,7 +30,7 @@ from adapters.modbus.codec import (
     encode_value,
     set_bit,
 )
-from adapters.modbus.server import TABLE_OF_FUNCTION, full_sim_device
+from adapters.modbus.server import TABLE_OF_FUNCTION, full_sim_device, listen
 from gateway import signals
 from gateway.bus import PointBus
 from gateway.registry import AdapterSettings
@@ -154,6 +154,7 @@ class ModbusPlantAdapter(Adapter):
 
     type_name = "modbus-plant-sim"
     Settings = PlantSettings
+    listens = True
     settings: PlantSettings
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
@@ -187,7 +188,8 @@ class ModbusPlantAdapter(Adapter):
         s = self.settings
         device = full_sim_device(s.unit, self._action)
         server = ModbusTcpServer(device, address=(s.host, s.port))
-        await server.serve_forever(background=True)
+        await listen(server, s.host, s.port)
+        self.listening()
         log.info("modbus plant simulator %s listening on %s:%d", self.name, s.host, s.port)
         start = time.monotonic()
         try:

@@ -10,6 +10,8 @@ the requests, through the data store's `action` hook.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -189,11 +191,29 @@ class ServedImage:
         return True
 
 
+async def listen(server: ModbusTcpServer, host: str, port: int) -> None:
+    """Start a pymodbus server listening, or raise OSError naming host:port and why."""
+    try:
+        await server.serve_forever(background=True)
+    except RuntimeError:  # pymodbus logs the OSError and raises this, without the address
+        raise OSError(f"cannot listen on {host}:{port}: {_bind_error(host, port)}") from None
+
+
+def _bind_error(host: str, port: int) -> str:
+    """Why binding host:port fails (pymodbus keeps the reason to itself)."""
+    try:
+        with socket.create_server((host, port)):
+            return "not available"
+    except OSError as exc:
+        return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 class ModbusServerAdapter(Adapter):
     """Serves bus points over Modbus TCP; client writes become bus commands."""
 
     type_name = "modbus-server"
     Settings = ModbusServerSettings
+    listens = True
     settings: ModbusServerSettings
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
@@ -248,7 +268,8 @@ class ModbusServerAdapter(Adapter):
     async def run(self) -> None:
         s = self.settings
         server = ModbusTcpServer(full_sim_device(s.unit, self._action), address=(s.host, s.port))
-        await server.serve_forever(background=True)
+        await listen(server, s.host, s.port)
+        self.listening()
         log.info("modbus server %s listening on %s:%d", self.name, s.host, s.port)
         self._sub = self._subscribe()
         try:

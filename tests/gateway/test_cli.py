@@ -3,6 +3,7 @@
 import re
 import shutil
 import signal
+import socket
 import time
 
 import pytest
@@ -71,3 +72,71 @@ def test_run_applies_a_changed_file_and_keeps_running_on_a_bad_one(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0
+
+
+SIMS = """\
+gateway: {status_log_period: 0.2}
+points: [{id: A}, {id: B}]
+adapters:
+  - {name: sa, type: sim, interval: 0.1, points: [{point: A}]}
+  - {name: sb, type: sim, interval: 0.1, points: [{point: B}]}
+"""
+
+
+def test_check_refuses_an_empty_file(tmp_path, capsys):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert main(["check", str(empty)]) == 1
+    assert capsys.readouterr().err == f"{empty}: the file is empty\n"
+
+
+def test_check_diff_prints_what_a_reload_would_change(tmp_path, capsys):
+    old, new, bad = tmp_path / "old.yaml", tmp_path / "new.yaml", tmp_path / "bad.yaml"
+    old.write_text(SIMS)
+    new.write_text(SIMS.replace("{id: B}", "{id: C}").replace("{point: B}", "{point: C}"))
+    assert main(["check", "--diff", str(old), str(new)]) == 0
+    assert capsys.readouterr().out == (
+        "adapters changed: sb\npoints added: 1 (C)\npoints removed: 1 (B)\n"
+    )
+    assert main(["check", "--diff", str(old), str(old)]) == 0
+    assert capsys.readouterr().out == "no changes\n"
+    bad.write_text("")
+    assert main(["check", "--diff", str(old), str(bad)]) == 1
+    assert "the file is empty" in capsys.readouterr().err
+
+
+def test_a_truncated_file_is_refused_and_the_adapters_keep_running(tmp_path):
+    config = tmp_path / "gw.yaml"
+    config.write_text(SIMS)
+    proc = start_gateway(config, "--log-format", "json")
+    try:
+        read_until(proc, "gateway running")
+        config.write_text("")
+        refused = read_until(proc, "keeps running the last good one")
+        assert any('"level": "error"' in line and "the file is empty" in line for line in refused)
+        status = read_until(proc, '"msg": "status: ')[-1]
+        assert "adapters: sa=running, sb=running" in status
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+
+
+def test_run_exits_non_zero_when_a_listening_adapter_cannot_bind(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        config = tmp_path / "gw.yaml"
+        config.write_text(
+            SIMS + f"  - {{name: iccp, type: tase2-server, host: 127.0.0.1, port: {port}}}\n"
+        )
+        proc = start_gateway(config)
+        try:
+            err = proc.communicate(timeout=20)[1]
+        finally:
+            proc.kill()
+    assert proc.returncode == 3
+    assert "adapter iccp cannot listen: OSError: [Errno 98]" in err and str(port) in err
+    assert "gateway not started" in err and "Traceback" not in err

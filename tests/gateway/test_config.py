@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_config, load_point_csv
+from gateway.config import ConfigError, check_config, diff_configs, load_config, load_point_csv
 from tests.support import REPO
 
 
@@ -142,3 +142,109 @@ def test_csv_of_many_points_loads(tmp_path):
     rows = "\n".join(f"P{i},real,MW" for i in range(20_000))
     path = write(tmp_path, "id,kind,units\n" + rows + "\n", "big.csv")
     assert len(load_point_csv(path)) == 20_000
+
+
+def checked(path: Path) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of `check_config` on ``path``."""
+    with pytest.raises(ConfigError) as err:
+        check_config(path)
+    return [str(i) for i in err.value.issues], [str(w) for w in err.value.warnings]
+
+
+def test_an_empty_file_or_one_without_adapters_is_not_a_gateway(tmp_path):
+    empty = write(tmp_path, "# nothing yet\n")
+    assert checked(empty)[0] == [f"{empty}: the file is empty"]
+    no_adapters = write(tmp_path, "gateway: {name: x}\nadapters: []\n", "none.yaml")
+    assert checked(no_adapters)[0] == [
+        f"{no_adapters}:2: adapters: no adapters: a gateway runs at least one"
+    ]
+
+
+def test_every_error_of_every_stage_comes_in_one_run(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        gateway: {watchdog_period: 0}
+        points:
+          - {id: 1BAD}
+          - {id: ORPHAN}
+          - {id: MW}
+        adapters:
+          - {name: a, type: teleport}
+          - {name: b, type: sim, interval: -1, points: [{point: MW}]}
+          - {name: c, type: sim, points: [{point: MW}, {point: KV}]}
+    """,
+    )
+    errors, _ = checked(path)
+    assert errors[0] == f"{path}:1: gateway.watchdog_period: Input should be greater than 0"
+    assert errors[1].startswith(f"{path}:3: points[0].id: point id '1BAD' must start")
+    assert errors[2].startswith(f"{path}:7: adapters[0].type: unknown adapter type 'teleport'")
+    assert errors[3] == f"{path}:8: adapters[1].interval: Input should be greater than 0"
+    assert errors[4] == f"{path}:9: adapters[2]: unknown point 'KV'"
+    assert len(errors) == 5  # no owner check while an adapter is unknown: it may own ORPHAN
+
+    path.write_text(path.read_text().replace("teleport", "sim").replace("interval: -1, ", ""))
+    path.write_text(path.read_text().replace("{point: KV}", "{point: MW}"))
+    errors, _ = checked(path)
+    assert f"{path}:4: points[1].id: point 'ORPHAN' has no owner: no adapter publishes it" in (
+        errors
+    )
+
+
+def test_a_table_rule_that_selects_no_point_is_a_warning(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        points: [{id: GEN1_MW}]
+        adapters:
+          - {name: sim, type: sim, points: [{point: GEN1_MW}]}
+          - name: iccp
+            type: tase2-server
+            port: 0
+            tables:
+              - id: BLT_1
+                domain: ICC1
+                peer: {ap_title: 1.1.1.999}
+                points: [{match: "GEN1_*"}, {match: "GEN9_*"}]
+    """,
+    )
+    _, warnings = check_config(path)
+    assert [str(w) for w in warnings] == [
+        f"{path}:4: adapters[1]: table 'BLT_1': match 'GEN9_*' selects no point"
+    ]
+
+
+def test_diff_names_removed_adapters_tables_and_points(tmp_path):
+    table = "{{id: {0}, domain: ICC{1}, peer: {{ap_title: 1.1.1.{1}}}, points: [{{match: MW}}]}}"
+    old = write(
+        tmp_path,
+        f"""
+        points: [{{id: MW}}, {{id: KV}}]
+        adapters:
+          - {{name: s1, type: sim, points: [{{point: MW}}]}}
+          - {{name: s2, type: sim, points: [{{point: KV}}]}}
+          - {{name: iccp, type: tase2-server, port: 0, tables: [{table.format("T1", 1)},
+              {table.format("T2", 2)}]}}
+    """,
+        "old.yaml",
+    )
+    new = write(
+        tmp_path,
+        f"""
+        points: [{{id: MW}}, {{id: HZ}}]
+        adapters:
+          - {{name: s1, type: sim, interval: 2, points: [{{point: MW}}, {{point: HZ}}]}}
+          - {{name: iccp, type: tase2-server, port: 0, tables: [{table.format("T2", 2)}]}}
+          - {{name: s3, type: sim}}
+    """,
+        "new.yaml",
+    )
+    diff = diff_configs(check_config(old)[0], check_config(new)[0])
+    assert diff.lines() == [
+        "adapters added: s3",
+        "adapters removed: s2",
+        "adapters changed: s1, iccp",
+        "points added: 1 (HZ)",
+        "points removed: 1 (KV)",
+        "bilateral tables removed: iccp/T1",
+    ]

@@ -2,15 +2,18 @@
 
 import asyncio
 import logging
+import socket
 
+import pytest
 from pydantic import Field
 
 from adapters.base import Adapter
 from gateway.config import build_config
 from gateway.points import GOOD, Validity
 from gateway.registry import AdapterRegistry, AdapterSettings
-from gateway.runtime import GATEWAY_OWNER, Backoff, Runtime
-from tests.support import REPO, eventually
+from gateway.runtime import GATEWAY_OWNER, Backoff, Runtime, StartupError
+from tests.support import REPO, eventually, free_port
+from tests.support.gateway import running_gateway
 
 
 class TickerSettings(AdapterSettings):
@@ -328,3 +331,50 @@ async def test_concurrent_applies_run_one_after_the_other():
         assert list(rt.adapters) == ["one"] and "B" not in rt.bus
     finally:
         await rt.stop()
+
+
+LISTENERS = ["tase2-server", "modbus-server", "modbus-plant-sim"]
+
+
+def listener_config(kind: str, port: int):
+    """A ticker and one listening adapter of type ``kind`` on 127.0.0.1:``port``."""
+    data = {
+        "points": [{"id": "A"}],
+        "adapters": [
+            {"name": "feed", "type": "sim", "points": [{"point": "A"}]},
+            {"name": "listener", "type": kind, "host": "127.0.0.1", "port": port},
+        ],
+    }
+    return build_config(data, "test.yaml")
+
+
+@pytest.mark.parametrize("kind", LISTENERS)
+async def test_a_port_in_use_stops_the_start_up_naming_host_and_port(kind, caplog):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        rt = Runtime(listener_config(kind, port), backoff=FAST)
+        with pytest.raises(StartupError) as err:
+            await rt.start()
+    assert list(err.value.failures) == ["listener"]
+    assert f"127.0.0.1', {port})" in str(err.value) or f"127.0.0.1:{port}" in str(err.value)
+    assert rt.adapters == {}  # everything it started is stopped again
+    assert "retrying" not in caplog.text  # fatal, not retried
+
+
+@pytest.mark.parametrize("kind", LISTENERS)
+async def test_a_listener_added_while_running_keeps_retrying_and_says_why(kind):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        async with running_gateway(listener_config(kind, free_port()), backoff=FAST) as rt:
+            assert rt.status()["adapters"]["listener"]["state"] == "running"
+            moved = listener_config(kind, port)
+            await rt.apply(moved.model_copy(update={"adapters": moved.adapters}))
+            sup = rt._supervisors["listener"]
+            await eventually(lambda: sup.restarts >= 2, 5.0, "retries")
+            status = rt.status()["adapters"]["listener"]
+            assert status["state"] in ("backoff", "starting")
+            assert "Errno 98" in status["last_error"] or "in use" in status["last_error"]

@@ -170,6 +170,7 @@ class Tase2ServerAdapter(Adapter):
     type_name: ClassVar[str] = "tase2-server"
     Settings: ClassVar[type[AdapterSettings]] = Tase2ServerSettings
     settings: Tase2ServerSettings
+    listens: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
@@ -237,6 +238,7 @@ class Tase2ServerAdapter(Adapter):
             self._close_state()
             raise
         self.server = server
+        self.listening()
         log.info(
             "%s: TASE.2 server on %s:%d, AP-title %s AE-qualifier %s, %d bilateral tables",
             self.name,

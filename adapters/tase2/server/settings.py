@@ -6,6 +6,7 @@ One pydantic model, :class:`Tase2ServerSettings`, validated when the configurati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import (
@@ -24,8 +25,10 @@ from adapters.tase2.server.bilateral import (
     PointRule,
     check_tables,
     is_pattern,
+    resolve_rules,
 )
 from adapters.tase2.server.datasets import VccDataSetConfig
+from gateway.points import PointDef
 from gateway.registry import AdapterSettings
 
 __all__ = ["DEFAULT_STATE_DIR", "ServerLimits", "Tase2ServerSettings"]
@@ -133,6 +136,22 @@ class Tase2ServerSettings(AdapterSettings):
                 if d.status_point is not None:
                     out.add(d.status_point)
         return out
+
+    def check(self, points: Mapping[str, PointDef]) -> list[str]:
+        """A pattern rule that selects none of the configured points: one warning each."""
+        ids = sorted(points)
+        out: list[str] = []
+        scopes = [("vcc_points", self.vcc_points)]
+        scopes += [(f"table {t.id!r}", t.points) for t in self.tables]
+        for where, rules in scopes:
+            for rule in rules:
+                if is_pattern(rule.match) and not resolve_rules([rule], ids):
+                    out.append(f"{where}: match {rule.match!r} selects no point")
+        return out
+
+    def parts(self) -> dict[str, set[str]]:
+        """The bilateral tables, by id: a reload that removes one is reported."""
+        return {"bilateral table": {t.id for t in self.tables}}
 
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
         """True when going to ``other`` needs a new listening server (not just new tables);
