@@ -23,6 +23,14 @@ def sims_yaml(names: list[str], pointless: tuple[str, ...] = ()) -> str:
     return f"points:\n{points}adapters:\n{adapters}"
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Write ``path`` the way a deploy tool does: a new file renamed over the old one, so
+    that the watcher never sees it half written (the tests of half files write in place)."""
+    new = path.with_suffix(".new")
+    new.write_text(text)
+    new.replace(path)
+
+
 @contextlib.asynccontextmanager
 async def watching(path: Path, settle: float, **kw):
     """A Service on ``path`` started, watching it every 20 ms."""
@@ -81,13 +89,13 @@ async def test_removed_adapters_are_named_and_a_limit_refuses_too_many(tmp_path,
     path = tmp_path / "gw.yaml"
     path.write_text(sims_yaml(SIMS))
     async with watching(path, settle=0.05, max_removed_adapters=1) as service:
-        path.write_text(sims_yaml(SIMS[:1]))  # removes two: refused
+        replace_file(path, sims_yaml(SIMS[:1]))  # removes two: refused
         await eventually(lambda: "more than the limit of 1" in caplog.text, 5.0, "the refusal")
         [refusal] = [r for r in caplog.records if "more than the limit" in r.message]
         assert refusal.levelname == "ERROR" and "removes 2 adapters (s2, s3)" in refusal.message
         assert sorted(service.runtime.adapters) == SIMS
 
-        path.write_text(sims_yaml(SIMS[:2]))  # removes one: applied, with a warning
+        replace_file(path, sims_yaml(SIMS[:2]))  # removes one: applied, with a warning
         await eventually(lambda: sorted(service.runtime.adapters) == SIMS[:2], 5.0, "s3 gone")
         [warning] = [r for r in caplog.records if "removes adapter" in r.message]
         assert warning.levelname == "WARNING" and warning.message.endswith("adapter s3")
