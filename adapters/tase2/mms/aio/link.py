@@ -53,10 +53,13 @@ class AssociationLink:
         """Read once (at most ``timeout`` seconds) and return the association's events.
 
         End of stream and socket errors become the association's connection-lost event;
-        a timeout raises :class:`TimeoutError`.
+        a timeout raises :class:`TimeoutError` (an :class:`OSError` since Python 3.11, so it
+        is let through before socket errors are caught).
         """
         try:
             data = await asyncio.wait_for(self._reader.read(READ_CHUNK), timeout)
+        except TimeoutError:
+            raise
         except (ConnectionError, OSError) as exc:
             return self.association.connection_lost(f"read failed: {exc}")
         if not data:

@@ -4,6 +4,7 @@ libiec61850): service dispatch, concurrency, authentication, hooks and many asso
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -16,6 +17,7 @@ from adapters.tase2.mms.data import DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass
+from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, REALQ_TYPE, TestHandler, realq
 
 pytestmark = pytest.mark.timeout(60)
@@ -150,3 +152,43 @@ async def test_stop_aborts_live_associations() -> None:
     await server.stop()
     await client.wait_closed(3.0)
     assert client.close_reason in (CloseReason.PEER_ABORTED, CloseReason.CONNECTION_LOST)
+
+
+# --------------------------------------------------------------------------- time-outs
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    for _ in range(50):
+        chunk = await asyncio.wait_for(reader.read(65536), 5.0)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError("the server did not close the connection")
+
+
+async def test_a_silent_connection_is_closed_as_a_time_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with MmsServer(TestHandler(), port=0, association_timeout=0.2) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await _read_to_end(reader) == b""
+        writer.close()
+        await eventually(lambda: not server._connections, 5.0, "the connection to end")
+    (line,) = [r.getMessage() for r in caplog.records if "before association" in r.getMessage()]
+    assert "association not completed in time" in line, line
+
+
+async def test_an_idle_association_ends_as_a_time_out() -> None:
+    ended: list[tuple[CloseReason, str]] = []
+    async with MmsServer(
+        TestHandler(),
+        port=0,
+        idle_timeout=0.2,
+        on_association_end=lambda ctx, reason, detail: ended.append((reason, detail)),
+    ) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        await eventually(lambda: ended, 5.0, "the idle time-out")
+        await client.abort()
+    assert ended == [(CloseReason.LOCAL_ABORT, "idle timeout")]
