@@ -4,6 +4,10 @@ It accepts connections, checks each association request with an ACSE authenticat
 dispatches confirmed services to an :class:`MmsHandler` (one task per request, up to the
 negotiated maxServOutstanding), lets the upper layer send InformationReports through the
 :class:`AssociationContext`, and calls a hook when an association ends.
+
+What the network does wrong never raises out of a connection: it is logged in one line
+naming the peer (and the layer and offset for malformed input), thinned out per source
+address with :class:`gateway.logs.Throttle`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from adapters.tase2.mms.association import (
     AssociationError,
     AssociationRequested,
     CloseReason,
+    Event,
     NegotiatedParameters,
     PduReceived,
     PduTooLargeError,
@@ -66,6 +71,7 @@ from adapters.tase2.mms.services import (
     WriteRequest,
     WriteResponse,
 )
+from gateway.logs import Throttle
 
 __all__ = [
     "AssociationContext",
@@ -75,6 +81,32 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_MAX_THROTTLED_SOURCES = 4096
+"""Source addresses whose log lines are counted at once (then the counts start afresh)."""
+
+
+class _SourceThrottle:
+    """Per source address and kind of problem: which occurrences deserve a log line."""
+
+    __slots__ = ("_keys", "_throttle")
+
+    def __init__(self) -> None:
+        self._throttle = Throttle()
+        self._keys: set[str] = set()
+
+    def count(self, source: str, kind: str) -> int:
+        """The occurrence's number when it deserves a line (1, 2, 4, ...), else 0."""
+        key = f"{kind} {source}"
+        if key not in self._keys and len(self._keys) >= _MAX_THROTTLED_SOURCES:
+            self._throttle = Throttle()  # bounded memory whatever the number of sources
+            self._keys.clear()
+        self._keys.add(key)
+        return self._throttle.count(key)
+
+
+def _nth(n: int) -> str:
+    return "" if n == 1 else f" [{n} so far from this address]"
 
 
 @dataclass(slots=True, eq=False)
@@ -283,58 +315,74 @@ class _ServerConnection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
 
+    @property
+    def source(self) -> str:
+        """The peer's IP address."""
+        return self.link.peer[0]
+
     # ------------------------------------------------------------------ life cycle
 
     async def run(self) -> None:
         """Serve this connection until the association ends; always clean up."""
         try:
-            if await self._establish():
-                await self._serve()
+            events = await self._establish()
+            if events is not None:
+                await self._serve(events)
         except Exception:
             log.exception("association %d: unexpected error", self.association_id)
         finally:
             await self._teardown()
 
-    async def _establish(self) -> bool:
+    async def _establish(self) -> list[Event] | None:
+        """Up to the accept/refuse decision; on accept, the events that followed the request."""
         deadline = time.monotonic() + self.server.association_timeout
         assoc = self.association
         while not assoc.closed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 assoc.abort("association not completed in time")
-                return False
+                return None
             try:
                 events = await self.link.receive(remaining)
             except TimeoutError:
                 assoc.abort("association not completed in time")
-                return False
+                return None
             for ev in events:
                 if isinstance(ev, AssociationRequested):
-                    await self.link.flush()
-                    return await self._decide(ev)
+                    # The association holds whatever followed the request until this
+                    # decision, so the request is the last event of this read.
+                    if not await self._decide(ev):
+                        return None
+                    return self.association.resume()
             await self.link.flush()
-        return False
+        return None
 
     async def _decide(self, ev: AssociationRequested) -> bool:
         aarq = ev.aarq
+        assoc = self.association
         decision = acse.authenticate(
             aarq, self.server.authenticator, peer_address=self.link.peer[0]
         )
         peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
-        if not decision.accepted:
-            self.association.refuse(decision.diagnostic)
-            await self.link.flush()
-            log.warning(
-                "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s",
-                self.association_id,
-                peer,
-                aarq.calling_ap_title,
-                aarq.calling_ae_qualifier,
-                decision.diagnostic,
-                f" reason={decision.reason}" if decision.reason else "",
-            )
+        if assoc.closed:  # aborted (server stopping) while the authenticator ran
             return False
-        params = self.association.accept()
+        if not decision.accepted:
+            assoc.refuse(decision.diagnostic)
+            await self.link.flush()
+            n = self.server.log_throttle.count(self.source, "refused")
+            if n:
+                log.warning(
+                    "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s%s",
+                    self.association_id,
+                    peer,
+                    aarq.calling_ap_title,
+                    aarq.calling_ae_qualifier,
+                    decision.diagnostic,
+                    f" reason={decision.reason}" if decision.reason else "",
+                    _nth(n),
+                )
+            return False
+        params = assoc.accept()
         await self.link.flush()
         self.ctx = AssociationContext(
             association_id=self.association_id,
@@ -361,20 +409,23 @@ class _ServerConnection:
             await _maybe_await(self.server.on_association_start(self.ctx))
         return True
 
-    async def _serve(self) -> None:
+    async def _serve(self, events: list[Event]) -> None:
+        """The data phase, starting with ``events`` (what followed the request)."""
         assoc = self.association
-        while not assoc.closed:
-            try:
-                events = await self.link.receive(self.server.idle_timeout)
-            except TimeoutError:
-                assoc.abort("idle timeout")
-                break
+        while True:
             for ev in events:
                 if isinstance(ev, PduReceived):
                     await self._on_pdu(ev)
                 elif isinstance(ev, AssociationClosed):
                     break
             await self.link.flush()
+            if assoc.closed:
+                return
+            try:
+                events = await self.link.receive(self.server.idle_timeout)
+            except TimeoutError:
+                assoc.abort("idle timeout")
+                return
 
     async def _on_pdu(self, ev: PduReceived) -> None:
         pdu = ev.pdu
@@ -436,13 +487,18 @@ class _ServerConnection:
         duration = time.monotonic() - self.started
         ctx = self.ctx
         if ctx is None:
-            log.info(
-                "connection %d closed before association: peer=%s reason=%s (%s)",
-                self.association_id,
-                peer,
-                reason.value,
-                assoc.close_detail,
-            )
+            bad_input = reason is CloseReason.PROTOCOL_ERROR
+            n = self.server.log_throttle.count(self.source, reason.value)
+            if n and reason is not CloseReason.REFUSED:  # a refusal has its own line
+                log.log(
+                    logging.WARNING if bad_input else logging.INFO,
+                    "connection %d closed before association: peer=%s reason=%s (%s)%s",
+                    self.association_id,
+                    peer,
+                    reason.value,
+                    assoc.close_detail,
+                    _nth(n),
+                )
             return
         log.info(
             "association %d end: peer=%s ap_title=%s reason=%s (%s) after %.1f s",
@@ -489,6 +545,7 @@ class MmsServer:
         self.association_timeout = association_timeout
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.log_throttle = _SourceThrottle()
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[_ServerConnection] = set()
