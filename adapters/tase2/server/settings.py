@@ -30,7 +30,10 @@ class ServerLimits(BaseModel):
     data set; ``critical_timeout`` seconds to wait for a Transfer_Report_ACK;
     ``max_buffered_changes`` the AllChangesReported buffer per transfer set;
     ``max_queued_reports`` reports waiting for one peer's socket before it is aborted;
-    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``).
+    ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``);
+    ``association_timeout`` seconds a new TCP connection has to associate;
+    ``max_pending_per_source`` connections of one source address not associated yet;
+    ``max_connections`` open TCP connections in all.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,6 +45,9 @@ class ServerLimits(BaseModel):
     max_buffered_changes: int = Field(default=10_000, ge=1)
     max_queued_reports: int = Field(default=2000, ge=1)
     message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
+    association_timeout: float = Field(default=5.0, gt=0, le=300)
+    max_pending_per_source: int = Field(default=16, ge=1, le=1024)
+    max_connections: int = Field(default=256, ge=1, le=65_536)
 
 
 class Tase2ServerSettings(AdapterSettings):

@@ -66,6 +66,10 @@ class AssociationLink:
             return self.association.connection_lost("end of stream")
         return self.association.receive_bytes(data)
 
+    def close_soon(self) -> None:
+        """Close the TCP connection without waiting (for a connection with nothing queued)."""
+        self._writer.close()
+
     async def close(self, timeout: float = 2.0) -> None:
         """Flush what is queued, then close the TCP connection (bounded wait)."""
         with contextlib.suppress(Exception):

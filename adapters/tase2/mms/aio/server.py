@@ -5,6 +5,12 @@ dispatches confirmed services to an :class:`MmsHandler` (one task per request, u
 negotiated maxServOutstanding), lets the upper layer send InformationReports through the
 :class:`AssociationContext`, and calls a hook when an association ends.
 
+Connections that have not associated yet are bounded: each has ``association_timeout``
+seconds to associate, one source address holds at most ``max_pending_per_source`` of them,
+and when a limit is reached the oldest connection that has not opened COTP within
+:data:`SILENT_GRACE` seconds is closed to make room (a real peer sends its CR at once, an
+idle socket never does), else the new connection is refused.
+
 What the network does wrong never raises out of a connection: it is logged in one line
 naming the peer (and the layer and offset for malformed input), thinned out per source
 address with :class:`gateway.logs.Throttle`.
@@ -29,6 +35,7 @@ from adapters.tase2.mms.association import (
     AssociationConfig,
     AssociationError,
     AssociationRequested,
+    AssociationState,
     CloseReason,
     Event,
     NegotiatedParameters,
@@ -81,6 +88,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+SILENT_GRACE = 1.0
+"""Seconds after which a connection that has not opened COTP may be closed to make room."""
 
 _MAX_THROTTLED_SOURCES = 4096
 """Source addresses whose log lines are counted at once (then the counts start afresh)."""
@@ -320,6 +330,11 @@ class _ServerConnection:
         """The peer's IP address."""
         return self.link.peer[0]
 
+    @property
+    def pending(self) -> bool:
+        """Still open and not associated yet."""
+        return self.ctx is None and not self.association.closed
+
     # ------------------------------------------------------------------ life cycle
 
     async def run(self) -> None:
@@ -518,7 +533,13 @@ class _ServerConnection:
 
 
 class MmsServer:
-    """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`."""
+    """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`.
+
+    ``association_timeout`` is the time a new connection has to associate,
+    ``idle_timeout`` (None: none) the longest silence of an association,
+    ``max_connections`` the open connections at most, ``max_pending_per_source`` the
+    connections of one source address that have not associated yet.
+    """
 
     def __init__(
         self,
@@ -531,9 +552,10 @@ class MmsServer:
         on_association_start: Callable[[AssociationContext], Awaitable[None] | None] | None = None,
         on_association_end: EndHook | None = None,
         on_information_report: ReportHook | None = None,
-        association_timeout: float = 10.0,
+        association_timeout: float = 5.0,
         idle_timeout: float | None = None,
         max_connections: int = 256,
+        max_pending_per_source: int = 16,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -545,6 +567,7 @@ class MmsServer:
         self.association_timeout = association_timeout
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.max_pending_per_source = max_pending_per_source
         self.log_throttle = _SourceThrottle()
         self._port = port
         self._server: asyncio.Server | None = None
@@ -594,14 +617,10 @@ class MmsServer:
         await self.stop()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self.max_connections:
-            log.warning(
-                "connection from %s refused: too many connections",
-                writer.get_extra_info("peername"),
-            )
+        conn = _ServerConnection(self, reader, writer, next(self._ids))
+        if not self._admit(conn):
             writer.close()
             return
-        conn = _ServerConnection(self, reader, writer, next(self._ids))
         self._connections.add(conn)
         task = asyncio.current_task()
         if task is not None:
@@ -612,3 +631,48 @@ class MmsServer:
             self._connections.discard(conn)
             if task is not None:
                 self._tasks.discard(task)
+
+    def _admit(self, conn: _ServerConnection) -> bool:
+        """Make room for a new connection within the limits, or refuse it (False).
+
+        Room is made by closing the oldest connection that stays silent: of the
+        same source when that source is at its limit, of any source when the server is full.
+        """
+        source = conn.source
+        open_ = [c for c in self._connections if not c.association.closed]
+        mine = [c for c in open_ if c.pending and c.source == source]
+        if len(mine) >= self.max_pending_per_source:
+            limit = f"{self.max_pending_per_source} connections from {source} not associated"
+            if not self._evict(mine, limit, conn):
+                return False
+            open_ = [c for c in open_ if not c.association.closed]
+        if len(open_) >= self.max_connections:
+            limit = f"{self.max_connections} connections open"
+            if not self._evict([c for c in open_ if c.pending], limit, conn):
+                return False
+        return True
+
+    def _evict(
+        self, candidates: list[_ServerConnection], limit: str, new: _ServerConnection
+    ) -> bool:
+        now = time.monotonic()
+        silent = [
+            c
+            for c in candidates
+            if c.association.state is AssociationState.IDLE and now - c.started >= SILENT_GRACE
+        ]
+        if not silent:
+            n = self.log_throttle.count(new.source, "refused-connection")
+            if n:
+                log.warning(
+                    "connection %d from %s:%d refused: %s%s",
+                    new.association_id,
+                    *new.link.peer,
+                    limit,
+                    _nth(n),
+                )
+            return False
+        victim = min(silent, key=lambda c: c.started)
+        victim.association.abort(f"closed to make room: {limit}")
+        victim.link.close_soon()
+        return True

@@ -204,6 +204,7 @@ async def test_mutated_sessions_never_log_a_traceback(caplog: pytest.LogCaptureF
         port=0,
         association_timeout=0.3,
         idle_timeout=0.3,
+        max_pending_per_source=64,
     ) as server:
         for start in range(0, SESSIONS, 16):
             batch = [mutated_session(rng) for _ in range(min(16, SESSIONS - start))]

@@ -123,7 +123,8 @@ async def test_reports_reach_the_client() -> None:
 
 
 async def test_many_concurrent_associations() -> None:
-    async with MmsServer(TestHandler(), port=0) as server:
+    # 20 at once from one address: more than the default per-source pre-association limit
+    async with MmsServer(TestHandler(), port=0, max_pending_per_source=32) as server:
         clients = await asyncio.gather(
             *(MmsClient.connect("127.0.0.1", server.port, config=CLIENT) for _ in range(20))
         )
@@ -230,7 +231,7 @@ async def test_protocol_errors_before_association_are_one_line_naming_layer_offs
     assert lines[-1].endswith("[16 so far from this address]")
 
 
-# --------------------------------------------------------------------------- time-outs
+# --------------------------------------------------------------------------- time-outs, limits
 
 
 async def test_a_silent_connection_is_closed_as_a_time_out(
@@ -258,3 +259,33 @@ async def test_an_idle_association_ends_as_a_time_out() -> None:
         await eventually(lambda: ended, 5.0, "the idle time-out")
         await client.abort()
     assert ended == [(CloseReason.LOCAL_ABORT, "idle timeout")]
+
+
+async def test_idle_sockets_from_one_source_do_not_lock_out_a_peer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with MmsServer(
+        TestHandler(), port=0, association_timeout=60.0, max_connections=32
+    ) as server:
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(64)]
+        await eventually(
+            lambda: sum(r.at_eof() for r, _ in idle) >= 64 - 16, 5.0, "refusals beyond 16"
+        )
+        client = await _connect_retrying(server.port)
+        assert await client.identify()
+        await client.conclude()
+        for _, w in idle:
+            w.close()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 10, [r.getMessage() for r in warnings]
+
+
+async def _connect_retrying(port: int) -> MmsClient:
+    """Our client, retrying (bounded) as a real peer does while the server makes room."""
+    for _ in range(100):
+        try:
+            return await MmsClient.connect("127.0.0.1", port, config=CLIENT, connect_timeout=5.0)
+        except MmsAssociationError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("never associated")
