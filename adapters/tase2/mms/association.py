@@ -3,9 +3,11 @@
 Bytes in (:meth:`Association.receive_bytes` returns events), bytes out
 (:meth:`Association.data_to_send`), and explicit methods for every decision: the responder
 answers an :class:`AssociationRequested` with :meth:`Association.accept` or
-:meth:`Association.refuse`; both roles send MMS PDUs with :meth:`Association.send_pdu`, end
-with :meth:`Association.conclude` (MMS Conclude, then ACSE release in session FN/DN) or
-:meth:`Association.abort`.
+:meth:`Association.refuse`, then takes the events of whatever arrived behind the request
+with :meth:`Association.resume` (nothing the peer sends can end the association while the
+decision is pending: it is held until then); both roles send MMS PDUs with
+:meth:`Association.send_pdu`, end with :meth:`Association.conclude` (MMS Conclude, then ACSE
+release in session FN/DN) or :meth:`Association.abort`.
 
 States: ``IDLE -> COTP_OPEN -> ASSOCIATING -> ASSOCIATED -> RELEASING -> CLOSED``. The machine
 negotiates the MMS Initiate parameters, enforces the negotiated PDU size both ways and the
@@ -90,6 +92,15 @@ _KNOWN_PDU_TAGS = frozenset(
 _MAX_ABANDONED = 1024
 _UNCONFIRMED = b"\xa3"  # the MMSpdu tag of an unconfirmed-PDU
 _MAX_INVOKE_ID = (1 << 31) - 1
+
+
+@dataclass(slots=True)
+class _Held:
+    """What arrived while a responder's association request awaits accept() or refuse()."""
+
+    events: list[stack.TransportEvent] = field(default_factory=list)
+    data: bytearray = field(default_factory=bytearray)
+    overflow: int = 0
 
 
 class AssociationState(Enum):
@@ -316,6 +327,7 @@ class Association:
         self._out: list[bytes] = []
         self._tpdu_size = cotp.DEFAULT_TPDU_SIZE
         self._pending: _Pending | None = None
+        self._held = _Held()
         self._outstanding = _Outstanding()
         self._mms_ctx = 3
         self._acse_ctx = 1
@@ -386,6 +398,7 @@ class Association:
         self.close_reason = reason
         self.close_detail = detail
         self._pending = None
+        self._held = _Held()
         return AssociationClosed(reason, detail)
 
     # ------------------------------------------------------------------ initiator
@@ -711,16 +724,65 @@ class Association:
     # ------------------------------------------------------------------ incoming
 
     def receive_bytes(self, data: bytes) -> list[Event]:
-        """Process bytes from the transport; return what happened, in order."""
+        """Process bytes from the transport; return what happened, in order.
+
+        While a responder's association request awaits :meth:`accept` or :meth:`refuse`,
+        the bytes are held (up to the TSDU limit) and nothing is reported.
+        """
         if self.state is AssociationState.CLOSED:
             return []
+        if self._pending is not None:
+            self._hold(data)
+            return []
+        events = self.resume() if self._held.events or self._held.data else []
+        if self.closed:
+            return events
         try:
             transport_events = self._receiver.feed(data)
         except IsoError as exc:
-            return [self._close(CloseReason.PROTOCOL_ERROR, str(exc))]
+            events.append(self._close(CloseReason.PROTOCOL_ERROR, str(exc)))
+            return events
+        events.extend(self._process(transport_events))
+        return events
+
+    def resume(self) -> list[Event]:
+        """Responder, after :meth:`accept`: the events of what arrived behind the request.
+
+        The shell calls it once it has decided (nothing is held after :meth:`refuse`).
+        """
+        if self._pending is not None:
+            raise AssociationError("resume() comes after accept() or refuse()")
+        held, self._held = self._held, _Held()
+        if self.closed:
+            return []
+        events = self._process(held.events)
+        if held.data and not self.closed:
+            events.extend(self.receive_bytes(bytes(held.data)))
+        if held.overflow and not self.closed:
+            events.append(
+                self._abort_with(
+                    CloseReason.PROTOCOL_ERROR,
+                    f"{len(held.data) + held.overflow} octets sent before the association "
+                    f"request was answered (limit {self.config.tsdu_limit})",
+                )
+            )
+        return events
+
+    def _hold(self, data: bytes) -> None:
+        held = self._held
+        room = self.config.tsdu_limit - len(held.data)
+        if len(data) > room or held.overflow:
+            held.overflow += len(data)
+        else:
+            held.data += data
+
+    def _process(self, transport_events: list[stack.TransportEvent]) -> list[Event]:
         events: list[Event] = []
-        for tev in transport_events:
+        for i, tev in enumerate(transport_events):
             if self.closed:
+                break
+            if self._pending is not None:  # the shell decides before anything else counts
+                self._held.events = transport_events[i:]
                 break
             try:
                 events.extend(self._on_transport(tev))

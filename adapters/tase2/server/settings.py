@@ -48,7 +48,10 @@ class ServerLimits(BaseModel):
     ``message_buffer_size`` the longest information message text (``Info_Buff_<size>``);
     ``max_data_sets`` data sets and ``max_data_set_members`` members in all that one
     association may define (far above what a real peer uses; beyond them
-    DefineNamedVariableList gets resource/capability-unavailable).
+    DefineNamedVariableList gets resource/capability-unavailable);
+    ``association_timeout`` seconds a new TCP connection has to associate;
+    ``max_pending_per_source`` connections of one source address not associated yet;
+    ``max_connections`` open TCP connections in all.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +65,9 @@ class ServerLimits(BaseModel):
     message_buffer_size: int = Field(default=1024, ge=16, le=60_000)
     max_data_sets: int = Field(default=500, ge=1, description="per association")
     max_data_set_members: int = Field(default=100_000, ge=1, description="per association")
+    association_timeout: float = Field(default=5.0, gt=0, le=300)
+    max_pending_per_source: int = Field(default=16, ge=1, le=1024)
+    max_connections: int = Field(default=256, ge=1, le=65_536)
 
 
 class Tase2ServerSettings(AdapterSettings):

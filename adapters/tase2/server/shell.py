@@ -121,6 +121,9 @@ class Tase2Server:
             on_association_start=self._association_start,
             on_association_end=self._association_end,
             on_information_report=self._client_report,
+            association_timeout=self.limits.association_timeout,
+            max_pending_per_source=self.limits.max_pending_per_source,
+            max_connections=self.limits.max_connections,
         )
         self._wake = asyncio.Event()
         self._planned = 0.0

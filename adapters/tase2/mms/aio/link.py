@@ -53,15 +53,22 @@ class AssociationLink:
         """Read once (at most ``timeout`` seconds) and return the association's events.
 
         End of stream and socket errors become the association's connection-lost event;
-        a timeout raises :class:`TimeoutError`.
+        a timeout raises :class:`TimeoutError` (an :class:`OSError` since Python 3.11, so it
+        is let through before socket errors are caught).
         """
         try:
             data = await asyncio.wait_for(self._reader.read(READ_CHUNK), timeout)
+        except TimeoutError:
+            raise
         except (ConnectionError, OSError) as exc:
             return self.association.connection_lost(f"read failed: {exc}")
         if not data:
             return self.association.connection_lost("end of stream")
         return self.association.receive_bytes(data)
+
+    def close_soon(self) -> None:
+        """Close the TCP connection without waiting (for a connection with nothing queued)."""
+        self._writer.close()
 
     async def close(self, timeout: float = 2.0) -> None:
         """Flush what is queued, then close the TCP connection (bounded wait)."""

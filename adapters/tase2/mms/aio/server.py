@@ -4,6 +4,16 @@ It accepts connections, checks each association request with an ACSE authenticat
 dispatches confirmed services to an :class:`MmsHandler` (one task per request, up to the
 negotiated maxServOutstanding), lets the upper layer send InformationReports through the
 :class:`AssociationContext`, and calls a hook when an association ends.
+
+Connections that have not associated yet are bounded: each has ``association_timeout``
+seconds to associate, one source address holds at most ``max_pending_per_source`` of them,
+and when a limit is reached the oldest connection that has not opened COTP within
+:data:`SILENT_GRACE` seconds is closed to make room (a real peer sends its CR at once, an
+idle socket never does), else the new connection is refused.
+
+What the network does wrong never raises out of a connection: it is logged in one line
+naming the peer (and the layer and offset for malformed input), thinned out per source
+address with :class:`gateway.logs.Throttle`.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ from adapters.tase2.mms.association import (
     AssociationConfig,
     AssociationError,
     AssociationRequested,
+    AssociationState,
     CloseReason,
+    Event,
     NegotiatedParameters,
     PduReceived,
     PduTooLargeError,
@@ -66,6 +78,7 @@ from adapters.tase2.mms.services import (
     WriteRequest,
     WriteResponse,
 )
+from gateway.logs import Throttle
 
 __all__ = [
     "AssociationContext",
@@ -75,6 +88,35 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+SILENT_GRACE = 1.0
+"""Seconds after which a connection that has not opened COTP may be closed to make room."""
+
+_MAX_THROTTLED_SOURCES = 4096
+"""Source addresses whose log lines are counted at once (then the counts start afresh)."""
+
+
+class _SourceThrottle:
+    """Per source address and kind of problem: which occurrences deserve a log line."""
+
+    __slots__ = ("_keys", "_throttle")
+
+    def __init__(self) -> None:
+        self._throttle = Throttle()
+        self._keys: set[str] = set()
+
+    def count(self, source: str, kind: str) -> int:
+        """The occurrence's number when it deserves a line (1, 2, 4, ...), else 0."""
+        key = f"{kind} {source}"
+        if key not in self._keys and len(self._keys) >= _MAX_THROTTLED_SOURCES:
+            self._throttle = Throttle()  # bounded memory whatever the number of sources
+            self._keys.clear()
+        self._keys.add(key)
+        return self._throttle.count(key)
+
+
+def _nth(n: int) -> str:
+    return "" if n == 1 else f" [{n} so far from this address]"
 
 
 @dataclass(slots=True, eq=False)
@@ -283,58 +325,79 @@ class _ServerConnection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
 
+    @property
+    def source(self) -> str:
+        """The peer's IP address."""
+        return self.link.peer[0]
+
+    @property
+    def pending(self) -> bool:
+        """Still open and not associated yet."""
+        return self.ctx is None and not self.association.closed
+
     # ------------------------------------------------------------------ life cycle
 
     async def run(self) -> None:
         """Serve this connection until the association ends; always clean up."""
         try:
-            if await self._establish():
-                await self._serve()
+            events = await self._establish()
+            if events is not None:
+                await self._serve(events)
         except Exception:
             log.exception("association %d: unexpected error", self.association_id)
         finally:
             await self._teardown()
 
-    async def _establish(self) -> bool:
+    async def _establish(self) -> list[Event] | None:
+        """Up to the accept/refuse decision; on accept, the events that followed the request."""
         deadline = time.monotonic() + self.server.association_timeout
         assoc = self.association
         while not assoc.closed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 assoc.abort("association not completed in time")
-                return False
+                return None
             try:
                 events = await self.link.receive(remaining)
             except TimeoutError:
                 assoc.abort("association not completed in time")
-                return False
+                return None
             for ev in events:
                 if isinstance(ev, AssociationRequested):
-                    await self.link.flush()
-                    return await self._decide(ev)
+                    # The association holds whatever followed the request until this
+                    # decision, so the request is the last event of this read.
+                    if not await self._decide(ev):
+                        return None
+                    return self.association.resume()
             await self.link.flush()
-        return False
+        return None
 
     async def _decide(self, ev: AssociationRequested) -> bool:
         aarq = ev.aarq
+        assoc = self.association
         decision = acse.authenticate(
             aarq, self.server.authenticator, peer_address=self.link.peer[0]
         )
         peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
-        if not decision.accepted:
-            self.association.refuse(decision.diagnostic)
-            await self.link.flush()
-            log.warning(
-                "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s",
-                self.association_id,
-                peer,
-                aarq.calling_ap_title,
-                aarq.calling_ae_qualifier,
-                decision.diagnostic,
-                f" reason={decision.reason}" if decision.reason else "",
-            )
+        if assoc.closed:  # aborted (server stopping) while the authenticator ran
             return False
-        params = self.association.accept()
+        if not decision.accepted:
+            assoc.refuse(decision.diagnostic)
+            await self.link.flush()
+            n = self.server.log_throttle.count(self.source, "refused")
+            if n:
+                log.warning(
+                    "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s%s",
+                    self.association_id,
+                    peer,
+                    aarq.calling_ap_title,
+                    aarq.calling_ae_qualifier,
+                    decision.diagnostic,
+                    f" reason={decision.reason}" if decision.reason else "",
+                    _nth(n),
+                )
+            return False
+        params = assoc.accept()
         await self.link.flush()
         self.ctx = AssociationContext(
             association_id=self.association_id,
@@ -361,20 +424,23 @@ class _ServerConnection:
             await _maybe_await(self.server.on_association_start(self.ctx))
         return True
 
-    async def _serve(self) -> None:
+    async def _serve(self, events: list[Event]) -> None:
+        """The data phase, starting with ``events`` (what followed the request)."""
         assoc = self.association
-        while not assoc.closed:
-            try:
-                events = await self.link.receive(self.server.idle_timeout)
-            except TimeoutError:
-                assoc.abort("idle timeout")
-                break
+        while True:
             for ev in events:
                 if isinstance(ev, PduReceived):
                     await self._on_pdu(ev)
                 elif isinstance(ev, AssociationClosed):
                     break
             await self.link.flush()
+            if assoc.closed:
+                return
+            try:
+                events = await self.link.receive(self.server.idle_timeout)
+            except TimeoutError:
+                assoc.abort("idle timeout")
+                return
 
     async def _on_pdu(self, ev: PduReceived) -> None:
         pdu = ev.pdu
@@ -436,13 +502,18 @@ class _ServerConnection:
         duration = time.monotonic() - self.started
         ctx = self.ctx
         if ctx is None:
-            log.info(
-                "connection %d closed before association: peer=%s reason=%s (%s)",
-                self.association_id,
-                peer,
-                reason.value,
-                assoc.close_detail,
-            )
+            bad_input = reason is CloseReason.PROTOCOL_ERROR
+            n = self.server.log_throttle.count(self.source, reason.value)
+            if n and reason is not CloseReason.REFUSED:  # a refusal has its own line
+                log.log(
+                    logging.WARNING if bad_input else logging.INFO,
+                    "connection %d closed before association: peer=%s reason=%s (%s)%s",
+                    self.association_id,
+                    peer,
+                    reason.value,
+                    assoc.close_detail,
+                    _nth(n),
+                )
             return
         log.info(
             "association %d end: peer=%s ap_title=%s reason=%s (%s) after %.1f s",
@@ -462,7 +533,13 @@ class _ServerConnection:
 
 
 class MmsServer:
-    """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`."""
+    """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`.
+
+    ``association_timeout`` is the time a new connection has to associate,
+    ``idle_timeout`` (None: none) the longest silence of an association,
+    ``max_connections`` the open connections at most, ``max_pending_per_source`` the
+    connections of one source address that have not associated yet.
+    """
 
     def __init__(
         self,
@@ -475,9 +552,10 @@ class MmsServer:
         on_association_start: Callable[[AssociationContext], Awaitable[None] | None] | None = None,
         on_association_end: EndHook | None = None,
         on_information_report: ReportHook | None = None,
-        association_timeout: float = 10.0,
+        association_timeout: float = 5.0,
         idle_timeout: float | None = None,
         max_connections: int = 256,
+        max_pending_per_source: int = 16,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -489,6 +567,8 @@ class MmsServer:
         self.association_timeout = association_timeout
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.max_pending_per_source = max_pending_per_source
+        self.log_throttle = _SourceThrottle()
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[_ServerConnection] = set()
@@ -537,14 +617,10 @@ class MmsServer:
         await self.stop()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self.max_connections:
-            log.warning(
-                "connection from %s refused: too many connections",
-                writer.get_extra_info("peername"),
-            )
+        conn = _ServerConnection(self, reader, writer, next(self._ids))
+        if not self._admit(conn):
             writer.close()
             return
-        conn = _ServerConnection(self, reader, writer, next(self._ids))
         self._connections.add(conn)
         task = asyncio.current_task()
         if task is not None:
@@ -555,3 +631,48 @@ class MmsServer:
             self._connections.discard(conn)
             if task is not None:
                 self._tasks.discard(task)
+
+    def _admit(self, conn: _ServerConnection) -> bool:
+        """Make room for a new connection within the limits, or refuse it (False).
+
+        Room is made by closing the oldest connection that stays silent: of the
+        same source when that source is at its limit, of any source when the server is full.
+        """
+        source = conn.source
+        open_ = [c for c in self._connections if not c.association.closed]
+        mine = [c for c in open_ if c.pending and c.source == source]
+        if len(mine) >= self.max_pending_per_source:
+            limit = f"{self.max_pending_per_source} connections from {source} not associated"
+            if not self._evict(mine, limit, conn):
+                return False
+            open_ = [c for c in open_ if not c.association.closed]
+        if len(open_) >= self.max_connections:
+            limit = f"{self.max_connections} connections open"
+            if not self._evict([c for c in open_ if c.pending], limit, conn):
+                return False
+        return True
+
+    def _evict(
+        self, candidates: list[_ServerConnection], limit: str, new: _ServerConnection
+    ) -> bool:
+        now = time.monotonic()
+        silent = [
+            c
+            for c in candidates
+            if c.association.state is AssociationState.IDLE and now - c.started >= SILENT_GRACE
+        ]
+        if not silent:
+            n = self.log_throttle.count(new.source, "refused-connection")
+            if n:
+                log.warning(
+                    "connection %d from %s:%d refused: %s%s",
+                    new.association_id,
+                    *new.link.peer,
+                    limit,
+                    _nth(n),
+                )
+            return False
+        victim = min(silent, key=lambda c: c.started)
+        victim.association.abort(f"closed to make room: {limit}")
+        victim.link.close_soon()
+        return True

@@ -192,6 +192,57 @@ def test_refusal_reaches_the_initiator_as_rejected() -> None:
     assert "diagnostic 3" in ev_client[-1].detail
 
 
+# A DT TPDU whose session SPDU is one octet: well framed, malformed above COTP.
+BAD_DT = bytes.fromhex("03 00 00 08 02 f0 80 ff")
+
+
+def test_frames_behind_the_request_wait_for_the_decision() -> None:
+    server = Association(Role.RESPONDER)
+    events = server.receive_bytes(annex_a.COTP_CR + annex_a.ASSOCIATE_REQUEST + BAD_DT)
+    assert [type(e) for e in events] == [TransportConnected, AssociationRequested]
+    assert server.receive_bytes(BAD_DT) == []  # still held, still pending
+    assert server.state is AssociationState.ASSOCIATING
+    server.accept()
+    assert server.data_to_send()  # the CC and the AARE
+    (closed,) = server.resume()
+    assert isinstance(closed, AssociationClosed)
+    assert closed.reason is CloseReason.PROTOCOL_ERROR
+    assert closed.detail.startswith("session: ") and "offset 0" in closed.detail
+
+
+def test_a_refused_request_drops_what_followed_it() -> None:
+    server = Association(Role.RESPONDER)
+    server.receive_bytes(annex_a.COTP_CR + annex_a.ASSOCIATE_REQUEST + BAD_DT)
+    server.refuse(acse.UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED)
+    assert server.close_reason is CloseReason.REFUSED
+    assert server.resume() == []
+
+
+def test_a_request_pipelined_behind_the_aarq_is_served_after_accept() -> None:
+    read = annex_a.MMS_PDUS["Read ICC1/Next_DSTransfer_Set"]
+    server = Association(Role.RESPONDER)
+    events = server.receive_bytes(
+        annex_a.COTP_CR + annex_a.ASSOCIATE_REQUEST + mms_tsdu_frames(read)[:9]
+    )
+    assert isinstance(events[-1], AssociationRequested)
+    assert server.receive_bytes(mms_tsdu_frames(read)[9:]) == []
+    server.accept()
+    (got,) = server.resume()
+    assert isinstance(got, PduReceived) and isinstance(got.pdu, ConfirmedRequest)
+    assert server.resume() == []
+
+
+def test_a_flood_while_the_request_is_pending_is_bounded() -> None:
+    server = Association(Role.RESPONDER, AssociationConfig(max_pdu_size=1024, max_tsdu_size=2048))
+    server.receive_bytes(annex_a.COTP_CR + annex_a.ASSOCIATE_REQUEST)
+    for _ in range(10):
+        server.receive_bytes(bytes(1000))
+    server.accept()
+    events = server.resume()
+    assert isinstance(events[-1], AssociationClosed)
+    assert events[-1].reason is CloseReason.PROTOCOL_ERROR
+
+
 def test_aarq_without_initiate_is_refused() -> None:
     server = Association(Role.RESPONDER)
     server.receive_bytes(annex_a.COTP_CR)

@@ -8,6 +8,8 @@ serving other associations throughout.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import random
 
 import pytest
@@ -151,3 +153,65 @@ async def test_mutated_mms_requests_get_reject_or_answer() -> None:
         writer.close()
         assert outcomes.get("Reject", 0) > 10, outcomes
         await bystander.conclude()
+
+
+SESSION_FRAMES = (
+    annex_a.COTP_CR,
+    annex_a.ASSOCIATE_REQUEST,
+    b"".join(stack.tsdu_frames(stack.wrap_data(SEEDS[0]), 8192)),
+    b"".join(stack.tsdu_frames(stack.wrap_data(annex_a.MMS_PDUS["GetNameList domains"]), 8192)),
+    b"".join(stack.tsdu_frames(annex_a.CONCLUDE_TSDU, 8192)),
+    annex_a.FINISH,
+)
+SESSIONS = int(os.environ.get("GATEWAY_FUZZ_SESSIONS", "300"))
+"""Mutated whole sessions per run (raise it for a longer run of your own)."""
+
+
+def mutated_session(rng: random.Random) -> list[bytes]:
+    """A whole session (CR, AARQ, requests, Conclude, release) with a mutation somewhere,
+    cut into one to three sends."""
+    frames = list(SESSION_FRAMES[: rng.randint(2, len(SESSION_FRAMES))])
+    if rng.random() < 0.5:
+        i = rng.randrange(len(frames))
+        frames[i] = mutate(rng, frames[i])
+        data = b"".join(frames)
+    else:
+        data = mutate(rng, b"".join(frames))
+    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randrange(3)))
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+
+async def _play(port: int, sends: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for chunk in sends:
+            writer.write(chunk)
+            await writer.drain()
+        for _ in range(100):  # until the server closes (it times out what it cannot use)
+            if not await asyncio.wait_for(reader.read(65536), 5.0):
+                break
+    except (ConnectionError, TimeoutError):
+        pass
+    finally:
+        writer.close()
+
+
+async def test_mutated_sessions_never_log_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    rng = random.Random(2013)
+    async with MmsServer(
+        TestHandler(),
+        port=0,
+        association_timeout=0.3,
+        idle_timeout=0.3,
+        max_pending_per_source=64,
+    ) as server:
+        for start in range(0, SESSIONS, 16):
+            batch = [mutated_session(rng) for _ in range(min(16, SESSIONS - start))]
+            await asyncio.gather(*(_play(server.port, sends) for sends in batch))
+        client = await MmsClient.connect("127.0.0.1", server.port)
+        assert await client.identify()
+        await client.conclude()
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    print(f"sessions={SESSIONS} log_lines={len(caplog.records)} tracebacks={len(tracebacks)}")
+    assert [r.getMessage() for r in tracebacks] == []

@@ -4,6 +4,7 @@ libiec61850): service dispatch, concurrency, authentication, hooks and many asso
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -16,6 +17,8 @@ from adapters.tase2.mms.data import DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass
+from tests.support import eventually
+from tests.support.tase2 import annex_a
 from tests.support.tase2.mms_model import DOMAIN, REALQ_TYPE, TestHandler, realq
 
 pytestmark = pytest.mark.timeout(60)
@@ -120,7 +123,8 @@ async def test_reports_reach_the_client() -> None:
 
 
 async def test_many_concurrent_associations() -> None:
-    async with MmsServer(TestHandler(), port=0) as server:
+    # 20 at once from one address: more than the default per-source pre-association limit
+    async with MmsServer(TestHandler(), port=0, max_pending_per_source=32) as server:
         clients = await asyncio.gather(
             *(MmsClient.connect("127.0.0.1", server.port, config=CLIENT) for _ in range(20))
         )
@@ -150,3 +154,138 @@ async def test_stop_aborts_live_associations() -> None:
     await server.stop()
     await client.wait_closed(3.0)
     assert client.close_reason in (CloseReason.PEER_ABORTED, CloseReason.CONNECTION_LOST)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+BAD_TPKTS = {
+    "bad version": bytes.fromhex("04 00 00 08 02 f0 80 ff"),
+    "bad length": bytes.fromhex("03 00 00 05 02"),
+    "bad session SPDU": bytes.fromhex("03 00 00 08 02 f0 80 ff"),
+    "bad presentation PPDU": bytes.fromhex("03 00 00 0b 02 f0 80 01 00 01 00"),
+}
+
+
+def _tracebacks(records: list[logging.LogRecord]) -> list[str]:
+    return [r.getMessage() for r in records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    for _ in range(50):
+        chunk = await asyncio.wait_for(reader.read(65536), 5.0)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError("the server did not close the connection")
+
+
+@pytest.mark.parametrize("bad", BAD_TPKTS.values(), ids=BAD_TPKTS.keys())
+@pytest.mark.parametrize("accept", [True, False], ids=["accepted", "refused"])
+async def test_cr_aarq_and_a_bad_tpkt_in_one_send_close_cleanly(
+    caplog: pytest.LogCaptureFixture, bad: bytes, accept: bool
+) -> None:
+    caplog.set_level(logging.INFO)
+    ended: list[tuple[CloseReason, str]] = []
+    auth = acse.accept_all if accept else acse.password_authenticator({})
+    async with MmsServer(
+        TestHandler(),
+        port=0,
+        authenticator=auth,
+        on_association_end=lambda ctx, reason, detail: ended.append((reason, detail)),
+    ) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(annex_a.COTP_CR + annex_a.ASSOCIATE_REQUEST + bad)
+        await _read_to_end(reader)
+        writer.close()
+        await eventually(lambda: not server._connections, 5.0, "the connection to end")
+        ended_first = list(ended)
+        if accept:  # the server serves on
+            client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+            await client.conclude()
+    assert _tracebacks(caplog.records) == []
+    decided = bad[:2] == b"\x03\x00" and len(bad) >= 7  # framing errors end it before the AARQ
+    if decided and accept:  # accepted, then ended by the bad frame
+        assert [reason for reason, _ in ended_first] == [CloseReason.PROTOCOL_ERROR]
+    elif decided:
+        assert any("refused" in r.getMessage() for r in caplog.records)
+    else:
+        assert ended_first == []
+        assert any("tpkt: " in r.getMessage() for r in caplog.records)
+
+
+async def test_protocol_errors_before_association_are_one_line_naming_layer_offset_peer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with MmsServer(TestHandler(), port=0) as server:
+        for _ in range(20):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(annex_a.COTP_CR + bytes.fromhex("03 00 00 08 02 f0 80 ff"))
+            await _read_to_end(reader)
+            writer.close()
+        await eventually(lambda: not server._connections, 5.0, "the connections to end")
+    lines = [r.getMessage() for r in caplog.records if "before association" in r.getMessage()]
+    assert len(lines) == 5  # occurrences 1, 2, 4, 8 and 16 from 127.0.0.1
+    assert "peer=127.0.0.1:" in lines[0] and "session: " in lines[0] and "offset 0" in lines[0]
+    assert lines[-1].endswith("[16 so far from this address]")
+
+
+# --------------------------------------------------------------------------- time-outs, limits
+
+
+async def test_a_silent_connection_is_closed_as_a_time_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with MmsServer(TestHandler(), port=0, association_timeout=0.2) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await _read_to_end(reader) == b""
+        writer.close()
+        await eventually(lambda: not server._connections, 5.0, "the connection to end")
+    (line,) = [r.getMessage() for r in caplog.records if "before association" in r.getMessage()]
+    assert "association not completed in time" in line, line
+
+
+async def test_an_idle_association_ends_as_a_time_out() -> None:
+    ended: list[tuple[CloseReason, str]] = []
+    async with MmsServer(
+        TestHandler(),
+        port=0,
+        idle_timeout=0.2,
+        on_association_end=lambda ctx, reason, detail: ended.append((reason, detail)),
+    ) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        await eventually(lambda: ended, 5.0, "the idle time-out")
+        await client.abort()
+    assert ended == [(CloseReason.LOCAL_ABORT, "idle timeout")]
+
+
+async def test_idle_sockets_from_one_source_do_not_lock_out_a_peer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with MmsServer(
+        TestHandler(), port=0, association_timeout=60.0, max_connections=32
+    ) as server:
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(64)]
+        await eventually(
+            lambda: sum(r.at_eof() for r, _ in idle) >= 64 - 16, 5.0, "refusals beyond 16"
+        )
+        client = await _connect_retrying(server.port)
+        assert await client.identify()
+        await client.conclude()
+        for _, w in idle:
+            w.close()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 10, [r.getMessage() for r in warnings]
+
+
+async def _connect_retrying(port: int) -> MmsClient:
+    """Our client, retrying (bounded) as a real peer does while the server makes room."""
+    for _ in range(100):
+        try:
+            return await MmsClient.connect("127.0.0.1", port, config=CLIENT, connect_timeout=5.0)
+        except MmsAssociationError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("never associated")
