@@ -80,9 +80,10 @@ class Supervisor:
         finally:
             self._start_up = False
             ready.cancel()
-        if adapter.ready.is_set() or not failed.done():
-            if not failed.done():
-                log.warning("adapter %s not listening after %.0fs; going on", self.name, timeout)
+        if adapter.ready.is_set():
+            return None
+        if not failed.done():
+            log.warning("adapter %s not listening after %.0fs; going on", self.name, timeout)
             return None
         return failed.result()
 

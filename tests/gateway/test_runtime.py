@@ -364,6 +364,17 @@ async def test_a_port_in_use_stops_the_start_up_naming_host_and_port(kind, caplo
 
 
 @pytest.mark.parametrize("kind", LISTENERS)
+async def test_a_listener_that_binds_starts_without_a_warning(kind, caplog):
+    rt = Runtime(listener_config(kind, free_port()), backoff=FAST)
+    await rt.start()
+    try:
+        assert rt.status()["adapters"]["listener"]["state"] == "running"
+        assert "not listening" not in caplog.text
+    finally:
+        await rt.stop()
+
+
+@pytest.mark.parametrize("kind", LISTENERS)
 async def test_a_listener_added_while_running_keeps_retrying_and_says_why(kind):
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
