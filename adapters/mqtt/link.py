@@ -234,9 +234,10 @@ class BrokerLink:
 
         (paho keeps no copy of them to send again, unlike its QoS 1 messages.)
         """
+        queued = getattr(self.client, "_out_packet", ())  # paho has no public count of these
         return sum(
             1
-            for packet in self.client._out_packet
+            for packet in queued
             if packet["command"] & 0xF0 == mqtt.PUBLISH and packet["qos"] == 0
         )
 
