@@ -59,17 +59,22 @@ class Throttle:
       failure number 1, 2, 4, 8...
     """
 
-    __slots__ = ("_counts", "last_error")
+    __slots__ = ("_counts", "_max_kinds", "last_error")
 
-    def __init__(self) -> None:
+    def __init__(self, max_kinds: int | None = None) -> None:
         self._counts: dict[str, int] = {}
+        self._max_kinds = max_kinds
         self.last_error = ""
 
     def count(self, kind: str = "") -> int:
         """Count one more occurrence of `kind`: its count if this one deserves a log line,
-        else 0."""
-        n = self._counts.get(kind, 0) + 1
-        self._counts[kind] = n
+        else 0. With `max_kinds`, memory stays bounded whatever the kinds (a source address
+        per kind, say): a new kind beyond the limit starts every count afresh."""
+        counts = self._counts
+        if self._max_kinds is not None and kind not in counts and len(counts) >= self._max_kinds:
+            counts.clear()
+        n = counts.get(kind, 0) + 1
+        counts[kind] = n
         return n if _power_of_two(n) else 0
 
     def failure(self, error: str, failures: int) -> bool:

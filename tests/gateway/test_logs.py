@@ -27,3 +27,10 @@ def test_reset_makes_the_next_failure_worth_a_line() -> None:
     throttle.reset()
     assert throttle.last_error == ""
     assert throttle.failure("refused", 3)
+
+
+def test_a_bounded_throttle_forgets_its_counts_rather_than_grow() -> None:
+    throttle = Throttle(max_kinds=2)
+    assert [throttle.count("a"), throttle.count("a"), throttle.count("b")] == [1, 2, 1]
+    assert throttle.count("c") == 1  # a third kind: the counts start afresh
+    assert throttle.count("a") == 1

@@ -93,26 +93,7 @@ SILENT_GRACE = 1.0
 """Seconds after which a connection that has not opened COTP may be closed to make room."""
 
 _MAX_THROTTLED_SOURCES = 4096
-"""Source addresses whose log lines are counted at once (then the counts start afresh)."""
-
-
-class _SourceThrottle:
-    """Per source address and kind of problem: which occurrences deserve a log line."""
-
-    __slots__ = ("_keys", "_throttle")
-
-    def __init__(self) -> None:
-        self._throttle = Throttle()
-        self._keys: set[str] = set()
-
-    def count(self, source: str, kind: str) -> int:
-        """The occurrence's number when it deserves a line (1, 2, 4, ...), else 0."""
-        key = f"{kind} {source}"
-        if key not in self._keys and len(self._keys) >= _MAX_THROTTLED_SOURCES:
-            self._throttle = Throttle()  # bounded memory whatever the number of sources
-            self._keys.clear()
-        self._keys.add(key)
-        return self._throttle.count(key)
+"""Source addresses (per kind of problem) whose log lines are counted at once."""
 
 
 def _nth(n: int) -> str:
@@ -384,7 +365,7 @@ class _ServerConnection:
         if not decision.accepted:
             assoc.refuse(decision.diagnostic)
             await self.link.flush()
-            n = self.server.log_throttle.count(self.source, "refused")
+            n = self.server.log_throttle.count(f"refused {self.source}")
             if n:
                 log.warning(
                     "association %d refused: peer=%s ap_title=%s ae_qualifier=%s diagnostic=%d%s%s",
@@ -503,7 +484,7 @@ class _ServerConnection:
         ctx = self.ctx
         if ctx is None:
             bad_input = reason is CloseReason.PROTOCOL_ERROR
-            n = self.server.log_throttle.count(self.source, reason.value)
+            n = self.server.log_throttle.count(f"{reason.value} {self.source}")
             if n and reason is not CloseReason.REFUSED:  # a refusal has its own line
                 log.log(
                     logging.WARNING if bad_input else logging.INFO,
@@ -568,7 +549,7 @@ class MmsServer:
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self.max_pending_per_source = max_pending_per_source
-        self.log_throttle = _SourceThrottle()
+        self.log_throttle = Throttle(max_kinds=_MAX_THROTTLED_SOURCES)
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[_ServerConnection] = set()
@@ -662,7 +643,7 @@ class MmsServer:
             if c.association.state is AssociationState.IDLE and now - c.started >= SILENT_GRACE
         ]
         if not silent:
-            n = self.log_throttle.count(new.source, "refused-connection")
+            n = self.log_throttle.count(f"refused-connection {new.source}")
             if n:
                 log.warning(
                     "connection %d from %s:%d refused: %s%s",
