@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
@@ -246,6 +246,8 @@ def _load_point_file(spec: PointFile, base: Path) -> list[PointDef]:
 
 # -- the whole config ---------------------------------------------------------------------
 
+M = TypeVar("M", bound=BaseModel)
+
 SECTIONS = ("gateway", "points", "point_files", "adapters")
 
 
@@ -337,13 +339,13 @@ def _build(
 
 
 def _validated(
-    model: type[GatewaySettings],
+    model: type[M],
     data: dict[str, Any],
     key: str,
     file: str,
     lines: dict[Loc, int],
     issues: list[ConfigIssue],
-) -> GatewaySettings | None:
+) -> M | None:
     if key not in data:
         return None
     try:
@@ -366,14 +368,16 @@ def _items(
 
 
 def _validated_list(
-    model: type[PointFile],
+    model: type[M],
     data: dict[str, Any],
     key: str,
     file: str,
     lines: dict[Loc, int],
     issues: list[ConfigIssue],
-) -> list[PointFile | None]:
-    out: list[PointFile | None] = []
+) -> list[M | None]:
+    """Each item of the list under `key` as a `model` (None where it is invalid: its
+    issues are added)."""
+    out: list[M | None] = []
     for i, item in enumerate(_items(data, key, file, lines, issues)):
         try:
             out.append(model.model_validate(item))
@@ -388,15 +392,14 @@ def _validated_points(
 ) -> tuple[dict[int, PointDef], set[str]]:
     """The valid points of the `points:` section by position, and the ids of the invalid
     ones (so that adapters naming them are not also reported as naming unknown points)."""
-    points: dict[int, PointDef] = {}
-    broken: set[str] = set()
-    for j, item in enumerate(_items(data, "points", file, lines, issues)):
-        try:
-            points[j] = PointDef.model_validate(item)
-        except ValidationError as exc:
-            issues.extend(_issues_from(exc, file, lines, ("points", j)))
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                broken.add(item["id"])
+    checked = _validated_list(PointDef, data, "points", file, lines, issues)
+    points = {j: point for j, point in enumerate(checked) if point is not None}
+    raw = data["points"] if isinstance(data.get("points"), list) else []
+    broken = {
+        item["id"]
+        for item, point in zip(raw, checked, strict=False)
+        if point is None and isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
     return points, broken
 
 
