@@ -48,7 +48,7 @@ from adapters.tase2.client.plan import (
 )
 from adapters.tase2.client.session import (
     SetupError,
-    replace_data_set,
+    define_data_set,
     reserve_transfer_set,
     write_transfer_set,
 )
@@ -386,7 +386,7 @@ class Tase2ClientAdapter(Adapter):
         assert pset.name is not None
         name = pset.name
         layout = SetLayout(name, (*SPECIAL_MEMBERS, *slots), critical=group.critical)
-        await replace_data_set(client, name, pset.members)
+        await define_data_set(client, name, pset.members)
         self.ingest.add_layout(layout)
         reserved = await reserve_transfer_set(client, self.config.domain)
         ts_name = reserved.name

@@ -4,8 +4,8 @@
   mode) or Read chunks (polling mode) so that a full report, a Read response and the
   DefineNamedVariableList / Read requests all fit the negotiated MMS PDU size (reference
   sections 6.8 and 9: there is no MMS segmentation of InformationReports).
-* :func:`transfer_set_value` / :func:`transfer_set_data` build the DSTransferSet the client
-  writes, in the shape (12 or 13 components) read back from the server.
+* :func:`transfer_set_value` builds the DSTransferSet the client writes (shaped for the
+  server by :func:`adapters.tase2.model.transfer_set.fit_transfer_set`).
 * :func:`check_startup` judges the start-up Read of ``TASE2_Version``,
   ``Supported_Features`` and ``Bilateral_Table_ID`` (reference section 6.2).
 """
@@ -39,7 +39,7 @@ from adapters.tase2.model.objects import (
     DSConditions,
 )
 from adapters.tase2.model.points import PointType
-from adapters.tase2.model.transfer_set import DSTransferSetModel, DSTransferSetValue
+from adapters.tase2.model.transfer_set import DSTransferSetValue
 
 __all__ = [
     "AUTO_MAX_SIZE",
@@ -52,7 +52,6 @@ __all__ = [
     "check_startup",
     "plan_groups",
     "startup_names",
-    "transfer_set_data",
     "transfer_set_value",
 ]
 
@@ -217,19 +216,6 @@ def transfer_set_value(group: ClientDataSet, data_set: ObjectName) -> DSTransfer
         all_changes_reported=False,
         status=True,
     )
-
-
-def model_of(read_back: AccessResult | None) -> DSTransferSetModel:
-    """The object model of a transfer set from its Read result: 12 components = 1996,
-    anything else (13, an error, nothing) = the 2000 model."""
-    if isinstance(read_back, Structure) and len(read_back.items) == 12:
-        return DSTransferSetModel.MODEL_1996
-    return DSTransferSetModel.MODEL_2000
-
-
-def transfer_set_data(value: DSTransferSetValue, read_back: AccessResult | None) -> Structure:
-    """The whole-structure Write value of ``value`` in the shape the server showed."""
-    return value.to_data(model_of(read_back))
 
 
 # --------------------------------------------------------------------------- start-up check

@@ -1,41 +1,58 @@
-"""The steps that start and stop a DS transfer set on a remote server, over an MMS client.
+"""The steps that set up reporting on a remote server, over an MMS client.
 
 Both the ``tase2-client`` adapter and ``iccp-gateway probe --watch`` report through a
-transfer set, and do it the same way:
+transfer set, and do it the same way, taking the server's objects as they are:
 
-1. :func:`replace_data_set` - delete the data set if a previous session left it, then
-   define it;
-2. :func:`reserve_transfer_set` - read ``Next_DSTransfer_Set`` for a transfer set, then read
-   that transfer set once: its value shows the 12- or 13-component model the server uses;
-3. :func:`write_transfer_set` - write the whole structure in that shape (Status TRUE starts
-   it, FALSE stops it).
+1. :func:`define_data_set` - define the data set; on object-exists (ours, left by an earlier
+   association) delete it and define it again. When the server refuses it,
+   :func:`unusable_members` asks for each point's attributes to name the ones it lacks;
+2. :func:`reserve_transfer_set` - read ``Next_DSTransfer_Set`` (an MMSObjectName, a string,
+   or a structure with a ``Name``), then read that transfer set once (and, when its value is
+   not the standard shape, its declared type);
+3. :func:`write_transfer_set` - write it whole in the shape the server declares (DataSetName
+   as an MMSObjectName or as a string); when the server refuses a whole write, write it
+   component by component (``TS$Interval``..., ``TS$Status`` last).
+4. :func:`delete_data_set` - clean up; never raises.
 
 A server that will not go along raises :class:`SetupError`, naming the step and the
-server's DataAccessError.
+server's DataAccessError or ServiceError.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.tase2.client.plan import transfer_set_data
 from adapters.tase2.errors import RemoteError
-from adapters.tase2.mms.aio.client import MmsClient, MmsRejected
-from adapters.tase2.mms.data import AccessResult, DataAccessError
+from adapters.tase2.mms.aio.client import MmsClient, MmsRejected, MmsRequestTimeout
+from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Structure
 from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.mms.service_error import MmsServiceError
-from adapters.tase2.model.objects import NEXT_DS_TRANSFER_SET, decode_mms_object_name
-from adapters.tase2.model.transfer_set import DSTransferSetValue
+from adapters.tase2.mms.service_error import DefinitionCode, ErrorClass, MmsServiceError
+from adapters.tase2.mms.types import StructureType, TypeSpecification
+from adapters.tase2.model.objects import (
+    NEXT_DS_TRANSFER_SET,
+    DSTransferSetError,
+    transfer_set_reference,
+)
+from adapters.tase2.model.transfer_set import DSTransferSetValue, fit_transfer_set
 
 __all__ = [
     "ReservedTransferSet",
     "SetupError",
-    "replace_data_set",
+    "declared_types",
+    "define_data_set",
+    "delete_data_set",
     "reserve_transfer_set",
+    "unusable_members",
     "write_transfer_set",
 ]
+
+TYPE_QUERIES = 8
+"""GetVariableAccessAttributes requests in flight at once when asking many types."""
+
+STATUS = "Status"
 
 
 class SetupError(RemoteError):
@@ -49,42 +66,173 @@ class SetupError(RemoteError):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
+def _refusal(exc: MmsServiceError | MmsRejected) -> str:
+    if isinstance(exc, MmsServiceError):
+        e = exc.error
+        return f"{e.error_class.name.lower()}/{e.code_name.lower()}"
+    return f"rejected ({exc})"
+
+
+@dataclass(slots=True)
 class ReservedTransferSet:
-    """A transfer set ``Next_DSTransfer_Set`` gave this association, and the value it read
-    back (its ``shape``: which DSTransferSet model the server uses)."""
+    """A transfer set ``Next_DSTransfer_Set`` gave this association: its name, the value it
+    read back (``shape``), its declared type when asked (``spec``) and how it took a write
+    (``by_component``)."""
 
     name: ObjectName
     shape: AccessResult
+    spec: TypeSpecification | None = None
+    by_component: bool = False
 
 
-async def replace_data_set(
+async def declared_types(
+    client: MmsClient, names: Sequence[ObjectName]
+) -> dict[ObjectName, TypeSpecification | str]:
+    """The declared type of each of ``names``, or why the server gave none (a short text)."""
+    out: dict[ObjectName, TypeSpecification | str] = {}
+    gate = asyncio.Semaphore(TYPE_QUERIES)
+
+    async def one(name: ObjectName) -> None:
+        async with gate:
+            try:
+                out[name] = await client.get_variable_access_attributes(name)
+            except (MmsServiceError, MmsRejected) as exc:
+                out[name] = _refusal(exc)
+
+    await asyncio.gather(*(one(n) for n in dict.fromkeys(names)))
+    return out
+
+
+async def define_data_set(
     client: MmsClient, name: ObjectName, members: Sequence[ObjectName]
 ) -> None:
-    """Define data set ``name``, deleting first one a previous session may have left."""
-    with contextlib.suppress(MmsServiceError, MmsRejected):
+    """Define data set ``name``; one that exists already (ours: the names are the client's
+    own) is deleted and defined again. Raises :class:`SetupError` when refused."""
+    try:
+        await client.define_named_variable_list(name, list(members))
+        return
+    except MmsServiceError as exc:
+        e = exc.error
+        if (e.error_class, e.code) != (ErrorClass.DEFINITION, DefinitionCode.OBJECT_EXISTS):
+            raise SetupError(f"data set {name} refused: {_refusal(exc)}") from None
+    except MmsRejected as exc:
+        raise SetupError(f"data set {name} refused: {_refusal(exc)}") from None
+    await delete_data_set(client, name)
+    try:
+        await client.define_named_variable_list(name, list(members))
+    except (MmsServiceError, MmsRejected) as exc:
+        raise SetupError(
+            f"data set {name} exists and could not be replaced: {_refusal(exc)}"
+        ) from None
+
+
+async def delete_data_set(client: MmsClient, name: ObjectName) -> bool:
+    """Delete data set ``name``; False (never an exception) when that did not happen."""
+    if client.closed:
+        return False
+    with contextlib.suppress(MmsServiceError, MmsRejected, MmsRequestTimeout, ConnectionError):
         await client.delete_named_variable_list(name)
-    await client.define_named_variable_list(name, list(members))
+        return True
+    return False
+
+
+async def unusable_members(
+    client: MmsClient, members: Sequence[ObjectName]
+) -> dict[ObjectName, str]:
+    """The members the server has no attributes for, with its answer (``object-non-existent``)."""
+    types = await declared_types(client, members)
+    return {n: t for n, t in types.items() if isinstance(t, str)}
+
+
+def _is_standard(shape: AccessResult) -> bool:
+    return (
+        isinstance(shape, Structure)
+        and len(shape.items) in (12, 13)
+        and isinstance(shape.items[0], Structure)
+    )
+
+
+async def _declared(client: MmsClient, name: ObjectName) -> TypeSpecification | None:
+    try:
+        return await client.get_variable_access_attributes(name)
+    except (MmsServiceError, MmsRejected):
+        return None
 
 
 async def reserve_transfer_set(client: MmsClient, domain: str) -> ReservedTransferSet:
-    """Reserve a transfer set of ICC ``domain`` and read its current value."""
-    (reserved,) = await client.read(ObjectName.dom(domain, NEXT_DS_TRANSFER_SET))
+    """Reserve a transfer set of ICC ``domain`` and read its current value (and, when that
+    is not the standard shape, its declared type)."""
+    next_name = ObjectName.dom(domain, NEXT_DS_TRANSFER_SET)
+    (reserved,) = await client.read(next_name)
     if isinstance(reserved, DataAccessError):
         raise SetupError(f"no transfer set available ({reserved.name.lower()})", reserved)
-    name = decode_mms_object_name(reserved, NEXT_DS_TRANSFER_SET)
+    try:
+        name = transfer_set_reference(reserved, domain)
+    except DSTransferSetError:
+        spec = await _declared(client, next_name)
+        try:
+            name = transfer_set_reference(reserved, domain, spec)
+        except DSTransferSetError as exc:
+            raise SetupError(str(exc), exc.error) from None
     if name is None:
-        raise SetupError(f"{NEXT_DS_TRANSFER_SET} named no transfer set")
+        raise SetupError(f"{NEXT_DS_TRANSFER_SET} named no transfer set (none free?)")
     (shape,) = await client.read(name)
-    return ReservedTransferSet(name, shape)
+    spec = None if _is_standard(shape) else await _declared(client, name)
+    return ReservedTransferSet(name, shape, spec)
+
+
+def _component_name(ts: ObjectName, component: str) -> ObjectName:
+    item = f"{ts.item}${component}"
+    return ObjectName.dom(ts.domain, item) if ts.domain is not None else ObjectName.vmd(item)
+
+
+async def _write_components(
+    client: MmsClient, ts: ObjectName, parts: Sequence[tuple[str, Data]], status_only: bool
+) -> None:
+    """Write the components one by one, Status last (only Status when ``status_only``)."""
+    status = [p for p in parts if p[0].lower() == STATUS.lower()]
+    rest = [] if status_only else [p for p in parts if p[0].lower() != STATUS.lower()]
+    for component, data in (*rest, *status):
+        error = await client.write(_component_name(ts, component), data)
+        if error is not None:
+            raise SetupError(f"{ts}${component} refused: {error.name.lower()}", error)
+
+
+def _fit(reserved: ReservedTransferSet, value: DSTransferSetValue) -> tuple[tuple[str, Data], ...]:
+    try:
+        return fit_transfer_set(value, reserved.spec, reserved.shape)
+    except DSTransferSetError as exc:
+        raise SetupError(f"{reserved.name}: {exc}", exc.error) from None
 
 
 async def write_transfer_set(
     client: MmsClient, reserved: ReservedTransferSet, value: DSTransferSetValue
 ) -> None:
-    """Write ``value`` whole, in the shape the server showed; raises :class:`SetupError`
-    when the server refuses it."""
-    error = await client.write(reserved.name, transfer_set_data(value, reserved.shape))
-    if error is not None:
-        verb = "start" if value.status else "stop"
-        raise SetupError(f"{reserved.name} refused to {verb}: {error.name.lower()}", error)
+    """Write ``value`` in the form the server takes (see the module docstring); raises
+    :class:`SetupError` when the server refuses every form."""
+    verb = "start" if value.status else "stop"
+    parts = _fit(reserved, value)
+    if reserved.by_component:
+        await _write_components(client, reserved.name, parts, status_only=not value.status)
+        return
+    error = await client.write(reserved.name, Structure(tuple(d for _, d in parts)))
+    if error is None:
+        return
+    if reserved.spec is None:
+        reserved.spec = await _declared(client, reserved.name)
+        if isinstance(reserved.spec, StructureType):
+            refit = _fit(reserved, value)
+            if refit != parts:
+                parts = refit
+                error = await client.write(reserved.name, Structure(tuple(d for _, d in parts)))
+                if error is None:
+                    return
+    whole = error.name.lower()
+    try:
+        await _write_components(client, reserved.name, parts, status_only=False)
+    except SetupError as exc:
+        raise SetupError(
+            f"{reserved.name} refused to {verb}: whole write {whole}; by component: {exc}",
+            error,
+        ) from None
+    reserved.by_component = True

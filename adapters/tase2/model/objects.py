@@ -65,6 +65,7 @@ __all__ = [
     "encode_mms_object_name",
     "supported_features",
     "tase2_version",
+    "transfer_set_reference",
 ]
 
 # --------------------------------------------------------------------------- VCC objects
@@ -220,6 +221,69 @@ def decode_mms_object_name(data: Data, what: str = "MMSObjectName") -> ObjectNam
     raise DSTransferSetError(
         f"{what}: Scope {scope_d.value} is neither 0 (VCC) nor 1 (ICC)",
         DataAccessError.OBJECT_VALUE_INVALID,
+    )
+
+
+_NAME_COMPONENTS: Final = ("name", "transfersetname", "dstransferset", "itemid", "item")
+_DOMAIN_COMPONENTS: Final = ("domainname", "domain", "domainid")
+
+
+def _reference(domain: str, item: str, what: str) -> ObjectName | None:
+    if item == "":
+        return None
+    dom, sep, rest = item.partition("/")
+    if sep:
+        domain, item = dom, rest
+    if not (is_valid_identifier(item) and is_valid_identifier(domain)):
+        raise DSTransferSetError(
+            f"{what}: {domain}/{item} is not an object name", DataAccessError.OBJECT_VALUE_INVALID
+        )
+    return ObjectName.dom(domain, item)
+
+
+def transfer_set_reference(
+    data: Data, domain: str, spec: TypeSpecification | None = None, what: str = NEXT_DS_TRANSFER_SET
+) -> ObjectName | None:
+    """The transfer set a ``Next_DSTransfer_Set`` value names, however the server shapes it.
+
+    Takes the standard MMSObjectName, a bare VisibleString (the item, in ``domain``, or
+    ``DOMAIN/Item``), or any structure whose components ``spec`` names (``Name`` and
+    optionally ``DomainName``; other components such as ``Available`` are ignored) or, without
+    names, whose only non-empty VisibleString is the item. None when it names none (an empty
+    name); raises :class:`DSTransferSetError` when no name can be found in it.
+    """
+    if isinstance(data, VisibleString):
+        return _reference(domain, data.value, what)
+    if not isinstance(data, Structure):
+        raise DSTransferSetError(
+            f"{what}: expected an object name, got {data!r}",
+            DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+        )
+    names = (
+        [(c.name or "").replace("_", "").lower() for c in spec.components]
+        if isinstance(spec, StructureType) and len(spec.components) == len(data.items)
+        else []
+    )
+    if (
+        names in ([], ["scope", "domainname", "name"])
+        and len(data.items) == 3
+        and isinstance(data.items[0], Integer | Unsigned)
+        and isinstance(data.items[1], VisibleString)
+    ):
+        return decode_mms_object_name(data, what)
+    fields = dict(zip(names, data.items, strict=False))
+    item = next((fields[n] for n in _NAME_COMPONENTS if n in fields), None)
+    if isinstance(item, VisibleString):
+        dom = next((fields[n] for n in _DOMAIN_COMPONENTS if n in fields), None)
+        if isinstance(dom, VisibleString) and dom.value:
+            domain = dom.value
+        return _reference(domain, item.value, what)
+    texts = [d.value for d in data.items if isinstance(d, VisibleString) and d.value]
+    if len(texts) == 1:
+        return _reference(domain, texts[0], what)
+    raise DSTransferSetError(
+        f"{what}: no transfer set name found in {data!r}",
+        DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
     )
 
 

@@ -44,12 +44,16 @@ from gateway.points import GOOD, PointKind, PointValue, Quality
 
 __all__ = [
     "GMT_BASED_S_TYPE",
+    "SHAPE_TYPES",
     "TIME_STAMP_EXTENDED_TYPE",
     "DecodedPoint",
+    "PartialPoint",
     "PointDecodeError",
     "PointType",
     "PointTypeInfo",
+    "Role",
     "decode_point",
+    "decode_role",
     "encode_points",
     "gmt_based_s",
     "identify_point_type",
@@ -133,7 +137,7 @@ class PointType(enum.StrEnum):
         return _INFO[self]
 
 
-class _Role(enum.Enum):
+class Role(enum.Enum):
     """What one component of a point type carries."""
 
     REAL = "real"  # Value: float32
@@ -146,7 +150,7 @@ class _Role(enum.Enum):
     COV = "cov"  # COV_Counter Unsigned16
 
 
-_R = _Role
+_R = Role
 _ROLE_NAME = {
     _R.REAL: "Value",
     _R.DISCRETE: "Value",
@@ -157,7 +161,7 @@ _ROLE_NAME = {
     _R.TSX: "TimeStamp",
     _R.COV: "COV",
 }
-_ROLE_TYPE: dict[_Role, TypeSpecification] = {
+_ROLE_TYPE: dict[Role, TypeSpecification] = {
     _R.REAL: FLOAT32,
     _R.DISCRETE: INT32,
     _R.STATE_VALUE: FLAGS8,
@@ -222,7 +226,7 @@ def _state_bits(v: float | int) -> int:
     return (s << 6) if 0 <= s <= 3 else 0xC0  # out of range -> INVALID (3)
 
 
-def _data_role(role: _Role, pv: PointValue) -> Data:
+def _data_role(role: Role, pv: PointValue) -> Data:
     if role is _R.REAL:
         return Float32(_real(pv.value))
     if role is _R.DISCRETE:
@@ -282,7 +286,7 @@ def _b_cov(pv: PointValue) -> bytes:
     return bytes((0x86, len(c))) + c
 
 
-_ROLE_BYTES: dict[_Role, Callable[[PointValue], bytes]] = {
+_ROLE_BYTES: dict[Role, Callable[[PointValue], bytes]] = {
     _R.REAL: _b_real,
     _R.DISCRETE: _b_discrete,
     _R.STATE: _b_state,
@@ -294,7 +298,7 @@ _ROLE_BYTES: dict[_Role, Callable[[PointValue], bytes]] = {
 }
 
 
-def _bytes_encoder(roles: tuple[_Role, ...], bare: bool) -> Callable[[PointValue], bytes]:
+def _bytes_encoder(roles: tuple[Role, ...], bare: bool) -> Callable[[PointValue], bytes]:
     """A precompiled PointValue -> AccessResult-bytes function for one layout."""
     parts = tuple(_ROLE_BYTES[r] for r in roles)
     if bare:
@@ -348,14 +352,17 @@ def _time(d: Data) -> float:
 
 
 @dataclass(slots=True)
-class _Decoded:
+class PartialPoint:
+    """A point value being decoded component by component."""
+
     value: float | int | None = None
     quality: Quality = GOOD
     ts: float | None = None
     cov: int | None = None
 
 
-def _decode_role(role: _Role, d: Data, out: _Decoded) -> None:
+def decode_role(role: Role, d: Data, out: PartialPoint) -> None:
+    """Decode one component ``d`` carrying ``role`` into ``out``; raises PointDecodeError."""
     if role is _R.REAL:
         if not isinstance(d, Float32 | Float64):
             raise PointDecodeError(f"Value: expected floating-point, got {d!r}")
@@ -389,7 +396,7 @@ class PointTypeInfo:
     tase2_name: str
     spec: TypeSpecification
     kinds: frozenset[PointKind]
-    roles: tuple[_Role, ...]
+    roles: tuple[Role, ...]
     bare: bool
     max_size: int
     encode_bytes: Callable[[PointValue], bytes]
@@ -426,7 +433,7 @@ class PointTypeInfo:
 
         Raises :class:`PointDecodeError` when the shape does not fit.
         """
-        out = _Decoded()
+        out = PartialPoint()
         roles = self.roles
         if self.type in _STATEQ_FORMS:
             roles = (_R.STATE,) if isinstance(data, BitString) else (_R.STATE_VALUE, _R.FLAGS)
@@ -434,7 +441,7 @@ class PointTypeInfo:
         else:
             bare = self.bare
         if bare:
-            _decode_role(roles[0], data, out)
+            decode_role(roles[0], data, out)
         else:
             if not isinstance(data, Structure) or len(data.items) != len(roles):
                 raise PointDecodeError(
@@ -442,7 +449,7 @@ class PointTypeInfo:
                     f"got {data!r}"
                 )
             for role, item in zip(roles, data.items, strict=True):
-                _decode_role(role, item, out)
+                decode_role(role, item, out)
         return DecodedPoint(out.value, out.quality, out.ts, out.cov)
 
 
@@ -453,7 +460,7 @@ _K_STATE = frozenset({PointKind.STATE})
 _K_DISCRETE = frozenset({PointKind.DISCRETE})
 _K_ANY = frozenset(PointKind)
 
-_LAYOUTS: dict[PointType, tuple[str, frozenset[PointKind], bool, tuple[_Role, ...]]] = {
+_LAYOUTS: dict[PointType, tuple[str, frozenset[PointKind], bool, tuple[Role, ...]]] = {
     PointType.DATA_REAL: ("Data_Real", _K_REAL, True, (_R.REAL,)),
     PointType.DATA_STATE: ("Data_State", _K_STATE, True, (_R.STATE,)),
     PointType.DATA_DISCRETE: ("Data_Discrete", _K_DISCRETE, True, (_R.DISCRETE,)),
@@ -567,7 +574,7 @@ def identify_point_type(data: Data) -> PointType | None:
     if not isinstance(data, Structure):
         return None
     shape = tuple(_shape(d) for d in data.items)
-    return _SHAPES.get(shape)
+    return SHAPE_TYPES.get(shape)
 
 
 def _shape(d: Data) -> str:
@@ -588,7 +595,7 @@ def _shape(d: Data) -> str:
     return "?"
 
 
-_SHAPES: dict[tuple[str, ...], PointType] = {
+SHAPE_TYPES: Final[dict[tuple[str, ...], PointType]] = {
     ("F", "B"): PointType.DATA_REALQ,
     ("I", "B"): PointType.DATA_DISCRETEQ,
     ("B", "B"): PointType.DATA_STATEQ_STRUCT,
@@ -604,6 +611,8 @@ _SHAPES: dict[tuple[str, ...], PointType] = {
     ("I", "I", "B", "U"): PointType.DATA_DISCRETE_EXTENDED,
     ("I", "X", "B", "U"): PointType.DATA_DISCRETE_EXTENDED,
 }
+"""Point type of each structure shape, one letter per component: F float, I integer,
+U unsigned, B 8-bit string, X a TimeStampExtended {integer, integer}."""
 
 
 def decode_point(data: Data, expected: PointType | None = None) -> DecodedPoint:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from adapters.tase2.mms.data import (
+    AccessResult,
+    BitString,
     Boolean,
     Data,
     DataAccessError,
@@ -25,10 +27,14 @@ from adapters.tase2.mms.data import (
 )
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.types import (
+    BitStringType,
     BooleanType,
+    IntegerType,
     StructureComponent,
     StructureType,
     TypeSpecification,
+    UnsignedType,
+    VisibleStringType,
 )
 from adapters.tase2.model.objects import (
     DS_CONDITIONS_TYPE,
@@ -51,6 +57,7 @@ __all__ = [
     "DSTransferSetValue",
     "apply_component",
     "ds_transfer_set_components",
+    "fit_transfer_set",
     "parse_ds_transfer_set",
 ]
 
@@ -239,3 +246,81 @@ def apply_component(current: DSTransferSetValue, component: str, data: Data) -> 
             f"DSTransferSet has no component {component!r}", DataAccessError.OBJECT_NON_EXISTENT
         )
     return replace(current, **{fieldname: _component(component, fieldname, data)})
+
+
+# --------------------------------------------------------------------------- writing to a server
+
+
+def _declared(spec: TypeSpecification | None, n: int) -> list[tuple[str, TypeSpecification | None]]:
+    """(component name, declared type) of a transfer set, in the server's order; standard
+    names when the server gave none."""
+    if isinstance(spec, StructureType) and all(c.name for c in spec.components):
+        return [(c.name or "", c.type) for c in spec.components]
+    comps = _DSTS_1996 if n == 12 else _DSTS_2000
+    types = spec.components if isinstance(spec, StructureType) and len(spec.components) == n else ()
+    return [(name, types[i].type if types else None) for i, (name, _, _) in enumerate(comps)]
+
+
+def _as_string(d: Data) -> Data:
+    """A DataSetName as the bare item name (servers that declare it a VisibleString)."""
+    if isinstance(d, Structure) and len(d.items) == 3 and isinstance(d.items[2], VisibleString):
+        return d.items[2]
+    return d
+
+
+def _like(ours: Data, declared: TypeSpecification | None, theirs: Data | None) -> Data:
+    """``ours`` in the form the server declares (or, without a type, the form it showed)."""
+    if isinstance(declared, VisibleStringType) or (
+        declared is None and isinstance(theirs, VisibleString)
+    ):
+        return _as_string(ours)
+    number = ours.value if isinstance(ours, Integer | Unsigned | Boolean) else None
+    if number is not None:
+        if isinstance(declared, UnsignedType) or (
+            declared is None and isinstance(theirs, Unsigned)
+        ):
+            return Unsigned(int(number))
+        if isinstance(declared, IntegerType) or (declared is None and isinstance(theirs, Integer)):
+            return Integer(int(number))
+        if isinstance(declared, BooleanType) or (declared is None and isinstance(theirs, Boolean)):
+            return Boolean(bool(number))
+    if isinstance(ours, BitString):
+        size = abs(declared.size) if isinstance(declared, BitStringType) else None
+        if size is None and isinstance(theirs, BitString):
+            size = theirs.nbits
+        if size is not None and size != ours.nbits:
+            data = ours.data.ljust((size + 7) // 8, b"\0")[: (size + 7) // 8]
+            return BitString(size, data)
+    return ours
+
+
+def fit_transfer_set(
+    value: DSTransferSetValue, spec: TypeSpecification | None, read_back: AccessResult | None
+) -> tuple[tuple[str, Data], ...]:
+    """``value`` as the server's transfer set takes it: (component name, Data) in the
+    server's order, each in the type it declares (``spec``, from GetVariableAccessAttributes)
+    or, without one, in the form of the value it showed (``read_back``).
+
+    Component names are matched case-insensitively; a component this model does not know
+    keeps the value the server showed. Raises :class:`DSTransferSetError` when there is
+    neither a declared type nor a value to copy for such a component.
+    """
+    shown = read_back.items if isinstance(read_back, Structure) else ()
+    n = len(shown) if len(shown) in (12, 13) else 13
+    if isinstance(spec, StructureType) and spec.components:
+        n = len(spec.components)
+    ours = dict(zip((c[0].lower() for c in _DSTS_2000), value.to_data().items, strict=True))
+    out: list[tuple[str, Data]] = []
+    for i, (name, declared) in enumerate(_declared(spec, n)):
+        theirs = shown[i] if i < len(shown) else None
+        mine = ours.get(name.lower())
+        if mine is None:
+            if theirs is None:
+                raise DSTransferSetError(
+                    f"transfer set component {name!r} is unknown and has no value to keep",
+                    DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT,
+                )
+            out.append((name, theirs))
+        else:
+            out.append((name, _like(mine, declared, theirs)))
+    return tuple(out)

@@ -35,7 +35,7 @@ from adapters.tase2.client.plan import (
 )
 from adapters.tase2.client.session import (
     SetupError,
-    replace_data_set,
+    define_data_set,
     reserve_transfer_set,
     write_transfer_set,
 )
@@ -347,7 +347,7 @@ async def _watch(
 ) -> None:
     ds = ObjectName.dom(domain, WATCH_DATA_SET)
     members = [ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS] + [parse_name(p) for p in points]
-    await replace_data_set(client, ds, members)
+    await define_data_set(client, ds, members)
     reserved = await reserve_transfer_set(client, domain)
     value = DSTransferSetValue(
         data_set=ds,

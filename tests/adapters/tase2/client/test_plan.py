@@ -14,7 +14,6 @@ from adapters.tase2.client.plan import (
     PointSpec,
     check_startup,
     plan_groups,
-    transfer_set_data,
     transfer_set_value,
 )
 from adapters.tase2.client.settings import ClientDataSet, Tase2ClientSettings
@@ -41,7 +40,6 @@ from adapters.tase2.model.objects import (
     tase2_version,
 )
 from adapters.tase2.model.points import PointType
-from adapters.tase2.model.transfer_set import DSTransferSetModel, parse_ds_transfer_set
 from adapters.tase2.server.datasets import DataSetMember, make_data_set
 from adapters.tase2.server.reports import full_report_max_size
 from gateway.bus import CommandError, CommandFailure, PointBus
@@ -153,11 +151,6 @@ def test_transfer_set_value_follows_the_group_and_the_servers_shape() -> None:
         DSConditions.INTERVAL_TIMEOUT | DSConditions.INTEGRITY_TIMEOUT | DSConditions.OBJECT_CHANGE
     )
     assert value.status and value.rbe and value.buffer_time == 2 and value.data_set == ds
-    old = value.to_data(DSTransferSetModel.MODEL_1996)
-    assert len(transfer_set_data(value, old).items) == 12
-    assert len(transfer_set_data(value, DataAccessError.OBJECT_ACCESS_DENIED).items) == 13
-    parsed, model = parse_ds_transfer_set(transfer_set_data(value, old))
-    assert model is DSTransferSetModel.MODEL_1996 and parsed.interval == 5
 
 
 # --------------------------------------------------------------------------- start-up check

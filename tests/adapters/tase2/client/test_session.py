@@ -6,7 +6,7 @@ import pytest
 
 from adapters.tase2.client.session import (
     SetupError,
-    replace_data_set,
+    define_data_set,
     reserve_transfer_set,
     write_transfer_set,
 )
@@ -28,8 +28,8 @@ MEMBERS = [
 async def test_a_transfer_set_starts_stops_and_its_data_set_can_be_redefined() -> None:
     limits = settings(limits={"transfer_sets": 1})
     async with running_server(limits) as adapter, await connect(adapter) as client:
-        await replace_data_set(client, DS, MEMBERS)
-        await replace_data_set(client, DS, MEMBERS)  # a left-over set is replaced
+        await define_data_set(client, DS, MEMBERS)
+        await define_data_set(client, DS, MEMBERS)  # a left-over set is replaced
         reserved = await reserve_transfer_set(client, DOMAIN)
         assert reserved.name == ObjectName.dom(DOMAIN, "DSTransferSet01")
         await write_transfer_set(client, reserved, DSTransferSetValue(DS, status=True))
