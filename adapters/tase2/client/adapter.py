@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,24 +38,17 @@ from adapters.base import Adapter
 from adapters.tase2.client.devices import DeviceError, operate_device
 from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
 from adapters.tase2.client.failures import guard, refused
-from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
+from adapters.tase2.client.ingest import PointSlot, ReportIngest
 from adapters.tase2.client.plan import (
-    SPECIAL_MEMBERS,
-    PlannedSet,
     PointSpec,
     check_startup,
+    data_set_suffix,
     plan_groups,
     startup_names,
-    transfer_set_value,
 )
-from adapters.tase2.client.session import (
-    SetupError,
-    define_data_set,
-    reserve_transfer_set,
-    write_transfer_set,
-)
+from adapters.tase2.client.reporting import DataSetRun
+from adapters.tase2.client.session import SetupError, declared_types
 from adapters.tase2.client.settings import (
-    ClientDataSet,
     ClientDevice,
     RemoteAddress,
     Tase2ClientSettings,
@@ -74,14 +69,12 @@ from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
 from adapters.tase2.mms.service_error import MmsServiceError
 from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.model.layout import layout_of
 from adapters.tase2.model.messages import (
     IM_TRANSFER_SET,
     INFO_MESS_HEADER,
     MessageDecodeError,
     decode_message_report,
-)
-from adapters.tase2.model.objects import (
-    DSTransferSetError,
 )
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
@@ -128,11 +121,17 @@ class Tase2ClientAdapter(Adapter):
         self.ingest = ReportIngest(bus, settings.domain)
         self._slots: list[PointSlot] = []
         self._slot_of: dict[str, PointSlot] = {}
+        self._slot_by_name: dict[ObjectName, PointSlot] = {}
         self._client: MmsClient | None = None
         self._rate = RateMeter()
         self._sends: set[asyncio.Task[None]] = set()
-        self._transfer_sets: dict[str, str] = {}
+        self.suffix = settings.data_set_suffix or data_set_suffix(
+            name, "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(3))
+        )
+        self._runs: list[DataSetRun] = []
         self._polled: list[str] = []
+        self._asked: set[ObjectName] = set()
+        self._typing: asyncio.Task[None] | None = None
         self._running = False
         self._devices: dict[str, ClientDevice] = {}
         self._device_locks: dict[str, asyncio.Lock] = {}
@@ -160,6 +159,7 @@ class Tase2ClientAdapter(Adapter):
             )
         self._slots = slots
         self._slot_of = {s.point: s for s in slots}
+        self._slot_by_name = {s.name: s for s in slots}
         self.ingest.set_slots(slots)
         self._devices = {d.point: d for d in self.config.devices}
         self._device_locks = {d.point: asyncio.Lock() for d in self.config.devices}
@@ -245,6 +245,8 @@ class Tase2ClientAdapter(Adapter):
         polls: list[asyncio.Task[None]] = []
         try:
             version = await self._check(client, address)
+            self._asked.clear()
+            await self._learn_types(client, [s for s in self._slots if s.type is None])
             polls = await self._configure(client)
             if cfg.messages:
                 await self._enable_messages(client)
@@ -252,37 +254,65 @@ class Tase2ClientAdapter(Adapter):
             self._planner.up(time.monotonic())
             self.link.associations += 1
             where.last_up = now()
+            reporting = sum(r.status.mode == "reporting" for r in self._runs)
             self._state(
-                "running",
+                self._link_state(),
                 str(address),
                 f"TASE.2 {version}, pdu {client.parameters.max_pdu_size}, "
-                f"{len(self._transfer_sets)} transfer set(s), {len(self._polled)} polled chunk(s)",
+                f"{reporting} transfer set(s), {len(self._runs) - reporting} data set(s) polled "
+                f"instead, {len(self._polled)} polled chunk(s), "
+                f"{self._not_served()} point(s) not served",
             )
             reason = await self._serve(client, polls)
             self._lost(address, reason)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(client.conclude(), 1.0)
+                await asyncio.wait_for(self._leave(client), 2.0)
             raise
         except Exception as exc:
             if not self._running:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._stop_runs(), 2.0)
                 raise
             self._lost(address, f"session failed: {exc!r}")
         finally:
+            for run in self._runs:
+                run.cancel()
             for task in polls:
                 task.cancel()
+            if self._typing is not None:
+                polls.append(self._typing)
+                self._typing.cancel()
+                self._typing = None
             if polls:
                 await asyncio.gather(*polls, return_exceptions=True)
             self._client = None
             self._running = False
             self.ingest.clear()
-            self._transfer_sets.clear()
+            self._runs.clear()
             self._polled.clear()
             self.messages_enabled = False
             # whatever arrived during set-up is not served as good after the link is gone
             self.bus.owner_lost(self.name, now())
             if not client.closed:
                 await client.abort()
+
+    async def _stop_runs(self) -> None:
+        """Stop every transfer set and delete every data set of this association."""
+        for run in self._runs:
+            await run.stop()
+
+    async def _leave(self, client: MmsClient) -> None:
+        """Leave the server as found: transfer sets stopped, data sets deleted, concluded."""
+        await self._stop_runs()
+        await client.conclude()
+
+    def _not_served(self) -> int:
+        return sum(len(r.status.not_served) for r in self._runs)
+
+    def _link_state(self) -> str:
+        """``degraded`` while the server lacks some points, else ``running``."""
+        return "degraded" if self._not_served() else "running"
 
     def _lost(self, address: RemoteAddress, reason: str) -> None:
         lost_at = now()
@@ -320,10 +350,14 @@ class Tase2ClientAdapter(Adapter):
         return result.version or "?"
 
     async def _configure(self, client: MmsClient) -> list[asyncio.Task[None]]:
-        """Define data sets and start transfer sets; start the polling loops."""
+        """Start reporting of every data set (or polling instead); start the polling loops.
+
+        Returns the tasks that run for the whole association: configured polling loops and
+        the retries of data sets the server refused.
+        """
         cfg = self.config
         groups = list(cfg.data_sets)
-        specs = [PointSpec(s.name, s.type) for s in self._slots]
+        specs = [PointSpec(s.name, s.effective_type) for s in self._slots]
         membership = [groups.index(cfg.group_of(p)) for p in cfg.points]
         plans = plan_groups(
             groups,
@@ -332,36 +366,36 @@ class Tase2ClientAdapter(Adapter):
             cfg.domain,
             client.parameters.max_pdu_size,
             cfg.max_points_per_data_set,
+            self.suffix,
         )
-        polls: list[asyncio.Task[None]] = []
-        failures: list[str] = []
-        started = 0
+        tasks: list[asyncio.Task[None]] = []
+        poller = functools.partial(self._poll, client)
         for plan in plans:
             for pset in plan.sets:
                 slots = [self._slots[i] for i in pset.indices]
                 if plan.group.polled:
-                    polls.append(asyncio.create_task(self._poll(client, plan.group, slots)))
+                    interval = plan.group.poll_interval or 1.0
+                    tasks.append(asyncio.create_task(self._poll(client, slots, interval)))
                     self._polled.append(f"{plan.group.name}:{len(slots)}")
-                    started += 1
                     continue
-                try:
-                    await self._start_transfer_set(client, plan.group, pset, slots)
-                    started += 1
-                except (MmsServiceError, MmsRejected, DSTransferSetError, SetupError) as exc:
+                run = DataSetRun(
+                    client,
+                    self.ingest,
+                    self.name,
+                    cfg.domain,
+                    plan.group,
+                    pset,
+                    slots,
+                    poller,
+                    cfg.data_set_retry,
+                )
+                self._runs.append(run)
+                await run.start()
+                if run.status.mode != "reporting":
                     self.link.count("setup")
-                    failures.append(f"{pset.name}: {exc}")
-                    log.error(
-                        "tase2-client %s: data set %s (%d points) not started: %s",
-                        self.name,
-                        pset.name,
-                        len(slots),
-                        exc,
-                    )
-        if failures and not started:
-            for task in polls:
-                task.cancel()
-            raise SetupError("; ".join(failures))
-        return polls
+                if not run.settled:
+                    tasks.append(asyncio.create_task(run.keep()))
+        return tasks
 
     async def _enable_messages(self, client: MmsClient) -> None:
         """Write TRUE to ``IM_Transfer_Set``; a refusal is logged, not fatal."""
@@ -375,35 +409,8 @@ class Tase2ClientAdapter(Adapter):
             return
         self.messages_enabled = True
 
-    async def _start_transfer_set(
-        self,
-        client: MmsClient,
-        group: ClientDataSet,
-        pset: PlannedSet,
-        slots: Sequence[PointSlot],
-    ) -> None:
-        """Delete-then-define the data set, reserve a transfer set, enable it."""
-        assert pset.name is not None
-        name = pset.name
-        layout = SetLayout(name, (*SPECIAL_MEMBERS, *slots), critical=group.critical)
-        await define_data_set(client, name, pset.members)
-        self.ingest.add_layout(layout)
-        reserved = await reserve_transfer_set(client, self.config.domain)
-        ts_name = reserved.name
-        self.ingest.bind(layout, ts_name)
-        try:
-            await write_transfer_set(client, reserved, transfer_set_value(group, name))
-        except SetupError:
-            self.ingest.unbind(layout)
-            raise
-        self._transfer_sets[str(name)] = str(ts_name)
-        log.debug("tase2-client %s: %s reports %s", self.name, ts_name, name)
-
-    async def _poll(
-        self, client: MmsClient, group: ClientDataSet, slots: Sequence[PointSlot]
-    ) -> None:
-        """Read ``slots`` every poll interval; link trouble ends the session."""
-        interval = group.poll_interval or 1.0
+    async def _poll(self, client: MmsClient, slots: Sequence[PointSlot], interval: float) -> None:
+        """Read ``slots`` every ``interval`` seconds; link trouble ends the session."""
         names = [s.name for s in slots]
         loop = asyncio.get_running_loop()
         while True:
@@ -411,7 +418,47 @@ class Tase2ClientAdapter(Adapter):
             results = await client.read(*names)
             self.ingest.apply_read(slots, results)
             self._seen(1)
+            self._want_types(client)
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+
+    # ------------------------------------------------------------------ declared types
+
+    async def _learn_types(self, client: MmsClient, slots: Sequence[PointSlot]) -> None:
+        """Ask the server the type of each of ``slots`` (once per association) and decode
+        their values by it from now on."""
+        slots = [s for s in slots if s.name not in self._asked]
+        if not slots:
+            return
+        self._asked.update(s.name for s in slots)
+        types = await declared_types(client, [s.name for s in slots])
+        for slot in slots:
+            spec = types.get(slot.name)
+            if spec is None or isinstance(spec, str):
+                continue  # refused: decode by the configured type or the shape
+            layout = layout_of(spec, slot.kind)
+            if layout is None:
+                log.warning(
+                    "tase2-client %s: %s is declared %s, which is no TASE.2 point type",
+                    self.name,
+                    slot.name,
+                    spec,
+                )
+            slot.layout = layout
+
+    def _want_types(self, client: MmsClient) -> None:
+        """Ask, in the background, the types of points whose values did not decode."""
+        wanted = self.ingest.wanted
+        if not wanted or (self._typing is not None and not self._typing.done()):
+            return
+        slots = [self._slot_by_name[n] for n in wanted if n in self._slot_by_name]
+        wanted.clear()
+        self._typing = asyncio.create_task(self._learn_types_quietly(client, slots))
+
+    async def _learn_types_quietly(self, client: MmsClient, slots: Sequence[PointSlot]) -> None:
+        try:
+            await self._learn_types(client, slots)
+        except (MmsConnectionLost, MmsRequestTimeout, AssociationError) as exc:
+            log.debug("tase2-client %s: types not learnt: %s", self.name, exc)
 
     async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str:
         """Wait until the association ends (or a polling loop fails); returns why."""
@@ -443,6 +490,8 @@ class Tase2ClientAdapter(Adapter):
         outcome = self.ingest.handle_pdu(raw)
         self._seen(1)
         client = self._client
+        if client is not None and self.ingest.wanted:
+            self._want_types(client)
         if outcome.reply is not None and client is not None and not client.closed:
             task = asyncio.create_task(self._send(client, outcome.reply))
             self._sends.add(task)
@@ -547,7 +596,15 @@ class Tase2ClientAdapter(Adapter):
         out["points_received"] = stats.points
         out["acks"] = stats.acks
         out["nacks"] = stats.nacks
-        out["transfer_sets"] = dict(self._transfer_sets)
+        if link.state in ("running", "degraded"):
+            link.state = out["state"] = self._link_state()
+        out["transfer_sets"] = {
+            str(r.name): r.status.transfer_set
+            for r in self._runs
+            if r.status.transfer_set is not None
+        }
+        out["data_sets"] = {str(r.name): r.status.to_dict() for r in self._runs}
+        out["points_not_served"] = self._not_served()
         out["messages_enabled"] = self.messages_enabled
         out["messages_received"] = self.messages_received
         out["polled"] = list(self._polled)

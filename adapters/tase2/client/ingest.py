@@ -27,12 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.data import AccessResult, DataAccessError, Integer
+from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Integer
 from adapters.tase2.mms.errors import MmsDecodeError
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import Unconfirmed, decode_pdu
 from adapters.tase2.mms.report_fast import decode_realq_timetag_report
 from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.model.layout import PointLayout
 from adapters.tase2.model.objects import (
     REPORT_ONLY_NAMES,
     TRANSFER_REPORT_ACK,
@@ -43,7 +44,12 @@ from adapters.tase2.model.objects import (
     decode_mms_object_name,
     encode_mms_object_name,
 )
-from adapters.tase2.model.points import PointDecodeError, PointType, identify_point_type
+from adapters.tase2.model.points import (
+    DecodedPoint,
+    PointDecodeError,
+    PointType,
+    identify_point_type,
+)
 from gateway.bus import PointBus, Value
 from gateway.logs import Throttle
 from gateway.points import PointKind, Quality, now
@@ -71,6 +77,8 @@ class PointSlot:
     ``a``/``b`` are the combined linear map (the client's scale/offset, then the bus point's
     ISN usage ax+b); state points take the TASE.2 state as is. ``type`` is the configured
     point type; with None (auto) the type of the first value's shape is kept in ``learnt``.
+    ``layout`` is the type the server declares (GetVariableAccessAttributes), once asked:
+    values are then decoded by it, components matched by name in the server's order.
     """
 
     point: str
@@ -81,11 +89,19 @@ class PointSlot:
     b: float = 0.0
     writable: bool = False
     learnt: PointType | None = None
+    layout: PointLayout | None = None
 
     @property
     def effective_type(self) -> PointType | None:
-        """The type learnt from the server's values, else the configured one."""
+        """The type the server declares or its values showed, else the configured one."""
+        if self.layout is not None and self.layout.type is not None:
+            return self.layout.type
         return self.learnt or self.type
+
+    @property
+    def standard(self) -> bool:
+        """True unless the server declared the point's components in an order of its own."""
+        return self.layout is None or self.layout.standard
 
     def convert(self, raw: float | int) -> Value:
         """The bus value of a decoded remote value."""
@@ -121,7 +137,10 @@ class SetLayout:
         if (
             len(slots) == len(rest)
             and slots
-            and all(s.type is _FAST_TYPE and s.kind is PointKind.REAL for s in slots)
+            and all(
+                s.effective_type is _FAST_TYPE and s.standard and s.kind is PointKind.REAL
+                for s in slots
+            )
         ):
             self.fast_prefix = k
             self._points = [s.point for s in slots]
@@ -234,6 +253,8 @@ class ReportIngest:
         self._by_name: dict[ObjectName, PointSlot] = {}
         self._by_transfer_set: dict[ObjectName, SetLayout] = {}
         self._warned = Throttle()
+        self.wanted: set[ObjectName] = set()
+        """Points whose values did not decode: the shell asks the server for their types."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -256,6 +277,11 @@ class ReportIngest:
         if layout.transfer_set is not None:
             self._by_transfer_set.pop(layout.transfer_set, None)
             layout.transfer_set = None
+
+    def remove_layout(self, layout: SetLayout) -> None:
+        """Forget a data set the client deleted (or failed to start)."""
+        self.unbind(layout)
+        self._layouts.pop(layout.name, None)
 
     def clear(self) -> None:
         """Forget every data set and transfer set (the association ended)."""
@@ -499,31 +525,40 @@ class ReportIngest:
             # the server has no value: keep the last one, not valid, at receive time
             batch.add(slot.point, self._current(slot.point), _NOT_VALID_FLAGS, None)
             return None
-        ptype = slot.learnt or slot.type
         try:
-            if ptype is None:
-                ptype = self._learn(slot, result)
-            try:
-                decoded = ptype.info.decode(result)
-            except PointDecodeError:
-                if slot.learnt is not None or slot.type is None:
-                    raise
-                # liberal: the configured type is wrong, the shape may still be a point type
-                ptype = self._learn(slot, result)
-                decoded = ptype.info.decode(result)
-                log.warning(
-                    "%s is configured as %s but the server sends %s; decoding it as such",
-                    slot.name,
-                    slot.type,
-                    ptype,
-                )
+            decoded = self._decode(slot, result)
         except PointDecodeError as exc:
             batch.add(slot.point, self._current(slot.point), _NOT_VALID_FLAGS, None)
+            slot.layout = None
+            self.wanted.add(slot.name)  # ask the server what it is
             return f"{slot.name}: {exc}"
         raw = decoded.value
         value = self._current(slot.point) if raw is None else slot.convert(raw)
         batch.add(slot.point, value, int(decoded.quality), decoded.ts)
         return None
+
+    def _decode(self, slot: PointSlot, result: Data) -> DecodedPoint:
+        """The point's value: by its declared layout, else its configured or learnt type
+        (liberally: a configured type the value does not fit gives way to its shape)."""
+        if slot.layout is not None:
+            return slot.layout.decode(result)
+        ptype = slot.learnt or slot.type
+        if ptype is None:
+            ptype = self._learn(slot, result)
+        try:
+            return ptype.info.decode(result)
+        except PointDecodeError:
+            if slot.learnt is not None or slot.type is None:
+                raise
+        ptype = self._learn(slot, result)
+        decoded = ptype.info.decode(result)
+        log.warning(
+            "%s is configured as %s but the server sends %s; decoding it as such",
+            slot.name,
+            slot.type,
+            ptype,
+        )
+        return decoded
 
     @staticmethod
     def _learn(slot: PointSlot, result: AccessResult) -> PointType:

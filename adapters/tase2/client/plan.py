@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -50,6 +51,8 @@ __all__ = [
     "PointSpec",
     "StartupResult",
     "check_startup",
+    "data_set_name",
+    "data_set_suffix",
     "plan_groups",
     "startup_names",
     "transfer_set_value",
@@ -61,6 +64,11 @@ SPECIAL_MEMBERS: Final = (TRANSFER_SET_NAME, DS_CONDITIONS_DETECTED, TRANSFER_SE
 
 AUTO_MAX_SIZE: Final = max(t.info.max_size for t in PointType)
 """Size bound of a point whose type is not configured (the largest point type)."""
+
+MAX_IDENTIFIER: Final = 32
+"""Longest MMS identifier."""
+
+_BASE36: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 REQUEST_OVERHEAD: Final = 24
 """Octets around a confirmed request's or response's variable list (PDU, invokeID, service
@@ -151,6 +159,19 @@ def _split(
     return chunks
 
 
+def data_set_suffix(client_name: str, random_part: str) -> str:
+    """The default data-set suffix of a client: two characters derived from its name, then
+    ``random_part`` (drawn at each start), so that names differ between clients and runs."""
+    digest = zlib.crc32(client_name.encode()) % (36 * 36)
+    return _BASE36[digest // 36] + _BASE36[digest % 36] + random_part
+
+
+def data_set_name(group: str, k: int, suffix: str) -> str:
+    """``<group>_<NN>_<suffix>``, the group part cut so the name stays an identifier."""
+    tail = f"_{k:02d}_{suffix}" if suffix else f"_{k:02d}"
+    return group[: MAX_IDENTIFIER - len(tail)] + tail
+
+
 def plan_groups(
     groups: Sequence[ClientDataSet],
     specs: Sequence[PointSpec],
@@ -158,12 +179,14 @@ def plan_groups(
     domain: str,
     max_pdu: int,
     max_points: int,
+    suffix: str = "",
 ) -> list[GroupPlan]:
     """Split every group's points over data sets (or Read chunks) that fit ``max_pdu``.
 
     ``membership[i]`` is the index in ``groups`` of point ``specs[i]``. Data sets are named
-    ``<group>_01``, ``<group>_02``... in ``domain``; a group without points gets no set.
-    Raises ValueError when a single point cannot fit (a PDU size far too small).
+    by :func:`data_set_name` (``<group>_01_<suffix>``...) in ``domain``; a group without
+    points gets no set. Raises ValueError when a single point cannot fit (a PDU size far too
+    small) or when two groups' names, cut to fit, would collide.
     """
     plans: list[GroupPlan] = []
     for g, group in enumerate(groups):
@@ -176,14 +199,18 @@ def plan_groups(
         specials = tuple(ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS)
         fixed_request = sum(_entry_size(n) for n in specials) + 3 + 2 + 2 * 34
         fixed_results = sum(SPECIAL_MAX_SIZE[s] for s in SPECIAL_MEMBERS)
-        probe_name = ObjectName.dom(domain, f"{group.name}_99")
+        probe_name = ObjectName.dom(domain, data_set_name(group.name, 99, suffix))
         name_spec = len(tlv(0xA1, encode_object_name(probe_name)))
         chunks = _split(
             specs, indices, max_pdu, max_points, fixed_request, fixed_results, name_spec
         )
-        planned = []
+        planned: list[PlannedSet] = []
         for k, chunk in enumerate(chunks, start=1):
-            name = ObjectName.dom(domain, f"{group.name}_{k:02d}")
+            name = ObjectName.dom(domain, data_set_name(group.name, k, suffix))
+            if any(name == p.name for g in plans for p in g.sets) or name in (
+                p.name for p in planned
+            ):
+                raise ValueError(f"groups cut to the same data set name {name.item}")
             members = specials + tuple(specs[i].name for i in chunk)
             planned.append(PlannedSet(name, tuple(chunk), members))
         plans.append(GroupPlan(group, tuple(planned)))

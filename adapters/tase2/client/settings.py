@@ -254,6 +254,12 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     doubling per round over the addresses up to ``backoff_max`` seconds. ``devices`` are
     remote devices operated by bus commands on local points (Block 5); ``messages`` enables
     the server's information messages, which go to the bus's message stream (Block 4).
+
+    Data sets are named ``<group>_<NN>_<suffix>`` so that two clients (or two runs of one)
+    never collide on a server: ``data_set_suffix`` fixes the suffix, else it is drawn at
+    start-up from the adapter's name and a random part. A data set or transfer set the server
+    refuses is retried after ``data_set_retry`` seconds, doubling up to ten times that;
+    meanwhile its points are polled.
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
@@ -269,6 +275,8 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     points: tuple[ClientPoint, ...] = ()
     devices: tuple[ClientDevice, ...] = ()
     messages: bool = False
+    data_set_suffix: str | None = Field(default=None, min_length=1, max_length=8)
+    data_set_retry: float = Field(default=30.0, gt=0)
     max_points_per_data_set: int = Field(default=500, ge=1)
     max_pdu_size: int = Field(default=65000, ge=1000)
     backoff_initial: BackoffSeconds = Field(default=1.0, description="first reconnect delay (s)")
@@ -279,6 +287,13 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     @classmethod
     def _ap_title(cls, value: str | None) -> str | None:
         return None if value is None else check_ap_title(value)
+
+    @field_validator("data_set_suffix")
+    @classmethod
+    def _suffix(cls, value: str | None) -> str | None:
+        if value is not None and not all(c.isascii() and (c.isalnum() or c == "_") for c in value):
+            raise ValueError(f"data_set_suffix {value!r} may hold only A-Z a-z 0-9 _")
+        return value
 
     @field_validator("domain")
     @classmethod
