@@ -360,7 +360,9 @@ class MmsClient:
             self._pending[invoke_id] = fut
             await self._link.flush()
             try:
-                answer = await asyncio.wait_for(fut, wait)
+                # not wait_for: on 3.11 it swallows a cancel that meets the answer
+                async with asyncio.timeout(wait):
+                    answer = await fut
             except TimeoutError:
                 self._pending.pop(invoke_id, None)
                 self.association.forget_request(invoke_id)

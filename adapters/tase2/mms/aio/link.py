@@ -57,7 +57,8 @@ class AssociationLink:
         is let through before socket errors are caught).
         """
         try:
-            data = await asyncio.wait_for(self._reader.read(READ_CHUNK), timeout)
+            async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
+                data = await self._reader.read(READ_CHUNK)
         except TimeoutError:
             raise
         except (ConnectionError, OSError) as exc:

@@ -17,6 +17,7 @@ from adapters.tase2.mms.aio.server import MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason, PduTooLargeError
 from adapters.tase2.mms.data import OctetString
 from adapters.tase2.mms.names import ObjectName
+from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, TestHandler, realq
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,6 +61,22 @@ async def test_request_timeout_and_late_answer() -> None:
         await asyncio.sleep(0.6)  # the late answer arrives and is dropped
         assert await client.read(POWER) == (realq(123.5, 0x20),)
         await client.conclude()
+
+
+async def test_a_cancel_that_meets_the_answer_is_not_swallowed() -> None:
+    """Stopping a client while an answer arrives stops it (asyncio.wait_for on 3.11 would
+    hand back the answer and lose the cancel: an adapter that never stops)."""
+    handler = TestHandler(read_delay=5.0)
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port)
+        task = asyncio.create_task(client.read(POWER))
+        await eventually(lambda: client._pending, what="the request sent")
+        (answer,) = client._pending.values()
+        answer.set_exception(MmsConnectionLost("the answer, in the same loop step"))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.abort()
 
 
 async def test_connection_lost_fails_every_outstanding_request() -> None:
