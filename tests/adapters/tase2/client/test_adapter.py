@@ -183,7 +183,8 @@ async def test_unknown_and_malformed_reports_are_nacked_and_the_client_keeps_run
             await eventually(lambda: client.link.state == "running", what="running")
             (ctx,) = server.server.mms.associations
             ts_name = ObjectName.dom(
-                DOMAIN, client.status()["transfer_sets"][f"{DOMAIN}/RBE_01_{client.suffix}"].split("/")[1]
+                DOMAIN,
+                client.status()["transfer_sets"][f"{DOMAIN}/RBE_01_{client.suffix}"].split("/")[1],
             )
             head = (encode_mms_object_name(ts_name), BitString(5, b"\x80"), Integer(1))
             # a report for a data set the client never defined
@@ -193,7 +194,9 @@ async def test_unknown_and_malformed_reports_are_nacked_and_the_client_keeps_run
             # our data set, but values of the wrong shape
             bad = (*head, VisibleString("x"), Float32(1.0), Structure(()), Integer(5))
             await ctx.send_information_report(
-                InformationReport(VariableListName(ObjectName.dom(DOMAIN, f"RBE_01_{client.suffix}")), bad)
+                InformationReport(
+                    VariableListName(ObjectName.dom(DOMAIN, f"RBE_01_{client.suffix}")), bad
+                )
             )
             # raw garbage inside a well-formed unconfirmed PDU
             await ctx.send_encoded_report(b"\xa3\x06\xa0\x04\xa1\x02\x80\x00")
