@@ -18,6 +18,9 @@ mismatch; for every planned data set delete it, define it (Transfer_Set_Name fir
 ``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
 true; enable ``IM_Transfer_Set`` when ``messages`` is set; start the polling loops; then
 deliver reports (and information messages) to the bus until the association ends.
+While it runs away from the primary address, the primary is checked every
+``failback_interval`` seconds (a probe association and the start-up check); when it
+passes, the client concludes and moves back.
 At the moment of loss every point the client owns turns not valid, stamped with the time of
 loss, and the next session (next address, after the back-off) rebuilds everything.
 ``run()`` never returns and never raises for link trouble: it reconnects forever.
@@ -122,9 +125,15 @@ class Tase2ClientAdapter(Adapter):
         self.config: Tase2ClientSettings = settings
         self.link = LinkStatus()
         self.link.addresses = {str(a): AddressStatus(str(a)) for a in settings.addresses}
+        failback = settings.failback_interval if settings.failback else 0.0
         self._planner: LinkPlanner[RemoteAddress] = LinkPlanner(
-            settings.addresses, settings.backoff_initial, settings.backoff_max
+            settings.addresses,
+            settings.backoff_initial,
+            settings.backoff_max,
+            failback_interval=failback,
         )
+        self.link.failback.enabled = failback > 0
+        self.link.failback.interval = failback
         self.ingest = ReportIngest(bus, settings.domain)
         self._slots: list[PointSlot] = []
         self._slot_of: dict[str, PointSlot] = {}
@@ -226,17 +235,10 @@ class Tase2ClientAdapter(Adapter):
         where = self.link.addresses[str(address)]
         where.attempts += 1
         self._state("connecting", str(address), quiet=True)
-        assoc = AssociationConfig(
-            max_pdu_size=cfg.max_pdu_size,
-            local_ap_title=cfg.local_ap_title,
-            local_ae_qualifier=cfg.local_ae_qualifier,
-            remote_ap_title=cfg.remote_ap_title,
-            remote_ae_qualifier=cfg.remote_ae_qualifier,
-        )
         client = await MmsClient.connect(
             address.host,
             address.port,
-            config=assoc,
+            config=self._association_config(),
             connect_timeout=cfg.connect_timeout,
             request_timeout=cfg.request_timeout,
             on_raw_report=self._on_raw_report,
@@ -259,7 +261,10 @@ class Tase2ClientAdapter(Adapter):
                 f"{len(self._transfer_sets)} transfer set(s), {len(self._polled)} polled chunk(s)",
             )
             reason = await self._serve(client, polls)
-            self._lost(address, reason)
+            if reason is None:
+                await self._fail_back(client, address)
+            else:
+                self._lost(address, reason)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(client.conclude(), 1.0)
@@ -283,6 +288,34 @@ class Tase2ClientAdapter(Adapter):
             self.bus.owner_lost(self.name, now())
             if not client.closed:
                 await client.abort()
+
+    def _association_config(self) -> AssociationConfig:
+        """The association parameters of every session (and of fail-back checks)."""
+        cfg = self.config
+        return AssociationConfig(
+            max_pdu_size=cfg.max_pdu_size,
+            local_ap_title=cfg.local_ap_title,
+            local_ae_qualifier=cfg.local_ae_qualifier,
+            remote_ap_title=cfg.remote_ap_title,
+            remote_ae_qualifier=cfg.remote_ae_qualifier,
+        )
+
+    async def _fail_back(self, client: MmsClient, address: RemoteAddress) -> None:
+        """Leave ``address`` for the primary, which passed its check: conclude, say why;
+        the next session goes to the primary at once."""
+        primary = self._planner.failback_passed()
+        self._running = False
+        with contextlib.suppress(Exception):
+            await client.conclude(self.config.request_timeout)
+        self.link.failback.failbacks += 1
+        self._state("failing-back", str(address), f"to primary {primary}", quiet=True)
+        log.info(
+            "tase2-client %s: failing back to primary %s (it passed the start-up check); "
+            "association with %s concluded",
+            self.name,
+            primary,
+            address,
+        )
 
     def _lost(self, address: RemoteAddress, reason: str) -> None:
         lost_at = now()
@@ -413,21 +446,95 @@ class Tase2ClientAdapter(Adapter):
             self._seen(1)
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
-    async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str:
-        """Wait until the association ends (or a polling loop fails); returns why."""
+    async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str | None:
+        """Wait until the association ends (or a polling loop fails); returns why, or None
+        when the primary passed a fail-back check."""
         closed = asyncio.create_task(client.wait_closed())
+        watchers: set[asyncio.Task[Any]] = {closed}
+        failback: asyncio.Task[None] | None = None
+        if self._planner.failback_due(time.monotonic()) is not None:
+            failback = asyncio.create_task(self._watch_primary())
+            watchers.add(failback)
         try:
-            done, _ = await asyncio.wait({closed, *polls}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({*watchers, *polls}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closed.cancel()
-        if closed in done:
+            for task in watchers:
+                task.cancel()
+            # bounded: a cancellation lost in a wait_for race must not hold the session
+            await asyncio.wait(watchers, timeout=2.0)
+        if closed in done or client.closed:
             reason = client.close_reason
             return f"{reason.value if reason else 'closed'}: {client.association.close_detail}"
+        if failback is not None and failback in done:
+            return None
         for task in done:
             exc = task.exception()
             if exc is not None:
                 return f"polling failed: {exc}"
         return "polling stopped"
+
+    async def _watch_primary(self) -> None:
+        """Check the primary when the planner says so; returns once it passes."""
+        planner = self._planner
+        status = self.link.failback
+        while True:
+            wait = planner.failback_due(time.monotonic())
+            if wait is None:
+                await asyncio.Event().wait()  # no (more) checks: never returns
+                continue
+            await asyncio.sleep(wait)
+            error = await self._probe(planner.primary)
+            status.checks += 1
+            status.last_check = now()
+            if error is None:
+                status.failed_in_row = 0
+                status.last_result = "passed"
+                return
+            status.failed_in_row += 1
+            status.last_result = error
+            worth_a_line = planner.failback_failed(time.monotonic(), error)
+            log.log(
+                logging.INFO if worth_a_line else logging.DEBUG,
+                "tase2-client %s: fail-back check of primary %s failed (%s); %d in a row; "
+                "staying on %s",
+                self.name,
+                planner.primary,
+                error,
+                planner.failback_failures,
+                self.link.address,
+            )
+
+    async def _probe(self, address: RemoteAddress) -> str | None:
+        """Associate with ``address``, run the start-up check, conclude: None when it
+        passed, else what went wrong."""
+        cfg = self.config
+        try:
+            client = await MmsClient.connect(
+                address.host,
+                address.port,
+                config=self._association_config(),
+                connect_timeout=cfg.connect_timeout,
+                request_timeout=cfg.request_timeout,
+            )
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
+        error: str | None = None
+        try:
+            try:
+                results = await client.read(*startup_names(cfg.domain))
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+            else:
+                result = check_startup(
+                    results, cfg.bilateral_table_id, cfg.tase2_versions, cfg.blocks_needed()
+                )
+                error = None if result.ok else "; ".join(result.problems)
+            with contextlib.suppress(Exception):
+                await client.conclude(cfg.request_timeout)
+        finally:
+            if not client.closed:
+                await client.abort()
+        return error
 
     # ------------------------------------------------------------------ reports
 

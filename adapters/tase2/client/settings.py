@@ -254,6 +254,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     doubling per round over the addresses up to ``backoff_max`` seconds. ``devices`` are
     remote devices operated by bus commands on local points (Block 5); ``messages`` enables
     the server's information messages, which go to the bus's message stream (Block 4).
+
+    While running on any address but the first, the client checks the first every
+    ``failback_interval`` seconds (association and start-up check) and moves back to it
+    when it passes (``failback: false`` stays where it is).
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
@@ -274,6 +278,8 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     backoff_initial: BackoffSeconds = Field(default=1.0, description="first reconnect delay (s)")
     connect_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
+    failback: bool = True
+    failback_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod
