@@ -18,9 +18,10 @@ mismatch; for every planned data set delete it, define it (Transfer_Set_Name fir
 ``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
 true; enable ``IM_Transfer_Set`` when ``messages`` is set; start the polling loops; then
 deliver reports (and information messages) to the bus until the association ends.
-While it runs away from the primary address, the primary is checked every
-``failback_interval`` seconds (a probe association and the start-up check); when it
-passes, the client concludes and moves back.
+While it runs, a keep-alive Read of ``TASE2_Version`` goes out when the server has sent
+nothing for ``keepalive_interval`` seconds (no answer: the session is lost), and away from
+the primary address the primary is checked every ``failback_interval`` seconds (a probe
+association and the start-up check); when it passes, the client concludes and moves back.
 At the moment of loss every point the client owns turns not valid, stamped with the time of
 loss, and the next session (next address, after the back-off) rebuilds everything.
 ``run()`` never returns and never raises for link trouble: it reconnects forever.
@@ -37,7 +38,13 @@ from typing import Any
 
 from adapters.base import Adapter
 from adapters.tase2.client.devices import DeviceError, operate_device
-from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
+from adapters.tase2.client.failover import (
+    AddressStatus,
+    LinkPlanner,
+    LinkStatus,
+    RateMeter,
+    keepalive_due,
+)
 from adapters.tase2.client.failures import guard, refused
 from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
 from adapters.tase2.client.plan import (
@@ -84,6 +91,7 @@ from adapters.tase2.model.messages import (
     decode_message_report,
 )
 from adapters.tase2.model.objects import (
+    TASE2_VERSION,
     DSTransferSetError,
 )
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
@@ -134,6 +142,7 @@ class Tase2ClientAdapter(Adapter):
         )
         self.link.failback.enabled = failback > 0
         self.link.failback.interval = failback
+        self.link.keepalive.interval = settings.keepalive_interval
         self.ingest = ReportIngest(bus, settings.domain)
         self._slots: list[PointSlot] = []
         self._slot_of: dict[str, PointSlot] = {}
@@ -447,10 +456,11 @@ class Tase2ClientAdapter(Adapter):
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
     async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str | None:
-        """Wait until the association ends (or a polling loop fails); returns why, or None
-        when the primary passed a fail-back check."""
+        """Wait until the association ends, a polling loop fails or a keep-alive goes
+        unanswered; returns why, or None when the primary passed a fail-back check."""
         closed = asyncio.create_task(client.wait_closed())
-        watchers: set[asyncio.Task[Any]] = {closed}
+        keepalive = asyncio.create_task(self._keepalive(client))
+        watchers: set[asyncio.Task[Any]] = {closed, keepalive}
         failback: asyncio.Task[None] | None = None
         if self._planner.failback_due(time.monotonic()) is not None:
             failback = asyncio.create_task(self._watch_primary())
@@ -465,6 +475,8 @@ class Tase2ClientAdapter(Adapter):
         if closed in done or client.closed:
             reason = client.close_reason
             return f"{reason.value if reason else 'closed'}: {client.association.close_detail}"
+        if keepalive in done:
+            return keepalive.result()
         if failback is not None and failback in done:
             return None
         for task in done:
@@ -472,6 +484,35 @@ class Tase2ClientAdapter(Adapter):
             if exc is not None:
                 return f"polling failed: {exc}"
         return "polling stopped"
+
+    async def _keepalive(self, client: MmsClient) -> str:
+        """Read ``TASE2_Version`` whenever the server has sent nothing for
+        ``keepalive_interval`` s; returns (ending the session) when one goes unanswered."""
+        interval = self.config.keepalive_interval
+        status = self.link.keepalive
+        while True:
+            wait = keepalive_due(interval, client.last_received, time.monotonic())
+            if wait is None:
+                await asyncio.Event().wait()  # keep-alives are off: never returns
+            elif wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            status.sent += 1
+            status.last_sent = now()
+            try:
+                await client.read(ObjectName.vmd(TASE2_VERSION))
+                status.last_result = "answered"
+            except MmsRequestTimeout:
+                status.unanswered += 1
+                status.last_result = "no answer"
+                return f"no answer to keep-alive within {client.request_timeout:g}s"
+            except (MmsServiceError, MmsRejected) as exc:
+                status.last_result = f"refused ({exc}): the server is alive"
+            except MmsConnectionLost:
+                await client.wait_closed()  # the session ends with the association's reason
+                return "association ended during a keep-alive"
+            status.answered += 1
+            log.debug("tase2-client %s: keep-alive %s", self.name, status.last_result)
 
     async def _watch_primary(self) -> None:
         """Check the primary when the planner says so; returns once it passes."""

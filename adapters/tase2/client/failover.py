@@ -18,6 +18,7 @@ through a :class:`gateway.logs.Throttle`, whether it is worth a log line. A prim
 passes its check but then fails the session doubles the interval before the next check
 (up to 16 times ``failback_interval``), so a half-working primary cannot make the client
 leave a good backup every interval; a session on the primary that comes up resets it.
+:func:`keepalive_due` says when a silent association needs a keep-alive request.
 
 :class:`RateMeter` gives reports per second over a sliding window; :class:`LinkStatus` is
 the per-link view the runtime shows.
@@ -36,9 +37,11 @@ from gateway.logs import Throttle
 __all__ = [
     "AddressStatus",
     "FailbackStatus",
+    "KeepaliveStatus",
     "LinkPlanner",
     "LinkStatus",
     "RateMeter",
+    "keepalive_due",
 ]
 
 A = TypeVar("A")
@@ -176,6 +179,14 @@ class LinkPlanner(Generic[A]):
         return self._failback_log.failure(error, self.failback_failures)
 
 
+def keepalive_due(interval: float, last_received: float, monotonic_now: float) -> float | None:
+    """Seconds until a keep-alive request is due (0: now) when nothing has been received
+    since ``last_received``; None when keep-alives are off (``interval`` 0)."""
+    if interval <= 0:
+        return None
+    return max(0.0, last_received + interval - monotonic_now)
+
+
 class RateMeter:
     """Events per second over the last ``window`` seconds (one bucket per second)."""
 
@@ -227,6 +238,18 @@ class FailbackStatus:
 
 
 @dataclass
+class KeepaliveStatus:
+    """Keep-alive requests sent when the server was silent."""
+
+    interval: float = 0.0
+    sent: int = 0
+    answered: int = 0
+    unanswered: int = 0
+    last_sent: float | None = None
+    last_result: str = ""
+
+
+@dataclass
 class LinkStatus:
     """The per-link view for operators: state, current address, reports, errors."""
 
@@ -240,6 +263,7 @@ class LinkStatus:
     errors: dict[str, int] = field(default_factory=dict)
     addresses: dict[str, AddressStatus] = field(default_factory=dict)
     failback: FailbackStatus = field(default_factory=FailbackStatus)
+    keepalive: KeepaliveStatus = field(default_factory=KeepaliveStatus)
 
     def count(self, kind: str, n: int = 1) -> None:
         """Add to an error counter."""
@@ -258,4 +282,5 @@ class LinkStatus:
             "errors": dict(self.errors),
             "addresses": {k: vars(v).copy() for k, v in self.addresses.items()},
             "failback": vars(self.failback).copy(),
+            "keepalive": vars(self.keepalive).copy(),
         }

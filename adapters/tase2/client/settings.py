@@ -257,7 +257,9 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
 
     While running on any address but the first, the client checks the first every
     ``failback_interval`` seconds (association and start-up check) and moves back to it
-    when it passes (``failback: false`` stays where it is).
+    when it passes (``failback: false`` stays where it is). When nothing has arrived from
+    the server for ``keepalive_interval`` seconds (0: off) it reads ``TASE2_Version``; no
+    answer within ``request_timeout`` ends the session as lost.
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
@@ -280,6 +282,7 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     request_timeout: float = Field(default=5.0, gt=0)
     failback: bool = True
     failback_interval: float = Field(default=60.0, gt=0)
+    keepalive_interval: float = Field(default=30.0, ge=0)
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod

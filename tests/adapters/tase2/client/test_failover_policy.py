@@ -1,12 +1,13 @@
-"""The sans-IO fail-back decisions of the `tase2-client`, on a fake clock: when the primary
-is checked, what a pass and a failure do, what the status shows, and the settings."""
+"""The sans-IO fail-back and keep-alive decisions of the `tase2-client`, on a fake clock:
+when the primary is checked, what a pass and a failure do, when a keep-alive is due, what
+the status shows, and the settings."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from adapters.tase2.client.failover import LinkPlanner, LinkStatus
+from adapters.tase2.client.failover import LinkPlanner, LinkStatus, keepalive_due
 from tests.support.tase2.client import client_settings
 
 
@@ -120,10 +121,19 @@ def test_no_check_while_the_link_is_down() -> None:
     assert planner.failback_due(200.0) is None
 
 
-def test_link_status_shows_failback_and_keeps_the_other_keys() -> None:
+def test_keepalive_is_due_after_the_interval_of_silence() -> None:
+    assert keepalive_due(30.0, 100.0, 100.0) == 30.0
+    assert keepalive_due(30.0, 100.0, 125.0) == 5.0
+    assert keepalive_due(30.0, 100.0, 200.0) == 0.0
+    assert keepalive_due(0.0, 100.0, 1e9) is None
+
+
+def test_link_status_shows_failback_and_keepalive_and_keeps_the_other_keys() -> None:
     status = LinkStatus()
     status.failback.checks = 3
     status.failback.last_result = "connection refused"
+    status.keepalive.sent = 2
+    status.keepalive.last_result = "answered"
     out = status.to_dict()
     assert {
         "state",
@@ -138,12 +148,15 @@ def test_link_status_shows_failback_and_keeps_the_other_keys() -> None:
     } < set(out)  # the keys operators had before are all still there
     assert out["failback"]["checks"] == 3
     assert out["failback"]["last_result"] == "connection refused"
+    assert out["keepalive"]["sent"] == 2
+    assert out["keepalive"]["last_result"] == "answered"
 
 
 def test_settings_defaults_and_limits() -> None:
     cfg = client_settings([10102, 10103])
-    assert (cfg.failback, cfg.failback_interval) == (True, 60.0)
-    assert not client_settings([10102], failback=False).failback
-    for bad in ({"failback_interval": 0}, {"failback_interval": -1}):
+    assert (cfg.failback, cfg.failback_interval, cfg.keepalive_interval) == (True, 60.0, 30.0)
+    off = client_settings([10102], failback=False, keepalive_interval=0)
+    assert not off.failback and off.keepalive_interval == 0
+    for bad in ({"failback_interval": 0}, {"keepalive_interval": -1}):
         with pytest.raises(ValidationError):
             client_settings([10102], **bad)
