@@ -18,6 +18,10 @@ mismatch; for every planned data set delete it, define it (Transfer_Set_Name fir
 ``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
 true; enable ``IM_Transfer_Set`` when ``messages`` is set; start the polling loops; then
 deliver reports (and information messages) to the bus until the association ends.
+While it runs, a keep-alive Read of ``TASE2_Version`` goes out when the server has sent
+nothing for ``keepalive_interval`` seconds (no answer: the session is lost), and away from
+the primary address the primary is checked every ``failback_interval`` seconds (a probe
+association and the start-up check); when it passes, the client concludes and moves back.
 At the moment of loss every point the client owns turns not valid, stamped with the time of
 loss, and the next session (next address, after the back-off) rebuilds everything.
 ``run()`` never returns and never raises for link trouble: it reconnects forever.
@@ -36,7 +40,13 @@ from typing import Any
 
 from adapters.base import Adapter
 from adapters.tase2.client.devices import DeviceError, operate_device
-from adapters.tase2.client.failover import AddressStatus, LinkPlanner, LinkStatus, RateMeter
+from adapters.tase2.client.failover import (
+    AddressStatus,
+    LinkPlanner,
+    LinkStatus,
+    RateMeter,
+    keepalive_due,
+)
 from adapters.tase2.client.failures import guard, refused
 from adapters.tase2.client.ingest import PointSlot, ReportIngest
 from adapters.tase2.client.plan import (
@@ -76,6 +86,7 @@ from adapters.tase2.model.messages import (
     MessageDecodeError,
     decode_message_report,
 )
+from adapters.tase2.model.objects import TASE2_VERSION
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
@@ -115,9 +126,16 @@ class Tase2ClientAdapter(Adapter):
         self.config: Tase2ClientSettings = settings
         self.link = LinkStatus()
         self.link.addresses = {str(a): AddressStatus(str(a)) for a in settings.addresses}
+        failback = settings.failback_interval if settings.failback else 0.0
         self._planner: LinkPlanner[RemoteAddress] = LinkPlanner(
-            settings.addresses, settings.backoff_initial, settings.backoff_max
+            settings.addresses,
+            settings.backoff_initial,
+            settings.backoff_max,
+            failback_interval=failback,
         )
+        self.link.failback.enabled = failback > 0
+        self.link.failback.interval = failback
+        self.link.keepalive.interval = settings.keepalive_interval
         self.ingest = ReportIngest(bus, settings.domain)
         self._slots: list[PointSlot] = []
         self._slot_of: dict[str, PointSlot] = {}
@@ -226,17 +244,10 @@ class Tase2ClientAdapter(Adapter):
         where = self.link.addresses[str(address)]
         where.attempts += 1
         self._state("connecting", str(address), quiet=True)
-        assoc = AssociationConfig(
-            max_pdu_size=cfg.max_pdu_size,
-            local_ap_title=cfg.local_ap_title,
-            local_ae_qualifier=cfg.local_ae_qualifier,
-            remote_ap_title=cfg.remote_ap_title,
-            remote_ae_qualifier=cfg.remote_ae_qualifier,
-        )
         client = await MmsClient.connect(
             address.host,
             address.port,
-            config=assoc,
+            config=self._association_config(),
             connect_timeout=cfg.connect_timeout,
             request_timeout=cfg.request_timeout,
             on_raw_report=self._on_raw_report,
@@ -264,7 +275,10 @@ class Tase2ClientAdapter(Adapter):
                 f"{self._not_served()} point(s) not served",
             )
             reason = await self._serve(client, polls)
-            self._lost(address, reason)
+            if reason is None:
+                await self._fail_back(client, address)
+            else:
+                self._lost(address, reason)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._leave(client), 2.0)
@@ -313,6 +327,34 @@ class Tase2ClientAdapter(Adapter):
     def _link_state(self) -> str:
         """``degraded`` while the server lacks some points, else ``running``."""
         return "degraded" if self._not_served() else "running"
+
+    def _association_config(self) -> AssociationConfig:
+        """The association parameters of every session (and of fail-back checks)."""
+        cfg = self.config
+        return AssociationConfig(
+            max_pdu_size=cfg.max_pdu_size,
+            local_ap_title=cfg.local_ap_title,
+            local_ae_qualifier=cfg.local_ae_qualifier,
+            remote_ap_title=cfg.remote_ap_title,
+            remote_ae_qualifier=cfg.remote_ae_qualifier,
+        )
+
+    async def _fail_back(self, client: MmsClient, address: RemoteAddress) -> None:
+        """Leave ``address`` for the primary, which passed its check: conclude, say why;
+        the next session goes to the primary at once."""
+        primary = self._planner.failback_passed()
+        self._running = False
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._leave(client), self.config.request_timeout)
+        self.link.failback.failbacks += 1
+        self._state("failing-back", str(address), f"to primary {primary}", quiet=True)
+        log.info(
+            "tase2-client %s: failing back to primary %s (it passed the start-up check); "
+            "association with %s concluded",
+            self.name,
+            primary,
+            address,
+        )
 
     def _lost(self, address: RemoteAddress, reason: str) -> None:
         lost_at = now()
@@ -460,21 +502,127 @@ class Tase2ClientAdapter(Adapter):
         except (MmsConnectionLost, MmsRequestTimeout, AssociationError) as exc:
             log.debug("tase2-client %s: types not learnt: %s", self.name, exc)
 
-    async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str:
-        """Wait until the association ends (or a polling loop fails); returns why."""
+    async def _serve(self, client: MmsClient, polls: Sequence[asyncio.Task[None]]) -> str | None:
+        """Wait until the association ends, a polling loop fails or a keep-alive goes
+        unanswered; returns why, or None when the primary passed a fail-back check."""
         closed = asyncio.create_task(client.wait_closed())
+        keepalive = asyncio.create_task(self._keepalive(client))
+        watchers: set[asyncio.Task[Any]] = {closed, keepalive}
+        failback: asyncio.Task[None] | None = None
+        if self._planner.failback_due(time.monotonic()) is not None:
+            failback = asyncio.create_task(self._watch_primary())
+            watchers.add(failback)
         try:
-            done, _ = await asyncio.wait({closed, *polls}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({*watchers, *polls}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closed.cancel()
-        if closed in done:
+            for task in watchers:
+                task.cancel()
+            # bounded: a cancellation lost in a wait_for race must not hold the session
+            await asyncio.wait(watchers, timeout=2.0)
+        if closed in done or client.closed:
             reason = client.close_reason
             return f"{reason.value if reason else 'closed'}: {client.association.close_detail}"
+        if keepalive in done:
+            return keepalive.result()
+        if failback is not None and failback in done:
+            return None
         for task in done:
             exc = task.exception()
             if exc is not None:
                 return f"polling failed: {exc}"
         return "polling stopped"
+
+    async def _keepalive(self, client: MmsClient) -> str:
+        """Read ``TASE2_Version`` whenever the server has sent nothing for
+        ``keepalive_interval`` s; returns (ending the session) when one goes unanswered."""
+        interval = self.config.keepalive_interval
+        status = self.link.keepalive
+        while True:
+            wait = keepalive_due(interval, client.last_received, time.monotonic())
+            if wait is None:
+                await asyncio.Event().wait()  # keep-alives are off: never returns
+            elif wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            status.sent += 1
+            status.last_sent = now()
+            try:
+                await client.read(ObjectName.vmd(TASE2_VERSION))
+                status.last_result = "answered"
+            except MmsRequestTimeout:
+                status.unanswered += 1
+                status.last_result = "no answer"
+                return f"no answer to keep-alive within {client.request_timeout:g}s"
+            except (MmsServiceError, MmsRejected) as exc:
+                status.last_result = f"refused ({exc}): the server is alive"
+            except MmsConnectionLost:
+                await client.wait_closed()  # the session ends with the association's reason
+                return "association ended during a keep-alive"
+            status.answered += 1
+            log.debug("tase2-client %s: keep-alive %s", self.name, status.last_result)
+
+    async def _watch_primary(self) -> None:
+        """Check the primary when the planner says so; returns once it passes."""
+        planner = self._planner
+        status = self.link.failback
+        while True:
+            wait = planner.failback_due(time.monotonic())
+            if wait is None:
+                await asyncio.Event().wait()  # no (more) checks: never returns
+                continue
+            await asyncio.sleep(wait)
+            error = await self._probe(planner.primary)
+            status.checks += 1
+            status.last_check = now()
+            if error is None:
+                status.failed_in_row = 0
+                status.last_result = "passed"
+                return
+            status.failed_in_row += 1
+            status.last_result = error
+            worth_a_line = planner.failback_failed(time.monotonic(), error)
+            log.log(
+                logging.INFO if worth_a_line else logging.DEBUG,
+                "tase2-client %s: fail-back check of primary %s failed (%s); %d in a row; "
+                "staying on %s",
+                self.name,
+                planner.primary,
+                error,
+                planner.failback_failures,
+                self.link.address,
+            )
+
+    async def _probe(self, address: RemoteAddress) -> str | None:
+        """Associate with ``address``, run the start-up check, conclude: None when it
+        passed, else what went wrong."""
+        cfg = self.config
+        try:
+            client = await MmsClient.connect(
+                address.host,
+                address.port,
+                config=self._association_config(),
+                connect_timeout=cfg.connect_timeout,
+                request_timeout=cfg.request_timeout,
+            )
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
+        error: str | None = None
+        try:
+            try:
+                results = await client.read(*startup_names(cfg.domain))
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+            else:
+                result = check_startup(
+                    results, cfg.bilateral_table_id, cfg.tase2_versions, cfg.blocks_needed()
+                )
+                error = None if result.ok else "; ".join(result.problems)
+            with contextlib.suppress(Exception):
+                await client.conclude(cfg.request_timeout)
+        finally:
+            if not client.closed:
+                await client.abort()
+        return error
 
     # ------------------------------------------------------------------ reports
 

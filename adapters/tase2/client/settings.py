@@ -260,6 +260,12 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     start-up from the adapter's name and a random part. A data set or transfer set the server
     refuses is retried after ``data_set_retry`` seconds, doubling up to ten times that;
     meanwhile its points are polled.
+
+    While running on any address but the first, the client checks the first every
+    ``failback_interval`` seconds (association and start-up check) and moves back to it
+    when it passes (``failback: false`` stays where it is). When nothing has arrived from
+    the server for ``keepalive_interval`` seconds (0: off) it reads ``TASE2_Version``; no
+    answer within ``request_timeout`` ends the session as lost.
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
@@ -282,6 +288,9 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     backoff_initial: BackoffSeconds = Field(default=1.0, description="first reconnect delay (s)")
     connect_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
+    failback: bool = True
+    failback_interval: float = Field(default=60.0, gt=0)
+    keepalive_interval: float = Field(default=30.0, ge=0)
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod

@@ -4,6 +4,7 @@ Requests are matched to answers by invokeID futures; at most the negotiated
 maxServOutstanding are in flight (a semaphore); each has a timeout; sends are serialised by
 the :class:`AssociationLink`. Losing the connection fails every outstanding request at once.
 InformationReports arrive through a callback or the :meth:`MmsClient.reports` iterator.
+:attr:`MmsClient.last_received` is when the server last sent anything (for keep-alives).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
@@ -140,6 +142,9 @@ class MmsClient:
         self._semaphore = asyncio.Semaphore(1)
         self._reader_task: asyncio.Task[None] | None = None
         self.dropped_reports = 0
+        self.last_received = time.monotonic()
+        """``time.monotonic()`` when bytes last arrived from the peer (any PDU, a report or
+        an answer); at first, when the client was created."""
 
     # ------------------------------------------------------------------ connect
 
@@ -200,7 +205,9 @@ class MmsClient:
         assoc.start()
         await self._link.flush()
         for _ in range(1000):
-            for ev in await self._link.receive(None):
+            events = await self._link.receive(None)
+            self.last_received = time.monotonic()
+            for ev in events:
                 if isinstance(ev, AssociationEstablished):
                     await self._link.flush()
                     self._semaphore = asyncio.Semaphore(assoc.request_limit)
@@ -242,6 +249,7 @@ class MmsClient:
         try:
             while not self.association.closed:
                 events = await self._link.receive(None)
+                self.last_received = time.monotonic()
                 for ev in events:
                     self._on_event(ev)
                 await self._link.flush()

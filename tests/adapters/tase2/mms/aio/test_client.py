@@ -4,6 +4,7 @@ connection-lost signal and the negotiated PDU size."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -145,3 +146,39 @@ async def test_report_callback() -> None:
         async with client:
             pass
         assert client.close_reason is CloseReason.RELEASED
+
+
+async def test_last_received_moves_with_answers_and_reports_only() -> None:
+    from adapters.tase2.mms.access import VariableEntry, VariableList
+    from adapters.tase2.mms.services import InformationReport
+
+    handler = TestHandler()
+    got: list[InformationReport] = []
+    async with MmsServer(handler, port=0) as server:
+        before = time.monotonic()
+        client = await MmsClient.connect(
+            "127.0.0.1", server.port, request_timeout=0.2, on_information_report=got.append
+        )
+        associated = client.last_received
+        assert before <= associated <= time.monotonic()  # the association's answer
+
+        sent = time.monotonic()
+        await client.read(POWER)
+        answered = client.last_received
+        assert answered >= sent > associated
+
+        handler.read_delay = 1.0  # no answer within the request timeout: no news
+        with pytest.raises(MmsRequestTimeout):
+            await client.read(POWER)
+        assert client.last_received == answered
+
+        sent = time.monotonic()
+        report = InformationReport(VariableList((VariableEntry(POWER),)), (realq(1.0),))
+        await server.associations[0].send_information_report(report)
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [report]
+        assert client.last_received >= sent
+        await client.abort()
