@@ -321,6 +321,16 @@ class Tase2ClientAdapter(Adapter):
         await self._stop_runs()
         await client.conclude()
 
+    def _group_modes(self) -> dict[str, str]:
+        """How each configured group is delivered: ``reporting``, ``polled`` (configured so,
+        or because the server would not run a transfer set) or both (``polled+reporting``)."""
+        modes: dict[str, set[str]] = {}
+        for run in self._runs:
+            modes.setdefault(run.group.name, set()).add(run.status.mode)
+        for chunk in self._polled:
+            modes.setdefault(chunk.rsplit(":", 1)[0], set()).add("polled")
+        return {group: "+".join(sorted(m)) for group, m in modes.items()}
+
     def _not_served(self) -> int:
         return sum(len(r.status.not_served) for r in self._runs)
 
@@ -752,6 +762,7 @@ class Tase2ClientAdapter(Adapter):
             if r.status.transfer_set is not None
         }
         out["data_sets"] = {str(r.name): r.status.to_dict() for r in self._runs}
+        out["groups"] = self._group_modes()
         out["points_not_served"] = self._not_served()
         out["messages_enabled"] = self.messages_enabled
         out["messages_received"] = self.messages_received

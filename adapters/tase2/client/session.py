@@ -31,6 +31,7 @@ from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Structu
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.service_error import DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.types import StructureType, TypeSpecification
+from adapters.tase2.model.layout import layout_of
 from adapters.tase2.model.objects import (
     NEXT_DS_TRANSFER_SET,
     DSTransferSetError,
@@ -139,9 +140,15 @@ async def delete_data_set(client: MmsClient, name: ObjectName) -> bool:
 async def unusable_members(
     client: MmsClient, members: Sequence[ObjectName]
 ) -> dict[ObjectName, str]:
-    """The members the server has no attributes for, with its answer (``object-non-existent``)."""
-    types = await declared_types(client, members)
-    return {n: t for n, t in types.items() if isinstance(t, str)}
+    """The points among ``members`` that the server lacks (with its answer, e.g.
+    ``access/object-non-existent``) or declares with a type that is no TASE.2 point."""
+    out: dict[ObjectName, str] = {}
+    for name, spec in (await declared_types(client, members)).items():
+        if isinstance(spec, str):
+            out[name] = spec
+        elif layout_of(spec) is None:
+            out[name] = f"declared {spec}, which is no TASE.2 point type"
+    return out
 
 
 def _is_standard(shape: AccessResult) -> bool:

@@ -128,7 +128,7 @@ async def test_a_refused_transfer_set_falls_back_to_polling_said_once(
             status = client.status()
             (ds,) = status["data_sets"].values()
             assert ds["mode"] == "polled" and "object_access_denied" in ds["reason"].lower()
-            assert status["state"] == "running"
+            assert status["state"] == "running" and status["groups"] == {"FAST": "polled"}
             # the refused data set is deleted after each attempt: nothing of ours stays
             await eventually(lambda: our_data_sets(server) == [], what="no data set left")
     fallbacks = [r for r in caplog.records if "polling it every" in r.getMessage()]
