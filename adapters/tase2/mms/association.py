@@ -272,10 +272,15 @@ class ConcludeRefused:
 
 @dataclass(frozen=True, slots=True)
 class AssociationClosed:
-    """The association ended; the transport must be closed after sending pending bytes."""
+    """The association ended; the transport must be closed after sending pending bytes.
+
+    ``aare`` is the A-ASSOCIATE response of a refusal (its result and diagnostic), when the
+    peer sent one.
+    """
 
     reason: CloseReason
     detail: str = ""
+    aare: acse.Aare | None = None
 
 
 Event: TypeAlias = (
@@ -393,13 +398,15 @@ class Association:
     def _send_tsdu(self, tsdu: bytes) -> None:
         self._out.extend(stack.tsdu_frames(tsdu, self._tpdu_size))
 
-    def _close(self, reason: CloseReason, detail: str = "") -> AssociationClosed:
+    def _close(
+        self, reason: CloseReason, detail: str = "", aare: acse.Aare | None = None
+    ) -> AssociationClosed:
         self.state = AssociationState.CLOSED
         self.close_reason = reason
         self.close_detail = detail
         self._pending = None
         self._held = _Held()
-        return AssociationClosed(reason, detail)
+        return AssociationClosed(reason, detail, aare)
 
     # ------------------------------------------------------------------ initiator
 
@@ -464,11 +471,8 @@ class Association:
     def _on_confirm(self, ev: stack.AssociateConfirm) -> list[Event]:
         aare = ev.aare
         if aare.result != acse.AssociateResult.ACCEPTED:
-            return [
-                self._close(
-                    CloseReason.REJECTED, f"AARE result {aare.result}, diagnostic {aare.diagnostic}"
-                )
-            ]
+            detail = f"AARE result {aare.result}, diagnostic {aare.diagnostic}"
+            return [self._close(CloseReason.REJECTED, detail, aare)]
         if aare.user_information is None:
             return [self._abort_with(CloseReason.PROTOCOL_ERROR, "AARE without MMS PDU")]
         try:
@@ -846,7 +850,7 @@ class Association:
             detail = "REFUSE"
             if ind.aare is not None:
                 detail += f" diagnostic {ind.aare.diagnostic}"
-            return [self._close(CloseReason.REJECTED, detail)]
+            return [self._close(CloseReason.REJECTED, detail, ind.aare)]
         if isinstance(ind, stack.ReleaseIndication):
             if self.state not in (AssociationState.ASSOCIATED, AssociationState.RELEASING):
                 return [self._close(CloseReason.PROTOCOL_ERROR, "FINISH outside the data phase")]

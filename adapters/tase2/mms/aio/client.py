@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
+from adapters.tase2.iso.acse import Aare
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.association import (
@@ -88,11 +89,18 @@ MAX_NAME_PAGES = 10_000
 
 
 class MmsAssociationError(MmsError, ConnectionError):
-    """The association could not be established (refused, rejected or timed out)."""
+    """The association could not be established (refused, rejected or timed out).
 
-    def __init__(self, message: str, reason: CloseReason | None = None) -> None:
+    ``aare`` is the server's A-ASSOCIATE response when it refused us with one: its
+    ``result``, ``diagnostic`` and ``diagnostic_source`` say why.
+    """
+
+    def __init__(
+        self, message: str, reason: CloseReason | None = None, aare: Aare | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.aare = aare
 
 
 class MmsConnectionLost(MmsError, ConnectionError):
@@ -216,7 +224,7 @@ class MmsClient:
                 if isinstance(ev, AssociationClosed):
                     await self._link.close()
                     raise MmsAssociationError(
-                        f"association failed: {ev.reason.value} ({ev.detail})", ev.reason
+                        f"association failed: {ev.reason.value} ({ev.detail})", ev.reason, ev.aare
                     )
             await self._link.flush()
         raise MmsAssociationError("association did not complete")

@@ -8,6 +8,13 @@ import time
 
 import pytest
 
+from adapters.tase2.iso.acse import (
+    DIAGNOSTIC_SOURCE_USER,
+    AssociateResult,
+    AuthenticationDecision,
+    AuthenticationRequest,
+    UserDiagnostic,
+)
 from adapters.tase2.mms.aio.client import (
     MmsAssociationError,
     MmsClient,
@@ -182,3 +189,19 @@ async def test_last_received_moves_with_answers_and_reports_only() -> None:
         assert got == [report]
         assert client.last_received >= sent
         await client.abort()
+
+
+async def test_a_refused_association_carries_the_servers_aare() -> None:
+    def refuse(request: AuthenticationRequest) -> AuthenticationDecision:
+        return AuthenticationDecision.reject(UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED)
+
+    cfg = AssociationConfig(local_ap_title="1.1.1.999", local_ae_qualifier=12)
+    async with MmsServer(TestHandler(), port=0, authenticator=refuse) as server:
+        with pytest.raises(MmsAssociationError) as caught:
+            await MmsClient.connect("127.0.0.1", server.port, config=cfg)
+    exc = caught.value
+    assert exc.reason is CloseReason.REJECTED
+    assert exc.aare is not None
+    assert exc.aare.result == AssociateResult.REJECTED_PERMANENT
+    assert exc.aare.diagnostic == UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED
+    assert exc.aare.diagnostic_source == DIAGNOSTIC_SOURCE_USER
