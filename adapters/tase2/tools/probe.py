@@ -106,8 +106,8 @@ from adapters.tase2.model.objects import (
     TRANSFER_SET_TIME_STAMP,
     DSConditions,
     DSTransferSetError,
-    decode_mms_object_name,
     ds_conditions_from_data,
+    transfer_set_reference,
 )
 from adapters.tase2.model.points import PointDecodeError, PointType, Role, identify_point_type
 from adapters.tase2.model.transfer_set import DSTransferSetValue
@@ -697,8 +697,10 @@ def _report_json(
             entry["time"] = iso_time(value.value)
         elif item == TRANSFER_SET_NAME and not isinstance(value, DataAccessError):
             values[item] = data_json(value)
+            domain = name.domain if name is not None else None
             with contextlib.suppress(DSTransferSetError):
-                entry["transfer_set"] = str(decode_mms_object_name(value) or "")
+                ts = transfer_set_reference(value, domain or "", what=TRANSFER_SET_NAME)
+                entry["transfer_set"] = str(ts or "")
         elif item in SPECIAL_MEMBERS:
             values[item] = data_json(value)
         else:

@@ -29,6 +29,7 @@ from adapters.tase2.tools.probe import probe as probe_in_process
 from gateway.points import GOOD
 from tests.support import eventually, free_port
 from tests.support.peers.libiec61850 import PeerProcess, require_pyiec61850
+from tests.support.tase2.quirky import Quirks, running_quirky
 from tests.support.tase2.server import (
     DOMAIN,
     PEER_AP,
@@ -323,3 +324,26 @@ async def test_a_cancelled_watch_stops_and_deletes_what_it_set_up(
             await task
     (listed,) = seen
     assert not [n for n in listed if n.startswith("GWP_")], listed
+
+
+async def test_watch_on_a_freetase2_like_server_decodes_declared_types_and_cleans_up() -> None:
+    """Components in another order, Next_DSTransfer_Set a {Available, Max, Name} structure,
+    DataSetName a string, and data sets that outlive the association: the probe watches,
+    reads the values right and leaves nothing behind."""
+    quirks = Quirks(
+        point_order=("Value", "Flags", "TimeStamp"),
+        next_ds_transfer_set="struct",
+        data_set_name="string",
+        keep_data_sets=True,
+    )
+    async with running_quirky(quirks, points=3) as (server, port):
+        server.set_value("pt002", 42.5, flags=0x20, ts=1_800_000_000)
+        args = probe_args(f"127.0.0.1:{port}", "--watch", "1.5", "--point", "ICC1/pt002")
+        out = io.StringIO()
+        result = await probe_in_process(args, out)
+        assert not [n for n in server.data_sets if n.item.startswith("GWP_")]
+    assert result.reports, out.getvalue()
+    assert "ICC1/pt002 = 42.5 suspect" in out.getvalue()
+    assert "2027-01-15T08:00:00Z" in out.getvalue()
+    assert "from ICC1/DSTS_1" in out.getvalue()
+    assert result.watch["deleted"] is True
