@@ -25,6 +25,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.aio.client import MmsClient, MmsRejected, MmsRequestTimeout
 from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Structure
@@ -68,9 +69,10 @@ class SetupError(RemoteError):
 
 
 def _refusal(exc: MmsServiceError | MmsRejected) -> str:
+    """A refused request as ``class/code`` (``access/object-non-existent``)."""
     if isinstance(exc, MmsServiceError):
         e = exc.error
-        return f"{e.error_class.name.lower()}/{e.code_name.lower()}"
+        return f"{code_name(e.error_class)}/{e.code_name.lower().replace('_', '-')}"
     return f"rejected ({exc})"
 
 
@@ -128,12 +130,13 @@ async def define_data_set(
 
 
 async def delete_data_set(client: MmsClient, name: ObjectName) -> bool:
-    """Delete data set ``name``; False (never an exception) when that did not happen."""
+    """Delete data set ``name``; False (never an exception) when that did not happen (also
+    when the server matched it but kept it, e.g. still used by a transfer set)."""
     if client.closed:
         return False
     with contextlib.suppress(MmsServiceError, MmsRejected, MmsRequestTimeout, ConnectionError):
-        await client.delete_named_variable_list(name)
-        return True
+        answer = await client.delete_named_variable_list(name)
+        return answer.deleted > 0
     return False
 
 
@@ -172,7 +175,7 @@ async def reserve_transfer_set(client: MmsClient, domain: str) -> ReservedTransf
     next_name = ObjectName.dom(domain, NEXT_DS_TRANSFER_SET)
     (reserved,) = await client.read(next_name)
     if isinstance(reserved, DataAccessError):
-        raise SetupError(f"no transfer set available ({reserved.name.lower()})", reserved)
+        raise SetupError(f"no transfer set available ({code_name(reserved)})", reserved)
     try:
         name = transfer_set_reference(reserved, domain)
     except DSTransferSetError:
@@ -202,7 +205,7 @@ async def _write_components(
     for component, data in (*rest, *status):
         error = await client.write(_component_name(ts, component), data)
         if error is not None:
-            raise SetupError(f"{ts}${component} refused: {error.name.lower()}", error)
+            raise SetupError(f"{ts}${component} refused: {code_name(error)}", error)
 
 
 def _fit(reserved: ReservedTransferSet, value: DSTransferSetValue) -> tuple[tuple[str, Data], ...]:
@@ -234,7 +237,7 @@ async def write_transfer_set(
                 error = await client.write(reserved.name, Structure(tuple(d for _, d in parts)))
                 if error is None:
                     return
-    whole = error.name.lower()
+    whole = code_name(error)
     try:
         await _write_components(client, reserved.name, parts, status_only=False)
     except SetupError as exc:

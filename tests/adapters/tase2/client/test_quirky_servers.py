@@ -127,7 +127,7 @@ async def test_a_refused_transfer_set_falls_back_to_polling_said_once(
             )
             status = client.status()
             (ds,) = status["data_sets"].values()
-            assert ds["mode"] == "polled" and "object_access_denied" in ds["reason"].lower()
+            assert ds["mode"] == "polled" and "object-access-denied" in ds["reason"]
             assert status["state"] == "running" and status["groups"] == {"FAST": "polled"}
             # the refused data set is deleted after each attempt: nothing of ours stays
             await eventually(lambda: our_data_sets(server) == [], what="no data set left")
@@ -157,7 +157,7 @@ async def test_a_missing_point_is_named_the_rest_served_and_the_link_degraded(
             (ds,) = status["data_sets"].values()
             assert ds["mode"] == "reporting"
             assert list(ds["not_served"]) == [f"{DOMAIN}/pt003"]
-            assert "non_existent" in ds["not_served"][f"{DOMAIN}/pt003"]
+            assert "access/object-non-existent" in ds["not_served"][f"{DOMAIN}/pt003"]
             assert bus.get("B_pt003").quality.validity is Validity.NOT_VALID
             # the point appears on the server: the retry brings it in, the link is whole
             server.quirks = replace(server.quirks, missing=frozenset())
