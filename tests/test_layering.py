@@ -38,6 +38,7 @@ SHELLS = {
     "server/outbox.py": "report sending: one asyncio queue per peer",
     "client/adapter.py": "the tase2-client adapter: the link loop, polling and the clock",
     "client/session.py": "the steps that start a transfer set, awaited on an MmsClient",
+    "client/reporting.py": "one data set started, kept and stopped over an MmsClient",
     "client/devices.py": "select, operate and tag steps, awaited on an MmsClient",
     "client/failures.py": "an MmsClient call's exceptions as typed command failures",
 }
