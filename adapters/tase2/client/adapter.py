@@ -256,8 +256,12 @@ class Tase2ClientAdapter(Adapter):
         polls: list[asyncio.Task[None]] = []
         try:
             version = await self._check(client, address)
+            self._state("configuring", str(address), quiet=True)
             self._asked.clear()
-            await self._learn_types(client, [s for s in self._slots if s.type is None])
+            # auto points whose declared type is not known yet (kept across sessions; a
+            # value that stops fitting it is asked again)
+            untyped = [s for s in self._slots if s.type is None and s.layout is None]
+            await self._learn_types(client, untyped)
             polls = await self._configure(client)
             if cfg.messages:
                 await self._enable_messages(client)

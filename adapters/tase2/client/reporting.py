@@ -131,15 +131,16 @@ class DataSetRun:
             self._layout = layout
             self.ingest.add_layout(layout)
             reserved = await reserve_transfer_set(self.client, self.domain)
+            self._reserved = reserved  # from here on, stop() stops it (even if cancelled)
             self.ingest.bind(layout, reserved.name)
             await write_transfer_set(
                 self.client, reserved, transfer_set_value(self.group, self.name)
             )
         except _REFUSALS as exc:
+            self._reserved = None
             await self._undo()
             self._fall_back(served, str(exc))
             return
-        self._reserved = reserved
         self._stop_polling()
         status.mode, status.transfer_set, status.reason = "reporting", str(reserved.name), ""
         log.debug("tase2-client %s: %s reports %s", self.owner, reserved.name, self.name)

@@ -41,11 +41,11 @@ def settings(port: int, point_type: str = "Data_RealQTimeTag", **extra: Any) -> 
     return Tase2ClientSettings.model_validate(raw)
 
 
-def make_bus() -> PointBus:
+def make_bus(owner: str = "quirky") -> PointBus:
     bus = PointBus()
-    bus.add_owner("quirky")
+    bus.add_owner(owner)
     for p in POINTS:
-        bus.register(PointDef(id=f"B_{p}", kind=PointKind.REAL), "quirky")
+        bus.register(PointDef(id=f"B_{p}", kind=PointKind.REAL), owner)
     return bus
 
 
@@ -75,6 +75,7 @@ async def run_until_values(quirks: Quirks, point_type: str = "Data_RealQTimeTag"
         async with running_client(settings(port, point_type, **extra), bus, "quirky") as client:
             values_flow(bus, server)
             await eventually(lambda: arrived(bus), what="values on the bus", timeout=15)
+            await eventually(lambda: client.link.state == "running", what="set-up done")
             return client.status(), server
 
 
@@ -152,6 +153,7 @@ async def test_a_missing_point_is_named_the_rest_served_and_the_link_degraded(
                 return all(bus.get(f"B_{p}").value == 100.0 + POINTS.index(p) for p in present)
 
             await eventually(present_arrived, what="the present points", timeout=15)
+            await eventually(lambda: client.status()["state"] == "degraded", what="degraded")
             status = client.status()
             assert status["state"] == "degraded" and status["points_not_served"] == 1
             (ds,) = status["data_sets"].values()
@@ -172,12 +174,13 @@ async def test_a_missing_point_is_named_the_rest_served_and_the_link_degraded(
 
 async def test_two_clients_on_one_server_and_a_restart_leave_no_debris() -> None:
     """Data sets outlive associations on this server: names are unique per client and
-    run, and a client that stops deletes what it defined."""
+    run, and a client that stops deletes what it defined (also one stopped while still
+    starting its transfer set: the test stops both as soon as values arrive)."""
     async with running_quirky(Quirks(keep_data_sets=True), points=len(POINTS)) as (server, port):
-        bus_a, bus_b = make_bus(), make_bus()
+        bus_a, bus_b = make_bus("one"), make_bus("two")
         async with (
-            running_client(settings(port), bus_a, "quirky") as a,
-            running_client(settings(port), bus_b, "quirky") as b,
+            running_client(settings(port), bus_a, "one") as a,
+            running_client(settings(port), bus_b, "two") as b,
         ):
             values_flow(bus_a, server)
             await eventually(lambda: arrived(bus_a) and arrived(bus_b), what="both", timeout=15)
