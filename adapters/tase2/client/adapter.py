@@ -325,6 +325,10 @@ class Tase2ClientAdapter(Adapter):
         await self._stop_runs()
         await client.conclude()
 
+    def _transfer_sets_held(self) -> set[ObjectName]:
+        """The transfer sets this association's data sets hold."""
+        return {ts for r in self._runs if (ts := r.transfer_set) is not None}
+
     def _group_modes(self) -> dict[str, str]:
         """How each configured group is delivered: ``reporting``, ``polled`` (configured so,
         or because the server would not run a transfer set) or both (``polled+reporting``)."""
@@ -444,6 +448,7 @@ class Tase2ClientAdapter(Adapter):
                     slots,
                     poller,
                     cfg.data_set_retry,
+                    self._transfer_sets_held,
                 )
                 self._runs.append(run)
                 await run.start()

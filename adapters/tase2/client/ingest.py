@@ -43,6 +43,7 @@ from adapters.tase2.model.objects import (
     DSTransferSetError,
     decode_mms_object_name,
     encode_mms_object_name,
+    transfer_set_reference,
 )
 from adapters.tase2.model.points import (
     DecodedPoint,
@@ -393,7 +394,7 @@ class ReportIngest:
         tsn = specials.get(TRANSFER_SET_NAME)
         if tsn is not None and not isinstance(tsn, DataAccessError):
             try:
-                ts_name = decode_mms_object_name(tsn, TRANSFER_SET_NAME)
+                ts_name = transfer_set_reference(tsn, self.domain, what=TRANSFER_SET_NAME)
             except DSTransferSetError as exc:
                 problem = str(exc)
         stamp_r = specials.get(TRANSFER_SET_TIME_STAMP)
@@ -436,6 +437,13 @@ class ReportIngest:
         results = report.results
         if isinstance(spec, VariableListName):
             layout = self._layouts.get(spec.name)
+            if layout is None:
+                # some servers name the transfer set, not the data set, and put a header
+                # (its name, a time, the conditions) before the members' values
+                layout = self._reported_by(spec.name)
+                extra = len(results) - len(layout.members) if layout is not None else 0
+                if extra > 0:
+                    results = results[extra:]
             if layout is None:
                 ts_name = self._guess_transfer_set(results)
                 return self._refuse(
@@ -482,6 +490,15 @@ class ReportIngest:
                 unknown[0],
             )
         return outcome
+
+    def _reported_by(self, name: ObjectName) -> SetLayout | None:
+        """The data set that the transfer set ``name`` (in any scope) reports."""
+        layout = self._by_transfer_set.get(name)
+        if layout is None:
+            layout = next(
+                (lay for ts, lay in self._by_transfer_set.items() if ts.item == name.item), None
+            )
+        return layout
 
     def _guess_transfer_set(self, results: Sequence[AccessResult]) -> ObjectName | None:
         """The Transfer_Set_Name of a report we cannot place (first member, by convention)."""
@@ -534,7 +551,9 @@ class ReportIngest:
             return f"{slot.name}: {exc}"
         raw = decoded.value
         value = self._current(slot.point) if raw is None else slot.convert(raw)
-        batch.add(slot.point, value, int(decoded.quality), decoded.ts)
+        # a time stamp of 0 (1970) is a server that never set it: receive time, marked
+        ts = decoded.ts or None
+        batch.add(slot.point, value, int(decoded.quality), ts)
         return None
 
     def _decode(self, slot: PointSlot, result: Data) -> DecodedPoint:

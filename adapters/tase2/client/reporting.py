@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -91,6 +91,7 @@ class DataSetRun:
         slots: Sequence[PointSlot],
         poller: Poller,
         retry: float,
+        taken: Callable[[], Collection[ObjectName]] = frozenset,
     ) -> None:
         assert planned.name is not None
         self.client = client
@@ -101,6 +102,7 @@ class DataSetRun:
         self.name: ObjectName = planned.name
         self.slots = tuple(slots)
         self.poller = poller
+        self.taken = taken
         self.backoff = Backoff(retry, retry * 10)
         self.status = DataSetStatus(group.name, len(slots))
         self._layout: SetLayout | None = None
@@ -112,6 +114,11 @@ class DataSetRun:
     def settled(self) -> bool:
         """True when every point is reported by a transfer set (nothing to retry)."""
         return self.status.mode == "reporting" and not self.status.not_served
+
+    @property
+    def transfer_set(self) -> ObjectName | None:
+        """The transfer set this run holds (reserved, starting or running)."""
+        return None if self._reserved is None else self._reserved.name
 
     @property
     def poll_interval(self) -> float:
@@ -130,10 +137,10 @@ class DataSetRun:
             layout = SetLayout(self.name, (*SPECIAL_MEMBERS, *served), critical=self.group.critical)
             self._layout = layout
             self.ingest.add_layout(layout)
-            reserved = await reserve_transfer_set(self.client, self.domain)
+            reserved = await reserve_transfer_set(self.client, self.domain, self.taken())
             self._reserved = reserved  # from here on, stop() stops it (even if cancelled)
             self.ingest.bind(layout, reserved.name)
-            await write_transfer_set(
+            kept = await write_transfer_set(
                 self.client, reserved, transfer_set_value(self.group, self.name)
             )
         except _REFUSALS as exc:
@@ -143,6 +150,9 @@ class DataSetRun:
             return
         self._stop_polling()
         status.mode, status.transfer_set, status.reason = "reporting", str(reserved.name), ""
+        if kept:
+            status.reason = "the server kept its own " + ", ".join(kept)
+            log.info("tase2-client %s: %s runs; %s", self.owner, reserved.name, status.reason)
         log.debug("tase2-client %s: %s reports %s", self.owner, reserved.name, self.name)
 
     async def _define(self, served: list[PointSlot]) -> list[PointSlot]:
@@ -155,6 +165,11 @@ class DataSetRun:
             refusal = exc
         missing = await unusable_members(self.client, [s.name for s in served])
         if not missing:
+            if len(served) > 32:
+                raise SetupError(
+                    f"{refusal}, every point exists: a server limit on data-set members? "
+                    "(set max_points_per_data_set lower)"
+                )
             raise refusal
         self.status.not_served = {str(n): why for n, why in missing.items()}
         served = [s for s in served if s.name not in missing]

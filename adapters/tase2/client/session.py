@@ -8,10 +8,12 @@ transfer set, and do it the same way, taking the server's objects as they are:
    :func:`unusable_members` asks for each point's attributes to name the ones it lacks;
 2. :func:`reserve_transfer_set` - read ``Next_DSTransfer_Set`` (an MMSObjectName, a string,
    or a structure with a ``Name``), then read that transfer set once (and, when its value is
-   not the standard shape, its declared type);
+   not the standard shape, its declared type). A server that names one we already hold, or
+   one that runs, gets a free one of the same family chosen for it;
 3. :func:`write_transfer_set` - write it whole in the shape the server declares (DataSetName
-   as an MMSObjectName or as a string); when the server refuses a whole write, write it
-   component by component (``TS$Interval``..., ``TS$Status`` last).
+   as an MMSObjectName or as a string, StartTime as a binary time, conditions as an integer
+   mask...), read it back to see it runs, and when the server refused or ignored the whole
+   write, write it component by component (``TS$Interval``..., ``TS$Status`` last);
 4. :func:`delete_data_set` - clean up; never raises.
 
 A server that will not go along raises :class:`SetupError`, naming the step and the
@@ -22,15 +24,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.errors import RemoteError
 from adapters.tase2.mms.aio.client import MmsClient, MmsRejected, MmsRequestTimeout
-from adapters.tase2.mms.data import AccessResult, Data, DataAccessError, Structure
-from adapters.tase2.mms.names import ObjectName
+from adapters.tase2.mms.data import (
+    AccessResult,
+    Boolean,
+    Data,
+    DataAccessError,
+    Integer,
+    Structure,
+    Unsigned,
+)
+from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import DefinitionCode, ErrorClass, MmsServiceError
+from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.mms.types import StructureType, TypeSpecification
 from adapters.tase2.model.layout import layout_of
 from adapters.tase2.model.objects import (
@@ -55,6 +66,8 @@ TYPE_QUERIES = 8
 """GetVariableAccessAttributes requests in flight at once when asking many types."""
 
 STATUS = "Status"
+_ESSENTIAL = frozenset({"status", "datasetname"})
+"""Components without which a transfer set cannot report what we asked for."""
 
 
 class SetupError(RemoteError):
@@ -169,9 +182,16 @@ async def _declared(client: MmsClient, name: ObjectName) -> TypeSpecification | 
         return None
 
 
-async def reserve_transfer_set(client: MmsClient, domain: str) -> ReservedTransferSet:
+async def reserve_transfer_set(
+    client: MmsClient, domain: str, taken: Collection[ObjectName] = ()
+) -> ReservedTransferSet:
     """Reserve a transfer set of ICC ``domain`` and read its current value (and, when that
-    is not the standard shape, its declared type)."""
+    is not the standard shape, its declared type).
+
+    A server whose ``Next_DSTransfer_Set`` names a transfer set this client already uses
+    (``taken``) or one that is running (some servers always name the first) gets a free one
+    of the same family chosen for it (:func:`_free_transfer_set`).
+    """
     next_name = ObjectName.dom(domain, NEXT_DS_TRANSFER_SET)
     (reserved,) = await client.read(next_name)
     if isinstance(reserved, DataAccessError):
@@ -188,7 +208,58 @@ async def reserve_transfer_set(client: MmsClient, domain: str) -> ReservedTransf
         raise SetupError(f"{NEXT_DS_TRANSFER_SET} named no transfer set (none free?)")
     (shape,) = await client.read(name)
     spec = None if _is_standard(shape) else await _declared(client, name)
-    return ReservedTransferSet(name, shape, spec)
+    found = ReservedTransferSet(name, shape, spec)
+    if name in taken or _status(found, shape):
+        found = await _free_transfer_set(client, found, taken)
+    return found
+
+
+async def _free_transfer_set(
+    client: MmsClient, reserved: ReservedTransferSet, taken: Collection[ObjectName]
+) -> ReservedTransferSet:
+    """A transfer set named like ``reserved`` (``DSTransferSet01`` -> ``DSTransferSet*``),
+    not ``taken`` and not running; raises :class:`SetupError` when there is none."""
+    name = reserved.name
+    family = name.item.rstrip("0123456789")
+    try:
+        items = await client.get_name_list(ObjectClass.NAMED_VARIABLE, Scope.DOMAIN, name.domain)
+    except (MmsServiceError, MmsRejected) as exc:
+        raise SetupError(f"{name} is in use and no other can be listed: {_refusal(exc)}") from None
+    candidates = sorted(
+        i for i in items if i.startswith(family) and i[len(family) :].isdigit() and "$" not in i
+    )
+    for item in candidates:
+        other = ObjectName.dom(name.domain or "", item)
+        if other in taken:
+            continue
+        (shape,) = await client.read(other)
+        found = ReservedTransferSet(other, shape, reserved.spec)
+        if not isinstance(shape, DataAccessError) and not _status(found, shape):
+            return found
+    raise SetupError(
+        f"{NEXT_DS_TRANSFER_SET} named {name}, which is in use, and none of "
+        f"{len(candidates)} {family}* transfer set(s) is free"
+    )
+
+
+def _status(reserved: ReservedTransferSet, shape: AccessResult) -> bool:
+    """Whether a transfer set's value shows it running (Status true or non-zero); False
+    when the value shows nothing."""
+    if not isinstance(shape, Structure):
+        return False
+    spec = reserved.spec
+    index: int | None = None
+    if isinstance(spec, StructureType) and len(spec.components) == len(shape.items):
+        index = next(
+            (i for i, c in enumerate(spec.components) if (c.name or "").lower() == "status"),
+            None,
+        )
+    elif len(shape.items) in (12, 13):
+        index = len(shape.items) - 2
+    if index is None:
+        return False
+    item = shape.items[index]
+    return bool(item.value) if isinstance(item, Boolean | Integer | Unsigned) else False
 
 
 def _component_name(ts: ObjectName, component: str) -> ObjectName:
@@ -198,14 +269,34 @@ def _component_name(ts: ObjectName, component: str) -> ObjectName:
 
 async def _write_components(
     client: MmsClient, ts: ObjectName, parts: Sequence[tuple[str, Data]], status_only: bool
-) -> None:
-    """Write the components one by one, Status last (only Status when ``status_only``)."""
+) -> list[str]:
+    """Write the components one by one, Status last (only Status when ``status_only``).
+
+    A refused DataSetName or Status raises :class:`SetupError`; any other component the
+    server refuses keeps its value there and is returned (``Name (code)``).
+    """
     status = [p for p in parts if p[0].lower() == STATUS.lower()]
     rest = [] if status_only else [p for p in parts if p[0].lower() != STATUS.lower()]
+    kept: list[str] = []
     for component, data in (*rest, *status):
         error = await client.write(_component_name(ts, component), data)
-        if error is not None:
+        if error is None:
+            continue
+        if component.lower() in _ESSENTIAL:
             raise SetupError(f"{ts}${component} refused: {code_name(error)}", error)
+        kept.append(f"{component} ({code_name(error)})")
+    return kept
+
+
+async def _running(client: MmsClient, reserved: ReservedTransferSet) -> bool:
+    """Read the transfer set back: True when it shows it runs, or shows nothing (a server
+    that does not let it be read is believed)."""
+    (shape,) = await client.read(reserved.name)
+    if not isinstance(shape, Structure):
+        return True
+    if reserved.spec is None and not _is_standard(shape):
+        return True
+    return _status(reserved, shape)
 
 
 def _fit(reserved: ReservedTransferSet, value: DSTransferSetValue) -> tuple[tuple[str, Data], ...]:
@@ -217,32 +308,38 @@ def _fit(reserved: ReservedTransferSet, value: DSTransferSetValue) -> tuple[tupl
 
 async def write_transfer_set(
     client: MmsClient, reserved: ReservedTransferSet, value: DSTransferSetValue
-) -> None:
-    """Write ``value`` in the form the server takes (see the module docstring); raises
-    :class:`SetupError` when the server refuses every form."""
+) -> list[str]:
+    """Write ``value`` in the form the server takes (see the module docstring) and, when it
+    starts the transfer set, read it back to see it runs (some servers answer a whole write
+    with success and ignore it). Returns the components the server would not take (their
+    values stay the server's); raises :class:`SetupError` when it refuses every form.
+    """
     verb = "start" if value.status else "stop"
     parts = _fit(reserved, value)
     if reserved.by_component:
-        await _write_components(client, reserved.name, parts, status_only=not value.status)
-        return
+        return await _write_components(client, reserved.name, parts, status_only=not value.status)
     error = await client.write(reserved.name, Structure(tuple(d for _, d in parts)))
-    if error is None:
-        return
-    if reserved.spec is None:
+    if error is not None and reserved.spec is None:
         reserved.spec = await _declared(client, reserved.name)
         if isinstance(reserved.spec, StructureType):
             refit = _fit(reserved, value)
             if refit != parts:
                 parts = refit
                 error = await client.write(reserved.name, Structure(tuple(d for _, d in parts)))
-                if error is None:
-                    return
-    whole = code_name(error)
+    if error is None and (not value.status or await _running(client, reserved)):
+        return []
+    whole = "ignored" if error is None else code_name(error)
     try:
-        await _write_components(client, reserved.name, parts, status_only=False)
+        kept = await _write_components(client, reserved.name, parts, status_only=False)
     except SetupError as exc:
         raise SetupError(
             f"{reserved.name} refused to {verb}: whole write {whole}; by component: {exc}",
             error,
         ) from None
     reserved.by_component = True
+    if value.status and not await _running(client, reserved):
+        raise SetupError(
+            f"{reserved.name} took every write (whole {whole}, then by component) "
+            "but does not show Status set"
+        )
+    return kept

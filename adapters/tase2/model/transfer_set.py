@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from adapters.tase2.mms.data import (
     AccessResult,
+    BinaryTime,
     BitString,
     Boolean,
     Data,
@@ -27,6 +28,7 @@ from adapters.tase2.mms.data import (
 )
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.types import (
+    BinaryTimeType,
     BitStringType,
     BooleanType,
     IntegerType,
@@ -284,6 +286,8 @@ def _like(ours: Data, declared: TypeSpecification | None, theirs: Data | None) -
             return Integer(int(number))
         if isinstance(declared, BooleanType) or (declared is None and isinstance(theirs, Boolean)):
             return Boolean(bool(number))
+    if isinstance(ours, BinaryTime) and isinstance(declared, BinaryTimeType):
+        return BinaryTime(ours.ms, 0 if declared.with_date else None)
     if isinstance(ours, BitString):
         size = abs(declared.size) if isinstance(declared, BitStringType) else None
         if size is None and isinstance(theirs, BitString):
@@ -292,6 +296,20 @@ def _like(ours: Data, declared: TypeSpecification | None, theirs: Data | None) -
             data = ours.data.ljust((size + 7) // 8, b"\0")[: (size + 7) // 8]
             return BitString(size, data)
     return ours
+
+
+def _other_form(mine: Data, declared: TypeSpecification | None, theirs: Data | None) -> bool:
+    """True when the server has a component as an integer or a binary time where ours is
+    a bit string or an integer."""
+    if isinstance(mine, BitString):
+        return isinstance(declared, IntegerType | UnsignedType) or (
+            declared is None and isinstance(theirs, Integer | Unsigned)
+        )
+    if isinstance(mine, Integer):
+        return isinstance(declared, BinaryTimeType) or (
+            declared is None and isinstance(theirs, BinaryTime)
+        )
+    return False
 
 
 def fit_transfer_set(
@@ -310,10 +328,16 @@ def fit_transfer_set(
     if isinstance(spec, StructureType) and spec.components:
         n = len(spec.components)
     ours = dict(zip((c[0].lower() for c in _DSTS_2000), value.to_data().items, strict=True))
+    # what some servers declare otherwise: the conditions as an integer mask, StartTime
+    # as a binary time (0 = at once: the epoch of binary time)
+    ours["dsconditionsrequested*"] = Integer(int(value.conditions))
+    ours["starttime*"] = BinaryTime(0, 0)
     out: list[tuple[str, Data]] = []
     for i, (name, declared) in enumerate(_declared(spec, n)):
         theirs = shown[i] if i < len(shown) else None
         mine = ours.get(name.lower())
+        if mine is not None and _other_form(mine, declared, theirs):
+            mine = ours.get(name.lower() + "*", mine)
         if mine is None:
             if theirs is None:
                 raise DSTransferSetError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.tase2.mms.data import (
+    BinaryTime,
     BitString,
     Boolean,
     DataAccessError,
@@ -16,6 +17,7 @@ from adapters.tase2.mms.data import (
 )
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.types import (
+    BinaryTimeType,
     BitStringType,
     BooleanType,
     IntegerType,
@@ -152,3 +154,25 @@ def test_what_names_no_transfer_set_says_so() -> None:
         transfer_set_reference(VisibleString("1bad name"), "ICC1")
     with pytest.raises(DSTransferSetError, match="expected an object name"):
         transfer_set_reference(Integer(4), "ICC1")
+
+
+def test_a_freetase2_like_transfer_set_gets_its_own_types() -> None:
+    """DataSetName a string, StartTime a binary time, Status an Integer8 and the conditions
+    an integer mask, in the server's order."""
+    spec = StructureType(
+        (
+            StructureComponent("DataSetName", VisibleStringType(129)),
+            StructureComponent("StartTime", BinaryTimeType(with_date=True)),
+            StructureComponent("Interval", IntegerType(32)),
+            StructureComponent("Status", IntegerType(8)),
+            StructureComponent("DSConditionsRequested", IntegerType(16)),
+        )
+    )
+    parts = dict(fit_transfer_set(VALUE, spec, None))
+    assert parts == {
+        "DataSetName": VisibleString("FAST_01_AB123"),
+        "StartTime": BinaryTime(0, 0),
+        "Interval": Integer(5),
+        "Status": Integer(1),
+        "DSConditionsRequested": Integer(int(DSConditions.INTERVAL_TIMEOUT)),
+    }
