@@ -35,7 +35,7 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.base import Adapter
@@ -244,14 +244,7 @@ class Tase2ClientAdapter(Adapter):
         where = self.link.addresses[str(address)]
         where.attempts += 1
         self._state("connecting", str(address), quiet=True)
-        client = await MmsClient.connect(
-            address.host,
-            address.port,
-            config=self._association_config(),
-            connect_timeout=cfg.connect_timeout,
-            request_timeout=cfg.request_timeout,
-            on_raw_report=self._on_raw_report,
-        )
+        client = await self._connect(address, self._on_raw_report)
         self._client = client
         polls: list[asyncio.Task[None]] = []
         try:
@@ -346,15 +339,25 @@ class Tase2ClientAdapter(Adapter):
         """``degraded`` while the server lacks some points, else ``running``."""
         return "degraded" if self._not_served() else "running"
 
-    def _association_config(self) -> AssociationConfig:
-        """The association parameters of every session (and of fail-back checks)."""
+    async def _connect(
+        self, address: RemoteAddress, on_raw_report: Callable[[bytes], None] | None = None
+    ) -> MmsClient:
+        """Associate with ``address`` as configured (sessions and fail-back checks)."""
         cfg = self.config
-        return AssociationConfig(
+        association = AssociationConfig(
             max_pdu_size=cfg.max_pdu_size,
             local_ap_title=cfg.local_ap_title,
             local_ae_qualifier=cfg.local_ae_qualifier,
             remote_ap_title=cfg.remote_ap_title,
             remote_ae_qualifier=cfg.remote_ae_qualifier,
+        )
+        return await MmsClient.connect(
+            address.host,
+            address.port,
+            config=association,
+            connect_timeout=cfg.connect_timeout,
+            request_timeout=cfg.request_timeout,
+            on_raw_report=on_raw_report,
         )
 
     async def _fail_back(self, client: MmsClient, address: RemoteAddress) -> None:
@@ -616,13 +619,7 @@ class Tase2ClientAdapter(Adapter):
         passed, else what went wrong."""
         cfg = self.config
         try:
-            client = await MmsClient.connect(
-                address.host,
-                address.port,
-                config=self._association_config(),
-                connect_timeout=cfg.connect_timeout,
-                request_timeout=cfg.request_timeout,
-            )
+            client = await self._connect(address)
         except Exception as exc:
             return str(exc) or type(exc).__name__
         error: str | None = None
