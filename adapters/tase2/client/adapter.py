@@ -6,6 +6,8 @@ A thin asyncio shell over the sans-IO parts:
 * :mod:`~adapters.tase2.client.plan` - data sets split to the PDU size, DSTransferSet values,
   the start-up check;
 * :mod:`~adapters.tase2.client.ingest` - reports and polled values -> bus, ACK/NACK;
+* :mod:`~adapters.tase2.client.reporting` - one data set started, degraded or polled
+  instead, retried, stopped (over :mod:`~adapters.tase2.client.session`);
 * :mod:`~adapters.tase2.client.failover` - reconnect policy over the address list, link status;
 * :mod:`~adapters.tase2.client.writes` - bus commands -> Writes;
 * :mod:`~adapters.tase2.client.failures` - failed Writes and device steps -> CommandFailure;
@@ -14,10 +16,14 @@ A thin asyncio shell over the sans-IO parts:
 
 One session (reference section 6.8): associate with the next address; read
 ``TASE2_Version``, ``Supported_Features`` and ``Bilateral_Table_ID`` and conclude on a
-mismatch; for every planned data set delete it, define it (Transfer_Set_Name first), read
-``Next_DSTransfer_Set``, read that transfer set for its shape and write it whole with Status
-true; enable ``IM_Transfer_Set`` when ``messages`` is set; start the polling loops; then
-deliver reports (and information messages) to the bus until the association ends.
+mismatch; ask the declared type of ``auto`` points; start every planned data set (a
+:class:`~adapters.tase2.client.reporting.DataSetRun`: define it under this client's own
+name, reserve a transfer set and start it as the server shapes it; or leave out the points
+the server lacks, or poll instead, and retry); enable ``IM_Transfer_Set`` when ``messages``
+is set; start the polling loops; then deliver reports (and information messages) to the
+bus until the association ends. A value that does not fit its point's type has the type
+asked in the background. Stopping the adapter stops its transfer sets and deletes its data
+sets before concluding.
 While it runs, a keep-alive Read of ``TASE2_Version`` goes out when the server has sent
 nothing for ``keepalive_interval`` seconds (no answer: the session is lost), and away from
 the primary address the primary is checked every ``failback_interval`` seconds (a probe

@@ -21,6 +21,7 @@ from adapters.tase2.client.writes import write_value
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import (
     AccessResult,
+    BinaryTime,
     BitString,
     DataAccessError,
     Float32,
@@ -265,6 +266,31 @@ def point_values() -> list[AccessResult]:
         ),
         Float32(50.0),
     ]
+
+
+def test_a_report_named_by_its_transfer_set_with_a_header_is_placed() -> None:
+    """FreeTASE2-like: the variableListName is the transfer set's (VMD scope), and a header
+    (its name as a string, a binary time, the conditions) comes before the members."""
+    bus, ingest, _, _ = make_ingest(critical=False)
+    header = (VisibleString("DSTransferSet01"), BinaryTime(0, 0), Integer(4))
+    members_specials = (VisibleString(""), Integer(0), BinaryTime(0, 0))
+    report = InformationReport(
+        VariableListName(ObjectName.vmd("DSTransferSet01")),
+        (*header, *members_specials, *point_values()),
+    )
+    outcome = ingest.handle(report)
+    assert outcome.points == 5 and outcome.problem is None, outcome
+    assert outcome.transfer_set == TS
+    assert bus.get("C0").value == 21.0
+
+
+def test_a_zero_time_stamp_is_taken_as_receive_time() -> None:
+    bus, ingest, _, _ = make_ingest(critical=False)
+    values = point_values()
+    values[0] = Structure((Float32(10.0), Integer(0), BitString(8, b"\x00")))
+    ingest.handle(InformationReport(VariableListName(ICC(DOM, "FAST_01")), (*HEAD, *values)))
+    c0 = bus.get("C0")
+    assert c0.quality.timestamp_invalid and c0.ts > 1_700_000_000
 
 
 def test_full_report_delivers_values_qualities_and_timestamps_and_is_acked() -> None:
