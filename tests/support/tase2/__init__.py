@@ -7,7 +7,8 @@
   ``tase2-server`` adapter running, our client associated to it, :func:`~.server.probe`;
 * :mod:`.client` - the ``tase2-client`` adapter set up against that server;
 * :mod:`.quirky` - a TASE.2 server of our own that is non-standard in configurable ways
-  (FreeTASE2-like), for the client and the probe;
+  (FreeTASE2-like; :data:`~.quirky.FREETASE2` is all of FreeTASE2's at once), for the
+  client and the probe;
 * :mod:`.flow` - the libiec61850 client flow of tase2-reference.md section 6.8;
 * :mod:`.demo` - the demo gateway (mappings/demo.yaml) with its devices, on free ports.
 """

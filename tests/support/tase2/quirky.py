@@ -6,16 +6,28 @@ a test changes and inspects; :func:`running_quirky` serves it on 127.0.0.1. Each
 :class:`Quirks` is one way of being non-standard:
 
 * ``point_order`` - the component order of the float points (in their type and every value);
+* ``point_time_zero`` - point TimeStamps stay 0 until a test gives one explicitly;
 * ``next_ds_transfer_set`` - ``Next_DSTransfer_Set`` as an MMSObjectName (standard), as
-  ``{Available, Max, Name}`` (struct) or as a bare item name (string);
+  ``{Available, Max, Name}`` (struct), as a bare item name (string), or as a struct that
+  never changes, always names ``DSTS_1`` and reserves nothing (fixed: whoever starts a
+  transfer set owns it);
 * ``data_set_name`` - DataSetName of the transfer sets (and Transfer_Set_Name in reports) as
   an MMSObjectName or as a VisibleString item name;
+* ``dsts_types`` - the standard DSTransferSet type, or FreeTASE2's (BinaryTime StartTime,
+  Integer Status, an integer mask DSConditionsRequested last);
 * ``transfer_set_writes`` - transfer sets take whole writes only, ``$``-component writes
-  only (``DSTS_1$Status``, or MMS alternate access), or no writes at all;
+  only (``DSTS_1$Status``, or MMS alternate access), no writes at all, or both but a whole
+  write and most components are answered success and ignored (ignore_whole);
+* ``reports`` - reports name the data set (standard) or the transfer set, with a header;
 * ``missing`` - point names that exist nowhere (a data set naming one is refused with
-  ACCESS/object-non-existent, without saying which);
+  ``missing_member_error``, ACCESS/object-non-existent by default, without saying which);
 * ``keep_data_sets`` - data sets outlive the association that defined them;
-* ``dsts_components`` - 13 (2000 model) or 12 (1996 model) DSTransferSet components.
+* ``max_data_set_members`` - larger data sets are refused (DEFINITION/other);
+* ``dsts_components`` - 13 (2000 model) or 12 (1996 model) DSTransferSet components;
+* ``supported_features`` / ``supported_features_bits`` - the blocks advertised, in a bit
+  string of that size.
+
+:data:`FREETASE2` is every quirk of the FreeTASE2 server (libiec61850 1.6) at once.
 """
 
 from __future__ import annotations
@@ -33,7 +45,9 @@ from adapters.tase2.mms.aio.server import AssociationContext, MmsServer, Unsuppo
 from adapters.tase2.mms.association import CloseReason
 from adapters.tase2.mms.data import (
     AccessResult,
+    BinaryTime,
     BitString,
+    Boolean,
     Data,
     DataAccessError,
     Float32,
@@ -65,9 +79,14 @@ from adapters.tase2.mms.services import (
     WriteResponse,
 )
 from adapters.tase2.mms.types import (
+    BinaryTimeType,
+    BitStringType,
+    BooleanType,
+    IntegerType,
     StructureComponent,
     StructureType,
     TypeSpecification,
+    VisibleStringType,
     conforms,
 )
 from adapters.tase2.model.objects import (
@@ -78,7 +97,6 @@ from adapters.tase2.model.objects import (
     MMS_OBJECT_NAME_TYPE,
     NEXT_DS_TRANSFER_SET,
     SUPPORTED_FEATURES,
-    SUPPORTED_FEATURES_TYPE,
     TASE2_VERSION,
     TASE2_VERSION_TYPE,
     TRANSFER_SET_NAME,
@@ -87,10 +105,16 @@ from adapters.tase2.model.objects import (
     DSTransferSetError,
     ds_conditions_to_data,
     encode_mms_object_name,
-    supported_features,
     tase2_version,
 )
-from adapters.tase2.model.points import FLAGS8, FLOAT32, GMT_BASED_S_TYPE, IDENTIFIER32, INT16
+from adapters.tase2.model.points import (
+    FLAGS8,
+    FLOAT32,
+    GMT_BASED_S_TYPE,
+    IDENTIFIER32,
+    INT16,
+    INT32,
+)
 from adapters.tase2.model.transfer_set import (
     DS_TRANSFER_SET_1996_TYPE,
     DS_TRANSFER_SET_2000_TYPE,
@@ -101,10 +125,14 @@ from adapters.tase2.model.transfer_set import (
 
 __all__ = [
     "DEFAULT_QUIRKS",
+    "DS_TRANSFER_SET_FREETASE2_TYPE",
+    "FREETASE2",
     "NEXT_STRUCT_TYPE",
     "Quirks",
     "QuirkyServer",
     "QuirkyTransferSet",
+    "binary_time",
+    "binary_time_seconds",
     "running_quirky",
 ]
 
@@ -126,6 +154,31 @@ NEXT_STRUCT_TYPE = StructureType(
 )
 """``Next_DSTransfer_Set`` of the ``struct`` quirk: free sets, all sets, the item name."""
 
+DS_TRANSFER_SET_FREETASE2_TYPE = StructureType(
+    (
+        StructureComponent("DataSetName", VisibleStringType(-129)),
+        StructureComponent("StartTime", BinaryTimeType(with_date=True)),
+        StructureComponent("Interval", INT32),
+        StructureComponent("TLE", INT32),
+        StructureComponent("BufferTime", INT32),
+        StructureComponent("IntegrityCheck", INT32),
+        StructureComponent("BlockData", BooleanType()),
+        StructureComponent("Critical", BooleanType()),
+        StructureComponent("RBE", BooleanType()),
+        StructureComponent("AllChangesReported", BooleanType()),
+        StructureComponent("Status", IntegerType(8)),
+        StructureComponent("EventCodeRequested", INT16),
+        StructureComponent("DSConditionsRequested", INT16),
+    )
+)
+"""The DSTransferSet type of ``dsts_types="freetase2"`` (FreeTASE2's order and types)."""
+
+IGNORE_WHOLE_CHANGES = frozenset({"DataSetName", "Status", "Interval", "DSConditionsRequested"})
+"""The only components whose writes change anything under ``transfer_set_writes="ignore_whole"``."""
+
+EPOCH_1984 = 441_763_200
+"""1984-01-01T00:00:00Z in seconds since 1970 (the epoch of MMS BinaryTime)."""
+
 REPORT_ONLY = (TRANSFER_SET_NAME, DS_CONDITIONS_DETECTED, TRANSFER_SET_TIME_STAMP)
 MIN_PERIOD = 0.2
 """Shortest time between two reports of one transfer set, in seconds."""
@@ -138,12 +191,22 @@ class Quirks:
     """How a :class:`QuirkyServer` departs from the standard (the defaults are standard)."""
 
     point_order: tuple[str, ...] = ("Value", "TimeStamp", "Flags")
-    next_ds_transfer_set: Literal["standard", "struct", "string"] = "standard"
+    point_time_zero: bool = False
+    next_ds_transfer_set: Literal["standard", "struct", "string", "fixed"] = "standard"
     data_set_name: Literal["object_name", "string"] = "object_name"
-    transfer_set_writes: Literal["whole", "components", "refuse"] = "whole"
+    dsts_types: Literal["standard", "freetase2"] = "standard"
+    transfer_set_writes: Literal["whole", "components", "refuse", "ignore_whole"] = "whole"
+    reports: Literal["data_set", "transfer_set"] = "data_set"
     missing: frozenset[str] = frozenset()
+    missing_member_error: tuple[ErrorClass, int] = (
+        ErrorClass.ACCESS,
+        AccessCode.OBJECT_NON_EXISTENT,
+    )
     keep_data_sets: bool = False
+    max_data_set_members: int | None = None
     dsts_components: int = 13
+    supported_features: tuple[int, ...] = (1, 2)
+    supported_features_bits: int = 12
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.point_order if c not in POINT_COMPONENTS]
@@ -151,10 +214,48 @@ class Quirks:
             raise ValueError(f"point_order {self.point_order}: components are {POINT_COMPONENTS}")
         if self.dsts_components not in (12, 13):
             raise ValueError(f"dsts_components {self.dsts_components}: 12 or 13")
+        if self.dsts_types == "freetase2" and (
+            self.dsts_components != 13 or self.data_set_name != "string"
+        ):
+            raise ValueError('dsts_types "freetase2" has 13 components and a string DataSetName')
+        bits = self.supported_features_bits
+        if any(not 1 <= b <= bits for b in self.supported_features):
+            raise ValueError(f"supported_features {self.supported_features}: blocks 1..{bits}")
 
 
 DEFAULT_QUIRKS = Quirks()
 """A standard server."""
+
+FREETASE2 = Quirks(
+    point_order=("Value", "Flags", "TimeStamp"),
+    point_time_zero=True,
+    next_ds_transfer_set="fixed",
+    data_set_name="string",
+    dsts_types="freetase2",
+    transfer_set_writes="ignore_whole",
+    reports="transfer_set",
+    missing_member_error=(ErrorClass.DEFINITION, DefinitionCode.OBJECT_UNDEFINED),
+    keep_data_sets=True,
+    max_data_set_members=64,
+    supported_features=(1, 2, 5),
+    supported_features_bits=16,
+)
+"""The FreeTASE2 server (C, on libiec61850 1.6), as far as research has seen it."""
+
+
+def binary_time(seconds: int) -> BinaryTime:
+    """A 6-octet BinaryTime of ``seconds`` since 1970 (0 is BinaryTime 0)."""
+    if seconds == 0:
+        return BinaryTime(0, 0)
+    days, rest = divmod(seconds - EPOCH_1984, 86_400)
+    return BinaryTime(rest * 1000, days)
+
+
+def binary_time_seconds(value: BinaryTime) -> int:
+    """The seconds since 1970 of a BinaryTime (BinaryTime 0 is 0)."""
+    if value.ms == 0 and not value.days:
+        return 0
+    return EPOCH_1984 + (value.days or 0) * 86_400 + value.ms // 1000
 
 
 def _access_error(code: AccessCode) -> MmsServiceError:
@@ -169,6 +270,7 @@ class QuirkyTransferSet:
     value: DSTransferSetValue = field(default_factory=DSTransferSetValue)
     owner: int | None = None
     task: asyncio.Task[None] | None = None
+    last_report: tuple[AccessResult, ...] | None = None
 
 
 class QuirkyServer(UnsupportedHandler):
@@ -197,7 +299,7 @@ class QuirkyServer(UnsupportedHandler):
         self.reports_sent = 0
         self._owners: dict[ObjectName, int] = {}
         self._values: dict[str, tuple[float, int, int]] = {}
-        now = int(time.time())
+        now = 0 if quirks.point_time_zero else int(time.time())
         for i in range(1, points + 1):
             self._values[f"pt{i:03d}"] = (float(i), 0, now)
         self.transfer_sets = {
@@ -216,6 +318,8 @@ class QuirkyServer(UnsupportedHandler):
         if quirks.data_set_name == "string":
             first = StructureComponent("DataSetName", IDENTIFIER32)
             base = StructureType((first, *base.components[1:]))
+        if quirks.dsts_types == "freetase2":
+            base = DS_TRANSFER_SET_FREETASE2_TYPE
         self.dsts_type: StructureType = base
         self._talking = asyncio.Event()
         self._talking.set()
@@ -235,10 +339,13 @@ class QuirkyServer(UnsupportedHandler):
             self._talking.set()
 
     def set_value(self, point: str, value: float, flags: int = 0, ts: int | None = None) -> None:
-        """Give ``point`` a new value, Flags octet and time stamp (default: now)."""
+        """Give ``point`` a new value, Flags octet and time stamp (default: now, or the
+        stamp it had with ``point_time_zero``)."""
         if point not in self._values:
             raise KeyError(f"no point {point!r}")
-        self._values[point] = (value, flags, int(time.time()) if ts is None else ts)
+        if ts is None:
+            ts = self._values[point][2] if self.quirks.point_time_zero else int(time.time())
+        self._values[point] = (value, flags, ts)
 
     def running(self) -> list[str]:
         """The names of the transfer sets that are reporting."""
@@ -252,11 +359,15 @@ class QuirkyServer(UnsupportedHandler):
     async def on_association_end(
         self, ctx: AssociationContext, reason: CloseReason, detail: str
     ) -> None:
-        """Free the association's transfer sets; delete its data sets unless they are kept."""
+        """Free the association's transfer sets (with a fixed ``Next_DSTransfer_Set`` only
+        their Status is cleared); delete its data sets unless they are kept."""
+        fixed = self.quirks.next_ds_transfer_set == "fixed"
         for ts in self.transfer_sets.values():
             if ts.owner == ctx.association_id:
                 await self._stop(ts)
-                ts.owner, ts.value = None, DSTransferSetValue()
+                ts.owner = None
+                if not fixed:
+                    ts.value = DSTransferSetValue()
         if not self.quirks.keep_data_sets:
             for name, owner in list(self._owners.items()):
                 if owner == ctx.association_id:
@@ -272,7 +383,7 @@ class QuirkyServer(UnsupportedHandler):
         if name.scope == Scope.VMD:
             vcc: dict[str, TypeSpecification] = {
                 TASE2_VERSION: TASE2_VERSION_TYPE,
-                SUPPORTED_FEATURES: SUPPORTED_FEATURES_TYPE,
+                SUPPORTED_FEATURES: BitStringType(self.quirks.supported_features_bits),
             }
             return vcc.get(name.item)
         if name.scope != Scope.DOMAIN or name.domain != self.domain:
@@ -294,7 +405,7 @@ class QuirkyServer(UnsupportedHandler):
 
     def _next_type(self) -> TypeSpecification:
         kind = self.quirks.next_ds_transfer_set
-        if kind == "struct":
+        if kind in ("struct", "fixed"):
             return NEXT_STRUCT_TYPE
         return IDENTIFIER32 if kind == "string" else MMS_OBJECT_NAME_TYPE
 
@@ -308,6 +419,25 @@ class QuirkyServer(UnsupportedHandler):
         return Structure(tuple(parts[c] for c in self.quirks.point_order))
 
     def _dsts_value(self, ts: QuirkyTransferSet) -> Structure:
+        if self.quirks.dsts_types == "freetase2":
+            v = ts.value
+            return Structure(
+                (
+                    VisibleString("" if v.data_set is None else v.data_set.item),
+                    binary_time(v.start_time),
+                    Integer(v.interval),
+                    Integer(v.tle),
+                    Integer(v.buffer_time),
+                    Integer(v.integrity_check),
+                    Boolean(v.block_data),
+                    Boolean(v.critical),
+                    Boolean(v.rbe),
+                    Boolean(v.all_changes_reported),
+                    Integer(int(v.status)),
+                    Integer(v.event_code_requested),
+                    Integer(int(v.conditions)),
+                )
+            )
         data = ts.value.to_data(self.model)
         if self.quirks.data_set_name == "string":
             ds = ts.value.data_set
@@ -320,13 +450,17 @@ class QuirkyServer(UnsupportedHandler):
         if item == TASE2_VERSION:
             return tase2_version()
         if item == SUPPORTED_FEATURES:
-            return supported_features((1, 2))
+            bits = [b - 1 for b in self.quirks.supported_features]
+            return BitString.from_bits(self.quirks.supported_features_bits, bits)
         if item == BILATERAL_TABLE_ID:
             return VisibleString(self.bilateral_table_id)
         if item in self._values:
             return self._point_value(item)
         if item in self.transfer_sets:
             return self._dsts_value(self.transfer_sets[item])
+        if item == NEXT_DS_TRANSFER_SET and self.quirks.next_ds_transfer_set == "fixed":
+            n = Integer(len(self.transfer_sets))
+            return Structure((n, n, VisibleString(next(iter(self.transfer_sets), ""))))
         if item == NEXT_DS_TRANSFER_SET and ctx is not None:
             return self._reserve(ctx)
         return DataAccessError.OBJECT_ACCESS_DENIED  # the report-only variables
@@ -492,7 +626,9 @@ class QuirkyServer(UnsupportedHandler):
             return DataAccessError.OBJECT_NON_EXISTENT
         ts = self.transfer_sets.get(name.item)
         mode = self.quirks.transfer_set_writes
-        if ts is None or mode == "refuse" or (mode == "whole") != (comp is None):
+        if ts is None or mode == "refuse":
+            return DataAccessError.OBJECT_ACCESS_DENIED
+        if (mode == "whole" and comp is not None) or (mode == "components" and comp is None):
             return DataAccessError.OBJECT_ACCESS_DENIED
         comps = self.dsts_type.components
         if comp is None:
@@ -506,6 +642,8 @@ class QuirkyServer(UnsupportedHandler):
             if not conforms(value, comp_type):
                 return DataAccessError.TYPE_INCONSISTENT
             pairs = [(comp, value)]
+        if mode == "ignore_whole" and (comp is None or comp not in IGNORE_WHOLE_CHANGES):
+            return None  # answered success, changes nothing
         try:
             new = ts.value
             for comp_name, d in pairs:
@@ -515,6 +653,13 @@ class QuirkyServer(UnsupportedHandler):
         return self._change(ctx, ts, new)
 
     def _apply(self, current: DSTransferSetValue, comp: str, d: Data) -> DSTransferSetValue:
+        if self.quirks.dsts_types == "freetase2":  # conforms() checked the types
+            if comp == "StartTime" and isinstance(d, BinaryTime):
+                return replace(current, start_time=binary_time_seconds(d))
+            if comp == "Status" and isinstance(d, Integer):
+                return replace(current, status=d.value != 0)
+            if comp == "DSConditionsRequested" and isinstance(d, Integer):
+                return replace(current, conditions=DSConditions(d.value & 0x1F))
         if comp != "DataSetName" or self.quirks.data_set_name != "string":
             return apply_component(current, comp, d)
         assert isinstance(d, VisibleString)  # conforms() checked it
@@ -529,14 +674,24 @@ class QuirkyServer(UnsupportedHandler):
         old = ts.value
         if old.status and not old.same_except_status(new):
             return DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT  # only Status while running
+        fixed = self.quirks.next_ds_transfer_set == "fixed"
         if new.status and not old.status:
             if new.data_set not in self.data_sets:
                 return DataAccessError.OBJECT_ATTRIBUTE_INCONSISTENT
+            ts.last_report = None
             ts.task = asyncio.create_task(self._report_loop(ctx, ts))
         elif old.status and not new.status and ts.task is not None:
             ts.task.cancel()
             ts.task = None
-        ts.owner, ts.value = ctx.association_id, new
+        elif fixed and new.status and ts.owner != ctx.association_id:
+            if ts.task is not None:  # a new owner: the reports go to it now
+                ts.task.cancel()
+            ts.task = asyncio.create_task(self._report_loop(ctx, ts))
+        if not fixed or new.status:  # fixed: the writer of Status 1 owns it (gets the reports)
+            ts.owner = ctx.association_id
+        elif old.status:
+            ts.owner = None
+        ts.value = new
         return None
 
     async def define_named_variable_list(
@@ -549,11 +704,14 @@ class QuirkyServer(UnsupportedHandler):
             raise _access_error(AccessCode.OBJECT_ACCESS_DENIED)
         if name in self.data_sets:
             raise MmsServiceError.of(ErrorClass.DEFINITION, DefinitionCode.OBJECT_EXISTS)
+        most = self.quirks.max_data_set_members
+        if most is not None and len(request.variables) > most:
+            raise MmsServiceError.of(ErrorClass.DEFINITION, DefinitionCode.OTHER)
         for entry in request.variables:
             if entry.alternate_access is not None or "$" in entry.name.item:
                 raise _access_error(AccessCode.OBJECT_ACCESS_UNSUPPORTED)
             if self._type_of(entry.name) is None:
-                raise _access_error(AccessCode.OBJECT_NON_EXISTENT)  # names no member
+                raise MmsServiceError.of(*self.quirks.missing_member_error)  # names no member
         self.data_sets[name] = [e.name for e in request.variables]
         self._owners[name] = ctx.association_id
         return DefineNamedVariableListResponse()
@@ -598,6 +756,8 @@ class QuirkyServer(UnsupportedHandler):
         """A full report of the data set a transfer set names, members in order."""
         ds = ts.value.data_set
         assert ds is not None
+        if self.quirks.reports == "transfer_set":
+            return self._transfer_set_report(ts, ds)
         results: list[AccessResult] = []
         for member in self.data_sets.get(ds, []):
             if member.domain == self.domain and member.item == TRANSFER_SET_NAME:
@@ -612,6 +772,28 @@ class QuirkyServer(UnsupportedHandler):
             else:
                 results.append(self._read_one(None, VariableEntry(member)))
         return InformationReport(VariableListName(ds), tuple(results))
+
+    def _transfer_set_report(self, ts: QuirkyTransferSet, ds: ObjectName) -> InformationReport:
+        """A FreeTASE2 report: named by the transfer set (VMD scope), a header [its name, now,
+        DSConditions 4 when a member changed since the last report, else 2], then the
+        members, the report-only ones with static values."""
+        static: dict[str, AccessResult] = {
+            TRANSFER_SET_NAME: VisibleString(""),
+            DS_CONDITIONS_DETECTED: Integer(0),
+            TRANSFER_SET_TIME_STAMP: BinaryTime(0, 0),
+        }
+        members: list[AccessResult] = []
+        for member in self.data_sets.get(ds, []):
+            special = member.domain == self.domain and member.item in static
+            members.append(
+                static[member.item] if special else self._read_one(None, VariableEntry(member))
+            )
+        changed = ts.last_report is not None and ts.last_report != tuple(members)
+        ts.last_report = tuple(members)
+        conditions = DSConditions.OBJECT_CHANGE if changed else DSConditions.INTEGRITY_TIMEOUT
+        item = ts.name.item
+        header = (VisibleString(item), binary_time(int(time.time())), Integer(int(conditions)))
+        return InformationReport(VariableListName(ObjectName.vmd(item)), (*header, *members))
 
     async def _report_loop(self, ctx: AssociationContext, ts: QuirkyTransferSet) -> None:
         """Report at once, then every period, until stopped or the association ends."""

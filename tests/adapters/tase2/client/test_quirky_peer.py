@@ -13,6 +13,7 @@ import pytest
 from adapters.tase2.mms.access import VariableEntry, VariableListName, component_access
 from adapters.tase2.mms.aio.client import MmsClient, MmsRequestTimeout
 from adapters.tase2.mms.data import (
+    BinaryTime,
     BitString,
     Boolean,
     Data,
@@ -31,7 +32,7 @@ from adapters.tase2.mms.service_error import (
     MmsServiceError,
 )
 from adapters.tase2.mms.services import InformationReport, ObjectClass
-from adapters.tase2.mms.types import StructureType, VisibleStringType
+from adapters.tase2.mms.types import BitStringType, StructureType, VisibleStringType
 from adapters.tase2.model.objects import (
     DSConditions,
     ds_conditions_to_data,
@@ -41,9 +42,12 @@ from adapters.tase2.model.transfer_set import DSTransferSetModel, DSTransferSetV
 from tests.support import eventually
 from tests.support.tase2.quirky import (
     DEFAULT_QUIRKS,
+    DS_TRANSFER_SET_FREETASE2_TYPE,
+    FREETASE2,
     NEXT_STRUCT_TYPE,
     Quirks,
     QuirkyServer,
+    binary_time,
     running_quirky,
 )
 
@@ -68,10 +72,13 @@ def dom(item: str) -> ObjectName:
 
 @contextlib.asynccontextmanager
 async def peer(
-    quirks: Quirks = DEFAULT_QUIRKS, transfer_sets: int = 4
+    quirks: Quirks = DEFAULT_QUIRKS, transfer_sets: int = 4, points: int = 10
 ) -> AsyncIterator[tuple[QuirkyServer, MmsClient]]:
     """A quirky server and our client associated to it."""
-    async with running_quirky(quirks, transfer_sets=transfer_sets) as (server, port):
+    async with running_quirky(quirks, transfer_sets=transfer_sets, points=points) as (
+        server,
+        port,
+    ):
         client = await MmsClient.connect("127.0.0.1", port, request_timeout=2.0)
         async with client:
             yield server, client
@@ -322,3 +329,186 @@ async def test_a_silent_server_keeps_the_connection_and_answers_nothing() -> Non
             assert not client.closed
             server.silent = False
             assert await client.read(dom("Bilateral_Table_ID")) == (VisibleString("BLT_Q"),)
+
+
+# ---------------------------------------------------------------------- FreeTASE2's quirks
+
+FREETASE2_EMPTY = Structure(
+    (
+        VisibleString(""),
+        BinaryTime(0, 0),
+        *(Integer(0) for _ in range(4)),
+        *(Boolean(False) for _ in range(4)),
+        Integer(0),
+        Integer(0),
+        Integer(0),
+    )
+)
+"""A FreeTASE2 transfer set nobody has written."""
+
+
+def freetase2_dsts(
+    data_set: str = "QDS", start: int = 0, interval: int = 1, status: int = 1
+) -> Structure:
+    """A whole FreeTASE2 DSTransferSet value (DSConditionsRequested: interval)."""
+    items = list(FREETASE2_EMPTY.items)
+    items[0], items[1], items[2] = VisibleString(data_set), binary_time(start), Integer(interval)
+    items[10], items[12] = Integer(status), Integer(int(DSConditions.INTERVAL_TIMEOUT))
+    return Structure(tuple(items))
+
+
+async def test_a_freetase2_transfer_set_has_its_type_and_takes_only_conforming_values() -> None:
+    quirks = Quirks(dsts_types="freetase2", data_set_name="string")
+    async with peer(quirks) as (server, client):
+        assert await client.get_variable_access_attributes(DSTS_1) == (
+            DS_TRANSFER_SET_FREETASE2_TYPE
+        )
+        assert await client.read(DSTS_1) == (FREETASE2_EMPTY,)
+        await client.define_named_variable_list(DS, POINTS)
+        standard = DSTransferSetValue(DS, interval=1, status=True).to_data()
+        assert await client.write(DSTS_1, standard) == DataAccessError.TYPE_INCONSISTENT
+        boolean_status = replace(
+            freetase2_dsts(), items=(*freetase2_dsts().items[:10], Boolean(True), Integer(0))
+        )
+        assert await client.write(DSTS_1, boolean_status) == DataAccessError.TYPE_INCONSISTENT
+        value = freetase2_dsts(start=1_700_000_000)
+        assert await client.write(DSTS_1, value) is None
+        assert server.running() == ["DSTS_1"]
+        assert server.transfer_sets["DSTS_1"].value.start_time == 1_700_000_000
+        assert server.transfer_sets["DSTS_1"].value.conditions == DSConditions.INTERVAL_TIMEOUT
+        assert await client.read(DSTS_1) == (value,)
+        assert await client.read(dom("DSTS_1$Status")) == (Integer(1),)
+
+
+async def test_freetase2_ignores_whole_writes_and_most_component_writes() -> None:
+    async with peer(FREETASE2) as (server, client):
+        await client.define_named_variable_list(DS, POINTS)
+        assert await client.write(DSTS_1, freetase2_dsts()) is None
+        assert await client.read(DSTS_1) == (FREETASE2_EMPTY,)
+        standard = DSTransferSetValue(DS, interval=1, status=True).to_data()
+        assert await client.write(DSTS_1, standard) == DataAccessError.TYPE_INCONSISTENT
+        assert await client.write(dom("DSTS_1$Status"), Boolean(True)) == (
+            DataAccessError.TYPE_INCONSISTENT
+        )
+        ignored: list[tuple[ObjectName | VariableEntry, Data]] = [
+            (dom("DSTS_1$BlockData"), Boolean(True)),
+            (VariableEntry(DSTS_1, component_access("RBE")), Boolean(True)),
+            (dom("DSTS_1$StartTime"), binary_time(1_700_000_000)),
+            (dom("DSTS_1$IntegrityCheck"), Integer(5)),
+        ]
+        for target, data in ignored:
+            assert await client.write(target, data) is None
+        assert await client.read(DSTS_1) == (FREETASE2_EMPTY,)
+        assert await client.write(dom("DSTS_1$DataSetName"), VisibleString("QDS")) is None
+        assert await client.write(dom("DSTS_1$Interval"), Integer(1)) is None
+        conditions = VariableEntry(DSTS_1, component_access("DSConditionsRequested"))
+        assert await client.write(conditions, Integer(1)) is None
+        assert server.running() == []
+        assert await client.write(dom("DSTS_1$Status"), Integer(1)) is None
+        assert server.running() == ["DSTS_1"]
+        assert await client.read(DSTS_1) == (freetase2_dsts(),)
+
+
+async def test_a_fixed_next_ds_transfer_set_reserves_nothing_and_the_starter_owns_it() -> None:
+    fixed = Structure((Integer(4), Integer(4), VisibleString("DSTS_1")))
+    value = DSTransferSetValue(DS, interval=1, status=True).to_data()
+    async with running_quirky(Quirks(next_ds_transfer_set="fixed")) as (server, port):
+        tset = server.transfer_sets["DSTS_1"]
+
+        def owner() -> int | None:
+            return tset.owner
+
+        async with await MmsClient.connect("127.0.0.1", port) as first:
+            assert await first.get_variable_access_attributes(NEXT) == NEXT_STRUCT_TYPE
+            for _ in range(3):
+                assert await first.read(NEXT) == (fixed,)
+            assert owner() is None
+            await first.define_named_variable_list(DS, POINTS)
+            assert await first.write(DSTS_1, value) is None
+            first_owner = owner()
+            assert first_owner is not None
+            await next_report(first)
+            async with await MmsClient.connect("127.0.0.1", port) as second:
+                assert await second.read(NEXT) == (fixed,)
+                assert await second.write(DSTS_1, value) is None  # Status 1 again: now its
+                assert owner() not in (None, first_owner)
+                assert (await next_report(second)).spec == VariableListName(DS)
+            await eventually(lambda: owner() is None, what="the owner's end")
+            assert server.running() == [] and tset.value.data_set == DS
+
+
+async def test_freetase2_reports_name_the_transfer_set_and_come_every_interval() -> None:
+    async with peer(FREETASE2) as (server, client):
+        await client.define_named_variable_list(DS, [*SPECIALS, *POINTS])
+        starts: list[tuple[str, Data]] = [
+            ("DataSetName", VisibleString("QDS")),
+            ("Interval", Integer(1)),
+            ("Status", Integer(1)),
+        ]
+        for comp, data in starts:
+            assert await client.write(dom(f"DSTS_1${comp}"), data) is None
+        report = await next_report(client)
+        assert report.spec == VariableListName(ObjectName.vmd("DSTS_1"))
+        name, now, conditions, *members = report.results
+        assert name == VisibleString("DSTS_1")
+        assert isinstance(now, BinaryTime) and now.days is not None and now.days > 14_000
+        assert conditions == Integer(2)
+        point = Structure((Float32(1.0), BitString(8, b"\0"), Integer(0)))
+        assert members[:4] == [VisibleString(""), Integer(0), BinaryTime(0, 0), point]
+        assert len(members) == 5
+        server.set_value("pt001", 7.5)
+        for _ in range(5):  # a report made before the change is still integrity
+            report = await next_report(client)
+            if report.results[3 + 3] != point:
+                break
+        assert report.results[2] == Integer(4)
+        assert report.results[6] == Structure((Float32(7.5), BitString(8, b"\0"), Integer(0)))
+        unchanged = await next_report(client)
+        assert unchanged.results[2] == Integer(2)
+
+
+@pytest.mark.parametrize("zero", [False, True])
+async def test_point_time_stamps_stay_zero_until_given(zero: bool) -> None:
+    async with peer(Quirks(point_time_zero=zero)) as (server, client):
+        stamp = dom("pt001$TimeStamp")
+        (first,) = await client.read(stamp)
+        assert isinstance(first, Integer) and (first.value == 0) == zero
+        server.set_value("pt001", 2.0)
+        (second,) = await client.read(stamp)
+        assert isinstance(second, Integer) and (second.value == 0) == zero
+        server.set_value("pt001", 3.0, ts=1_700_000_000)
+        server.set_value("pt001", 4.0)
+        (third,) = await client.read(stamp)
+        assert isinstance(third, Integer) and (third.value == 1_700_000_000) == zero
+
+
+async def test_freetase2_data_sets_refuse_missing_members_and_too_many() -> None:
+    async with peer(FREETASE2, points=70) as (server, client):
+        with pytest.raises(MmsServiceError) as missing:
+            await client.define_named_variable_list(DS, [dom("pt001"), dom("pt999")])
+        assert (missing.value.error.error_class, missing.value.error.code) == (
+            ErrorClass.DEFINITION,
+            DefinitionCode.OBJECT_UNDEFINED,
+        )
+        many = [dom(f"pt{i:03d}") for i in range(1, 66)]
+        with pytest.raises(MmsServiceError) as too_many:
+            await client.define_named_variable_list(DS, many)
+        assert (too_many.value.error.error_class, too_many.value.error.code) == (
+            ErrorClass.DEFINITION,
+            DefinitionCode.OTHER,
+        )
+        assert server.data_sets == {}
+        await client.define_named_variable_list(DS, many[:64])
+        assert list(server.data_sets) == [DS]
+        assert FREETASE2.keep_data_sets
+
+
+async def test_freetase2_advertises_blocks_1_2_5_in_16_bits() -> None:
+    async with peer(FREETASE2) as (_, client):
+        features = ObjectName.vmd("Supported_Features")
+        assert await client.get_variable_access_attributes(features) == BitStringType(16)
+        (value,) = await client.read(features)
+        assert isinstance(value, BitString) and value.nbits == 16
+        assert value.set_bits() == [0, 1, 4]
+        (point,) = await client.read(dom("pt001"))
+        assert point == Structure((Float32(1.0), BitString(8, b"\0"), Integer(0)))
