@@ -16,7 +16,7 @@ from gateway.bus import PointBus
 from gateway.points import PointDef, PointKind, Validity
 from tests.support import eventually
 from tests.support.tase2.client import running_client
-from tests.support.tase2.quirky import Quirks, QuirkyServer, running_quirky
+from tests.support.tase2.quirky import FREETASE2, Quirks, QuirkyServer, running_quirky
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -210,3 +210,36 @@ def test_data_set_names_are_unique_per_run_and_fit_an_identifier() -> None:
     assert one.suffix != two.suffix and one.suffix[:2] == two.suffix[:2]
     fixed = Tase2ClientAdapter("quirky", settings(1, data_set_suffix="A1"), bus)
     assert fixed.suffix == "A1"
+
+
+async def test_a_freetase2_like_server_every_quirk_at_once() -> None:
+    """Whole writes answered and ignored, StartTime a binary time, Status an integer, the
+    conditions an integer mask, Next_DSTransfer_Set always the first transfer set, reports
+    named by the transfer set with a header, zero time stamps, data sets that stay: values
+    reach the bus from two data sets (two transfer sets), and nothing is left behind."""
+    async with running_quirky(FREETASE2, points=len(POINTS)) as (server, port):
+        bus = make_bus()
+        cfg = settings(
+            port,
+            data_sets=[{"name": "FAST", "interval": 1}, {"name": "SLOW", "interval": 1}],
+            points=[
+                {"remote": p, "point": f"B_{p}", "data_set": "FAST" if n < 3 else "SLOW"}
+                for n, p in enumerate(POINTS)
+            ],
+        )
+        async with running_client(cfg, bus, "quirky") as client:
+            for n, p in enumerate(POINTS):
+                server.set_value(p, 100.0 + n, flags=0x20, ts=0)
+            await eventually(lambda: arrived(bus), what="values of both data sets", timeout=15)
+            await eventually(lambda: client.link.state == "running", what="running")
+            status = client.status()
+            modes = {d["mode"] for d in status["data_sets"].values()}
+            assert modes == {"reporting"}, status["data_sets"]
+            assert sorted(status["transfer_sets"].values()) == [
+                f"{DOMAIN}/DSTS_1",
+                f"{DOMAIN}/DSTS_2",
+            ]
+            assert bus.get("B_pt001").quality.timestamp_invalid  # time stamp 0: receive time
+        await eventually(
+            lambda: not [n for n in server.data_sets if "_01_" in n.item], what="clean"
+        )
