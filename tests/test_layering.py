@@ -5,9 +5,10 @@
 * product code never imports the GPL test peer (pyiec61850);
 * the sans-IO layers of ``adapters/tase2`` stay sans-IO: ``asn1/``, ``iso/``, ``mms/`` outside
   ``mms/aio/``, ``model/``, the engine modules of ``server/`` and ``client/`` (and the package's
-  own top-level modules) import no event loop, socket, TLS, clock or randomness, and none of
-  the modules that do. A module of ``adapters/tase2`` is sans-IO unless it is in ``mms/aio/``
-  or ``tools/`` or is one of the shells named below.
+  own top-level modules, and the tools' text and result modules) import no event loop, socket,
+  TLS, clock or randomness, and none of the modules that do. A module of ``adapters/tase2`` is
+  sans-IO unless it is in ``mms/aio/`` or ``tools/`` (but for the tools named below) or is one
+  of the shells named below.
 
 Every import counts: at the top of a module, inside a function, or under ``TYPE_CHECKING``.
 """
@@ -30,7 +31,15 @@ SANS_IO_PACKAGES = ("asn1", "iso", "mms", "model", "server", "client")
 """The layers the design names sans-IO (checked to exist below)."""
 
 IO_PACKAGES = ("mms/aio", "tools")
-"""Packages that are all I/O: every asyncio piece of MMS, and the command-line tools."""
+"""Packages of I/O: every asyncio piece of MMS, and the command-line tools (but for
+``SANS_IO_TOOLS``)."""
+
+SANS_IO_TOOLS = {
+    "tools/reasons.py": "refusals, access errors and ACSE diagnostics in words",
+    "tools/render.py": "types, values and reports as text and JSON",
+    "tools/result.py": "what a probe run found and learnt",
+}
+"""The modules of ``tools/`` that are sans-IO, checked like the engines."""
 
 SHELLS = {
     "server/adapter.py": "the tase2-server adapter: its task, the bus and the clock",
@@ -92,6 +101,8 @@ def tase2_rel(path: Path) -> str:
 
 def is_io_module(rel: str) -> bool:
     """True for the asyncio side of ``adapters/tase2`` (``rel`` relative to it)."""
+    if rel in SANS_IO_TOOLS:
+        return False
     return rel in SHELLS or any(rel.startswith(f"{p}/") for p in IO_PACKAGES)
 
 
@@ -174,7 +185,8 @@ def test_the_sans_io_layers_are_the_ones_the_design_names():
         assert f"{package}/__init__.py" in engines, package
     assert {"asn1/ber.py", "iso/acse.py", "mms/association.py", "model/points.py"} <= engines
     assert {"server/transfer.py", "server/handler.py", "client/plan.py"} <= engines
-    assert not any(rel.startswith(("mms/aio/", "tools/")) for rel in engines)
+    assert not any(rel.startswith("mms/aio/") for rel in engines)
+    assert {rel for rel in engines if rel.startswith("tools/")} == set(SANS_IO_TOOLS)
     assert not engines & set(SHELLS)
 
 

@@ -21,44 +21,27 @@ Exit codes (also in ``--help``): 0 done, TASE.2 objects found; 1 done, but TASE.
 are missing or a read/watch/operate/tag step failed; 2 usage error; 3 cannot connect (refused,
 unreachable); 4 association refused by the server; 5 timeout; 6 association lost or protocol
 error during the probe; 130 interrupted (Ctrl-C).
+
+This module is the command and the discovery; the rest of the probe is beside it:
+:mod:`~adapters.tase2.tools.watch` (``--watch``), :mod:`~adapters.tase2.tools.devices`
+(``--operate``, ``--tag``), :mod:`~adapters.tase2.tools.render` (types, values and reports as
+text and JSON) and :mod:`~adapters.tase2.tools.result` (what a run found).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import json
-import secrets
-import string
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
-from adapters.tase2.asn1.ber import code_name
-from adapters.tase2.client.devices import DeviceError, get_tag, operate_device, set_tag
-from adapters.tase2.client.plan import (
-    SPECIAL_MEMBERS,
-    check_startup,
-    features_blocks,
-)
-from adapters.tase2.client.session import (
-    ReservedTransferSet,
-    SetupError,
-    declared_types,
-    define_data_set,
-    delete_data_set,
-    reserve_transfer_set,
-    unusable_members,
-    write_transfer_set,
-)
+from adapters.tase2.client.plan import check_startup, features_blocks
+from adapters.tase2.client.session import declared_types
 from adapters.tase2.client.settings import parse_address
 from adapters.tase2.errors import Tase2Error
 from adapters.tase2.iso.acse import check_ap_title
-from adapters.tase2.mms.access import VariableListName
 from adapters.tase2.mms.aio.client import (
     MmsAssociationError,
     MmsClient,
@@ -67,50 +50,17 @@ from adapters.tase2.mms.aio.client import (
     MmsRequestTimeout,
 )
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
-from adapters.tase2.mms.data import (
-    AccessResult,
-    Array,
-    BitString,
-    Boolean,
-    DataAccessError,
-    Float32,
-    Float64,
-    Integer,
-    Structure,
-    Unsigned,
-)
+from adapters.tase2.mms.data import AccessResult, DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import MmsServiceError
-from adapters.tase2.mms.services import InformationReport, ObjectClass
-from adapters.tase2.mms.types import (
-    ArrayType,
-    BitStringType,
-    BooleanType,
-    FloatType,
-    IntegerType,
-    OctetStringType,
-    StructureType,
-    TypeSpecification,
-    UnsignedType,
-    VisibleStringType,
-)
-from adapters.tase2.model.devices import SBO_SUFFIX, DeviceKind, TagState, TagValue
-from adapters.tase2.model.layout import PointLayout, layout_of, standard_layout
+from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.model.objects import (
     BILATERAL_TABLE_ID,
-    DS_CONDITIONS_DETECTED,
-    REPORT_ONLY_NAMES,
     SUPPORTED_FEATURES,
     TASE2_VERSION,
-    TRANSFER_SET_NAME,
-    TRANSFER_SET_TIME_STAMP,
-    DSConditions,
     DSTransferSetError,
-    ds_conditions_from_data,
-    transfer_set_reference,
 )
-from adapters.tase2.model.points import PointDecodeError, PointType, Role, identify_point_type
-from adapters.tase2.model.transfer_set import DSTransferSetValue
+from adapters.tase2.tools.devices import operate, tag
 from adapters.tase2.tools.reasons import (
     AssociationIdentity,
     access_reason,
@@ -118,7 +68,9 @@ from adapters.tase2.tools.reasons import (
     explain_access,
     service_reason,
 )
-from gateway.points import Quality, State
+from adapters.tase2.tools.render import data_json, parse_name, point_json, point_text, type_text
+from adapters.tase2.tools.result import Known, ProbeResult, Types, declared_type
+from adapters.tase2.tools.watch import WatchError, watch
 
 __all__ = [
     "EXIT_ASSOCIATION",
@@ -128,13 +80,10 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PROTOCOL",
     "EXIT_TIMEOUT",
-    "iso_time",
-    "point_json",
-    "point_text",
-    "quality_text",
+    "ProbeError",
+    "add_probe_command",
+    "probe",
     "run_probe",
-    "type_text",
-    "watch_data_set_name",
 ]
 
 EXIT_OK, EXIT_NOT_TASE2, EXIT_CONNECT, EXIT_ASSOCIATION, EXIT_TIMEOUT, EXIT_PROTOCOL = (
@@ -146,15 +95,6 @@ EXIT_OK, EXIT_NOT_TASE2, EXIT_CONNECT, EXIT_ASSOCIATION, EXIT_TIMEOUT, EXIT_PROT
     6,
 )
 EXIT_INTERRUPTED = 130
-WATCH_PREFIX = "GWP_"
-_SUFFIX_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def watch_data_set_name() -> str:
-    """A data set name of this run's own: ``GWP_`` and six random ``[A-Z0-9]`` characters
-    (2 billion names), so that two probes, or a probe and a set left on the server by an
-    earlier one, do not collide."""
-    return WATCH_PREFIX + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(6))
 
 
 class ProbeError(Tase2Error):
@@ -163,226 +103,6 @@ class ProbeError(Tase2Error):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _component_text(spec: TypeSpecification) -> str:
-    if isinstance(spec, FloatType):
-        return f"float{spec.format_width}"
-    if isinstance(spec, IntegerType):
-        return f"int{spec.width}"
-    if isinstance(spec, UnsignedType):
-        return f"uint{spec.width}"
-    if isinstance(spec, BitStringType):
-        return f"bits({spec.size})"
-    if isinstance(spec, BooleanType):
-        return "bool"
-    if isinstance(spec, VisibleStringType):
-        return f"vstring({spec.size})"
-    if isinstance(spec, OctetStringType):
-        return f"octets({spec.size})"
-    if isinstance(spec, ArrayType):
-        return f"array[{spec.count}] of {_component_text(spec.element)}"
-    if isinstance(spec, StructureType):
-        inner = ", ".join(
-            f"{c.name}: {_component_text(c.type)}" if c.name else _component_text(c.type)
-            for c in spec.components
-        )
-        return f"struct{{{inner}}}"
-    return type(spec).__name__.removesuffix("Type").lower()
-
-
-def _shape(spec: TypeSpecification) -> Any:
-    """A type without component names, for servers that do not return them."""
-    if isinstance(spec, StructureType):
-        return tuple(_shape(c.type) for c in spec.components)
-    return spec
-
-
-_TASE2_TYPES: dict[Any, str] = {}
-_TASE2_SHAPES: dict[Any, str] = {}
-for _t in PointType:
-    _TASE2_TYPES.setdefault(_t.info.spec, _t.info.tase2_name)
-    _TASE2_SHAPES.setdefault(_shape(_t.info.spec), _t.info.tase2_name)
-
-
-def type_text(spec: TypeSpecification, name: str = "") -> str:
-    """A one-line description of an MMS type, with the TASE.2 point type it matches.
-
-    Component names decide between types of the same shape (Data_StateQTimeTag's
-    {TimeStamp, Flags} vs Data_DiscreteQ's {Value, Flags}); the special TASE.2 objects
-    (report-only variables, transfer sets) are never labelled as points.
-    """
-    text = _component_text(spec)
-    if name in REPORT_ONLY_NAMES:
-        return text
-    tase2 = _TASE2_TYPES.get(spec)
-    if tase2 is None and not _has_component_names(spec):
-        tase2 = _TASE2_SHAPES.get(_shape(spec))
-    return f"{text} = {tase2}" if tase2 else text
-
-
-def _has_component_names(spec: TypeSpecification) -> bool:
-    return isinstance(spec, StructureType) and any(c.name for c in spec.components)
-
-
-def data_json(data: AccessResult) -> Any:
-    """A JSON-friendly form of an MMS value."""
-    if isinstance(data, DataAccessError):
-        return {"error": code_name(data), "reason": explain_access(data)}
-    if isinstance(data, Structure | Array):
-        return [data_json(d) for d in data.items]
-    if isinstance(data, BitString):
-        return {"bits": data.nbits, "hex": data.data.hex()}
-    if isinstance(data, Float32 | Float64 | Integer | Unsigned | Boolean):
-        return data.value
-    value = getattr(data, "value", None)
-    if isinstance(value, str | int | float):
-        return value
-    if isinstance(value, bytes):
-        return value.hex()
-    return repr(data)
-
-
-STATE_NAMES: Final[dict[int, str]] = {
-    State.BETWEEN: "between",
-    State.OFF: "open",
-    State.ON: "closed",
-    State.INVALID: "invalid",
-}
-"""The two-bit state of a state point in words (0 between, 1 off/open, 2 on/closed)."""
-
-Types = dict[ObjectName, TypeSpecification | str]
-"""The declared type of each object asked for in this run, or why the server gave none."""
-
-
-@dataclass
-class Known:
-    """What this run learnt of the server's objects: the declared ``types`` (asked once per
-    object) and the names of each ``listed`` scope (a domain, None for VCC)."""
-
-    types: Types = field(default_factory=dict)
-    listed: dict[str | None, set[str]] = field(default_factory=dict)
-
-
-def iso_time(ts: float, milliseconds: bool = False) -> str:
-    """POSIX seconds as ISO 8601 UTC: ``2026-12-01T21:38:05Z`` (``.250Z`` with ms)."""
-    try:
-        when = datetime.fromtimestamp(ts, UTC)
-    except (OverflowError, OSError, ValueError):
-        return f"{ts} (not a time)"
-    text = when.isoformat(timespec="milliseconds" if milliseconds else "seconds")
-    return text.removesuffix("+00:00") + "Z"
-
-
-def quality_text(quality: Quality) -> str:
-    """Quality in short words: ``valid telemetered``, ``suspect calculated abnormal``..."""
-    words = [code_name(quality.validity), code_name(quality.source)]
-    if quality.abnormal:
-        words.append("abnormal")
-    if quality.timestamp_invalid:
-        words.append("time-not-valid")
-    return " ".join(words)
-
-
-def _layout(data: AccessResult, spec: TypeSpecification | None) -> PointLayout | None:
-    """The layout of the declared type; by the value's shape only when none was declared."""
-    if spec is not None:
-        return layout_of(spec)
-    ptype = identify_point_type(data) if not isinstance(data, DataAccessError) else None
-    return None if ptype is None else standard_layout(ptype)
-
-
-def point_json(data: AccessResult, spec: TypeSpecification | None = None) -> Any:
-    """A value decoded by its declared type ``spec`` (by its shape when the server declared
-    none) as a TASE.2 point, with the fields people read (``state``, ``time``,
-    ``quality_text``) beside the machine values; not a point: :func:`data_json`."""
-    if isinstance(data, DataAccessError):
-        return {"error": code_name(data), "reason": explain_access(data)}
-    layout = _layout(data, spec)
-    if layout is None:
-        return data_json(data)
-    try:
-        d = layout.decode(data)
-    except PointDecodeError as exc:
-        return {"raw": data_json(data), "problem": f"not of its declared type: {exc}"}
-    roles = set(layout.roles)
-    out: dict[str, Any] = {}
-    if layout.type is not None:
-        out["type"] = layout.type.info.tase2_name
-    out["value"] = d.value
-    if roles & {Role.STATE, Role.STATE_VALUE} and isinstance(d.value, int):
-        out["state"] = STATE_NAMES.get(d.value, str(d.value))
-    if roles & {Role.STATE, Role.FLAGS}:
-        out["quality"] = d.quality.to_dict()
-        out["quality_text"] = quality_text(d.quality)
-    if d.ts is not None:
-        out["ts"] = d.ts
-        out["time"] = iso_time(d.ts, Role.TSX in roles)
-    if d.cov is not None:
-        out["cov"] = d.cov
-    return out
-
-
-def _number_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.7g}"
-    return json.dumps(value)
-
-
-def point_text(value: Any) -> str:
-    """One line for a :func:`point_json` value: ``closed valid telemetered
-    2026-12-01T21:38:05Z (Data_StateQTimeTag)``; an error with its reason."""
-    if not isinstance(value, dict):
-        return json.dumps(value)
-    if "error" in value:
-        return f"{value['error']} ({value['reason']})"
-    if "raw" in value:
-        return f"{json.dumps(value['raw'])} ({value['problem']})"
-    parts: list[str] = []
-    if "state" in value:
-        parts.append(value["state"])
-    elif value.get("value") is not None:
-        parts.append(_number_text(value["value"]))
-    for key in ("quality_text", "time"):
-        if key in value:
-            parts.append(value[key])
-    if "cov" in value:
-        parts.append(f"cov {value['cov']}")
-    if "type" in value:
-        parts.append(f"({value['type']})")
-    return " ".join(parts)
-
-
-def parse_name(text: str) -> ObjectName:
-    """``DOMAIN/Item`` -> ICC-scope name, ``Item`` -> VCC (VMD) name."""
-    domain, sep, item = text.partition("/")
-    return ObjectName.dom(domain, item) if sep else ObjectName.vmd(text)
-
-
-# --------------------------------------------------------------------------- the probe
-
-
-@dataclass
-class ProbeResult:
-    """Everything the probe found (printed as text or JSON)."""
-
-    address: str
-    identity: dict[str, str] | None = None
-    pdu_size: int = 0
-    version: str | None = None
-    features: list[int] | None = None
-    domains: dict[str, dict[str, Any]] = field(default_factory=dict)
-    vcc_variables: dict[str, str] = field(default_factory=dict)
-    tase2: bool = False
-    missing: list[str] = field(default_factory=list)
-    reads: dict[str, Any] = field(default_factory=dict)
-    watch: dict[str, Any] = field(default_factory=dict)
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    controls: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
 
 def _refusal(exc: MmsServiceError | MmsRejected) -> str:
@@ -411,11 +131,6 @@ async def _types(
 
     await asyncio.gather(*(one(n) for n in names[:limit]))
     return out
-
-
-def _spec(types: Types, name: ObjectName) -> TypeSpecification | None:
-    spec = types.get(name)
-    return None if isinstance(spec, str) else spec
 
 
 async def _ask_types(client: MmsClient, names: Sequence[ObjectName], known: Known) -> None:
@@ -523,331 +238,9 @@ async def _read(client: MmsClient, names: Sequence[str], result: ProbeResult, kn
         result.problems.append(f"read: {_refusal(exc)}")
         return
     for text, obj, value in zip(names, objects, values, strict=True):
-        result.reads[text] = point_json(value, _spec(types, obj))
+        result.reads[text] = point_json(value, declared_type(types, obj))
         if isinstance(value, DataAccessError):
             result.problems.append(f"read {text}: {access_reason(value)}")
-
-
-class WatchError(Tase2Error):
-    """The server would not let the probe watch; the message says why, in words."""
-
-
-def _setup_reason(exc: SetupError) -> str:
-    """A set-up step's refusal with the server's code spelled and explained."""
-    text = str(exc)
-    context = exc.__context__
-    if exc.error is not None:
-        raw, reason = exc.error.name.lower(), access_reason(exc.error)
-    elif isinstance(context, MmsServiceError):
-        e = context.error
-        raw, reason = f"{e.error_class.name}/{e.code_name}".lower(), service_reason(e)
-    else:
-        return text
-    return text.replace(raw, reason) if raw in text else f"{text}: {reason}"
-
-
-async def _define(client: MmsClient, ds: ObjectName, members: Sequence[ObjectName]) -> None:
-    """Define the watch data set; a refusal names the members the server lacks."""
-    try:
-        await define_data_set(client, ds, members)
-    except SetupError as exc:
-        reason = _setup_reason(exc)
-        points = [m for m in members if m.item not in SPECIAL_MEMBERS]
-        unusable = await unusable_members(client, points)
-        if unusable:
-            reason += "; not usable: " + ", ".join(
-                f"{n} ({why.replace('_', '-')})" for n, why in unusable.items()
-            )
-        raise WatchError(reason) from None
-
-
-async def _stop(
-    client: MmsClient, reserved: ReservedTransferSet, value: DSTransferSetValue
-) -> bool:
-    """Stop the transfer set started with ``value``: the same value with Status false (a
-    running transfer set takes only a change of Status), else ``TS$Status`` alone."""
-    failures = (
-        SetupError,
-        DSTransferSetError,
-        MmsServiceError,
-        MmsRejected,
-        MmsRequestTimeout,
-        ConnectionError,
-    )
-    with contextlib.suppress(*failures):
-        await write_transfer_set(client, reserved, dataclasses.replace(value, status=False))
-        return True
-    ts = reserved.name
-    status = ObjectName(ts.scope, f"{ts.item}$Status", ts.domain)
-    with contextlib.suppress(*failures):
-        return not client.closed and await client.write(status, Boolean(False)) is None
-    return False
-
-
-async def _still_defined(client: MmsClient, ds: ObjectName) -> bool:
-    """True when the server still lists data set ``ds`` (False when it will not say)."""
-    if client.closed or ds.domain is None:
-        return False
-    try:
-        names = await client.get_name_list(ObjectClass.NAMED_VARIABLE_LIST, Scope.DOMAIN, ds.domain)
-    except (MmsServiceError, MmsRejected, MmsRequestTimeout, ConnectionError):
-        return False
-    return ds.item in names
-
-
-async def _clean_up(
-    client: MmsClient,
-    ds: ObjectName,
-    started: tuple[ReservedTransferSet, DSTransferSetValue] | None,
-    result: ProbeResult,
-) -> None:
-    """Stop the transfer set (when a start was tried) and delete the data set; never raises."""
-    if started is not None and not client.closed:
-        result.watch["stopped"] = await _stop(client, *started)
-    deleted = await delete_data_set(client, ds) and not await _still_defined(client, ds)
-    result.watch["deleted"] = deleted
-    if not deleted and not client.closed:
-        result.problems.append(f"watch: could not delete data set {ds} from the server")
-
-
-async def _watch(
-    client: MmsClient,
-    points: Sequence[str],
-    domain: str,
-    seconds: float,
-    interval: int,
-    result: ProbeResult,
-    known: Known,
-    out: TextIO | None,
-) -> None:
-    ds = ObjectName.dom(domain, watch_data_set_name())
-    result.watch = {"data_set": str(ds), "stopped": False, "deleted": False}
-    members = [ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS] + [parse_name(p) for p in points]
-    await _ask_types(client, members[len(SPECIAL_MEMBERS) :], known)
-    started: tuple[ReservedTransferSet, DSTransferSetValue] | None = None
-    try:
-        await _define(client, ds, members)
-        candidate = await reserve_transfer_set(client, domain)
-        result.watch["transfer_set"] = str(candidate.name)
-        value = DSTransferSetValue(
-            data_set=ds,
-            interval=interval,
-            integrity_check=interval,
-            conditions=DSConditions.INTERVAL_TIMEOUT | DSConditions.OBJECT_CHANGE,
-            status=True,
-        )
-        started = (candidate, value)  # from here on a stop is due, even after a half start
-        await write_transfer_set(client, candidate, value)
-        await _receive(client, members, seconds, result, known.types, out)
-    except SetupError as exc:
-        raise WatchError(_setup_reason(exc)) from None
-    finally:
-        await _clean_up(client, ds, started, result)
-
-
-async def _receive(
-    client: MmsClient,
-    members: Sequence[ObjectName],
-    seconds: float,
-    result: ProbeResult,
-    types: Types,
-    out: TextIO | None,
-) -> None:
-    """Collect (and print, with ``out``) the reports for ``seconds``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    reports = client.reports()
-    while (left := deadline - loop.time()) > 0:
-        try:
-            report = await asyncio.wait_for(reports.__anext__(), left)
-        except (TimeoutError, StopAsyncIteration):
-            break
-        entry = _report_json(report, members, loop.time() - (deadline - seconds), types)
-        result.reports.append(entry)
-        if out is not None:
-            print(_report_text(entry), file=out, flush=True)
-
-
-def _conditions_text(conditions: DSConditions) -> str:
-    names = [code_name(c) for c in DSConditions if c and c in conditions]
-    return ", ".join(names) or "none"
-
-
-def _report_json(
-    report: InformationReport, members: Sequence[ObjectName], t: float, types: Types
-) -> dict[str, Any]:
-    spec = report.spec
-    names: list[ObjectName | None]
-    if isinstance(spec, VariableListName):
-        names = list(members) if len(members) == len(report.results) else []
-        kind = "full"
-    else:
-        names = [e.name for e in spec.items]
-        kind = "changes"
-    names += [None] * (len(report.results) - len(names))
-    values: dict[str, Any] = {}
-    entry: dict[str, Any] = {"t": round(t, 3), "kind": kind, "values": values}
-    for i, (name, value) in enumerate(zip(names, report.results, strict=False)):
-        item = name.item if name is not None else ""
-        if item == DS_CONDITIONS_DETECTED and isinstance(value, BitString):
-            values[item] = ds_conditions_from_data(value).name
-            entry["conditions"] = _conditions_text(ds_conditions_from_data(value))
-        elif item == TRANSFER_SET_TIME_STAMP and isinstance(value, Integer | Unsigned):
-            values[item] = value.value
-            entry["time"] = iso_time(value.value)
-        elif item == TRANSFER_SET_NAME and not isinstance(value, DataAccessError):
-            values[item] = data_json(value)
-            domain = name.domain if name is not None else None
-            with contextlib.suppress(DSTransferSetError):
-                ts = transfer_set_reference(value, domain or "", what=TRANSFER_SET_NAME)
-                entry["transfer_set"] = str(ts or "")
-        elif item in SPECIAL_MEMBERS:
-            values[item] = data_json(value)
-        else:
-            label = str(name) if name is not None else f"#{i}"
-            values[label] = point_json(value, _spec(types, name) if name else None)
-    return entry
-
-
-def _report_text(entry: Mapping[str, Any]) -> str:
-    """A report for people: a header line, then one line per point."""
-    head = f"report +{entry['t']:.1f}s {entry['kind']}"
-    if "conditions" in entry:
-        head += f" ({entry['conditions']})"
-    if "transfer_set" in entry:
-        head += f" from {entry['transfer_set']}"
-    if "time" in entry:
-        head += f" at {entry['time']}"
-    lines = [head]
-    for label, value in entry["values"].items():
-        if label not in SPECIAL_MEMBERS:
-            lines.append(f"  {label} = {point_text(value)}")
-    return "\n".join(lines)
-
-
-_TAG_STATES = {
-    "none": TagState.NONE,
-    "0": TagState.NONE,
-    "open-close": TagState.OPEN_AND_CLOSE_INHIBIT,
-    "1": TagState.OPEN_AND_CLOSE_INHIBIT,
-    "close-only": TagState.CLOSE_ONLY_INHIBIT,
-    "2": TagState.CLOSE_ONLY_INHIBIT,
-}
-
-_TAG_WORDS = {
-    TagState.NONE: "not tagged",
-    TagState.OPEN_AND_CLOSE_INHIBIT: "open-and-close inhibit",
-    TagState.CLOSE_ONLY_INHIBIT: "close-only inhibit",
-    TagState.INVALID: "invalid",
-}
-
-
-def _number(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _device_reason(exc: DeviceError) -> str:
-    """Why a device step failed, without the step's own prefix: ``refused:
-    temporarily-unavailable (busy, ...)``, ``refused: access/...``, or the detail."""
-    context = exc.__context__
-    if exc.error is not None:
-        return f"refused: {access_reason(exc.error)}"
-    if isinstance(context, MmsServiceError):
-        return f"refused: {service_reason(context.error)}"
-    what, sep, rest = exc.detail.partition(": ")
-    return rest if sep and what.split(" ")[0] in ("select", "operate", "get", "set") else exc.detail
-
-
-async def _tag_reason(client: MmsClient, name: ObjectName, exc: DeviceError) -> str | None:
-    """The reason of a refused operate when the device is tagged (naming the tag), else
-    None."""
-    if exc.error is None:
-        return None
-    try:
-        tag = await get_tag(client, name)
-    except DeviceError:
-        return None
-    if tag.state is TagState.NONE:
-        return None
-    why = _TAG_WORDS[tag.state] + (f": {tag.reason}" if tag.reason else "")
-    return f"refused: {code_name(exc.error)} (device tagged {why})"
-
-
-def _has_sbo(name: ObjectName, known: Known) -> bool:
-    """True when the server lists the device's ``_SBO`` object (a select-before-operate
-    device)."""
-    return name.item + SBO_SUFFIX in known.listed.get(name.domain, ())
-
-
-async def _operate(
-    client: MmsClient,
-    device: str,
-    value_text: str,
-    sbo: bool,
-    result: ProbeResult,
-    known: Known,
-) -> None:
-    """Select (with ``sbo``) and operate ``device``; the outcome goes to ``result``."""
-    name = parse_name(device)
-    entry: dict[str, Any] = {"action": "operate", "device": device, "sbo": sbo}
-    try:
-        value = _number(value_text)
-    except ValueError:
-        result.problems.append(f"operate {device}: {value_text!r} is not a number")
-        return
-    entry["value"] = value
-    try:
-        spec: TypeSpecification | None = await client.get_variable_access_attributes(name)
-    except (MmsServiceError, MmsRejected):
-        spec = None
-    real = isinstance(spec, FloatType) or (spec is None and isinstance(value, float))
-    kind = DeviceKind.SETPOINT_REAL if real else DeviceKind.SETPOINT_DISCRETE
-    try:
-        entry["check_back"] = await operate_device(client, name, kind, value, sbo=sbo)
-        entry["outcome"] = "success"
-    except DeviceError as exc:
-        step = "select" if exc.detail.startswith("select") else "operate"
-        tagged = await _tag_reason(client, name, exc)
-        reason = tagged or _device_reason(exc)
-        if not (sbo or tagged) and exc.error is not None and _has_sbo(name, known):
-            reason += f"; {device} is select-before-operate: use --sbo"
-        entry["outcome"] = code_name(exc.error) if exc.error else "failed"
-        entry["refusal"] = reason if step == "operate" else f"select {reason}"
-        entry["detail"] = exc.detail
-        result.problems.append(f"operate {device}: {entry['refusal']}")
-    result.controls.append(entry)
-
-
-async def _tag(client: MmsClient, args: Sequence[str], result: ProbeResult) -> None:
-    """``DEVICE``: read its tag; ``DEVICE STATE [REASON...]``: set it."""
-    device, *rest = args
-    name = parse_name(device)
-    entry: dict[str, Any] = {"action": "tag", "device": device}
-    try:
-        if rest:
-            state = _TAG_STATES.get(rest[0].lower())
-            if state is None:
-                result.problems.append(
-                    f"tag {device}: state {rest[0]!r} is none, open-close or close-only"
-                )
-                return
-            reason = " ".join(rest[1:])
-            entry.update(action="set-tag", state=state.name.lower(), reason=reason)
-            await set_tag(client, name, TagValue(state, reason))
-        tag = await get_tag(client, name)
-        entry.update(
-            tag={"state": tag.state.name.lower(), "reason": tag.reason, "armed": tag.armed},
-            outcome="success",
-        )
-    except DeviceError as exc:
-        entry["outcome"] = code_name(exc.error) if exc.error else "failed"
-        entry["refusal"] = _device_reason(exc)
-        entry["detail"] = exc.detail
-        result.problems.append(f"{entry['action']} {device}: {entry['refusal']}")
-    result.controls.append(entry)
 
 
 def _classify(exc: MmsAssociationError, who: AssociationIdentity) -> ProbeError:
@@ -911,9 +304,11 @@ async def probe(args: argparse.Namespace, out: TextIO | None) -> ProbeResult:
                     "Bilateral_Table_ID (or --domain)"
                 )
             else:
+                names = [parse_name(p) for p in points]
+                await _ask_types(client, names, known)
                 try:
-                    await _watch(
-                        client, points, domain, args.watch, args.interval, result, known, out
+                    await watch(
+                        client, domain, names, args.watch, args.interval, result, known.types, out
                     )
                 except WatchError as exc:
                     result.problems.append(f"watch: {exc}")
@@ -922,9 +317,9 @@ async def probe(args: argparse.Namespace, out: TextIO | None) -> ProbeResult:
                 except DSTransferSetError as exc:
                     result.problems.append(f"watch: {exc} ({explain_access(exc.error)})")
         if args.tag:
-            await _tag(client, args.tag, result)
+            await tag(client, args.tag, result)
         if args.operate:
-            await _operate(client, args.operate[0], args.operate[1], args.sbo, result, known)
+            await operate(client, args.operate[0], args.operate[1], args.sbo, result, known)
     except MmsRequestTimeout as exc:
         raise ProbeError(f"timeout: {exc}", EXIT_TIMEOUT) from None
     except (MmsConnectionLost, MmsRejected) as exc:

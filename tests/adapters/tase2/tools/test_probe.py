@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from adapters.tase2.mms.aio.client import MmsClient
-from adapters.tase2.mms.data import BitString, Integer, Structure
 from adapters.tase2.mms.names import Scope
 from adapters.tase2.mms.services import ObjectClass
 from adapters.tase2.model.points import PointType
-from adapters.tase2.tools.probe import add_probe_command, point_json
+from adapters.tase2.tools.probe import add_probe_command
 from adapters.tase2.tools.probe import probe as probe_in_process
 from gateway.points import GOOD
 from tests.support import eventually, free_port
@@ -127,20 +126,6 @@ async def test_probe_errors_are_one_line_with_their_exit_codes() -> None:
     assert code == 2 and "not a dotted OID" in err
 
 
-def test_every_point_type_is_named_by_its_exact_type_spec() -> None:
-    """Component names and integer widths tell apart types of one shape (e.g.
-    Data_StateQTimeTag {TimeStamp, Flags} vs Data_DiscreteQ {Value, Flags})."""
-    from adapters.tase2.model.points import PointType
-    from adapters.tase2.tools.probe import type_text
-
-    same_octet = {"Data_State", "Data_Flags", "Data_StateQ"}  # all a bare BIT STRING(8)
-    for ptype in PointType:
-        label = type_text(ptype.info.spec).rsplit(" = ", 1)[-1]
-        name = ptype.info.tase2_name
-        assert label == name or {label, name} <= same_octet, (name, label)
-    assert type_text(PointType.DATA_DISCRETE.info.spec, "Transfer_Set_Time_Stamp") == "int32"
-
-
 AS_PEER = ("--ap-title", PEER_AP, "--ae-qualifier", "12")
 STATEQ_TIMETAG = f"{DOMAIN}/{type_point(PointType.DATA_STATEQ_TIMETAG)}"
 REALQ_TIMETAG_EXT = f"{DOMAIN}/{type_point(PointType.DATA_REALQ_TIMETAG_EXTENDED)}"
@@ -184,20 +169,6 @@ async def test_state_points_are_printed_as_state_names_with_iso_times() -> None:
     assert value["quality"]["validity"] == "suspect" and value["quality_text"] == (
         "suspect calculated"
     )
-
-
-def test_a_state_q_time_tag_is_decoded_by_its_declared_type_not_by_its_shape() -> None:
-    """{TimeStamp, Flags} has the shape of Data_DiscreteQ {Value, Flags}: by shape alone the
-    time stamp would be the value; the declared type makes it a state with a time."""
-    data = Structure((Integer(1_796_161_085), BitString(8, bytes((0x40 | 0x20,)))))
-    spec = PointType.DATA_STATEQ_TIMETAG.info.spec
-    value = point_json(data, spec)
-    assert value["type"] == "Data_StateQTimeTag"
-    assert value["state"] == "open" and value["value"] == 1
-    assert value["time"] == "2026-12-01T21:38:05Z"
-    assert value["quality_text"] == "suspect telemetered"
-    guessed = point_json(data)  # no declared type: the shape is all there is
-    assert guessed["type"] == "Data_DiscreteQ" and "state" not in guessed
 
 
 async def test_a_refused_operate_on_a_tagged_device_names_the_tag(tmp_path: Path) -> None:
