@@ -109,6 +109,7 @@ class DataSetRun:
         self._reserved: ReservedTransferSet | None = None
         self._poll: asyncio.Task[None] | None = None
         self._defined = False
+        self._said_missing: frozenset[ObjectName] = frozenset()
 
     @property
     def settled(self) -> bool:
@@ -175,7 +176,9 @@ class DataSetRun:
         served = [s for s in served if s.name not in missing]
         names = ", ".join(list(self.status.not_served)[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        log.warning(
+        said, self._said_missing = self._said_missing, frozenset(missing)
+        log.log(
+            logging.DEBUG if said == self._said_missing else logging.WARNING,
             "tase2-client %s: data set %s refused (%s): the server lacks %d of its %d points "
             "(%s%s); %s",
             self.owner,
