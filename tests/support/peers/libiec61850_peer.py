@@ -215,11 +215,15 @@ class Client:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.con = lib.MmsConnection_create()
-        lib.MmsConnection_setRequestTimeout(self.con, int(cfg.get("request_timeout_ms", 5000)))
-        lib.MmsConnection_setConnectTimeout(self.con, int(cfg.get("connect_timeout_ms", 5000)))
+        self.con = self._new_connection()
         self.collector: ReportCollector | None = None
         self.subscriber: Any = None
+
+    def _new_connection(self) -> Any:
+        con = lib.MmsConnection_create()
+        lib.MmsConnection_setRequestTimeout(con, int(self.cfg.get("request_timeout_ms", 5000)))
+        lib.MmsConnection_setConnectTimeout(con, int(self.cfg.get("connect_timeout_ms", 5000)))
+        return con
 
     def err(self) -> Any:
         return lib.MmsError_create()
@@ -416,14 +420,31 @@ class Client:
         lib.MmsConnection_abort(self.con, e)
         return True
 
+    def _step(self, step: dict[str, Any], connected_by: dict[str, Any] | None) -> Any:
+        """Run one step; the first request after a connect that libiec61850 loses at once
+        (its known connect race: connect returns true, the request fails with connection
+        lost) is retried once on a new connection."""
+        op = getattr(self, f"op_{step['op']}")
+        try:
+            return op(step)
+        except RuntimeError as exc:
+            if connected_by is None or "connection-lost" not in str(exc).lower():
+                raise
+        self.con = self._new_connection()
+        self.op_connect(connected_by)
+        return op(step)
+
     def run(self, steps: list[dict[str, Any]]) -> int:
         failures = 0
+        connected_by: dict[str, Any] | None = None
         for i, step in enumerate(steps):
             op = step["op"]
             try:
-                result = getattr(self, f"op_{op}")(step)
+                result = self._step(step, connected_by)
+                connected_by = step if op == "connect" else None
                 emit({"i": i, "op": op, "ok": True, "result": result})
             except Exception as exc:
+                connected_by = None
                 failures += 1
                 emit({"i": i, "op": op, "ok": False, "error": str(exc)})
                 if step.get("required", True) and op == "connect":
