@@ -35,6 +35,7 @@ from adapters.tase2.mms.data import (
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError, ServiceError
 from adapters.tase2.mms.services import (
+    ConfirmedServiceResponse,
     DefineNamedVariableListRequest,
     DefineNamedVariableListResponse,
     DeleteNamedVariableListRequest,
@@ -249,13 +250,48 @@ class Tase2Handler:
     def _resolve(self, peer: PeerSession, name: ObjectName) -> Resolved:
         return resolve(peer.view, self.server.engine, name)
 
-    # ------------------------------------------------------------------ Identify, GetNameList
+    # ------------------------------------------------------------------ answered at once
+
+    def answer_now(self, ctx: ServiceContext, service: object) -> ConfirmedServiceResponse | None:
+        """Identify, GetNameList, Read and GetVariableAccessAttributes only look at what the
+        server holds: answered in the step that received them (see MmsHandler)."""
+        if isinstance(service, ReadRequest):
+            return self.read_now(ctx, service)
+        if isinstance(service, GetNameListRequest):
+            return self.get_name_list_now(ctx, service)
+        if isinstance(service, GetVariableAccessAttributesRequest):
+            return self.get_variable_access_attributes_now(ctx, service)
+        if isinstance(service, IdentifyRequest):
+            return self.identify_now(ctx, service)
+        return None
 
     async def identify(self, ctx: ServiceContext, request: IdentifyRequest) -> IdentifyResponse:
+        """Identify (as :meth:`identify_now`)."""
+        return self.identify_now(ctx, request)
+
+    async def get_name_list(
+        self, ctx: ServiceContext, request: GetNameListRequest
+    ) -> GetNameListResponse:
+        """GetNameList (as :meth:`get_name_list_now`)."""
+        return self.get_name_list_now(ctx, request)
+
+    async def read(self, ctx: ServiceContext, request: ReadRequest) -> ReadResponse:
+        """Read (as :meth:`read_now`)."""
+        return self.read_now(ctx, request)
+
+    async def get_variable_access_attributes(
+        self, ctx: ServiceContext, request: GetVariableAccessAttributesRequest
+    ) -> GetVariableAccessAttributesResponse:
+        """GetVariableAccessAttributes (as :meth:`get_variable_access_attributes_now`)."""
+        return self.get_variable_access_attributes_now(ctx, request)
+
+    # ------------------------------------------------------------------ Identify, GetNameList
+
+    def identify_now(self, ctx: ServiceContext, request: IdentifyRequest) -> IdentifyResponse:
         """Our vendor, model and revision."""
         return IdentifyResponse("iccp-gateway", "tase2-server", "0.1")
 
-    async def get_name_list(
+    def get_name_list_now(
         self, ctx: ServiceContext, request: GetNameListRequest
     ) -> GetNameListResponse:
         """Names the peer's table lets it see, one page at a time."""
@@ -292,7 +328,7 @@ class Tase2Handler:
 
     # ------------------------------------------------------------------ Read
 
-    async def read(self, ctx: ServiceContext, request: ReadRequest) -> ReadResponse:
+    def read_now(self, ctx: ServiceContext, request: ReadRequest) -> ReadResponse:
         """Read variables, or a data set (each member re-checked against the table)."""
         peer = self._peer(ctx)
         spec = request.spec
@@ -461,7 +497,7 @@ class Tase2Handler:
 
     # ------------------------------------------------------------------ GVAA
 
-    async def get_variable_access_attributes(
+    def get_variable_access_attributes_now(
         self, ctx: ServiceContext, request: GetVariableAccessAttributesRequest
     ) -> GetVariableAccessAttributesResponse:
         """The exact TASE.2 type, with component names."""

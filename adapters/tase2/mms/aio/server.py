@@ -155,7 +155,11 @@ class MmsHandler(Protocol):
     """The upper layer of an MMS server: one coroutine per confirmed service.
 
     Each returns the service response or raises :class:`MmsServiceError`, which is sent
-    as a confirmed-ErrorPDU.
+    as a confirmed-ErrorPDU. A handler may also have a plain method
+    ``answer_now(ctx, service) -> ConfirmedServiceResponse | None`` for the services it
+    answers without waiting (Read of values it holds...): the server then answers in the
+    same step, without a task, and sends every answer of a batch of requests in one write.
+    It returns None for what must go through the coroutines.
     """
 
     async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
@@ -428,6 +432,8 @@ class _ServerConnection:
         ctx = self.ctx
         assert ctx is not None
         if isinstance(pdu, ConfirmedRequest):
+            if self._answer_now(ctx, pdu):
+                return  # sent with the rest of this batch by _serve's flush
             task = asyncio.create_task(self._dispatch(ctx, pdu))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -441,6 +447,36 @@ class _ServerConnection:
         elif isinstance(pdu, Reject):
             log.warning("association %d: peer rejected: %s", self.association_id, pdu.reason)
 
+    def _answer_now(self, ctx: AssociationContext, request: ConfirmedRequest) -> bool:
+        """Answer ``request`` at once when the handler can (:meth:`MmsHandler.answer_now`):
+        no task, and the answer leaves with the batch it came in. False: dispatch it."""
+        answer_now = getattr(self.server.handler, "answer_now", None)
+        if answer_now is None:
+            return False
+        iid = request.invoke_id
+        try:
+            service = answer_now(ctx, request.service)
+        except MmsServiceError as exc:
+            self._send(ConfirmedError(iid, exc.error))
+            return True
+        except Exception:
+            self._send(self._handler_failed(request))
+            return True
+        if service is None:
+            return False
+        self._send(ConfirmedResponse(iid, service))
+        return True
+
+    def _handler_failed(self, request: ConfirmedRequest) -> ConfirmedError:
+        log.exception(
+            "association %d: handler failed on %s",
+            self.association_id,
+            type(request.service).__name__,
+        )
+        return ConfirmedError(
+            request.invoke_id, ServiceError(ErrorClass.SERVICE, ServiceCode.OTHER)
+        )
+
     async def _dispatch(self, ctx: AssociationContext, request: ConfirmedRequest) -> None:
         iid = request.invoke_id
         answer: ConfirmedResponse | ConfirmedError
@@ -451,23 +487,25 @@ class _ServerConnection:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception(
-                "association %d: handler failed on %s",
-                self.association_id,
-                type(request.service).__name__,
-            )
-            answer = ConfirmedError(iid, ServiceError(ErrorClass.SERVICE, ServiceCode.OTHER))
+            answer = self._handler_failed(request)
+        if self._send(answer):
+            await self.link.flush()
+
+    def _send(self, answer: ConfirmedResponse | ConfirmedError) -> bool:
+        """Queue ``answer`` (or, too large to encode, a ServiceError in its place); False
+        when the association is gone."""
         if self.association.closed:
-            return
+            return False
         try:
             self.association.send_pdu(answer)
         except (PduTooLargeError, MmsEncodeError) as exc:
             log.warning("association %d: response not sent: %s", self.association_id, exc)
             code = ServiceCode.PDU_SIZE if isinstance(exc, PduTooLargeError) else ServiceCode.OTHER
-            self.association.send_pdu(ConfirmedError(iid, ServiceError(ErrorClass.SERVICE, code)))
+            error = ServiceError(ErrorClass.SERVICE, code)
+            self.association.send_pdu(ConfirmedError(answer.invoke_id, error))
         except AssociationError:
-            return
-        await self.link.flush()
+            return False
+        return True
 
     async def _teardown(self) -> None:
         for task in list(self.tasks):

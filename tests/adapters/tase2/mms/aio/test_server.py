@@ -16,7 +16,7 @@ from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.data import DataAccessError, Float32, Integer
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
-from adapters.tase2.mms.services import InformationReport, ObjectClass
+from adapters.tase2.mms.services import InformationReport, ObjectClass, ReadRequest, ReadResponse
 from tests.support import eventually
 from tests.support.tase2 import annex_a
 from tests.support.tase2.mms_model import DOMAIN, REALQ_TYPE, TestHandler, realq
@@ -289,3 +289,45 @@ async def _connect_retrying(port: int) -> MmsClient:
         except MmsAssociationError:
             await asyncio.sleep(0.1)
     raise AssertionError("never associated")
+
+
+class AnsweringHandler(TestHandler):
+    """Reads of ``Now`` answered at once (answer_now), everything else by the coroutines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_once = 0
+
+    def answer_now(self, ctx: AssociationContext, service: object) -> object | None:
+        if not isinstance(service, ReadRequest) or not isinstance(service.spec, VariableList):
+            return None
+        item = service.spec.items[0].name.item
+        if item == "Refused":
+            raise MmsServiceError.of(ErrorClass.ACCESS, AccessCode.OBJECT_ACCESS_DENIED)
+        if item == "Broken":
+            raise RuntimeError("a bug in the handler")
+        if item != "Now":
+            return None
+        self.at_once += 1
+        return ReadResponse((Integer(self.at_once),))
+
+
+async def test_a_handler_answers_at_once_what_it_can_and_the_rest_as_before(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = AnsweringHandler()
+    async with MmsServer(handler, port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port)
+        now = ObjectName.dom(DOMAIN, "Now")
+        answers = await asyncio.gather(*(client.read(now) for _ in range(5)))
+        assert sorted(a[0].value for a in answers) == [1, 2, 3, 4, 5]  # type: ignore[union-attr]
+        assert await client.read(ObjectName.dom(DOMAIN, "Power")) == (realq(123.5, 0x20),)
+        with pytest.raises(MmsServiceError) as refused:
+            await client.read(ObjectName.dom(DOMAIN, "Refused"))
+        assert refused.value.error.code == AccessCode.OBJECT_ACCESS_DENIED
+        with pytest.raises(MmsServiceError) as broken:
+            await client.read(ObjectName.dom(DOMAIN, "Broken"))
+        assert broken.value.error.error_class is ErrorClass.SERVICE
+        assert "handler failed on ReadRequest" in caplog.text
+        assert await client.read(now) == (Integer(6),)  # the association lives on
+        await client.conclude()
