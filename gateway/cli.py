@@ -9,7 +9,6 @@ from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 from gateway.config import ConfigError, ConfigIssue, check_config, diff_configs
-from gateway.isn_cli import add_isn_commands
 from gateway.logs import setup_logging
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_NOT_STARTED = 0, 1, 2, 3
@@ -92,7 +91,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if asyncio.run(service.run()) else EXIT_NOT_STARTED
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = ("run", "check")
+"""Commands whose parser needs neither the ISN commands nor the plug-ins' (not imported)."""
+
+_OPTIONS_WITH_VALUE = ("--log-format", "--log-level")
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command word of `argv` (the first one not an option or an option's value)."""
+    words = iter(argv)
+    for word in words:
+        if word in _OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for a `command` of CORE_COMMANDS only the core commands, so
+    that running or checking a config imports no ISN or plug-in module it does not use."""
     parser = argparse.ArgumentParser(
         prog="iccp-gateway",
         description="ICCP / TASE.2 gateway: bridges field protocols and ICCP links.",
@@ -139,15 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
+    if command in CORE_COMMANDS:
+        return parser
+    from gateway.isn_cli import add_isn_commands
+
     add_isn_commands(commands)
-    for command in entry_points(group=COMMAND_ENTRY_POINTS):
-        command.load()(commands)  # e.g. `probe`, from the TASE.2 adapter package
+    for plugin in entry_points(group=COMMAND_ENTRY_POINTS):
+        plugin.load()(commands)  # e.g. `probe`, from the TASE.2 adapter package
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `iccp-gateway` console script."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_of(words)).parse_args(words)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -8,8 +8,8 @@ also `register()` a class directly. The core never imports an adapter module by 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -79,12 +79,16 @@ class UnknownAdapterType(LookupError):
 
 
 class AdapterRegistry:
-    """Adapter classes by `type` name, loaded from entry points on first use."""
+    """Adapter classes by `type` name, each loaded from its entry point on first use.
+
+    Only the entry point of a type a config names is loaded, so a gateway imports the
+    libraries (pymodbus, paho-mqtt...) of the adapters it runs and no others.
+    """
 
     def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
         self._group = group
         self._classes: dict[str, AdapterClass] = {}
-        self._loaded = False
+        self._entry_points: dict[str, EntryPoint] | None = None
 
     def register(self, cls: AdapterClass) -> AdapterClass:
         """Add (or replace) an adapter class; usable as a class decorator."""
@@ -92,27 +96,33 @@ class AdapterRegistry:
         return cls
 
     def get(self, type_name: str) -> AdapterClass:
-        self._load_entry_points()
-        try:
-            return self._classes[type_name]
-        except KeyError:
-            known = ", ".join(sorted(self._classes)) or "none"
+        """The class of `type_name`, importing its package the first time; raises
+        UnknownAdapterType when no package provides it or its package cannot be imported."""
+        cls = self._classes.get(type_name)
+        if cls is not None:
+            return cls
+        ep = self._declared().get(type_name)
+        if ep is None:
             raise UnknownAdapterType(
-                f"unknown adapter type {type_name!r} (known: {known})"
+                f"unknown adapter type {type_name!r} (known: {', '.join(self.names()) or 'none'})"
+            )
+        try:
+            loaded: AdapterClass = ep.load()
+        except ImportError as exc:
+            raise UnknownAdapterType(
+                f"adapter type {type_name!r} cannot be loaded from {ep.value}: {exc}"
             ) from None
+        self._classes[type_name] = loaded
+        return loaded
 
     def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._classes)
+        """Every known type name, registered or declared, without importing any adapter."""
+        return sorted(self._classes.keys() | self._declared().keys())
 
-    def _load_entry_points(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        for ep in entry_points(group=self._group):
-            if ep.name not in self._classes:
-                loaded: Callable[..., Adapter] = ep.load()
-                self._classes[ep.name] = loaded  # type: ignore[assignment]
+    def _declared(self) -> dict[str, EntryPoint]:
+        if self._entry_points is None:
+            self._entry_points = {ep.name: ep for ep in entry_points(group=self._group)}
+        return self._entry_points
 
 
 REGISTRY = AdapterRegistry()

@@ -4,7 +4,10 @@ Adapter type `modbus-plant-sim`. It owns no points: it stands in for a field dev
 `modbus-client` adapter polls (the demo runs it on 127.0.0.1:5020). Each configured value
 follows a signal (random walk, sine, step, toggle, constant) or `follow`s another address
 (a unit ramping to its set-point, a breaker status mirroring its command coil). Clients may
-write coils and holding registers; a written value sticks unless a signal moves it.
+write coils and holding registers; a written value sticks unless a signal moves it. Like a
+real device's register map, the tables end after the highest configured address (rounded up
+to 16): a request beyond gets ILLEGAL_ADDRESS, and the plant holds a few hundred registers,
+not four times 65,536.
 """
 
 from __future__ import annotations
@@ -109,13 +112,27 @@ class PlantSettings(AdapterSettings):
         default_factory=lambda: [PlantValue.model_validate(v) for v in DEFAULT_PLANT]
     )
 
+    @property
+    def extent(self) -> int:
+        """How many addresses of each table the plant has: past its highest value or followed
+        address, in whole 16-bit words (a device's map ends there; reads beyond are refused)."""
+        end = 1
+        for v in self.values:
+            end = max(end, v.address + v.dtype.size)
+            if v.follow_address is not None:
+                size = 1 if v.follow_table.is_bits else v.dtype.size
+                end = max(end, v.follow_address + size)
+        return min(ADDRESS_SPACE, -(-end // 16) * 16)
+
 
 class PlantMemory:
-    """The plant's four tables; bits kept as 16-bit words, bit 0 first (sans-IO)."""
+    """The plant's four tables of `extent` addresses; bits kept as 16-bit words, bit 0 first
+    (sans-IO)."""
 
-    def __init__(self) -> None:
+    def __init__(self, extent: int = ADDRESS_SPACE) -> None:
+        self.extent = extent
         self.tables: dict[Table, list[int]] = {
-            t: [0] * (ADDRESS_SPACE // 16 if t.is_bits else ADDRESS_SPACE) for t in Table
+            t: [0] * (-(-extent // 16) if t.is_bits else extent) for t in Table
         }
 
     def get(self, table: Table, address: int, dtype: DataType, order: WordOrder) -> float:
@@ -159,7 +176,7 @@ class ModbusPlantAdapter(Adapter):
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
-        self.memory = PlantMemory()
+        self.memory = PlantMemory(self.settings.extent)
         self._rng = random.Random(self.settings.seed)
         self._due: dict[int, float] = {}
         self._init_values()
@@ -172,13 +189,14 @@ class ModbusPlantAdapter(Adapter):
             self.memory.put(v.table, v.address, v.dtype, v.order, start)
 
     def reconfigure(self, settings: AdapterSettings) -> bool:
-        """New values and rates apply at once; a new host, port or unit id needs a restart."""
+        """New values and rates apply at once; a new host, port or unit id, or values past
+        the plant's extent, need a restart."""
         assert isinstance(settings, PlantSettings)
         if (settings.host, settings.port, settings.unit) != (
             self.settings.host,
             self.settings.port,
             self.settings.unit,
-        ):
+        ) or settings.extent > self.memory.extent:
             return False
         self.settings = settings
         self._init_values()
@@ -186,7 +204,7 @@ class ModbusPlantAdapter(Adapter):
 
     async def run(self) -> None:
         s = self.settings
-        device = full_sim_device(s.unit, self._action)
+        device = full_sim_device(s.unit, self._action, self.memory.extent)
         server = ModbusTcpServer(device, address=(s.host, s.port))
         await listen(server, s.host, s.port)
         self.listening()

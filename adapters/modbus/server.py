@@ -88,14 +88,15 @@ def value_of_raw(sp: ServedPoint, kind: PointKind, raw: float | int) -> Value:
     return round(value) if kind is PointKind.DISCRETE else value
 
 
-def full_sim_device(unit: int, action: SimAction) -> SimDevice:
-    """A pymodbus device spanning the whole address space of all four tables.
+def full_sim_device(unit: int, action: SimAction, size: int = ADDRESS_SPACE) -> SimDevice:
+    """A pymodbus device spanning addresses 0 to `size` - 1 of all four tables (by default
+    the whole address space; pymodbus keeps two Python lists of that length per table).
 
     The contents are ours: `action` fills every read and sees every write, so address
     checks and point changes need no new device.
     """
-    registers = [SimData(0, count=ADDRESS_SPACE, values=0, datatype=SimType.REGISTERS)]
-    bits = [SimData(0, values=[False] * ADDRESS_SPACE, datatype=SimType.BITS)]
+    registers = [SimData(0, count=size, values=0, datatype=SimType.REGISTERS)]
+    bits = [SimData(0, values=[False] * size, datatype=SimType.BITS)]
     return SimDevice(id=unit, simdata=(bits, list(bits), registers, list(registers)), action=action)
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gateway.cli import build_parser, main
+from gateway.cli import build_parser, command_of, main
 from tests.support import REPO
 from tests.support.gateway import read_until, start_gateway
 
@@ -39,6 +39,15 @@ def test_version_and_help_on_every_command(capsys):
             main([name, "--help"])
         assert done.value.code == 0
         assert f"usage: iccp-gateway {name}" in capsys.readouterr().out
+
+
+def test_run_and_check_parse_without_the_isn_and_plug_in_commands():
+    assert command_of(["--log-format", "json", "--log-level", "debug", "run", "x.yaml"]) == "run"
+    assert command_of(["--version"]) is None and command_of(["probe", "h"]) == "probe"
+    choices = build_parser("run")._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert sorted(choices) == ["check", "run"]
+    everything = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"isn", "probe"} <= set(everything)
 
 
 def test_run_starts_the_demo_and_sigint_stops_it_cleanly():

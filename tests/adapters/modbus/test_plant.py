@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.constants import ExcCodes
 
-from adapters.modbus.plant import ModbusPlantAdapter, PlantSettings
+from adapters.modbus.codec import DataType, Table
+from adapters.modbus.plant import ModbusPlantAdapter, PlantSettings, PlantValue
 from gateway.bus import PointBus
 from tests.support import free_port
 
@@ -35,6 +37,36 @@ async def test_the_default_plant_moves_and_follows_what_clients_write():
                     break
                 await asyncio.sleep(0.02)
         assert (await client.read_discrete_inputs(0, count=1)).bits[0] is False
+    finally:
+        client.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_the_plant_holds_only_up_to_its_highest_address():
+    settings = PlantSettings()
+    assert settings.extent == 112  # the set-point registers 100-102, in whole 16-bit words
+    plant = ModbusPlantAdapter("plant", settings, PointBus())
+    assert [len(plant.memory.tables[t]) for t in Table] == [7, 7, 112, 112]
+    far = [*settings.values, PlantValue(address=500, type=DataType.FLOAT32)]
+    assert PlantSettings(values=far).extent == 512
+    assert not plant.reconfigure(PlantSettings(values=far))  # a bigger map needs a restart
+    assert plant.reconfigure(PlantSettings(values=settings.values[:2], interval=0.1))
+
+
+async def test_a_read_past_the_plant_s_map_is_an_illegal_address():
+    port = free_port()
+    plant = ModbusPlantAdapter("plant", PlantSettings(port=port), PointBus())
+    task = asyncio.create_task(plant.run())
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2)
+    try:
+        async with asyncio.timeout(5):
+            while not await client.connect():
+                await asyncio.sleep(0.02)
+        assert not (await client.read_holding_registers(100, count=12)).isError()
+        past = await client.read_holding_registers(100, count=13)
+        assert past.isError() and past.exception_code == ExcCodes.ILLEGAL_ADDRESS
+        assert (await client.read_coils(1000, count=1)).isError()
     finally:
         client.close()
         task.cancel()
