@@ -9,11 +9,15 @@ Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode`
   ``send_ack`` sends a TASE.2 Transfer_Report_ACK built by hand (the raw API has no
   InformationReport request) through ``MmsConnection_sendRawData``; ``write_aa`` sends a
   Write of an association-specific variable (``IM_Transfer_Set``) the same way, since the
-  raw API writes only VMD- and domain-specific variables.
+  raw API writes only VMD- and domain-specific variables. ``read_repeat`` and
+  ``read_list_repeat`` read one variable or one named variable list one request at a time
+  until ``count`` requests or ``seconds`` have passed (for benchmarks) and say how many.
 * ``"ied-server"``: build a small IEC 61850 model at run time (logical device ``ld`` with
-  LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``),
-  start ``IedServer`` on ``port``, print ``{"ready": true}`` and serve for ``seconds`` (or
-  until stdin closes).
+  LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``;
+  with ``analog_points`` N, MVs ``AnIn1``..``AnIn<N>`` whose ``mag.f`` is ``i + 0.5``, with
+  good quality, time stamped at start), start ``IedServer`` on ``port``, print
+  ``{"ready": true, "pid": ...}`` and serve for ``seconds`` (or until a line comes on
+  stdin, or stdin closes).
 
 The binding can crash at teardown, so every exit goes through ``os._exit`` after flushing.
 This file is never imported by product code (pyiec61850 is GPL, a test dependency only).
@@ -331,6 +335,40 @@ class Client:
         self.check(e)
         return value_to_json(value)
 
+    def _repeat(self, step: dict[str, Any], request: Any) -> Any:
+        """Call ``request(error)`` one at a time until ``count`` calls or ``seconds`` pass."""
+        count = int(step.get("count", 1_000_000))
+        seconds = float(step.get("seconds", 5.0))
+        done = 0
+        start = time.perf_counter()
+        stop = start + seconds
+        while done < count and time.perf_counter() < stop:
+            e = self.err()
+            value = request(e)
+            self.check(e)
+            if value is None or lib.MmsValue_getType(value) == lib.MMS_DATA_ACCESS_ERROR:
+                raise RuntimeError(f"request {done} answered {value_to_json(value)}")
+            lib.MmsValue_delete(value)
+            done += 1
+        return {"count": done, "elapsed": time.perf_counter() - start}
+
+    def op_read_repeat(self, step: dict[str, Any]) -> Any:
+        """Read one variable as often as possible, one request at a time (a benchmark)."""
+        domain, item = step.get("domain"), step["item"]
+        return self._repeat(
+            step, lambda e: lib.MmsConnection_readVariable(self.con, e, domain, item)
+        )
+
+    def op_read_list_repeat(self, step: dict[str, Any]) -> Any:
+        """Read a named variable list's values repeatedly, one request at a time."""
+        domain, name = step.get("domain"), step["name"]
+        return self._repeat(
+            step,
+            lambda e: lib.MmsConnection_readNamedVariableListValues(
+                self.con, e, domain, name, False
+            ),
+        )
+
     def op_delete_list(self, step: dict[str, Any]) -> Any:
         e = self.err()
         ok = lib.MmsConnection_deleteNamedVariableList(
@@ -467,15 +505,24 @@ def run_ied_server(cfg: dict[str, Any]) -> int:
     ggio = lib.LogicalNode_create("GGIO1", ld)
     parent = lib.toModelNode(ggio) if hasattr(lib, "toModelNode") else ggio
     lib.CDC_SPS_create("Ind1", parent, 0)
-    lib.CDC_MV_create("AnIn1", parent, 0, False)
+    analogs = int(cfg.get("analog_points", 1))
+    for i in range(1, analogs + 1):
+        lib.CDC_MV_create(f"AnIn{i}", parent, 0, False)
     lib.CDC_SPG_create("SPSet1", parent, 0)
     server = lib.IedServer_create(model)
+    now_ms = int(time.time() * 1000)
+    for i in range(1, analogs + 1 if "analog_points" in cfg else 1):
+        ref = f"testld/GGIO1.AnIn{i}"
+        mag = lib.IedModel_getModelNodeByObjectReference(model, f"{ref}.mag.f")
+        stamp = lib.IedModel_getModelNodeByObjectReference(model, f"{ref}.t")
+        lib.IedServer_updateFloatAttributeValue(server, lib.toDataAttribute(mag), i + 0.5)
+        lib.IedServer_updateUTCTimeAttributeValue(server, lib.toDataAttribute(stamp), now_ms)
     lib.IedServer_setWriteAccessPolicy(server, lib.IEC61850_FC_SP, lib.ACCESS_POLICY_ALLOW)
     lib.IedServer_start(server, int(cfg["port"]))
     if not lib.IedServer_isRunning(server):
         emit({"ready": False, "error": "IedServer did not start"})
         return 1
-    emit({"ready": True})
+    emit({"ready": True, "pid": os.getpid()})
     deadline = time.monotonic() + float(cfg.get("seconds", 30.0))
     stop = threading.Event()
 

@@ -149,3 +149,45 @@ async def test_our_client_against_libiec61850_server() -> None:
         assert client.close_reason is CloseReason.RELEASED
         peer.send_line()
         await peer.finish()
+
+
+async def test_libiec61850_server_with_many_analogs_serves_repeated_reads() -> None:
+    """The peer's ``analog_points`` model (the read-path benchmark's C server) and its
+    ``read_repeat``/``read_list_repeat`` client steps, bounded by count."""
+    port = free_port()
+    config = {"mode": "ied-server", "port": port, "seconds": 30, "analog_points": 20}
+    async with PeerProcess(config) as server:
+        ready = await server.until("ready")
+        assert ready["ready"] is True and ready["pid"] > 0, server.lines
+        ld, lst = "testld", "LLN0$BENCH"
+        steps = [
+            {"op": "connect", "subscribe_reports": False},
+            {"op": "read", "domain": ld, "item": "GGIO1$MX$AnIn20"},
+            {
+                "op": "define_list",
+                "domain": ld,
+                "name": lst,
+                "members": [[ld, f"GGIO1$MX$AnIn{i}"] for i in range(1, 16)],
+            },
+            {"op": "read_list", "domain": ld, "name": lst},
+            {"op": "read_repeat", "domain": ld, "item": "GGIO1$MX$AnIn1", "count": 3},
+            {"op": "read_list_repeat", "domain": ld, "name": lst, "count": 3},
+            {"op": "conclude"},
+        ]
+        client_config = {"mode": "client", "host": "127.0.0.1", "port": port, "steps": steps}
+        async with PeerProcess(client_config) as client:
+            await client.finish()
+        results = client.results()
+        assert all(line["ok"] for line in client.lines if "op" in line), client.lines
+        mag, quality, stamp = results["read"]["result"]["value"]
+        assert mag["value"][0]["value"] == 20.5
+        assert quality["type"] == "bit-string" and quality["set_bits"] == []
+        assert stamp["type"] == "utc-time" and stamp["value"] > 0
+        members = results["read_list"]["result"]["value"]
+        assert [m["value"][0]["value"][0]["value"] for m in members] == [
+            i + 0.5 for i in range(1, 16)
+        ]
+        assert results["read_repeat"]["result"]["count"] == 3
+        assert results["read_list_repeat"]["result"]["count"] == 3
+        server.send_line()
+        await server.finish()
