@@ -84,8 +84,7 @@ class SetupError(RemoteError):
 def _refusal(exc: MmsServiceError | MmsRejected) -> str:
     """A refused request as ``class/code`` (``access/object-non-existent``)."""
     if isinstance(exc, MmsServiceError):
-        e = exc.error
-        return f"{code_name(e.error_class)}/{e.code_name.lower().replace('_', '-')}"
+        return exc.error.spelled
     return f"rejected ({exc})"
 
 

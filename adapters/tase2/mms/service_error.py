@@ -215,6 +215,13 @@ class ServiceError:
                 pass
         return str(self.code)
 
+    @property
+    def spelled(self) -> str:
+        """``class/code`` as the ASN.1 value notation spells them: ``access/object-non-existent``
+        (for log lines and operators)."""
+        code = self.code_name.lower().replace("_", "-")
+        return f"{self.error_class.name.lower().replace('_', '-')}/{code}"
+
     def __str__(self) -> str:
         return f"{self.error_class.name}/{self.code_name}"
 

@@ -114,8 +114,7 @@ def explain_service(error: ServiceError) -> str:
 
 def service_reason(error: ServiceError) -> str:
     """``access/object-non-existent (the server has no such object)``."""
-    code = error.code_name.lower().replace("_", "-")
-    return f"{code_name(error.error_class)}/{code} ({explain_service(error)})"
+    return f"{error.spelled} ({explain_service(error)})"
 
 
 @dataclass(frozen=True, slots=True)

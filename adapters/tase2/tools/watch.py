@@ -14,6 +14,7 @@ import string
 from collections.abc import Sequence
 from typing import TextIO
 
+from adapters.tase2.asn1.ber import code_name
 from adapters.tase2.client.plan import SPECIAL_MEMBERS
 from adapters.tase2.client.session import (
     ReservedTransferSet,
@@ -60,10 +61,9 @@ def _setup_reason(exc: SetupError) -> str:
     text = str(exc)
     context = exc.__context__
     if exc.error is not None:
-        raw, reason = exc.error.name.lower(), access_reason(exc.error)
+        raw, reason = code_name(exc.error), access_reason(exc.error)
     elif isinstance(context, MmsServiceError):
-        e = context.error
-        raw, reason = f"{e.error_class.name}/{e.code_name}".lower(), service_reason(e)
+        raw, reason = context.error.spelled, service_reason(context.error)
     else:
         return text
     return text.replace(raw, reason) if raw in text else f"{text}: {reason}"
