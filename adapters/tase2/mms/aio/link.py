@@ -57,8 +57,11 @@ class AssociationLink:
         is let through before socket errors are caught).
         """
         try:
-            async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
+            if timeout is None:
                 data = await self._reader.read(READ_CHUNK)
+            else:
+                async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
+                    data = await self._reader.read(READ_CHUNK)
         except TimeoutError:
             raise
         except (ConnectionError, OSError) as exc:

@@ -450,7 +450,7 @@ class _ServerConnection:
     def _answer_now(self, ctx: AssociationContext, request: ConfirmedRequest) -> bool:
         """Answer ``request`` at once when the handler can (:meth:`MmsHandler.answer_now`):
         no task, and the answer leaves with the batch it came in. False: dispatch it."""
-        answer_now = getattr(self.server.handler, "answer_now", None)
+        answer_now = self.server.answer_now
         if answer_now is None:
             return False
         iid = request.invoke_id
@@ -577,6 +577,10 @@ class MmsServer:
         max_pending_per_source: int = 16,
     ) -> None:
         self.handler = handler
+        self.answer_now: Callable[[AssociationContext, object], Any] | None = getattr(
+            handler, "answer_now", None
+        )
+        """The handler's ``answer_now``, looked up once (see :class:`MmsHandler`)."""
         self.host = host
         self.config = config or AssociationConfig()
         self.authenticator = authenticator
