@@ -51,6 +51,7 @@ __all__ = [
     "PointSpec",
     "StartupResult",
     "check_startup",
+    "data_set_members",
     "data_set_name",
     "data_set_suffix",
     "plan_groups",
@@ -73,6 +74,12 @@ _BASE36: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REQUEST_OVERHEAD: Final = 24
 """Octets around a confirmed request's or response's variable list (PDU, invokeID, service
 tags with long-form lengths): a safe upper bound."""
+
+
+def data_set_members(domain: str, points: Sequence[ObjectName]) -> tuple[ObjectName, ...]:
+    """The members of a client data set: the special variables of ``domain``, then
+    ``points``."""
+    return (*(ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS), *points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +218,7 @@ def plan_groups(
                 p.name for p in planned
             ):
                 raise ValueError(f"groups cut to the same data set name {name.item}")
-            members = specials + tuple(specs[i].name for i in chunk)
+            members = data_set_members(domain, [specs[i].name for i in chunk])
             planned.append(PlannedSet(name, tuple(chunk), members))
         plans.append(GroupPlan(group, tuple(planned)))
     return plans

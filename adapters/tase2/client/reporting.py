@@ -23,7 +23,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapters.tase2.client.ingest import PointSlot, ReportIngest, SetLayout
-from adapters.tase2.client.plan import SPECIAL_MEMBERS, PlannedSet, transfer_set_value
+from adapters.tase2.client.plan import (
+    SPECIAL_MEMBERS,
+    PlannedSet,
+    data_set_members,
+    transfer_set_value,
+)
 from adapters.tase2.client.session import (
     ReservedTransferSet,
     SetupError,
@@ -198,7 +203,7 @@ class DataSetRun:
 
     def members(self, served: Sequence[PointSlot]) -> list[ObjectName]:
         """The data set's members: the special variables, then the points."""
-        return [ObjectName.dom(self.domain, s) for s in SPECIAL_MEMBERS] + [s.name for s in served]
+        return list(data_set_members(self.domain, [s.name for s in served]))
 
     def _fall_back(self, served: Sequence[PointSlot], reason: str) -> None:
         """Poll ``served`` instead of reporting them; said once at WARNING."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from adapters.tase2.asn1.ber import code_name
-from adapters.tase2.client.plan import SPECIAL_MEMBERS
+from adapters.tase2.client.plan import SPECIAL_MEMBERS, data_set_members
 from adapters.tase2.client.session import (
     ReservedTransferSet,
     SetupError,
@@ -142,7 +142,7 @@ async def watch(
     watch ends. Raises :class:`WatchError` when the server will not let the probe watch."""
     ds = ObjectName.dom(domain, watch_data_set_name())
     result.watch = {"data_set": str(ds), "stopped": False, "deleted": False}
-    members = [ObjectName.dom(domain, s) for s in SPECIAL_MEMBERS] + list(points)
+    members = list(data_set_members(domain, points))
     started: tuple[ReservedTransferSet, DSTransferSetValue] | None = None
     try:
         await _define(client, ds, members)
