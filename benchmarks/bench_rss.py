@@ -20,6 +20,7 @@ import yaml
 
 from benchmarks.common import report
 from tests.support import REPO, free_ports
+from tests.support.tase2.demo import on_ports
 
 SETTLE = 5.0
 START_TIMEOUT = 30.0
@@ -42,15 +43,7 @@ def vm_rss_mb(pid: int) -> float:
 def demo_copy(directory: Path) -> Path:
     """mappings/demo.yaml and its point list copied to `directory`, on free ports."""
     raw = yaml.safe_load((REPO / "mappings" / "demo.yaml").read_text())
-    iccp_port, plant_port = free_ports(2)
-    for adapter in raw["adapters"]:
-        if adapter["type"] == "modbus-plant-sim":
-            adapter["port"] = plant_port
-        elif adapter["type"] == "modbus-client":
-            for device in adapter["devices"]:
-                device["port"] = plant_port
-        elif adapter["type"] == "tase2-server":
-            adapter["port"] = iccp_port
+    on_ports(raw, *free_ports(2))
     shutil.copy(REPO / "mappings" / "modbus-points.csv", directory)
     path = directory / "demo.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

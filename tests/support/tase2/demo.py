@@ -33,6 +33,19 @@ TAP2_POS_OFFSET = -17
 """Test copy only: TAP2_POS = register - 17 (raw 17 is the neutral tap 0)."""
 
 
+def on_ports(raw: dict[str, Any], iccp_port: int, plant_port: int) -> dict[str, Any]:
+    """The parsed demo configuration ``raw`` moved to the given ICCP and plant ports."""
+    for adapter in raw["adapters"]:
+        if adapter["type"] == "modbus-plant-sim":
+            adapter["port"] = plant_port
+        elif adapter["type"] == "modbus-client":
+            for device in adapter["devices"]:
+                device["port"] = plant_port
+        elif adapter["type"] == "tase2-server":
+            adapter["port"] = iccp_port
+    return raw
+
+
 def demo_config(
     directory: Path,
     *,
@@ -57,16 +70,12 @@ def demo_config(
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    for adapter in raw["adapters"]:
-        if adapter["type"] == "modbus-plant-sim":
-            adapter["port"] = plant_port
-        elif adapter["type"] == "modbus-client":
+    for adapter in on_ports(raw, iccp_port, plant_port)["adapters"]:
+        if adapter["type"] == "modbus-client":
             for device in adapter["devices"]:
-                device["port"] = plant_port
                 device["poll_interval"] = 0.5
                 device["poll_groups"] = {"fast": 0.2}
         elif adapter["type"] == "tase2-server":
-            adapter["port"] = iccp_port
             table = adapter["tables"][0]  # BLT_DEMO_001, with the demo's devices
             if select_timeout is not None:
                 for device in table["devices"]:
