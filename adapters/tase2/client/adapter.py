@@ -345,6 +345,12 @@ class Tase2ClientAdapter(Adapter):
         """``degraded`` while the server lacks some points, else ``running``."""
         return "degraded" if self._not_served() else "running"
 
+    def _run_changed(self) -> None:
+        """A data set started, fell back or recovered: the link may be (no longer) degraded."""
+        if self._running:
+            served = f"{self._not_served()} point(s) not served"
+            self._state(self._link_state(), self.link.address, served)
+
     async def _connect(
         self, address: RemoteAddress, on_raw_report: Callable[[bytes], None] | None = None
     ) -> MmsClient:
@@ -458,6 +464,7 @@ class Tase2ClientAdapter(Adapter):
                     poller,
                     cfg.data_set_retry,
                     self._transfer_sets_held,
+                    self._run_changed,
                 )
                 self._runs.append(run)
                 await run.start()
@@ -766,8 +773,6 @@ class Tase2ClientAdapter(Adapter):
         out["points_received"] = stats.points
         out["acks"] = stats.acks
         out["nacks"] = stats.nacks
-        if link.state in ("running", "degraded"):
-            link.state = out["state"] = self._link_state()
         out["transfer_sets"] = {
             str(r.name): r.status.transfer_set
             for r in self._runs

@@ -83,7 +83,11 @@ class DataSetStatus:
 
 
 class DataSetRun:
-    """Reporting of one planned data set over one association (see the module docstring)."""
+    """Reporting of one planned data set over one association (see the module docstring).
+
+    ``taken`` says which transfer sets the client's other data sets hold; ``changed`` is
+    called after each retry (the set may have recovered or fallen back).
+    """
 
     def __init__(
         self,
@@ -97,6 +101,7 @@ class DataSetRun:
         poller: Poller,
         retry: float,
         taken: Callable[[], Collection[ObjectName]] = frozenset,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         assert planned.name is not None
         self.client = client
@@ -108,6 +113,7 @@ class DataSetRun:
         self.slots = tuple(slots)
         self.poller = poller
         self.taken = taken
+        self.changed = changed
         self.backoff = Backoff(retry, retry * 10)
         self.status = DataSetStatus(group.name, len(slots))
         self._layout: SetLayout | None = None
@@ -246,6 +252,7 @@ class DataSetRun:
                     continue
                 await self.stop()
             await self.start()
+            self.changed()
             if self.status.mode == "reporting" and not self.status.not_served:
                 log.info(
                     "tase2-client %s: %s now reported by %s (all %d points)",
