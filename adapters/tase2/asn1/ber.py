@@ -29,6 +29,7 @@ __all__ = [
     "decode_oid",
     "decode_tlv",
     "decode_unsigned",
+    "definite_span",
     "encode_bit_string",
     "encode_boolean",
     "encode_integer",
@@ -256,6 +257,26 @@ def decode_tlv(data: Buffer, pos: int, end: int) -> tuple[int, int, int, int]:
         return tag, cs, ce, ce
     except IndexError:
         raise BerError("BER element runs past the end of the buffer", len(data)) from None
+
+
+def definite_span(data: Buffer, pos: int, end: int) -> tuple[int, int]:
+    """``(content start, content end)`` of the definite length octets at ``pos`` (short
+    form, or long form of one or two octets) when the content ends by ``end``; else
+    ``(-1, -1)``. The cheap check of the fast paths, which leave anything else to
+    :func:`decode_tlv`."""
+    if pos >= end:
+        return -1, -1
+    first = data[pos]
+    if first < 0x80:
+        start, size = pos + 1, first
+    elif first == 0x81 and pos + 1 < end:
+        start, size = pos + 2, data[pos + 1]
+    elif first == 0x82 and pos + 2 < end:
+        start, size = pos + 3, (data[pos + 1] << 8) | data[pos + 2]
+    else:
+        return -1, -1
+    stop = start + size
+    return (start, stop) if stop <= end else (-1, -1)
 
 
 def decode_header(data: Buffer, pos: int, end: int) -> tuple[int, int, int]:

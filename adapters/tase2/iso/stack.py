@@ -76,6 +76,21 @@ class TransportReceiver:
         self._tpkt = tpkt.TpktReassembler(max_tpkt_length)
         self._reassembler = cotp.TsduReassembler(max_tsdu_size)
 
+    @property
+    def idle(self) -> bool:
+        """True between whole TSDUs: nothing of a packet or TSDU is held, and no error."""
+        return self._tpkt.idle and not self._reassembler.pending
+
+    @property
+    def max_tpkt_length(self) -> int:
+        """The longest TPKT packet accepted."""
+        return self._tpkt.max_length
+
+    def passed(self, size: int) -> None:
+        """``size`` octets of whole packets were handled without :meth:`feed` (a fast
+        path, while :attr:`idle`): count them, so error offsets stay right."""
+        self._tpkt.passed(size)
+
     def feed(self, data: bytes) -> list[TransportEvent]:
         """Process received bytes; return the events they complete, in order."""
         events: list[TransportEvent] = []

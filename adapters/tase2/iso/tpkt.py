@@ -45,6 +45,15 @@ class TpktReassembler:
         """Octets received but not yet returned as a complete packet."""
         return len(self._buffer)
 
+    @property
+    def idle(self) -> bool:
+        """True when no partial packet is held and the stream is still usable."""
+        return not self._buffer and self._error is None
+
+    def passed(self, size: int) -> None:
+        """``size`` octets of whole packets went past this reassembler (see ``idle``)."""
+        self._consumed += size
+
     def feed(self, data: bytes) -> list[bytes]:
         """Append received bytes; return the payloads of all packets now complete."""
         if self._error is not None:

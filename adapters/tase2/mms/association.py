@@ -13,16 +13,23 @@ States: ``IDLE -> COTP_OPEN -> ASSOCIATING -> ASSOCIATED -> RELEASING -> CLOSED`
 negotiates the MMS Initiate parameters, enforces the negotiated PDU size both ways and the
 maxServOutstanding counts, answers undecodable requests with a RejectPDU, and closes on
 COTP/session/presentation protocol errors. It never touches a socket or a clock.
+
+A responder given :attr:`Association.read_octets` answers the plain Reads of the data phase in
+:meth:`Association.receive_bytes` itself: whole frames recognised by their bytes
+(:mod:`~adapters.tase2.iso.data_frame`, :mod:`~adapters.tase2.mms.read_fast`) are answered
+with those encoded values and raise no event; whatever either does not take goes
+through the layers and becomes events as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import TypeAlias
 
 from adapters.tase2.asn1.ber import BerError
-from adapters.tase2.iso import acse, cotp, presentation, stack
+from adapters.tase2.iso import acse, cotp, data_frame, presentation, stack, tpkt
 from adapters.tase2.iso.errors import IsoError
 from adapters.tase2.mms.data import BitString
 from adapters.tase2.mms.errors import MmsDecodeError, MmsError
@@ -54,6 +61,7 @@ from adapters.tase2.mms.pdu import (
     decode_pdu,
     encode_pdu,
 )
+from adapters.tase2.mms.read_fast import encode_read_answer, parse_read_request
 from adapters.tase2.mms.service_error import (
     CancelCode,
     ConcludeCode,
@@ -62,7 +70,7 @@ from adapters.tase2.mms.service_error import (
     ServiceCode,
     ServiceError,
 )
-from adapters.tase2.mms.services import OtherService
+from adapters.tase2.mms.services import OtherService, ReadRequest
 
 __all__ = [
     "Association",
@@ -80,6 +88,7 @@ __all__ = [
     "OutstandingLimitError",
     "PduReceived",
     "PduTooLargeError",
+    "ReadOctets",
     "ResponseUndecodable",
     "Role",
     "TransportConnected",
@@ -297,6 +306,12 @@ Event: TypeAlias = (
 """Anything :meth:`Association.receive_bytes` reports."""
 
 
+ReadOctets: TypeAlias = Callable[[ReadRequest], bytes | None]
+"""The read fast path of a responder: the AccessResults of a Read, encoded and concatenated,
+from the values it holds; None when the request must take the general path (then it comes
+as a :class:`PduReceived`)."""
+
+
 @dataclass(slots=True)
 class _Pending:
     """The association request a responder has not answered yet."""
@@ -339,6 +354,8 @@ class Association:
         self._concluding = False
         self._next_invoke_id = 0
         self._cr: cotp.ConnectionRequest | None = None
+        self.read_octets: ReadOctets | None = None
+        """Set by a responder's shell once associated: see the module docstring."""
 
     # ------------------------------------------------------------------ introspection
 
@@ -741,6 +758,15 @@ class Association:
         events = self.resume() if self._held.events or self._held.data else []
         if self.closed:
             return events
+        if (
+            self.read_octets is not None
+            and self.state is AssociationState.ASSOCIATED
+            and self._receiver.idle
+        ):
+            taken = self._answer_reads(data)
+            if taken == len(data):
+                return events
+            data = data[taken:]
         try:
             transport_events = self._receiver.feed(data)
         except IsoError as exc:
@@ -748,6 +774,52 @@ class Association:
             return events
         events.extend(self._process(transport_events))
         return events
+
+    def _answer_reads(self, data: bytes) -> int:
+        """Answer the leading whole frames of ``data`` that are Reads :attr:`read_octets`
+        takes; return how many octets that was."""
+        pos, end = 0, len(data)
+        limit = self._receiver.max_tpkt_length
+        while pos < end:
+            length = data_frame.frame_length(data, pos)
+            if not length or length > limit or pos + length > end:
+                break
+            span = data_frame.frame_pdu(data, pos, pos + length, self._mms_ctx)
+            if span is None:
+                break
+            pdu = self._read_answer(data, *span)
+            if pdu is None:
+                break
+            frame = data_frame.data_frame(pdu, self._mms_ctx)
+            if len(frame) - tpkt.HEADER_SIZE <= self._tpdu_size:
+                self._out.append(frame)
+            else:
+                self._send_tsdu(frame[tpkt.HEADER_SIZE + 3 :])  # cut into DT segments
+            pos += length
+        self._receiver.passed(pos)
+        return pos
+
+    def _read_answer(self, data: bytes, start: int, end: int) -> bytes | None:
+        """The answer PDU to the Read at ``data[start:end]``, when the fast path may give
+        it: the general path would accept the request and answer it with these values."""
+        params = self.parameters
+        read_octets = self.read_octets
+        assert params is not None and read_octets is not None
+        if end - start > params.max_pdu_size:
+            return None
+        parsed = parse_read_request(data, start, end)
+        if parsed is None:
+            return None
+        invoke_id, request = parsed
+        received = self._outstanding.received
+        if invoke_id in received or len(received) >= self.indication_limit:
+            return None
+        try:
+            results = read_octets(request)
+            pdu = None if results is None else encode_read_answer(invoke_id, request, results)
+        except Exception:  # the general path meets it again and says what went wrong
+            return None
+        return pdu if pdu is not None and len(pdu) <= params.max_pdu_size else None
 
     def resume(self) -> list[Event]:
         """Responder, after :meth:`accept`: the events of what arrived behind the request.

@@ -73,6 +73,7 @@ __all__ = [
     "Unconfirmed",
     "UnconfirmedReject",
     "decode_pdu",
+    "encode_confirmed_response",
     "encode_pdu",
     "reject_code",
 ]
@@ -340,6 +341,11 @@ MmsPdu: TypeAlias = (
 # --------------------------------------------------------------------------- encoding
 
 
+def encode_confirmed_response(invoke_id: int, service: bytes) -> bytes:
+    """A Confirmed-Response PDU around an already encoded service response."""
+    return tlv(0xA1, _invoke_id(invoke_id) + service)
+
+
 def _invoke_id(value: int, tag: int = 0x02) -> bytes:
     if not 0 <= value <= _MAX_INVOKE_ID:
         raise MmsEncodeError(f"invokeID {value} is not an Unsigned32")
@@ -351,7 +357,7 @@ def encode_pdu(pdu: MmsPdu) -> bytes:
     if isinstance(pdu, ConfirmedRequest):
         return tlv(0xA0, _invoke_id(pdu.invoke_id) + encode_request(pdu.service))
     if isinstance(pdu, ConfirmedResponse):
-        return tlv(0xA1, _invoke_id(pdu.invoke_id) + encode_response(pdu.service))
+        return encode_confirmed_response(pdu.invoke_id, encode_response(pdu.service))
     if isinstance(pdu, ConfirmedError):
         body = _invoke_id(pdu.invoke_id, 0x80)
         if pdu.modifier_position is not None:

@@ -78,6 +78,7 @@ __all__ = [
     "decode_request",
     "decode_response",
     "encode_information_report",
+    "encode_read_response",
     "encode_request",
     "encode_response",
 ]
@@ -384,8 +385,13 @@ def _enc_identify_rsp(r: IdentifyResponse) -> bytes:
 
 
 def _enc_read_rsp(r: ReadResponse) -> bytes:
-    head = b"" if r.spec is None else tlv(0xA0, encode_variable_access_spec(r.spec))
-    return tlv(0xA4, head + tlv(0xA1, encode_access_results(r.results)))
+    return encode_read_response(encode_access_results(r.results), r.spec)
+
+
+def encode_read_response(results: bytes, spec: VariableAccessSpecification | None) -> bytes:
+    """The Read answer [4] from already encoded AccessResults (``spec`` when asked for)."""
+    head = b"" if spec is None else tlv(0xA0, encode_variable_access_spec(spec))
+    return tlv(0xA4, head + tlv(0xA1, results))
 
 
 def _enc_write_rsp(r: WriteResponse) -> bytes:

@@ -31,6 +31,7 @@ from adapters.tase2.mms.data import (
     Integer,
     Unsigned,
     VisibleString,
+    encode_access_result,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.service_error import AccessCode, ErrorClass, MmsServiceError, ServiceError
@@ -81,6 +82,7 @@ from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE
 from adapters.tase2.server.bilateral import PointAccess, TableView, page_names
 from adapters.tase2.server.controls import ServerControls
 from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetQuota, DataSetRegistry
+from adapters.tase2.server.encoded import EncodedValues
 from adapters.tase2.server.peers import PeerSession
 from adapters.tase2.server.reports import check_report_fits
 from adapters.tase2.server.resolver import ObjectKind, Resolved, resolve
@@ -116,6 +118,8 @@ _REFUSED_KINDS: Final = frozenset(
     }
 )
 """Objects a peer may never write."""
+_DENIED: Final = encode_access_result(DataAccessError.OBJECT_ACCESS_DENIED)
+_UNAVAILABLE: Final = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
 
 
 class PointSource(Protocol):
@@ -240,6 +244,7 @@ class Tase2Handler:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
+        self._encoded = EncodedValues()
 
     def _peer(self, ctx: ServiceContext) -> PeerSession:
         peer = self.server.peer(ctx)
@@ -338,6 +343,44 @@ class Tase2Handler:
         else:
             results = tuple(self._read_entry(ctx, peer, e) for e in spec.items)
         return ReadResponse(results, spec if request.specification_with_result else None)
+
+    def read_octets(self, ctx: ServiceContext, request: ReadRequest) -> bytes | None:
+        """What :meth:`read_now` answers, as encoded AccessResults, when ``request`` reads
+        only points (named, or the members of a data set); None for anything else."""
+        peer = self.server.peer(ctx)
+        if peer is None:
+            return None
+        view = peer.view
+        spec = request.spec
+        if isinstance(spec, VariableListName):
+            try:
+                ds = self._data_set(ctx, peer, spec.name)
+            except MmsServiceError:
+                return None
+            return b"".join(
+                [
+                    _DENIED if m.special is not None else self._point_octets(view, m.name)
+                    for m in ds.members
+                ]
+            )
+        out = []
+        for entry in spec.items:
+            if entry.alternate_access is not None:
+                return None
+            if self._resolve(peer, entry.name).kind is not ObjectKind.POINT:
+                return None
+            out.append(self._point_octets(view, entry.name))
+        return b"".join(out)
+
+    def _point_octets(self, view: TableView, name: ObjectName) -> bytes:
+        """:meth:`_read_point` as AccessResult octets, the encodings kept per value."""
+        access = view.check_read(name)
+        if isinstance(access, DataAccessError):
+            return encode_access_result(access)
+        pv = self.server.source.current(access.point)
+        if pv is None:
+            return _UNAVAILABLE
+        return self._encoded.of(access.type.info, pv)
 
     def _read_member(self, peer: PeerSession, ds: DataSet, index: int) -> AccessResult:
         member = ds.members[index]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -159,7 +160,10 @@ class MmsHandler(Protocol):
     ``answer_now(ctx, service) -> ConfirmedServiceResponse | None`` for the services it
     answers without waiting (Read of values it holds...): the server then answers in the
     same step, without a task, and sends every answer of a batch of requests in one write.
-    It returns None for what must go through the coroutines.
+    It returns None for what must go through the coroutines. A handler may further have
+    ``read_octets(ctx, request) -> bytes | None``: the AccessResults of a Read, encoded, for
+    the Reads it answers from what it holds; the association then answers those frames as
+    it receives them (:attr:`Association.read_octets`), without decoding them layer by layer.
     """
 
     async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
@@ -384,7 +388,7 @@ class _ServerConnection:
             return False
         params = assoc.accept()
         await self.link.flush()
-        self.ctx = AssociationContext(
+        ctx = self.ctx = AssociationContext(
             association_id=self.association_id,
             peer_address=self.link.peer,
             ap_title=aarq.calling_ap_title,
@@ -394,6 +398,9 @@ class _ServerConnection:
             parameters=params,
             _connection=self,
         )
+        read_octets = self.server.read_octets
+        if read_octets is not None:
+            assoc.read_octets = functools.partial(read_octets, ctx)
         log.info(
             "association %d start: peer=%s ap_title=%s ae_qualifier=%s pdu_size=%d "
             "outstanding=%d/%d",
@@ -406,7 +413,7 @@ class _ServerConnection:
             params.max_serv_outstanding_called,
         )
         if self.server.on_association_start is not None:
-            await _maybe_await(self.server.on_association_start(self.ctx))
+            await _maybe_await(self.server.on_association_start(ctx))
         return True
 
     async def _serve(self, events: list[Event]) -> None:
@@ -581,6 +588,10 @@ class MmsServer:
             handler, "answer_now", None
         )
         """The handler's ``answer_now``, looked up once (see :class:`MmsHandler`)."""
+        self.read_octets: Callable[[AssociationContext, ReadRequest], bytes | None] | None = (
+            getattr(handler, "read_octets", None)
+        )
+        """The handler's ``read_octets``, looked up once (see :class:`MmsHandler`)."""
         self.host = host
         self.config = config or AssociationConfig()
         self.authenticator = authenticator

@@ -7,14 +7,24 @@ still); a :class:`Ctx` is everything it needs of an association.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
-from adapters.tase2.mms.data import Boolean, DataAccessError, Float32, Structure, VisibleString
+from adapters.tase2.mms.data import (
+    Boolean,
+    DataAccessError,
+    Float32,
+    Structure,
+    VisibleString,
+    encode_access_results,
+)
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.service_error import (
     AccessCode,
@@ -330,3 +340,68 @@ async def test_data_sets_per_association_are_bounded_in_number_and_members(
     assert "association 2 (other peer): data set refused over limits.max_data_sets (refusal 1" in (
         caplog.text
     )
+
+
+# --------------------------------------------------------------------------- read fast path
+
+READ_NAMES = [
+    *(ObjectName.dom(DOMAIN, i) for i in ("P1", "P2", "SP", "Nope", "Bilateral_Table_ID")),
+    *(ObjectName.dom(DOMAIN, i) for i in ("Next_DSTransfer_Set", "Transfer_Set_Name")),
+    *(ObjectName.dom(DOMAIN, i) for i in ("DSTransferSet01", "DSTransferSet01$Status")),
+    ObjectName.dom("ICC2", "P1"),
+    ObjectName.vmd("P1"),
+    ObjectName.vmd("TASE2_Version"),
+    ObjectName.aa("P1"),
+]
+SPECIAL_NAMES = {*READ_NAMES[4:9], ObjectName.vmd("TASE2_Version")}
+LIST_NAMES = [ObjectName.dom(DOMAIN, "DS1"), ObjectName.vmd("VCC_DS"), ObjectName.dom(DOMAIN, "NO")]
+read_requests = st.builds(
+    ReadRequest,
+    st.one_of(
+        st.lists(st.sampled_from(READ_NAMES).map(VariableEntry), max_size=6).map(
+            lambda e: VariableList(tuple(e))
+        ),
+        st.sampled_from(LIST_NAMES).map(VariableListName),
+    ),
+    st.booleans(),
+)
+
+
+def server_with_data_set() -> tuple[Ctx, Server, Tase2Handler]:
+    ctx = Ctx()
+    server = server_with(ctx)
+    handler = Tase2Handler(server)
+    request = DefineNamedVariableListRequest(
+        ObjectName.dom(DOMAIN, "DS1"), (dom("Transfer_Set_Name"), dom("P1"), dom("SP"))
+    )
+    asyncio.run(handler.define_named_variable_list(ctx, request))
+    return ctx, server, handler
+
+
+@settings(max_examples=200, deadline=None)
+@given(read_requests, st.sets(st.sampled_from(sorted(KINDS))))
+def test_read_octets_are_what_read_now_answers_or_nothing(
+    request: ReadRequest, gone: set[str]
+) -> None:
+    ctx, server, handler = server_with_data_set()
+    for point in gone:
+        del server.source.values[point]
+    octets = handler.read_octets(ctx, request)
+    if octets is not None:
+        assert octets == encode_access_results(handler.read_now(ctx, request).results)
+    if isinstance(request.spec, VariableListName):  # any data set of the peer's
+        assert (octets is None) == (request.spec.name == LIST_NAMES[2])
+    else:  # anything but the special objects, which read_now answers
+        assert (octets is None) == any(e.name in SPECIAL_NAMES for e in request.spec.items)
+
+
+def test_read_octets_follow_the_value_and_decline_without_a_peer() -> None:
+    ctx, server, handler = server_with_data_set()
+    request = ReadRequest(VariableList((dom("P1"),)))
+    first = handler.read_octets(ctx, request)
+    assert handler.read_octets(ctx, request) == first  # the same value: the same octets
+    server.source.values["P1"] = PointValue("P1", 2.5, Quality(), T0 + 1, 1)
+    changed = handler.read_octets(ctx, request)
+    assert changed != first
+    assert changed == encode_access_results(handler.read_now(ctx, request).results)
+    assert handler.read_octets(Ctx(association_id=2), request) is None  # no table: as before

@@ -1,0 +1,121 @@
+"""Confirmed Read requests recognised by their bytes, and their answers built from octets.
+
+The read fast path: a Read of named variables or of a named variable list, as pollers,
+integrity scans and probes send it::
+
+    A0 L  02 n <invokeID>  A4 L  [80 01 <specificationWithResult>]
+          A1 L  ( A0 L {30 L A0 L <ObjectName>}...  |  A1 L <ObjectName> )
+
+is taken apart by :func:`parse_read_request` with a few length checks instead of the general
+decoder. Everything else (modifiers, alternate access, an empty list, indefinite or
+three-octet lengths, multi-octet tags, trailing octets, unknown name forms) is not
+recognised (None) and takes :func:`~adapters.tase2.mms.pdu.decode_pdu`, which accepts or
+rejects it. What is recognised decodes to the same invokeID and :class:`ReadRequest` as
+there. :func:`encode_read_answer` builds the answer from already encoded AccessResults,
+octet for octet what :func:`~adapters.tase2.mms.pdu.encode_pdu` makes of the same
+:class:`~adapters.tase2.mms.services.ReadResponse`.
+"""
+
+from __future__ import annotations
+
+from adapters.tase2.asn1.ber import definite_span
+from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.pdu import encode_confirmed_response
+from adapters.tase2.mms.services import ReadRequest, encode_read_response
+
+__all__ = ["encode_read_answer", "parse_read_request"]
+
+_MAX_INVOKE_ID = (1 << 32) - 1
+
+
+def _object_name(data: bytes, pos: int, end: int) -> ObjectName | None:
+    """The ObjectName filling ``data[pos:end]`` exactly, or None."""
+    tag = data[pos]
+    cs, ce = definite_span(data, pos + 1, end)
+    if ce != end:
+        return None
+    if tag == 0x80:
+        return ObjectName(Scope.VMD, data[cs:ce].decode("latin-1"))
+    if tag == 0x82:
+        return ObjectName(Scope.AA, data[cs:ce].decode("latin-1"))
+    if tag != 0xA1 or cs >= ce or data[cs] != 0x1A:
+        return None
+    ds, de = definite_span(data, cs + 1, ce)
+    if de < 0 or de >= ce or data[de] != 0x1A:
+        return None
+    is_, ie = definite_span(data, de + 1, ce)
+    if ie != ce:
+        return None
+    return ObjectName(Scope.DOMAIN, data[is_:ie].decode("latin-1"), data[ds:de].decode("latin-1"))
+
+
+def _variables(data: bytes, pos: int, end: int) -> VariableList | None:
+    """listOfVariable content ``data[pos:end]`` of names without alternate access."""
+    entries: list[VariableEntry] = []
+    while pos < end:
+        if data[pos] != 0x30:
+            return None
+        cs, ce = definite_span(data, pos + 1, end)
+        if cs < 0 or cs >= ce or data[cs] != 0xA0:
+            return None
+        ns, ne = definite_span(data, cs + 1, ce)
+        if ne != ce or ns >= ne:
+            return None
+        name = _object_name(data, ns, ne)
+        if name is None:
+            return None
+        entries.append(VariableEntry(name))
+        pos = ce
+    return VariableList(tuple(entries)) if entries else None
+
+
+def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequest] | None:
+    """``(invokeID, request)`` of the confirmed Read filling ``data[start:end]``, or None
+    when it has any other form (then decode it with the general decoder)."""
+    if start >= end or data[start] != 0xA0:
+        return None
+    cs, ce = definite_span(data, start + 1, end)
+    if ce != end or cs >= ce or data[cs] != 0x02:
+        return None
+    vs, ve = definite_span(data, cs + 1, ce)
+    if not 0 < ve - vs <= 5:
+        return None
+    invoke_id = int.from_bytes(data[vs:ve], "big", signed=True)
+    if not 0 <= invoke_id <= _MAX_INVOKE_ID or ve >= ce or data[ve] != 0xA4:
+        return None
+    rs, re_ = definite_span(data, ve + 1, ce)
+    if re_ != ce or rs >= re_:
+        return None
+    with_result = False
+    if data[rs] == 0x80:
+        bs, be = definite_span(data, rs + 1, re_)
+        if be - bs != 1 or be >= re_:
+            return None
+        with_result = data[bs] != 0
+        rs = be
+    if data[rs] != 0xA1:
+        return None
+    ss, se = definite_span(data, rs + 1, re_)
+    if se != re_ or ss >= se:
+        return None
+    kind = data[ss]
+    vs, ve = definite_span(data, ss + 1, se)
+    if ve != se or vs >= ve:
+        return None
+    spec: VariableList | VariableListName | None
+    if kind == 0xA0:
+        spec = _variables(data, vs, ve)
+    elif kind == 0xA1:
+        name = _object_name(data, vs, ve)
+        spec = None if name is None else VariableListName(name)
+    else:
+        return None
+    return None if spec is None else (invoke_id, ReadRequest(spec, with_result))
+
+
+def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> bytes:
+    """The Confirmed-Response PDU answering ``request`` with the AccessResults ``results``
+    (concatenated encodings, one per variable)."""
+    spec = request.spec if request.specification_with_result else None
+    return encode_confirmed_response(invoke_id, encode_read_response(results, spec))
