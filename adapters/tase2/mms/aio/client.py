@@ -179,13 +179,14 @@ class MmsClient:
         if on_raw_report is not None:
             config = dataclasses.replace(config or AssociationConfig(), raw_unconfirmed=True)
         association = Association(Role.INITIATOR, config)
+        link = AssociationLink(association)
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), connect_timeout
+            await asyncio.wait_for(
+                loop.create_connection(lambda: link, host, port), connect_timeout
             )
         except (OSError, TimeoutError) as exc:
             raise MmsAssociationError(f"cannot connect to {host}:{port}: {exc}") from exc
-        link = AssociationLink(association, reader, writer)
         client = cls(
             association,
             link,
@@ -210,6 +211,11 @@ class MmsClient:
 
     async def _establish(self) -> None:
         assoc = self.association
+        if assoc.closed:  # the server closed the connection at once (full, refusing us)
+            raise MmsAssociationError(
+                f"connection closed before the association request: {assoc.close_detail}",
+                assoc.close_reason,
+            )
         assoc.start()
         await self._link.flush()
         for _ in range(1000):

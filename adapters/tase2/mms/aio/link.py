@@ -1,83 +1,178 @@
-"""The asyncio shell shared by the MMS server and client: one association over one stream.
+"""The asyncio shell shared by the MMS server and client: one association over one transport.
 
-:class:`AssociationLink` feeds received bytes to a sans-IO :class:`Association` and writes
-what it queues; every write happens under one lock and carries whole TSDUs only, so the
-TPKTs of one TSDU are never interleaved with another sender's. :class:`MmsServiceError` is
-the typed service failure both sides use (it becomes, or comes from, a confirmed-ErrorPDU).
+:class:`AssociationLink` is the transport's protocol: every chunk the transport receives
+goes straight to the sans-IO :class:`Association`, and what the association queues in answer
+(a fast-path Read answer, a Reject, a COTP CC) is written in the same step, with no task
+switch. The events the association raises wait in the link until a task takes them with
+:meth:`AssociationLink.receive`. Every write carries whole TSDUs only, so the TPKTs of one
+TSDU are never interleaved with another sender's.
+
+Back-pressure: while the transport's write buffer is full (the peer does not read) or too
+many events wait for the task, the link stops reading, so a peer can never make it queue
+without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from typing import cast
 
 from adapters.tase2.mms.association import Association, Event
 
-__all__ = ["READ_CHUNK", "AssociationLink"]
+__all__ = ["MAX_WAITING_EVENTS", "AssociationLink"]
 
-READ_CHUNK = 65536
-"""Largest read from the socket at once."""
+MAX_WAITING_EVENTS = 256
+"""Events waiting for :meth:`AssociationLink.receive` beyond which reading pauses."""
 
 
-class AssociationLink:
-    """One :class:`Association` bound to an asyncio stream pair."""
+class AssociationLink(asyncio.Protocol):
+    """One :class:`Association` bound to an asyncio transport (as its protocol).
 
-    __slots__ = ("_lock", "_reader", "_writer", "association", "peer")
+    ``on_connected`` is called with the link once the transport is there (the server starts
+    the connection's task from it).
+    """
 
     def __init__(
         self,
         association: Association,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        on_connected: Callable[[AssociationLink], None] | None = None,
     ) -> None:
         self.association = association
-        self._reader = reader
-        self._writer = writer
-        self._lock = asyncio.Lock()
-        peer = writer.get_extra_info("peername")
-        self.peer: tuple[str, int] = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+        self.peer: tuple[str, int] = ("?", 0)
+        self.last_data = 0.0
+        """Loop time when bytes last arrived from the peer."""
+        self._on_connected = on_connected
+        self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop
+        self._events: list[Event] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._lost = False
 
-    async def flush(self) -> None:
-        """Write all queued bytes (whole TSDUs) and wait for the transport to take them."""
-        async with self._lock:
-            data = self.association.data_to_send()
-            if not data or self._writer.is_closing():
-                return
-            self._writer.write(data)
-            try:
-                await self._writer.drain()
-            except (ConnectionError, OSError):
-                self.association.connection_lost("write failed")
+    # ------------------------------------------------------------------ protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport and the peer's address; tell ``on_connected``."""
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        loop = self._loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        self.last_data = loop.time()
+        peer = transport.get_extra_info("peername")
+        self.peer = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+        if self._on_connected is not None:
+            self._on_connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the association; keep its events; write what it queued, now."""
+        self.last_data = self._loop.time()
+        events = self.association.receive_bytes(data)
+        self._write_queued()
+        if events:
+            self._add(events)
+
+    def eof_received(self) -> bool | None:
+        """The peer closed its side: the association ends (the transport then closes)."""
+        self._add(self.association.connection_lost("end of stream"))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The transport is gone: end the association, wake every waiter."""
+        self._lost = True
+        detail = f"read failed: {exc}" if exc is not None else "end of stream"
+        self._add(self.association.connection_lost(detail))
+        for fut in (self._waiter, self._drained, self._closed):
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    def pause_writing(self) -> None:
+        """The write buffer is full: stop reading until it drains."""
+        self._write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        """The write buffer drained: read again, release :meth:`flush`."""
+        self._write_paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self._resume_reading()
+
+    # ------------------------------------------------------------------ for the task
 
     async def receive(self, timeout: float | None) -> list[Event]:
-        """Read once (at most ``timeout`` seconds) and return the association's events.
+        """The association's events since the last call, waiting at most ``timeout``
+        seconds for one (:class:`TimeoutError`); [] once the connection is gone."""
+        if not self._events and not self._lost:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                if timeout is None:
+                    await waiter
+                else:
+                    async with asyncio.timeout(timeout):  # wait_for may swallow a cancel
+                        await waiter
+            finally:
+                self._waiter = None
+        events, self._events = self._events, []
+        self._resume_reading()
+        return events
 
-        End of stream and socket errors become the association's connection-lost event;
-        a timeout raises :class:`TimeoutError` (an :class:`OSError` since Python 3.11, so it
-        is let through before socket errors are caught).
-        """
-        try:
-            if timeout is None:
-                data = await self._reader.read(READ_CHUNK)
-            else:
-                async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
-                    data = await self._reader.read(READ_CHUNK)
-        except TimeoutError:
-            raise
-        except (ConnectionError, OSError) as exc:
-            return self.association.connection_lost(f"read failed: {exc}")
-        if not data:
-            return self.association.connection_lost("end of stream")
-        return self.association.receive_bytes(data)
+    async def flush(self) -> None:
+        """Write all queued bytes (whole TSDUs); wait while the peer does not read them."""
+        self._write_queued()
+        while self._write_paused and not self._lost:
+            if self._drained is None or self._drained.done():
+                self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
 
     def close_soon(self) -> None:
         """Close the TCP connection without waiting (for a connection with nothing queued)."""
-        self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Flush what is queued, then close the TCP connection (bounded wait)."""
+        """Flush what is queued, then close the TCP connection (bounded waits)."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), timeout)
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), timeout)
+        if self._transport is None:
+            return
+        self._transport.close()
+        if self._closed is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closed), timeout)
+
+    # ------------------------------------------------------------------ internals
+
+    def _write_queued(self) -> None:
+        data = self.association.data_to_send()
+        transport = self._transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _add(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self._events.extend(events)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        if len(self._events) >= MAX_WAITING_EVENTS:
+            self._pause_reading()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None and not self._lost:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if (
+            self._read_paused
+            and not self._write_paused
+            and len(self._events) < MAX_WAITING_EVENTS
+            and self._transport is not None
+            and not self._lost
+        ):
+            self._read_paused = False
+            self._transport.resume_reading()

@@ -299,20 +299,18 @@ async def _maybe_await(result: Awaitable[None] | None) -> None:
 class _ServerConnection:
     """One TCP connection: establishment, dispatch loop, teardown."""
 
-    def __init__(
-        self,
-        server: MmsServer,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        association_id: int,
-    ) -> None:
+    def __init__(self, server: MmsServer, association_id: int) -> None:
         self.server = server
         self.association = Association(Role.RESPONDER, server.config)
-        self.link = AssociationLink(self.association, reader, writer)
+        self.link = AssociationLink(self.association, on_connected=self._connected)
         self.association_id = association_id
         self.ctx: AssociationContext | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
+
+    def _connected(self, link: AssociationLink) -> None:
+        self.started = time.monotonic()
+        self.server._start(self)
 
     @property
     def source(self) -> str:
@@ -419,6 +417,7 @@ class _ServerConnection:
     async def _serve(self, events: list[Event]) -> None:
         """The data phase, starting with ``events`` (what followed the request)."""
         assoc = self.association
+        idle = self.server.idle_timeout
         while True:
             for ev in events:
                 if isinstance(ev, PduReceived):
@@ -428,11 +427,16 @@ class _ServerConnection:
             await self.link.flush()
             if assoc.closed:
                 return
+            wait = None
+            if idle is not None:  # silence counts: Reads answered by the association too
+                wait = idle - (asyncio.get_running_loop().time() - self.link.last_data)
+                if wait <= 0:
+                    assoc.abort("idle timeout")
+                    return
             try:
-                events = await self.link.receive(self.server.idle_timeout)
+                events = await self.link.receive(wait)
             except TimeoutError:
-                assoc.abort("idle timeout")
-                return
+                events = []
 
     async def _on_pdu(self, ev: PduReceived) -> None:
         pdu = ev.pdu
@@ -625,8 +629,12 @@ class MmsServer:
 
     async def start(self) -> None:
         """Start listening."""
-        self._server = await asyncio.start_server(self._on_client, self.host, self._port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_connection, self.host, self._port)
         log.info("MMS server listening on %s:%d", self.host, self.port)
+
+    def _new_connection(self) -> AssociationLink:
+        return _ServerConnection(self, next(self._ids)).link
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, abort every association and wait (bounded) for their clean-up."""
@@ -650,21 +658,20 @@ class MmsServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _ServerConnection(self, reader, writer, next(self._ids))
+    def _start(self, conn: _ServerConnection) -> None:
+        """A new connection: admit it within the limits and serve it, or close it."""
         if not self._admit(conn):
-            writer.close()
+            conn.link.close_soon()
             return
         self._connections.add(conn)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            await conn.run()
-        finally:
+        task = asyncio.create_task(conn.run())
+        self._tasks.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
             self._connections.discard(conn)
-            if task is not None:
-                self._tasks.discard(task)
+            self._tasks.discard(task)
+
+        task.add_done_callback(done)
 
     def _admit(self, conn: _ServerConnection) -> bool:
         """Make room for a new connection within the limits, or refuse it (False).
