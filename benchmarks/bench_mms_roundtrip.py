@@ -20,6 +20,7 @@ from adapters.tase2.mms.data import BitString, Float32, Structure
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import ReadRequest, ReadResponse
 from benchmarks.common import report
+from gateway.eventloop import run as run_loop
 from tests.support import free_port
 
 RUN_SECONDS = 2.0
@@ -94,6 +95,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        asyncio.run(_serve(int(sys.argv[2])))
+        run_loop(_serve(int(sys.argv[2])))  # on the loop the gateway runs on
     else:
         main()

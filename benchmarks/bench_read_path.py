@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from benchmarks.common import report
+from gateway.eventloop import run as run_loop
 from tests.support import REPO, free_port
 
 POINTS = 100
@@ -312,6 +313,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        asyncio.run(_serve(int(sys.argv[2])))
+        run_loop(_serve(int(sys.argv[2])))  # on the loop the gateway runs on
     else:
         main()

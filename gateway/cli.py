@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import logging
 import sys
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 from gateway.config import ConfigError, ConfigIssue, check_config, diff_configs
+from gateway.eventloop import LOOPS, EventLoopError, loop_name
+from gateway.eventloop import run as run_loop
 from gateway.logs import setup_logging
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_NOT_STARTED = 0, 1, 2, 3
@@ -77,10 +79,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         config, warnings = check_config(args.config)
+        loop = loop_name(args.loop)
     except ConfigError as exc:
         return _report(exc)
+    except EventLoopError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
     _warn(warnings)
     setup_logging(args.log_format, args.log_level or config.gateway.log_level)
+    logging.getLogger(__name__).info("event loop: %s", loop)
     service = Service(
         Path(args.config),
         config,
@@ -88,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settle=args.settle,
         max_removed_adapters=args.max_removed_adapters,
     )
-    return EXIT_OK if asyncio.run(service.run()) else EXIT_NOT_STARTED
+    return EXIT_OK if run_loop(service.run(), args.loop) else EXIT_NOT_STARTED
 
 
 CORE_COMMANDS = ("run", "check")
@@ -144,6 +151,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="refuse a reload that removes more than N adapters",
+    )
+    run.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop where installed (auto, the default), or asyncio's own",
     )
     run.set_defaults(func=cmd_run)
 

@@ -50,10 +50,11 @@ def test_run_and_check_parse_without_the_isn_and_plug_in_commands():
     assert {"isn", "probe"} <= set(everything)
 
 
-def test_run_starts_the_demo_and_sigint_stops_it_cleanly():
-    proc = start_gateway(DEMO)
+@pytest.mark.parametrize(("option", "loop"), [((), "uvloop"), (("--loop", "asyncio"), "asyncio")])
+def test_run_starts_the_demo_and_sigint_stops_it_cleanly(option, loop):
+    proc = start_gateway(DEMO, run_options=option)
     try:
-        read_until(proc, "gateway running: ")
+        assert any(f"event loop: {loop}" in line for line in read_until(proc, "gateway running: "))
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=10)[1]
     finally:

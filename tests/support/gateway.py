@@ -40,10 +40,16 @@ async def running_gateway(
         await runtime.stop()
 
 
-def start_gateway(config: Path, *extra: str) -> subprocess.Popen[str]:
-    """``iccp-gateway [EXTRA] run CONFIG --watch 0.1`` with its log on a pipe (stderr)."""
+def start_gateway(
+    config: Path, *extra: str, run_options: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
+    """``iccp-gateway [EXTRA] run CONFIG --watch 0.1 [RUN_OPTIONS]`` with its log on a pipe
+    (stderr)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *extra, "run", str(config), "--watch", "0.1"],
+        [
+            *(sys.executable, "-m", "gateway.cli", *extra, "run", str(config)),
+            *("--watch", "0.1", *run_options),
+        ],
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,

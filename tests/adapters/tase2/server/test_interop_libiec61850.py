@@ -24,7 +24,7 @@ from tests.support.tase2.flow import (
 )
 from tests.support.tase2.server import make_bus, running_server, settings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]  # the gateway runs on uvloop
 
 
 @pytest.fixture(autouse=True)

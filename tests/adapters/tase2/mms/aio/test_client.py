@@ -28,7 +28,7 @@ from adapters.tase2.mms.names import ObjectName
 from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, TestHandler, realq
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]  # the gateway runs on uvloop
 
 POWER = ObjectName.dom(DOMAIN, "Power")
 

@@ -21,7 +21,7 @@ from tests.support import eventually
 from tests.support.tase2 import annex_a
 from tests.support.tase2.mms_model import DOMAIN, REALQ_TYPE, TestHandler, realq
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]  # the gateway runs on uvloop
 
 CLIENT = AssociationConfig(local_ap_title="1.1.1.999", local_ae_qualifier=12)
 POWER = ObjectName.dom(DOMAIN, "Power")
