@@ -61,7 +61,11 @@ from adapters.tase2.mms.pdu import (
     decode_pdu,
     encode_pdu,
 )
-from adapters.tase2.mms.read_fast import encode_read_answer, parse_read_request
+from adapters.tase2.mms.read_fast import (
+    confirmed_request_head,
+    encode_read_answer,
+    parse_read_service,
+)
 from adapters.tase2.mms.service_error import (
     CancelCode,
     ConcludeCode,
@@ -101,6 +105,8 @@ _KNOWN_PDU_TAGS = frozenset(
 _MAX_ABANDONED = 1024
 _UNCONFIRMED = b"\xa3"  # the MMSpdu tag of an unconfirmed-PDU
 _MAX_INVOKE_ID = (1 << 31) - 1
+_MAX_KEPT_READS = 64
+"""Parsed Reads a responder keeps by their encoding (a poller repeats the same few)."""
 
 
 @dataclass(slots=True)
@@ -354,6 +360,7 @@ class Association:
         self._concluding = False
         self._next_invoke_id = 0
         self._cr: cotp.ConnectionRequest | None = None
+        self._reads: dict[bytes, ReadRequest] = {}
         self.read_octets: ReadOctets | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 
@@ -807,10 +814,19 @@ class Association:
         assert params is not None and read_octets is not None
         if end - start > params.max_pdu_size:
             return None
-        parsed = parse_read_request(data, start, end)
-        if parsed is None:
+        head = confirmed_request_head(data, start, end)
+        if head is None:
             return None
-        invoke_id, request = parsed
+        invoke_id, service = head
+        key = data[service:end]
+        request = self._reads.get(key)
+        if request is None:
+            request = parse_read_service(data, service, end)
+            if request is None:
+                return None
+            if len(self._reads) >= _MAX_KEPT_READS:
+                self._reads.clear()
+            self._reads[key] = request
         received = self._outstanding.received
         if invoke_id in received or len(received) >= self.indication_limit:
             return None

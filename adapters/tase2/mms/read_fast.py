@@ -7,7 +7,9 @@ integrity scans and probes send it::
           A1 L  ( A0 L {30 L A0 L <ObjectName>}...  |  A1 L <ObjectName> )
 
 is taken apart by :func:`parse_read_request` with a few length checks instead of the general
-decoder. Everything else (modifiers, alternate access, an empty list, indefinite or
+decoder (a poller sends the same Read again and again: :func:`confirmed_request_head` and
+:func:`parse_read_service` let the association keep the parsed service of one).
+Everything else (modifiers, alternate access, an empty list, indefinite or
 three-octet lengths, multi-octet tags, trailing octets, unknown name forms) is not
 recognised (None) and takes :func:`~adapters.tase2.mms.pdu.decode_pdu`, which accepts or
 rejects it. What is recognised decodes to the same invokeID and :class:`ReadRequest` as
@@ -24,7 +26,12 @@ from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import encode_confirmed_response
 from adapters.tase2.mms.services import ReadRequest, encode_read_response
 
-__all__ = ["encode_read_answer", "parse_read_request"]
+__all__ = [
+    "confirmed_request_head",
+    "encode_read_answer",
+    "parse_read_request",
+    "parse_read_service",
+]
 
 _MAX_INVOKE_ID = (1 << 32) - 1
 
@@ -70,22 +77,27 @@ def _variables(data: bytes, pos: int, end: int) -> VariableList | None:
     return VariableList(tuple(entries)) if entries else None
 
 
-def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequest] | None:
-    """``(invokeID, request)`` of the confirmed Read filling ``data[start:end]``, or None
-    when it has any other form (then decode it with the general decoder)."""
+def confirmed_request_head(data: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """``(invokeID, start of the service element)`` of the confirmed request filling
+    ``data[start:end]`` (no modifiers), or None."""
     if start >= end or data[start] != 0xA0:
         return None
     cs, ce = definite_span(data, start + 1, end)
     if ce != end or cs >= ce or data[cs] != 0x02:
         return None
     vs, ve = definite_span(data, cs + 1, ce)
-    if not 0 < ve - vs <= 5:
+    if not 0 < ve - vs <= 5 or ve >= ce:
         return None
     invoke_id = int.from_bytes(data[vs:ve], "big", signed=True)
-    if not 0 <= invoke_id <= _MAX_INVOKE_ID or ve >= ce or data[ve] != 0xA4:
+    return (invoke_id, ve) if 0 <= invoke_id <= _MAX_INVOKE_ID else None
+
+
+def parse_read_service(data: bytes, start: int, end: int) -> ReadRequest | None:
+    """The Read whose service element (``A4 L ...``) fills ``data[start:end]``, or None."""
+    if data[start] != 0xA4:
         return None
-    rs, re_ = definite_span(data, ve + 1, ce)
-    if re_ != ce or rs >= re_:
+    rs, re_ = definite_span(data, start + 1, end)
+    if re_ != end or rs >= re_:
         return None
     with_result = False
     if data[rs] == 0x80:
@@ -111,7 +123,17 @@ def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequ
         spec = None if name is None else VariableListName(name)
     else:
         return None
-    return None if spec is None else (invoke_id, ReadRequest(spec, with_result))
+    return None if spec is None else ReadRequest(spec, with_result)
+
+
+def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequest] | None:
+    """``(invokeID, request)`` of the confirmed Read filling ``data[start:end]``, or None
+    when it has any other form (then decode it with the general decoder)."""
+    head = confirmed_request_head(data, start, end)
+    if head is None:
+        return None
+    request = parse_read_service(data, head[1], end)
+    return None if request is None else (head[0], request)
 
 
 def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> bytes:

@@ -17,10 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from adapters.tase2.asn1.ber import code_name, encode_integer
-from adapters.tase2.mms.access import Component, VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.access import (
+    Component,
+    VariableAccessSpecification,
+    VariableEntry,
+    VariableList,
+    VariableListName,
+)
 from adapters.tase2.mms.data import (
     AccessResult,
     BitString,
@@ -120,6 +127,7 @@ _REFUSED_KINDS: Final = frozenset(
 """Objects a peer may never write."""
 _DENIED: Final = encode_access_result(DataAccessError.OBJECT_ACCESS_DENIED)
 _UNAVAILABLE: Final = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
+_MAX_READ_PLANS: Final = 4096
 
 
 class PointSource(Protocol):
@@ -239,12 +247,36 @@ def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | 
 # --------------------------------------------------------------------------- the handler
 
 
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """How :meth:`Tase2Handler.read_octets` answers one request: per variable a readable
+    point's access or the octets of its error, while its view and source stay."""
+
+    request: ReadRequest
+    view: TableView
+    source: object  # the data set read, or the transfer sets' names_version
+    steps: tuple[PointAccess | bytes, ...]
+
+    def fits(self, request: ReadRequest, view: TableView, source: object) -> bool:
+        """True while this plan answers ``request`` as planned."""
+        if self.request is not request or self.view is not view:
+            return False
+        return self.source is source or (isinstance(source, int) and self.source == source)
+
+
+def _point_step(view: TableView, name: ObjectName) -> PointAccess | bytes:
+    """A readable point's access, or the octets of the error a Read of it gets."""
+    access = view.check_read(name)
+    return encode_access_result(access) if isinstance(access, DataAccessError) else access
+
+
 class Tase2Handler:
     """The MMS services of a TASE.2 server, on the state of one :class:`ServerState`."""
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
         self._encoded = EncodedValues()
+        self._plans: dict[int, _ReadPlan] = {}
 
     def _peer(self, ctx: ServiceContext) -> PeerSession:
         peer = self.server.peer(ctx)
@@ -346,7 +378,13 @@ class Tase2Handler:
 
     def read_octets(self, ctx: ServiceContext, request: ReadRequest) -> bytes | None:
         """What :meth:`read_now` answers, as encoded AccessResults, when ``request`` reads
-        only points (named, or the members of a data set); None for anything else."""
+        only points (named, or the members of a data set); None for anything else.
+
+        What each variable is (a readable point, or the error to answer) is worked out once
+        per request and kept while the peer's table, the data set read and the transfer
+        sets stay the same; only the values are looked up each time (their encodings are
+        kept while they do not change).
+        """
         peer = self.server.peer(ctx)
         if peer is None:
             return None
@@ -354,33 +392,50 @@ class Tase2Handler:
         spec = request.spec
         if isinstance(spec, VariableListName):
             try:
-                ds = self._data_set(ctx, peer, spec.name)
+                source: object = self._data_set(ctx, peer, spec.name)
             except MmsServiceError:
                 return None
-            return b"".join(
-                [
-                    _DENIED if m.special is not None else self._point_octets(view, m.name)
-                    for m in ds.members
-                ]
-            )
+        else:
+            source = self.server.engine.names_version
+        plan = self._plans.get(id(request))
+        if plan is None or not plan.fits(request, view, source):
+            steps = self._read_steps(peer, spec, source)
+            if steps is None:
+                return None
+            if len(self._plans) >= _MAX_READ_PLANS:
+                self._plans.clear()
+            plan = self._plans[id(request)] = _ReadPlan(request, view, source, steps)
+        current = self.server.source.current
+        encoded = self._encoded.of
         out = []
+        for step in plan.steps:
+            if isinstance(step, bytes):
+                out.append(step)
+                continue
+            pv = current(step.point)
+            out.append(_UNAVAILABLE if pv is None else encoded(step.type.info, pv))
+        return b"".join(out)
+
+    def _read_steps(
+        self, peer: PeerSession, spec: VariableAccessSpecification, source: object
+    ) -> tuple[PointAccess | bytes, ...] | None:
+        """Per variable the access of a readable point or the octets of the error that
+        :meth:`read_now` answers; None when a variable is anything but a point."""
+        view = peer.view
+        if isinstance(source, DataSet):
+            return tuple(
+                _DENIED if m.special is not None else _point_step(view, m.name)
+                for m in source.members
+            )
+        assert isinstance(spec, VariableList)
+        steps = []
         for entry in spec.items:
             if entry.alternate_access is not None:
                 return None
             if self._resolve(peer, entry.name).kind is not ObjectKind.POINT:
                 return None
-            out.append(self._point_octets(view, entry.name))
-        return b"".join(out)
-
-    def _point_octets(self, view: TableView, name: ObjectName) -> bytes:
-        """:meth:`_read_point` as AccessResult octets, the encodings kept per value."""
-        access = view.check_read(name)
-        if isinstance(access, DataAccessError):
-            return encode_access_result(access)
-        pv = self.server.source.current(access.point)
-        if pv is None:
-            return _UNAVAILABLE
-        return self._encoded.of(access.type.info, pv)
+            steps.append(_point_step(view, entry.name))
+        return tuple(steps)
 
     def _read_member(self, peer: PeerSession, ds: DataSet, index: int) -> AccessResult:
         member = ds.members[index]

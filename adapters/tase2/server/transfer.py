@@ -245,6 +245,8 @@ class TransferEngine:
         self._runs: dict[TransferSet, _Run] = {}
         self._index: dict[str, list[tuple[_Run, int]]] = {}
         self._events: list[TransferSetEvent] = []
+        self.names_version = 0
+        """Bumped whenever a transfer set is added or removed (what names resolve to)."""
 
     # ------------------------------------------------------------------ domains, associations
 
@@ -253,12 +255,15 @@ class TransferEngine:
         removes only free ones from the end).
         """
         pool = self._pools.setdefault(domain, [])
+        size = len(pool)
         while len(pool) < count:
             ts = TransferSet(ObjectName.dom(domain, self.name_format.format(len(pool) + 1)))
             pool.append(ts)
             self._by_name[ts.name] = ts
         while len(pool) > count and pool[-1].owner is None:
             del self._by_name[pool.pop().name]
+        if len(pool) != size:
+            self.names_version += 1
 
     def _pool(self, domain: str) -> list[TransferSet]:
         if domain not in self._pools:

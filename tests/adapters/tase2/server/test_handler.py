@@ -405,3 +405,39 @@ def test_read_octets_follow_the_value_and_decline_without_a_peer() -> None:
     assert changed != first
     assert changed == encode_access_results(handler.read_now(ctx, request).results)
     assert handler.read_octets(Ctx(association_id=2), request) is None  # no table: as before
+
+
+def test_read_octets_follow_a_redefined_data_set_a_new_table_and_new_transfer_sets() -> None:
+    ctx, server, handler = server_with_data_set()
+    by_list = ReadRequest(VariableListName(ObjectName.dom(DOMAIN, "DS1")))
+    by_name = ReadRequest(VariableList((dom("P1"), dom("DSTransferSet03"))))
+
+    def answers(request: ReadRequest) -> bytes | None:
+        octets = handler.read_octets(ctx, request)
+        assert octets is None or octets == encode_access_results(
+            handler.read_now(ctx, request).results
+        )
+        return octets
+
+    before = answers(by_list), answers(by_name)
+    name = ObjectName.dom(DOMAIN, "DS1")
+    asyncio.run(handler.delete_named_variable_list(ctx, DeleteNamedVariableListRequest((name,))))
+    asyncio.run(
+        handler.define_named_variable_list(ctx, DefineNamedVariableListRequest(name, (dom("P2"),)))
+    )
+    assert answers(by_list) != before[0]
+
+    peer = server.peers[ctx]
+    no_p1 = BilateralTableConfig.model_validate(
+        {
+            "id": "BLT_1",
+            "domain": DOMAIN,
+            "peer": {"ap_title": "1.1.1.999", "ae_qualifier": 12},
+            "points": [{"match": "P2"}],
+        }
+    )
+    peer.view = compile_table(no_p1, KINDS)
+    assert answers(by_name) != before[1]  # P1 is no longer the peer's
+
+    server.engine.configure_domain(DOMAIN, 3)  # DSTransferSet03 now exists: not a point
+    assert answers(by_name) is None
