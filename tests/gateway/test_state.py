@@ -71,3 +71,24 @@ def test_checking_a_state_dir_creates_nothing_and_names_what_is_wrong(tmp_path: 
     blocker.write_text("")
     with pytest.raises(StateStoreError, match=f"{blocker} is not a directory"):
         check_state_dir(blocker / "state")
+
+
+def test_sqlite3_is_imported_only_when_a_store_is_opened(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from gateway.state import StateStore, check_state_dir\n"
+        "check_state_dir(sys.argv[1])\n"
+        "print('sqlite3' in sys.modules)\n"
+        "StateStore(sys.argv[1]).close()\n"
+        "print('sqlite3' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=30,
+    )
+    assert done.stdout.split() == ["False", "True"]

@@ -6,10 +6,13 @@ registers there, runs the adapter and watches the bus.
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import struct
+import subprocess
+import sys
 
 import pytest
 from pymodbus.client import ModbusTcpClient
@@ -21,7 +24,7 @@ from gateway.config import ConfigError, build_config
 from gateway.points import PointDef, State, Validity
 from gateway.registry import AdapterRegistry
 from gateway.runtime import Backoff
-from tests.support import eventually, free_port, running
+from tests.support import REPO, eventually, free_port, running
 from tests.support.gateway import running_gateway
 from tests.support.peers.modbus_peer import ModbusPeer
 
@@ -544,3 +547,42 @@ async def test_concurrent_commands_on_bits_of_one_register_both_take_effect(peer
         results = await asyncio.gather(bus.command("F0", State.ON), bus.command("F3", State.ON))
         assert all(r.ok for r in results), results
         assert await peer.get("holding", 110, 1) == [0b1001]  # neither write lost the other
+
+
+CLIENT_ONLY_RUN = """\
+import asyncio, json, sys
+from gateway.config import load_config
+from gateway.runtime import Runtime
+
+async def run() -> None:
+    runtime = Runtime(load_config(sys.argv[1]))
+    await runtime.start()
+    await asyncio.sleep(0.1)
+    await runtime.stop()
+
+asyncio.run(run())
+modbus = ("adapters.modbus", "pymodbus.server")
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(modbus))))
+"""
+
+
+def test_a_polling_only_gateway_imports_no_modbus_server(tmp_path):
+    config = tmp_path / "client.yaml"
+    config.write_text(
+        "points:\n  - {id: A, kind: real}\n"
+        "adapters:\n  - name: mb\n    type: modbus-client\n    devices:\n"
+        f"      - {{name: d1, host: 127.0.0.1, port: {free_port()}, timeout: 0.2}}\n"
+        "    points:\n      - {point: A, device: d1, address: 0, type: float32}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_ONLY_RUN, str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert "adapters.modbus.client" in loaded
+    assert "adapters.modbus.server" not in loaded
+    assert not [m for m in loaded if m.startswith("pymodbus.server")]
