@@ -403,6 +403,12 @@ class PointBus:
         """The latest value of a point."""
         return self._lookup(point).pv
 
+    def values(self, points: Iterable[str]) -> list[PointValue | None]:
+        """The latest values of ``points``, None for a point the bus does not have (many at
+        once: the report and read paths)."""
+        entries = self._entries
+        return [None if (e := entries.get(p)) is None else e.pv for p in points]
+
     def snapshot(self, points: Iterable[str] | None = None) -> dict[str, PointValue]:
         """The latest value of the given points (default: all)."""
         if points is None:

@@ -152,6 +152,13 @@ def test_snapshot():
         bus.snapshot(["Z"])
 
 
+def test_values_of_many_points_at_once_none_for_unknown_ones():
+    bus = make_bus(PointDef(id="A"), PointDef(id="B"))
+    bus.update("A", 5.0, GOOD, T0)
+    a, z, b = bus.values(["A", "Z", "B"])
+    assert a is bus.get("A") and z is None and b is bus.get("B")
+
+
 # -- commands ---------------------------------------------------------------------------
 
 

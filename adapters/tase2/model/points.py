@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -29,7 +29,6 @@ from adapters.tase2.mms.data import (
     Structure,
     Unsigned,
 )
-from adapters.tase2.mms.report_fast import encode_realq_timetag_results
 from adapters.tase2.mms.types import (
     BitStringType,
     FloatType,
@@ -54,7 +53,6 @@ __all__ = [
     "Role",
     "decode_point",
     "decode_role",
-    "encode_points",
     "gmt_based_s",
     "identify_point_type",
     "point_type_info",
@@ -298,11 +296,41 @@ _ROLE_BYTES: dict[Role, Callable[[PointValue], bytes]] = {
 }
 
 
+_REALQ_TIMETAG = struct.Struct(">5sf2si3sB")
+"""A Data_RealQTimeTag whose time stamp takes four octets (1970-04-08 .. 2038-01-19):
+``A2 11 87 05 08 <f32> 85 04 <i32> 84 02 00 <flags>``."""
+_RQT_HEAD, _RQT_TS, _RQT_FLAGS = b"\xa2\x11\x87\x05\x08", b"\x85\x04", b"\x84\x02\x00"
+_FOUR_OCTETS = 1 << 23
+
+
+def _realq_timetag_encoder(general: Callable[[PointValue], bytes]) -> Callable[[PointValue], bytes]:
+    """The Data_RealQTimeTag encoder: one ``struct`` call in the usual case (what
+    ``general`` gives, octet for octet), ``general`` for time stamps of another width."""
+    pack = _REALQ_TIMETAG.pack
+
+    def enc(pv: PointValue) -> bytes:
+        ts = gmt_based_s(pv.ts)  # within Integer32: four octets unless |ts| < 2**23
+        if ts >= _FOUR_OCTETS or ts < -_FOUR_OCTETS:
+            return pack(_RQT_HEAD, _real(pv.value), _RQT_TS, ts, _RQT_FLAGS, pv.quality)
+        return general(pv)
+
+    return enc
+
+
 def _bytes_encoder(roles: tuple[Role, ...], bare: bool) -> Callable[[PointValue], bytes]:
     """A precompiled PointValue -> AccessResult-bytes function for one layout."""
     parts = tuple(_ROLE_BYTES[r] for r in roles)
     if bare:
         return parts[0]
+    if roles == (_R.REAL, _R.TS, _R.FLAGS):
+        return _realq_timetag_encoder(_general_encoder(parts))
+    return _general_encoder(parts)
+
+
+def _general_encoder(
+    parts: tuple[Callable[[PointValue], bytes], ...],
+) -> Callable[[PointValue], bytes]:
+    """Concatenated component encoders in a structure."""
     if len(parts) == 2:
         p0, p1 = parts
 
@@ -539,22 +567,6 @@ _INFO: dict[PointType, PointTypeInfo] = {t: _build_info(t) for t in PointType}
 def point_type_info(ptype: PointType | str) -> PointTypeInfo:
     """The description of a point type, by member or config name (``"Data_RealQ"``)."""
     return _INFO[PointType(ptype)]
-
-
-def encode_points(ptype: PointType, values: Sequence[PointValue]) -> bytes:
-    """Concatenated AccessResults of ``values``, all of type ``ptype`` (the report hot path).
-
-    Data_RealQTimeTag goes through the columnar :mod:`~adapters.tase2.mms.report_fast`
-    encoder; every other type uses its precompiled per-point encoder.
-    """
-    if ptype is PointType.DATA_REALQ_TIMETAG:
-        return encode_realq_timetag_results(
-            [_real(pv.value) for pv in values],
-            [gmt_based_s(pv.ts) for pv in values],
-            [int(pv.quality) for pv in values],
-        )
-    enc = _INFO[ptype].encode_bytes
-    return b"".join([enc(pv) for pv in values])
 
 
 def identify_point_type(data: Data) -> PointType | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -86,6 +86,10 @@ class _BusSource:
             return self.bus.get(point)
         except BusError:
             return None
+
+    def values(self, points: Sequence[str]) -> list[PointValue | None]:
+        """The latest values of ``points`` (None for a point that left the bus)."""
+        return self.bus.values(points)
 
     async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
         """A peer's Write as a bus command, answered with the owner's outcome."""

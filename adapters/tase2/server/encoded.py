@@ -7,10 +7,16 @@ point type is kept beside it and reused while that object is current.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from adapters.tase2.mms.data import DataAccessError, encode_access_result
 from adapters.tase2.model.points import PointType, PointTypeInfo
 from gateway.points import PointValue
 
-__all__ = ["EncodedValues"]
+__all__ = ["UNAVAILABLE", "EncodedValues"]
+
+UNAVAILABLE = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
+"""The AccessResult of a point that is gone from the bus."""
 
 
 class EncodedValues:
@@ -21,14 +27,23 @@ class EncodedValues:
     def __init__(self) -> None:
         self._by_type: dict[PointType, dict[str, tuple[PointValue, bytes]]] = {}
 
-    def of(self, info: PointTypeInfo, pv: PointValue) -> bytes:
-        """``pv`` encoded as ``info``'s type (as ``info.encode_bytes(pv)``)."""
+    def join(self, info: PointTypeInfo, values: Iterable[PointValue | None]) -> bytes:
+        """The AccessResults of ``values`` as ``info``'s type, concatenated (each as
+        ``info.encode_bytes``; a point that is gone is temporarily-unavailable)."""
         cache = self._by_type.get(info.type)
         if cache is None:
             cache = self._by_type[info.type] = {}
-        hit = cache.get(pv.point)
-        if hit is not None and hit[0] is pv:
-            return hit[1]
-        octets = info.encode_bytes(pv)
-        cache[pv.point] = (pv, octets)
-        return octets
+        encode = info.encode_bytes
+        out = []
+        for pv in values:
+            if pv is None:
+                out.append(UNAVAILABLE)
+                continue
+            hit = cache.get(pv.point)
+            if hit is not None and hit[0] is pv:
+                out.append(hit[1])
+                continue
+            octets = encode(pv)
+            cache[pv.point] = (pv, octets)
+            out.append(octets)
+        return b"".join(out)

@@ -16,7 +16,7 @@ is :class:`~adapters.tase2.server.shell.Tase2Server`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -84,7 +84,7 @@ from adapters.tase2.model.objects import (
     supported_features,
     tase2_version,
 )
-from adapters.tase2.model.points import PointDecodeError
+from adapters.tase2.model.points import PointDecodeError, PointTypeInfo
 from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE
 from adapters.tase2.server.bilateral import PointAccess, TableView, page_names
 from adapters.tase2.server.controls import ServerControls
@@ -126,7 +126,6 @@ _REFUSED_KINDS: Final = frozenset(
 )
 """Objects a peer may never write."""
 _DENIED: Final = encode_access_result(DataAccessError.OBJECT_ACCESS_DENIED)
-_UNAVAILABLE: Final = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
 _MAX_READ_PLANS: Final = 4096
 
 
@@ -139,6 +138,10 @@ class PointSource(Protocol):
 
     def current(self, point: str) -> PointValue | None:
         """The point's latest value, or None when the point is gone."""
+        ...
+
+    def values(self, points: Sequence[str]) -> list[PointValue | None]:
+        """The latest values of ``points`` (None for a point that is gone)."""
         ...
 
     async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
@@ -183,6 +186,7 @@ class ServerState(Protocol):
     an association, the time, and a way to wake the report scheduler."""
 
     source: PointSource
+    encoded: EncodedValues
     engine: TransferEngine
     registry: DataSetRegistry
     controls: ServerControls
@@ -247,21 +251,46 @@ def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | 
 # --------------------------------------------------------------------------- the handler
 
 
+Run = tuple[PointTypeInfo, tuple[str, ...]]
+"""Consecutive readable points of one type: the type and the point ids."""
+
+
 @dataclass(frozen=True, slots=True)
 class _ReadPlan:
-    """How :meth:`Tase2Handler.read_octets` answers one request: per variable a readable
-    point's access or the octets of its error, while its view and source stay."""
+    """How :meth:`Tase2Handler.read_octets` answers one request: runs of readable points
+    and the octets of the errors in between, while its view and source stay."""
 
     request: ReadRequest
     view: TableView
     source: object  # the data set read, or the transfer sets' names_version
-    steps: tuple[PointAccess | bytes, ...]
+    steps: tuple[Run | bytes, ...]
 
     def fits(self, request: ReadRequest, view: TableView, source: object) -> bool:
         """True while this plan answers ``request`` as planned."""
         if self.request is not request or self.view is not view:
             return False
         return self.source is source or (isinstance(source, int) and self.source == source)
+
+
+def _runs(accesses: list[PointAccess | bytes]) -> tuple[Run | bytes, ...]:
+    """Consecutive points of one type as runs; error octets stay as they are."""
+    steps: list[Run | bytes] = []
+    run: list[str] = []
+    info: PointTypeInfo | None = None
+    for access in accesses:
+        if isinstance(access, PointAccess) and access.type.info is info:
+            run.append(access.point)
+            continue
+        if info is not None:
+            steps.append((info, tuple(run)))
+        if isinstance(access, bytes):
+            steps.append(access)
+            info, run = None, []
+        else:
+            info, run = access.type.info, [access.point]
+    if info is not None:
+        steps.append((info, tuple(run)))
+    return tuple(steps)
 
 
 def _point_step(view: TableView, name: ObjectName) -> PointAccess | bytes:
@@ -275,7 +304,6 @@ class Tase2Handler:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
-        self._encoded = EncodedValues()
         self._plans: dict[int, _ReadPlan] = {}
 
     def _peer(self, ctx: ServiceContext) -> PeerSession:
@@ -405,37 +433,37 @@ class Tase2Handler:
             if len(self._plans) >= _MAX_READ_PLANS:
                 self._plans.clear()
             plan = self._plans[id(request)] = _ReadPlan(request, view, source, steps)
-        current = self.server.source.current
-        encoded = self._encoded.of
-        out = []
-        for step in plan.steps:
-            if isinstance(step, bytes):
-                out.append(step)
-                continue
-            pv = current(step.point)
-            out.append(_UNAVAILABLE if pv is None else encoded(step.type.info, pv))
-        return b"".join(out)
+        values = self.server.source.values
+        join = self.server.encoded.join
+        return b"".join(
+            [
+                step if isinstance(step, bytes) else join(step[0], values(step[1]))
+                for step in plan.steps
+            ]
+        )
 
     def _read_steps(
         self, peer: PeerSession, spec: VariableAccessSpecification, source: object
-    ) -> tuple[PointAccess | bytes, ...] | None:
-        """Per variable the access of a readable point or the octets of the error that
-        :meth:`read_now` answers; None when a variable is anything but a point."""
+    ) -> tuple[Run | bytes, ...] | None:
+        """Runs of readable points and the octets of the errors that :meth:`read_now`
+        answers; None when a variable is anything but a point."""
         view = peer.view
         if isinstance(source, DataSet):
-            return tuple(
-                _DENIED if m.special is not None else _point_step(view, m.name)
-                for m in source.members
+            return _runs(
+                [
+                    _DENIED if m.special is not None else _point_step(view, m.name)
+                    for m in source.members
+                ]
             )
         assert isinstance(spec, VariableList)
-        steps = []
+        accesses = []
         for entry in spec.items:
             if entry.alternate_access is not None:
                 return None
             if self._resolve(peer, entry.name).kind is not ObjectKind.POINT:
                 return None
-            steps.append(_point_step(view, entry.name))
-        return tuple(steps)
+            accesses.append(_point_step(view, entry.name))
+        return _runs(accesses)
 
     def _read_member(self, peer: PeerSession, ds: DataSet, index: int) -> AccessResult:
         member = ds.members[index]

@@ -16,20 +16,20 @@ the shell to send. Its shape follows reference section 6.9:
   the order of its changes.
 
 :func:`encode_report` builds the unconfirmed MMS PDU (``A3 ...``, what goes into P-DATA),
-batching runs of points of one type through :func:`adapters.tase2.model.points.encode_points`.
+taking the values of runs of points of one type at once and their encodings from the
+server's :class:`~adapters.tase2.server.encoded.EncodedValues` (shared with Reads: a value
+reported every interval, or read by pollers, is encoded once).
 :func:`full_report_max_size` is the start-time check against the negotiated PDU size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from adapters.tase2.asn1.ber import encode_integer, tlv, tlv_size
 from adapters.tase2.mms.data import (
-    DataAccessError,
     Integer,
-    encode_access_result,
     encode_data,
 )
 from adapters.tase2.mms.names import ObjectName
@@ -42,8 +42,9 @@ from adapters.tase2.model.objects import (
     ds_conditions_to_data,
     encode_mms_object_name,
 )
-from adapters.tase2.model.points import PointType, encode_points
+from adapters.tase2.model.points import PointType
 from adapters.tase2.server.datasets import DataSet, DataSetError
+from adapters.tase2.server.encoded import UNAVAILABLE, EncodedValues
 from gateway.points import PointValue
 
 __all__ = [
@@ -54,7 +55,8 @@ __all__ = [
     "full_report_max_size",
 ]
 
-_MISSING = encode_access_result(DataAccessError.TEMPORARILY_UNAVAILABLE)
+Values = Callable[[Sequence[str]], list[PointValue | None]]
+"""The current values of points (None for a point that is gone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,23 +140,11 @@ def _special(req: ReportRequest, special: str) -> bytes:
     return bytes((0x85, len(c))) + c
 
 
-def _run_bytes(pvs: list[PointValue | None], ptype: PointType | None) -> bytes:
-    """Encode one run of same-typed points; a missing value is temporarily-unavailable."""
-    assert ptype is not None
-    if None not in pvs:
-        return encode_points(ptype, pvs)  # type: ignore[arg-type]  # no None left
-    out = []
-    enc = ptype.info.encode_bytes
-    for pv in pvs:
-        out.append(_MISSING if pv is None else enc(pv))
-    return b"".join(out)
-
-
-def encode_report(req: ReportRequest, current: Callable[[str], PointValue | None]) -> bytes:
+def encode_report(req: ReportRequest, values: Values, encoded: EncodedValues) -> bytes:
     """The unconfirmed MMS PDU of ``req`` (``A3 L A0 L <spec> A0 L <results>``).
 
-    ``current`` gives a point's current bus value (None if the point is gone: that member
-    is sent as DataAccessError temporarily-unavailable).
+    ``values`` gives points' current bus values (a point that is gone is sent as
+    DataAccessError temporarily-unavailable); ``encoded`` keeps their encodings.
     """
     ds = req.data_set
     members = ds.members
@@ -165,9 +155,9 @@ def encode_report(req: ReportRequest, current: Callable[[str], PointValue | None
             if ptype is None:
                 for i in range(start, end):
                     special = members[i].special
-                    parts.append(_special(req, special) if special else _MISSING)
+                    parts.append(_special(req, special) if special else UNAVAILABLE)
             else:
-                parts.append(_run_bytes([current(p) for p in points], ptype))
+                parts.append(encoded.join(ptype.info, values(points)))
     else:
         entries: list[bytes] = []
         run: list[PointValue | None] = []
@@ -177,18 +167,23 @@ def encode_report(req: ReportRequest, current: Callable[[str], PointValue | None
             entries.append(m.entry)
             if m.special is not None:
                 if run:
-                    parts.append(_run_bytes(run, run_type))
+                    parts.append(_join(encoded, run_type, run))
                     run = []
                 parts.append(_special(req, m.special))
                 continue
             if m.type is not run_type and run:
-                parts.append(_run_bytes(run, run_type))
+                parts.append(_join(encoded, run_type, run))
                 run = []
             run_type = m.type
             if pv is None and m.point is not None:
-                pv = current(m.point)
+                pv = values((m.point,))[0]
             run.append(pv)
         if run:
-            parts.append(_run_bytes(run, run_type))
+            parts.append(_join(encoded, run_type, run))
         spec = tlv(0xA0, b"".join(entries))
     return tlv(0xA3, tlv(0xA0, spec + tlv(0xA0, b"".join(parts))))
+
+
+def _join(encoded: EncodedValues, ptype: PointType | None, run: list[PointValue | None]) -> bytes:
+    assert ptype is not None
+    return encoded.join(ptype.info, run)

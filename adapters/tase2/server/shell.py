@@ -41,6 +41,7 @@ from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, 
 from adapters.tase2.server.controls import PeerInfo, ServerControls
 from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
 from adapters.tase2.server.device_control import TagStore
+from adapters.tase2.server.encoded import EncodedValues
 from adapters.tase2.server.handler import PointSource, ServiceContext, Tase2Handler
 from adapters.tase2.server.outbox import Outbox
 from adapters.tase2.server.peers import PeerSession
@@ -107,6 +108,8 @@ class Tase2Server:
         self.on_event = on_event
         self.tables = ServedTables(tables, vcc_points, source.kinds())
         self._configure_domains()
+        self.encoded = EncodedValues()
+        """The encodings of current values, shared by Reads and reports."""
         self.handler = Tase2Handler(self)
         self.mms = MmsServer(
             self.handler,
@@ -367,9 +370,6 @@ class Tase2Server:
         if deadline is not None and deadline < self._planned:
             self._wake.set()
 
-    def _current(self, point: str) -> PointValue | None:
-        return self.source.current(point)
-
     def _sent(self, req: ReportRequest, at: float) -> None:
         self.reports_sent += 1
         if self.on_report_sent is not None:
@@ -387,7 +387,7 @@ class Tase2Server:
             if peer is None or outbox is None:
                 continue
             try:
-                pdu = encode_report(req, self._current)
+                pdu = encode_report(req, self.source.values, self.encoded)
             except Exception:
                 log.exception("report of %s could not be encoded", req.transfer_set)
                 continue

@@ -42,7 +42,6 @@ from adapters.tase2.model.points import (
     PointDecodeError,
     PointType,
     decode_point,
-    encode_points,
     gmt_based_s,
     identify_point_type,
     point_type_info,
@@ -321,16 +320,6 @@ def test_shape_identification_agrees_with_the_type(
     assert identify_point_type(ptype.info.encode(pv)) is ambiguous.get(ptype, ptype)
 
 
-@given(st.sampled_from(list(PointType)), st.lists(typed_values(), max_size=30))
-def test_batch_encoder_matches_per_point(
-    ptype: PointType, cases: list[tuple[PointType, PointKind, PointValue]]
-) -> None:
-    kind = sorted(ptype.info.kinds)[0]
-    pvs = [pv for t, k, pv in cases if k == kind]
-    expected = b"".join(encode_data(ptype.info.encode(pv)) for pv in pvs)
-    assert encode_points(ptype, pvs) == expected
-
-
 def test_config_names() -> None:
     assert point_type_info("Data_RealQTimeTag").type is PointType.DATA_REALQ_TIMETAG
     assert PointType.DATA_STATEQ_STRUCT.info.tase2_name == "Data_StateQ"
@@ -372,3 +361,28 @@ def test_transfer_set_parse_round_trips(
     if model is DSTransferSetModel.MODEL_1996:
         value = replace(value, all_changes_reported=False)
     assert parsed == value
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        0,
+        2**23 - 1,
+        2**23,
+        -(2**23),
+        -(2**23) - 1,
+        -(2**31),
+        2**31 - 1,
+        1e12,
+        -1e12,
+        math.nan,
+        math.inf,
+    ],
+)
+@pytest.mark.parametrize("value", [12.5, -0.0, 1e39, -1e39, math.inf])
+def test_the_one_struct_realq_timetag_encoder_agrees_at_every_time_stamp_width(
+    ts: float, value: float
+) -> None:
+    info = PointType.DATA_REALQ_TIMETAG.info
+    pv = PointValue("P1", value, Quality.from_flags(0b101), ts, 3)
+    assert info.encode_bytes(pv) == encode_data(info.encode(pv))

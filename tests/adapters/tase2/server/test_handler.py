@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -47,6 +47,7 @@ from adapters.tase2.model.transfer_set import DSTransferSetValue
 from adapters.tase2.server.bilateral import BilateralTableConfig, compile_table
 from adapters.tase2.server.controls import PeerInfo, ServerControls
 from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
+from adapters.tase2.server.encoded import EncodedValues
 from adapters.tase2.server.handler import Tase2Handler
 from adapters.tase2.server.peers import PeerSession
 from adapters.tase2.server.settings import ServerLimits
@@ -76,14 +77,17 @@ class Ctx:
 class Source:
     """Point values in a dictionary; commands are recorded."""
 
-    values: dict[str, PointValue] = field(default_factory=dict)
+    by_id: dict[str, PointValue] = field(default_factory=dict)
     commands: list[tuple[str, float | int, str]] = field(default_factory=list)
 
     def kinds(self) -> Mapping[str, PointKind]:
         return KINDS
 
     def current(self, point: str) -> PointValue | None:
-        return self.values.get(point)
+        return self.by_id.get(point)
+
+    def values(self, points: Sequence[str]) -> list[PointValue | None]:
+        return [self.by_id.get(p) for p in points]
 
     async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
         self.commands.append((point, value, origin))
@@ -96,6 +100,7 @@ class Server:
 
     source: Source
     engine: TransferEngine
+    encoded: EncodedValues
     registry: DataSetRegistry
     controls: ServerControls
     limits: ServerLimits
@@ -131,9 +136,8 @@ def server_with(ctx: Ctx, *, data_set_size: int = 2000, **limits: int) -> Server
     )
     registry = DataSetRegistry()
     registry.set_vcc([VccDataSetConfig(name="VCC_DS", members=("Transfer_Set_Name", "P1"))])
-    server = Server(
-        source, engine, registry, controls, ServerLimits(data_set_size=data_set_size, **limits)
-    )
+    limits_ = ServerLimits(data_set_size=data_set_size, **limits)
+    server = Server(source, engine, EncodedValues(), registry, controls, limits_)
     info = PeerInfo(ctx, "BLT_1", "1.1.1.999", 12, ctx.peer_address[0])
     server.peers[ctx] = PeerSession(ctx.association_id, "BLT_1", view, info, "test peer")
     return server
@@ -163,7 +167,7 @@ async def test_reads_resolve_points_and_special_objects(ctx: Ctx, server: Server
     point, table_id, report_only, missing, next_ts = await read(
         handler, ctx, "P1", "Bilateral_Table_ID", "Transfer_Set_Name", "Nope", "Next_DSTransfer_Set"
     )
-    assert point == PointType.DATA_REALQ.info.encode(server.source.values["P1"])
+    assert point == PointType.DATA_REALQ.info.encode(server.source.by_id["P1"])
     assert table_id == VisibleString("BLT_1")
     assert report_only is DataAccessError.OBJECT_ACCESS_DENIED
     assert missing is DataAccessError.OBJECT_NON_EXISTENT
@@ -173,7 +177,7 @@ async def test_reads_resolve_points_and_special_objects(ctx: Ctx, server: Server
 async def test_a_point_gone_from_the_bus_reads_temporarily_unavailable(
     ctx: Ctx, server: Server
 ) -> None:
-    del server.source.values["P2"]
+    del server.source.by_id["P2"]
     assert await read(Tase2Handler(server), ctx, "P2") == (DataAccessError.TEMPORARILY_UNAVAILABLE,)
 
 
@@ -385,7 +389,7 @@ def test_read_octets_are_what_read_now_answers_or_nothing(
 ) -> None:
     ctx, server, handler = server_with_data_set()
     for point in gone:
-        del server.source.values[point]
+        del server.source.by_id[point]
     octets = handler.read_octets(ctx, request)
     if octets is not None:
         assert octets == encode_access_results(handler.read_now(ctx, request).results)
@@ -400,7 +404,7 @@ def test_read_octets_follow_the_value_and_decline_without_a_peer() -> None:
     request = ReadRequest(VariableList((dom("P1"),)))
     first = handler.read_octets(ctx, request)
     assert handler.read_octets(ctx, request) == first  # the same value: the same octets
-    server.source.values["P1"] = PointValue("P1", 2.5, Quality(), T0 + 1, 1)
+    server.source.by_id["P1"] = PointValue("P1", 2.5, Quality(), T0 + 1, 1)
     changed = handler.read_octets(ctx, request)
     assert changed != first
     assert changed == encode_access_results(handler.read_now(ctx, request).results)

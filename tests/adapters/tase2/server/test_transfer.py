@@ -29,6 +29,7 @@ from adapters.tase2.model.points import PointType, decode_point
 from adapters.tase2.model.transfer_set import DSTransferSetValue
 from adapters.tase2.server.bilateral import BilateralTableConfig, TableView, compile_table
 from adapters.tase2.server.datasets import DataSet, DataSetError, DataSetRegistry
+from adapters.tase2.server.encoded import EncodedValues
 from adapters.tase2.server.reports import ReportRequest, encode_report, full_report_max_size
 from adapters.tase2.server.transfer import TransferEngine, split_component_name
 from gateway.points import PointKind, PointValue, Quality, Validity
@@ -53,6 +54,7 @@ class Rig:
     view: TableView
     ts: ObjectName
     bus: dict[str, PointValue] = field(default_factory=dict)
+    encoded: EncodedValues = field(default_factory=EncodedValues)
 
     def write(self, now: float = T0, **attrs: object) -> None:
         value = DSTransferSetValue(data_set=DS1, status=True, **attrs)  # type: ignore[arg-type]
@@ -67,7 +69,7 @@ class Rig:
         self.engine.on_changes(values, now)
 
     def encode(self, req: ReportRequest) -> bytes:
-        return encode_report(req, self.bus.get)
+        return encode_report(req, lambda points: [self.bus.get(p) for p in points], self.encoded)
 
 
 def rig(
