@@ -61,6 +61,7 @@ async def _client(port: int, associations: int, tag: str, rbe: bool, pipe: Conne
         counts[0] += len(_r.results) - len(HEAD)
 
     clients = []
+    starts = []
     for a in range(associations):
         client = await MmsClient.connect(
             "127.0.0.1", port, config=cfg, on_information_report=on_report, request_timeout=30
@@ -82,10 +83,16 @@ async def _client(port: int, associations: int, tag: str, rbe: bool, pipe: Conne
                 value = DSTransferSetValue(
                     data_set=ds, interval=1, conditions=DSConditions.INTERVAL_TIMEOUT, status=True
                 )
-            error = await client.write(ts, value.to_data())
-            assert error is None, error
+            starts.append((client, ts, value))
+    # Every association of every process is set up before any report flows: a process
+    # busy decoding reports would otherwise associate its last clients too late.
     pipe.send("ready")
     loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, pipe.recv)
+    for client, ts, value in starts:
+        error = await client.write(ts, value.to_data())
+        assert error is None, error
+    pipe.send("started")
     await loop.run_in_executor(None, pipe.recv)
     pipe.send(counts[0])
     for client in clients:
@@ -154,10 +161,15 @@ def _spawn(port: int, processes: int, associations: int, rbe: bool) -> list[tupl
 
 
 async def _wait_ready(clients: list[tuple[Any, Connection]], timeout: float = 120) -> None:
+    """Wait until every client has set up its associations, then let them all start their
+    transfer sets, and wait until they have."""
     loop = asyncio.get_running_loop()
-    for _, pipe in clients:
-        ready = await asyncio.wait_for(loop.run_in_executor(None, pipe.recv), timeout)
-        assert ready == "ready"
+    for step, answer in (("", "ready"), ("go", "started")):
+        for _, pipe in clients:
+            if step:
+                pipe.send(step)
+            said = await asyncio.wait_for(loop.run_in_executor(None, pipe.recv), timeout)
+            assert said == answer, said
 
 
 async def _finish(clients: list[tuple[Any, Connection]]) -> int:
