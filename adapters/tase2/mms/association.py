@@ -106,6 +106,9 @@ _MAX_ABANDONED = 1024
 _UNCONFIRMED = b"\xa3"  # the MMSpdu tag of an unconfirmed-PDU
 _MAX_INVOKE_ID = (1 << 31) - 1
 _MAX_KEPT_READS = 64
+_FAST_OUTPUT_LIMIT = 1 << 18
+"""Octets of fast-path answers made from one chunk of input at most (a peer that sends many
+Reads and reads no answers cannot make one chunk queue more than this)."""
 """Parsed Reads a responder keeps by their encoding (a poller repeats the same few)."""
 
 
@@ -784,10 +787,12 @@ class Association:
 
     def _answer_reads(self, data: bytes) -> int:
         """Answer the leading whole frames of ``data`` that are Reads :attr:`read_octets`
-        takes; return how many octets that was."""
+        takes, until the answers reach :data:`_FAST_OUTPUT_LIMIT` (the rest goes through the
+        layers, whose answers the shell paces); return how many octets were taken."""
         pos, end = 0, len(data)
         limit = self._receiver.max_tpkt_length
-        while pos < end:
+        produced = 0
+        while pos < end and produced < _FAST_OUTPUT_LIMIT:
             length = data_frame.frame_length(data, pos)
             if not length or length > limit or pos + length > end:
                 break
@@ -798,6 +803,7 @@ class Association:
             if pdu is None:
                 break
             frame = data_frame.data_frame(pdu, self._mms_ctx)
+            produced += len(frame)
             if len(frame) - tpkt.HEADER_SIZE <= self._tpdu_size:
                 self._out.append(frame)
             else:

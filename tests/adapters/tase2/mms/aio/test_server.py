@@ -8,13 +8,20 @@ import logging
 
 import pytest
 
-from adapters.tase2.iso import acse
+from adapters.tase2.iso import acse, stack
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
-from adapters.tase2.mms.data import DataAccessError, Float32, Integer
+from adapters.tase2.mms.data import (
+    DataAccessError,
+    Float32,
+    Integer,
+    OctetString,
+    encode_access_result,
+)
 from adapters.tase2.mms.names import ObjectName, Scope
+from adapters.tase2.mms.pdu import ConfirmedRequest, encode_pdu
 from adapters.tase2.mms.service_error import AccessCode, DefinitionCode, ErrorClass, MmsServiceError
 from adapters.tase2.mms.services import InformationReport, ObjectClass, ReadRequest, ReadResponse
 from tests.support import eventually
@@ -331,3 +338,67 @@ async def test_a_handler_answers_at_once_what_it_can_and_the_rest_as_before(
         assert "handler failed on ReadRequest" in caplog.text
         assert await client.read(now) == (Integer(6),)  # the association lives on
         await client.conclude()
+
+
+class OctetsHandler(TestHandler):
+    """Reads of ``Big`` answered on the fast path (read_octets) with ``size`` octets."""
+
+    def __init__(self, size: int = 200) -> None:
+        super().__init__()
+        self.size = size
+        self.fast = 0
+
+    def read_octets(self, ctx: AssociationContext, request: ReadRequest) -> bytes | None:
+        spec = request.spec
+        if not isinstance(spec, VariableList) or spec.items[0].name.item != "Big":
+            return None
+        self.fast += 1
+        return encode_access_result(OctetString(b"x" * self.size))
+
+
+async def test_reads_answered_on_the_fast_path_keep_an_association_from_idling_out() -> None:
+    ended: list[tuple[CloseReason, str]] = []
+    handler = OctetsHandler()
+    async with MmsServer(
+        handler,
+        port=0,
+        idle_timeout=0.5,
+        on_association_end=lambda ctx, reason, detail: ended.append((reason, detail)),
+    ) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, config=CLIENT)
+        big = ObjectName.dom(DOMAIN, "Big")
+        for _ in range(8):  # 1.6 s of Reads 0.2 s apart, all on the fast path
+            assert await client.read(big) == (OctetString(b"x" * 200),)
+            await asyncio.sleep(0.2)
+        assert not ended and handler.fast == 8
+        await eventually(lambda: ended, 5.0, "the idle time-out once the Reads stop")
+        await client.abort()
+    assert ended == [(CloseReason.LOCAL_ABORT, "idle timeout")]
+
+
+async def test_a_peer_that_never_reads_its_answers_stops_being_read() -> None:
+    handler = OctetsHandler(size=30_000)
+    async with MmsServer(handler, port=0, config=AssociationConfig(tpdu_size=65531)) as server:
+        client = await MmsClient.connect(
+            "127.0.0.1", server.port, config=CLIENT, connect_timeout=5.0
+        )
+        request = ConfirmedRequest(
+            1, ReadRequest(VariableList((VariableEntry(ObjectName.dom(DOMAIN, "Big")),)))
+        )
+        frame = b"".join(stack.tsdu_frames(stack.wrap_data(encode_pdu(request)), 8192))
+        transport = client._link._transport  # the peer writes Reads behind the client's back
+        assert transport is not None
+        transport.pause_reading()  # ... and never reads what comes back
+        (conn,) = server._connections
+        for _ in range(20):  # until the socket buffers are full and the server stops reading
+            transport.write(frame * 500)  # one invokeID: each is answered before the next
+            await asyncio.sleep(0.05)
+            if conn.link._read_paused:
+                break
+        assert conn.link._read_paused
+        answered = handler.fast
+        await asyncio.sleep(0.3)
+        assert handler.fast == answered  # nothing more is read while the peer does not read
+        assert conn.link._transport is not None
+        assert conn.link._transport.get_write_buffer_size() < 1_000_000  # 256 KiB + one chunk
+        await client.abort()
