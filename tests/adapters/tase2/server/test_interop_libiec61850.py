@@ -13,10 +13,12 @@ import pytest
 from gateway.points import Quality, Source, Validity
 from tests.support.peers.libiec61850 import PeerProcess, require_pyiec61850
 from tests.support.tase2.flow import (
+    DOMAIN,
     VCC_DATA_SETS,
     VCC_POINTS,
     check_flow,
     check_vcc_flow,
+    decoded_point,
     expected_point,
     peer_config,
     run_flow,
@@ -57,3 +59,48 @@ async def test_libiec61850_receives_full_reports_of_a_vcc_data_set() -> None:
         before = {p: expected_point(bus, p) for p in VCC_POINTS}
         lines = await run_vcc_flow(adapter, bus)
         check_vcc_flow(lines, before, bus)
+
+
+async def test_libiec61850_polls_see_each_value_as_the_bus_holds_it() -> None:
+    """Repeated Reads (the fast path) of a point and of the peer's own data set, before and
+    after the point changes, and of a name the table does not give the peer."""
+    bus, _ = make_bus()
+    async with running_server(settings(), bus) as adapter:
+        assert adapter.server is not None
+        poll = {"op": "read_list", "domain": DOMAIN, "name": "POLL"}
+        read = {"op": "read", "domain": DOMAIN, "item": "GEN1"}
+        members = [[DOMAIN, "GEN1"], [DOMAIN, "GEN2"]]
+        steps = [
+            {"op": "connect"},
+            {"op": "define_list", "domain": DOMAIN, "name": "POLL", "members": members},
+            *({**read, "tag": f"before{i}"} for i in range(3)),
+            {**poll, "tag": "list-before"},
+            {"op": "read", "domain": DOMAIN, "item": "SECRET", "tag": "secret"},
+            {"op": "signal", "name": "change"},
+            *({**read, "tag": f"after{i}"} for i in range(3)),
+            {**poll, "tag": "list-after"},
+            {"op": "conclude"},
+        ]
+        before = {p: expected_point(bus, p) for p in ("GEN1", "GEN2")}
+        async with PeerProcess(peer_config(adapter.server.port, steps), 30) as peer:
+            await peer.until("signal")
+            bus.update("GEN1", 777.25, ts=1_700_000_777.0)
+            peer.send_line()
+            lines = await peer.finish()
+    done = [line for line in lines if "i" in line]
+    assert all(line["ok"] for line in done), lines
+    r = {steps[line["i"]].get("tag"): line for line in done}
+    after = expected_point(bus, "GEN1")
+    assert after != before["GEN1"]
+    for i in range(3):
+        assert decoded_point(r[f"before{i}"]["result"]) == before["GEN1"]
+        assert decoded_point(r[f"after{i}"]["result"]) == after
+    assert [decoded_point(v) for v in r["list-before"]["result"]["value"]] == [
+        before["GEN1"],
+        before["GEN2"],
+    ]
+    assert [decoded_point(v) for v in r["list-after"]["result"]["value"]] == [
+        after,
+        before["GEN2"],
+    ]
+    assert r["secret"]["result"]["value"] == 3  # object-access-denied
