@@ -89,7 +89,7 @@ class AdapterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=ADAPTER_NAME.pattern + "$")
+    name: str = Field(pattern=f"^{ADAPTER_NAME.pattern}$")  # pydantic searches: anchor both
     type: str
     enabled: bool = True
     settings: SerializeAsAny[AdapterSettings] = Field(default_factory=AdapterSettings)

@@ -65,6 +65,13 @@ def test_a_bad_adapter_setting_names_its_line(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("name", ["1bc", "a b", "-x", "x" * 65])
+def test_an_adapter_name_must_be_one_from_its_first_character(tmp_path, name):
+    path = write(tmp_path, f"adapters:\n  - {{name: '{name}', type: sim}}\n")
+    (issue,) = issues_of(path)
+    assert f"{path}:2: adapters[0].name: String should match pattern" in issue
+
+
 def test_unknown_type_unknown_point_double_owner_and_duplicates(tmp_path):
     path = write(
         tmp_path,
