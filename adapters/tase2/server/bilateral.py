@@ -304,6 +304,9 @@ class TableView:
     every data set member; use :meth:`variable_names` for GetNameList. Special objects of
     the ICC domain (Bilateral_Table_ID, Next_DSTransfer_Set, transfer sets, report-only
     variables) are the server's business: resolve those *before* asking this view.
+
+    A view is never changed once compiled; a table change gives the peers a new one (the
+    handler's read plans hold while their view is the peer's).
     """
 
     __slots__ = (
