@@ -176,7 +176,8 @@ class Subscription:
         """Wait until something is pending (or the time-out passes), then drain."""
         if not len(self):
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for can swallow a cancel (3.11)
+                    await self._event.wait()
             except TimeoutError:
                 return []
         return self.drain()

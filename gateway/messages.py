@@ -67,7 +67,8 @@ class MessageSubscription:
         """Wait until a message is pending (or the time-out passes), then drain."""
         if not self._queue:
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for can swallow a cancel (3.11)
+                    await self._event.wait()
             except TimeoutError:
                 return []
         return self.drain()

@@ -409,7 +409,8 @@ class DeviceLink:
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):  # wait_for can swallow a cancel (3.11)
+                await self._wake.wait()
 
     def _refresh_plan(self) -> None:
         t = time.monotonic()

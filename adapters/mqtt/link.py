@@ -282,7 +282,8 @@ class BrokerLink:
         """Wait (at most `timeout` s) until every queued packet is written to the socket."""
         if self.client.want_write() and self.is_open:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for can swallow a cancel (3.11)
+                    await self._drained.wait()
 
     async def close(self, timeout: float = 2.0) -> None:
         """Disconnect cleanly (the broker then discards the will), or abort after `timeout`."""

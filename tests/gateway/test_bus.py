@@ -215,3 +215,21 @@ async def test_command_to_an_owner_without_handler_or_unknown_point():
     bus = make_bus(PointDef(id="SP"))
     assert (await bus.command("SP", 1)).failure is CommandFailure.NOT_PERMITTED
     assert (await bus.command("NOPE", 1)).failure is CommandFailure.UNKNOWN_POINT
+
+
+async def test_a_waiting_subscriber_stops_when_cancelled_just_as_a_change_arrives():
+    # Python 3.11's asyncio.wait_for returns the result and drops a cancel that comes in the
+    # same step: a pump looping on wait() would then never stop.
+    bus = make_bus(PointDef(id="A"))
+    sub = bus.subscribe(["A"])
+
+    async def pump():
+        while True:
+            await sub.wait(5.0)
+
+    task = asyncio.create_task(pump())
+    await asyncio.sleep(0.01)
+    bus.update("A", 1.0, GOOD, T0)  # wakes the waiter...
+    task.cancel()  # ...in the step that cancels it
+    done, _ = await asyncio.wait({task}, timeout=1.0)
+    assert done

@@ -40,3 +40,19 @@ async def test_wait_wakes_on_a_message_and_close_stops_delivery():
     assert await sub.wait(timeout=0.01) == []
     sub.close()
     assert bus.publish_message(Message(b"late")) == 0
+
+
+async def test_a_waiting_consumer_stops_when_cancelled_just_as_a_message_arrives():
+    bus = PointBus()
+    sub = bus.subscribe_messages()
+
+    async def pump():
+        while True:
+            await sub.wait(5.0)
+
+    task = asyncio.create_task(pump())
+    await asyncio.sleep(0.01)
+    bus.publish_message(Message(b"x", message_id=1))  # wakes the waiter in the cancel's step
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=1.0)
+    assert done

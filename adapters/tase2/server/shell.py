@@ -444,7 +444,8 @@ class Tase2Server:
             self._planned = now + timeout
             if timeout > 0 and not wake.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # wait_for can swallow a cancel (3.11)
+                        await wake.wait()
             elif timeout <= 0:
                 await asyncio.sleep(0)
 

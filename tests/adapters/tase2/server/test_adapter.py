@@ -768,3 +768,18 @@ async def eventually_defined(client: MmsClient) -> None:
         except MmsServiceError:
             await asyncio.sleep(0.02)
     raise AssertionError("DS0 could not be defined by a new association")
+
+
+async def test_the_server_stops_even_when_its_report_scheduler_is_woken_as_it_stops() -> None:
+    # Python 3.11's asyncio.wait_for drops a cancel that comes in the step its wait ends:
+    # the scheduler would go on and the gateway's stop would hang.
+    async with running_server() as adapter:
+        server = adapter.server
+        assert server is not None
+        scheduler = server._scheduler
+        assert scheduler is not None
+        await asyncio.sleep(0.01)
+        server._wake.set()  # a change woke the scheduler...
+        scheduler.cancel()  # ...in the step that cancels it
+        done, _ = await asyncio.wait({scheduler}, timeout=1.0)
+        assert done
