@@ -66,10 +66,12 @@ class Adapter(Protocol):
 
 
 class AdapterClass(Protocol):
-    """An adapter class: its `type` name, its settings model, and its constructor."""
+    """An adapter class: its `type` name, its settings model, whether it serves a port,
+    and its constructor."""
 
     type_name: ClassVar[str]
     Settings: ClassVar[type[AdapterSettings]]
+    listens: ClassVar[bool]
 
     def __call__(self, name: str, settings: Any, bus: PointBus) -> Adapter: ...
 

@@ -25,6 +25,8 @@ from gateway.registry import REGISTRY, Adapter, AdapterRegistry
 log = logging.getLogger(__name__)
 
 GATEWAY_OWNER = "gateway"
+SERVERS_FIRST = 2.0
+"""Seconds the other adapters wait at most for the listening ones started with them."""
 """Owner of points that no adapter feeds: they stay not valid until something does."""
 
 
@@ -58,7 +60,9 @@ class Supervisor:
         self._failure_log = Throttle()
         self._task: asyncio.Task[None] | None = None
         self._first_failure: asyncio.Future[str] | None = None
-        self._start_up = False  # the runtime's start-up waits for this listener
+        self.start_up = False
+        """Set while the runtime's start-up waits for this adapter: a first failure of a
+        listening adapter then stops the gateway instead of being retried."""
 
     def start(self) -> None:
         self._first_failure = asyncio.get_running_loop().create_future()
@@ -72,20 +76,26 @@ class Supervisor:
         adapter, failed = self.adapter, self._first_failure
         if adapter is None or not adapter.listens or failed is None:
             return None
-        ready: asyncio.Future[Any] = asyncio.ensure_future(adapter.ready.wait())
-        waiting: set[asyncio.Future[Any]] = {ready, failed}
-        self._start_up = True
-        try:
-            await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
-        finally:
-            self._start_up = False
-            ready.cancel()
+        await self.bound(timeout)
         if adapter.ready.is_set():
             return None
         if not failed.done():
             log.warning("adapter %s not listening after %.0fs; going on", self.name, timeout)
             return None
         return failed.result()
+
+    async def bound(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until a listening adapter is bound or its
+        first run has failed; at once for the others."""
+        adapter, failed = self.adapter, self._first_failure
+        if adapter is None or not adapter.listens or failed is None:
+            return
+        ready: asyncio.Future[Any] = asyncio.ensure_future(adapter.ready.wait())
+        waiting: set[asyncio.Future[Any]] = {ready, failed}
+        try:
+            await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            ready.cancel()
 
     def _ensure_adapter(self) -> Adapter:
         if self.adapter is None:
@@ -121,7 +131,8 @@ class Supervisor:
                     self.adapter.ready.clear()
                 if self._first_failure is not None and not self._first_failure.done():
                     self._first_failure.set_result(error)
-                    if self._start_up:  # fatal: the start-up stops the gateway, no retry
+                    listens = self.adapter is not None and self.adapter.listens
+                    if self.start_up and listens:  # fatal: the start-up stops the gateway
                         self.last_error, self.state = error, "failed"
                         return
             else:
@@ -211,6 +222,7 @@ class Runtime:
         self._backoff = backoff or Backoff()
         self._supervisors: dict[str, Supervisor] = {}
         self._apply_lock = asyncio.Lock()
+        self._starting = False  # start(): listeners' first failures are fatal
         self._watchdog: asyncio.Task[None] | None = None
         self.bus.add_owner(GATEWAY_OWNER)
 
@@ -221,9 +233,15 @@ class Runtime:
     async def start(self, listen_timeout: float = 30.0) -> None:
         """Register the points, start every enabled adapter and wait until the listening
         ones are bound; if one cannot be, stop everything and raise StartupError."""
-        await self.apply(self._target)
-        supervisors = list(self._supervisors.values())
-        errors = await asyncio.gather(*(s.listening(listen_timeout) for s in supervisors))
+        self._starting = True
+        try:
+            await self.apply(self._target)
+            supervisors = list(self._supervisors.values())
+            errors = await asyncio.gather(*(s.listening(listen_timeout) for s in supervisors))
+        finally:
+            self._starting = False
+            for supervisor in self._supervisors.values():
+                supervisor.start_up = False
         failures = {s.name: e for s, e in zip(supervisors, errors, strict=True) if e is not None}
         if failures:
             await self.stop()
@@ -292,11 +310,9 @@ class Runtime:
                 changes.restarted.append(name)
         await self._stop_all([self._supervisors.pop(n) for n in restart])
 
-        for name, cfg in new_adapters.items():
-            if name not in self._supervisors:
-                if name not in old_adapters:
-                    changes.added.append(name)
-                self._start_adapter(cfg)
+        starting = [cfg for name, cfg in new_adapters.items() if name not in self._supervisors]
+        changes.added += [cfg.name for cfg in starting if cfg.name not in old_adapters]
+        await self._start_adapters(starting)
         for point in old_points.keys() - new_points.keys():
             self.bus.unregister(point)
             changes.points_removed += 1
@@ -347,13 +363,31 @@ class Runtime:
             bus.add_owner(owner)
             bus.register(defn, owner, transfer=True)
 
-    def _start_adapter(self, cfg: AdapterConfig) -> None:
+    async def _start_adapters(self, configs: list[AdapterConfig]) -> None:
+        """Start ``configs``: the listening adapters first and, for up to
+        :data:`SERVERS_FIRST` seconds, until they are bound, so that a client of a server
+        of the same gateway (a simulator in a lab) does not find its port closed."""
+        supervisors = [self._supervisor(cfg) for cfg in configs]  # listed in config order
+        servers = [s for s, c in zip(supervisors, configs, strict=True) if self._listens(c)]
+        for supervisor in servers:
+            supervisor.start()
+        if servers and len(servers) < len(supervisors):
+            await asyncio.gather(*(s.bound(SERVERS_FIRST) for s in servers))
+        for supervisor in supervisors:
+            if supervisor not in servers:
+                supervisor.start()
+
+    def _listens(self, cfg: AdapterConfig) -> bool:
+        return self._registry.get(cfg.type).listens
+
+    def _supervisor(self, cfg: AdapterConfig) -> Supervisor:
         cls = self._registry.get(cfg.type)
         supervisor = Supervisor(
             cfg.name, lambda: cls(cfg.name, cfg.settings, self.bus), self.bus, self._backoff
         )
+        supervisor.start_up = self._starting
         self._supervisors[cfg.name] = supervisor
-        supervisor.start()
+        return supervisor
 
     def status(self) -> dict[str, Any]:
         """Adapters' states and the bus counters, for operators."""

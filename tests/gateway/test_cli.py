@@ -54,7 +54,9 @@ def test_run_and_check_parse_without_the_isn_and_plug_in_commands():
 def test_run_starts_the_demo_and_sigint_stops_it_cleanly(option, loop):
     proc = start_gateway(DEMO, run_options=option)
     try:
-        assert any(f"event loop: {loop}" in line for line in read_until(proc, "gateway running: "))
+        started = read_until(proc, "gateway running: ")
+        assert any(f"event loop: {loop}" in line for line in started)
+        assert not [line for line in started if "WARNING" in line]  # its simulators are up first
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=10)[1]
     finally:

@@ -389,3 +389,52 @@ async def test_a_listener_added_while_running_keeps_retrying_and_says_why(kind):
             status = rt.status()["adapters"]["listener"]
             assert status["state"] in ("backoff", "starting")
             assert "Errno 98" in status["last_error"] or "in use" in status["last_error"]
+
+
+class SlowServer(Adapter):
+    """Serves a port: bound 0.2 s after it starts (records when)."""
+
+    type_name = "slow-server"
+    listens = True
+    events: list[str] = []
+
+    async def run(self):
+        await asyncio.sleep(0.2)
+        self.events.append(f"{self.name} bound")
+        self.listening()
+        await asyncio.Event().wait()
+
+
+class Poller(Adapter):
+    """A client of the server: records when it starts."""
+
+    type_name = "poller"
+
+    async def run(self):
+        SlowServer.events.append(f"{self.name} started")
+        await asyncio.Event().wait()
+
+
+async def test_clients_start_once_the_listening_adapters_started_with_them_are_bound():
+    reg = registry()
+    reg.register(SlowServer)
+    reg.register(Poller)
+
+    def adapters(*names):
+        kinds = {"sim": "slow-server", "rtu": "poller"}
+        raw = {"adapters": [{"name": n, "type": kinds[n[:3]]} for n in names]}
+        return build_config(raw, "test.yaml", registry=reg)
+
+    SlowServer.events.clear()
+    rt = Runtime(adapters("rtu1", "sim1"), reg, FAST)  # the client comes first in the file
+    await rt.start()
+    try:
+        await eventually(lambda: len(SlowServer.events) == 2, 2.0)
+        assert SlowServer.events == ["sim1 bound", "rtu1 started"]
+        assert list(rt.status()["adapters"]) == ["rtu1", "sim1"]  # still in config order
+        changes = await rt.apply(adapters("rtu1", "sim1", "rtu2", "sim2"))  # a reload too
+        assert changes.added == ["rtu2", "sim2"]
+        await eventually(lambda: len(SlowServer.events) == 4, 2.0)
+        assert SlowServer.events[2:] == ["sim2 bound", "rtu2 started"]
+    finally:
+        await rt.stop()
