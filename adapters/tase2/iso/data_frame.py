@@ -15,7 +15,8 @@ which say what is wrong with it.
 
 from __future__ import annotations
 
-from adapters.tase2.asn1.ber import definite_span, encode_integer, tlv, tlv_header
+from adapters.tase2.asn1.ber import definite_span
+from adapters.tase2.iso.presentation import encode_data
 from adapters.tase2.iso.tpkt import HEADER_SIZE, MIN_TPKT_LENGTH
 
 __all__ = ["data_frame", "frame_length", "frame_pdu"]
@@ -65,15 +66,8 @@ def frame_pdu(data: bytes, pos: int, end: int, context_id: int) -> tuple[int, in
 
 def data_frame(pdu: bytes, context_id: int) -> bytes:
     """The single TPKT frame carrying ``pdu`` in presentation context ``context_id``
-    (what :func:`~adapters.tase2.iso.stack.wrap_data` and one DT-TPDU make of it); the
-    caller makes sure it fits the negotiated TPDU size."""
-    # 61 L 30 L 02 01 ctx A0 L <pdu>, as presentation.encode_data, its headers in one go
-    small = 0 <= context_id < 0x80
-    ctx = bytes((0x02, 1, context_id)) if small else tlv(0x02, encode_integer(context_id))
-    value = tlv_header(0xA0, len(pdu))
-    pdv_size = len(ctx) + len(value) + len(pdu)
-    pdv = tlv_header(0x30, pdv_size)
-    user_size = len(pdv) + pdv_size
-    user = tlv_header(0x61, user_size)
-    total = _PDU_OFFSET + len(user) + user_size
-    return b"".join((bytes((3, 0, total >> 8, total & 0xFF)), _PREFIX, user, pdv, ctx, value, pdu))
+    (as :func:`~adapters.tase2.iso.stack.wrap_data` and one DT-TPDU); the caller makes
+    sure it fits the negotiated TPDU size."""
+    body = _TOKENS_DATA + encode_data(context_id, pdu)
+    total = HEADER_SIZE + len(_DT_EOT) + len(body)
+    return bytes((3, 0, total >> 8, total & 0xFF)) + _DT_EOT + body

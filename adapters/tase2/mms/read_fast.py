@@ -20,7 +20,7 @@ octet for octet what :func:`~adapters.tase2.mms.pdu.encode_pdu` makes of the sam
 
 from __future__ import annotations
 
-from adapters.tase2.asn1.ber import definite_span, encode_unsigned, tlv, tlv_header
+from adapters.tase2.asn1.ber import definite_span
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import encode_confirmed_response
@@ -139,12 +139,5 @@ def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequ
 def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> bytes:
     """The Confirmed-Response PDU answering ``request`` with the AccessResults ``results``
     (concatenated encodings, one per variable)."""
-    if request.specification_with_result:
-        return encode_confirmed_response(invoke_id, encode_read_response(results, request.spec))
-    # A1 L <invokeID> A4 L A1 L <results>, its headers worked out in one go
-    listed = tlv_header(0xA1, len(results))
-    read = tlv_header(0xA4, len(listed) + len(results))
-    small = invoke_id < 0x80
-    iid = bytes((0x02, 1, invoke_id)) if small else tlv(0x02, encode_unsigned(invoke_id))
-    size = len(iid) + len(read) + len(listed) + len(results)
-    return b"".join((tlv_header(0xA1, size), iid, read, listed, results))
+    spec = request.spec if request.specification_with_result else None
+    return encode_confirmed_response(invoke_id, encode_read_response(results, spec))
