@@ -1,6 +1,8 @@
 """The demo plant simulator: values move, set-points are followed, coils are mirrored."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
@@ -15,15 +17,26 @@ pytestmark = pytest.mark.timeout(30)
 F32 = AsyncModbusTcpClient.DATATYPE.FLOAT32
 
 
-async def test_the_default_plant_moves_and_follows_what_clients_write():
+@contextlib.asynccontextmanager
+async def plant_and_client(**settings: object) -> AsyncIterator[AsyncModbusTcpClient]:
+    """A plant simulator on a free port, and a pymodbus client connected to it."""
     port = free_port()
-    plant = ModbusPlantAdapter("plant", PlantSettings(port=port, interval=0.01, seed=1), PointBus())
+    plant = ModbusPlantAdapter("plant", PlantSettings(port=port, **settings), PointBus())
     task = asyncio.create_task(plant.run())
     client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2)
     try:
         async with asyncio.timeout(5):
             while not await client.connect():
                 await asyncio.sleep(0.02)
+        yield client
+    finally:
+        client.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_default_plant_moves_and_follows_what_clients_write():
+    async with plant_and_client(interval=0.01, seed=1) as client:
         kv = [(await client.read_input_registers(0, count=1)).registers[0] for _ in range(5)]
         await asyncio.sleep(0.05)
         kv.append((await client.read_input_registers(0, count=1)).registers[0])
@@ -37,10 +50,6 @@ async def test_the_default_plant_moves_and_follows_what_clients_write():
                     break
                 await asyncio.sleep(0.02)
         assert (await client.read_discrete_inputs(0, count=1)).bits[0] is False
-    finally:
-        client.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def test_the_plant_holds_only_up_to_its_highest_address():
@@ -55,19 +64,8 @@ def test_the_plant_holds_only_up_to_its_highest_address():
 
 
 async def test_a_read_past_the_plant_s_map_is_an_illegal_address():
-    port = free_port()
-    plant = ModbusPlantAdapter("plant", PlantSettings(port=port), PointBus())
-    task = asyncio.create_task(plant.run())
-    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2)
-    try:
-        async with asyncio.timeout(5):
-            while not await client.connect():
-                await asyncio.sleep(0.02)
+    async with plant_and_client() as client:
         assert not (await client.read_holding_registers(100, count=12)).isError()
         past = await client.read_holding_registers(100, count=13)
         assert past.isError() and past.exception_code == ExcCodes.ILLEGAL_ADDRESS
         assert (await client.read_coils(1000, count=1)).isError()
-    finally:
-        client.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
