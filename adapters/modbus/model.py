@@ -1,24 +1,20 @@
-"""Settings of the Modbus adapters and the CSV point list loader (sans-IO).
+"""Settings of the Modbus adapters (sans-IO).
 
 A binding says where a bus point lives in a device: table, address (0-based protocol
 address), data type, word order, scale/offset and, for status points, a state table. Bindings
-come from the adapter's YAML `points:` and/or a CSV `points_file` with the same columns.
+come from the adapter's YAML `points:` and/or a CSV `points_file` with the same columns
+(`gateway.pointfiles`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -34,6 +30,7 @@ from adapters.modbus.codec import (
 )
 from gateway.backoff import BackoffSettings
 from gateway.mapping import OFF_ON, StateTable
+from gateway.pointfiles import load_points_csv, resolve_path
 from gateway.points import State
 from gateway.registry import AdapterSettings
 
@@ -189,15 +186,6 @@ class Device(BackoffSettings):
         return (self.host, self.port, self.unit, self.timeout)
 
 
-def _resolve(path: str, info: ValidationInfo) -> Path:
-    """A points file path: absolute, or relative to `context['base']`, else to the cwd."""
-    candidate = Path(path)
-    base = (info.context or {}).get("base") if isinstance(info.context, dict) else None
-    if not candidate.is_absolute() and base is not None:
-        candidate = Path(base) / candidate
-    return candidate
-
-
 class ModbusClientSettings(AdapterSettings):
     """Settings of a `modbus-client` adapter: devices and point bindings.
 
@@ -214,7 +202,7 @@ class ModbusClientSettings(AdapterSettings):
     @model_validator(mode="after")
     def _load_and_check(self, info: ValidationInfo) -> ModbusClientSettings:
         if self.points_file:
-            self._file_points = load_points_csv(_resolve(self.points_file, info), ClientPoint)
+            self._file_points = load_points_csv(resolve_path(self.points_file, info), ClientPoint)
         devices = {d.name: d for d in self.devices}
         if len(devices) != len(self.devices):
             raise ValueError("device names must be unique")
@@ -276,7 +264,7 @@ class ModbusServerSettings(AdapterSettings):
     @model_validator(mode="after")
     def _load_and_check(self, info: ValidationInfo) -> ModbusServerSettings:
         if self.points_file:
-            self._file_points = load_points_csv(_resolve(self.points_file, info), ServedPoint)
+            self._file_points = load_points_csv(resolve_path(self.points_file, info), ServedPoint)
         used: dict[tuple[Table, int], str] = {}
         problems = []
         for p in self.served:
@@ -296,67 +284,3 @@ class ModbusServerSettings(AdapterSettings):
 
     def consumed_points(self) -> set[str]:
         return {p.point for p in self.served}
-
-
-# -- CSV point lists ----------------------------------------------------------------------
-
-Row = TypeVar("Row", bound=BaseModel)
-
-
-def parse_points_csv(text: str, model: type[Row], origin: str = "<csv>") -> list[Row]:
-    """Parse a CSV point list: a header of `model` field names, then one binding per row.
-
-    Empty cells take the defaults; blank lines and lines starting with `#` are skipped.
-    Raises ValueError naming `origin:line: column: problem` for every bad row.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = _read_header(reader, model, origin)
-    rows: list[Row] = []
-    problems: list[str] = []
-    for row in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in row) or row[0].lstrip().startswith("#"):
-            continue
-        if len(row) > len(header):
-            problems.append(f"{origin}:{line}: {len(row)} cells, the header has {len(header)}")
-            continue
-        cells = {k: v.strip() for k, v in zip(header, row, strict=False) if v.strip()}
-        try:
-            rows.append(model.model_validate(cells))
-        except ValidationError as exc:
-            problems.extend(_row_problems(exc, origin, line))
-    if problems:
-        raise ValueError("\n".join(problems[:50]))
-    return rows
-
-
-def _read_header(reader: Iterable[list[str]], model: type[BaseModel], origin: str) -> list[str]:
-    header = next(iter(reader), None)
-    while header is not None and (not any(h.strip() for h in header) or header[0].startswith("#")):
-        header = next(iter(reader), None)
-    if header is None:
-        raise ValueError(f"{origin}:1: empty point list: expected a header")
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in model.model_fields]
-    if unknown or "point" not in header:
-        problem = f"unknown column {unknown[0]!r}" if unknown else "no 'point' column"
-        columns = ", ".join(model.model_fields)
-        raise ValueError(f"{origin}:1: {problem}; columns are: {columns}")
-    return header
-
-
-def _row_problems(exc: ValidationError, origin: str, line: int) -> list[str]:
-    out = []
-    for err in exc.errors(include_url=False):
-        column = ".".join(str(p) for p in err["loc"]) or "row"
-        out.append(f"{origin}:{line}: {column}: {err['msg'].removeprefix('Value error, ')}")
-    return out
-
-
-def load_points_csv(path: Path, model: type[Row]) -> list[Row]:
-    """Read a CSV point list file (see `parse_points_csv`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read: {exc}") from None
-    return parse_points_csv(text, model, str(path))

@@ -12,8 +12,9 @@ from adapters.modbus.codec import (
     decode_value,
     encode_value,
 )
-from adapters.modbus.model import ClientPoint, ModbusClientSettings, parse_points_csv
+from adapters.modbus.model import ClientPoint, ModbusClientSettings
 from adapters.modbus.plan import Span, plan_reads
+from gateway.pointfiles import parse_points_csv
 from gateway.points import State
 
 NUMERIC = [t for t in DataType if t not in (DataType.BOOL, DataType.BIT)]
