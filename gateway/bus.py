@@ -339,6 +339,54 @@ class PointBus:
             self._publish(changes)
         return len(changes)
 
+    def update_rows(
+        self,
+        points: Sequence[str],
+        values: Sequence[Value],
+        qualities: Sequence[Quality],
+        timestamps: Sequence[float | None],
+    ) -> int:
+        """Publish a batch whose rows each carry their own quality and time stamp (events).
+
+        Rows are applied in order, so two events of one point are two changes. A row without
+        a time stamp (None) is a value read without one: it is stamped with the receive time
+        and the timestamp-quality bit, and when it repeats the recorded value (within the
+        deadband) with the recorded quality but for that bit, it is not a change and the
+        recorded time stamp stays. Returns the number of recorded changes.
+        """
+        if not len(points) == len(values) == len(qualities) == len(timestamps):
+            raise BusError("points, values, qualities and time stamps differ in length")
+        entries = self._entries
+        seen = time.monotonic()
+        received = now()
+        changes: list[PointValue] = []
+        record = changes.append
+        new = tuple.__new__
+        for point, value, quality, ts in zip(points, values, qualities, timestamps, strict=True):
+            entry = entries.get(point)
+            if entry is None:
+                self._unknown(point)
+                continue
+            entry.seen = seen
+            old = entry.pv
+            if ts is None:
+                ts = received
+                quality = _quality(quality | _TIME_INVALID)
+                same_quality = old.quality | _TIME_INVALID == quality
+            else:
+                same_quality = old.quality == quality
+            if same_quality and abs(value - old.value) <= entry.deadband:
+                continue
+            pv = new(PointValue, (point, value, quality, ts, (old.cov + 1) & 0xFFFF))
+            entry.pv = pv
+            record(pv)
+        stats = self.stats
+        stats.updates += len(points)
+        stats.suppressed += len(points) - len(changes)
+        if changes:
+            self._publish(changes)
+        return len(changes)
+
     def _unknown(self, point: str) -> None:
         """Count an update of a point the bus does not know (e.g. during a config change)."""
         self.stats.unknown += 1

@@ -62,6 +62,35 @@ def test_update_many_and_missing_source_time_stamp():
         bus.update_many(["A", "B"], [1.0])
 
 
+def test_update_rows_carries_a_quality_and_time_stamp_per_row_in_order():
+    bus = make_bus(PointDef(id="MW"), PointDef(id="CB", kind="state"))
+    sub = bus.subscribe(["MW", "CB"], every=True)
+    suspect = Quality(Validity.SUSPECT)
+    changes = bus.update_rows(
+        ["MW", "CB", "MW"], [1.0, State.ON, 2.0], [GOOD, GOOD, suspect], [T0, T0 + 1, T0 + 2]
+    )
+    assert changes == 3
+    assert [(pv.point, pv.value, pv.quality, pv.ts) for pv in sub.drain()] == [
+        ("MW", 1.0, GOOD, T0),
+        ("CB", State.ON, GOOD, T0 + 1),
+        ("MW", 2.0, suspect, T0 + 2),
+    ]
+
+
+def test_update_rows_without_a_time_stamp_keeps_the_recorded_one_for_an_unchanged_value():
+    bus = make_bus(PointDef(id="MW"))
+    bus.update_rows(["MW"], [5.0], [GOOD], [T0])
+    # The same value re-read without a time (a static poll after an event): no change.
+    assert bus.update_rows(["MW"], [5.0], [GOOD], [None]) == 0
+    assert (bus.get("MW").ts, bus.get("MW").quality) == (T0, GOOD)
+    # A new value without a time: stamped on receipt, with the timestamp-quality bit.
+    assert bus.update_rows(["MW"], [6.0], [GOOD], [None]) == 1
+    pv = bus.get("MW")
+    assert pv.ts > T0 and pv.quality.timestamp_invalid
+    with pytest.raises(BusError):
+        bus.update_rows(["MW"], [1.0], [], [None])
+
+
 def test_unknown_points_in_a_batch_are_counted_and_skipped():
     bus = make_bus(PointDef(id="A"))
     assert bus.update_many(["GONE", "A"], [1.0, 2.0], GOOD, T0) == 1
