@@ -4,5 +4,8 @@
 * :mod:`.modbus_peer` - a pymodbus server in its own process (script and asyncio handle);
 * :mod:`.libiec61850` - the libiec61850 peer (:mod:`.libiec61850_peer`, a script that imports
   the GPL binding pyiec61850, so it runs in a subprocess and product code never imports it);
+* :mod:`.dnp3_outstation` - an opendnp3 outstation (yadnp3) in its own process, driven by the
+  DNP3 master tests (:mod:`.dnp3_outstation_peer`, the script; the test process never imports
+  yadnp3);
 * :mod:`.tshark` - a loopback capture and tshark's verdict on it.
 """
