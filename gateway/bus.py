@@ -371,7 +371,8 @@ class PointBus:
             old = entry.pv
             if ts is None:
                 ts = received
-                quality = _quality(quality | _TIME_INVALID)
+                if not quality & _TIME_INVALID:
+                    quality = _quality(quality | _TIME_INVALID)
                 same_quality = old.quality | _TIME_INVALID == quality
             else:
                 same_quality = old.quality == quality
@@ -421,6 +422,12 @@ class PointBus:
             return
         entries = [self._entries[p] for p in self._owners[owner].points]
         self._requalify(entries, _NOT_VALID, now() if ts is None else ts)
+
+    def mark_not_valid(self, points: Iterable[str], ts: float | None = None) -> None:
+        """Mark `points` not valid at once, keeping their values (one source of an owner lost)."""
+        entries = self._entries
+        lost = [entries[p] for p in points if p in entries]
+        self._requalify(lost, _NOT_VALID, now() if ts is None else ts)
 
     def check_freshness(self, monotonic_now: float | None = None) -> int:
         """Turn suspect every valid point not updated within its freshness plus grace.

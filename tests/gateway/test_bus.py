@@ -157,6 +157,15 @@ def test_owner_loss_marks_all_its_points_not_valid_at_once():
     assert bus.get("A").value == 1.0  # the last value is kept, flagged
 
 
+def test_mark_not_valid_marks_only_the_given_points_and_keeps_their_values():
+    bus = make_bus(PointDef(id="A"), PointDef(id="B"))
+    bus.update_many(["A", "B"], [1.0, 2.0], GOOD, T0)
+    bus.mark_not_valid(["A", "unknown"], T0 + 5)
+    a, b = bus.get("A"), bus.get("B")
+    assert (a.value, a.quality.validity, a.ts) == (1.0, Validity.NOT_VALID, T0 + 5)
+    assert b.quality is GOOD
+
+
 def test_stale_points_turn_suspect_after_freshness_plus_grace():
     bus = make_bus(PointDef(id="FAST", target_freshness=2), PointDef(id="NOFRESH"))
     bus.update_many(["FAST", "NOFRESH"], [1.0, 1.0], GOOD, T0)
