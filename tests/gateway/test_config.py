@@ -28,6 +28,14 @@ def test_the_demo_config_loads():
     assert sim.type == "sim" and "GEN1_MW" in sim.settings.owned_points()
 
 
+@pytest.mark.parametrize(
+    "example", sorted((REPO / "mappings").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_every_example_configuration_is_valid(example):
+    config, _ = check_config(example)  # raises ConfigError on any error; warnings may stay
+    assert config.adapters
+
+
 def test_a_bad_point_names_file_line_and_field(tmp_path):
     path = write(
         tmp_path,
