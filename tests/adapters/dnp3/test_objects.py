@@ -8,8 +8,14 @@ import struct
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from py1815 import control, objects
+from py1815.application import QualifierCode
+from py1815.decode import Decoded, decode_objects
+from py1815.decode import PointType as Py1815Point
 
-from adapters.dnp3.flags import PointType
+from adapters.dnp3.flags import ONLINE, PointType
 from adapters.dnp3.objects import ControlEcho, DecodedBody, ObjectRun, decode_body
 
 BI, DB, BO = PointType.BINARY_INPUT, PointType.DOUBLE_BIT, PointType.BINARY_OUTPUT
@@ -314,3 +320,353 @@ def test_a_bad_header_stops_decoding_keeps_what_came_before_and_says_where(name:
     assert decoded.problem is not None
     assert decoded.problem.startswith(problem), decoded.problem
     assert [as_tuple(r) for r in decoded.runs] == [(AI, False, [0], [7], [1], None)]
+
+
+# ---------------------------------------------------------------------------------------------
+# py1815 as an independent oracle: its encoders build the bodies, its decoder reads them too.
+
+PY1815_POINTS = {
+    Py1815Point.BINARY_INPUT: BI,
+    Py1815Point.BINARY_OUTPUT: BO,
+    Py1815Point.COUNTER: CTR,
+    Py1815Point.FROZEN_COUNTER: FRZ,
+    Py1815Point.ANALOG_INPUT: AI,
+    Py1815Point.ANALOG_OUTPUT: AO,
+}
+
+
+def same_number(value: float | int | bool | None) -> object:
+    """A value as compared: floats bit-exact (every NaN alike), bools and ints as ints."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else struct.pack("<d", value)
+    return value if value is None else int(value)
+
+
+Row = tuple[object, ...]
+
+
+def ours(decoded: DecodedBody) -> tuple[list[Row], list[Row]]:
+    """Our points (type, event, index, value, flags, time) and echoes (group, variation,
+    index, raw), in order."""
+    points: list[Row] = []
+    for run in decoded.runs:
+        times = run.times if run.times is not None else [None] * len(run.values)
+        points.extend(
+            (run.point_type, run.event, index, same_number(value), flags, time)
+            for index, value, flags, time in zip(
+                run.indices, run.values, run.flags, times, strict=True
+            )
+        )
+    echoes: list[Row] = [(e.group, e.variation, e.index, e.raw) for e in decoded.echoes]
+    return points, echoes
+
+
+def theirs(decoded: Decoded) -> tuple[list[Row], list[Row]]:
+    """py1815's objects in the same shape (no flag octet: ONLINE)."""
+    points: list[Row] = []
+    echoes: list[Row] = []
+    for item in decoded.objects:
+        if item.point is not None:
+            flags = ONLINE if item.flags is None else item.flags
+            points.append(
+                (
+                    PY1815_POINTS[item.point],
+                    item.event,
+                    item.index,
+                    same_number(item.value),
+                    flags,
+                    item.time_ms,
+                )
+            )
+        elif item.group in (12, 41):
+            echoes.append((item.group, item.variation, item.index, item.raw))
+    return points, echoes
+
+
+indices16 = st.integers(0, 0xFFFF)
+times48 = st.integers(0, 2**48 - 1)
+low_flags = st.integers(0, 0x7F)
+numbers = st.one_of(
+    st.integers(-(2**31), 2**31 - 1).map(float),
+    st.floats(width=32),
+    st.floats(),
+)
+counts = st.integers(0, 2**32 - 1)
+statuses = st.sampled_from(list(control.CommandStatus))
+
+
+def events(
+    draw: st.DrawFn, item: st.SearchStrategy[bytes], *, choose: bool = True
+) -> tuple[list[tuple[int, bytes]], QualifierCode | None]:
+    """1-8 (index, object) pairs and the qualifier to send them under: None lets
+    ``event_block`` choose (when ``choose``), 8-bit ones get indices that fit."""
+    options: list[QualifierCode | None] = [None] if choose else []
+    options += [QualifierCode.UINT8_COUNT_UINT8_INDEX, QualifierCode.UINT16_COUNT_UINT16_INDEX]
+    qualifier = draw(st.sampled_from(options))
+    top = 0xFF if qualifier is QualifierCode.UINT8_COUNT_UINT8_INDEX else 0xFFFF
+    items = draw(st.lists(st.tuples(st.integers(0, top), item), min_size=1, max_size=8))
+    return items, qualifier
+
+
+@st.composite
+def py1815_block(draw: st.DrawFn) -> bytes:
+    """One object header and its objects (or a common time), from py1815's encoders."""
+    kind = draw(st.integers(0, 12))
+    start = draw(st.integers(0, 400))
+    binary = st.builds(objects.BinaryPoint, st.booleans(), low_flags)
+    analog = st.builds(objects.AnalogPoint, numbers, low_flags)
+    counter = st.builds(objects.CounterPoint, counts, low_flags)
+    if kind == 0:
+        return objects.binary_range(start, draw(st.lists(binary, min_size=1, max_size=20)))
+    if kind == 1:
+        variation = draw(st.sampled_from(list(objects.AnalogVariation)))
+        points = draw(st.lists(analog, min_size=1, max_size=10))
+        return objects.analog_range(start, points, variation=variation)
+    if kind == 2:
+        return objects.counter_range(start, draw(st.lists(counter, min_size=1, max_size=10)))
+    if kind == 3:
+        frozen_variation = draw(st.sampled_from(list(objects.FrozenCounterVariation)))
+        timed = frozen_variation is objects.FrozenCounterVariation.INT32_WITH_FLAG_AND_TIME
+        frozen = st.tuples(counter, times48 if timed else st.none())
+        frozen_points = draw(st.lists(frozen, min_size=1, max_size=10))
+        return objects.frozen_counter_range(start, frozen_points, variation=frozen_variation)
+    if kind == 4:
+        with_time = draw(st.booleans())
+        event = st.builds(
+            lambda point, time: objects.encode_binary_event(
+                point, with_time=with_time, timestamp_ms=time if with_time else None
+            ),
+            binary,
+            times48,
+        )
+        items, qualifier = events(draw, event)
+        return objects.event_block(2, 2 if with_time else 1, items, qualifier=qualifier)
+    if kind == 5:
+        event = st.builds(objects.encode_binary_event_relative, binary, st.integers(0, 0xFFFF))
+        items, qualifier = events(draw, event)
+        return objects.event_block(2, 3, items, qualifier=qualifier)
+    if kind == 6:
+        event_variation = draw(st.sampled_from(list(objects.AnalogEventVariation)))
+        timed = event_variation.value >= 3
+        event = st.builds(
+            lambda point, time: objects.encode_analog_event(
+                point, variation=event_variation, timestamp_ms=time if timed else None
+            ),
+            analog,
+            times48,
+        )
+        items, qualifier = events(draw, event)
+        return objects.event_block(32, event_variation.value, items, qualifier=qualifier)
+    if kind == 7:
+        event = st.builds(
+            lambda point, time: objects.encode_frozen_counter_event(point, timestamp_ms=time),
+            counter,
+            times48,
+        )
+        items, qualifier = events(draw, event)
+        return objects.event_block(23, 5, items, qualifier=qualifier)
+    if kind == 8:
+        status = st.builds(
+            lambda state, flags: control.encode_binary_output_status(state=state, flags=flags),
+            st.booleans(),
+            low_flags,
+        )
+        items, qualifier = events(draw, status, choose=False)
+        assert qualifier is not None
+        return objects.indexed_block(10, 2, items, qualifier=qualifier)
+    if kind == 9:
+        status_variation = draw(st.integers(1, 4))
+        status = st.builds(
+            lambda value, flags: control.encode_analog_output_status(
+                value, status_variation, flags=flags
+            ),
+            numbers,
+            low_flags,
+        )
+        items, qualifier = events(draw, status, choose=False)
+        assert qualifier is not None
+        return objects.indexed_block(40, status_variation, items, qualifier=qualifier)
+    if kind == 10:
+        crob = st.builds(
+            control.ControlRelayOutputBlock,
+            st.integers(0, 0xFF),
+            st.integers(0, 0xFF),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 2**32 - 1),
+            statuses,
+        )
+        items, qualifier = events(draw, crob.map(control.encode_crob))
+        return objects.event_block(12, 1, items, qualifier=qualifier)
+    if kind == 11:
+        output_variation = draw(st.integers(1, 4))
+        value = st.integers(-(2**15), 2**15 - 1).map(float)
+        if output_variation >= 3:
+            value |= st.floats(width=32, allow_nan=False, allow_infinity=False)
+        output = st.builds(control.AnalogOutput, value, st.just(output_variation), statuses)
+        items, qualifier = events(draw, output.map(control.encode_analog_output))
+        return objects.event_block(41, output_variation, items, qualifier=qualifier)
+    return objects.common_time(draw(times48), synchronized=draw(st.booleans()))
+
+
+@given(st.lists(py1815_block(), max_size=5))
+def test_bodies_from_py1815s_encoders_read_as_py1815_reads_them(blocks: list[bytes]) -> None:
+    data = b"".join(blocks)
+    mine, reference = decode_body(data), decode_objects(data)
+    assert reference.problem is None
+    assert mine.problem is None
+    assert ours(mine) == theirs(reference)
+    for echo in mine.echoes:
+        assert echo.status == control.decode_control(echo.group, echo.variation, echo.raw).status
+
+
+SIZES = {
+    **{(1, 2): 1, (2, 1): 1, (2, 2): 7, (2, 3): 3, (10, 2): 1, (11, 1): 1, (11, 2): 7},
+    **{(20, 1): 5, (20, 2): 3, (20, 5): 4, (20, 6): 2},
+    **{(21, 1): 5, (21, 2): 3, (21, 5): 11, (21, 6): 9, (21, 9): 4, (21, 10): 2},
+    **{(group, 1): 5 for group in (22, 23)},
+    **{(group, 2): 3 for group in (22, 23)},
+    **{(group, 5): 11 for group in (22, 23)},
+    **{(group, 6): 9 for group in (22, 23)},
+    **{(30, 1): 5, (30, 2): 3, (30, 3): 4, (30, 4): 2, (30, 5): 5, (30, 6): 9},
+    **{(group, v): n for group in (32, 42) for v, n in enumerate((5, 3, 11, 9, 5, 9, 11, 15), 1)},
+    **{(40, 1): 5, (40, 2): 3, (40, 3): 5, (40, 4): 9},
+    **{(12, 1): 11, (41, 1): 5, (41, 2): 3, (41, 3): 5, (41, 4): 9},
+}
+"""Octets of one object (IEEE 1815-2012) of the variations both decoders read, but packed."""
+
+
+@st.composite
+def raw_block(draw: st.DrawFn) -> bytes:
+    """One header of a variation both decoders read, with arbitrary object octets."""
+    kind = draw(st.integers(0, 9))
+    if kind == 0:  # packed binaries, start-stop 1 or 2 octets
+        group = draw(st.sampled_from([1, 10]))
+        start = draw(st.integers(0, 300))
+        count = draw(st.integers(1, 20))
+        if start + count <= 0x100 and draw(st.booleans()):
+            header = bytes([group, 1, 0x00, start, start + count - 1])
+        else:
+            header = bytes([group, 1, 0x01]) + struct.pack("<HH", start, start + count - 1)
+        return header + draw(st.binary(min_size=(count + 7) // 8, max_size=(count + 7) // 8))
+    if kind == 1:  # a common time, an absolute time or a time delay, count 1
+        group, variation, size = draw(
+            st.sampled_from([(51, 1, 6), (51, 2, 6), (50, 1, 6), (52, 1, 2), (52, 2, 2)])
+        )
+        return bytes([group, variation, 0x07, 1]) + draw(st.binary(min_size=size, max_size=size))
+    group, variation = draw(st.sampled_from(sorted(SIZES)))
+    size = SIZES[group, variation]
+    qualifier = draw(st.sampled_from([0x00, 0x01, 0x17, 0x28]))
+    count = draw(st.integers(1 if qualifier < 0x10 else 0, 8))
+    if qualifier == 0x00:
+        start = draw(st.integers(0, 0x100 - count))
+        header = bytes([start, start + count - 1])
+    elif qualifier == 0x01:
+        start = draw(st.integers(0, 0x10000 - count))
+        header = struct.pack("<HH", start, start + count - 1)
+    else:
+        header = bytes([count]) if qualifier == 0x17 else struct.pack("<H", count)
+    objects_ = b"".join(
+        (
+            draw(st.binary(min_size=qualifier >> 4, max_size=qualifier >> 4))
+            + draw(st.binary(min_size=size, max_size=size))
+        )
+        for _ in range(count)
+    )
+    return bytes([group, variation, qualifier]) + header + objects_
+
+
+@given(st.lists(raw_block(), max_size=6))
+def test_arbitrary_objects_read_as_py1815_reads_them(blocks: list[bytes]) -> None:
+    data = b"".join(blocks)
+    mine, reference = decode_body(data), decode_objects(data)
+    assert reference.problem is None
+    assert mine.problem is None
+    assert ours(mine) == theirs(reference)
+    assert mine.times == [o.time_ms for o in reference.objects if o.group == 50]
+
+
+@st.composite
+def other_block(draw: st.DrawFn) -> bytes:
+    """A header py1815 does not read: double-bit binaries, or a qualifier it has no name for
+    (4-octet ranges, counts without prefixes, 4-octet prefixes and the mixed widths)."""
+    if draw(st.booleans()):
+        group, variation = draw(st.sampled_from([(3, 1), (3, 2), (4, 1), (4, 2), (4, 3)]))
+        size = {(3, 2): 1, (4, 1): 1, (4, 2): 7, (4, 3): 3}.get((group, variation), 0)
+    else:
+        group, variation = draw(st.sampled_from(sorted(SIZES)))
+        size = SIZES[group, variation]
+    range_code = draw(st.sampled_from([0, 1, 2, 7, 8, 9]))
+    prefix_code = 0 if size == 0 else draw(st.integers(0, 3))
+    count = draw(st.integers(1 if range_code < 3 else 0, 9))
+    width = {0: 1, 1: 2, 2: 4, 7: 1, 8: 2, 9: 4}[range_code]
+    if range_code < 3:
+        start = draw(st.integers(0, 2 ** (8 * width) - count))
+        range_field = (start).to_bytes(width, "little") + (start + count - 1).to_bytes(
+            width, "little"
+        )
+    else:
+        range_field = count.to_bytes(width, "little")
+    if size == 0:  # g3v1: 2-bit packed
+        data = draw(st.binary(min_size=(count + 3) // 4, max_size=(count + 3) // 4))
+    else:
+        one = (1 << (prefix_code - 1) if prefix_code else 0) + size
+        data = draw(st.binary(min_size=one * count, max_size=one * count))
+    return bytes([group, variation, prefix_code << 4 | range_code]) + range_field + data
+
+
+any_block = st.one_of(raw_block(), py1815_block(), other_block())
+
+
+def check_shape(decoded: DecodedBody) -> None:
+    """Never an internal error, and every run's lists parallel."""
+    assert not (decoded.problem or "").startswith("internal"), decoded.problem
+    for run in decoded.runs:
+        assert len(run.indices) == len(run.values) == len(run.flags)
+        assert run.times is None or len(run.times) == len(run.values)
+        assert all(0 <= flags <= 0xFF for flags in run.flags)
+
+
+@given(st.lists(any_block, min_size=1, max_size=5), st.data())
+def test_a_cut_body_keeps_the_whole_headers_before_the_cut_and_names_the_cut_one(
+    blocks: list[bytes], data: st.DataObject
+) -> None:
+    whole = b"".join(blocks)
+    full = decode_body(whole)
+    assert full.problem is None
+    check_shape(full)
+    cut = data.draw(st.integers(0, len(whole) - 1))
+    kept = b""
+    for block in blocks:
+        if len(kept) + len(block) > cut:
+            break
+        kept += block
+    decoded = decode_body(whole[:cut])
+    check_shape(decoded)
+    before = decode_body(kept)
+    assert ours(decoded) == ours(before)
+    assert decoded.times == before.times
+    if cut == len(kept):
+        assert decoded.problem is None
+    else:
+        assert decoded.problem is not None
+        assert f"at body offset {len(kept)}" in decoded.problem
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    check_shape(decode_body(data))
+
+
+@given(st.lists(any_block, min_size=1, max_size=5), st.data())
+def test_mutated_bodies_never_raise(blocks: list[bytes], data: st.DataObject) -> None:
+    octets = bytearray(b"".join(blocks))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(octets)))
+        action = data.draw(st.sampled_from(["set", "insert", "delete"]))
+        if action == "insert" or at == len(octets):
+            octets[at:at] = bytes([data.draw(st.integers(0, 0xFF))])
+        elif action == "set":
+            octets[at] = data.draw(st.integers(0, 0xFF))
+        else:
+            del octets[at]
+    check_shape(decode_body(bytes(octets)))
