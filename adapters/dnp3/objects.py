@@ -169,7 +169,8 @@ def _layouts() -> dict[tuple[int, int], _Layout]:
 _LAYOUTS = _layouts()
 
 _PREFIX_CODES = {0: "", 1: "B", 2: "H", 3: "I"}
-"""Object prefix code (qualifier bits 4-6) -> struct code of the index before each object."""
+_PREFIX_WIDTHS = {0: 0, 1: 1, 2: 2, 3: 4}
+"""Object prefix code (qualifier bits 4-6) -> the index before each object: struct code, octets."""
 _START_STOP = {0: struct.Struct("<BB"), 1: struct.Struct("<HH"), 2: struct.Struct("<II")}
 _COUNT = {7: struct.Struct("<B"), 8: struct.Struct("<H"), 9: struct.Struct("<I")}
 """Range code (qualifier bits 0-3) -> the range field."""
@@ -282,26 +283,24 @@ def _decode(body: bytes, out: DecodedBody) -> None:
         key = (group, variation)
         plan = _PLANS.get((group, variation, prefix_code))
         if plan is not None:
-            pos, cto = _read_run(body, pos, count, indices, plan, cto, where, runs)
+            pos = _read_run(body, pos, count, indices, plan, cto, where, runs)
         elif key in _LAYOUTS:  # packed binaries
             if prefix_code:
                 raise _Stop(f"{where}: packed objects cannot carry index prefixes")
             pos = _read_packed(body, pos, count, indices, _LAYOUTS[key], where, runs)
         elif key in _ECHO_SIZE:
-            pos = _read_echoes(body, pos, count, indices, prefix_code, key, where, echoes)
+            width = _PREFIX_WIDTHS[prefix_code]
+            pos = _read_echoes(body, pos, count, indices, width, key, where, echoes)
         elif key in _CTO_GROUPS or key in _TIME_GROUPS:
-            width = int(prefix_code and (1 << (prefix_code - 1)))
-            pos, times = _read_times(body, pos, count, width, where)
+            pos, times = _read_times(body, pos, count, _PREFIX_WIDTHS[prefix_code], where)
             if key in _CTO_GROUPS:
                 if times:
                     cto = times[-1]
             else:
                 out.times.extend(times)
         elif key in _DELAY_GROUPS:
-            width = int(prefix_code and (1 << (prefix_code - 1)))
-            size = count * (width + _DELAY_GROUPS[key])
-            if end - pos < size:
-                raise _Stop(f"{where}: {count} objects truncated")
+            size = count * (_PREFIX_WIDTHS[prefix_code] + _DELAY_GROUPS[key])
+            _need(body, pos, size, count, where)
             pos += size
         else:
             raise _Stop(f"{where}: unsupported group/variation")
@@ -323,7 +322,7 @@ def _read_run(
     cto: int | None,
     where: str,
     runs: list[ObjectRun],
-) -> tuple[int, int | None]:
+) -> int:
     size = plan.size * count
     _need(body, pos, size, count, where)
     layout = plan.layout
@@ -338,7 +337,7 @@ def _read_run(
                 None if layout.time == _NONE else [],
             )
         )
-        return pos, cto
+        return pos
     columns = list(zip(*plan.unpacker.iter_unpack(body[pos : pos + size]), strict=True))
     column = 0
     if plan.has_prefix:
@@ -368,14 +367,12 @@ def _read_run(
             low | (high << 32)
             for low, high in zip(columns[column], columns[column + 1], strict=True)
         ]
-    elif layout.time == _REL:
-        if cto is None:
-            times = [None] * count
-        else:
-            base = cto
-            times = [base + relative for relative in columns[column]]
+    elif layout.time == _REL and cto is not None:
+        times = [cto + relative for relative in columns[column]]
+    elif layout.time == _REL:  # no common time before: the times are unknown
+        times = [None] * count
     runs.append(ObjectRun(layout.point_type, layout.event, indices, values, flags, times))
-    return pos + size, cto
+    return pos + size
 
 
 def _read_packed(
@@ -404,12 +401,11 @@ def _read_echoes(
     pos: int,
     count: int,
     indices: Sequence[int],
-    prefix_code: int,
+    width: int,
     key: tuple[int, int],
     where: str,
     echoes: list[ControlEcho],
 ) -> int:
-    width = int(prefix_code and (1 << (prefix_code - 1)))
     object_size = _ECHO_SIZE[key]
     _need(body, pos, count * (width + object_size), count, where)
     status_at = _ECHO_STATUS[key]
