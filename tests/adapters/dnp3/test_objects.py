@@ -207,6 +207,28 @@ def test_every_supported_qualifier(qualifier: int) -> None:
     assert (list(run.indices), run.values, run.flags) == (indices, [7, -1], [1, 1])
 
 
+@pytest.mark.parametrize("prefix_code", [0, 1, 2, 3])
+@pytest.mark.parametrize("range_code", [0, 1, 2, 7, 8, 9])
+def test_every_prefix_code_with_every_range_code(prefix_code: int, range_code: int) -> None:
+    width = {0: 1, 1: 2, 2: 4, 7: 1, 8: 2, 9: 4}[range_code]
+    if range_code < 7:  # start 4, stop 6
+        range_field = (4).to_bytes(width, "little") + (6).to_bytes(width, "little")
+    else:  # count 3
+        range_field = (3).to_bytes(width, "little")
+    prefix_width = {0: 0, 1: 1, 2: 2, 3: 4}[prefix_code]
+    chosen = [0xFF, 0x10, 0x00] if prefix_width else []  # the prefixes, out of order
+    objects_ = b"".join(
+        (chosen[n].to_bytes(prefix_width, "little") if prefix_width else b"")
+        + struct.pack("<h", value)
+        for n, value in enumerate([7, -1, 300])
+    )
+    qualifier = prefix_code << 4 | range_code
+    run = run_of(bytes([30, 4, qualifier]) + range_field + objects_)
+    implied = [4, 5, 6] if range_code < 7 else [0, 1, 2]
+    assert list(run.indices) == (chosen or implied)
+    assert (run.values, run.flags) == ([7, -1, 300], [1, 1, 1])
+
+
 def test_relative_time_events_add_the_last_common_time_before_them() -> None:
     data = body(
         # g2v3 before any common time: flags + 16-bit offset 0x0010
