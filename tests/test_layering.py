@@ -157,6 +157,30 @@ def test_product_code_never_imports_the_gpl_test_peer():
         assert not any(m.startswith("pyiec61850") for m in imported_modules(path)), path
 
 
+def test_product_code_never_imports_the_opendnp3_test_peer():
+    for path in [*(ROOT / "gateway").rglob("*.py"), *(ROOT / "adapters").rglob("*.py")]:
+        assert not any(m.startswith("opendnp3") for m in imported_modules(path)), path
+
+
+DNP3 = ROOT / "adapters" / "dnp3"
+DNP3_SHELLS = {"master/adapter.py"}
+"""The asyncio side of ``adapters/dnp3``; every other module there is sans-IO."""
+
+
+def test_the_dnp3_sans_io_modules_import_no_io_and_no_shell():
+    shells = {f"adapters.dnp3.{rel.removesuffix('.py').replace('/', '.')}" for rel in DNP3_SHELLS}
+    offenders = {}
+    for path in sorted(DNP3.rglob("*.py")):
+        rel = path.relative_to(DNP3).as_posix()
+        if rel in DNP3_SHELLS:
+            continue
+        bad = {m for m in imported_modules(path) if m.split(".")[0] in IO_MODULES or m in shells}
+        if bad:
+            offenders[rel] = sorted(bad)
+    assert offenders == {}
+    assert all((DNP3 / rel).is_file() for rel in DNP3_SHELLS)
+
+
 def test_sans_io_layers_import_no_event_loop_socket_tls_clock_or_randomness():
     offenders = {}
     for rel, path in sans_io_modules():
