@@ -57,6 +57,10 @@ IIN1_NEED_TIME = 0x10
 IIN1_RESTART = 0x80
 IIN2_FAILURES = {0x01: "function not supported", 0x02: "object unknown", 0x04: "parameter error"}
 IIN2_OVERFLOW = 0x08
+LOGGED_REFUSALS = frozenset(
+    {FunctionCode.READ, FunctionCode.WRITE, FunctionCode.ENABLE_UNSOLICITED}
+)
+"""Requests whose refusal is logged (a control's refusal is its command's result)."""
 TIMEOUTS_FOR_DOWN = 2
 """Requests in a row answered by nothing before the outstation counts as lost."""
 
@@ -274,6 +278,7 @@ class OutstationLink:
             transport.write(self._association.request(function, body, time.monotonic()))
         except AssociationError as exc:  # a bug, not a protocol outcome
             raise OutstationLost(f"association out of step: {exc}") from None
+        self._handle_events()  # a request that takes no answer is complete at once
         try:
             while not done.done():
                 deadline = self._association.deadline
@@ -301,6 +306,9 @@ class OutstationLink:
                 raise OutstationLost(f"{self._timeouts} requests in a row were not answered")
         else:
             self._timeouts = 0
+            refused = [text for bit, text in IIN2_FAILURES.items() if answer.iin2 & bit]
+            if refused and function in LOGGED_REFUSALS:
+                self._log_problem(f"{function.name} refused: {', '.join(refused)} (IIN2)")
         return answer
 
     async def _talk(self) -> None:
