@@ -62,6 +62,9 @@ LOGGED_REFUSALS = frozenset(
 )
 """Requests whose refusal is logged (a control's refusal is its command's result)."""
 TIMEOUTS_FOR_DOWN = 2
+TIME_SYNC_SPACING = 10.0
+"""Seconds between two time syncs of one outstation, whatever its IIN1.4 says (one that
+never clears it is not synced without pause)."""
 """Requests in a row answered by nothing before the outstation counts as lost."""
 
 
@@ -121,6 +124,8 @@ class OutstationLink:
         self._need: set[str] = set()
         self._due: dict[str, float] = {}
         self._last_data = 0.0
+        self._syncing = False
+        self._sync_allowed = 0.0
         self._timeouts = 0
         self._problem_log = Throttle(max_kinds=64)
         self._down_log = Throttle()
@@ -252,7 +257,7 @@ class OutstationLink:
         before = len(need)
         if iin1 & IIN1_RESTART:
             need.add("clear-restart")
-        if iin1 & IIN1_NEED_TIME and self.outstation.time_sync:
+        if iin1 & IIN1_NEED_TIME and self.outstation.time_sync and not self._syncing:
             need.add("time-sync")
         if iin2 & IIN2_OVERFLOW:
             need.add("integrity")
@@ -353,11 +358,16 @@ class OutstationLink:
             await self._request(FunctionCode.WRITE, clear_restart())
             need.add("integrity")
             return
-        if "time-sync" in need:
-            need.discard("time-sync")
-            await self._time_sync()
-            return
         t = time.monotonic()
+        if "time-sync" in need and t >= self._sync_allowed:
+            need.discard("time-sync")
+            self._syncing = True
+            try:
+                await self._time_sync()
+            finally:
+                self._syncing = False
+                self._sync_allowed = time.monotonic() + TIME_SYNC_SPACING
+            return
         if "integrity" in need or self._due.get("integrity", float("inf")) <= t:
             need.discard("integrity")
             await self._integrity()
@@ -377,7 +387,10 @@ class OutstationLink:
                 self._due[f"class{cls}"] = t + (interval or float("inf"))
             await self._request(FunctionCode.READ, body)
             return
-        await self._idle(min(self._due.values(), default=t + o.keep_alive) - t)
+        due = list(self._due.values())
+        if "time-sync" in need:
+            due.append(self._sync_allowed)
+        await self._idle(min(due, default=t + o.keep_alive) - t)
 
     async def _idle(self, delay: float) -> None:
         """Wait for `delay` or a wake-up; after `keep_alive` of silence, check the link."""

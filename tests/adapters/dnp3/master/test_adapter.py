@@ -35,6 +35,12 @@ ALL_TYPES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _master_log(caplog):
+    """The master's INFO lines, shown with a failure."""
+    caplog.set_level(logging.INFO, "adapters.dnp3")
+
+
 def outstation(peer, **extra):
     return {
         "name": "rtu",
