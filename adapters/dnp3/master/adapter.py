@@ -333,7 +333,7 @@ class OutstationLink:
         start = time.monotonic()
         self._due = {"integrity": start + (o.integrity_interval or float("inf"))}
         for cls in requests.EVENT_CLASSES:
-            interval = o.class_intervals.get(cls, o.event_interval)  # type: ignore[call-overload]
+            interval = o.class_interval(cls)
             if interval is not None:
                 self._due[f"class{cls}"] = start + interval
         while True:
@@ -383,8 +383,7 @@ class OutstationLink:
             body = requests.event_headers(classes, o.event_variations, self.map.types)
             for cls in classes:
                 need.discard(f"class{cls}")
-                interval = o.class_intervals.get(cls, o.event_interval)  # type: ignore[call-overload]
-                self._due[f"class{cls}"] = t + (interval or float("inf"))
+                self._due[f"class{cls}"] = t + (o.class_interval(cls) or float("inf"))
             await self._request(FunctionCode.READ, body)
             return
         due = list(self._due.values())
@@ -399,9 +398,13 @@ class OutstationLink:
         if silence >= o.keep_alive and self._transport is not None:
             self._transport.write(self._association.link_status_request())
             asked = time.monotonic()
-            await self._sleep(o.link_timeout)
-            if self._last_data < asked and self._transport is not None:
-                raise OutstationLost(f"no answer to a link status request in {o.link_timeout} s")
+            while self._last_data < asked:  # any octet from the outstation will do
+                left = asked + o.link_timeout - time.monotonic()
+                if left <= 0 or self._transport is None:
+                    raise OutstationLost(
+                        f"no answer to a link status request in {o.link_timeout} s"
+                    )
+                await self._sleep(left)
             return
         await self._sleep(min(delay, o.keep_alive - silence))
         if self._transport is None:

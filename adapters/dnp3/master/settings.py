@@ -177,7 +177,7 @@ class Outstation(BackoffSettings):
     event_interval: float | None = Field(
         default=1.0, gt=0, description="class 1, 2 and 3 event poll period (s); none: off"
     )
-    class_intervals: dict[Literal[1, 2, 3], float] = Field(
+    class_intervals: dict[int, float] = Field(
         default_factory=dict, description="a class's own event poll period (s)"
     )
     unsolicited: bool = Field(default=True, description="enable unsolicited responses")
@@ -198,14 +198,18 @@ class Outstation(BackoffSettings):
     def _check(self) -> Outstation:
         if self.master_address == self.outstation_address:
             raise ValueError("master_address and outstation_address must differ")
-        for interval in self.class_intervals.values():
-            if not interval > 0:
-                raise ValueError("class_intervals: an interval must be > 0")
+        for cls, interval in self.class_intervals.items():
+            if cls not in (1, 2, 3) or not interval > 0:
+                raise ValueError(f"class_intervals: {cls}: classes are 1-3, intervals > 0")
         for kind, table in (("static", self.static_variations), ("event", self.event_variations)):
             for point_type, variation in table.items():
                 if not 0 <= variation <= 255:
                     raise ValueError(f"{kind}_variations: {point_type}: variation {variation}")
         return self
+
+    def class_interval(self, cls: int) -> float | None:
+        """The event poll period of a class (None: not polled)."""
+        return self.class_intervals.get(cls, self.event_interval)
 
     @property
     def endpoint(self) -> tuple[str, int, int, int]:

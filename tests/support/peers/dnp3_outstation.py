@@ -171,6 +171,12 @@ class Dnp3Outstation:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def pid(self) -> int:
+        """The peer's process id (to freeze it with SIGSTOP: a hung outstation)."""
+        assert self._proc is not None, "the peer is not running"
+        return self._proc.pid
+
     async def __aenter__(self) -> Dnp3Outstation:
         return await self.start()
 

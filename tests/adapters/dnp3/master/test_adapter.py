@@ -8,6 +8,8 @@ read analogs as g30v5 and events by their timed variations.
 
 import asyncio
 import logging
+import os
+import signal
 import time
 
 import pytest
@@ -355,3 +357,25 @@ async def test_an_outstation_that_accepts_but_never_answers_is_down(caplog):
             assert validity(bus, "AI0") is Validity.NOT_VALID
             assert adapter.status()["outstations"]["rtu"]["state"] == "down"
     assert received and received[0][:2] == b"\x05\x64"  # it did send a request
+
+
+async def test_an_idle_link_is_checked_and_a_frozen_outstation_found_down():
+    async with dnp3_outstation(points=1) as peer:
+        await online(peer, ("analog-input", 0))
+        quiet = outstation(
+            peer, event_interval=None, integrity_interval=None, keep_alive=0.3, link_timeout=0.5
+        )
+        bus, adapter = master_on_bus(
+            [quiet], [{"point": "AI0", "type": "analog-input", "index": 0}]
+        )
+        async with running(adapter):
+            await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
+            await asyncio.sleep(1.0)  # a few link status requests, answered
+            assert adapter.status()["outstations"]["rtu"]["state"] == "up"
+            os.kill(peer.pid, signal.SIGSTOP)  # the socket stays open, nothing answers
+            try:
+                await eventually(lambda: validity(bus, "AI0") is Validity.NOT_VALID, 5, "loss")
+                assert "link status" in adapter.status()["outstations"]["rtu"]["last_error"]
+            finally:
+                os.kill(peer.pid, signal.SIGCONT)
+            await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 15, "recovery")
