@@ -16,18 +16,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
+from adapters.dnp3.master.adapter import Dnp3MasterAdapter
+from adapters.dnp3.master.pointmap import PointMap, bind
+from adapters.dnp3.master.settings import Dnp3MasterSettings
+from adapters.dnp3.objects import decode_body
 from benchmarks.common import best_rate, report
+from gateway.bus import PointBus
+from gateway.eventloop import run as run_loop
+from gateway.points import PointDef
+from tests.support import running
+from tests.support.peers.dnp3_outstation import Dnp3Outstation, yadnp3_available
 
 ANALOGS, BINARIES_BOUND, MEASURE = 1_000, 100, 3.0
 T0_MS = 1_760_000_000_000
 
 
-def _settings(port: int, **extra: object) -> object:
-    from adapters.dnp3.master.settings import Dnp3MasterSettings
-
+def _settings(port: int, **extra: Any) -> Dnp3MasterSettings:
     points = [{"point": f"AI{i}", "type": "analog-input", "index": i} for i in range(ANALOGS)]
     points += [
         {"point": f"BI{i}", "type": "binary-input", "index": i} for i in range(BINARIES_BOUND)
@@ -45,12 +55,7 @@ def _settings(port: int, **extra: object) -> object:
     return Dnp3MasterSettings.model_validate({"outstations": [outstation], "points": points})
 
 
-def _bus_for(settings: object) -> object:
-    from adapters.dnp3.master.settings import Dnp3MasterSettings
-    from gateway.bus import PointBus
-    from gateway.points import PointDef
-
-    assert isinstance(settings, Dnp3MasterSettings)
+def _bus_for(settings: Dnp3MasterSettings) -> PointBus:
     bus = PointBus()
     bus.add_owner("dnp3")
     for binding in settings.bindings:
@@ -59,12 +64,18 @@ def _bus_for(settings: object) -> object:
     return bus
 
 
+@contextlib.asynccontextmanager
+async def _master(peer: Dnp3Outstation, **extra: Any) -> AsyncIterator[PointBus]:
+    """A dnp3-master on a bus, reading `peer`, for the block (after a second to settle)."""
+    settings = _settings(peer.port, **extra)
+    bus = _bus_for(settings)
+    async with running(Dnp3MasterAdapter("dnp3", settings, bus)):
+        await asyncio.sleep(1.0)
+        yield bus
+
+
 async def _integrity(max_tx_fragment: int) -> tuple[float, float]:
     """Bound points per second of wall time, and master CPU µs per point."""
-    from adapters.dnp3.master.adapter import Dnp3MasterAdapter
-    from gateway.bus import PointBus
-    from tests.support.peers.dnp3_outstation import Dnp3Outstation
-
     peer = Dnp3Outstation(
         points=ANALOGS, types=["analog-input", "binary-input"], max_tx_fragment=max_tx_fragment
     )
@@ -74,20 +85,11 @@ async def _integrity(max_tx_fragment: int) -> tuple[float, float]:
             + [{"type": "binary-input", "index": i, "value": i % 2 == 0} for i in range(ANALOGS)],
             mode="suppress",
         )
-        settings = _settings(peer.port, integrity_interval=0.0001)
-        bus = _bus_for(settings)
-        assert isinstance(bus, PointBus)
-        adapter = Dnp3MasterAdapter("dnp3", settings, bus)  # type: ignore[arg-type]
-        task = asyncio.create_task(adapter.run())
-        try:
-            await asyncio.sleep(1.0)
+        async with _master(peer, integrity_interval=0.0001) as bus:
             updates, wall, cpu = bus.stats.updates, time.perf_counter(), time.process_time()
             await asyncio.sleep(MEASURE)
             points = bus.stats.updates - updates
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
     if points == 0:
         raise RuntimeError("the master read nothing from the outstation")
     return points / wall, cpu / points * 1e6
@@ -105,15 +107,8 @@ def _event_body(count: int, base: float) -> bytes:
 
 
 def _events_applied() -> float:
-    from adapters.dnp3.master.pointmap import PointMap, bind
-    from adapters.dnp3.master.settings import Dnp3MasterSettings
-    from adapters.dnp3.objects import decode_body
-    from gateway.bus import PointBus
-
     settings = _settings(1)
-    assert isinstance(settings, Dnp3MasterSettings)
     bus = _bus_for(settings)
-    assert isinstance(bus, PointBus)
     definitions = {b.point: bus.definition(b.point) for b in settings.bindings}
     point_map = PointMap(bind(settings.bindings, definitions))
     bodies = [_event_body(ANALOGS, float(n)) for n in range(2)]
@@ -129,23 +124,14 @@ def _events_applied() -> float:
 
 
 async def _events_wall() -> float:
-    from adapters.dnp3.master.adapter import Dnp3MasterAdapter
-    from gateway.bus import PointBus
-    from tests.support.peers.dnp3_outstation import Dnp3Outstation
-
-    async with Dnp3Outstation(points=ANALOGS, types=["analog-input"], event_buffer=5000) as peer:
+    peer = Dnp3Outstation(points=ANALOGS, types=["analog-input", "binary-input"], event_buffer=5000)
+    async with peer:
         await peer.update(
             [{"type": "analog-input", "index": i, "value": 0.0} for i in range(ANALOGS)],
             mode="suppress",
         )
-        settings = _settings(peer.port, event_interval=0.001)
-        bus = _bus_for(settings)
-        assert isinstance(bus, PointBus)
-        adapter = Dnp3MasterAdapter("dnp3", settings, bus)  # type: ignore[arg-type]
-        task = asyncio.create_task(adapter.run())
-        try:
-            await asyncio.sleep(1.0)
-            best = 0.0
+        best = 0.0
+        async with _master(peer, event_interval=0.001) as bus:
             for n in range(1, 4):
                 changes = bus.stats.changes
                 start = time.perf_counter()
@@ -159,25 +145,20 @@ async def _events_wall() -> float:
                         break
                     await asyncio.sleep(0.001)
                 best = max(best, (bus.stats.changes - changes) / (time.perf_counter() - start))
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
     return best
 
 
 def main() -> None:
-    from tests.support.peers.dnp3_outstation import yadnp3_available
-
     if not yadnp3_available():
         print("# bench_dnp3: yadnp3 is not installed; skipped", flush=True)
         return
     for fragment in (2048, 8192):
-        rate, cpu = asyncio.run(_integrity(fragment))
+        rate, cpu = run_loop(_integrity(fragment))  # on the loop the gateway runs on
         suffix = "" if fragment == 2048 else "_8k_fragment"
         report(f"dnp3_integrity_poll{suffix}", rate, "points/s")
         report(f"dnp3_master_cpu_us_per_point{suffix}", cpu, "us", 2)
     report("dnp3_events_applied", _events_applied(), "events/s")
-    report("dnp3_events_wall", asyncio.run(_events_wall()), "events/s")
+    report("dnp3_events_wall", run_loop(_events_wall()), "events/s")
 
 
 if __name__ == "__main__":

@@ -332,12 +332,7 @@ class PointBus:
             pv = new(PointValue, (point, value, quality, ts, (old.cov + 1) & 0xFFFF))
             entry.pv = pv
             record(pv)
-        stats = self.stats
-        stats.updates += len(points)
-        stats.suppressed += len(points) - len(changes)
-        if changes:
-            self._publish(changes)
-        return len(changes)
+        return self._recorded(len(points), changes)
 
     def update_rows(
         self,
@@ -381,9 +376,13 @@ class PointBus:
             pv = new(PointValue, (point, value, quality, ts, (old.cov + 1) & 0xFFFF))
             entry.pv = pv
             record(pv)
+        return self._recorded(len(points), changes)
+
+    def _recorded(self, updates: int, changes: list[PointValue]) -> int:
+        """Count a batch of `updates` and publish its recorded `changes`; returns how many."""
         stats = self.stats
-        stats.updates += len(points)
-        stats.suppressed += len(points) - len(changes)
+        stats.updates += updates
+        stats.suppressed += updates - len(changes)
         if changes:
             self._publish(changes)
         return len(changes)

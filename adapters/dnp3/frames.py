@@ -25,9 +25,8 @@ crc16_dnp = crcmod.mkCrcFun(0x13D65, initCrc=0xFFFF, rev=True, xorOut=0xFFFF)
 """The CRC-16/DNP of some octets (check value 0xEA82 over b"123456789")."""
 
 
-def _crc_ok(data: bytes | bytearray, start: int, end: int) -> bool:
-    """Whether data[start:end] is followed by its CRC (low octet first)."""
-    return crc16_dnp(bytes(data[start:end])) == data[end] | data[end + 1] << 8
+RESIDUE = 0x993A
+"""The CRC-16/DNP of any octets followed by their own CRC: a block checks in one call."""
 
 
 class FrameReader:
@@ -52,34 +51,29 @@ class FrameReader:
             if size - start < HEADER:
                 pos = start
                 break
-            if not _crc_ok(buf, start, start + 8) or buf[start + 2] < MIN_LENGTH:
+            if crc16_dnp(buf[start : start + HEADER]) != RESIDUE or buf[start + 2] < MIN_LENGTH:
                 self.problems.append(f"link header with a bad CRC or length at octet {start}")
                 pos = start + len(START)
                 continue
             user = buf[start + 2] - MIN_LENGTH
-            total = HEADER + user + 2 * -(-user // BLOCK)
-            if size - start < total:
+            end = start + HEADER + user + 2 * -(-user // BLOCK)
+            if size < end:
                 pos = start
                 break
-            payload = bytearray()
-            offset = start + HEADER
-            end = start + total
-            while offset < end:
-                block = min(BLOCK, end - offset - 2)
-                if not _crc_ok(buf, offset, offset + block):
-                    self.problems.append("link frame with a bad data block CRC dropped")
-                    break
-                payload += buf[offset : offset + block]
-                offset += block + 2
-            else:
+            blocks = [
+                buf[b : min(b + BLOCK + 2, end)] for b in range(start + HEADER, end, BLOCK + 2)
+            ]
+            if all(crc16_dnp(block) == RESIDUE for block in blocks):
                 frames.append(
                     LinkFrame(
                         control=buf[start + 3],
                         destination=buf[start + 4] | buf[start + 5] << 8,
                         source=buf[start + 6] | buf[start + 7] << 8,
-                        payload=bytes(payload),
+                        payload=b"".join(block[:-2] for block in blocks),
                     )
                 )
+            else:
+                self.problems.append("link frame with a bad data block CRC dropped")
             pos = end
         del buf[:pos]
         return frames

@@ -180,7 +180,6 @@ class OutstationLink:
                 except (OSError, TimeoutError) as exc:
                     self._set_down(f"cannot connect to {o.host}:{o.port}: {exc or 'timed out'}")
                 else:
-                    assert isinstance(transport, asyncio.Transport)
                     self._transport = transport
                     self._association = self._new_association()
                     try:

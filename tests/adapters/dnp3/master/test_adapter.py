@@ -21,7 +21,7 @@ from gateway.points import PointDef, Source, State, Validity
 from tests.support import eventually, running
 from tests.support.peers.dnp3_outstation import dnp3_outstation
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.both_loops]  # uvloop: the gateway's loop
 
 T_EVENT = 1_760_000_000_123  # ms since the epoch
 TIMED_EVENTS = {"analog-input": 7, "binary-input": 2, "double-bit": 2, "counter": 5}
