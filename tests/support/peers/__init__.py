@@ -5,4 +5,6 @@
 * :mod:`.libiec61850` - the libiec61850 peer (:mod:`.libiec61850_peer`, a script that imports
   the GPL binding pyiec61850, so it runs in a subprocess and product code never imports it);
 * :mod:`.tshark` - a loopback capture and tshark's verdict on it.
+* :mod:`.dnp3_master` - opendnp3's DNP3 master (yadnp3, :mod:`.dnp3_master_peer` run in a
+  subprocess that ends with ``os._exit``), for the ``dnp3-outstation`` tests.
 """
