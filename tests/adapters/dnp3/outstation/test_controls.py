@@ -1,0 +1,155 @@
+"""The control gate with py1815's session, frame by frame as the shell drives them: what is
+executed before the session answers, and that nothing the session refuses is executed."""
+
+from __future__ import annotations
+
+import struct
+
+from py1815 import link
+from py1815.control import (
+    CommandStatus,
+    ControlRelayOutputBlock,
+    OperationType,
+    encode_crob,
+)
+from py1815.events import EventBuffers
+from py1815.session import Session
+from py1815.transport import segment
+
+from adapters.dnp3.outstation.controls import ControlGate, FragmentWatch, parse_control
+from adapters.dnp3.outstation.database import ServedDatabase
+from adapters.dnp3.outstation.settings import ServedPoint
+from gateway.points import PointKind, State
+
+SELECT, OPERATE, DIRECT, READ = 3, 4, 5, 1
+SELECT_TIMEOUT = 10.0
+
+
+class Rig:
+    """A session and its gate, fed as the shell feeds them; commands 'succeed' unless told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        points = [
+            ServedPoint(point="BRK", type="binary-output", index=0, writable=True),
+            ServedPoint(point="LAMP", type="binary-output", index=1),
+        ]
+        events = EventBuffers()
+        self.database = ServedDatabase(points, events)
+        self.gate = ControlGate(
+            self.database,
+            kind_of=lambda point: PointKind.STATE,
+            routable=lambda point: True,
+            clock=lambda: self.now,
+            select_timeout=SELECT_TIMEOUT,
+        )
+        self.session = Session(
+            self.database,
+            control_provider=self.gate,
+            events=events,
+            select_timeout=SELECT_TIMEOUT + 10,
+            clock=lambda: self.now,
+        )
+        self.watch = FragmentWatch(1024, 1, 2048)
+        self.executed: list[tuple[str, float]] = []
+        self.outcome = CommandStatus.SUCCESS
+        self.sequence = 0
+
+    def send(self, function: int, body: bytes, *, sequence: int | None = None) -> bytes:
+        """One request through watch, gate and session; the response fragment."""
+        if sequence is None:
+            sequence = self.sequence
+            self.sequence = (self.sequence + 1) % 16
+        fragment = bytes([0xC0 | sequence, function]) + body
+        (tpdu,) = segment(fragment)
+        frame = link.parse(link.build(0xC4, 1024, 1, tpdu))
+        seen = self.watch.feed(frame)
+        assert seen == fragment
+        self.gate.observe(seen)
+        request = parse_control(seen)
+        if request is not None:
+            for work in self.gate.plan(request):
+                self.executed.append((work.point, work.value))
+                self.gate.complete(work, self.outcome)
+        reply = self.session.receive(link.build(frame.control, 1024, 1, frame.payload))
+        if request is not None:
+            self.gate.answered(request)
+        (answer,) = link.FrameReader().feed(reply)
+        return answer.payload[1:]
+
+
+def crob(index: int, operation: OperationType = OperationType.LATCH_ON) -> bytes:
+    header = bytes([12, 1, 0x28]) + struct.pack("<HH", 1, index)
+    return header + encode_crob(ControlRelayOutputBlock.build(operation))
+
+
+def status(response: bytes) -> CommandStatus:
+    return CommandStatus(response[-1])
+
+
+def test_direct_operate_is_executed_once_and_answered_with_its_outcome() -> None:
+    rig = Rig()
+    rig.outcome = CommandStatus.ALREADY_ACTIVE
+    first = rig.send(DIRECT, crob(0))
+    assert status(first) is CommandStatus.ALREADY_ACTIVE
+    assert rig.executed == [("BRK", int(State.ON))]
+    again = rig.send(DIRECT, crob(0), sequence=0)  # a retry, octet for octet
+    assert again == first
+    assert rig.executed == [("BRK", int(State.ON))]
+
+
+def test_an_operate_without_its_select_is_not_executed() -> None:
+    rig = Rig()
+    assert status(rig.send(OPERATE, crob(0))) is CommandStatus.NO_SELECT
+    assert rig.executed == []
+
+
+def test_select_then_operate_executes_at_the_operate_only() -> None:
+    rig = Rig()
+    assert status(rig.send(SELECT, crob(0, OperationType.LATCH_OFF))) is CommandStatus.SUCCESS
+    assert rig.executed == []
+    assert status(rig.send(OPERATE, crob(0, OperationType.LATCH_OFF))) is CommandStatus.SUCCESS
+    assert rig.executed == [("BRK", int(State.OFF))]
+    # The select is spent: operating again is refused by both, and nothing runs.
+    assert status(rig.send(OPERATE, crob(0, OperationType.LATCH_OFF))) is CommandStatus.NO_SELECT
+    assert rig.executed == [("BRK", int(State.OFF))]
+
+
+def test_an_operate_that_differs_from_its_select_or_comes_late_is_not_executed() -> None:
+    rig = Rig()
+    rig.send(SELECT, crob(0, OperationType.LATCH_ON))
+    assert status(rig.send(OPERATE, crob(0, OperationType.LATCH_OFF))) is CommandStatus.NO_SELECT
+    rig.send(SELECT, crob(0))
+    rig.send(READ, bytes([60, 1, 0x06]))  # anything else in between ends the select
+    assert status(rig.send(OPERATE, crob(0))) is CommandStatus.NO_SELECT
+    rig.send(SELECT, crob(0))
+    rig.now += SELECT_TIMEOUT + 1
+    assert status(rig.send(OPERATE, crob(0))) is CommandStatus.TIMEOUT
+    assert rig.executed == []
+
+
+def test_select_refuses_what_cannot_be_routed_and_arms_nothing() -> None:
+    rig = Rig()
+    assert status(rig.send(SELECT, crob(1))) is CommandStatus.NOT_SUPPORTED  # not writable
+    assert status(rig.send(OPERATE, crob(1))) is CommandStatus.NO_SELECT
+    assert status(rig.send(DIRECT, crob(1))) is CommandStatus.NOT_SUPPORTED
+    assert rig.executed == []
+
+
+def test_confirmed_user_data_counts_only_as_the_session_counts_it() -> None:
+    """A confirmed frame before the link reset, or repeating its frame count bit, is not acted
+    on by the session, so its control is not executed either."""
+    rig = Rig()
+    fragment = bytes([0xC0, DIRECT]) + crob(0)
+    (tpdu,) = segment(fragment)
+
+    def confirmed(fcb: bool) -> link.LinkFrame:
+        control = 0xC0 | 0x10 | (0x20 if fcb else 0) | 3  # DIR PRM FCV, confirmed user data
+        return link.parse(link.build(control, 1024, 1, tpdu))
+
+    reset = link.parse(link.build(0xC0, 1024, 1))  # RESET_LINK_STATES
+    assert rig.watch.feed(confirmed(True)) is None  # the link has not been reset
+    assert rig.watch.feed(reset) is None
+    assert rig.watch.feed(confirmed(True)) == fragment
+    assert rig.watch.feed(confirmed(True)) is None  # sent again: the same frame count bit
+    assert rig.watch.feed(confirmed(False)) == fragment
