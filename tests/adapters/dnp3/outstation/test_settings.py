@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.dnp3.outstation.settings import Dnp3OutstationSettings, ServedPoint
+from gateway.registry import ENTRY_POINT_GROUP
+from tests.support import REPO
 
 
 def settings(**raw: Any) -> Dnp3OutstationSettings:
@@ -96,3 +100,12 @@ def test_a_points_file_is_read_and_its_bad_lines_named(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"unknown column 'addr'"):
         bad.write_text("point,addr\nMW,0\n")
         Dnp3OutstationSettings.model_validate({"points_file": str(bad)})
+
+
+def test_the_type_is_declared_as_an_entry_point() -> None:
+    from adapters.dnp3.outstation.adapter import Dnp3OutstationAdapter
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]
+    target = declared[ENTRY_POINT_GROUP][Dnp3OutstationAdapter.type_name]
+    assert EntryPoint("x", target, ENTRY_POINT_GROUP).load() is Dnp3OutstationAdapter
+    assert Dnp3OutstationAdapter.Settings is Dnp3OutstationSettings
