@@ -14,6 +14,8 @@ from tests.support import REQUIRE_PEERS
 from tests.support.peers.dnp3_master_peer import SCRIPT
 
 Point = dict[str, Any]
+LINE_LIMIT = 64 * 1024 * 1024
+"""Longest answer line (a poll of thousands of points is one line)."""
 
 
 def require_yadnp3() -> None:
@@ -56,6 +58,7 @@ class Dnp3MasterPeer:
             json.dumps({**self.config, "lifetime": lifetime}),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
         )
         started = await self._reply(timeout=15)
         assert started.get("ready"), started

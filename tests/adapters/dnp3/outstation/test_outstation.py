@@ -34,6 +34,7 @@ POINTS: list[dict[str, Any]] = [
     {"point": "SW", "type": "double-bit", "index": 0},
     {"point": "ISO", "type": "double-bit", "index": 1},
     {"point": "PULSES", "type": "counter", "index": 0},
+    {"point": "PULSES", "type": "frozen-counter", "index": 0, "variation": 5},
     {"point": "BRK", "type": "binary-output", "index": 0, "writable": True},
     {"point": "FAN", "type": "binary-output", "index": 1, "writable": True, "pulse": "on"},
     {"point": "LAMP", "type": "binary-output", "index": 2},
@@ -164,6 +165,16 @@ async def test_a_bus_change_is_an_event_with_its_time_in_a_class_poll() -> None:
         assert await peer.scan("events") == []  # confirmed, so gone
         static = await peer.scan()
         assert one(static, "double-bit", 0, event=False)["value"] == "DETERMINED_OFF"
+        bus.update("PULSES", 43, GOOD, t2)
+        bus.update("SW", int(State.ON))  # no source time: the receive time, not synchronized
+        await eventually(lambda: adapter.status()["events_recorded"] == 4)
+        events = await peer.scan("events")
+        frozen = one(events, "frozen-counter", 0, event=True)
+        assert (frozen["value"], frozen["time"]) == (43, int(t2 * 1000))
+        assert frozen["gv"] == "Group23Var5"
+        sw = one(events, "binary", 0, event=True)
+        assert (sw["value"], sw["tsq"]) == (True, "UNSYNCHRONIZED")
+        assert abs(sw["time"] - bus.get("SW").ts * 1000) <= 1
 
 
 async def test_events_go_unsolicited_when_the_master_enables_them() -> None:
@@ -280,6 +291,50 @@ async def test_a_new_master_connection_displaces_a_silent_one() -> None:
                 await peer.stop()
         finally:
             silent.close()
+
+
+async def test_a_large_integrity_poll_spans_fragments_of_max_fragment() -> None:
+    require_yadnp3()
+    bus = PointBus()
+    bus.add_owner("owner")
+    names = [f"A{i}" for i in range(1000)]
+    for name in names:
+        bus.register(PointDef(id=name), "owner")
+    bus.update_many(names, [i + 0.5 for i in range(1000)], GOOD, T0)
+    port = free_port()
+    settings = Dnp3OutstationSettings.model_validate(
+        {
+            "port": port,
+            "max_fragment": 512,
+            "points": [
+                {"point": name, "type": "analog-input", "index": i} for i, name in enumerate(names)
+            ],
+        }
+    )
+    adapter = Dnp3OutstationAdapter("ost", settings, bus)
+    async with running(adapter):
+        await asyncio.wait_for(adapter.ready.wait(), 5)
+        peer = await Dnp3MasterPeer(port).start()
+        try:
+            points = await peer.scan()
+            assert sorted((p["index"], p["value"]) for p in points) == [
+                (i, i + 0.5) for i in range(1000)
+            ]
+        finally:
+            await peer.stop()
+
+
+async def test_a_silent_connection_is_closed_after_the_idle_timeout() -> None:
+    settings = Dnp3OutstationSettings.model_validate({"port": free_port(), "idle_timeout": 0.2})
+    adapter = Dnp3OutstationAdapter("ost", settings, PointBus())
+    async with running(adapter):
+        await asyncio.wait_for(adapter.ready.wait(), 5)
+        reader, writer = await asyncio.open_connection("127.0.0.1", settings.port)
+        try:
+            assert await asyncio.wait_for(reader.read(10), 5) == b""  # closed by the outstation
+            assert not adapter.status()["connected"]
+        finally:
+            writer.close()
 
 
 async def test_the_example_serves_the_simulated_plant_and_its_controls() -> None:
