@@ -8,12 +8,14 @@ with the same columns (`gateway.pointfiles`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from adapters.dnp3.flags import PointType
 from gateway.pointfiles import load_points_csv, resolve_path
+from gateway.points import PointDef, PointKind
 from gateway.registry import AdapterSettings
 
 MAX_ADDRESS = 0xFFEF
@@ -148,6 +150,29 @@ class Dnp3OutstationSettings(AdapterSettings):
 
     def consumed_points(self) -> set[str]:
         return {p.point for p in self.served}
+
+    def check(self, points: Mapping[str, PointDef]) -> list[str]:
+        """Warnings about points served as a type that does not fit their bus kind."""
+        warnings = []
+        for p in self.served:
+            defn = points.get(p.point)
+            if defn is None:
+                continue
+            if p.type.is_binary and defn.kind is not PointKind.STATE:
+                warnings.append(
+                    f"{p.point} is a {defn.kind} point served as {p.type}: non-zero reads as on"
+                )
+            elif not p.type.is_binary and defn.kind is PointKind.STATE:
+                warnings.append(
+                    f"{p.point} is a state point served as {p.type}: the master reads the "
+                    "state code (0 between, 1 off, 2 on, 3 invalid)"
+                )
+            elif (
+                p.type in (PointType.COUNTER, PointType.FROZEN_COUNTER)
+                and defn.kind is PointKind.REAL
+            ):
+                warnings.append(f"{p.point} is a real point served as {p.type}: fractions drop")
+        return warnings
 
     def session_key(self) -> tuple[object, ...]:
         """What the listener and the DNP3 session are built from (a change needs a restart)."""

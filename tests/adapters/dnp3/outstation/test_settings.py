@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.dnp3.outstation.settings import Dnp3OutstationSettings, ServedPoint
+from gateway.points import PointDef, PointKind
 from gateway.registry import ENTRY_POINT_GROUP
 from tests.support import REPO
 
@@ -109,3 +110,27 @@ def test_the_type_is_declared_as_an_entry_point() -> None:
     target = declared[ENTRY_POINT_GROUP][Dnp3OutstationAdapter.type_name]
     assert EntryPoint("x", target, ENTRY_POINT_GROUP).load() is Dnp3OutstationAdapter
     assert Dnp3OutstationAdapter.Settings is Dnp3OutstationSettings
+
+
+def test_check_warns_of_points_served_as_a_type_that_does_not_fit_their_kind() -> None:
+    s = settings(
+        points=[
+            {"point": "MW", "type": "binary-input", "index": 0},
+            {"point": "BRK", "type": "analog-input", "index": 0},
+            {"point": "MWH", "type": "counter", "index": 0},
+            {"point": "BRK", "type": "double-bit", "index": 0},
+            {"point": "MW", "type": "analog-input", "index": 1},
+            {"point": "UNDEFINED", "type": "analog-input", "index": 2},
+        ]
+    )
+    defs = {
+        "MW": PointDef(id="MW"),
+        "MWH": PointDef(id="MWH"),
+        "BRK": PointDef(id="BRK", kind=PointKind.STATE),
+    }
+    assert s.check(defs) == [
+        "MW is a real point served as binary-input: non-zero reads as on",
+        "BRK is a state point served as analog-input: the master reads the state code "
+        "(0 between, 1 off, 2 on, 3 invalid)",
+        "MWH is a real point served as counter: fractions drop",
+    ]
