@@ -192,6 +192,7 @@ class ControlGate:
     clock: Callable[[], float]
     select_timeout: float
     _armed: _Armed | None = None
+    _repeated: _Armed | None = None  # the select before this request, for a repeated select
     _last_acted: bytes | None = None
     _prepared: dict[ControlKey, deque[CommandStatus]] = field(default_factory=dict)
     _granted: bool = False
@@ -201,7 +202,7 @@ class ControlGate:
 
     def connection_reset(self) -> None:
         """A new connection: a select made on the old one is gone, as in the session."""
-        self._armed = None
+        self._armed = self._repeated = None
         self._last_acted = None
         self._prepared.clear()
 
@@ -209,6 +210,7 @@ class ControlGate:
         """Every complete fragment, before the session sees it: what ends a select or a
         retry window."""
         function = fragment[1] if len(fragment) >= 2 else None
+        self._repeated = self._armed
         if function not in _KEEPS_A_SELECT:
             self._armed = None
         if function != FunctionCode.CONFIRM and fragment != self._last_acted:
@@ -271,10 +273,15 @@ class ControlGate:
     def answered(self, request: ControlRequest) -> None:
         """After the session answered `request`: arm a select it granted."""
         if request.function is FunctionCode.SELECT and self._granted:
-            armed = self._armed
-            retry = armed is not None and armed.key == request.key
-            retry = retry and armed is not None and armed.sequence == request.sequence
-            at = armed.at if retry and armed is not None else self.clock()
+            # The same select under the same sequence is the master trying again: the time
+            # to operate still runs from the first.
+            before = self._repeated
+            retry = (
+                before is not None
+                and before.key == request.key
+                and before.sequence == request.sequence
+            )
+            at = before.at if retry and before is not None else self.clock()
             self._armed = _Armed(request.key, request.sequence, at)
         self._granted = False
         self._prepared.clear()

@@ -128,6 +128,17 @@ def test_an_operate_that_differs_from_its_select_or_comes_late_is_not_executed()
     assert rig.executed == []
 
 
+def test_a_repeated_select_keeps_the_time_of_the_first() -> None:
+    rig = Rig()
+    rig.send(SELECT, crob(0), sequence=0)
+    rig.now += SELECT_TIMEOUT - 4
+    rig.send(SELECT, crob(0), sequence=0)  # the master did not hear the answer
+    rig.now += 5  # past the time-out counted from the first select
+    rig.sequence = 1
+    assert status(rig.send(OPERATE, crob(0))) is CommandStatus.TIMEOUT
+    assert rig.executed == []
+
+
 def test_select_refuses_what_cannot_be_routed_and_arms_nothing() -> None:
     rig = Rig()
     assert status(rig.send(SELECT, crob(1))) is CommandStatus.NOT_SUPPORTED  # not writable
