@@ -56,6 +56,7 @@ class Dnp3OutstationAdapter(Adapter):
             routable=lambda point: point in self.bus,
             clock=time.monotonic,
             select_timeout=s.select_timeout,
+            max_response=s.max_fragment,
         )
         self.session = Session(
             self.database,

@@ -18,7 +18,9 @@ of the session's select rules (IEEE 1815-2012 4.4.3; py1815's D12, D16 and D49):
   executed and the answer is NO_SELECT (or TIMEOUT). The session is built with a longer
   select time-out than the gate's, so it never refuses on time what the gate executed;
 * a request repeated octet for octet after it acted is a retry: the session answers it
-  again without acting, and the gate executes nothing.
+  again without acting, and the gate executes nothing;
+* a control whose echo would not fit `max_response` is refused by the session unasked,
+  and the gate executes nothing.
 
 SELECT checks only that each control could be routed: a writable point the bus knows.
 """
@@ -31,7 +33,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from py1815 import link
-from py1815.application import FunctionCode, RequestError, parse_object_blocks, parse_request
+from py1815.application import (
+    FIN_MASK,
+    FIR_MASK,
+    UNS_MASK,
+    FunctionCode,
+    RequestError,
+    parse_object_blocks,
+    parse_request,
+)
 from py1815.control import CommandStatus, ControlError, decode_control, object_size
 from py1815.session import Control
 from py1815.transport import Reassembler, TransportError
@@ -55,6 +65,17 @@ _EXECUTING = frozenset(
 )
 _ACT_ONCE = frozenset({FunctionCode.OPERATE, FunctionCode.DIRECT_OPERATE})
 _KEEPS_A_SELECT = frozenset({FunctionCode.OPERATE, FunctionCode.CONFIRM})
+_SILENT = frozenset(
+    {
+        FunctionCode.DIRECT_OPERATE_NR,
+        FunctionCode.IMMED_FREEZE_NR,
+        FunctionCode.FREEZE_CLEAR_NR,
+        FunctionCode.FREEZE_AT_TIME_NR,
+        FunctionCode.AUTH_REQUEST_NO_ACK,
+    }
+)
+"""Functions the session handles before its retry check: they leave a retry window open."""
+_RESPONSE_HEADER = 4
 _USER_DATA = frozenset(
     {link.PrimaryFunction.CONFIRMED_USER_DATA, link.PrimaryFunction.UNCONFIRMED_USER_DATA}
 )
@@ -82,10 +103,21 @@ class ControlRequest:
         return tuple(control_key(c) for c in self.controls)
 
 
+def well_formed(fragment: bytes) -> bool:
+    """Whether the session takes a fragment as a request at all: an application header,
+    first and final, and the unsolicited bit only on a confirmation."""
+    if len(fragment) < 2:
+        return False
+    control, function = fragment[0], fragment[1]
+    if control & (FIR_MASK | FIN_MASK) != FIR_MASK | FIN_MASK:
+        return False
+    return not (control & UNS_MASK and function != FunctionCode.CONFIRM)
+
+
 def parse_control(fragment: bytes) -> ControlRequest | None:
     """The control request a fragment carries, or None (not a control, or malformed: the
     session answers a malformed one itself without calling the provider)."""
-    if len(fragment) < 2 or fragment[1] not in CONTROL_FUNCTIONS:
+    if not well_formed(fragment) or fragment[1] not in CONTROL_FUNCTIONS:
         return None
     function = FunctionCode(fragment[1])
     try:
@@ -135,7 +167,7 @@ class FragmentWatch:
 
     def feed(self, frame: link.LinkFrame) -> bytes | None:
         """The fragment this frame completes, if any."""
-        if not (frame.from_master and frame.is_primary):
+        if not frame.is_primary:
             return None
         if frame.destination != self._outstation or frame.source != self._master:
             return None
@@ -191,6 +223,7 @@ class ControlGate:
     routable: Callable[[str], bool]
     clock: Callable[[], float]
     select_timeout: float
+    max_response: int = 2048
     _armed: _Armed | None = None
     _repeated: _Armed | None = None  # the select before this request, for a repeated select
     _last_acted: bytes | None = None
@@ -208,12 +241,21 @@ class ControlGate:
 
     def observe(self, fragment: bytes) -> None:
         """Every complete fragment, before the session sees it: what ends a select or a
-        retry window."""
-        function = fragment[1] if len(fragment) >= 2 else None
+        retry window, in the session's order. Anything but an OPERATE or a confirmation
+        ends a select, a fragment that is no request included; a retry window is ended
+        only by a request the session parses and would answer, other than a confirmation
+        and than the request that acted."""
         self._repeated = self._armed
-        if function not in _KEEPS_A_SELECT:
+        formed = well_formed(fragment)
+        if not formed or fragment[1] not in _KEEPS_A_SELECT:
             self._armed = None
-        if function != FunctionCode.CONFIRM and fragment != self._last_acted:
+        if not formed or fragment[1] in _SILENT or fragment[1] == FunctionCode.CONFIRM:
+            return
+        try:
+            parse_request(fragment)
+        except RequestError:
+            return
+        if fragment != self._last_acted:
             self._last_acted = None
 
     def plan(self, request: ControlRequest) -> list[Work]:
@@ -225,6 +267,11 @@ class ControlGate:
         if request.fragment == self._last_acted:
             log.info("dnp3 outstation: a repeated control request is answered without acting")
             return []
+        if (
+            request.function is not FunctionCode.DIRECT_OPERATE_NR
+            and _RESPONSE_HEADER + len(request.fragment) - 2 > self.max_response
+        ):
+            return []  # the echo would not fit a response: the session refuses it unasked
         if request.function is FunctionCode.OPERATE:
             refusal = self._operate_refusal(request)
             if refusal is not None:
@@ -332,4 +379,5 @@ __all__ = [
     "Work",
     "control_key",
     "parse_control",
+    "well_formed",
 ]

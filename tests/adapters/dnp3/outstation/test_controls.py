@@ -28,7 +28,7 @@ SELECT_TIMEOUT = 10.0
 class Rig:
     """A session and its gate, fed as the shell feeds them; commands 'succeed' unless told."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_response: int = 2048) -> None:
         self.now = 100.0
         points = [
             ServedPoint(point="BRK", type="binary-output", index=0, writable=True),
@@ -42,6 +42,7 @@ class Rig:
             routable=lambda point: True,
             clock=lambda: self.now,
             select_timeout=SELECT_TIMEOUT,
+            max_response=max_response,
         )
         self.session = Session(
             self.database,
@@ -49,18 +50,22 @@ class Rig:
             events=events,
             select_timeout=SELECT_TIMEOUT + 10,
             clock=lambda: self.now,
+            max_response=max_response,
         )
         self.watch = FragmentWatch(1024, 1, 2048)
         self.executed: list[tuple[str, float]] = []
         self.outcome = CommandStatus.SUCCESS
         self.sequence = 0
 
-    def send(self, function: int, body: bytes, *, sequence: int | None = None) -> bytes:
-        """One request through watch, gate and session; the response fragment."""
+    def send(
+        self, function: int, body: bytes, *, sequence: int | None = None, control: int = 0xC0
+    ) -> bytes:
+        """One request through watch, gate and session; the response fragment (empty for
+        none)."""
         if sequence is None:
             sequence = self.sequence
             self.sequence = (self.sequence + 1) % 16
-        fragment = bytes([0xC0 | sequence, function]) + body
+        fragment = bytes([control | sequence, function]) + body
         (tpdu,) = segment(fragment)
         frame = link.parse(link.build(0xC4, 1024, 1, tpdu))
         seen = self.watch.feed(frame)
@@ -74,8 +79,8 @@ class Rig:
         reply = self.session.receive(link.build(frame.control, 1024, 1, frame.payload))
         if request is not None:
             self.gate.answered(request)
-        (answer,) = link.FrameReader().feed(reply)
-        return answer.payload[1:]
+        answers = link.FrameReader().feed(reply)
+        return answers[0].payload[1:] if answers else b""
 
 
 def crob(index: int, operation: OperationType = OperationType.LATCH_ON) -> bytes:
@@ -136,6 +141,33 @@ def test_a_repeated_select_keeps_the_time_of_the_first() -> None:
     rig.now += 5  # past the time-out counted from the first select
     rig.sequence = 1
     assert status(rig.send(OPERATE, crob(0))) is CommandStatus.TIMEOUT
+    assert rig.executed == []
+
+
+def test_a_fragment_that_is_no_request_ends_a_select_as_in_the_session() -> None:
+    rig = Rig()
+    rig.send(SELECT, crob(0))
+    assert rig.send(OPERATE, crob(0), control=0x80, sequence=1) == b""  # FIR without FIN
+    rig.sequence = 1
+    assert status(rig.send(OPERATE, crob(0))) is CommandStatus.NO_SELECT
+    assert rig.executed == []
+
+
+def test_a_retry_after_an_unanswered_operate_is_still_not_acted_on() -> None:
+    """DIRECT_OPERATE_NR is handled before the session's retry check, so it leaves the
+    retry window of the request before it open."""
+    rig = Rig()
+    first = rig.send(DIRECT, crob(0), sequence=0)
+    assert rig.send(6, crob(0, OperationType.LATCH_OFF), sequence=1) == b""  # NR: no answer
+    assert rig.send(DIRECT, crob(0), sequence=0) == first
+    assert rig.executed == [("BRK", int(State.ON)), ("BRK", int(State.OFF))]
+
+
+def test_a_control_whose_echo_cannot_be_sent_is_not_executed() -> None:
+    rig = Rig(max_response=64)
+    entries = b"".join(struct.pack("<H", 0) + crob(0)[7:] for _ in range(5))
+    response = rig.send(DIRECT, bytes([12, 1, 0x28]) + struct.pack("<H", 5) + entries)
+    assert len(response) == 4 and response[3] & 0x04  # no objects, IIN2.2 parameter error
     assert rig.executed == []
 
 
