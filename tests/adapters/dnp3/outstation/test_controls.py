@@ -4,7 +4,10 @@ executed before the session answers, and that nothing the session refuses is exe
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
+from hypothesis import given
+from hypothesis import strategies as st
 from py1815 import link
 from py1815.control import (
     CommandStatus,
@@ -13,7 +16,7 @@ from py1815.control import (
     encode_crob,
 )
 from py1815.events import EventBuffers
-from py1815.session import Session
+from py1815.session import Control, Session
 from py1815.transport import segment
 
 from adapters.dnp3.outstation.controls import ControlGate, FragmentWatch, parse_control
@@ -196,3 +199,39 @@ def test_confirmed_user_data_counts_only_as_the_session_counts_it() -> None:
     assert rig.watch.feed(confirmed(True)) == fragment
     assert rig.watch.feed(confirmed(True)) is None  # sent again: the same frame count bit
     assert rig.watch.feed(confirmed(False)) == fragment
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([SELECT, OPERATE, DIRECT, 6, READ, 0]),
+            st.one_of(
+                st.sampled_from(
+                    [crob(0), crob(0, OperationType.LATCH_OFF), crob(1), crob(0)[:-3], b""]
+                ),
+                st.binary(max_size=120),
+            ),
+            st.sampled_from([0xC0, 0xC0, 0xC0, 0x80, 0x40, 0xD0, 0xE0]),
+            st.integers(0, 3),
+        ),
+        max_size=8,
+    )
+)
+def test_any_request_sequence_is_handled_and_executes_only_what_the_session_operates(
+    requests: list[tuple[int, bytes, int, int]],
+) -> None:
+    rig = Rig()
+    operated: list[int] = []
+    real_operate = rig.gate.operate
+
+    def operate(controls: Sequence[Control]) -> Sequence[CommandStatus]:
+        statuses = real_operate(controls)
+        operated.extend(1 for s in statuses if s is not CommandStatus.HARDWARE_ERROR)
+        return statuses
+
+    rig.gate.operate = operate  # type: ignore[method-assign]  # counts what the session asks
+    for function, body, control, sequence in requests:
+        executed, asked = len(rig.executed), len(operated)
+        rig.send(function, body, sequence=sequence, control=control)
+        # Every command executed is one whose status the session asked for, in this request.
+        assert len(rig.executed) - executed <= len(operated) - asked
