@@ -267,6 +267,8 @@ class ControlGate:
         if request.fragment == self._last_acted:
             log.info("dnp3 outstation: a repeated control request is answered without acting")
             return []
+        if request.function in _ACT_ONCE:
+            self._last_acted = request.fragment  # even if refused, as the session keeps it
         if (
             request.function is not FunctionCode.DIRECT_OPERATE_NR
             and _RESPONSE_HEADER + len(request.fragment) - 2 > self.max_response
@@ -279,8 +281,6 @@ class ControlGate:
                     self._prepare(control_key(control), refusal)
                 self.refused += len(request.controls)
                 return []
-        if request.function in _ACT_ONCE:
-            self._last_acted = request.fragment
         work: list[Work] = []
         for control in request.controls:
             if control.command.status is not CommandStatus.SUCCESS:
