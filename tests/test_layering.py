@@ -163,7 +163,7 @@ def test_product_code_never_imports_the_opendnp3_test_peer():
 
 
 DNP3 = ROOT / "adapters" / "dnp3"
-DNP3_SHELLS = {"master/adapter.py"}
+DNP3_SHELLS = {"master/adapter.py", "outstation/adapter.py", "outstation/shell.py"}
 """The asyncio side of ``adapters/dnp3``; every other module there is sans-IO."""
 
 

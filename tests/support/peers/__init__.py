@@ -8,4 +8,6 @@
   DNP3 master tests (:mod:`.dnp3_outstation_peer`, the script; the test process never imports
   yadnp3);
 * :mod:`.tshark` - a loopback capture and tshark's verdict on it.
+* :mod:`.dnp3_master` - opendnp3's DNP3 master (yadnp3, :mod:`.dnp3_master_peer` run in a
+  subprocess that ends with ``os._exit``), for the ``dnp3-outstation`` tests.
 """
