@@ -62,6 +62,9 @@ LOGGED_REFUSALS = frozenset(
 )
 """Requests whose refusal is logged (a control's refusal is its command's result)."""
 TIMEOUTS_FOR_DOWN = 2
+LATE_CONFIRM_DELAY = 0.02
+"""Seconds an unsolicited response's confirmation waits (see `MasterAssociation.take_late`);
+far below any outstation's confirm time-out."""
 TIME_SYNC_SPACING = 10.0
 """Seconds between two time syncs of one outstation, whatever its IIN1.4 says (one that
 never clears it is not synced without pause)."""
@@ -219,7 +222,14 @@ class OutstationLink:
         out = self._association.receive(data, self._last_data)
         if out and self._transport is not None:
             self._transport.write(out)
+        late = self._association.take_late()
+        if late:
+            asyncio.get_running_loop().call_later(LATE_CONFIRM_DELAY, self._write, late)
         self._handle_events()
+
+    def _write(self, octets: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(octets)
 
     def _handle_events(self) -> None:
         for event in self._association.take_events():

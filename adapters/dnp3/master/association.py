@@ -102,6 +102,7 @@ class MasterAssociation:
         self._pending: _Pending | None = None
         self._last_unsolicited: bytes | None = None
         self._events: list[Event] = []
+        self._late: list[bytes] = []
         self._user_data = link.control_byte(
             from_master=True, primary=True, function=link.PrimaryFunction.UNCONFIRMED_USER_DATA
         )
@@ -147,6 +148,16 @@ class MasterAssociation:
             frames.problems.clear()
         return out
 
+    def take_late(self) -> bytes:
+        """Confirmations of unsolicited responses, to send a moment later than the rest.
+
+        opendnp3 drops a confirmation that arrives before it has seen its own unsolicited
+        response sent, then waits for one until its confirm time-out and holds back every
+        READ meanwhile; a master on the same host answers that fast.
+        """
+        late, self._late = b"".join(self._late), []
+        return late
+
     def take_events(self) -> list[Event]:
         """The events since the last call, in order."""
         events, self._events = self._events, []
@@ -166,6 +177,7 @@ class MasterAssociation:
         self._frames = FrameReader()
         self._reassembler.reset()
         self._last_unsolicited = None
+        self._late.clear()
         if self._pending is not None:
             self._events.append(Completed(self._pending.function, True, self._pending.fragments))
             self._pending = None
@@ -223,7 +235,9 @@ class MasterAssociation:
         if fragment != self._last_unsolicited:
             self._last_unsolicited = fragment
             self._events.append(Fragment(body, fragment[2], fragment[3], True, True))
-        return self._confirm(control) if control.con else b""
+        if control.con:
+            self._late.append(self._confirm(control))
+        return b""
 
     def _solicited(self, fragment: bytes, body: bytes, control: AppControl, now: float) -> bytes:
         pending = self._pending
