@@ -32,6 +32,15 @@ from gateway.registry import AdapterSettings
 
 log = logging.getLogger(__name__)
 
+
+def quiet_py1815_log() -> None:
+    """Keep py1815's session to warnings unless someone configured its logger: it writes a
+    line at INFO for every unsolicited response and every held read."""
+    logger = logging.getLogger("py1815")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
 SELECT_MARGIN = 5.0
 """Seconds the session's own select time-out exceeds the gate's, so that the session never
 refuses on time an operate the gate has already executed."""
@@ -47,6 +56,7 @@ class Dnp3OutstationAdapter(Adapter):
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
+        quiet_py1815_log()
         s = self.settings
         self.events = EventBuffers(capacity=s.event_buffer)
         self.database = ServedDatabase(s.served, self.events)

@@ -22,7 +22,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from gateway.config import load_config
 from gateway.points import Validity
 from gateway.runtime import Runtime
-from tests.support import REPO, eventually
+from tests.support import REPO, eventually, free_port
 from tests.support.gateway import running_gateway
 
 VIEWER_AP = "1.1.1.998"
@@ -33,10 +33,19 @@ TAP2_POS_OFFSET = -17
 """Test copy only: TAP2_POS = register - 17 (raw 17 is the neutral tap 0)."""
 
 
-def on_ports(raw: dict[str, Any], iccp_port: int, plant_port: int) -> dict[str, Any]:
-    """The parsed demo configuration ``raw`` moved to the given ICCP and plant ports."""
+def on_ports(
+    raw: dict[str, Any], iccp_port: int, plant_port: int, rtu_port: int | None = None
+) -> dict[str, Any]:
+    """The parsed demo configuration ``raw`` moved to the given ICCP, Modbus plant and DNP3
+    RTU ports (the RTU on a free port unless given)."""
+    rtu_port = free_port() if rtu_port is None else rtu_port
     for adapter in raw["adapters"]:
-        if adapter["type"] == "modbus-plant-sim":
+        if adapter["type"] == "dnp3-outstation":
+            adapter["port"] = rtu_port
+        elif adapter["type"] == "dnp3-master":
+            for outstation in adapter["outstations"]:
+                outstation["port"] = rtu_port
+        elif adapter["type"] == "modbus-plant-sim":
             adapter["port"] = plant_port
         elif adapter["type"] == "modbus-client":
             for device in adapter["devices"]:
