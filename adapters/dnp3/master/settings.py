@@ -10,6 +10,7 @@ columns (`gateway.pointfiles`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
@@ -18,7 +19,7 @@ from adapters.dnp3.flags import PointType
 from gateway.backoff import BackoffSettings
 from gateway.mapping import StateTable
 from gateway.pointfiles import load_points_csv, resolve_path
-from gateway.points import State
+from gateway.points import PointDef, PointKind, State
 from gateway.registry import AdapterSettings
 
 StateName = Literal["between", "off", "on", "invalid"]
@@ -273,3 +274,22 @@ class Dnp3MasterSettings(AdapterSettings):
 
     def owned_points(self) -> set[str]:
         return {p.point for p in self.bindings}
+
+    def check(self, points: Mapping[str, PointDef]) -> list[str]:
+        """Warnings about bindings whose DNP3 type does not fit the point's bus kind."""
+        warnings = []
+        for p in self.bindings:
+            defn = points.get(p.point)
+            if defn is None:
+                continue
+            if p.type.is_binary and defn.kind is not PointKind.STATE:
+                warnings.append(
+                    f"{p.point} is a {defn.kind} point bound to a {p.type}: it gets the raw "
+                    "state code (0/1, double-bit 0-3), scaled"
+                )
+            elif not p.type.is_binary and defn.kind is PointKind.STATE:
+                warnings.append(
+                    f"{p.point} is a state point bound to a {p.type}: bind a binary type, or "
+                    "make the point real or discrete"
+                )
+        return warnings

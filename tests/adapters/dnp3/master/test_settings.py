@@ -112,3 +112,25 @@ def test_a_bad_binding_in_a_configuration_file_names_its_line(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert "gw.yaml:8" in str(error.value) and "index" in str(error.value)
+
+
+def test_check_warns_of_a_type_that_does_not_fit_the_bus_kind():
+    from gateway.points import PointDef
+
+    s = settings(
+        points=[
+            {"point": "CB", "type": "binary-input", "index": 0},
+            {"point": "MW", "type": "analog-input", "index": 0},
+            {"point": "OK", "type": "double-bit", "index": 1},
+        ]
+    )
+    warnings = s.check(
+        {
+            "CB": PointDef(id="CB", kind="real"),
+            "MW": PointDef(id="MW", kind="state"),
+            "OK": PointDef(id="OK", kind="state"),
+        }
+    )
+    assert len(warnings) == 2
+    assert "CB is a real point bound to a binary-input" in warnings[0]
+    assert "MW is a state point" in warnings[1]
