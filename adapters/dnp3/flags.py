@@ -80,6 +80,15 @@ _SUSPECT_BITS = {
     PointType.ANALOG_INPUT: RESTART | OVER_RANGE | REFERENCE_ERR,
     PointType.ANALOG_OUTPUT: RESTART | OVER_RANGE | REFERENCE_ERR,
 }
+_SUSPECT_FLAG = {
+    PointType.BINARY_INPUT: CHATTER_FILTER,
+    PointType.DOUBLE_BIT: CHATTER_FILTER,
+    PointType.BINARY_OUTPUT: RESTART,
+    PointType.COUNTER: DISCONTINUITY,
+    PointType.FROZEN_COUNTER: DISCONTINUITY,
+    PointType.ANALOG_INPUT: REFERENCE_ERR,
+    PointType.ANALOG_OUTPUT: REFERENCE_ERR,
+}
 _STATE_BITS = {
     PointType.BINARY_INPUT: STATE,
     PointType.DOUBLE_BIT: 0xC0,
@@ -134,9 +143,10 @@ def flags_of(quality: Quality, point_type: PointType) -> int:
     """The DNP3 flag octet (without state bits) that serves a bus quality to a master.
 
     Not valid: COMM_LOST and not ONLINE. Held: ONLINE and COMM_LOST (the value is the
-    last one received). Suspect: ONLINE and, where the type has it, REFERENCE_ERR (analogs)
-    or CHATTER_FILTER (binaries); counters have no such flag and are served ONLINE. An
-    entered source sets LOCAL_FORCED.
+    last one received). Suspect: ONLINE and REFERENCE_ERR (analogs), CHATTER_FILTER
+    (binary inputs), DISCONTINUITY (counters) or RESTART (binary outputs, which have no
+    better flag), each of which `quality_of` reads back as suspect. An entered source sets
+    LOCAL_FORCED.
     """
     validity = quality.validity
     if validity is Validity.NOT_VALID:
@@ -144,12 +154,7 @@ def flags_of(quality: Quality, point_type: PointType) -> int:
     elif validity is Validity.HELD:
         flags = ONLINE | COMM_LOST
     elif validity is Validity.SUSPECT:
-        if point_type in (PointType.ANALOG_INPUT, PointType.ANALOG_OUTPUT):
-            flags = ONLINE | REFERENCE_ERR
-        elif point_type in (PointType.BINARY_INPUT, PointType.DOUBLE_BIT):
-            flags = ONLINE | CHATTER_FILTER
-        else:
-            flags = ONLINE
+        flags = ONLINE | _SUSPECT_FLAG[point_type]
     else:
         flags = ONLINE
     if quality.source is Source.ENTERED:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,10 +66,15 @@ TIMEOUTS_FOR_DOWN = 2
 LATE_CONFIRM_DELAY = 0.02
 """Seconds an unsolicited response's confirmation waits (see `MasterAssociation.take_late`);
 far below any outstation's confirm time-out."""
-TIME_SYNC_SPACING = 10.0
-"""Seconds between two time syncs of one outstation, whatever its IIN1.4 says (one that
-never clears it is not synced without pause)."""
+SPACING = 10.0
+"""Seconds between two runs of what an indication asks for (time sync for IIN1.4, clearing
+IIN1.7, an integrity poll for IIN2.3): an outstation that keeps asking is not answered
+without pause."""
+SPACED = frozenset({"clear-restart", "time-sync", "integrity"})
 """Requests in a row answered by nothing before the outstation counts as lost."""
+
+
+_NUMBERS = re.compile(r"\d+")
 
 
 class OutstationLost(Exception):
@@ -128,7 +134,7 @@ class OutstationLink:
         self._due: dict[str, float] = {}
         self._last_data = 0.0
         self._syncing = False
-        self._sync_allowed = 0.0
+        self._allowed: dict[str, float] = {}
         self._timeouts = 0
         self._problem_log = Throttle(max_kinds=64)
         self._down_log = Throttle()
@@ -156,7 +162,14 @@ class OutstationLink:
         reconnect = outstation.endpoint != self.outstation.endpoint or (
             outstation.max_fragment != self.outstation.max_fragment
         )
+        rescheduled = (outstation.integrity_interval, outstation.event_interval) != (
+            self.outstation.integrity_interval,
+            self.outstation.event_interval,
+        ) or outstation.class_intervals != self.outstation.class_intervals
         self.outstation = outstation
+        if rescheduled and self._due:
+            self._schedule(time.monotonic())
+            self._wake.set()
         old_points = set(self.map.points())
         self.map = PointMap(bindings)
         self._association.response_timeout = outstation.response_timeout
@@ -191,6 +204,9 @@ class OutstationLink:
                         if self.state == "up":
                             failures = 0  # it answered on this connection: retry soon
                         self._set_down(str(exc))
+                    except Exception as exc:  # a bug: end this connection, not the link
+                        log.exception("dnp3 outstation %s: internal error", self.name)
+                        self._set_down(f"internal error: {exc!r}")
                     finally:
                         self._close()
                 failures += 1
@@ -198,6 +214,7 @@ class OutstationLink:
                 await asyncio.sleep(delay)
         finally:
             self._close()
+            self._fail_commands("the link to the outstation was stopped")
 
     def _close(self) -> None:
         transport, self._transport = self._transport, None
@@ -212,12 +229,23 @@ class OutstationLink:
             return
         self._transport = None
         self.last_error = reason
+        self.bus.mark_not_valid(self.map.points())  # at once, whatever the task is doing
         self._association.connection_reset()
         self._handle_events()
         self._wake.set()
 
     def received(self, data: bytes) -> None:
-        """Octets from the outstation: answer the link, apply the fragments."""
+        """Octets from the outstation: answer the link, apply the fragments. Nothing from the
+        network raises out of here: a bug ends the connection with a log line."""
+        try:
+            self._receive(data)
+        except Exception as exc:
+            log.exception("dnp3 outstation %s: internal error on received data", self.name)
+            if self._transport is not None:
+                self._transport.close()
+            self.lost(f"internal error on received data: {exc!r}")
+
+    def _receive(self, data: bytes) -> None:
         self._last_data = time.monotonic()
         out = self._association.receive(data, self._last_data)
         if out and self._transport is not None:
@@ -256,6 +284,9 @@ class OutstationLink:
         if rows.points:
             self.counters["values"] += len(rows.points)
             self.bus.update_rows(rows.points, rows.values, rows.qualities, rows.times)
+        if rows.not_finite:
+            self.bus.mark_not_valid(rows.not_finite)
+            self._log_problem(f"NaN or infinite values read: {', '.join(rows.not_finite[:5])}")
         if self._answer is not None and not fragment.unsolicited:
             self._answer.echoes.extend(decoded.echoes)
             self._answer.iin2 |= fragment.iin2
@@ -337,47 +368,56 @@ class OutstationLink:
             await self._request(FunctionCode.WRITE, clear_restart())
         await self._integrity()
         self._need.discard("integrity")
+        self._schedule(time.monotonic())
         if o.unsolicited:
             await self._request(FunctionCode.ENABLE_UNSOLICITED, requests.unsolicited_headers())
-        start = time.monotonic()
+        while True:
+            await self._next()
+
+    def _schedule(self, start: float) -> None:
+        """The next integrity and event polls, from `start`."""
+        o = self.outstation
         self._due = {"integrity": start + (o.integrity_interval or float("inf"))}
         for cls in requests.EVENT_CLASSES:
             interval = o.class_interval(cls)
             if interval is not None:
                 self._due[f"class{cls}"] = start + interval
-        while True:
-            await self._next()
 
     async def _next(self) -> None:
         """Send the most urgent thing that is due, or wait until something is."""
         o = self.outstation
+        if self._transport is None:
+            raise OutstationLost(self.last_error or "connection closed")
         if self._commands:
             binding, value, result = self._commands.popleft()
-            if not result.done():
-                try:
-                    await self._command(binding, value)
-                except CommandError as exc:
-                    result.set_exception(exc)
-                else:
+            if result.done():
+                return  # its caller stopped waiting (the bus's command time-out)
+            try:
+                await self._command(binding, value)
+            except CommandError as exc:
+                outcome: BaseException | None = exc
+            else:
+                outcome = None
+            if not result.done():  # the caller may have given up meanwhile
+                if outcome is None:
                     result.set_result(None)
+                else:
+                    result.set_exception(outcome)
             return
         need = self._need
-        if "clear-restart" in need:
-            need.discard("clear-restart")
+        t = time.monotonic()
+        if self._asked("clear-restart", t):
             await self._request(FunctionCode.WRITE, clear_restart())
             need.add("integrity")
             return
-        t = time.monotonic()
-        if "time-sync" in need and t >= self._sync_allowed:
-            need.discard("time-sync")
+        if self._asked("time-sync", t):
             self._syncing = True
             try:
                 await self._time_sync()
             finally:
                 self._syncing = False
-                self._sync_allowed = time.monotonic() + TIME_SYNC_SPACING
             return
-        if "integrity" in need or self._due.get("integrity", float("inf")) <= t:
+        if self._asked("integrity", t) or self._due.get("integrity", float("inf")) <= t:
             need.discard("integrity")
             await self._integrity()
             if o.integrity_interval is not None:
@@ -395,10 +435,17 @@ class OutstationLink:
                 self._due[f"class{cls}"] = t + (o.class_interval(cls) or float("inf"))
             await self._request(FunctionCode.READ, body)
             return
-        due = list(self._due.values())
-        if "time-sync" in need:
-            due.append(self._sync_allowed)
+        due = [*self._due.values(), *(self._allowed.get(n, t) for n in need & SPACED)]
         await self._idle(min(due, default=t + o.keep_alive) - t)
+
+    def _asked(self, need: str, t: float) -> bool:
+        """Whether an indication asked for `need` and it may run now (then it is taken): one
+        the outstation keeps asking for runs at most every `SPACING` seconds."""
+        if need not in self._need or t < self._allowed.get(need, 0.0):
+            return False
+        self._need.discard(need)
+        self._allowed[need] = t + SPACING
+        return True
 
     async def _idle(self, delay: float) -> None:
         """Wait for `delay` or a wake-up; after `keep_alive` of silence, check the link."""
@@ -420,10 +467,11 @@ class OutstationLink:
             raise OutstationLost(self.last_error or "connection closed")
 
     async def _sleep(self, delay: float) -> None:
-        self._wake.clear()
+        """Wait `delay` seconds or until woken (a wake-up set before the call counts)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, delay)):  # wait_for can swallow a cancel (3.11)
                 await self._wake.wait()
+        self._wake.clear()
 
     async def _integrity(self) -> None:
         o = self.outstation
@@ -435,7 +483,7 @@ class OutstationLink:
         sent = now()
         answer = await self._request(FunctionCode.RECORD_CURRENT_TIME, b"")
         if answer.timed_out or answer.iin2 & 0x07:
-            log.warning("dnp3 outstation %s: time sync refused or unanswered", self.name)
+            self._log_problem("time sync: RECORD_CURRENT_TIME refused or unanswered")
             return
         await self._request(FunctionCode.WRITE, write_recorded_time(round(sent * 1000)))
         self.counters["time_syncs"] += 1
@@ -519,10 +567,7 @@ class OutstationLink:
         repeats while down thinned out."""
         self.last_error = reason
         self._down_attempts += 1
-        for _, _, result in self._commands:
-            if not result.done():
-                result.set_exception(CommandError(CommandFailure.DEVICE_FAILURE, reason))
-        self._commands.clear()
+        self._fail_commands(reason)
         if self.state == "down":
             if self._down_log.failure(reason, self._down_attempts):
                 log.info(
@@ -545,12 +590,24 @@ class OutstationLink:
                 len(self.map.points()),
             )
 
+    def _fail_commands(self, reason: str) -> None:
+        """Answer every queued command with a device failure (none of them was sent)."""
+        for _, _, result in self._commands:
+            if not result.done():
+                result.set_exception(CommandError(CommandFailure.DEVICE_FAILURE, reason))
+        self._commands.clear()
+
     def _log_problem(self, detail: str) -> None:
+        """Log a problem, thinned out per kind (the message with its numbers left out)."""
         self.counters["problems"] += 1
-        if self._problem_log.count(detail.split(":")[0]) in (1, 2, 4, 8, 16, 32, 64) or (
-            self.counters["problems"] % 1000 == 0
-        ):
-            log.warning("dnp3 outstation %s: %s", self.name, detail)
+        seen = self._problem_log.count(_NUMBERS.sub("#", detail))
+        if seen:
+            log.warning(
+                "dnp3 outstation %s: %s%s",
+                self.name,
+                detail,
+                f" ({seen} times)" if seen > 1 else "",
+            )
 
     def status(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ is skipped (and counted).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from adapters.dnp3.flags import QUALITY_TABLES, PointType
@@ -44,13 +45,15 @@ class Slot:
 class Rows:
     """Parallel lists for `PointBus.update_rows`."""
 
-    __slots__ = ("points", "qualities", "times", "values")
+    __slots__ = ("not_finite", "points", "qualities", "times", "values")
 
     def __init__(self) -> None:
         self.points: list[str] = []
         self.values: list[float | int] = []
         self.qualities: list[Quality] = []
         self.times: list[float | None] = []
+        self.not_finite: list[str] = []
+        """Points read as NaN or infinity: to mark not valid, keeping their last value."""
 
 
 class _Plan:
@@ -118,6 +121,16 @@ class PointMap:
             if not plan.points:
                 continue
             raws, flags, times = run.values, run.flags, run.times
+            if not math.isfinite(sum(raws)):  # one test for the run: NaN and inf propagate
+                rows.not_finite += [
+                    point
+                    for n, point in zip(plan.positions, plan.points, strict=True)
+                    if not math.isfinite(raws[n])
+                ]
+                keep = [n for n, raw in enumerate(raws) if math.isfinite(raw)]
+                plan = _Plan(self.slots[run.point_type], [run.indices[n] for n in keep])
+                raws, flags = [raws[n] for n in keep], [flags[n] for n in keep]
+                times = None if times is None else [times[n] for n in keep]
             if not plan.whole:
                 positions = plan.positions
                 raws = [raws[n] for n in positions]

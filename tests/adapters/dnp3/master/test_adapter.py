@@ -80,6 +80,11 @@ async def online(peer, *points):
     )
 
 
+def problems(adapter):
+    """How many problems the master has met on its link to `rtu` so far."""
+    return adapter.status()["outstations"].get("rtu", {}).get("problems", 0)
+
+
 def validity(bus, point):
     return bus.get(point).quality.validity
 
@@ -379,3 +384,69 @@ async def test_an_idle_link_is_checked_and_a_frozen_outstation_found_down():
             finally:
                 os.kill(peer.pid, signal.SIGCONT)
             await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 15, "recovery")
+
+
+async def test_a_command_the_bus_gives_up_on_leaves_the_link_working(caplog):
+    async with dnp3_outstation(points=2) as peer:
+        await online(peer, ("analog-input", 0), ("analog-output", 0))
+        points = [
+            {"point": "AI0", "type": "analog-input", "index": 0},
+            {"point": "AO0", "type": "analog-output", "index": 0, "writable": True},
+        ]
+        bus, adapter = master_on_bus([outstation(peer, response_timeout=1.0)], points)
+        async with running(adapter):
+            await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
+            os.kill(peer.pid, signal.SIGSTOP)
+            try:
+                result = await bus.command("AO0", 5.0, timeout=0.2)  # gives up in flight
+                assert result.failure is CommandFailure.TIMEOUT
+                await asyncio.sleep(1.5)  # the SELECT's own time-out passes
+            finally:
+                os.kill(peer.pid, signal.SIGCONT)
+            assert (await bus.command("AO0", 6.0)).ok  # the link still works
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_connection_lost_during_a_command_marks_the_points_not_valid_at_once():
+    async with dnp3_outstation(points=2) as peer:
+        await online(peer, ("analog-input", 0), ("analog-output", 0))
+        points = [
+            {"point": "AI0", "type": "analog-input", "index": 0},
+            {"point": "AO0", "type": "analog-output", "index": 0, "writable": True},
+        ]
+        quiet = outstation(peer, event_interval=None, integrity_interval=None, keep_alive=60)
+        bus, adapter = master_on_bus([quiet], points)
+        async with running(adapter):
+            await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
+            os.kill(peer.pid, signal.SIGSTOP)
+            command = asyncio.create_task(bus.command("AO0", 5.0))
+            await asyncio.sleep(0.2)
+            await peer.stop(kill=True)
+            assert (await command).failure is CommandFailure.DEVICE_FAILURE
+            await eventually(lambda: validity(bus, "AI0") is Validity.NOT_VALID, 2, "the loss")
+
+
+async def test_noise_on_the_link_is_logged_thinned_out(caplog):
+    """A terminal server that keeps sending line noise: frames with bad CRCs, offsets vary."""
+    noise = bytes.fromhex("0564ff4401000400") + b"\x00\x00" + b"\x55" * 7
+
+    async def noisy(reader, writer):
+        for _ in range(300):
+            writer.write(noise)
+            await writer.drain()
+            await asyncio.sleep(0)
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(noisy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        _, adapter = master_on_bus(
+            [{"name": "rtu", "host": "127.0.0.1", "port": port, "response_timeout": 3.0}],
+            [{"point": "AI0", "type": "analog-input", "index": 0}],
+        )
+        async with running(adapter):
+            await eventually(lambda: problems(adapter) >= 300, 10, "the noise read")
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "CRC" in r.getMessage()
+    ]
+    assert 1 <= len(warnings) <= 12  # 1st, 2nd, 4th, 8th... of one kind

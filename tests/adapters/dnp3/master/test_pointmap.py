@@ -82,3 +82,15 @@ def test_a_type_with_no_bound_index_is_skipped_and_counted():
     rows = pm.rows([ObjectRun(CT, False, range(0, 3), [1, 2, 3], [1, 1, 1], None)], False)
     assert rows.points == [] and pm.unbound == 3
     assert pm.types == {AI}
+
+
+def test_nan_and_infinite_readings_are_left_out_and_listed_to_mark_not_valid():
+    pm = point_map(
+        ({"point": "A", "type": "analog-input", "index": 0}, {"id": "A"}),
+        ({"point": "B", "type": "analog-input", "index": 1}, {"id": "B"}),
+        ({"point": "C", "type": "analog-input", "index": 2}, {"id": "C", "kind": "discrete"}),
+    )
+    run = ObjectRun(AI, False, range(0, 3), [float("nan"), 2.0, float("inf")], [1, 1, 1], None)
+    rows = pm.rows([run], time_invalid=False)
+    assert rows.points == ["B"] and rows.values == [2.0]
+    assert rows.not_finite == ["A", "C"]
