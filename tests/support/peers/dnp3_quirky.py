@@ -9,7 +9,10 @@ loop) and answers a master with frames built from py1815's public framing pieces
 What it does is switched by its attributes, all changeable while it runs:
 
 - ``answer_link``: answer the master's link-layer requests (LINK_STATUS, ACK) or not;
-- ``confirmed_data``: send responses as CONFIRMED_USER_DATA link frames;
+- ``confirmed_data``: send responses as CONFIRMED_USER_DATA link frames (FCV set, FCB
+  alternating; a repeated fragment repeats its frames, FCB and all);
+- ``greeting``: an unsolicited response (with CON) sent as soon as a master connects, as
+  outstations do at start-up (the body, often empty, with IIN1.7 set);
 - ``read_answers``: a queue of scripted answers to the next READs, each a list of
   :class:`Out` fragments (several fragments ask for confirmation; a fragment can carry
   another sequence number, repeat, or be followed by a closed connection); READs beyond the
@@ -106,6 +109,7 @@ class QuirkyOutstation:
         self.static = static
         self.answer_link = True
         self.confirmed_data = False
+        self.greeting: bytes | None = None
         self.read_answers: deque[list[Out]] = deque()
         self.iin1 = 0
         self.iin2 = 0
@@ -123,6 +127,7 @@ class QuirkyOutstation:
         self._transport_sequence = 0
         self._unsolicited_sequence = 0
         self._lock = asyncio.Lock()
+        self._fcb = False
 
     # -- what the tests read ------------------------------------------------------------
 
@@ -168,6 +173,8 @@ class QuirkyOutstation:
         frames = link.FrameReader()
         reassembler = Reassembler()
         tasks: set[asyncio.Task[None]] = set()
+        if self.greeting is not None:
+            await self.send_unsolicited(self.greeting)
         try:
             while data := await reader.read(4096):
                 for frame in frames.feed(data):
@@ -302,12 +309,21 @@ class QuirkyOutstation:
             if self.confirmed_data
             else link.PrimaryFunction.UNCONFIRMED_USER_DATA
         )
-        control = link.control_byte(from_master=False, primary=True, function=function)
         segments = segment(fragment, first_sequence=self._transport_sequence)
         self._transport_sequence = (self._transport_sequence + len(segments)) % 64
-        return b"".join(
-            self.garbage + link.build(control, MASTER, OUTSTATION, tpdu) for tpdu in segments
-        )
+        frames = b""
+        for tpdu in segments:
+            if self.confirmed_data:  # FCV set, FCB alternating frame by frame
+                self._fcb = not self._fcb
+            control = link.control_byte(
+                from_master=False,
+                primary=True,
+                function=function,
+                fcb=self._fcb and self.confirmed_data,
+                fcv=self.confirmed_data,
+            )
+            frames += self.garbage + link.build(control, MASTER, OUTSTATION, tpdu)
+        return frames
 
     def _link_reply(self, function: link.SecondaryFunction) -> bytes:
         control = link.control_byte(from_master=False, primary=False, function=function)

@@ -178,8 +178,10 @@ async def test_a_fragment_out_of_sequence_is_dropped_and_not_confirmed(caplog):
         assert "is not the one awaited" in caplog.text
 
 
-async def test_a_repeated_fragment_is_applied_and_confirmed_once():
+@pytest.mark.parametrize("confirmed_data", [False, True], ids=["unconfirmed", "link-confirmed"])
+async def test_a_repeated_fragment_is_applied_and_confirmed_once(confirmed_data):
     async with quirky_outstation(static=STATIC) as peer:
+        peer.confirmed_data = confirmed_data
         peer.read_answers.append([Out(analogs(0, 10.0), repeat=True), Out(analogs(1, 20.0))])
         bus, adapter = master(peer)
         changes = bus.subscribe(["AI0"], every=True)
@@ -189,6 +191,8 @@ async def test_a_repeated_fragment_is_applied_and_confirmed_once():
             assert counters(adapter)["fragments"] == 2
             assert counters(adapter)["timeouts"] == 0
         assert [pv.value for pv in changes.drain()] == [10.0]
+        # a link-layer retransmission (the same FCB) is acknowledged again
+        assert len(peer.link_frames) == (3 if confirmed_data else 0)
 
 
 @pytest.mark.parametrize("con", [True, False], ids=["with-con", "without-con"])
@@ -407,3 +411,17 @@ async def test_an_answer_later_than_the_response_time_out_is_dropped(caplog):
             assert counters(adapter)["timeouts"] >= 1
             assert never_read(bus, "AI0")
         assert "no answer to READ within 0.5 s" in caplog.text
+
+
+async def test_an_unsolicited_greeting_at_connect_is_confirmed_and_the_restart_cleared():
+    async with quirky_outstation(static=STATIC) as peer:
+        peer.iin1 = 0x80
+        peer.greeting = b""
+        bus, adapter = master(peer, unsolicited=True)
+        async with running(adapter):
+            await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
+            await eventually(lambda: count(peer, FunctionCode.ENABLE_UNSOLICITED) == 1, 5, "on")
+            await eventually(lambda: peer.iin1 == 0, 5, "the restart indication cleared")
+            assert counters(adapter)["state"] == "up"
+        assert len(peer.confirms(unsolicited=True)) == 1
+        assert peer.connections == 1
