@@ -18,7 +18,7 @@ What it does is switched by its attributes, all changeable while it runs:
   another sequence number, repeat, or be followed by a closed connection); READs beyond the
   queue get ``static`` in one fragment;
 - ``iin1``/``iin2``: indications set on every response (IIN1.7 restart is cleared by a WRITE
-  of g80v1 index 7 = 0, IIN1.4 by a time WRITE);
+  of g80v1 index 7 = 0 unless ``restart_clears`` is off, IIN1.4 by a time WRITE);
 - ``control_status``, ``echo_controls``, ``ignore``: the status a control is echoed with,
   whether it is echoed at all (an IIN2 refusal carries no objects), and the functions
   answered by nothing (a SELECT answered but its OPERATE ignored);
@@ -110,6 +110,7 @@ class QuirkyOutstation:
         self.answer_link = True
         self.confirmed_data = False
         self.greeting: bytes | None = None
+        self.restart_clears = True
         self.read_answers: deque[list[Out]] = deque()
         self.iin1 = 0
         self.iin2 = 0
@@ -272,7 +273,7 @@ class QuirkyOutstation:
 
     def _write_objects(self, body: bytes) -> None:
         """Clear IIN1.7 on a WRITE of g80v1 index 7 = 0 and IIN1.4 on a time WRITE (g50)."""
-        if body[:2] == b"\x50\x01":
+        if body[:2] == b"\x50\x01" and self.restart_clears:
             self.iin1 &= ~IIN1_RESTART
         elif body[:1] == b"\x32":
             self.iin1 &= ~IIN1_NEED_TIME

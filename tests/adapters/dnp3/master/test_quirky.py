@@ -6,6 +6,7 @@ devices show, runs the adapter against it and checks what a utility engineer exp
 values, the log line, the requests the outstation got.
 """
 
+import asyncio
 import logging
 
 import pytest
@@ -425,3 +426,37 @@ async def test_an_unsolicited_greeting_at_connect_is_confirmed_and_the_restart_c
             assert counters(adapter)["state"] == "up"
         assert len(peer.confirms(unsolicited=True)) == 1
         assert peer.connections == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: a restart indication (IIN1.7) that the outstation does not clear makes "
+    "the master WRITE g80v1 back to back without pause (thousands a second): the answer to "
+    "each WRITE re-arms 'clear-restart', which _next serves before the integrity poll, so "
+    "the outstation is never polled again",
+)
+async def test_a_restart_indication_that_stays_set_does_not_stop_the_polls():
+    async with quirky_outstation(static=STATIC) as peer:
+        peer.iin1, peer.restart_clears = 0x80, False
+        _bus, adapter = master(peer)
+        async with running(adapter):
+            await eventually(lambda: count(peer, FunctionCode.READ) >= 2, 5, "a second read")
+            await asyncio.sleep(0.5)
+        assert count(peer, FunctionCode.WRITE) <= 3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: an event buffer overflow (IIN2.3) that stays set makes the master run "
+    "integrity polls back to back without pause: each integrity answer re-arms the next",
+)
+async def test_an_overflow_that_stays_set_does_not_poll_integrity_back_to_back():
+    async with quirky_outstation(static=STATIC) as peer:
+        bus, adapter = master(peer)
+        async with running(adapter):
+            await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
+            peer.iin2 = 0x08
+            await peer.send_unsolicited(analogs(0, 5.0), con=False)
+            await eventually(lambda: count(peer, FunctionCode.READ) >= 2, 5, "an integrity poll")
+            await asyncio.sleep(0.5)
+        assert count(peer, FunctionCode.READ) <= 4
