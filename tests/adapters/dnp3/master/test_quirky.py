@@ -428,13 +428,6 @@ async def test_an_unsolicited_greeting_at_connect_is_confirmed_and_the_restart_c
         assert peer.connections == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a restart indication (IIN1.7) that the outstation does not clear makes "
-    "the master WRITE g80v1 back to back without pause (thousands a second): the answer to "
-    "each WRITE re-arms 'clear-restart', which _next serves before the integrity poll, so "
-    "the outstation is never polled again",
-)
 async def test_a_restart_indication_that_stays_set_does_not_stop_the_polls():
     async with quirky_outstation(static=STATIC) as peer:
         peer.iin1, peer.restart_clears = 0x80, False
@@ -445,11 +438,6 @@ async def test_a_restart_indication_that_stays_set_does_not_stop_the_polls():
         assert count(peer, FunctionCode.WRITE) <= 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: an event buffer overflow (IIN2.3) that stays set makes the master run "
-    "integrity polls back to back without pause: each integrity answer re-arms the next",
-)
 async def test_an_overflow_that_stays_set_does_not_poll_integrity_back_to_back():
     async with quirky_outstation(static=STATIC) as peer:
         bus, adapter = master(peer)
