@@ -545,6 +545,13 @@ class OutstationLink:
         if failure is not None:
             log.info("dnp3 outstation %s: %s: %s", self.name, what, describe_status(echo.status))
             raise CommandError(failure, f"{what}: {describe_status(echo.status)}")
+        # The echo must be the request's object (IEEE 1815-2012 4.4.3): one that differs
+        # (but for its status octet) is no acceptance of what was sent, and no OPERATE follows.
+        sent = objects[requests.OBJECT_HEADER_SIZE :]
+        if (echo.group, echo.variation) != (objects[0], objects[1]) or echo.raw[:-1] != sent[:-1]:
+            raise CommandError(
+                CommandFailure.DEVICE_FAILURE, f"{what}: the echo differs from the request"
+            )
         assert echo.status == CommandStatus.SUCCESS
 
     # -- state --------------------------------------------------------------------------------

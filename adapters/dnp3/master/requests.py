@@ -73,6 +73,10 @@ def unsolicited_headers() -> bytes:
     return b"".join(class_header(c) for c in EVENT_CLASSES)
 
 
+OBJECT_HEADER_SIZE = 7
+"""Group, variation, qualifier 0x28, count and index: what precedes a control's object."""
+
+
 def _one(group: int, variation: int, index: int, obj: bytes) -> bytes:
     return struct.pack("<BBBHH", group, variation, _COUNT1_INDEX16, 1, index) + obj
 

@@ -116,6 +116,7 @@ class QuirkyOutstation:
         self.iin2 = 0
         self.control_status = 0
         self.echo_controls = True
+        self.alter_echo = False  # echo a control with one octet of its object changed
         self.ignore: set[FunctionCode] = set()
         self.garbage = b""
         self.delay = 0.0
@@ -246,6 +247,8 @@ class QuirkyOutstation:
             echo = fragment_body(request) if self.echo_controls else b""
             if echo:
                 echo = echo[:-1] + bytes([self.control_status])
+            if echo and self.alter_echo:
+                echo = echo[:-2] + bytes([echo[-2] ^ 0x01]) + echo[-1:]
             outs = [Out(echo)]
         else:
             outs = [Out()]

@@ -265,6 +265,28 @@ async def test_a_control_refused_with_parameter_error_is_not_permitted():
         assert count(peer, FunctionCode.OPERATE) == 0  # a refused select operates nothing
 
 
+async def test_a_select_echoed_with_a_different_object_is_not_operated():
+    async with quirky_outstation(static=STATIC) as peer:
+        points = [
+            {
+                "point": "BO0",
+                "type": "binary-output",
+                "index": 0,
+                "writable": True,
+                "kind": "state",
+            },
+            *AI,
+        ]
+        bus, adapter = master(peer, points)
+        async with running(adapter):
+            await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
+            peer.alter_echo = True
+            result = await bus.command("BO0", 1)
+        assert result.failure is CommandFailure.DEVICE_FAILURE
+        assert "echo differs" in result.detail
+        assert count(peer, FunctionCode.OPERATE) == 0
+
+
 async def test_a_select_whose_operate_is_ignored_times_out_and_is_not_retried():
     async with quirky_outstation(static=STATIC) as peer:
         points = [
