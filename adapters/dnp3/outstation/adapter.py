@@ -104,7 +104,7 @@ class Dnp3OutstationAdapter(Adapter):
         if changed:
             self.database.reload(settings.served)
             self.session.abandon_select()
-            self.gate.connection_reset()
+            self.gate.abandon_select()
             if self._sub is not None:
                 self._sub.close()
                 self._sub = self._subscribe()

@@ -239,6 +239,12 @@ class ControlGate:
         self._last_acted = None
         self._prepared.clear()
 
+    def abandon_select(self) -> None:
+        """Forget an armed select, as the session's `abandon_select` does (the served points
+        changed): the retry window of the request that acted stays open, as in the session,
+        so a master's retry of it is still answered without acting again."""
+        self._armed = self._repeated = None
+
     def observe(self, fragment: bytes) -> None:
         """Every complete fragment, before the session sees it: what ends a select or a
         retry window, in the session's order. Anything but an OPERATE or a confirmation
