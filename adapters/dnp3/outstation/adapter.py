@@ -24,7 +24,7 @@ from adapters.base import Adapter
 from adapters.dnp3.flags import status_of_failure
 from adapters.dnp3.outstation.controls import ControlGate, FragmentWatch, Work
 from adapters.dnp3.outstation.database import ServedDatabase
-from adapters.dnp3.outstation.settings import Dnp3OutstationSettings
+from adapters.dnp3.outstation.settings import Dnp3OutstationSettings, ServedPoint
 from adapters.dnp3.outstation.shell import OutstationShell
 from gateway.bus import PointBus, Subscription
 from gateway.points import PointKind
@@ -95,20 +95,30 @@ class Dnp3OutstationAdapter(Adapter):
 
     def reconfigure(self, settings: AdapterSettings) -> bool:
         """Points change in place (the master stays connected); the listener, the addresses
-        and the session settings need a restart."""
+        and the session settings need a restart. The new points are served from the next
+        frame on: a control in progress is answered first, under the points it came for."""
         assert isinstance(settings, Dnp3OutstationSettings)
         if settings.session_key() != self.settings.session_key():
             return False
         changed = settings.served != self.settings.served
         self.settings = settings
         if changed:
-            self.database.reload(settings.served)
-            self.session.abandon_select()
-            self.gate.abandon_select()
-            if self._sub is not None:
-                self._sub.close()
-                self._sub = self._subscribe()
+            served = settings.served
+            if self.shell is None:
+                self._reload(served)
+            else:
+                self.shell.apply(lambda: self._reload(served))
         return True
+
+    def _reload(self, served: list[ServedPoint]) -> None:
+        """Serve these points: a select granted under the old ones is void, in the session
+        and in the gate alike; a retry of the request that acted is still not acted on."""
+        self.database.reload(served)
+        self.session.abandon_select()
+        self.gate.abandon_select()
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = self._subscribe()
 
     def _subscribe(self) -> Subscription:
         points = self.database.points

@@ -19,7 +19,7 @@ from adapters.dnp3.outstation.adapter import Dnp3OutstationAdapter
 from adapters.dnp3.outstation.settings import Dnp3OutstationSettings
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef, PointKind, State
-from tests.support import free_port, running
+from tests.support import eventually, free_port, running
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]  # uvloop: the gateway's loop
 
@@ -145,4 +145,23 @@ async def test_a_retry_after_a_reload_is_answered_again_without_acting() -> None
         assert adapter.reconfigure(outstation_settings(adapter.settings.port, MORE_POINTS))
         again = await master.request(DIRECT, crob(), sequence=0)  # the same octets
         assert again == first
+        assert owner.commands == [("BRK", int(State.ON))]
+
+
+async def test_a_reload_during_an_operate_waits_for_its_answer() -> None:
+    async with served() as (adapter, owner, master):
+        assert status(await master.request(SELECT, crob(), sequence=0)) is CommandStatus.SUCCESS
+        owner.release.clear()
+        await master.send(OPERATE, crob(), sequence=1)
+        await eventually(lambda: owner.started == 1, what="the bus command")
+        assert adapter.reconfigure(outstation_settings(adapter.settings.port, MORE_POINTS))
+        assert "HZ" not in adapter.database.points  # not while the control is in progress
+        owner.release.set()
+        assert status(await master.answer()) is CommandStatus.SUCCESS
+        assert owner.commands == [("BRK", int(State.ON))]
+        await eventually(lambda: "HZ" in adapter.database.points, what="the reload")
+        # The new points are served, and the select was spent by its operate.
+        assert status(await master.request(OPERATE, crob(), sequence=2)) is (
+            CommandStatus.NO_SELECT
+        )
         assert owner.commands == [("BRK", int(State.ON))]
