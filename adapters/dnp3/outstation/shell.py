@@ -212,9 +212,11 @@ class OutstationShell:
         session answer it."""
         fragment = self._watch.feed(frame)
         request = None
-        if fragment is not None:
-            self.gate.observe(fragment)
-            request = parse_control(fragment)
+        if fragment is not None and fragment.broadcast:
+            self.gate.broadcast()
+        elif fragment is not None:
+            self.gate.observe(fragment.octets)
+            request = parse_control(fragment.octets)
             if request is not None:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + self._command_timeout

@@ -1,5 +1,5 @@
 """The running `dnp3-outstation` driven frame by frame over TCP by a raw master: reloads
-while controls are in flight."""
+while controls are in flight, and broadcasts."""
 
 from __future__ import annotations
 
@@ -165,3 +165,34 @@ async def test_a_reload_during_an_operate_waits_for_its_answer() -> None:
             CommandStatus.NO_SELECT
         )
         assert owner.commands == [("BRK", int(State.ON))]
+
+
+async def test_a_broadcast_ends_a_select_in_the_gate_as_in_the_session() -> None:
+    async with served() as (_, owner, master):
+        assert status(await master.request(SELECT, crob(), sequence=0)) is CommandStatus.SUCCESS
+        await master.send(
+            READ, bytes([60, 1, 0x06]), sequence=1, destination=int(link.Broadcast.NO_CONFIRM)
+        )
+        assert status(await master.request(OPERATE, crob(), sequence=1)) is (
+            CommandStatus.NO_SELECT
+        )
+        assert owner.commands == []
+
+
+async def test_a_confirmed_broadcast_counts_frames_in_the_gate_as_in_the_session() -> None:
+    async with served() as (_, owner, master):
+        await master.reset_link()
+        assert not (await master.frame()).is_primary  # its acknowledgement
+        await master.send(DIRECT, crob(), sequence=0, control=confirmed(True))
+        assert status(await master.answer()) is CommandStatus.SUCCESS
+        await master.send(
+            READ,
+            bytes([60, 1, 0x06]),
+            sequence=1,
+            control=confirmed(False),
+            destination=int(link.Broadcast.OPTIONAL_CONFIRM),
+        )
+        off = crob(OperationType.LATCH_OFF)
+        await master.send(DIRECT, off, sequence=2, control=confirmed(True))
+        assert status(await master.answer()) is CommandStatus.SUCCESS
+        assert owner.commands == [("BRK", int(State.ON)), ("BRK", int(State.OFF))]
