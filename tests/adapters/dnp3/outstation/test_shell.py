@@ -1,10 +1,11 @@
 """The running `dnp3-outstation` driven frame by frame over TCP by a raw master: reloads
-while controls are in flight, and broadcasts."""
+while controls are in flight, broadcasts, and py1815's repeated warnings."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 from collections import deque
 from collections.abc import AsyncIterator
@@ -15,7 +16,11 @@ from py1815 import link
 from py1815.control import CommandStatus, ControlRelayOutputBlock, OperationType, encode_crob
 from py1815.transport import Reassembler, segment
 
-from adapters.dnp3.outstation.adapter import Dnp3OutstationAdapter
+from adapters.dnp3.outstation.adapter import (
+    PY1815_SESSION_LOG,
+    Dnp3OutstationAdapter,
+    RepeatFilter,
+)
 from adapters.dnp3.outstation.settings import Dnp3OutstationSettings
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef, PointKind, State
@@ -196,3 +201,36 @@ async def test_a_confirmed_broadcast_counts_frames_in_the_gate_as_in_the_session
         await master.send(DIRECT, off, sequence=2, control=confirmed(True))
         assert status(await master.answer()) is CommandStatus.SUCCESS
         assert owner.commands == [("BRK", int(State.ON)), ("BRK", int(State.OFF))]
+
+
+async def test_a_master_at_a_wrong_address_costs_a_few_log_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with served() as (_, _, master):
+        with caplog.at_level(logging.WARNING, logger=PY1815_SESSION_LOG):
+            for n in range(100):
+                await master.send(READ, bytes([60, 1, 0x06]), sequence=n % 16, source=7)
+            await master.request(READ, bytes([60, 1, 0x06]), sequence=0)  # all handled
+        dropped = [r for r in caplog.records if "unexpected master address" in r.getMessage()]
+        assert 0 < len(dropped) <= 8  # a line at the 1st, 2nd, 4th... of the drops
+
+
+def test_a_repeated_warning_passes_at_its_1st_2nd_4th_8th_occurrence() -> None:
+    repeats = RepeatFilter()
+
+    def passed(level: int, msg: str, *args: object) -> list[str]:
+        record = logging.LogRecord("py1815.session", level, __file__, 1, msg, args, None)
+        return [record.getMessage()] if repeats.filter(record) else []
+
+    lines = [line for n in range(10) for line in passed(logging.WARNING, "from %d", n)]
+    assert lines == ["from 0", "from 1 (2 times)", "from 3 (4 times)", "from 7 (8 times)"]
+    assert passed(logging.WARNING, "another") == ["another"]  # counted apart
+    assert passed(logging.WARNING, "another") == ["another (2 times)"]
+    assert all(passed(logging.INFO, "from %d", 1) for _ in range(3))  # asked for: all pass
+
+
+def test_the_filter_is_installed_once_on_the_session_logger() -> None:
+    for name in ("a", "b"):
+        Dnp3OutstationAdapter(name, outstation_settings(free_port(), POINTS), PointBus())
+    session_log = logging.getLogger(PY1815_SESSION_LOG)
+    assert sum(isinstance(f, RepeatFilter) for f in session_log.filters) == 1
