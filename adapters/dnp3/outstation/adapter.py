@@ -24,21 +24,54 @@ from adapters.base import Adapter
 from adapters.dnp3.flags import status_of_failure
 from adapters.dnp3.outstation.controls import ControlGate, FragmentWatch, Work
 from adapters.dnp3.outstation.database import ServedDatabase
-from adapters.dnp3.outstation.settings import Dnp3OutstationSettings
+from adapters.dnp3.outstation.settings import Dnp3OutstationSettings, ServedPoint
 from adapters.dnp3.outstation.shell import OutstationShell
 from gateway.bus import PointBus, Subscription
+from gateway.logs import Throttle
 from gateway.points import PointKind
 from gateway.registry import AdapterSettings
 
 log = logging.getLogger(__name__)
 
 
+class RepeatFilter(logging.Filter):
+    """Thins out a warning that py1815 repeats: its session writes one per frame it drops
+    (a master polling under a wrong address makes a line per poll). Each warning, told
+    apart by its format string, passes at its 1st, 2nd, 4th, 8th... occurrence, with the
+    count; lines below WARNING (off unless someone asked for them) all pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._throttle = Throttle(max_kinds=64)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        n = self._throttle.count(str(record.msg))
+        if n > 1 and not record.args:
+            record.msg = f"{record.msg} ({n} times)"
+        elif n > 1 and isinstance(record.args, tuple):
+            record.msg = f"{record.msg} (%d times)"
+            record.args = (*record.args, n)
+        return n > 0
+
+
+PY1815_SESSION_LOG = "py1815.session"
+"""The logger py1815's session writes to (a filter acts on its own logger's records only)."""
+
+_repeats = RepeatFilter()
+
+
 def quiet_py1815_log() -> None:
     """Keep py1815's session to warnings unless someone configured its logger: it writes a
-    line at INFO for every unsolicited response and every held read."""
+    line at INFO for every unsolicited response and every held read; and thin out its
+    warnings repeated frame after frame (`RepeatFilter`, installed once per process)."""
     logger = logging.getLogger("py1815")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.WARNING)
+    session_log = logging.getLogger(PY1815_SESSION_LOG)
+    if _repeats not in session_log.filters:
+        session_log.addFilter(_repeats)
 
 
 SELECT_MARGIN = 5.0
@@ -95,20 +128,30 @@ class Dnp3OutstationAdapter(Adapter):
 
     def reconfigure(self, settings: AdapterSettings) -> bool:
         """Points change in place (the master stays connected); the listener, the addresses
-        and the session settings need a restart."""
+        and the session settings need a restart. The new points are served from the next
+        frame on: a control in progress is answered first, under the points it came for."""
         assert isinstance(settings, Dnp3OutstationSettings)
         if settings.session_key() != self.settings.session_key():
             return False
         changed = settings.served != self.settings.served
         self.settings = settings
         if changed:
-            self.database.reload(settings.served)
-            self.session.abandon_select()
-            self.gate.connection_reset()
-            if self._sub is not None:
-                self._sub.close()
-                self._sub = self._subscribe()
+            served = settings.served
+            if self.shell is None:
+                self._reload(served)
+            else:
+                self.shell.apply(lambda: self._reload(served))
         return True
+
+    def _reload(self, served: list[ServedPoint]) -> None:
+        """Serve these points: a select granted under the old ones is void, in the session
+        and in the gate alike; a retry of the request that acted is still not acted on."""
+        self.database.reload(served)
+        self.session.abandon_select()
+        self.gate.abandon_select()
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = self._subscribe()
 
     def _subscribe(self) -> Subscription:
         points = self.database.points

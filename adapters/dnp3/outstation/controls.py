@@ -143,33 +143,47 @@ def parse_control(fragment: bytes) -> ControlRequest | None:
     return ControlRequest(function, request.control.sequence, fragment, tuple(controls))
 
 
+@dataclass(frozen=True)
+class Fragment:
+    """A complete application fragment from the master; `broadcast` when it came to a
+    broadcast address (the session acts on none of its controls and answers nothing)."""
+
+    octets: bytes
+    broadcast: bool = False
+
+
 class FragmentWatch:
     """The application fragments a master sends this outstation, from its link frames.
 
-    Follows the frames the session acts on (from the master to our address) by the same
-    secondary-station rules (IEEE 1815-2012 9.2.6): confirmed user data counts only after
-    the master reset the link and is dropped when its frame count bit repeats the last one,
-    and a reset abandons a partial fragment. Its transport reassembler is its own.
+    Follows the frames the session acts on (from the master to our address or to a
+    broadcast address) by the same secondary-station rules (IEEE 1815-2012 9.2.6):
+    confirmed user data counts only after the master reset the link and is dropped when its
+    frame count bit repeats the last one, a confirmed broadcast counts frames as well, and a
+    reset abandons a partial fragment. Its transport reassemblers (one for broadcasts, as in
+    the session) are its own.
     """
 
     def __init__(self, outstation_address: int, master_address: int, max_fragment: int) -> None:
         self._outstation = outstation_address
         self._master = master_address
         self._reassembler = Reassembler(max_fragment=max_fragment)
+        self._broadcasts = Reassembler(max_fragment=max_fragment)
         self._link_reset = False
         self._expected_fcb = True
 
     def reset(self) -> None:
         """A new connection: a new data link, nothing half received."""
         self._reassembler.reset()
+        self._broadcasts.reset()
         self._link_reset = False
         self._expected_fcb = True
 
-    def feed(self, frame: link.LinkFrame) -> bytes | None:
+    def feed(self, frame: link.LinkFrame) -> Fragment | None:
         """The fragment this frame completes, if any."""
-        if not frame.is_primary:
+        if not frame.is_primary or frame.source != self._master:
             return None
-        if frame.destination != self._outstation or frame.source != self._master:
+        broadcast = frame.is_broadcast
+        if frame.destination != self._outstation and not broadcast:
             return None
         function = frame.function
         counted = function in (
@@ -178,8 +192,11 @@ class FragmentWatch:
         )
         if frame.fcv != counted or bool(frame.payload) != (function in _USER_DATA):
             return None  # the session drops a frame that contradicts itself
+        if broadcast and function not in _USER_DATA:
+            return None  # the session takes only user data from a broadcast address
         if function == link.PrimaryFunction.RESET_LINK_STATES:
             self._reassembler.reset()
+            self._broadcasts.reset()
             self._link_reset, self._expected_fcb = True, True
             return None
         if function == link.PrimaryFunction.TEST_LINK_STATES:
@@ -192,10 +209,12 @@ class FragmentWatch:
             if not self._link_reset or frame.fcb != self._expected_fcb:
                 return None  # before a reset, or a repeat: the session does not act on it
             self._expected_fcb = not self._expected_fcb
+        reassembler = self._broadcasts if broadcast else self._reassembler
         try:
-            return self._reassembler.add(frame.payload)
+            octets = reassembler.add(frame.payload)
         except TransportError:
             return None
+        return None if octets is None else Fragment(octets, broadcast)
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,17 @@ class ControlGate:
         self._armed = self._repeated = None
         self._last_acted = None
         self._prepared.clear()
+
+    def abandon_select(self) -> None:
+        """Forget an armed select, as the session's `abandon_select` does (the served points
+        changed): the retry window of the request that acted stays open, as in the session,
+        so a master's retry of it is still answered without acting again."""
+        self._armed = self._repeated = None
+
+    def broadcast(self) -> None:
+        """A complete fragment to a broadcast address: it ends a select, as in the session,
+        and leaves a retry window open (the session keeps the request that acted)."""
+        self._armed = None
 
     def observe(self, fragment: bytes) -> None:
         """Every complete fragment, before the session sees it: what ends a select or a
@@ -375,6 +405,7 @@ class ControlGate:
 __all__ = [
     "ControlGate",
     "ControlRequest",
+    "Fragment",
     "FragmentWatch",
     "Work",
     "control_key",

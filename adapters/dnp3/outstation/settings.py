@@ -152,7 +152,8 @@ class Dnp3OutstationSettings(AdapterSettings):
         return {p.point for p in self.served}
 
     def check(self, points: Mapping[str, PointDef]) -> list[str]:
-        """Warnings about points served as a type that does not fit their bus kind."""
+        """Warnings about points served as a type that does not fit their bus kind, and
+        about real points whose events would lose their fractions."""
         warnings = []
         for p in self.served:
             defn = points.get(p.point)
@@ -172,6 +173,13 @@ class Dnp3OutstationSettings(AdapterSettings):
                 and defn.kind is PointKind.REAL
             ):
                 warnings.append(f"{p.point} is a real point served as {p.type}: fractions drop")
+            elif p.type is PointType.ANALOG_INPUT and p.events and defn.kind is PointKind.REAL:
+                warnings.append(
+                    f"{p.point} is a real point served as {p.type} in event class {p.events}: "
+                    "its events carry the value rounded to a whole number, flagged ONLINE "
+                    "(12.7 goes out as 13; py1815 has no float analog events); "
+                    "event_class 0 serves it in static reads only, as a float"
+                )
         return warnings
 
     def session_key(self) -> tuple[object, ...]:

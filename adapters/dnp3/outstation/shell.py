@@ -9,6 +9,10 @@ belongs to the master, not to the socket); a connection silent for `idle_timeout
 closed. With unsolicited responses on, it asks the session what is due to be sent unasked
 after each request, when `notify()` says events were recorded, and when the session's own
 retry time comes.
+
+Whatever changes the session, the gate or the served database does so under one lock,
+frame by frame: a reload of the points (`apply`) waits for the frame in progress, a control
+whose bus command is running included, to be answered.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from py1815 import link
 from py1815.control import CommandStatus
@@ -68,6 +72,7 @@ class OutstationShell:
         self._active: asyncio.StreamWriter | None = None
         self._active_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one thing drives the session at a time
+        self._pending: Callable[[], None] | None = None  # a change awaiting the lock
         self._admission = asyncio.Lock()
         self._wake = asyncio.Event()
         self._throttle = Throttle(max_kinds=64)
@@ -107,6 +112,27 @@ class OutstationShell:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
 
+    def apply(self, change: Callable[[], None]) -> None:
+        """Make a change to the session, the gate or the database between two frames: now
+        when nothing drives the session, else as soon as the frame in progress is answered.
+        A change still waiting is replaced by the newer one (each is a whole new state)."""
+        if self._lock.locked():
+            self._pending = change
+        else:
+            self._pending = None
+            change()
+
+    @contextlib.asynccontextmanager
+    async def _driving(self) -> AsyncIterator[None]:
+        """Hold the session, and apply a change that waited for it before letting go."""
+        async with self._lock:
+            try:
+                yield
+            finally:
+                change, self._pending = self._pending, None
+                if change is not None:
+                    change()
+
     def notify(self) -> None:
         """Events were recorded: look for an unsolicited response now."""
         self._wake.set()
@@ -135,7 +161,7 @@ class OutstationShell:
             self._active = writer
             self._active_task = asyncio.current_task()
             self.connections += 1
-            async with self._lock:
+            async with self._driving():
                 self.session.connection_reset()
                 self.gate.connection_reset()
                 self._watch.reset()
@@ -173,7 +199,7 @@ class OutstationShell:
             if not data:
                 return
             for frame in frames.feed(data):
-                async with self._lock:
+                async with self._driving():
                     reply = await self._frame(frame)
                 if reply:
                     writer.write(reply)
@@ -186,9 +212,11 @@ class OutstationShell:
         session answer it."""
         fragment = self._watch.feed(frame)
         request = None
-        if fragment is not None:
-            self.gate.observe(fragment)
-            request = parse_control(fragment)
+        if fragment is not None and fragment.broadcast:
+            self.gate.broadcast()
+        elif fragment is not None:
+            self.gate.observe(fragment.octets)
+            request = parse_control(fragment.octets)
             if request is not None:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + self._command_timeout
@@ -216,7 +244,7 @@ class OutstationShell:
         try:
             while True:
                 self._wake.clear()
-                async with self._lock:
+                async with self._driving():
                     out = self.session.initiate()
                 if out:
                     writer.write(out)

@@ -133,4 +133,22 @@ def test_check_warns_of_points_served_as_a_type_that_does_not_fit_their_kind() -
         "BRK is a state point served as analog-input: the master reads the state code "
         "(0 between, 1 off, 2 on, 3 invalid)",
         "MWH is a real point served as counter: fractions drop",
+        "MW is a real point served as analog-input in event class 1: its events carry the "
+        "value rounded to a whole number, flagged ONLINE (12.7 goes out as 13; py1815 has no "
+        "float analog events); event_class 0 serves it in static reads only, as a float",
     ]
+
+
+def test_check_warns_of_real_analog_inputs_whose_events_lose_their_fractions() -> None:
+    s = settings(
+        points=[
+            {"point": "MW", "type": "analog-input", "index": 0, "event_class": 2},
+            {"point": "MW", "type": "analog-input", "index": 1, "event_class": 0},
+            {"point": "TAP", "type": "analog-input", "index": 2},
+            {"point": "MW", "type": "analog-output", "index": 0},
+        ]
+    )
+    defs = {"MW": PointDef(id="MW"), "TAP": PointDef(id="TAP", kind=PointKind.DISCRETE)}
+    (warning,) = s.check(defs)
+    assert warning.startswith("MW is a real point served as analog-input in event class 2:")
+    assert "event_class 0" in warning
