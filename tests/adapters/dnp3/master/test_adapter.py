@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,17 @@ async def online(peer, *points):
     await peer.update(
         [{"type": kind, "index": index, "value": 0} for kind, index in points], mode="suppress"
     )
+
+
+async def freeze(peer):
+    """Stop the peer's process (SIGSTOP) and wait until all its threads have stopped."""
+    os.kill(peer.pid, signal.SIGSTOP)
+
+    def stopped() -> bool:
+        threads = Path(f"/proc/{peer.pid}/task").glob("*/stat")
+        return all(t.read_text().rsplit(")", 1)[1].split()[0] in "Tt" for t in threads)
+
+    await eventually(stopped, 5, "the peer stopped")
 
 
 def problems(adapter):
@@ -377,7 +389,7 @@ async def test_an_idle_link_is_checked_and_a_frozen_outstation_found_down():
             await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
             await asyncio.sleep(1.0)  # a few link status requests, answered
             assert adapter.status()["outstations"]["rtu"]["state"] == "up"
-            os.kill(peer.pid, signal.SIGSTOP)  # the socket stays open, nothing answers
+            await freeze(peer)  # the socket stays open, nothing answers
             try:
                 await eventually(lambda: validity(bus, "AI0") is Validity.NOT_VALID, 5, "loss")
                 assert "link status" in adapter.status()["outstations"]["rtu"]["last_error"]
@@ -396,7 +408,7 @@ async def test_a_command_the_bus_gives_up_on_leaves_the_link_working(caplog):
         bus, adapter = master_on_bus([outstation(peer, response_timeout=1.0)], points)
         async with running(adapter):
             await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
-            os.kill(peer.pid, signal.SIGSTOP)
+            await freeze(peer)
             try:
                 result = await bus.command("AO0", 5.0, timeout=0.2)  # gives up in flight
                 assert result.failure is CommandFailure.TIMEOUT
@@ -418,7 +430,7 @@ async def test_a_connection_lost_during_a_command_marks_the_points_not_valid_at_
         bus, adapter = master_on_bus([quiet], points)
         async with running(adapter):
             await eventually(lambda: validity(bus, "AI0") is Validity.VALID, 10, "integrity")
-            os.kill(peer.pid, signal.SIGSTOP)
+            await freeze(peer)
             command = asyncio.create_task(bus.command("AO0", 5.0))
             await asyncio.sleep(0.2)
             await peer.stop(kill=True)
