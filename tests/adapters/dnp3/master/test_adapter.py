@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.dnp3.master.adapter import Dnp3MasterAdapter
 from adapters.dnp3.master.settings import Dnp3MasterSettings
-from gateway.bus import CommandFailure, PointBus
+from gateway.bus import CommandFailure
 from gateway.points import PointDef, Source, State, Validity
 from tests.support import eventually, running
+from tests.support.dnp3 import master_on_bus
 from tests.support.peers.dnp3_outstation import dnp3_outstation
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.both_loops]  # uvloop: the gateway's loop
@@ -59,19 +59,6 @@ def outstation(peer, **extra):
         "event_variations": TIMED_EVENTS,
         **extra,
     }
-
-
-def master_on_bus(outstations, points):
-    """A bus whose points (kind from each binding's `kind`) a dnp3-master adapter owns."""
-    kinds = {p["point"]: p.pop("kind", "real") for p in points}
-    settings = Dnp3MasterSettings.model_validate({"outstations": outstations, "points": points})
-    bus = PointBus()
-    bus.add_owner("dnp3")
-    for point, kind in kinds.items():
-        bus.register(PointDef(id=point, kind=kind), "dnp3")
-    adapter = Dnp3MasterAdapter("dnp3", settings, bus)
-    bus.add_owner("dnp3", adapter.on_command)
-    return bus, adapter
 
 
 async def online(peer, *points):

@@ -10,11 +10,10 @@ import logging
 
 import pytest
 
-from adapters.dnp3.master.adapter import Dnp3MasterAdapter
-from adapters.dnp3.master.settings import Dnp3MasterSettings
-from gateway.bus import CommandFailure, PointBus
-from gateway.points import PointDef, State, Validity
+from gateway.bus import CommandFailure
+from gateway.points import State, Validity
 from tests.support import eventually, running
+from tests.support.dnp3 import master_on_bus
 from tests.support.peers.py1815_outstation import py1815_outstation
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.both_loops]
@@ -48,35 +47,20 @@ def _master_log(caplog):
 
 
 def master(peer, **extra):
-    kinds = {p["point"]: p.get("kind", "real") for p in POINTS}
-    points = [{k: v for k, v in p.items() if k != "kind"} for p in POINTS]
-    settings = Dnp3MasterSettings.model_validate(
-        {
-            "outstations": [
-                {
-                    "name": "rtu",
-                    "host": "127.0.0.1",
-                    "port": peer.port,
-                    "response_timeout": 2.0,
-                    "link_timeout": 2.0,
-                    "backoff_initial": 0.2,
-                    "backoff_max": 0.5,
-                    "unsolicited": False,
-                    "event_interval": 0.2,
-                    "static_variations": {"analog-input": 5},
-                    **extra,
-                }
-            ],
-            "points": points,
-        }
-    )
-    bus = PointBus()
-    bus.add_owner("dnp3")
-    for point, kind in kinds.items():
-        bus.register(PointDef(id=point, kind=kind), "dnp3")
-    adapter = Dnp3MasterAdapter("dnp3", settings, bus)
-    bus.add_owner("dnp3", adapter.on_command)
-    return bus, adapter
+    outstation = {
+        "name": "rtu",
+        "host": "127.0.0.1",
+        "port": peer.port,
+        "response_timeout": 2.0,
+        "link_timeout": 2.0,
+        "backoff_initial": 0.2,
+        "backoff_max": 0.5,
+        "unsolicited": False,
+        "event_interval": 0.2,
+        "static_variations": {"analog-input": 5},
+        **extra,
+    }
+    return master_on_bus([outstation], POINTS)
 
 
 def valid(bus, point, value):

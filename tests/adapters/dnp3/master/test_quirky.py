@@ -15,11 +15,10 @@ from py1815.application import IIN, FunctionCode
 from py1815.control import CommandStatus
 from py1815.master.requests import clear_restart
 
-from adapters.dnp3.master.adapter import Dnp3MasterAdapter
-from adapters.dnp3.master.settings import Dnp3MasterSettings
-from gateway.bus import CommandFailure, PointBus
-from gateway.points import PointDef, Validity
+from gateway.bus import CommandFailure
+from gateway.points import Validity
 from tests.support import eventually, running
+from tests.support.dnp3 import master_on_bus
 from tests.support.peers.dnp3_quirky import (
     Out,
     QuirkyOutstation,
@@ -41,37 +40,25 @@ def _master_log(caplog):
     caplog.set_level(logging.INFO, "adapters.dnp3")
 
 
+BO0 = {"point": "BO0", "type": "binary-output", "index": 0, "writable": True, "kind": "state"}
+
+
 def master(peer: QuirkyOutstation, points=AI, **extra):
     """A bus whose points a dnp3-master adapter owns, polling `peer` (integrity at connect)."""
-    kinds = {p["point"]: p.get("kind", "real") for p in points}
-    points = [{k: v for k, v in p.items() if k != "kind"} for p in points]
-    settings = Dnp3MasterSettings.model_validate(
-        {
-            "outstations": [
-                {
-                    "name": "rtu",
-                    "host": "127.0.0.1",
-                    "port": peer.port,
-                    "response_timeout": 1.0,
-                    "link_timeout": 1.0,
-                    "backoff_initial": 0.2,
-                    "backoff_max": 0.5,
-                    "unsolicited": False,
-                    "event_interval": None,
-                    "static_variations": {"analog-input": 5},
-                    **extra,
-                }
-            ],
-            "points": points,
-        }
-    )
-    bus = PointBus()
-    bus.add_owner("dnp3")
-    for p in points:
-        bus.register(PointDef(id=p["point"], kind=kinds[p["point"]]), "dnp3")
-    adapter = Dnp3MasterAdapter("dnp3", settings, bus)
-    bus.add_owner("dnp3", adapter.on_command)
-    return bus, adapter
+    outstation = {
+        "name": "rtu",
+        "host": "127.0.0.1",
+        "port": peer.port,
+        "response_timeout": 1.0,
+        "link_timeout": 1.0,
+        "backoff_initial": 0.2,
+        "backoff_max": 0.5,
+        "unsolicited": False,
+        "event_interval": None,
+        "static_variations": {"analog-input": 5},
+        **extra,
+    }
+    return master_on_bus([outstation], points)
 
 
 def counters(adapter):
@@ -245,17 +232,7 @@ async def test_a_read_refused_with_object_unknown_is_logged(caplog):
 
 async def test_a_control_refused_with_parameter_error_is_not_permitted():
     async with quirky_outstation(static=STATIC) as peer:
-        points = [
-            {
-                "point": "BO0",
-                "type": "binary-output",
-                "index": 0,
-                "writable": True,
-                "kind": "state",
-            },
-            *AI,
-        ]
-        bus, adapter = master(peer, points)
+        bus, adapter = master(peer, [BO0, *AI])
         async with running(adapter):
             await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
             peer.iin2, peer.echo_controls = 0x04, False
@@ -267,17 +244,7 @@ async def test_a_control_refused_with_parameter_error_is_not_permitted():
 
 async def test_a_select_echoed_with_a_different_object_is_not_operated():
     async with quirky_outstation(static=STATIC) as peer:
-        points = [
-            {
-                "point": "BO0",
-                "type": "binary-output",
-                "index": 0,
-                "writable": True,
-                "kind": "state",
-            },
-            *AI,
-        ]
-        bus, adapter = master(peer, points)
+        bus, adapter = master(peer, [BO0, *AI])
         async with running(adapter):
             await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
             peer.alter_echo = True
@@ -289,17 +256,7 @@ async def test_a_select_echoed_with_a_different_object_is_not_operated():
 
 async def test_a_select_whose_operate_is_ignored_times_out_and_is_not_retried():
     async with quirky_outstation(static=STATIC) as peer:
-        points = [
-            {
-                "point": "BO0",
-                "type": "binary-output",
-                "index": 0,
-                "writable": True,
-                "kind": "state",
-            },
-            *AI,
-        ]
-        bus, adapter = master(peer, points)
+        bus, adapter = master(peer, [BO0, *AI])
         async with running(adapter):
             await eventually(valid(bus, "AI0", 1.0), 10, "the integrity poll")
             peer.ignore.add(FunctionCode.OPERATE)
