@@ -1,0 +1,351 @@
+"""The `opcua-server` adapter: serves bus points as OPC UA variables (asyncua, imported).
+
+Points matched by the settings are variables in a folder tree (`tree.FolderPlan`, at most
+`max_per_folder` nodes a folder). Bus changes are pushed in batches through
+`Server.write_attribute_value` (asyncua has no batch write; that call skips the checks of a
+client's Write and is its fastest public path). A client's Write on a served variable becomes
+`bus.command`, answered with the owner's outcome (`status.code_of`); the Write of a variable
+that is not writable is refused with BadNotWritable, that of a user without write access with
+BadUserAccessDenied. Patterns are matched against the bus again every `refresh_period`, and a
+reconfiguration adds, moves and deletes only the nodes that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from asyncua import ua
+from asyncua.common.node import Node
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.internal_server import InternalServer
+from asyncua.server.server import Server
+from asyncua.server.user_managers import UserManager
+from asyncua.ua.attribute_ids import AttributeIds
+
+from adapters.base import Adapter
+from adapters.opcua import status
+from adapters.opcua.server.settings import OpcuaServerSettings, ServedEntry, is_pattern
+from adapters.opcua.server.tree import FolderPlan, Path, TreeError
+from adapters.opcua.server.values import (
+    VariantType,
+    WriteRefused,
+    datavalue_of,
+    value_of_write,
+    variant_type,
+)
+from gateway.bus import PointBus, Subscription
+from gateway.logs import Throttle
+from gateway.points import PointKind, PointValue
+from gateway.registry import AdapterSettings
+
+log = logging.getLogger(__name__)
+
+_ADMIN = User(role=UserRole.Admin)  # what asyncua assumes for a write of its own
+_YIELD_EVERY = 500  # values pushed between two chances for the clients' requests
+
+
+@dataclass(frozen=True)
+class Served:
+    """One served variable: its bus point, node, type and access."""
+
+    point: str
+    nodeid: ua.NodeId
+    kind: PointKind
+    vtype: VariantType
+    writable: bool
+    folder: Path
+
+
+class _Users(UserManager):
+    """Name/password users and anonymous access, as the settings say."""
+
+    def __init__(self, settings: OpcuaServerSettings) -> None:
+        self._passwords = {u.name: u.password for u in settings.users}
+        self._anonymous = settings.anonymous
+        self.writers: set[str | None] = {u.name for u in settings.users if u.write}
+        if settings.anonymous == "write":
+            self.writers.add(None)
+
+    def get_user(
+        self,
+        iserver: InternalServer,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if username is None:
+            return None if self._anonymous == "none" else User(role=UserRole.User)
+        if self._passwords.get(username) != password:
+            return None
+        return User(role=UserRole.User, name=username)
+
+
+class OpcuaServerAdapter(Adapter):
+    """Serves bus points over OPC UA; client writes become bus commands."""
+
+    type_name = "opcua-server"
+    Settings = OpcuaServerSettings
+    listens = True
+    settings: OpcuaServerSettings
+
+    def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
+        super().__init__(name, settings, bus)
+        self._server: Server | None = None
+        self._idx = 0
+        self._users = _Users(self.settings)
+        self._plan = FolderPlan(self.settings.max_per_folder)
+        self._served: dict[str, Served] = {}
+        self._by_nodeid: dict[ua.NodeId, Served] = {}
+        self._folders: dict[Path, Node] = {}
+        self._sub: Subscription | None = None
+        self._changed = asyncio.Event()
+        self._throttle = Throttle()
+        self.pushed = 0
+        self.writes = 0
+        self.refused = 0
+        self.tree_error: str | None = None
+
+    # -- settings -------------------------------------------------------------------
+
+    def reconfigure(self, settings: AdapterSettings) -> bool:
+        """Points, folders and types change in place; the endpoint, namespace, root,
+        security and users need a restart."""
+        assert isinstance(settings, OpcuaServerSettings)
+        if settings.endpoint != self.settings.endpoint:
+            return False
+        if settings.max_per_folder != self.settings.max_per_folder:
+            self._plan = FolderPlan(settings.max_per_folder)
+        self.settings = settings
+        self._changed.set()
+        return True
+
+    def _wanted(self) -> dict[str, tuple[ServedEntry, Path]]:
+        s = self.settings
+        out: dict[str, tuple[ServedEntry, Path]] = {}
+        if any(is_pattern(e.point) for e in s.entries):
+            candidates: list[str] = sorted(self.bus.snapshot())
+        else:
+            candidates = [e.point for e in s.entries if e.point in self.bus]
+        for point in candidates:
+            entry = s.entry_of(point)
+            if entry is not None:
+                out[point] = (entry, s.folder_of(point, entry))
+        return out
+
+    # -- the address space ------------------------------------------------------------
+
+    async def _folder(self, path: Path) -> Node:
+        node = self._folders.get(path)
+        if node is None:
+            assert self._server is not None
+            parent = await self._folder(path[:-1])
+            nodeid = ua.NodeId(ua.String(f"folder:{'/'.join(path)}"), ua.Int16(self._idx))
+            node = await parent.add_folder(nodeid, ua.QualifiedName(path[-1], self._idx))
+            self._folders[path] = node
+        return node
+
+    async def _sync(self) -> None:
+        """Make the address space serve what the settings and the bus say now."""
+        server = self._server
+        assert server is not None
+        s = self.settings
+        wanted = self._wanted()
+        try:
+            placement = self._plan.plan({p: path for p, (_, path) in wanted.items()})
+        except TreeError as exc:
+            self.tree_error = str(exc)
+            if n := self._throttle.count("tree"):
+                log.warning("opcua server %s: %s (%d times)", self.name, exc, n)
+            return
+        self.tree_error = None
+        target: dict[str, Served] = {}
+        for point, (entry, _) in wanted.items():
+            kind = self.bus.definition(point).kind
+            ident = entry.nodeid or f"s={point}"
+            target[point] = Served(
+                point,
+                ua.NodeId.from_string(f"ns={self._idx};{ident}"),
+                kind,
+                variant_type(kind, entry.type, s.discrete_type, s.state_as),
+                entry.writable,
+                placement[point],
+            )
+        gone = [sv for p, sv in self._served.items() if target.get(p) != sv]
+        if gone:
+            await server.delete_nodes([server.get_node(sv.nodeid) for sv in gone])
+            for sv in gone:
+                del self._served[sv.point]
+                self._by_nodeid.pop(sv.nodeid, None)
+        added = [sv for p, sv in target.items() if p not in self._served]
+        now = ua.DateTime.now(UTC)
+        values = self.bus.snapshot([sv.point for sv in added])
+        for sv in added:
+            folder = await self._folder(sv.folder)
+            dv = datavalue_of(values[sv.point], sv.vtype, now)
+            node = await folder.add_variable(
+                sv.nodeid, ua.QualifiedName(sv.point, self._idx), dv.Value, sv.vtype
+            )
+            if sv.writable:
+                await node.set_writable()
+            await server.write_attribute_value(sv.nodeid, dv)
+            self._served[sv.point] = sv
+            self._by_nodeid[sv.nodeid] = sv
+        await self._prune_folders()
+        if gone or added or self._sub is None:
+            if self._sub is not None:
+                self._sub.close()
+            self._sub = self.bus.subscribe(list(self._served), name=self.name)
+        if gone or added:
+            log.info(
+                "opcua server %s: %d variables (%d added, %d removed)",
+                self.name,
+                len(self._served),
+                len(added),
+                len(gone),
+            )
+
+    async def _prune_folders(self) -> None:
+        used: set[Path] = set()
+        for sv in self._served.values():
+            for depth in range(len(sv.folder) + 1):
+                used.add(sv.folder[:depth])
+        empty = [p for p in self._folders if p not in used]
+        if empty:
+            assert self._server is not None
+            await self._server.delete_nodes([self._folders[p] for p in empty], recursive=True)
+            for p in empty:
+                del self._folders[p]
+
+    async def _push(self, changes: list[PointValue]) -> None:
+        server = self._server
+        assert server is not None
+        now = ua.DateTime.now(UTC)
+        served = self._served
+        write = server.write_attribute_value
+        for n, pv in enumerate(changes, 1):
+            sv = served.get(pv.point)
+            if sv is not None:
+                await write(sv.nodeid, datavalue_of(pv, sv.vtype, now))
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        self.pushed += len(changes)
+
+    # -- client writes ----------------------------------------------------------------
+
+    def _hook_writes(self, server: Server) -> None:
+        service = server.iserver.attribute_service
+        original = service.write
+
+        async def write(params: ua.WriteParameters, user: User = _ADMIN) -> list[ua.StatusCode]:
+            results: list[ua.StatusCode | None] = []
+            others: list[ua.WriteValue] = []
+            for wv in params.NodesToWrite:
+                sv = self._by_nodeid.get(wv.NodeId)
+                if sv is None or wv.AttributeId != AttributeIds.Value:
+                    results.append(None)
+                    others.append(wv)
+                else:
+                    results.append(
+                        ua.StatusCode(ua.UInt32(await self._client_write(sv, wv.Value, user)))
+                    )
+            if others:
+                rest = iter(await original(ua.WriteParameters(NodesToWrite=others), user))
+                return [r if r is not None else next(rest) for r in results]
+            return [r for r in results if r is not None]
+
+        service.write = write  # type: ignore[method-assign]
+
+    async def _client_write(self, sv: Served, dv: ua.DataValue, user: User) -> int:
+        if not sv.writable:
+            self.refused += 1
+            return status.BAD_NOT_WRITABLE
+        if user.role is not UserRole.Admin and user.name not in self._users.writers:
+            self.refused += 1
+            return status.BAD_USER_ACCESS_DENIED
+        try:
+            value = value_of_write(dv.Value, sv.kind, sv.vtype)
+        except WriteRefused as exc:
+            self.refused += 1
+            log.debug("opcua server %s: write of %s refused: %s", self.name, sv.point, exc)
+            return exc.code
+        result = await self.bus.command(
+            sv.point,
+            value,
+            timeout=self.settings.command_timeout,
+            origin=f"{self.name} (opcua {user.name or 'anonymous'})",
+        )
+        self.writes += 1
+        return status.code_of(result.failure)
+
+    # -- running ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        s = self.settings
+        server = Server(user_manager=self._users)
+        await server.init()
+        server.set_endpoint(f"opc.tcp://{s.host}:{s.port}/")
+        server.set_server_name(f"iccp-gateway {self.name}")
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        tokens: list[type] = [ua.UserNameIdentityToken]
+        if s.anonymous != "none":
+            tokens.append(ua.AnonymousIdentityToken)
+        server.set_identity_tokens(tokens)
+        self._idx = await server.register_namespace(s.namespace)
+        root = await server.nodes.objects.add_folder(
+            ua.NodeId(ua.String(f"folder:{s.root}"), ua.Int16(self._idx)),
+            ua.QualifiedName(s.root, self._idx),
+        )
+        self._server = server
+        self._folders = {(): root}
+        self._hook_writes(server)
+        try:
+            await self._sync()
+            try:
+                await server.start()
+            except OSError as exc:
+                raise OSError(f"cannot listen on {s.host}:{s.port}: {exc.strerror}") from None
+            self.listening()
+            log.info("opcua server %s listening on %s:%d", self.name, s.host, s.port)
+            await self._serve()
+        finally:
+            if self._sub is not None:
+                self._sub.close()
+                self._sub = None
+            self._served.clear()
+            self._by_nodeid.clear()
+            self._folders.clear()
+            self._server = None
+            await server.stop()
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time() + self.settings.refresh_period
+        while True:
+            if self._changed.is_set() or loop.time() >= next_refresh:
+                self._changed.clear()
+                next_refresh = loop.time() + self.settings.refresh_period
+                await self._sync()
+            sub = self._sub
+            assert sub is not None
+            changes = await sub.wait(timeout=min(1.0, self.settings.refresh_period))
+            if changes:
+                await self._push(changes)
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "variables": len(self._served),
+            "folders": max(len(self._folders) - 1, 0),
+            "pushed": self.pushed,
+            "writes": self.writes,
+            "refused_writes": self.refused,
+        }
+        if self.tree_error:
+            out["error"] = self.tree_error
+        return out
+
+
+__all__ = ["OpcuaServerAdapter", "Served"]

@@ -1,0 +1,218 @@
+"""The `opcua-server` adapter, browsed, read, subscribed to and written by an asyncua client
+in another process (tests/support/peers/opcua_client_peer.py)."""
+
+import asyncio
+import contextlib
+
+import pytest
+
+from adapters.opcua import status
+from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
+from gateway.bus import CommandError, CommandFailure, PointBus
+from gateway.points import GOOD, PointDef, Quality, Source, State, Validity
+from tests.support import eventually, free_port, running
+from tests.support.peers.opcua_client import OpcuaClientPeer, opcua_client
+
+pytestmark = pytest.mark.timeout(90)
+
+ROOT = "ns=2;s=folder:Gateway"
+SUSPECT = Quality(Validity.SUSPECT, Source.TELEMETERED)
+
+
+class Field:
+    """The owner of the points: records commands, refuses tap positions above 20."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.commands = []
+
+    async def on_command(self, point, value):
+        if point.id == "G1_TAP" and value > 20:
+            raise CommandError(CommandFailure.INVALID_VALUE, "tap range is 1..20")
+        self.commands.append((point.id, value))
+        self.bus.update(point.id, value, GOOD, 1000.0)
+
+
+def _bus(defs):
+    bus = PointBus()
+    field = Field(bus)
+    bus.add_owner("field", field.on_command)
+    for d in defs:
+        bus.register(d, "field")
+    return bus, field
+
+
+DEFS = [
+    PointDef(id="G1_MW"),
+    PointDef(id="G1_TAP", kind="discrete"),
+    PointDef(id="G1_BRK", kind="state"),
+    PointDef(id="G1_ISO", kind="state"),
+    PointDef(id="KV"),
+]
+
+
+@contextlib.asynccontextmanager
+async def served(bus, **options):
+    port = free_port()
+    settings = OpcuaServerSettings.model_validate({"port": port, **options})
+    adapter = OpcuaServerAdapter("scada", settings, bus)
+    bus.add_owner("scada")
+    async with running(adapter) as task:
+        await eventually(lambda: adapter.ready.is_set() or task.done(), 30, "listening")
+        assert not task.done(), task
+        yield adapter, f"opc.tcp://127.0.0.1:{port}/"
+
+
+def _folder_sizes_ok(tree, limit):
+    return all(n <= limit for n in tree["folders"].values())
+
+
+async def test_the_tree_is_browsed_in_folders_of_at_most_100():
+    defs = [PointDef(id=f"A_p{i:03d}") for i in range(250)] + [
+        PointDef(id="B_x"),
+        PointDef(id="Z"),
+    ]
+    bus, _ = _bus(defs)
+    async with served(bus, points=[{"point": "*"}]) as (adapter, url):
+        async with opcua_client(url) as client:
+            tree = await client.call("browse", root=ROOT)
+        assert adapter.status()["variables"] == 252
+    assert _folder_sizes_ok(tree, 100)
+    assert tree["folders"]["/A"] == 3  # 001, 002, 003
+    assert sorted(tree["folders"]) == ["", "/A", "/A/001", "/A/002", "/A/003", "/B"]
+    variables = tree["variables"]
+    assert len(variables) == 252
+    assert variables["/A/001/A_p000"] == "ns=2;s=A_p000"
+    assert variables["/B/B_x"] == "ns=2;s=B_x"
+    assert variables["/Z"] == "ns=2;s=Z"
+
+
+async def test_values_are_read_with_their_type_status_and_source_time():
+    bus, _ = _bus(DEFS)
+    bus.update_many(["G1_MW", "G1_TAP"], [12.5, 7], GOOD, 1700000000.25)
+    bus.update_many(["G1_BRK", "G1_ISO"], [State.ON, State.BETWEEN], GOOD, 1700000001.0)
+    bus.update("KV", 231.0, SUSPECT, 1700000002.0)
+    points = [
+        {"point": "G1_MW", "nodeid": "i=1001"},
+        {"point": "G1_TAP", "type": "int64"},
+        {"point": "G1_BRK"},
+        {"point": "G1_ISO", "type": "boolean"},
+        {"point": "KV"},
+    ]
+    async with served(bus, points=points) as (_, url), opcua_client(url) as client:
+        nodes = ["ns=2;i=1001", "ns=2;s=G1_TAP", "ns=2;s=G1_BRK", "ns=2;s=G1_ISO", "ns=2;s=KV"]
+        mw, tap, brk, iso, kv = (await client.call("read", nodes=nodes))["values"]
+        bus.owner_lost("field", 1700000009.0)
+        lost = (await client.call("read", nodes=["ns=2;s=KV"]))["values"][0]
+    assert mw == {"value": 12.5, "type": "Double", "status": 0, "source_ts": 1700000000.25}
+    assert (tap["value"], tap["type"], tap["status"]) == (7, "Int64", 0)
+    assert (brk["value"], brk["type"], brk["status"]) == (State.ON, "Int32", 0)
+    assert brk["source_ts"] == 1700000001.0
+    assert (iso["value"], iso["type"], iso["status"]) == (False, "Boolean", status.UNCERTAIN)
+    assert (kv["value"], kv["status"]) == (231.0, status.UNCERTAIN)
+    assert lost["status"] == status.BAD_NO_COMMUNICATION
+    assert lost["source_ts"] == 1700000009.0
+
+
+async def test_a_subscription_receives_bus_changes():
+    bus, _ = _bus(DEFS)
+    bus.update("G1_MW", 1.0, GOOD, 1.0)
+    points = [{"point": "G1_*"}]
+    async with served(bus, points=points) as (adapter, url), opcua_client(url) as client:
+        await client.call("subscribe", nodes=["ns=2;s=G1_MW"], interval=20)
+        await _until(client, 1)  # the value when subscribing
+        (first,) = (await client.call("take"))["changes"]
+        assert first["value"] == 1.0
+        for i in range(5):
+            bus.update("G1_MW", 10.0 + i, GOOD, 100.0 + i)
+            await _until(client, 1)
+            (change,) = (await client.call("take"))["changes"]
+            assert (change["value"], change["source_ts"]) == (10.0 + i, 100.0 + i)
+        assert adapter.pushed == 5
+
+
+async def _until(client, n, timeout=10.0):
+    """Wait (bounded) until the client has received at least `n` changes."""
+    async with asyncio.timeout(timeout):
+        while (await client.call("count"))["changes"] < n:
+            await asyncio.sleep(0.05)
+
+
+async def _browse_until(client, variable, timeout=15.0):
+    """Browse (bounded) until the tree shows `variable`; the tree then. A browse that meets
+    a folder deleted under it (the server is changing its tree) is tried again."""
+    async with asyncio.timeout(timeout):
+        while variable not in (tree := await client.call("browse", check=False, root=ROOT)).get(
+            "variables", ()
+        ):
+            await asyncio.sleep(0.1)
+    return tree
+
+
+async def test_writes_become_commands_answered_with_the_owners_outcome():
+    bus, field = _bus(DEFS)
+    bus.update_many(["G1_MW", "G1_TAP"], [1.0, 3], GOOD, 1.0)
+    bus.update("G1_BRK", State.OFF, GOOD, 1.0)
+    points = [
+        {"point": "G1_TAP", "writable": True},
+        {"point": "G1_BRK", "writable": True, "type": "boolean"},
+        {"point": "G1_MW"},
+    ]
+    users = [
+        {"name": "op", "password": "secret"},
+        {"name": "viewer", "password": "v", "write": False},
+    ]
+    async with served(bus, points=points, users=users, anonymous="read") as (_, url):
+        async with opcua_client(url, "op", "secret") as op:
+            ok = await op.call("write", node="ns=2;s=G1_TAP", value=12, type="Int32")
+            on = await op.call("write", node="ns=2;s=G1_BRK", value=True, type="Boolean")
+            refused = await op.call("write", node="ns=2;s=G1_TAP", value=25, type="Int32")
+            ro = await op.call("write", node="ns=2;s=G1_MW", value=2.0, type="Double")
+            wrong = await op.call("write", node="ns=2;s=G1_TAP", value=1.5, type="Double")
+        async with opcua_client(url, "viewer", "v") as viewer:
+            denied = await viewer.call("write", node="ns=2;s=G1_TAP", value=2, type="Int32")
+        async with opcua_client(url) as anonymous:
+            anon = await anonymous.call("write", node="ns=2;s=G1_TAP", value=2, type="Int32")
+        intruder = OpcuaClientPeer(url, "op", "wrong")
+        try:
+            answer = await intruder.start()
+        finally:
+            await intruder.stop()
+    assert ok["status"] == 0 and on["status"] == 0
+    assert field.commands == [("G1_TAP", 12), ("G1_BRK", State.ON)]
+    assert refused["status"] == status.code_of(CommandFailure.INVALID_VALUE)
+    assert ro["status"] == status.BAD_NOT_WRITABLE
+    assert wrong["status"] == status.BAD_TYPE_MISMATCH
+    assert denied["status"] == anon["status"] == status.BAD_USER_ACCESS_DENIED
+    assert "BadUserAccessDenied" in answer.get("error", ""), answer
+
+
+async def test_points_come_and_go_without_a_restart():
+    defs = [PointDef(id=f"A_p{i}") for i in range(5)] + [PointDef(id="B_q")]
+    bus, _ = _bus(defs)
+    points = [{"point": "A_*"}]
+    async with (
+        served(bus, points=points, max_per_folder=4) as (adapter, url),
+        opcua_client(url) as client,
+    ):
+        before = (await client.call("browse", root=ROOT))["variables"]
+        new = OpcuaServerSettings.model_validate(
+            {
+                **adapter.settings.model_dump(),
+                "points": [{"point": "A_p[0-3]"}, {"point": "B_*"}],
+            }
+        )
+        assert adapter.reconfigure(new)
+        after = await _browse_until(client, "/B/B_q")
+        bus.register(PointDef(id="B_r"), "field")
+        later = (await _browse_until(client, "/B/B_r"))["variables"]
+    assert sorted(before) == [
+        "/A/001/A_p0",
+        "/A/001/A_p1",
+        "/A/001/A_p2",
+        "/A/001/A_p3",
+        "/A/002/A_p4",
+    ]
+    assert sorted(after["variables"]) == ["/A/A_p0", "/A/A_p1", "/A/A_p2", "/A/A_p3", "/B/B_q"]
+    assert _folder_sizes_ok(after, 4)
+    assert "/B/B_r" in later
