@@ -3,6 +3,7 @@ in another process (tests/support/peers/opcua_client_peer.py)."""
 
 import asyncio
 import contextlib
+import socket
 
 import pytest
 
@@ -216,3 +217,14 @@ async def test_points_come_and_go_without_a_restart():
     assert sorted(after["variables"]) == ["/A/A_p0", "/A/A_p1", "/A/A_p2", "/A/A_p3", "/B/B_q"]
     assert _folder_sizes_ok(after, 4)
     assert "/B/B_r" in later
+
+
+async def test_a_port_in_use_is_a_clear_error():
+    bus, _ = _bus(DEFS)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = OpcuaServerSettings.model_validate({"port": port, "points": [{"point": "*"}]})
+        adapter = OpcuaServerAdapter("scada", settings, bus)
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await asyncio.wait_for(adapter.run(), 30)
+    assert not adapter.ready.is_set()
