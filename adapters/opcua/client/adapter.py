@@ -119,6 +119,8 @@ class Session:
         self.by_point: dict[str, Slot] = {}
         self.counters = {"notifications": 0, "batches": 0, "problems": 0}
         self._problems = Throttle(max_kinds=64)
+        self._quality: dict[int, Quality] = {}
+        """StatusCode -> quality, as met (a server uses few codes)."""
 
     def lose(self, reason: str) -> None:
         """End the session: its points are not valid at once."""
@@ -135,6 +137,7 @@ class Session:
         times: list[float | None] = []
         bad: list[str] = []
         slots = self.slots
+        known = self._quality
         n = 0
         for item in items:
             n += 1
@@ -158,7 +161,12 @@ class Session:
                 ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
             points.append(slot.point)
             values.append(value)
-            qualities.append(quality_of(code))
+            quality = known.get(code)
+            if quality is None:
+                if len(known) > 1024:
+                    known.clear()
+                quality = known[code] = quality_of(code)
+            qualities.append(quality)
             times.append(ts)
         self.counters["notifications"] += n
         self.counters["batches"] += 1
