@@ -168,13 +168,15 @@ async def _serve(port: int, user: str | None, bench: int) -> None:
                 while time.monotonic() < deadline:
                     value += 1.0
                     stamp = datetime.now(UTC)
-                    for nodeid in bench_ids:
+                    for n, nodeid in enumerate(bench_ids, 1):
                         dv = ua.DataValue(
                             ua.Variant(value, ua.VariantType.Double),
                             SourceTimestamp=stamp,
                             ServerTimestamp=stamp,
                         )
                         await server.write_attribute_value(nodeid, dv)
+                        if n % 100 == 0:
+                            await asyncio.sleep(0)  # let the publish responses out
                     writes += len(bench_ids)
                     await asyncio.sleep(0)
                 reply["writes"] = writes
