@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -75,6 +75,8 @@ class Slot:
     a: float
     b: float
     variant: ua.VariantType | None
+    handle: int = 0
+    server_handle: int = 0
 
 
 def _variant_of(datatype: Any) -> ua.VariantType | None:
@@ -212,6 +214,8 @@ class OpcUaClientAdapter(Adapter):
         self._session: Session | None = None
         self._down_log = Throttle()
         self._attempts = 0
+        self._rebind = asyncio.Event()
+        self._handles = 0
 
     @property
     def opc_settings(self) -> OpcUaClientSettings:
@@ -219,8 +223,14 @@ class OpcUaClientAdapter(Adapter):
         return self.settings
 
     def reconfigure(self, settings: AdapterSettings) -> bool:
-        # One session carries every binding: a change of anything restarts this adapter only.
-        return settings == self.settings
+        """New bindings are applied in place (only the monitored items that changed); any
+        other change needs a new session, so a restart."""
+        assert isinstance(settings, OpcUaClientSettings)
+        if settings.session_key() != self.opc_settings.session_key():
+            return False
+        self.settings = settings
+        self._rebind.set()
+        return True
 
     # -- the session loop -------------------------------------------------------------------
 
@@ -269,12 +279,24 @@ class OpcUaClientAdapter(Adapter):
             async with asyncio.timeout(s.request_timeout):
                 await client.connect(auto_reconnect=False)
             self._client = client
-            await self._resolve(client, session)
-            await self._subscribe(client, session)
+            sub = await self._subscription(client, session)
+            await self._bind(client, sub, session)
             self._session = session
             self._set_up(url)
-            await lost.wait()
-            raise SessionLost(session.reason)
+            while True:
+                self._rebind.clear()
+                waits = [
+                    asyncio.ensure_future(lost.wait()),
+                    asyncio.ensure_future(self._rebind.wait()),
+                ]
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
+                if lost.is_set():
+                    raise SessionLost(session.reason)
+                await self._bind(client, sub, session)
         finally:
             self._client = None
             self._session = None
@@ -283,10 +305,35 @@ class OpcUaClientAdapter(Adapter):
                 async with asyncio.timeout(2.0):
                     await client.disconnect()
 
-    async def _resolve(self, client: Client, session: Session) -> None:
-        """Bindings -> nodes with their DataType; an unknown node is logged once, not valid."""
+    async def _bind(self, client: Client, sub: _BatchSubscription, session: Session) -> None:
+        """Make the monitored items match the bindings: items of removed or changed bindings
+        deleted, the new ones resolved and created (all of them on a new session)."""
+        wanted = {b.point: b for b in self.opc_settings.bindings if b.point in self.bus}
+        stale = [
+            slot
+            for point, slot in session.by_point.items()
+            if wanted.get(point) != slot.binding or self.bus.definition(point).kind is not slot.kind
+        ]
+        if stale:
+            for slot in stale:
+                del session.by_point[slot.point]
+                session.slots.pop(slot.handle, None)
+            handles = [slot.server_handle for slot in stale]
+            for start in range(0, len(handles), CHUNK):
+                await sub.unsubscribe(handles[start : start + CHUNK])
+        for point in [p for p in self.unknown if p not in wanted]:
+            del self.unknown[point]
+        new = [b for point, b in wanted.items() if point not in session.by_point]
+        before = {b.point: self.unknown.pop(b.point) for b in new if b.point in self.unknown}
+        slots, unknown = await self._resolve(client, new)
+        unknown.update(await self._monitor(sub, session, slots))
+        self._report_unknown(unknown, before)
+
+    async def _resolve(
+        self, client: Client, bindings: Sequence[ClientPoint]
+    ) -> tuple[list[Slot], dict[str, str]]:
+        """Bindings -> nodes with their DataType, and the points whose node is unknown."""
         bus = self.bus
-        bindings = [b for b in self.opc_settings.bindings if b.point in bus]
         nodeids: dict[str, ua.NodeId] = {}
         unknown: dict[str, str] = {}
         for b in bindings:
@@ -296,12 +343,11 @@ class OpcUaClientAdapter(Adapter):
                 except (ValueError, UaError) as exc:
                     unknown[b.point] = f"{b.node}: {exc}"
         paths = [b for b in bindings if b.path is not None]
+        objects = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
         for start in range(0, len(paths), CHUNK):
             chunk = paths[start : start + CHUNK]
             relative = ["".join(f"/{step}" for step in check_path(b.path or "")) for b in chunk]
-            results = await client.translate_browsepaths(
-                ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder)), relative
-            )
+            results = await client.translate_browsepaths(objects, relative)
             for b, result in zip(chunk, results, strict=True):
                 if result.StatusCode.is_good() and result.Targets:
                     target = result.Targets[0].TargetId
@@ -309,6 +355,7 @@ class OpcUaClientAdapter(Adapter):
                 else:
                     unknown[b.point] = f"path {b.path}: {result.StatusCode.name}"
         found = [b for b in bindings if b.point in nodeids]
+        slots: list[Slot] = []
         for start in range(0, len(found), CHUNK):
             chunk = found[start : start + CHUNK]
             nodes = [client.get_node(nodeids[b.point]) for b in chunk]
@@ -320,13 +367,16 @@ class OpcUaClientAdapter(Adapter):
                 defn = bus.definition(b.point)
                 linear = usage_of(defn)
                 variant = _variant_of(dv.Value.Value if dv.Value is not None else None)
-                slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
-                session.by_point[b.point] = slot
-        self._report_unknown(unknown)
+                slots.append(
+                    Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
+                )
+        return slots, unknown
 
-    def _report_unknown(self, unknown: dict[str, str]) -> None:
-        new = {p: why for p, why in unknown.items() if self.unknown.get(p) != why}
-        self.unknown = unknown
+    def _report_unknown(self, unknown: dict[str, str], before: dict[str, str]) -> None:
+        """Points whose node the server does not know: not valid, each named once (again
+        only when the reason changes, e.g. after a reconnect)."""
+        new = {p: why for p, why in unknown.items() if before.get(p) != why}
+        self.unknown.update(unknown)
         if unknown:
             self.bus.mark_not_valid(list(unknown))
         for point, why in list(new.items())[:20]:
@@ -336,7 +386,7 @@ class OpcUaClientAdapter(Adapter):
                 "opcua-client %s: %d more points with unknown nodes", self.name, len(new) - 20
             )
 
-    async def _subscribe(self, client: Client, session: Session) -> None:
+    async def _subscription(self, client: Client, session: Session) -> _BatchSubscription:
         s = self.opc_settings
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = s.publishing_interval
@@ -347,22 +397,30 @@ class OpcUaClientAdapter(Adapter):
         params.Priority = 0
         sub = _BatchSubscription(client, params, session)
         await sub.init()
-        slots = list(session.by_point.values())
-        unknown: dict[str, str] = dict(self.unknown)
-        handle = 0
+        return sub
+
+    async def _monitor(
+        self, sub: _BatchSubscription, session: Session, slots: Sequence[Slot]
+    ) -> dict[str, str]:
+        """A monitored item per slot; returns the points the server refused to monitor."""
+        unknown: dict[str, str] = {}
         for start in range(0, len(slots), CHUNK):
             chunk = slots[start : start + CHUNK]
             requests = []
             for slot in chunk:
-                handle += 1
-                session.slots[handle] = slot
-                requests.append(self._item_request(slot, handle))
+                self._handles += 1
+                slot.handle = self._handles
+                session.slots[slot.handle] = slot
+                requests.append(self._item_request(slot, slot.handle))
             results = await sub.create_monitored_items(requests)
             for slot, result in zip(chunk, results, strict=True):
                 if isinstance(result, ua.StatusCode):
                     unknown[slot.point] = f"{slot.binding.where}: {result.name}"
-                    del session.by_point[slot.point]
-        self._report_unknown(unknown)
+                    del session.slots[slot.handle]
+                else:
+                    slot.server_handle = result
+                    session.by_point[slot.point] = slot
+        return unknown
 
     def _item_request(self, slot: Slot, handle: int) -> ua.MonitoredItemCreateRequest:
         s = self.opc_settings

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.opcua import status
 from adapters.opcua.client.adapter import OpcUaClientAdapter
-from adapters.opcua.client.settings import OpcUaClientSettings
+from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings
 from gateway.bus import CommandFailure, PointBus
 from gateway.points import PointDef, State, Validity
 from tests.support import eventually, free_port, running
@@ -172,3 +172,24 @@ async def test_user_password() -> None:
             assert refused.state != "up"
     finally:
         server.stop()
+
+
+async def test_new_bindings_apply_in_place(peer: OpcUaServerPeer) -> None:
+    bus, adapter = client_on_bus([peer.url], POINTS[:1])
+    bus.register(PointDef(id="W1"), "ua")
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        settings = adapter.opc_settings
+        w1 = ClientPoint(point="W1", node="ns=2;s=W1")
+        assert adapter.reconfigure(settings.model_copy(update={"points": [*settings.points, w1]}))
+        peer.set("W1", 5.5)
+        await eventually(lambda: bus.get("W1").value == 5.5, 5, "the new binding flows")
+        assert adapter.reconfigure(settings.model_copy(update={"points": [w1]}))
+        await eventually(lambda: adapter.status()["points"] == 1, 5, "P1's item deleted")
+        peer.set("P1", 123.0)
+        peer.set("W1", 6.5)
+        await eventually(lambda: bus.get("W1").value == 6.5, 5, "W1 still flows")
+        assert bus.get("P1").value != 123.0
+        assert adapter.status()["connects"] == 1  # the same session throughout
+        moved = settings.model_copy(update={"endpoints": [peer.url, peer.url]})
+        assert not adapter.reconfigure(moved)  # a new session: the runtime restarts it
