@@ -6,7 +6,8 @@ does not know leaves its point not valid, with one log line naming it), then one
 is created with a monitored item per point. Each publish response is applied to the bus as
 one batch (`PointBus.update_rows`): the server's SourceTimestamp (else the receive time and
 the time-stamp-quality bit), the StatusCode mapped by `adapters.opcua.status`. Bus commands
-are Writes typed by the node's DataType, answered with the server's real result.
+are Writes typed by the node's DataType (or, where a binding names a `method`, Calls of it),
+answered with the server's real result.
 
 asyncua's own reconnect is off; its watchdog (`watchdog_interval`, >= 10 s) or a dead socket
 ends the session: the points are not valid at once, and the adapter reconnects with back-off
@@ -465,10 +466,13 @@ class OpcUaClientAdapter(Adapter):
         self.counters["commands"] += 1
         try:
             variant = ua.Variant(self._raw(slot, value), slot.variant or ua.VariantType.Double)
-            results = await client.uaclient.write_attributes(
-                [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
-            )
-            code = results[0].value
+            if binding.method is not None and binding.method_object is not None:
+                code = await self._call(client, binding.method_object, binding.method, variant)
+            else:
+                results = await client.uaclient.write_attributes(
+                    [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
+                )
+                code = results[0].value
         except CommandError:
             self.counters["command_failures"] += 1
             raise
@@ -485,8 +489,24 @@ class OpcUaClientAdapter(Adapter):
         failure = failure_of(code)
         if failure is not None:
             self.counters["command_failures"] += 1
-            name = ua.StatusCode(code).name
-            raise CommandError(failure, f"write of {point.id} ({slot.binding.where}): {name}")
+            name = ua.StatusCode(ua.UInt32(code)).name
+            what = "call" if binding.method else "write"
+            raise CommandError(failure, f"{what} of {point.id} ({slot.binding.where}): {name}")
+
+    @staticmethod
+    async def _call(client: Client, obj: str, method: str, argument: ua.Variant) -> int:
+        """Call `method` of `obj` with one argument; its result's StatusCode (or the
+        argument's, when the server refused that)."""
+        request = ua.CallMethodRequest()
+        request.ObjectId = ua.NodeId.from_string(obj)
+        request.MethodId = ua.NodeId.from_string(method)
+        request.InputArguments = [argument]
+        (result,) = await client.uaclient.call([request])
+        code = int(result.StatusCode.value)
+        for argument_code in result.InputArgumentResults or []:
+            if argument_code.is_bad():
+                return int(argument_code.value)
+        return code
 
     @staticmethod
     def _raw(slot: Slot, value: Value) -> Any:

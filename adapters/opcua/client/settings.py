@@ -79,13 +79,20 @@ class ClientPoint(BaseModel):
     sampling_interval: float | None = Field(
         default=None, ge=0, description="ms (default: the adapter's)"
     )
+    method: str | None = Field(
+        default=None, description="NodeId of a method: commands call it instead of a Write"
+    )
+    method_object: str | None = Field(default=None, description="NodeId of the method's object")
 
     @model_validator(mode="after")
     def _check(self) -> ClientPoint:
         if (self.node is None) == (self.path is None):
             raise ValueError("give exactly one of node (a NodeId) and path (a browse path)")
-        if self.node is not None:
-            check_node_id(self.node)
+        if (self.method is None) != (self.method_object is None):
+            raise ValueError("give both method and method_object (NodeIds), or neither")
+        for node in (self.node, self.method, self.method_object):
+            if node is not None:
+                check_node_id(node)
         if self.path is not None:
             check_path(self.path)
         return self

@@ -2,7 +2,8 @@
 
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
-(Double) - all writable - and RO (Double, read-only); `--bench N` adds N Double variables
+(Double) - all writable - RO (Double, read-only) and the method SetW1 (one Double: W1 takes
+it; a negative one is refused with BadOutOfRange); `--bench N` adds N Double variables
 B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
 (anonymous sessions are refused). It prints `{"ready": PORT}` once serving and takes JSON
 commands on stdin, one per line, answering one JSON line each:
@@ -129,6 +130,18 @@ async def _serve(port: int, user: str | None, bench: int) -> None:
         if name != "RO":
             await var.set_writable()
         nodes[name] = var.nodeid
+
+    async def _set_w1(parent: Any, value: Any) -> Any:
+        if value.Value < 0:
+            return ua.StatusCode(ua.StatusCodes.BadOutOfRange)
+        await server.write_attribute_value(
+            nodes["W1"], ua.DataValue(ua.Variant(value.Value, ua.VariantType.Double))
+        )
+        return []
+
+    await plant.add_method(
+        ua.NodeId("SetW1", ns), ua.QualifiedName("SetW1", ns), _set_w1, [ua.VariantType.Double], []
+    )
     bench_ids: list[ua.NodeId] = []
     for start in range(0, bench, 100):
         folder = await server.nodes.objects.add_folder(ns, f"Bench{start // 100}")

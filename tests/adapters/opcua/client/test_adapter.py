@@ -193,3 +193,15 @@ async def test_new_bindings_apply_in_place(peer: OpcUaServerPeer) -> None:
         assert adapter.status()["connects"] == 1  # the same session throughout
         moved = settings.model_copy(update={"endpoints": [peer.url, peer.url]})
         assert not adapter.reconfigure(moved)  # a new session: the runtime restarts it
+
+
+async def test_commands_as_method_calls(peer: OpcUaServerPeer) -> None:
+    method = {"method": "ns=2;s=SetW1", "method_object": "ns=2;s=Plant", "writable": True}
+    bus, adapter = client_on_bus([peer.url], [{"point": "W1", "node": "ns=2;s=W1", **method}])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("W1", 8.0)).ok
+        assert peer.get("W1") == 8.0
+        refused = await bus.command("W1", -1.0)  # the method answers BadOutOfRange
+        assert refused.failure is CommandFailure.INVALID_VALUE, refused
+        assert peer.get("W1") == 8.0

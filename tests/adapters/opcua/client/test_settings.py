@@ -78,6 +78,8 @@ def test_csv_points_file_names_the_line(tmp_path: Path) -> None:
         ({"security_policy": "Basic256Sha256"}, "needs certificate"),
         ({"security_policy": "Nope", "certificate": "c", "private_key": "k"}, "one of"),
         ({"points": [{"point": "A", "node": "i=1"}, {"point": "A", "node": "i=2"}]}, "twice"),
+        ({"points": [{"point": "A", "node": "i=1", "method": "i=2"}]}, "method_object"),
+        ({"points": [{"point": "A", "node": "i=1", "method": "x", "method_object": "i=3"}]}, "'x'"),
     ],
 )
 def test_refused(extra: dict[str, object], message: str) -> None:
