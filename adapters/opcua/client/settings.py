@@ -181,8 +181,8 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
         return {p.point for p in self.bindings}
 
     def check(self, points: Mapping[str, PointDef]) -> list[str]:
-        """Warnings: writable bindings of points that are not numbers or states are fine;
-        a deadband on a state point means nothing."""
+        """Warnings about bindings that validate but do not fit their point: a deadband on a
+        state point is ignored (no deadband filter is asked for it)."""
         return [
             f"{p.point}: a deadband on a state point is ignored"
             for p in self.bindings

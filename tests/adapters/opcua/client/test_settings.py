@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.opcua.client.settings import OpcUaClientSettings
+from gateway.points import PointDef, PointKind
 from gateway.registry import ENTRY_POINT_GROUP
 from tests.support import REPO
 
@@ -107,3 +108,17 @@ def test_the_type_is_declared_as_an_entry_point() -> None:
     target = declared[ENTRY_POINT_GROUP][OpcUaClientAdapter.type_name]
     assert EntryPoint("x", target, ENTRY_POINT_GROUP).load() is OpcUaClientAdapter
     assert OpcUaClientAdapter.Settings is OpcUaClientSettings
+
+
+def test_check_warns_of_a_deadband_on_a_state_point() -> None:
+    s = OpcUaClientSettings.model_validate(
+        {
+            "endpoints": [URL],
+            "points": [
+                {"point": "BRK", "node": "i=1", "deadband": 1},
+                {"point": "MW", "node": "i=2", "deadband": 1},
+            ],
+        }
+    )
+    points = {"BRK": PointDef(id="BRK", kind=PointKind.STATE), "MW": PointDef(id="MW")}
+    assert s.check(points) == ["BRK: a deadband on a state point is ignored"]
