@@ -1,0 +1,576 @@
+"""The `opcua-client` adapter: subscribes to an OPC UA server's variables into the bus.
+
+One session at a time, to the first endpoint (in order) that accepts it. At connect the
+bindings are resolved (browse paths translated, every node's DataType read: a node the server
+does not know leaves its point not valid, with one log line naming it), then one subscription
+is created with a monitored item per point. Each publish response is applied to the bus as
+one batch (`PointBus.update_rows`): the server's SourceTimestamp (else the receive time and
+the time-stamp-quality bit), the StatusCode mapped by `adapters.opcua.status`. Bus commands
+are Writes typed by the node's DataType (or, where a binding names a `method`, Calls of it),
+answered with the server's real result.
+
+asyncua's own reconnect is off; its watchdog (`watchdog_interval`, >= 10 s) or a dead socket
+ends the session: the points are not valid at once, and the adapter reconnects with back-off
+(the next endpoint first), creating the subscription anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.subscription import Subscription
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+
+from adapters.base import Adapter
+from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
+from adapters.opcua.status import failure_of, quality_of
+from gateway.backoff import Backoff
+from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.logs import Throttle
+from gateway.mapping import usage_of
+from gateway.points import PointDef, PointKind, Quality, State
+from gateway.registry import AdapterSettings
+
+log = logging.getLogger(__name__)
+
+SESSION_TIMEOUT_MS = 60_000
+"""The session time-out asked for: a session of ours that vanished is closed within a minute."""
+CHUNK = 1000
+"""Nodes per Read, TranslateBrowsePaths or CreateMonitoredItems request."""
+_NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
+_INTEGERS = {
+    ua.VariantType.SByte,
+    ua.VariantType.Byte,
+    ua.VariantType.Int16,
+    ua.VariantType.UInt16,
+    ua.VariantType.Int32,
+    ua.VariantType.UInt32,
+    ua.VariantType.Int64,
+    ua.VariantType.UInt64,
+}
+
+
+class SessionLost(Exception):
+    """The session ended (the reason is the message)."""
+
+
+@dataclass(slots=True)
+class Slot:
+    """One resolved binding: its bus point, node, conversion and the node's type."""
+
+    binding: ClientPoint
+    point: str
+    nodeid: ua.NodeId
+    kind: PointKind
+    a: float
+    b: float
+    variant: ua.VariantType | None
+    handle: int = 0
+    server_handle: int = 0
+
+
+def _variant_of(datatype: Any) -> ua.VariantType | None:
+    """The built-in type of a DataType NodeId (ns=0, ids 1-25), else None."""
+    if isinstance(datatype, ua.NodeId) and datatype.NamespaceIndex == 0:
+        ident = datatype.Identifier
+        if isinstance(ident, int) and 1 <= ident <= 25:
+            return ua.VariantType(ident)
+    return None
+
+
+class _BatchSubscription(Subscription):
+    """asyncua's Subscription with each publish response handed whole to the session
+    (one bus batch per response, no per-notification task or queue)."""
+
+    def __init__(self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session):
+        super().__init__(client.uaclient.session, params, None, queue_maxsize=1)
+        self._sink = sink
+
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.last_publish_at = asyncio.get_running_loop().time()
+        message = publish_result.NotificationMessage
+        if message.NotificationData is None:
+            return
+        self.last_sequence_number = int(message.SequenceNumber)
+        for notif in message.NotificationData:
+            if isinstance(notif, ua.DataChangeNotification):
+                self._sink.data_changes(notif.MonitoredItems)
+            elif isinstance(notif, ua.StatusChangeNotification):
+                self._sink.lose(f"subscription status {notif.Status}")
+
+
+class Session:
+    """One session's bindings and what its notifications do to the bus."""
+
+    def __init__(self, name: str, bus: PointBus, lost: asyncio.Event) -> None:
+        self.name = name
+        self.bus = bus
+        self.lost = lost
+        self.reason = ""
+        self.slots: dict[int, Slot] = {}
+        self.by_point: dict[str, Slot] = {}
+        self.counters = {"notifications": 0, "batches": 0, "problems": 0}
+        self._problems = Throttle(max_kinds=64)
+        self._quality: dict[int, Quality] = {}
+        """StatusCode -> quality, as met (a server uses few codes)."""
+
+    def lose(self, reason: str) -> None:
+        """End the session: its points are not valid at once."""
+        if not self.lost.is_set():
+            self.reason = reason
+            self.lost.set()
+            self.bus.mark_not_valid(list(self.by_point))
+
+    def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
+        """One publish response's data changes -> one bus batch. Nothing raises out."""
+        points: list[str] = []
+        values: list[Value] = []
+        qualities: list[Quality] = []
+        times: list[float | None] = []
+        bad: list[str] = []
+        slots = self.slots
+        known = self._quality
+        n = 0
+        for item in items:
+            n += 1
+            slot = slots.get(item.ClientHandle)
+            if slot is None:
+                continue
+            dv = item.Value
+            code = dv.StatusCode.value if dv.StatusCode is not None else 0
+            variant = dv.Value
+            raw = None if variant is None else variant.Value
+            value = self._convert(slot, raw)
+            if value is None:
+                bad.append(slot.point)
+                if code & 0x80000000 == 0:
+                    self._problem(f"{slot.point}: {slot.binding.where}: value {raw!r} is no number")
+                continue
+            stamp = dv.SourceTimestamp
+            if stamp is None:
+                ts = None
+            else:
+                ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+            points.append(slot.point)
+            values.append(value)
+            quality = known.get(code)
+            if quality is None:
+                if len(known) > 1024:
+                    known.clear()
+                quality = known[code] = quality_of(code)
+            qualities.append(quality)
+            times.append(ts)
+        self.counters["notifications"] += n
+        self.counters["batches"] += 1
+        if points:
+            self.bus.update_rows(points, values, qualities, times)
+        if bad:
+            self.bus.mark_not_valid(bad)
+
+    @staticmethod
+    def _convert(slot: Slot, raw: Any) -> Value | None:
+        if isinstance(raw, bool | int | float) and not isinstance(raw, complex):
+            if slot.kind is PointKind.STATE:
+                return State.ON if raw else State.OFF
+            number = slot.a * float(raw) + slot.b
+            if not math.isfinite(number):
+                return None
+            return round(number) if slot.kind is PointKind.DISCRETE else number
+        return None
+
+    def _problem(self, detail: str) -> None:
+        self.counters["problems"] += 1
+        seen = self._problems.count(detail.split(":", 1)[0])
+        if seen:
+            log.warning(
+                "opcua-client %s: %s%s", self.name, detail, f" ({seen} times)" if seen > 1 else ""
+            )
+
+
+class OpcUaClientAdapter(Adapter):
+    """`opcua-client`: one session (endpoints tried in order), one subscription."""
+
+    type_name = "opcua-client"
+    Settings = OpcUaClientSettings
+
+    def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
+        super().__init__(name, settings, bus)
+        self.state = "starting"
+        self.endpoint: str | None = None
+        self.last_error: str | None = None
+        self.counters = {"connects": 0, "commands": 0, "command_failures": 0}
+        self.unknown: dict[str, str] = {}
+        self._client: Client | None = None
+        self._session: Session | None = None
+        self._down_log = Throttle()
+        self._attempts = 0
+        self._rebind = asyncio.Event()
+        self._handles = 0
+
+    @property
+    def opc_settings(self) -> OpcUaClientSettings:
+        assert isinstance(self.settings, OpcUaClientSettings)
+        return self.settings
+
+    def reconfigure(self, settings: AdapterSettings) -> bool:
+        """New bindings are applied in place (only the monitored items that changed); any
+        other change needs a new session, so a restart."""
+        assert isinstance(settings, OpcUaClientSettings)
+        if settings.session_key() != self.opc_settings.session_key():
+            return False
+        self.settings = settings
+        self._rebind.set()
+        return True
+
+    # -- the session loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect to the first endpoint that answers, serve, reconnect; until cancelled."""
+        failures = 0
+        try:
+            while True:
+                s = self.opc_settings
+                for url in s.endpoints:
+                    try:
+                        await self._serve(url)
+                    except (SessionLost, *_NETWORK_ERRORS) as exc:
+                        was_up = self.state == "up"
+                        self._set_down(url, str(exc) or type(exc).__name__)
+                        if was_up:
+                            failures = 0
+                            break  # it was up: start again from the first endpoint
+                    except Exception as exc:  # a bug: end this session, not the adapter
+                        log.exception("opcua-client %s: internal error on %s", self.name, url)
+                        self._set_down(url, f"internal error: {exc!r}")
+                failures += 1
+                await asyncio.sleep(Backoff(s.backoff_initial, s.backoff_max).delay(failures))
+        finally:
+            session, self._session = self._session, None
+            if session is not None:
+                self.bus.mark_not_valid(list(session.by_point))
+
+    async def _serve(self, url: str) -> None:
+        s = self.opc_settings
+        client = Client(url, timeout=s.request_timeout, watchdog_intervall=s.watchdog_interval)
+        client.session_timeout = SESSION_TIMEOUT_MS
+        if s.username is not None:
+            client.set_user(s.username)
+            client.set_password(s.password or "")
+        if s.security_string is not None:
+            await client.set_security_string(s.security_string)
+        lost = asyncio.Event()
+        session = Session(self.name, self.bus, lost)
+
+        async def _lost(exc: Exception) -> None:
+            session.lose(f"connection lost: {exc!r}")
+
+        client.connection_lost_callback = _lost
+        try:
+            async with asyncio.timeout(s.request_timeout):
+                await client.connect(auto_reconnect=False)
+            self._client = client
+            sub = await self._subscription(client, session)
+            await self._bind(client, sub, session)
+            self._session = session
+            self._set_up(url)
+            while True:
+                self._rebind.clear()
+                waits = [
+                    asyncio.ensure_future(lost.wait()),
+                    asyncio.ensure_future(self._rebind.wait()),
+                ]
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
+                if lost.is_set():
+                    raise SessionLost(session.reason)
+                await self._bind(client, sub, session)
+        finally:
+            self._client = None
+            self._session = None
+            session.lose("session closed")
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await client.disconnect()
+
+    async def _bind(self, client: Client, sub: _BatchSubscription, session: Session) -> None:
+        """Make the monitored items match the bindings: items of removed or changed bindings
+        deleted, the new ones resolved and created (all of them on a new session)."""
+        wanted = {b.point: b for b in self.opc_settings.bindings if b.point in self.bus}
+        stale = [
+            slot
+            for point, slot in session.by_point.items()
+            if wanted.get(point) != slot.binding or self.bus.definition(point).kind is not slot.kind
+        ]
+        if stale:
+            for slot in stale:
+                del session.by_point[slot.point]
+                session.slots.pop(slot.handle, None)
+            handles = [slot.server_handle for slot in stale]
+            for start in range(0, len(handles), CHUNK):
+                await sub.unsubscribe(handles[start : start + CHUNK])
+        for point in [p for p in self.unknown if p not in wanted]:
+            del self.unknown[point]
+        new = [b for point, b in wanted.items() if point not in session.by_point]
+        before = {b.point: self.unknown.pop(b.point) for b in new if b.point in self.unknown}
+        slots, unknown = await self._resolve(client, new)
+        unknown.update(await self._monitor(sub, session, slots))
+        self._report_unknown(unknown, before)
+
+    async def _resolve(
+        self, client: Client, bindings: Sequence[ClientPoint]
+    ) -> tuple[list[Slot], dict[str, str]]:
+        """Bindings -> nodes with their DataType, and the points whose node is unknown."""
+        bus = self.bus
+        nodeids: dict[str, ua.NodeId] = {}
+        unknown: dict[str, str] = {}
+        for b in bindings:
+            if b.node is not None:
+                try:
+                    nodeids[b.point] = ua.NodeId.from_string(b.node)
+                except (ValueError, UaError) as exc:
+                    unknown[b.point] = f"{b.node}: {exc}"
+        paths = [b for b in bindings if b.path is not None]
+        objects = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
+        for start in range(0, len(paths), CHUNK):
+            chunk = paths[start : start + CHUNK]
+            relative = ["".join(f"/{step}" for step in check_path(b.path or "")) for b in chunk]
+            results = await client.translate_browsepaths(objects, relative)
+            for b, result in zip(chunk, results, strict=True):
+                if result.StatusCode.is_good() and result.Targets:
+                    target = result.Targets[0].TargetId
+                    nodeids[b.point] = ua.NodeId(target.Identifier, target.NamespaceIndex)
+                else:
+                    unknown[b.point] = f"path {b.path}: {result.StatusCode.name}"
+        found = [b for b in bindings if b.point in nodeids]
+        slots: list[Slot] = []
+        for start in range(0, len(found), CHUNK):
+            chunk = found[start : start + CHUNK]
+            nodes = [client.get_node(nodeids[b.point]) for b in chunk]
+            values = await client.read_attributes(nodes, AttributeIds.DataType)
+            for b, dv in zip(chunk, values, strict=True):
+                if dv.StatusCode is not None and not dv.StatusCode.is_good():
+                    unknown[b.point] = f"{b.where}: {dv.StatusCode.name}"
+                    continue
+                defn = bus.definition(b.point)
+                linear = usage_of(defn)
+                variant = _variant_of(dv.Value.Value if dv.Value is not None else None)
+                slots.append(
+                    Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
+                )
+        return slots, unknown
+
+    def _report_unknown(self, unknown: dict[str, str], before: dict[str, str]) -> None:
+        """Points whose node the server does not know: not valid, each named once (again
+        only when the reason changes, e.g. after a reconnect)."""
+        new = {p: why for p, why in unknown.items() if before.get(p) != why}
+        self.unknown.update(unknown)
+        if unknown:
+            self.bus.mark_not_valid(list(unknown))
+        for point, why in list(new.items())[:20]:
+            log.warning("opcua-client %s: point %s is not valid: node %s", self.name, point, why)
+        if len(new) > 20:
+            log.warning(
+                "opcua-client %s: %d more points with unknown nodes", self.name, len(new) - 20
+            )
+
+    async def _subscription(self, client: Client, session: Session) -> _BatchSubscription:
+        s = self.opc_settings
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = s.publishing_interval
+        params.RequestedLifetimeCount = 10000
+        params.RequestedMaxKeepAliveCount = client.get_keepalive_count(s.publishing_interval)
+        params.MaxNotificationsPerPublish = s.max_notifications
+        params.PublishingEnabled = True
+        params.Priority = 0
+        sub = _BatchSubscription(client, params, session)
+        await sub.init()
+        return sub
+
+    async def _monitor(
+        self, sub: _BatchSubscription, session: Session, slots: Sequence[Slot]
+    ) -> dict[str, str]:
+        """A monitored item per slot; returns the points the server refused to monitor."""
+        unknown: dict[str, str] = {}
+        for start in range(0, len(slots), CHUNK):
+            chunk = slots[start : start + CHUNK]
+            requests = []
+            for slot in chunk:
+                self._handles += 1
+                slot.handle = self._handles
+                session.slots[slot.handle] = slot
+                requests.append(self._item_request(slot, slot.handle))
+            results = await sub.create_monitored_items(requests)
+            for slot, result in zip(chunk, results, strict=True):
+                if isinstance(result, ua.StatusCode):
+                    unknown[slot.point] = f"{slot.binding.where}: {result.name}"
+                    del session.slots[slot.handle]
+                else:
+                    slot.server_handle = result
+                    session.by_point[slot.point] = slot
+        return unknown
+
+    def _item_request(self, slot: Slot, handle: int) -> ua.MonitoredItemCreateRequest:
+        s = self.opc_settings
+        b = slot.binding
+        rv = ua.ReadValueId()
+        rv.NodeId = slot.nodeid
+        rv.AttributeId = AttributeIds.Value
+        mparams = ua.MonitoringParameters()
+        mparams.ClientHandle = handle
+        mparams.SamplingInterval = (
+            b.sampling_interval if b.sampling_interval is not None else s.sampling_interval
+        )
+        mparams.QueueSize = s.queue_size
+        mparams.DiscardOldest = True
+        deadband = b.deadband if b.deadband is not None else s.deadband
+        if deadband and slot.kind is not PointKind.STATE:
+            dfilter = ua.DataChangeFilter()
+            dfilter.Trigger = ua.DataChangeTrigger.StatusValue
+            dfilter.DeadbandType = ua.DeadbandType.Absolute
+            dfilter.DeadbandValue = deadband
+            mparams.Filter = dfilter
+        mir = ua.MonitoredItemCreateRequest()
+        mir.ItemToMonitor = rv
+        mir.MonitoringMode = ua.MonitoringMode.Reporting
+        mir.RequestedParameters = mparams
+        return mir
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def on_command(self, point: PointDef, value: Value) -> None:
+        session, client = self._session, self._client
+        binding = next((b for b in self.opc_settings.bindings if b.point == point.id), None)
+        if binding is None or not binding.writable:
+            raise CommandError(CommandFailure.NOT_PERMITTED, f"{point.id} is not writable")
+        if session is None or client is None or session.lost.is_set():
+            raise CommandError(CommandFailure.DEVICE_FAILURE, f"{self.name} is not connected")
+        slot = session.by_point.get(point.id)
+        if slot is None:
+            raise CommandError(
+                CommandFailure.UNKNOWN_POINT, f"{point.id}: {self.unknown.get(point.id)}"
+            )
+        self.counters["commands"] += 1
+        try:
+            variant = ua.Variant(self._raw(slot, value), slot.variant or ua.VariantType.Double)
+            if binding.method is not None and binding.method_object is not None:
+                code = await self._call(client, binding.method_object, binding.method, variant)
+            else:
+                results = await client.uaclient.write_attributes(
+                    [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
+                )
+                code = results[0].value
+        except CommandError:
+            self.counters["command_failures"] += 1
+            raise
+        except TimeoutError:
+            self.counters["command_failures"] += 1
+            raise CommandError(CommandFailure.TIMEOUT, f"write of {point.id}: no answer") from None
+        except UaStatusCodeError as exc:
+            code = exc.code
+        except (*_NETWORK_ERRORS, ValueError, TypeError, OverflowError) as exc:
+            self.counters["command_failures"] += 1
+            raise CommandError(
+                CommandFailure.DEVICE_FAILURE, f"write of {point.id}: {exc}"
+            ) from None
+        failure = failure_of(code)
+        if failure is not None:
+            self.counters["command_failures"] += 1
+            name = ua.StatusCode(ua.UInt32(code)).name
+            what = "call" if binding.method else "write"
+            raise CommandError(failure, f"{what} of {point.id} ({slot.binding.where}): {name}")
+
+    @staticmethod
+    async def _call(client: Client, obj: str, method: str, argument: ua.Variant) -> int:
+        """Call `method` of `obj` with one argument; its result's StatusCode (or the
+        argument's, when the server refused that)."""
+        request = ua.CallMethodRequest()
+        request.ObjectId = ua.NodeId.from_string(obj)
+        request.MethodId = ua.NodeId.from_string(method)
+        request.InputArguments = [argument]
+        (result,) = await client.uaclient.call([request])
+        code = int(result.StatusCode.value)
+        for argument_code in result.InputArgumentResults or []:
+            if argument_code.is_bad():
+                return int(argument_code.value)
+        return code
+
+    @staticmethod
+    def _raw(slot: Slot, value: Value) -> Any:
+        """The value to write, in the node's type."""
+        if isinstance(value, State):
+            on = value is State.ON
+            if slot.variant is ua.VariantType.Boolean or slot.variant is None:
+                return on
+            return int(on)
+        if slot.a == 0:
+            raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.point}: no raw value")
+        raw = (float(value) - slot.b) / slot.a
+        if slot.variant is ua.VariantType.Boolean:
+            return bool(raw)
+        if slot.variant in _INTEGERS:
+            if raw != round(raw):
+                raise CommandError(
+                    CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is no integer"
+                )
+            return round(raw)
+        return raw
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _set_up(self, url: str) -> None:
+        session = self._session
+        count = len(session.by_point) if session else 0
+        log.info("opcua-client %s: session up on %s, %d points subscribed", self.name, url, count)
+        self.state = "up"
+        self.endpoint = url
+        self.last_error = None
+        self.counters["connects"] += 1
+        self._down_log.reset()
+        self._attempts = 0
+
+    def _set_down(self, url: str, reason: str) -> None:
+        self.last_error = f"{url}: {reason}"
+        self._attempts += 1
+        if self.state == "up":
+            log.warning(
+                "opcua-client %s: session on %s lost: %s; its points are not valid; reconnecting",
+                self.name,
+                url,
+                reason,
+            )
+            self._down_log.failure(reason, 1)
+        elif self._down_log.failure(self.last_error, self._attempts):
+            log.warning(
+                "opcua-client %s: cannot connect to %s: %s (attempt %d)",
+                self.name,
+                url,
+                reason,
+                self._attempts,
+            )
+        self.state = "down"
+
+    def status(self) -> dict[str, Any]:
+        session = self._session
+        return {
+            "state": self.state,
+            "endpoint": self.endpoint,
+            "last_error": self.last_error,
+            "points": len(session.by_point) if session else 0,
+            "unknown_nodes": dict(list(self.unknown.items())[:50]),
+            **self.counters,
+            **(session.counters if session else {}),
+        }

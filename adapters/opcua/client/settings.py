@@ -1,0 +1,190 @@
+"""Settings of the `opcua-client` adapter: endpoints, security and point bindings (sans-IO).
+
+A binding names a bus point and where it lives on the server: a NodeId (`node`, e.g.
+`ns=2;s=Plant.P1` or `i=2258`) or a browse path from the Objects folder (`path`, e.g.
+`2:Plant/2:P1`, each step `namespace-index:BrowseName`). Their syntax is checked here, so a
+bad one fails the configuration naming its entry (YAML `points.N.node`, CSV `file:line`);
+a node the server does not know is found at run time (the point stays not valid, with one log
+line naming it). Bindings come from the YAML `points:` and/or a CSV `points_file`
+(`gateway.pointfiles`).
+
+Each monitored item has a server-side queue of `queue_size` values (1: the latest value only,
+which is what a point bus holds); on the client side every publish response is applied to the
+bus as it arrives, so there is no client queue to overflow (asyncua's iterator queue of 1000
+that drops the oldest is not used).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+
+from gateway.backoff import BackoffSettings
+from gateway.pointfiles import load_points_csv, resolve_path
+from gateway.points import PointDef, PointKind
+from gateway.registry import AdapterSettings
+
+_NODE_ID = re.compile(
+    r"^(?:(?:ns=\d+|nsu=[^;]+);)?(?:i=\d+|s=.+|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
+    r"-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|b=[A-Za-z0-9+/=]+)$"
+)
+_STEP = re.compile(r"^\d+:[^/]+$")
+SECURITY_POLICIES = (
+    "Basic128Rsa15",
+    "Basic256",
+    "Basic256Sha256",
+    "Aes128Sha256RsaOaep",
+    "Aes256Sha256RsaPss",
+)
+SECURITY_MODES = ("Sign", "SignAndEncrypt")
+
+
+def check_node_id(text: str) -> str:
+    """`text` if it is a NodeId string (`ns=2;s=...`, `i=...`, `g=...`, `b=...`)."""
+    if not _NODE_ID.match(text):
+        raise ValueError(
+            f"{text!r} is not a NodeId (write ns=<index>;s=<name>, ns=<index>;i=<number>, "
+            "i=<number>, g=<guid> or b=<base64>)"
+        )
+    return text
+
+
+def check_path(text: str) -> list[str]:
+    """The steps of a browse path `ns:Name/ns:Name...` (from the Objects folder)."""
+    steps = [s.strip() for s in text.strip().strip("/").split("/")]
+    bad = [s for s in steps if not _STEP.match(s)]
+    if not steps or bad:
+        raise ValueError(
+            f"browse path {text!r}: each step is <namespace index>:<BrowseName> "
+            f"(bad: {', '.join(repr(s) for s in bad) or 'empty'})"
+        )
+    return steps
+
+
+class ClientPoint(BaseModel):
+    """A bus point read (and, if writable, commanded) through one OPC UA variable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    point: str
+    node: str | None = Field(default=None, description="NodeId, e.g. ns=2;s=Plant.P1")
+    path: str | None = Field(default=None, description="browse path from Objects: 2:Plant/2:P1")
+    writable: bool = False
+    deadband: float | None = Field(
+        default=None, ge=0, description="absolute deadband (default: the adapter's)"
+    )
+    sampling_interval: float | None = Field(
+        default=None, ge=0, description="ms (default: the adapter's)"
+    )
+    method: str | None = Field(
+        default=None, description="NodeId of a method: commands call it instead of a Write"
+    )
+    method_object: str | None = Field(default=None, description="NodeId of the method's object")
+
+    @model_validator(mode="after")
+    def _check(self) -> ClientPoint:
+        if (self.node is None) == (self.path is None):
+            raise ValueError("give exactly one of node (a NodeId) and path (a browse path)")
+        if (self.method is None) != (self.method_object is None):
+            raise ValueError("give both method and method_object (NodeIds), or neither")
+        for node in (self.node, self.method, self.method_object):
+            if node is not None:
+                check_node_id(node)
+        if self.path is not None:
+            check_path(self.path)
+        return self
+
+    @property
+    def where(self) -> str:
+        """The node as configured (for messages)."""
+        return self.node if self.node is not None else f"path {self.path}"
+
+
+class OpcUaClientSettings(AdapterSettings, BackoffSettings):
+    """Settings of an `opcua-client` adapter: one session at a time to the first endpoint
+    that answers (in order), its security and credentials, subscription parameters and the
+    point bindings. `points_file` names a CSV list of bindings (same columns as `points`),
+    relative to the directory of the configuration file that names it."""
+
+    endpoints: list[str] = Field(min_length=1, description="opc.tcp:// URLs, tried in order")
+    security_policy: str | None = Field(default=None, description="e.g. Basic256Sha256")
+    security_mode: str = Field(default="SignAndEncrypt", description="Sign or SignAndEncrypt")
+    certificate: str | None = Field(default=None, description="our certificate (PEM/DER)")
+    private_key: str | None = Field(default=None, description="our private key (PEM)")
+    server_certificate: str | None = Field(default=None, description="the server's certificate")
+    username: str | None = None
+    password: str | None = None
+    publishing_interval: float = Field(default=100.0, gt=0, description="ms")
+    sampling_interval: float = Field(default=100.0, ge=0, description="ms")
+    deadband: float = Field(default=0.0, ge=0, description="absolute deadband (0: every change)")
+    queue_size: int = Field(
+        default=1, ge=1, le=10000, description="server-side values kept per monitored item"
+    )
+    max_notifications: int = Field(default=10000, ge=0, description="per publish (0: no limit)")
+    request_timeout: float = Field(default=10.0, gt=0, description="s")
+    watchdog_interval: float = Field(
+        default=10.0, ge=10.0, description="s between the session's liveness probes"
+    )
+    points: list[ClientPoint] = Field(default_factory=list)
+    points_file: str | None = None
+
+    _file_points: list[ClientPoint] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _load_and_check(self, info: ValidationInfo) -> OpcUaClientSettings:
+        if self.points_file:
+            self._file_points = load_points_csv(resolve_path(self.points_file, info), ClientPoint)
+        for url in self.endpoints:
+            if not url.startswith("opc.tcp://"):
+                raise ValueError(f"endpoint {url!r}: an OPC UA endpoint is opc.tcp://host:port")
+        if self.security_policy is not None:
+            if self.security_policy not in SECURITY_POLICIES:
+                known = ", ".join(SECURITY_POLICIES)
+                raise ValueError(f"security_policy {self.security_policy!r}: one of {known}")
+            if self.security_mode not in SECURITY_MODES:
+                raise ValueError(f"security_mode {self.security_mode!r}: Sign or SignAndEncrypt")
+            if not (self.certificate and self.private_key):
+                raise ValueError("a security_policy needs certificate and private_key")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        seen: set[str] = set()
+        twice: list[str] = []
+        for p in self.bindings:
+            (twice.append if p.point in seen else seen.add)(p.point)
+        if twice:
+            raise ValueError(f"points bound twice: {', '.join(sorted(set(twice))[:20])}")
+        return self
+
+    @property
+    def bindings(self) -> list[ClientPoint]:
+        """Every binding: the YAML `points` then the `points_file` rows."""
+        return [*self.points, *self._file_points]
+
+    @property
+    def security_string(self) -> str | None:
+        """asyncua's `Policy,Mode,certificate,private_key[,server_certificate]`, or None."""
+        if self.security_policy is None:
+            return None
+        parts = [self.security_policy, self.security_mode, self.certificate, self.private_key]
+        if self.server_certificate:
+            parts.append(self.server_certificate)
+        return ",".join(str(p) for p in parts)
+
+    def session_key(self) -> dict[str, Any]:
+        """Everything but the bindings: a change here needs a new session."""
+        return self.model_dump(exclude={"points", "points_file"})
+
+    def owned_points(self) -> set[str]:
+        return {p.point for p in self.bindings}
+
+    def check(self, points: Mapping[str, PointDef]) -> list[str]:
+        """Warnings about bindings that validate but do not fit their point: a deadband on a
+        state point is ignored (no deadband filter is asked for it)."""
+        return [
+            f"{p.point}: a deadband on a state point is ignored"
+            for p in self.bindings
+            if p.deadband and (d := points.get(p.point)) is not None and d.kind is PointKind.STATE
+        ]

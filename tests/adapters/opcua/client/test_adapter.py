@@ -1,0 +1,207 @@
+"""The opcua-client adapter against an asyncua server in another process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from adapters.opcua import status
+from adapters.opcua.client.adapter import OpcUaClientAdapter
+from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings
+from gateway.bus import CommandFailure, PointBus
+from gateway.points import PointDef, State, Validity
+from tests.support import eventually, free_port, running
+from tests.support.peers.opcua_server_peer import OpcUaServerPeer
+
+POINTS: list[dict[str, Any]] = [
+    {"point": "P1", "node": "ns=2;s=P1"},
+    {"point": "P2", "path": "2:Plant/2:P2", "kind": "discrete", "writable": True},
+    {"point": "S1", "node": "ns=2;s=S1", "kind": "state", "writable": True},
+    {"point": "W1", "node": "ns=2;s=W1", "writable": True},
+    {"point": "RO", "node": "ns=2;s=RO", "writable": True},
+]
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[OpcUaServerPeer]:
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client_on_bus(
+    endpoints: Sequence[str], points: Sequence[Mapping[str, Any]] = POINTS, **extra: Any
+) -> tuple[PointBus, OpcUaClientAdapter]:
+    """A bus whose points an opcua-client adapter owns (and takes commands for)."""
+    kinds = {p["point"]: p.get("kind", "real") for p in points}
+    bindings = [{k: v for k, v in p.items() if k != "kind"} for p in points]
+    settings = OpcUaClientSettings.model_validate(
+        {
+            "endpoints": list(endpoints),
+            "points": bindings,
+            "publishing_interval": 20,
+            "sampling_interval": 10,
+            "backoff_initial": 0.1,
+            "backoff_max": 0.5,
+            **extra,
+        }
+    )
+    bus = PointBus()
+    bus.add_owner("ua")
+    for point, kind in kinds.items():
+        bus.register(PointDef(id=point, kind=kind), "ua")
+    adapter = OpcUaClientAdapter("ua", settings, bus)
+    bus.add_owner("ua", adapter.on_command)
+    return bus, adapter
+
+
+def valid(bus: PointBus, point: str) -> bool:
+    return bus.get(point).quality.validity is Validity.VALID
+
+
+async def test_subscription_flow_with_source_time(peer: OpcUaServerPeer) -> None:
+    bus, adapter = client_on_bus([peer.url])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 12.5, source_time=1_700_000_000.25)
+        peer.set("P2", 5)
+        peer.set("S1", True)
+        await eventually(lambda: bus.get("P1").value == 12.5, 5, "P1 changed")
+        await eventually(lambda: bus.get("P2").value == 5 and bus.get("S1").value == State.ON)
+        pv = bus.get("P1")
+        assert pv.ts == pytest.approx(1_700_000_000.25)
+        assert pv.quality.validity is Validity.VALID and not pv.quality.timestamp_invalid
+        assert adapter.status()["batches"] >= 1
+
+
+async def test_quality_mapping_and_missing_source_time(peer: OpcUaServerPeer) -> None:
+    bus, adapter = client_on_bus([peer.url])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 1.0, status=status.UNCERTAIN_LAST_USABLE_VALUE)
+        await eventually(lambda: bus.get("P1").quality.validity is Validity.HELD, 5, "held")
+        peer.set("P1", 2.0, status=0x808C0000)  # BadSensorFailure
+        await eventually(lambda: bus.get("P1").quality.validity is Validity.NOT_VALID, 5, "bad")
+        peer.set("P1", 3.0, source_time=None)
+        await eventually(lambda: bus.get("P1").value == 3.0 and valid(bus, "P1"), 5, "good")
+        assert bus.get("P1").quality.timestamp_invalid
+
+
+async def test_writes_typed_and_refused(peer: OpcUaServerPeer) -> None:
+    bus, adapter = client_on_bus([peer.url])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("W1", 3.25)).ok
+        assert peer.get("W1") == 3.25
+        assert (await bus.command("P2", 4)).ok  # an Int32 node
+        assert peer.get("P2") == 4
+        assert (await bus.command("S1", State.OFF)).ok
+        assert peer.get("S1") is False
+        refused = await bus.command("RO", 1.0)  # read-only on the server
+        assert refused.failure is CommandFailure.NOT_PERMITTED, refused
+        assert peer.get("RO") == 7.0
+        not_writable = await bus.command("P1", 1.0)  # not writable in our settings
+        assert not_writable.failure is CommandFailure.NOT_PERMITTED
+
+
+async def test_unknown_nodes_are_not_valid_and_named(
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    points = [
+        *POINTS[:1],
+        {"point": "GONE", "node": "ns=2;s=NoSuchNode"},
+        {"point": "LOST", "path": "2:Plant/2:Nothing"},
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            peer.set("P1", 42.0)
+            await eventually(lambda: bus.get("P1").value == 42.0, 5, "P1 flows")
+    assert not valid(bus, "GONE") and not valid(bus, "LOST")
+    named = [r.getMessage() for r in caplog.records if "GONE" in r.getMessage()]
+    assert len(named) == 1 and "ns=2;s=NoSuchNode" in named[0]
+    assert any("LOST" in r.getMessage() and "Nothing" in r.getMessage() for r in caplog.records)
+    assert set(adapter.unknown) == {"GONE", "LOST"}
+
+
+async def test_failover_to_the_next_endpoint(peer: OpcUaServerPeer) -> None:
+    dead = f"opc.tcp://127.0.0.1:{free_port()}"
+    bus, adapter = client_on_bus([dead, peer.url])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 20, "session up on the second")
+        assert adapter.endpoint == peer.url
+        peer.set("P1", 77.0)
+        await eventually(lambda: bus.get("P1").value == 77.0, 5, "P1 through the second")
+
+
+async def test_server_restart_reconnects_and_resubscribes() -> None:
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1])
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 1.0)
+            await eventually(lambda: bus.get("P1").value == 1.0 and valid(bus, "P1"), 5)
+            server.stop()
+            await eventually(lambda: not valid(bus, "P1"), 5, "not valid once the server dies")
+            server.start()
+            await eventually(lambda: adapter.status()["connects"] == 2, 30, "reconnected")
+            server.set("P1", 2.0)
+            await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
+    finally:
+        server.stop()
+
+
+async def test_user_password() -> None:
+    server = OpcUaServerPeer(free_port(), "--user", "op:secret").start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1], username="op", password="secret")
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up with the user")
+            server.set("P1", 9.0)
+            await eventually(lambda: bus.get("P1").value == 9.0, 5)
+        _, refused = client_on_bus([server.url], POINTS[:1], username="op", password="wrong")
+        async with running(refused):
+            await eventually(lambda: refused.last_error is not None, 15, "refused")
+            assert refused.state != "up"
+    finally:
+        server.stop()
+
+
+async def test_new_bindings_apply_in_place(peer: OpcUaServerPeer) -> None:
+    bus, adapter = client_on_bus([peer.url], POINTS[:1])
+    bus.register(PointDef(id="W1"), "ua")
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        settings = adapter.opc_settings
+        w1 = ClientPoint(point="W1", node="ns=2;s=W1")
+        assert adapter.reconfigure(settings.model_copy(update={"points": [*settings.points, w1]}))
+        peer.set("W1", 5.5)
+        await eventually(lambda: bus.get("W1").value == 5.5, 5, "the new binding flows")
+        assert adapter.reconfigure(settings.model_copy(update={"points": [w1]}))
+        await eventually(lambda: adapter.status()["points"] == 1, 5, "P1's item deleted")
+        peer.set("P1", 123.0)
+        peer.set("W1", 6.5)
+        await eventually(lambda: bus.get("W1").value == 6.5, 5, "W1 still flows")
+        assert bus.get("P1").value != 123.0
+        assert adapter.status()["connects"] == 1  # the same session throughout
+        moved = settings.model_copy(update={"endpoints": [peer.url, peer.url]})
+        assert not adapter.reconfigure(moved)  # a new session: the runtime restarts it
+
+
+async def test_commands_as_method_calls(peer: OpcUaServerPeer) -> None:
+    method = {"method": "ns=2;s=SetW1", "method_object": "ns=2;s=Plant", "writable": True}
+    bus, adapter = client_on_bus([peer.url], [{"point": "W1", "node": "ns=2;s=W1", **method}])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("W1", 8.0)).ok
+        assert peer.get("W1") == 8.0
+        refused = await bus.command("W1", -1.0)  # the method answers BadOutOfRange
+        assert refused.failure is CommandFailure.INVALID_VALUE, refused
+        assert peer.get("W1") == 8.0

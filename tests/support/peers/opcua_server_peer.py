@@ -1,0 +1,210 @@
+"""The OPC UA peer for the client tests and benchmark: an asyncua server in its own process.
+
+Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
+serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
+(Double) - all writable - RO (Double, read-only) and the method SetW1 (one Double: W1 takes
+it; a negative one is refused with BadOutOfRange); `--bench N` adds N Double variables
+B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
+(anonymous sessions are refused). It prints `{"ready": PORT}` once serving and takes JSON
+commands on stdin, one per line, answering one JSON line each:
+
+    {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
+    {"op": "get", "name": "W1"}                                -> {"value": ...}
+    {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
+
+It exits when stdin closes. It uses asyncua only and imports nothing from the gateway or the
+tests. `OpcUaServerPeer` is the asyncio handle the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import select
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__)
+NAMESPACE = "urn:iccp-gateway:tests:opcua-peer"
+TYPES = {"P1": "Double", "P2": "Int32", "S1": "Boolean", "W1": "Double", "RO": "Double"}
+INITIAL = {"P1": 0.0, "P2": 0, "S1": False, "W1": 0.0, "RO": 7.0}
+
+
+class OpcUaServerPeer:
+    """A running peer process: start it, send it commands (blocking, bounded), kill it.
+
+    The handle is synchronous so that one server can serve a whole test module (its start
+    takes seconds); each command is answered within milliseconds.
+    """
+
+    def __init__(self, port: int, *args: str) -> None:
+        self.port = port
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"opc.tcp://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> OpcUaServerPeer:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(self.port), *self.args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        ready = self._reply(timeout)
+        assert ready.get("ready") == self.port, ready
+        return self
+
+    def call(self, op: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        return self._reply(timeout)
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError("the OPC UA peer exited or did not answer in time")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def set(self, name: str, value: Any, **args: Any) -> None:
+        self.call("set", name=name, value=value, **args)
+
+    def get(self, name: str) -> Any:
+        return self.call("get", name=name)["value"]
+
+    def stop(self) -> None:
+        """Kill the process (a server that vanishes, as a crash would) and reap it."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+# -- the script -------------------------------------------------------------------------------
+
+
+async def _serve(port: int, user: str | None, bench: int) -> None:
+    from asyncua import Server, ua
+    from asyncua.crypto.permission_rules import User, UserRole
+
+    class _Users:
+        def get_user(
+            self, iserver: Any, username: Any = None, password: Any = None, certificate: Any = None
+        ) -> Any:
+            if user is None or f"{username}:{password}" == user:
+                return User(role=UserRole.User)
+            return None
+
+    server = Server(user_manager=_Users())  # type: ignore[arg-type]
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}")
+    if user is not None:
+        server.set_security_IDs(["Username"])
+    ns = await server.register_namespace(NAMESPACE)
+    plant = await server.nodes.objects.add_folder(
+        ua.NodeId("Plant", ns), ua.QualifiedName("Plant", ns)
+    )
+    nodes: dict[str, ua.NodeId] = {}
+    for name, kind in TYPES.items():
+        vt = getattr(ua.VariantType, kind)
+        var = await plant.add_variable(
+            ua.NodeId(name, ns), ua.QualifiedName(name, ns), ua.Variant(INITIAL[name], vt)
+        )
+        if name != "RO":
+            await var.set_writable()
+        nodes[name] = var.nodeid
+
+    async def _set_w1(parent: Any, value: Any) -> Any:
+        if value.Value < 0:
+            return ua.StatusCode(ua.StatusCodes.BadOutOfRange)
+        await server.write_attribute_value(
+            nodes["W1"], ua.DataValue(ua.Variant(value.Value, ua.VariantType.Double))
+        )
+        return []
+
+    await plant.add_method(
+        ua.NodeId("SetW1", ns), ua.QualifiedName("SetW1", ns), _set_w1, [ua.VariantType.Double], []
+    )
+    bench_ids: list[ua.NodeId] = []
+    for start in range(0, bench, 100):
+        folder = await server.nodes.objects.add_folder(ns, f"Bench{start // 100}")
+        for n in range(start, min(start + 100, bench)):
+            var = await folder.add_variable(
+                ua.NodeId(f"B{n}", ns),
+                ua.QualifiedName(f"B{n}", ns),
+                ua.Variant(0.0, ua.VariantType.Double),
+            )
+            bench_ids.append(var.nodeid)
+    async with server:
+        print(json.dumps({"ready": port}), flush=True)
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            cmd = json.loads(line)
+            op = cmd["op"]
+            reply: dict[str, Any] = {}
+            if op == "set":
+                name = cmd["name"]
+                vt = getattr(ua.VariantType, TYPES[name])
+                ts = cmd.get("source_time", time.time())
+                dv = ua.DataValue(
+                    ua.Variant(cmd["value"], vt),
+                    StatusCode=ua.StatusCode(cmd.get("status", 0)),
+                    SourceTimestamp=None if ts is None else datetime.fromtimestamp(ts, UTC),
+                    ServerTimestamp=datetime.now(UTC),
+                )
+                await server.write_attribute_value(nodes[name], dv)
+            elif op == "get":
+                reply["value"] = await server.get_node(nodes[cmd["name"]]).read_value()
+            elif op == "churn":
+                writes = 0
+                value = 0.0
+                deadline = time.monotonic() + float(cmd["seconds"])
+                while time.monotonic() < deadline:
+                    value += 1.0
+                    stamp = datetime.now(UTC)
+                    for n, nodeid in enumerate(bench_ids, 1):
+                        dv = ua.DataValue(
+                            ua.Variant(value, ua.VariantType.Double),
+                            SourceTimestamp=stamp,
+                            ServerTimestamp=stamp,
+                        )
+                        await server.write_attribute_value(nodeid, dv)
+                        if n % 100 == 0:
+                            await asyncio.sleep(0)  # let the publish responses out
+                    writes += len(bench_ids)
+                    await asyncio.sleep(0)
+                reply["writes"] = writes
+            print(json.dumps(reply), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--user")
+    parser.add_argument("--bench", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(_serve(args.port, args.user, args.bench))
+
+
+if __name__ == "__main__":
+    main()
