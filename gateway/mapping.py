@@ -75,6 +75,29 @@ OFF_ON = StateTable({0: State.OFF, 1: State.ON})
 """The usual single-bit status: 0 off/open, 1 on/closed."""
 
 
+def state_name(value: object) -> object:
+    """A configured state name in lower case; YAML 1.1 reads a bare on/off as a boolean."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def parse_states(value: object) -> object:
+    """A configured state table: `{0: off, 1: on}` or the CSV form `0:off;1:on`, names in any
+    case (for a pydantic `mode="before"` validator; the model checks the names)."""
+    if isinstance(value, str):
+        table: dict[str, str] = {}
+        for pair in (p for p in value.replace(",", ";").split(";") if p.strip()):
+            code, sep, name = pair.partition(":")
+            if not sep:
+                raise ValueError(f"state entry {pair.strip()!r} is not code:name")
+            table[code.strip()] = name.strip()
+        value = table
+    if isinstance(value, dict):
+        return {k: state_name(v) for k, v in value.items()}
+    return value
+
+
 QualityHook = Callable[[object], Quality]
 """Turns a source's own quality indication (a flag word, a status string...) into Quality."""
 

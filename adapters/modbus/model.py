@@ -29,27 +29,12 @@ from adapters.modbus.codec import (
     WordOrder,
 )
 from gateway.backoff import BackoffSettings
-from gateway.mapping import OFF_ON, StateTable
+from gateway.mapping import OFF_ON, StateTable, parse_states, state_name
 from gateway.pointfiles import load_points_csv, resolve_path
 from gateway.points import State
 from gateway.registry import AdapterSettings
 
 StateName = Literal["between", "off", "on", "invalid"]
-
-
-def _parse_states(value: Any) -> Any:
-    """Accept `{0: off, 1: on}` or the CSV form `0:off;1:on`, names in any case."""
-    if isinstance(value, str):
-        pairs = [p for p in value.replace(",", ";").split(";") if p.strip()]
-        value = {}
-        for pair in pairs:
-            code, sep, name = pair.partition(":")
-            if not sep:
-                raise ValueError(f"state entry {pair.strip()!r} is not code:name")
-            value[code.strip()] = name.strip()
-    if isinstance(value, dict):
-        return {k: v.lower() if isinstance(v, str) else v for k, v in value.items()}
-    return value
 
 
 class _Layout(BaseModel):
@@ -73,12 +58,12 @@ class _Layout(BaseModel):
     @field_validator("states", mode="before")
     @classmethod
     def _states(cls, value: Any) -> Any:
-        return _parse_states(value)
+        return parse_states(value)
 
     @field_validator("normal", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
+        return state_name(value)
 
     @model_validator(mode="after")
     def _check_layout(self) -> _Layout:

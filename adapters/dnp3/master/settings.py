@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 
 from adapters.dnp3.flags import PointType
 from gateway.backoff import BackoffSettings
-from gateway.mapping import StateTable
+from gateway.mapping import StateTable, parse_states, state_name
 from gateway.pointfiles import load_points_csv, resolve_path
 from gateway.points import PointDef, PointKind, State
 from gateway.registry import AdapterSettings
@@ -67,22 +67,6 @@ _OUTPUT_VARIATION = {
 }
 
 
-def _state_name(value: Any) -> Any:
-    """A state name in any case; YAML 1.1 reads a bare on/off as a boolean."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _parse_states(value: Any) -> Any:
-    """Accept `{0: off, 1: on}` or the CSV form `0:off;1:on`, names in any case."""
-    if isinstance(value, str):
-        value = dict(pair.split(":", 1) for pair in value.replace(",", ";").split(";") if pair)
-    if isinstance(value, dict):
-        return {int(str(k).strip()): _state_name(v) for k, v in value.items()}
-    return value
-
-
 class MasterPoint(BaseModel):
     """A point read (and, for outputs, commanded) by a `dnp3-master` adapter."""
 
@@ -117,10 +101,10 @@ class MasterPoint(BaseModel):
         if isinstance(data, dict):
             data = dict(data)
             if "states" in data:
-                data["states"] = _parse_states(data["states"])
+                data["states"] = parse_states(data["states"])
             for key in ("normal", "pulse_state"):
                 if key in data:
-                    data[key] = _state_name(data[key])
+                    data[key] = state_name(data[key])
             for key in ("type", "control", "operation", "output"):
                 if isinstance(data.get(key), str):
                     data[key] = data[key].strip().lower()
