@@ -47,7 +47,6 @@ from adapters.dnp3.objects import ControlEcho, decode_body
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.logs import Throttle
-from gateway.mapping import usage_of
 from gateway.points import PointDef, now
 from gateway.registry import AdapterSettings
 
@@ -517,13 +516,10 @@ class OutstationLink:
     def _objects(self, binding: MasterPoint, value: Value) -> bytes:
         if binding.type is PointType.BINARY_OUTPUT:
             return requests.crob_objects(binding.index, requests.crob_for(binding, value))
-        slot = self.map.slot(binding.type, binding.index)
-        defn_linear = usage_of(self.bus.definition(binding.point))
-        a = defn_linear.a * binding.scale
-        b = defn_linear.a * binding.offset + defn_linear.b
-        if slot is None or a == 0:
+        slot = self.map.slot(binding.type, binding.index)  # its a * raw + b, computed once
+        if slot is None or slot.a == 0:
             raise CommandError(CommandFailure.NOT_PERMITTED, f"{binding.point}: no raw value")
-        raw = (float(value) - b) / a
+        raw = (float(value) - slot.b) / slot.a
         return requests.analog_output_objects(binding.index, binding.output.variation, raw)
 
     async def _control(self, function: FunctionCode, objects: bytes, binding: MasterPoint) -> None:
