@@ -93,6 +93,20 @@ async def running(adapter: _Runnable) -> AsyncIterator[asyncio.Task[Any]]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def end_process(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    """End a peer run with a stdin pipe: close its stdin (its cue to exit), wait up to
+    ``grace`` seconds, then kill it."""
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        proc.stdin.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace):
+            await proc.wait()
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
 def find_program(name: str) -> str | None:
     """The path of program ``name`` on PATH or in the sbin directories, or None."""
     search = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])

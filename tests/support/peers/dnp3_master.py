@@ -4,13 +4,12 @@ yadnp3 in a subprocess): start it against an outstation, scan, operate, stop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import sys
 from typing import Any
 
-from tests.support import REQUIRE_PEERS
+from tests.support import REQUIRE_PEERS, end_process
 from tests.support.peers.dnp3_master_peer import SCRIPT
 
 Point = dict[str, Any]
@@ -101,13 +100,7 @@ class Dnp3MasterPeer:
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 5)
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await end_process(self.proc)
         self.proc = None
 
 

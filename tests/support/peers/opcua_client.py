@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support import end_process
+
 SCRIPT = Path(__file__).with_name("opcua_client_peer.py")
 LINE_LIMIT = 64 * 1024 * 1024
 
@@ -57,13 +59,7 @@ class OpcuaClientPeer:
         """Close its stdin, and kill it if it has not ended within 5 s."""
         if self.proc is None:
             return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 5)
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await end_process(self.proc)
 
 
 @contextlib.asynccontextmanager

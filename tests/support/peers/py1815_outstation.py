@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port
+from tests.support import end_process, free_port
 
 PEER_SCRIPT = Path(__file__).with_name("py1815_outstation_peer.py")
 START_TIMEOUT = 20.0
@@ -90,9 +90,4 @@ async def py1815_outstation(
             assert process.stdin is not None
             process.stdin.write(b'{"op": "stop"}\n')
             await process.stdin.drain()
-        try:
-            async with asyncio.timeout(5):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await end_process(process)
