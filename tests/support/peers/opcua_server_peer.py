@@ -11,6 +11,7 @@ commands on stdin, one per line, answering one JSON line each:
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
+    {"op": "drop_sessions"}  -> {"dropped": n}  (sessions closed server-side, sockets left open)
 
 It exits when stdin closes. It uses asyncua only and imports nothing from the gateway or the
 tests. `OpcUaServerPeer` is the asyncio handle the tests use.
@@ -193,6 +194,13 @@ async def _serve(port: int, user: str | None, bench: int) -> None:
                     writes += len(bench_ids)
                     await asyncio.sleep(0)
                 reply["writes"] = writes
+            elif op == "drop_sessions":
+                # What a server does when a session times out under load: the session and
+                # its subscriptions go, the TCP connection stays.
+                sessions = list(server.iserver._external_sessions.values())
+                for session in sessions:
+                    await session.close_session()
+                reply["dropped"] = len(sessions)
             print(json.dumps(reply), flush=True)
 
 

@@ -158,6 +158,23 @@ async def test_server_restart_reconnects_and_resubscribes() -> None:
         server.stop()
 
 
+async def test_a_session_closed_by_the_server_on_an_open_socket_is_seen_and_renewed() -> None:
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1])
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 1.0)
+            await eventually(lambda: bus.get("P1").value == 1.0 and valid(bus, "P1"), 5)
+            assert server.call("drop_sessions") == {"dropped": 1}
+            await eventually(lambda: not valid(bus, "P1"), 20, "not valid once the session goes")
+            await eventually(lambda: adapter.status()["connects"] == 2, 30, "a new session")
+            server.set("P1", 2.0)
+            await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
+    finally:
+        server.stop()
+
+
 async def test_user_password() -> None:
     server = OpcUaServerPeer(free_port(), "--user", "op:secret").start()
     try:
