@@ -290,7 +290,7 @@ class OpcuaServerAdapter(Adapter):
         server.set_endpoint(f"opc.tcp://{s.host}:{s.port}/")
         server.set_server_name(f"iccp-gateway {self.name}")
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        tokens: list[type] = [ua.UserNameIdentityToken]
+        tokens: list[type] = [ua.UserNameIdentityToken] if s.users else []
         if s.anonymous != "none":
             tokens.append(ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)

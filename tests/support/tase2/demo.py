@@ -34,11 +34,16 @@ TAP2_POS_OFFSET = -17
 
 
 def on_ports(
-    raw: dict[str, Any], iccp_port: int, plant_port: int, rtu_port: int | None = None
+    raw: dict[str, Any],
+    iccp_port: int,
+    plant_port: int,
+    rtu_port: int | None = None,
+    dcs_port: int | None = None,
 ) -> dict[str, Any]:
-    """The parsed demo configuration ``raw`` moved to the given ICCP, Modbus plant and DNP3
-    RTU ports (the RTU on a free port unless given)."""
+    """The parsed demo configuration ``raw`` moved to the given ICCP, Modbus plant, DNP3
+    RTU and OPC UA DCS ports (the RTU and the DCS on free ports unless given)."""
     rtu_port = free_port() if rtu_port is None else rtu_port
+    dcs_port = free_port() if dcs_port is None else dcs_port
     for adapter in raw["adapters"]:
         if adapter["type"] == "dnp3-outstation":
             adapter["port"] = rtu_port
@@ -50,6 +55,10 @@ def on_ports(
         elif adapter["type"] == "modbus-client":
             for device in adapter["devices"]:
                 device["port"] = plant_port
+        elif adapter["type"] == "opcua-server":
+            adapter["port"] = dcs_port
+        elif adapter["type"] == "opcua-client":
+            adapter["endpoints"] = [f"opc.tcp://127.0.0.1:{dcs_port}"]
         elif adapter["type"] == "tase2-server":
             adapter["port"] = iccp_port
     return raw
