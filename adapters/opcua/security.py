@@ -168,13 +168,16 @@ def ensure_self_signed(directory: Path, stem: str, application_uri: str, name: s
     """The server certificate `<directory>/<stem>.der` and key `<stem>.key.pem`: reused when
     they exist, belong together, carry `application_uri` and are valid; else (re)generated,
     self-signed, with the host's name as DNS name. The key file is readable by its owner only.
-    Raises OSError when the directory cannot be written, ValueError for an unreadable file."""
+    Raises OSError when the directory cannot be written."""
     cert_path = directory / f"{stem}.der"
     key_path = directory / f"{stem}.key.pem"
     reason = "none was there"
     if cert_path.exists() and key_path.exists():
-        cert = read_certificate(cert_path)
-        key = read_private_key(key_path)
+        try:
+            cert = read_certificate(cert_path)
+            key = read_private_key(key_path)
+        except ValueError as exc:
+            return _generate(cert_path, key_path, application_uri, name, str(exc))
         now = datetime.datetime.now(datetime.UTC)
         if cert.public_key() != key.public_key():
             reason = "the key did not match it"
@@ -186,7 +189,13 @@ def ensure_self_signed(directory: Path, stem: str, application_uri: str, name: s
             reason = "it had expired"
         else:
             return SelfSigned(cert_path, key_path, False, "")
-    directory.mkdir(parents=True, exist_ok=True)
+    return _generate(cert_path, key_path, application_uri, name, reason)
+
+
+def _generate(
+    cert_path: Path, key_path: Path, application_uri: str, name: str, reason: str
+) -> SelfSigned:
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
     key = cert_gen.generate_private_key()
     host = socket.gethostname()
     names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(application_uri)]

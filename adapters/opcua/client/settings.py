@@ -265,8 +265,11 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
         return [*self.points, *self._file_points]
 
     def session_key(self) -> dict[str, Any]:
-        """Everything but the bindings: a change here needs a new session."""
-        return self.model_dump(exclude={"points", "points_file"})
+        """Everything but the bindings, and the certificates as read (a file replaced under
+        the same name counts): a change here needs a new session."""
+        key = self.model_dump(exclude={"points", "points_file"})
+        key["certificates_read"] = (self._server_der, tuple(self._trusted))
+        return key
 
     def owned_points(self) -> set[str]:
         return {p.point for p in self.bindings}

@@ -401,12 +401,16 @@ class OpcuaServerAdapter(Adapter):
                 cert_path = pathlib.Path(s.certificate)
                 key_path = pathlib.Path(s.private_key)
             else:
-                made = ensure_self_signed(
-                    pathlib.Path(s.certificate_dir or "."),
-                    f"{self.name}",
-                    uri,
-                    f"iccp-gateway {self.name}",
-                )
+                directory = pathlib.Path(s.certificate_dir or ".")
+                try:
+                    made = ensure_self_signed(
+                        directory, self.name, uri, f"iccp-gateway {self.name}"
+                    )
+                except OSError as exc:
+                    raise OSError(
+                        f"cannot keep the server certificate in certificate_dir {directory}: "
+                        f"{exc.strerror or exc}"
+                    ) from None
                 cert_path, key_path = made.cert_path, made.key_path
                 if made.created:
                     log.warning(

@@ -2,6 +2,7 @@
 client certificates checked against the trusted ones, and users by certificate - against an
 asyncua client in another process (tests/support/peers/opcua_client_peer.py)."""
 
+import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.opcua import status
-from adapters.opcua.security import application_uris, read_certificate
+from adapters.opcua.security import application_uris, ensure_self_signed, read_certificate
 from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef
@@ -296,3 +297,37 @@ def test_paths_are_relative_to_the_configuration_and_trust_changes_in_place(tmp_
     assert adapter.reconfigure(more)  # the trust list changes without a restart
     moved = more.model_copy(update={"security_policies": ["none", SECURE]})
     assert not adapter.reconfigure(moved)  # endpoints need a restart
+
+
+def test_a_generated_certificate_is_made_again_when_it_no_longer_fits(tmp_path):
+    first = ensure_self_signed(tmp_path, "scada", "urn:a", "iccp-gateway scada")
+    again = ensure_self_signed(tmp_path, "scada", "urn:a", "iccp-gateway scada")
+    moved = ensure_self_signed(tmp_path, "scada", "urn:b", "iccp-gateway scada")
+    (tmp_path / "scada.der").write_bytes(b"garbage")
+    broken = ensure_self_signed(tmp_path, "scada", "urn:b", "iccp-gateway scada")
+    assert (first.created, again.created, moved.created, broken.created) == (
+        True,
+        False,
+        True,
+        True,
+    )
+    assert "another application URI (urn:a)" in moved.reason
+    assert "not a PEM or DER" in broken.reason
+    assert application_uris(read_certificate(broken.cert_path)) == ["urn:b"]
+
+
+async def test_a_certificate_dir_that_cannot_be_written_is_a_clear_error(tmp_path):
+    client = self_signed(tmp_path / "client", "client", CLIENT_URI, CLIENT)
+    (tmp_path / "file").write_text("not a directory")
+    settings = OpcuaServerSettings.model_validate(
+        {
+            "port": free_port(),
+            "security_policies": [SECURE],
+            "trusted_certificates": [str(client.cert_path)],
+            "certificate_dir": str(tmp_path / "file" / "pki"),
+        }
+    )
+    bus, _ = _bus()
+    adapter = OpcuaServerAdapter("scada", settings, bus)
+    with pytest.raises(OSError, match="cannot keep the server certificate in certificate_dir"):
+        await asyncio.wait_for(adapter.run(), 30)
