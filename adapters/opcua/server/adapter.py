@@ -36,6 +36,7 @@ from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.status_codes import StatusCodes
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua import status
@@ -151,13 +152,18 @@ class _ClientCertificates:
     application URI the client announces and be trusted; else a ServiceError with the status
     OPC UA defines, and one log line naming the certificate."""
 
-    def __init__(self, name: str, trust: TrustList) -> None:
+    def __init__(self, name: str, trust: TrustList, users: set[bytes]) -> None:
         self.name = name
         self.trust = trust
+        self.users = users
+        """User certificates: asyncua's client sends its user certificate as the client's
+        over a channel without security; the X509 token it signs is checked afterwards."""
         self.refused = 0
         self._throttle = Throttle(max_kinds=256)
 
     async def __call__(self, cert: x509.Certificate, client: ua.ApplicationDescription) -> None:
+        if cert.public_bytes(serialization.Encoding.DER) in self.users:
+            return
         uri = client.ApplicationUri
         why = self.trust.why_not(cert)
         code = StatusCodes.BadCertificateUntrusted
@@ -194,7 +200,11 @@ class OpcuaServerAdapter(Adapter):
         self._server: Server | None = None
         self._idx = 0
         self._users = _Users(self.settings)
-        self._clients = _ClientCertificates(name, TrustList(self.settings.trusted))
+        self._clients = _ClientCertificates(
+            name,
+            TrustList(self.settings.trusted),
+            {u.certificate_der for u in self.settings.users if u.certificate},
+        )
         self._plan = FolderPlan(self.settings.max_per_folder)
         self._served: dict[str, Served] = {}
         self._by_nodeid: dict[ua.NodeId, Served] = {}

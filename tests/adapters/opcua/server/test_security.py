@@ -190,7 +190,7 @@ async def test_users_by_certificate(tmp_path):
     unknown = self_signed(tmp_path / "nobody", "nobody", None, USER)
     bus, field = _bus()
     options = {
-        "security_policies": [SECURE],
+        "security_policies": ["none", SECURE],
         "trusted_certificates": [str(app.cert_path)],
         "certificate_dir": str(tmp_path / "pki"),
         "anonymous": "none",
@@ -216,12 +216,14 @@ async def test_users_by_certificate(tmp_path):
             (read,) = (await view.call("read", nodes=["ns=2;s=G1_MW"]))["values"]
         async with opcua_client(url, "legacy", "secret", **channel) as legacy:
             by_name = await legacy.call("write", node="ns=2;s=G1_TAP", value=9, type="Int32")
+        async with opcua_client(url, **as_user(operator)) as plain:  # on the none endpoint
+            unsigned = await plain.call("write", node="ns=2;s=G1_TAP", value=10, type="Int32")
         stranger = await _refused(url, **channel, **as_user(unknown))
         anonymous = await _refused(url, **channel)
-    assert ok["status"] == 0 and by_name["status"] == 0
+    assert ok["status"] == by_name["status"] == unsigned["status"] == 0
     assert denied["status"] == status.BAD_USER_ACCESS_DENIED
     assert read["value"] == 42.5
-    assert field.commands == [("G1_TAP", 7), ("G1_TAP", 9)]
+    assert field.commands == [("G1_TAP", 7), ("G1_TAP", 9), ("G1_TAP", 10)]
     assert "BadUserAccessDenied" in stranger.get("error", ""), stranger
     assert "error" in anonymous, anonymous
 
