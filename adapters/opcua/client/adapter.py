@@ -23,17 +23,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import Subscription
+from asyncua.common.utils import ServiceError
+from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
+from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
@@ -78,6 +84,13 @@ class Slot:
     variant: ua.VariantType | None
     handle: int = 0
     server_handle: int = 0
+
+
+def _first_certificate(data: bytes) -> bytes:
+    """The first DER certificate of a chain (a server may send its chain after its own)."""
+    if len(data) < 4 or data[0] != 0x30 or data[1] != 0x82:
+        return data
+    return data[: 4 + int.from_bytes(data[2:4], "big")]
 
 
 def _variant_of(datatype: Any) -> ua.VariantType | None:
@@ -214,6 +227,7 @@ class OpcUaClientAdapter(Adapter):
         self._client: Client | None = None
         self._session: Session | None = None
         self._down_log = Throttle()
+        self._unchecked_log = Throttle()
         self._attempts = 0
         self._rebind = asyncio.Event()
         self._handles = 0
@@ -267,8 +281,6 @@ class OpcUaClientAdapter(Adapter):
         if s.username is not None:
             client.set_user(s.username)
             client.set_password(s.password or "")
-        if s.security_string is not None:
-            await client.set_security_string(s.security_string)
         lost = asyncio.Event()
         session = Session(self.name, self.bus, lost)
 
@@ -278,7 +290,11 @@ class OpcUaClientAdapter(Adapter):
         client.connection_lost_callback = _lost
         try:
             async with asyncio.timeout(s.request_timeout):
-                await client.connect(auto_reconnect=False)
+                await self._secure(client, url)
+                try:
+                    await client.connect(auto_reconnect=False)
+                except UaError as exc:
+                    raise SessionLost(self._refusal(exc)) from None
             self._client = client
             sub = await self._subscription(client, session)
             await self._bind(client, sub, session)
@@ -305,6 +321,102 @@ class OpcUaClientAdapter(Adapter):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await client.disconnect()
+
+    async def _secure(self, client: Client, url: str) -> None:
+        """Our application URI, user certificate and, with a security policy, the secure
+        channel: the server's endpoint for it found (GetEndpoints on an open channel) and its
+        certificate checked against `server_certificate` / `trusted_certificates`."""
+        s = self.opc_settings
+        if s.user_certificate is not None and s.user_private_key is not None:
+            await client.load_client_certificate(s.user_certificate)
+            await client.load_private_key(Path(s.user_private_key))
+        if s.security_policy is None or s.certificate is None or s.private_key is None:
+            return
+        client.application_uri = s.client_uri or client.application_uri
+        policy = getattr(security_policies, f"SecurityPolicy{s.security_policy}")
+        mode = getattr(ua.MessageSecurityMode, s.security_mode)
+        endpoints = await client.connect_and_get_server_endpoints()
+        chosen = [
+            e for e in endpoints if e.SecurityPolicyUri == policy.URI and e.SecurityMode == mode
+        ]
+        if not chosen:
+            offered = sorted(
+                {
+                    f"{e.SecurityPolicyUri.rpartition('#')[2]}/{e.SecurityMode.name}"
+                    for e in endpoints
+                }
+            )
+            raise SessionLost(
+                f"the server has no {s.security_policy}/{s.security_mode} endpoint "
+                f"(it offers {', '.join(offered) or 'none'})"
+            )
+        presented = chosen[0].ServerCertificate or b""
+        try:
+            cert = x509.load_der_x509_certificate(_first_certificate(presented))
+        except ValueError:
+            raise SessionLost("the server's endpoint carries no readable certificate") from None
+        self._check_server(cert)
+        await client.set_security(
+            policy,
+            s.certificate,
+            s.private_key,
+            server_certificate=cert.public_bytes(serialization.Encoding.DER),
+            mode=mode,
+        )
+
+    def _check_server(self, cert: x509.Certificate) -> None:
+        """SessionLost unless the server's certificate is the one configured or trusted."""
+        s = self.opc_settings
+        der = cert.public_bytes(serialization.Encoding.DER)
+        if s.server_der is not None:
+            if der != s.server_der:
+                pinned = x509.load_der_x509_certificate(s.server_der)
+                raise SessionLost(
+                    f"the server presents certificate {describe(cert)}, not server_certificate "
+                    f"{s.server_certificate} ({describe(pinned)}): a wrong server, or its "
+                    "certificate was renewed (then give the new one)"
+                )
+            return
+        if s.trusted_certificates:
+            why = TrustList(s.trusted).why_not(cert)
+            if why is not None:
+                raise SessionLost(
+                    f"the server's certificate {describe(cert)} is not trusted: {why}"
+                )
+            return
+        if self._unchecked_log.count("unchecked") == 1:
+            log.warning(
+                "opcua-client %s: the server's certificate %s is not checked: give "
+                "server_certificate or trusted_certificates",
+                self.name,
+                describe(cert),
+            )
+
+    def _refusal(self, exc: Exception) -> str:
+        """What a refused connect means and what to fix, from the server's StatusCode."""
+        s = self.opc_settings
+        code = exc.code if isinstance(exc, (UaStatusCodeError, ServiceError)) else None
+        name = ua.StatusCode(ua.UInt32(code)).name if code is not None else str(exc)
+        ours = f"our certificate {s.certificate}"
+        hints = {
+            "BadCertificateUntrusted": f"the server does not trust {ours}: add it (or its CA) "
+            "to the server's trusted certificates",
+            "BadSecurityChecksFailed": f"the server refused {ours} or the secure channel: "
+            "check that it trusts our certificate",
+            "BadCertificateUriInvalid": f"the server refuses {ours}: the application URI "
+            f"{s.client_uri} must match the one in its subjectAltName",
+            "BadCertificateTimeInvalid": f"{ours} is expired or not yet valid",
+            "BadCertificateUseNotAllowed": f"{ours} lacks the key usages OPC UA needs "
+            "(digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, clientAuth)",
+            "BadUserAccessDenied": "the server refused the user "
+            + (f"certificate {s.user_certificate}" if s.user_certificate else f"{s.username!r}"),
+            "BadIdentityTokenRejected": "the server does not accept this kind of login "
+            "(anonymous, username or user certificate)",
+            "BadIdentityTokenInvalid": "the server could not check the login (a user "
+            "certificate needs a security_policy, or the user key does not match)",
+        }
+        hint = hints.get(name)
+        return f"{hint} ({name})" if hint else f"the server refused the session: {name}"
 
     async def _bind(self, client: Client, sub: _BatchSubscription, session: Session) -> None:
         """Make the monitored items match the bindings: items of removed or changed bindings

@@ -12,16 +12,44 @@ Each monitored item has a server-side queue of `queue_size` values (1: the lates
 which is what a point bus holds); on the client side every publish response is applied to the
 bus as it arrives, so there is no client queue to overflow (asyncua's iterator queue of 1000
 that drops the oldest is not used).
+
+Security: `security_policy` and `security_mode` choose the server's endpoint; `certificate`
+and `private_key` are our application instance certificate and its key. OPC UA servers check
+that the application URI we announce is in that certificate's subjectAltName: it is taken
+from there (`application_uri` only chooses among several). The server's certificate is
+checked against `server_certificate` (that very certificate) and/or `trusted_certificates`
+(it, or the CA that issued it; files or directories). `user_certificate` and
+`user_private_key` log in with a user certificate instead of a name and password. The files
+are relative to the configuration file's directory and are read and checked here, so a
+missing or bad one fails the configuration naming it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from adapters.opcua.security import (
+    application_uris,
+    check_pair,
+    read_certificate,
+    read_certificates,
+    read_private_key,
+)
 from gateway.backoff import BackoffSettings
 from gateway.pointfiles import load_points_csv, resolve_path
 from gateway.points import PointDef, PointKind
@@ -113,10 +141,18 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
     security_policy: str | None = Field(default=None, description="e.g. Basic256Sha256")
     security_mode: str = Field(default="SignAndEncrypt", description="Sign or SignAndEncrypt")
     certificate: str | None = Field(default=None, description="our certificate (PEM/DER)")
-    private_key: str | None = Field(default=None, description="our private key (PEM)")
+    private_key: str | None = Field(default=None, description="our private key (PEM/DER)")
+    application_uri: str | None = Field(
+        default=None, description="ours (default: the URI in our certificate's subjectAltName)"
+    )
     server_certificate: str | None = Field(default=None, description="the server's certificate")
+    trusted_certificates: list[str] = Field(
+        default_factory=list, description="server certificates or their CAs (files or dirs)"
+    )
     username: str | None = None
     password: str | None = None
+    user_certificate: str | None = Field(default=None, description="log in with this (PEM/DER)")
+    user_private_key: str | None = Field(default=None, description="the user certificate's key")
     publishing_interval: float = Field(default=100.0, gt=0, description="ms")
     sampling_interval: float = Field(default=100.0, ge=0, description="ms")
     deadband: float = Field(default=0.0, ge=0, description="absolute deadband (0: every change)")
@@ -132,6 +168,21 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
     points_file: str | None = None
 
     _file_points: list[ClientPoint] = PrivateAttr(default_factory=list)
+    _uri: str | None = PrivateAttr(default=None)
+    _server_der: bytes | None = PrivateAttr(default=None)
+    _trusted: list[x509.Certificate] = PrivateAttr(default_factory=list)
+
+    @field_validator(
+        "certificate", "private_key", "server_certificate", "user_certificate", "user_private_key"
+    )
+    @classmethod
+    def _resolve_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else str(resolve_path(value, info))
+
+    @field_validator("trusted_certificates")
+    @classmethod
+    def _resolve_files(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [str(resolve_path(p, info)) for p in value]
 
     @model_validator(mode="after")
     def _load_and_check(self, info: ValidationInfo) -> OpcUaClientSettings:
@@ -140,16 +191,17 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
         for url in self.endpoints:
             if not url.startswith("opc.tcp://"):
                 raise ValueError(f"endpoint {url!r}: an OPC UA endpoint is opc.tcp://host:port")
-        if self.security_policy is not None:
-            if self.security_policy not in SECURITY_POLICIES:
-                known = ", ".join(SECURITY_POLICIES)
-                raise ValueError(f"security_policy {self.security_policy!r}: one of {known}")
-            if self.security_mode not in SECURITY_MODES:
-                raise ValueError(f"security_mode {self.security_mode!r}: Sign or SignAndEncrypt")
-            if not (self.certificate and self.private_key):
-                raise ValueError("a security_policy needs certificate and private_key")
+        self._check_security()
         if (self.username is None) != (self.password is None):
             raise ValueError("give both username and password, or neither")
+        if (self.user_certificate is None) != (self.user_private_key is None):
+            raise ValueError("give both user_certificate and user_private_key, or neither")
+        if self.user_certificate is not None and self.user_private_key is not None:
+            if self.username is not None:
+                raise ValueError("log in with username/password or user_certificate, not both")
+            cert = read_certificate(Path(self.user_certificate), "user_certificate")
+            key = read_private_key(Path(self.user_private_key), "user_private_key")
+            check_pair(cert, key, Path(self.user_certificate), Path(self.user_private_key))
         seen: set[str] = set()
         twice: list[str] = []
         for p in self.bindings:
@@ -158,24 +210,66 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
             raise ValueError(f"points bound twice: {', '.join(sorted(set(twice))[:20])}")
         return self
 
+    def _check_security(self) -> None:
+        if self.security_policy is None:
+            if self.server_certificate or self.trusted_certificates:
+                raise ValueError(
+                    "server_certificate and trusted_certificates need a security_policy"
+                )
+            return
+        if self.security_policy not in SECURITY_POLICIES:
+            known = ", ".join(SECURITY_POLICIES)
+            raise ValueError(f"security_policy {self.security_policy!r}: one of {known}")
+        if self.security_mode not in SECURITY_MODES:
+            raise ValueError(f"security_mode {self.security_mode!r}: Sign or SignAndEncrypt")
+        if not (self.certificate and self.private_key):
+            raise ValueError("a security_policy needs certificate and private_key")
+        cert_path, key_path = Path(self.certificate), Path(self.private_key)
+        cert = read_certificate(cert_path)
+        check_pair(cert, read_private_key(key_path), cert_path, key_path)
+        uris = application_uris(cert)
+        if not uris:
+            raise ValueError(
+                f"certificate {cert_path} has no URI in its subjectAltName: OPC UA servers "
+                "refuse it; make one with the application URI as a URI subjectAltName"
+            )
+        if self.application_uri is not None and self.application_uri not in uris:
+            raise ValueError(
+                f"application_uri {self.application_uri!r} is not in certificate {cert_path} "
+                f"(it carries {', '.join(uris)})"
+            )
+        self._uri = self.application_uri or uris[0]
+        if self.server_certificate is not None:
+            server = read_certificate(Path(self.server_certificate), "server_certificate")
+            self._server_der = server.public_bytes(serialization.Encoding.DER)
+        self._trusted = read_certificates([Path(p) for p in self.trusted_certificates])
+
+    @property
+    def client_uri(self) -> str | None:
+        """Our application URI: `application_uri`, else the one in our certificate."""
+        return self._uri
+
+    @property
+    def server_der(self) -> bytes | None:
+        """The `server_certificate` (DER), as read when the settings were."""
+        return self._server_der
+
+    @property
+    def trusted(self) -> list[x509.Certificate]:
+        """The certificates of `trusted_certificates`, as read when the settings were."""
+        return list(self._trusted)
+
     @property
     def bindings(self) -> list[ClientPoint]:
         """Every binding: the YAML `points` then the `points_file` rows."""
         return [*self.points, *self._file_points]
 
-    @property
-    def security_string(self) -> str | None:
-        """asyncua's `Policy,Mode,certificate,private_key[,server_certificate]`, or None."""
-        if self.security_policy is None:
-            return None
-        parts = [self.security_policy, self.security_mode, self.certificate, self.private_key]
-        if self.server_certificate:
-            parts.append(self.server_certificate)
-        return ",".join(str(p) for p in parts)
-
     def session_key(self) -> dict[str, Any]:
-        """Everything but the bindings: a change here needs a new session."""
-        return self.model_dump(exclude={"points", "points_file"})
+        """Everything but the bindings, and the certificates as read (a file replaced under
+        the same name counts): a change here needs a new session."""
+        key = self.model_dump(exclude={"points", "points_file"})
+        key["certificates_read"] = (self._server_der, tuple(self._trusted))
+        return key
 
     def owned_points(self) -> set[str]:
         return {p.point for p in self.bindings}

@@ -8,27 +8,50 @@ client's Write and is its fastest public path). A client's Write on a served var
 that is not writable is refused with BadNotWritable, that of a user without write access with
 BadUserAccessDenied. Patterns are matched against the bus again every `refresh_period`, and a
 reconfiguration adds, moves and deletes only the nodes that changed.
+
+Security: the endpoints are the settings' `security_policies`; a secure one uses the
+configured certificate, or a self-signed one generated once into `certificate_dir`
+(`adapters.opcua.security.ensure_self_signed`). A client's certificate is checked at
+CreateSession against the trusted certificates (validity, application URI, trust); a refusal
+is one log line naming its subject (again only at the 2nd, 4th, 8th... refusal). Users log in
+with a name and password or a user certificate (X509 identity token).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import pathlib
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, get_args
 
 from asyncua import ua
 from asyncua.common.node import Node
+from asyncua.common.utils import ServiceError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.status_codes import StatusCodes
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua import status
-from adapters.opcua.server.settings import OpcuaServerSettings, ServedEntry, is_pattern
+from adapters.opcua.security import (
+    TrustList,
+    application_uris,
+    describe,
+    ensure_self_signed,
+)
+from adapters.opcua.server.settings import (
+    OpcuaServerSettings,
+    SecurityPolicy,
+    ServedEntry,
+    is_pattern,
+)
 from adapters.opcua.server.tree import FolderPlan, Path, TreeError
 from adapters.opcua.server.values import (
     VariantType,
@@ -60,15 +83,44 @@ class Served:
     folder: Path
 
 
+SECURITY_POLICIES: dict[str, ua.SecurityPolicyType] = {
+    "none": ua.SecurityPolicyType.NoSecurity,
+    **{name: ua.SecurityPolicyType[name] for name in get_args(SecurityPolicy) if name != "none"},
+}
+
+
 class _Users(UserManager):
-    """Name/password users and anonymous access, as the settings say."""
+    """Name/password and certificate users and anonymous access, as the settings say.
+
+    asyncua hands `get_user` the client's application certificate when a client logs in
+    anonymously or by name over a secure channel, and the user certificate when it presents
+    an X509 identity token: `hook` marks the latter, so that only a verified user token is
+    looked up among the certificate users."""
 
     def __init__(self, settings: OpcuaServerSettings) -> None:
-        self._passwords = {u.name: u.password for u in settings.users}
+        self._passwords = {u.name: u.password for u in settings.users if u.password is not None}
+        self._certificates = {u.certificate_der: u.name for u in settings.users if u.certificate}
         self._anonymous = settings.anonymous
+        self._token: bytes | None = None
         self.writers: set[str | None] = {u.name for u in settings.users if u.write}
         if settings.anonymous == "write":
             self.writers.add(None)
+
+    @property
+    def by_certificate(self) -> bool:
+        """Whether some user logs in with a certificate."""
+        return bool(self._certificates)
+
+    def hook(self, iserver: InternalServer) -> None:
+        """Note each verified X509 identity token (asyncua calls `get_user` right after)."""
+        verify = iserver.verify_x509_token
+
+        def verify_x509_token(isession: Any, token: ua.X509IdentityToken, signature: Any) -> bytes:
+            data = verify(isession, token, signature)
+            self._token = data
+            return data
+
+        iserver.verify_x509_token = verify_x509_token  # type: ignore[method-assign]
 
     def get_user(
         self,
@@ -77,11 +129,62 @@ class _Users(UserManager):
         password: str | None = None,
         certificate: Any = None,
     ) -> User | None:
+        token, self._token = self._token, None
+        if token is not None:
+            name = self._certificate_user(token)
+            return None if name is None else User(role=UserRole.User, name=name)
         if username is None:
             return None if self._anonymous == "none" else User(role=UserRole.User)
         if self._passwords.get(username) != password:
             return None
         return User(role=UserRole.User, name=username)
+
+    def _certificate_user(self, data: bytes) -> str | None:
+        """The user of a token's certificate (the token may carry its chain after it)."""
+        for der, name in self._certificates.items():
+            if data == der or data.startswith(der):
+                return name
+        return None
+
+
+class _ClientCertificates:
+    """asyncua's certificate validator hook: a client's certificate must be valid, carry the
+    application URI the client announces and be trusted; else a ServiceError with the status
+    OPC UA defines, and one log line naming the certificate."""
+
+    def __init__(self, name: str, trust: TrustList, users: set[bytes]) -> None:
+        self.name = name
+        self.trust = trust
+        self.users = users
+        """User certificates: asyncua's client sends its user certificate as the client's
+        over a channel without security; the X509 token it signs is checked afterwards."""
+        self.refused = 0
+        self._throttle = Throttle(max_kinds=256)
+
+    async def __call__(self, cert: x509.Certificate, client: ua.ApplicationDescription) -> None:
+        if cert.public_bytes(serialization.Encoding.DER) in self.users:
+            return
+        uri = client.ApplicationUri
+        why = self.trust.why_not(cert)
+        code = StatusCodes.BadCertificateUntrusted
+        if why is not None and why.startswith("outside"):
+            code = StatusCodes.BadCertificateTimeInvalid
+        elif why is None and uri not in application_uris(cert):
+            code = StatusCodes.BadCertificateUriInvalid
+            why = f"it is not for the application URI the client gives ({uri})"
+        if why is None:
+            return
+        self.refused += 1
+        if n := self._throttle.count(f"{describe(cert)} {why}"):
+            log.warning(
+                "opcua server %s: client certificate %s of %s refused: %s (%d times)",
+                self.name,
+                describe(cert),
+                uri,
+                why,
+                n,
+            )
+        raise ServiceError(code)
 
 
 class OpcuaServerAdapter(Adapter):
@@ -97,6 +200,11 @@ class OpcuaServerAdapter(Adapter):
         self._server: Server | None = None
         self._idx = 0
         self._users = _Users(self.settings)
+        self._clients = _ClientCertificates(
+            name,
+            TrustList(self.settings.trusted),
+            {u.certificate_der for u in self.settings.users if u.certificate},
+        )
         self._plan = FolderPlan(self.settings.max_per_folder)
         self._served: dict[str, Served] = {}
         self._by_nodeid: dict[ua.NodeId, Served] = {}
@@ -119,6 +227,10 @@ class OpcuaServerAdapter(Adapter):
             return False
         if settings.max_per_folder != self.settings.max_per_folder:
             self._plan = FolderPlan(settings.max_per_folder)
+        if settings.trusted_certificates != self.settings.trusted_certificates or (
+            settings.trusted != self.settings.trusted
+        ):
+            self._clients.trust = TrustList(settings.trusted)
         self.settings = settings
         self._changed.set()
         return True
@@ -283,17 +395,73 @@ class OpcuaServerAdapter(Adapter):
 
     # -- running ----------------------------------------------------------------------
 
+    @property
+    def application_uri(self) -> str:
+        """The server's application URI (its certificate must carry it)."""
+        return self.settings.application_uri or f"urn:iccp-gateway:{self.name}"
+
+    async def _secure(self, server: Server) -> None:
+        """Endpoints, the server's certificate, the client check and the identity tokens."""
+        s = self.settings
+        uri = self.application_uri
+        await server.set_application_uri(uri)
+        server.set_security_policy([SECURITY_POLICIES[p] for p in s.security_policies])
+        if s.secure:
+            if s.certificate is not None and s.private_key is not None:
+                cert_path = pathlib.Path(s.certificate)
+                key_path = pathlib.Path(s.private_key)
+            else:
+                directory = pathlib.Path(s.certificate_dir or ".")
+                try:
+                    made = ensure_self_signed(
+                        directory, self.name, uri, f"iccp-gateway {self.name}"
+                    )
+                except OSError as exc:
+                    raise OSError(
+                        f"cannot keep the server certificate in certificate_dir {directory}: "
+                        f"{exc.strerror or exc}"
+                    ) from None
+                cert_path, key_path = made.cert_path, made.key_path
+                if made.created:
+                    log.warning(
+                        "opcua server %s: generated a self-signed certificate for %s (%s): %s; "
+                        "give it to the clients that must trust this server",
+                        self.name,
+                        uri,
+                        made.reason,
+                        cert_path,
+                    )
+                else:
+                    log.info("opcua server %s: self-signed certificate %s", self.name, cert_path)
+            await server.load_certificate(str(cert_path))
+            await server.load_private_key(str(key_path))
+            assert server.iserver.certificate is not None
+            if uri not in application_uris(server.iserver.certificate):
+                log.warning(
+                    "opcua server %s: certificate %s does not carry the application URI %s in "
+                    "its subjectAltName: most clients will refuse it",
+                    self.name,
+                    cert_path,
+                    uri,
+                )
+            server.set_certificate_validator(self._clients)
+        # The user-name token only when someone can use it (else asyncua warns that
+        # passwords could travel in clear on a server that takes none).
+        tokens: list[type] = [ua.UserNameIdentityToken] if any(u.password for u in s.users) else []
+        if self._users.by_certificate:
+            tokens.append(ua.X509IdentityToken)
+            self._users.hook(server.iserver)
+        if s.anonymous != "none":
+            tokens.append(ua.AnonymousIdentityToken)
+        server.set_identity_tokens(tokens)
+
     async def run(self) -> None:
         s = self.settings
         server = Server(user_manager=self._users)
         await server.init()
         server.set_endpoint(f"opc.tcp://{s.host}:{s.port}/")
         server.set_server_name(f"iccp-gateway {self.name}")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        tokens: list[type] = [ua.UserNameIdentityToken] if s.users else []
-        if s.anonymous != "none":
-            tokens.append(ua.AnonymousIdentityToken)
-        server.set_identity_tokens(tokens)
+        await self._secure(server)
         self._idx = await server.register_namespace(s.namespace)
         root = await server.nodes.objects.add_folder(
             ua.NodeId(ua.String(f"folder:{s.root}"), ua.Int16(self._idx)),
@@ -342,6 +510,7 @@ class OpcuaServerAdapter(Adapter):
             "pushed": self.pushed,
             "writes": self.writes,
             "refused_writes": self.refused,
+            "refused_certificates": self._clients.refused,
         }
         if self.tree_error:
             out["error"] = self.tree_error

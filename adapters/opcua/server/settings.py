@@ -3,14 +3,21 @@
 Served points come from the YAML `points:` and/or a CSV `points_file` with the same columns
 (`gateway.pointfiles`). Each entry's `point` is a bus point id or a glob pattern (`*`, `?`,
 `[...]`); the first entry that matches a bus point decides how it is served.
+
+Certificate files (`certificate`, `private_key`, `trusted_certificates`, a user's
+`certificate`) are relative to the configuration file's directory; they are read and checked
+here, so a missing or bad one fails the configuration naming it.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 from typing import Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,11 +28,30 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.opcua.security import (
+    check_pair,
+    read_certificate,
+    read_certificates,
+    read_private_key,
+)
 from gateway.pointfiles import load_points_csv, resolve_path
 from gateway.registry import AdapterSettings
 
 MAX_PER_FOLDER = 100
 """asyncua slows down badly with large flat folders (10,000 nodes in one: 145 s)."""
+
+SecurityPolicy = Literal[
+    "none",
+    "Basic256Sha256_Sign",
+    "Basic256Sha256_SignAndEncrypt",
+    "Aes128Sha256RsaOaep_Sign",
+    "Aes128Sha256RsaOaep_SignAndEncrypt",
+    "Aes256Sha256RsaPss_Sign",
+    "Aes256Sha256RsaPss_SignAndEncrypt",
+]
+"""The endpoints a server may offer: no security, or a policy in Sign or SignAndEncrypt mode."""
+DEFAULT_CERTIFICATE_DIR = "state/opcua"
+"""Where a generated server certificate goes, relative to the configuration file."""
 
 _NODEID = re.compile(r"^(i=\d{1,10}|s=.+|g=[0-9A-Fa-f-]{36}|b=.+)$")
 
@@ -86,14 +112,43 @@ class ServedEntry(BaseModel):
         return point == self.point
 
 
+def _resolve(path: str | None, info: ValidationInfo) -> str | None:
+    return None if path is None else str(resolve_path(path, info))
+
+
 class UserEntry(BaseModel):
-    """A user name and password a client may log in with."""
+    """A user a client may log in as: by name and password, or by presenting the user
+    certificate `certificate` (an X509 identity token)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    password: str = Field(min_length=1)
+    password: str | None = Field(default=None, min_length=1)
+    certificate: str | None = Field(
+        default=None, description="the user's certificate file (PEM/DER) instead of a password"
+    )
     write: bool = Field(default=True, description="may write writable points")
+
+    _der: bytes = PrivateAttr(default=b"")
+
+    @field_validator("certificate")
+    @classmethod
+    def _resolve_certificate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _check(self) -> UserEntry:
+        if (self.password is None) == (self.certificate is None):
+            raise ValueError(f"user {self.name!r}: give a password or a certificate (one of them)")
+        if self.certificate is not None:
+            cert = read_certificate(Path(self.certificate), f"user {self.name!r}: certificate")
+            self._der = cert.public_bytes(serialization.Encoding.DER)
+        return self
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The user certificate (DER), empty for a name/password user."""
+        return self._der
 
 
 class OpcuaServerSettings(AdapterSettings):
@@ -105,9 +160,17 @@ class OpcuaServerSettings(AdapterSettings):
     the root. An entry's `folder` always wins. A folder never holds more than
     `max_per_folder` nodes: beyond that its children go to numbered subfolders (001, 002...).
 
-    Security: only the policy `none` is offered (no certificate handling yet). `anonymous`
-    says what a client that does not log in may do: `write`, `read` (writes refused with
-    BadUserAccessDenied) or `none` (not let in). `users` log in with name and password.
+    Security: `security_policies` are the endpoints offered: `none` and/or a policy with its
+    mode (`Basic256Sha256_SignAndEncrypt`, `Aes256Sha256RsaPss_Sign`...). A secure one needs
+    the server's `certificate` and `private_key` (PEM/DER files; the certificate's
+    subjectAltName must carry `application_uri`); without them a self-signed pair is made
+    once in `certificate_dir` (default `state/opcua` next to the configuration file) and
+    reused after a restart. A client's certificate is accepted only if it, or the CA that
+    issued it, is in `trusted_certificates` (files, or directories of *.der/*.pem/*.crt/*.cer),
+    and its application URI is in it; these are read again at each reload, without a restart.
+    `anonymous` says what a client that does not log in may do: `write`, `read` (writes
+    refused with BadUserAccessDenied) or `none` (not let in). `users` log in with a name and
+    password, or with a user certificate (which needs a secure policy to be offered).
     """
 
     host: str = "127.0.0.1"
@@ -121,7 +184,22 @@ class OpcuaServerSettings(AdapterSettings):
     max_per_folder: int = Field(default=MAX_PER_FOLDER, ge=2, le=MAX_PER_FOLDER)
     discrete_type: Literal["int32", "int64"] = "int32"
     state_as: Literal["int32", "boolean"] = "int32"
-    security_policies: list[Literal["none"]] = Field(default=["none"], min_length=1)
+    security_policies: list[SecurityPolicy] = Field(default=["none"], min_length=1)
+    application_uri: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the server's application URI (default urn:iccp-gateway:<adapter name>)",
+    )
+    certificate: str | None = Field(default=None, description="the server's certificate file")
+    private_key: str | None = Field(default=None, description="its private key (unencrypted)")
+    certificate_dir: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="where a generated certificate is kept (default state/opcua)",
+    )
+    trusted_certificates: list[str] = Field(
+        default_factory=list, description="client certificates or CAs (files or directories)"
+    )
     anonymous: Literal["none", "read", "write"] = "write"
     users: list[UserEntry] = Field(default_factory=list)
     refresh_period: float = Field(
@@ -130,9 +208,26 @@ class OpcuaServerSettings(AdapterSettings):
     command_timeout: float = Field(default=10.0, gt=0, description="for a client's write (s)")
 
     _file_points: list[ServedEntry] = PrivateAttr(default_factory=list)
+    _trusted: list[x509.Certificate] = PrivateAttr(default_factory=list)
+
+    @field_validator("certificate", "private_key")
+    @classmethod
+    def _resolve_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(value, info)
+
+    @field_validator("certificate_dir", mode="before")
+    @classmethod
+    def _resolve_dir(cls, value: str | None, info: ValidationInfo) -> str:
+        return str(resolve_path(value or DEFAULT_CERTIFICATE_DIR, info))
+
+    @field_validator("trusted_certificates")
+    @classmethod
+    def _resolve_trusted(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [str(resolve_path(p, info)) for p in value]
 
     @model_validator(mode="after")
     def _load_and_check(self, info: ValidationInfo) -> OpcuaServerSettings:
+        self._check_security()
         if self.points_file:
             self._file_points = load_points_csv(resolve_path(self.points_file, info), ServedEntry)
         problems: list[str] = []
@@ -152,6 +247,43 @@ class OpcuaServerSettings(AdapterSettings):
         if problems:
             raise ValueError("; ".join(problems[:20]))
         return self
+
+    def _check_security(self) -> None:
+        secure = self.secure
+        if len(set(self.security_policies)) != len(self.security_policies):
+            raise ValueError("security_policies: each policy once")
+        if (self.certificate is None) != (self.private_key is None):
+            raise ValueError("give both certificate and private_key, or neither")
+        if self.certificate is not None and self.private_key is not None:
+            cert = read_certificate(Path(self.certificate))
+            key = read_private_key(Path(self.private_key))
+            check_pair(cert, key, Path(self.certificate), Path(self.private_key))
+        if secure and not self.trusted_certificates:
+            raise ValueError(
+                "a secure policy needs trusted_certificates: the client certificates (or the "
+                "CAs that issued them) that may connect"
+            )
+        self._trusted = read_certificates([Path(p) for p in self.trusted_certificates])
+        if not secure and any(u.certificate for u in self.users):
+            raise ValueError(
+                "a user certificate needs a secure policy (e.g. Basic256Sha256_SignAndEncrypt) "
+                "in security_policies: the client signs with its key under it"
+            )
+        if self.application_uri is not None and self.application_uri == self.namespace:
+            raise ValueError(
+                "application_uri and namespace must differ (OPC UA namespace 1 is "
+                "the application URI)"
+            )
+
+    @property
+    def secure(self) -> bool:
+        """Whether an endpoint with a security policy is offered."""
+        return any(p != "none" for p in self.security_policies)
+
+    @property
+    def trusted(self) -> list[x509.Certificate]:
+        """The certificates of `trusted_certificates`, as read when the settings were."""
+        return list(self._trusted)
 
     @property
     def entries(self) -> list[ServedEntry]:
@@ -178,14 +310,19 @@ class OpcuaServerSettings(AdapterSettings):
         return {e.point for e in self.entries if not is_pattern(e.point)}
 
     @property
-    def endpoint(self) -> tuple[str, int, str, str, tuple[str, ...], str, tuple[UserEntry, ...]]:
-        """What the listening server depends on: a change here needs a restart."""
+    def endpoint(self) -> tuple[object, ...]:
+        """What the listening server depends on: a change here needs a restart (the trusted
+        certificates do not: they change in place)."""
         return (
             self.host,
             self.port,
             self.namespace,
             self.root,
             tuple(self.security_policies),
+            self.application_uri,
+            self.certificate,
+            self.private_key,
+            self.certificate_dir,
             self.anonymous,
-            tuple(self.users),
+            tuple((u, u.certificate_der) for u in self.users),
         )

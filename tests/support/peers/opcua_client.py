@@ -19,8 +19,12 @@ LINE_LIMIT = 64 * 1024 * 1024
 class OpcuaClientPeer:
     """A running asyncua client process: connect, send it commands, stop it."""
 
-    def __init__(self, url: str, user: str | None = None, password: str | None = None) -> None:
-        self.config: dict[str, Any] = {"url": url, "user": user, "password": password}
+    def __init__(
+        self, url: str, user: str | None = None, password: str | None = None, **security: Any
+    ) -> None:
+        """`security`: `security` (asyncua's `Policy,Mode,cert,key[,server_cert]`),
+        `application_uri`, `user_certificate` and `user_private_key`, as the script takes."""
+        self.config: dict[str, Any] = {"url": url, "user": user, "password": password, **security}
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, lifetime: float = 120.0) -> dict[str, Any]:
@@ -63,9 +67,11 @@ class OpcuaClientPeer:
 
 
 @contextlib.asynccontextmanager
-async def opcua_client(url: str, user: str | None = None, password: str | None = None) -> Any:
+async def opcua_client(
+    url: str, user: str | None = None, password: str | None = None, **security: Any
+) -> Any:
     """An `OpcuaClientPeer` connected to `url` for the block (a test failure if it cannot)."""
-    peer = OpcuaClientPeer(url, user, password)
+    peer = OpcuaClientPeer(url, user, password, **security)
     try:
         ready = await peer.start()
         assert ready.get("ready"), ready

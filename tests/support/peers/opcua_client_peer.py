@@ -1,6 +1,8 @@
 """An asyncua client in its own process, the `opcua-server` tests' independent peer.
 
-Run as `python opcua_client_peer.py CONFIG_JSON` (url, optional user/password, lifetime): it
+Run as `python opcua_client_peer.py CONFIG_JSON` (url, optional user/password, lifetime;
+for security `security` - asyncua's `Policy,Mode,certificate,key[,server_certificate]` - and
+`application_uri`; for a user certificate `user_certificate` and `user_private_key`): it
 connects, prints `{"ready": true}` (or `{"error": ...}`), then answers JSON commands on
 stdin, one JSON line each on stdout:
 
@@ -12,6 +14,7 @@ stdin, one JSON line each on stdout:
     {"op": "take"}                 -> {"changes": [{"node", "value", "status", "source_ts"}]}
     {"op": "count"}                -> {"changes": n}   (received so far, not taken)
     {"op": "write", "node": "ns=2;s=a", "value": 1.5, "type": "Double"} -> {"status": code}
+    {"op": "endpoints"}   -> {"endpoints": [["Basic256Sha256", "SignAndEncrypt"], ...]}
 
 It uses asyncua only, never the gateway's code, and imports nothing from the tests.
 """
@@ -101,6 +104,13 @@ async def _serve(client: Client, handler: _Handler) -> None:
                 ]
                 (result,) = await client.uaclient.write(params)
                 reply = {"status": int(result.value)}
+            elif op == "endpoints":
+                reply = {
+                    "endpoints": [
+                        [e.SecurityPolicyUri.rpartition("#")[2], e.SecurityMode.name.rstrip("_")]
+                        for e in await client.get_endpoints()
+                    ]
+                }
             else:
                 reply = {"error": f"unknown op {op}"}
         except Exception as exc:  # answered, so that the test sees it
@@ -116,6 +126,13 @@ async def main(config: dict[str, Any]) -> None:
         client.set_password(config["password"])
     handler = _Handler()
     try:
+        if config.get("application_uri"):
+            client.application_uri = config["application_uri"]
+        if config.get("security"):
+            await client.set_security_string(config["security"])
+        if config.get("user_certificate"):
+            await client.load_client_certificate(config["user_certificate"])
+            await client.load_private_key(config["user_private_key"])
         await client.connect()
     except Exception as exc:
         sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")

@@ -5,7 +5,12 @@ serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boole
 (Double) - all writable - RO (Double, read-only) and the method SetW1 (one Double: W1 takes
 it; a negative one is refused with BadOutOfRange); `--bench N` adds N Double variables
 B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
-(anonymous sessions are refused). It prints `{"ready": PORT}` once serving and takes JSON
+(anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
+certificate and key; `--app-uri` the application URI it carries), `--policy NAME` (repeated:
+asyncua's SecurityPolicyType names, e.g. Basic256Sha256_SignAndEncrypt; default all with a
+certificate), `--trust DIR` (client certificates are then checked by asyncua's
+CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a user
+presenting that certificate is let in). It prints `{"ready": PORT}` once serving and takes JSON
 commands on stdin, one per line, answering one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
@@ -101,14 +106,23 @@ class OpcUaServerPeer:
 # -- the script -------------------------------------------------------------------------------
 
 
-async def _serve(port: int, user: str | None, bench: int) -> None:
+async def _serve(port: int, user: str | None, bench: int, security: argparse.Namespace) -> None:
     from asyncua import Server, ua
+    from asyncua.crypto import uacrypto
     from asyncua.crypto.permission_rules import User, UserRole
+    from asyncua.crypto.truststore import TrustStore
+    from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+
+    user_der = None
+    if security.user_cert:
+        user_der = uacrypto.der_from_x509(await uacrypto.load_certificate(security.user_cert))
 
     class _Users:
         def get_user(
             self, iserver: Any, username: Any = None, password: Any = None, certificate: Any = None
         ) -> Any:
+            if user_der is not None and username is None:
+                return User(role=UserRole.User) if certificate == user_der else None
             if user is None or f"{username}:{password}" == user:
                 return User(role=UserRole.User)
             return None
@@ -116,8 +130,29 @@ async def _serve(port: int, user: str | None, bench: int) -> None:
     server = Server(user_manager=_Users())  # type: ignore[arg-type]
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}")
+    if security.app_uri:
+        await server.set_application_uri(security.app_uri)
+    if security.cert:
+        await server.load_certificate(security.cert)
+        await server.load_private_key(security.key)
+    if security.policy:
+        server.set_security_policy([getattr(ua.SecurityPolicyType, p) for p in security.policy])
+    if security.trust:
+        store = TrustStore([Path(security.trust)], [])
+        await store.load()
+        options = (
+            CertificateValidatorOptions.BASIC_VALIDATION
+            | CertificateValidatorOptions.TRUSTED
+            | CertificateValidatorOptions.PEER_CLIENT
+        )
+        server.set_certificate_validator(CertificateValidator(options, store))
+    tokens: list[type] = []
+    if user_der is not None:
+        tokens.append(ua.X509IdentityToken)
     if user is not None:
-        server.set_security_IDs(["Username"])
+        tokens.append(ua.UserNameIdentityToken)
+    if tokens:
+        server.set_identity_tokens(tokens)
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
         ua.NodeId("Plant", ns), ua.QualifiedName("Plant", ns)
@@ -209,9 +244,16 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--user")
     parser.add_argument("--bench", type=int, default=0)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--app-uri")
+    parser.add_argument("--policy", action="append")
+    parser.add_argument("--trust")
+    parser.add_argument("--user-cert")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(_serve(args.port, args.user, args.bench))
+    logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal
+    asyncio.run(_serve(args.port, args.user, args.bench, args))
 
 
 if __name__ == "__main__":

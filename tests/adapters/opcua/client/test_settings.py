@@ -21,7 +21,7 @@ def test_defaults_are_deliberate() -> None:
     s = OpcUaClientSettings.model_validate({"endpoints": [URL]})
     assert s.watchdog_interval >= 10
     assert s.queue_size == 1
-    assert s.security_string is None
+    assert s.security_policy is None and s.client_uri is None
 
 
 @pytest.mark.parametrize("node", ["ns=2;s=Plant.P1", "i=2258", "ns=3;i=7", "nsu=urn:x;s=a"])
@@ -86,19 +86,6 @@ def test_csv_points_file_names_the_line(tmp_path: Path) -> None:
 def test_refused(extra: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         OpcUaClientSettings.model_validate({"endpoints": [URL], **extra})
-
-
-def test_security_string_for_asyncua() -> None:
-    s = OpcUaClientSettings.model_validate(
-        {
-            "endpoints": [URL],
-            "security_policy": "Basic256Sha256",
-            "security_mode": "Sign",
-            "certificate": "c.pem",
-            "private_key": "k.pem",
-        }
-    )
-    assert s.security_string == "Basic256Sha256,Sign,c.pem,k.pem"
 
 
 def test_the_type_is_declared_as_an_entry_point() -> None:
