@@ -3,21 +3,24 @@
 `opcua_client_apply` is the client's own path without a server: a publish response's
 DataChangeNotification of 10,000 items decoded by asyncua and applied to the bus (one batch).
 
-Several asyncua server processes (the test peer, `--bench`) each serve a share of the 10,000
-variables and rewrite all of them round after round; one `opcua-client` adapter per server
-subscribes to its share, all into one bus. The figure is the notifications the adapters
-applied per second, counted over the steady middle of the run (server processes share the
-machine with the client, so the server side is split until it outpaces the client).
+`opcua_client_ingest`: N asyncua server processes (`tests/support/peers/opcua_bench_server.py`,
+N = `BENCH_OPCUA_SERVERS`, 3 by default) each serve 10,000/N of the variables on their own port
+and rewrite all of theirs as fast as they can, round after round; one `opcua-client` adapter per
+server subscribes to its share, all into one bus in this process. The figure is the
+notifications the adapters applied per second (wall), counted over the steady middle of the
+run. The servers share the machine's cores with the client, so two more lines say who is the
+limit: `opcua_client_ingest_cpu` is this process's CPU time per notification (robust to the
+machine's load), and `opcua_client_ingest_server_writes` the servers' writes per second, with
+the CPU (cores) they and the gateway used in a comment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
-from typing import Any
+from pathlib import Path
 
 from adapters.opcua.client.adapter import OpcUaClientAdapter
 from adapters.opcua.client.settings import OpcUaClientSettings
@@ -25,7 +28,7 @@ from benchmarks.common import best_rate, report
 from gateway.bus import PointBus
 from gateway.points import PointDef
 from tests.support import free_ports
-from tests.support.peers.opcua_server_peer import OpcUaServerPeer
+from tests.support.peers.opcua_bench_server import OpcUaBenchServer
 
 ITEMS = 10_000
 SERVERS = int(os.environ.get("BENCH_OPCUA_SERVERS", "3"))
@@ -33,16 +36,14 @@ CHURN = 6.0
 WINDOW = (1.5, 5.0)
 
 
-def _adapters(
-    peers: list[OpcUaServerPeer], share: int
-) -> tuple[PointBus, list[OpcUaClientAdapter]]:
+def _adapters(servers: list[OpcUaBenchServer]) -> tuple[PointBus, list[OpcUaClientAdapter]]:
     bus = PointBus()
     adapters = []
-    for n, peer in enumerate(peers):
-        points = [{"point": f"S{n}_B{i}", "node": f"ns=2;s=B{i}"} for i in range(share)]
+    for n, server in enumerate(servers):
+        points = [{"point": name, "node": f"ns=2;s={name}"} for name in server.names]
         settings = OpcUaClientSettings.model_validate(
             {
-                "endpoints": [peer.url],
+                "endpoints": [server.url],
                 "points": points,
                 "publishing_interval": 50,
                 "sampling_interval": 0,
@@ -62,12 +63,14 @@ def _notifications(adapters: list[OpcUaClientAdapter]) -> int:
     return sum(int(a.status().get("notifications", 0)) for a in adapters)
 
 
-async def _run() -> tuple[float, float]:
+async def _run() -> dict[str, float]:
     share = ITEMS // SERVERS
-    peers = [OpcUaServerPeer(port, "--bench", str(share)) for port in free_ports(SERVERS)]
-    await asyncio.gather(*(asyncio.to_thread(p.start, 120.0) for p in peers))
+    servers = [
+        OpcUaBenchServer(port, share, n * share) for n, port in enumerate(free_ports(SERVERS))
+    ]
     try:
-        _bus, adapters = _adapters(peers, share)
+        await asyncio.gather(*(s.start() for s in servers))
+        _bus, adapters = _adapters(servers)
         tasks = [asyncio.create_task(a.run()) for a in adapters]
         try:
             deadline = time.monotonic() + 120
@@ -75,24 +78,27 @@ async def _run() -> tuple[float, float]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"sessions not up: {[a.status() for a in adapters]}")
                 await asyncio.sleep(0.1)
-            churn = [asyncio.to_thread(p.call, "churn", CHURN + 60, seconds=CHURN) for p in peers]
-            jobs = asyncio.gather(*churn)
-            start = time.monotonic()
+            jobs = asyncio.gather(*(s.churn(CHURN) for s in servers))
             await asyncio.sleep(WINDOW[0])
-            first = _notifications(adapters)
+            first, t0, cpu0 = _notifications(adapters), time.monotonic(), time.process_time()
             await asyncio.sleep(WINDOW[1] - WINDOW[0])
-            last = _notifications(adapters)
-            replies: list[dict[str, Any]] = await jobs
-            writes = sum(r["writes"] for r in replies) / max(CHURN, time.monotonic() - start)
-            return (last - first) / (WINDOW[1] - WINDOW[0]), writes
+            last, t1, cpu1 = _notifications(adapters), time.monotonic(), time.process_time()
+            replies = await jobs
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        for peer in peers:
-            with contextlib.suppress(Exception):
-                peer.stop()
+        await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
+    count = max(last - first, 1)
+    return {
+        "rate": count / (t1 - t0),
+        "cpu_us": (cpu1 - cpu0) / count * 1e6,
+        "gateway_cores": (cpu1 - cpu0) / (t1 - t0),
+        "writes": sum(r["writes"] / r["seconds"] for r in replies),
+        "server_cores": sum(r["cpu"] / r["seconds"] for r in replies),
+        "server_write_us": sum(r["cpu"] for r in replies) / sum(r["writes"] for r in replies) * 1e6,
+    }
 
 
 def _apply_rate() -> float:
@@ -143,12 +149,27 @@ def _apply_rate() -> float:
     return best_rate(work, repeat=3, min_time=0.5)
 
 
+def _load() -> str:
+    """The 1-minute load average (other work on the machine), "?" where unknown."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def main() -> None:
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     report("opcua_client_apply", _apply_rate(), "notifications/s")
-    rate, writes = asyncio.run(_run())
-    report("opcua_client_ingest", rate, "notifications/s")
-    report("opcua_client_ingest_server_writes", writes, "writes/s")
+    got = asyncio.run(_run())
+    report("opcua_client_ingest", got["rate"], "notifications/s")
+    report("opcua_client_ingest_cpu", got["cpu_us"], "us/notification", 1)
+    report("opcua_client_ingest_server_writes", got["writes"], "writes/s")
+    print(
+        f"# {SERVERS} server processes: {got['server_cores']:.2f} cores, "
+        f"{got['server_write_us']:.1f} us CPU per write; gateway: {got['gateway_cores']:.2f} "
+        f"cores; load average {_load()}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

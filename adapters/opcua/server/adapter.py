@@ -57,6 +57,7 @@ from adapters.opcua.server.values import (
     VariantType,
     WriteRefused,
     datavalue_of,
+    source_time,
     value_of_write,
     variant_type,
 )
@@ -333,15 +334,24 @@ class OpcuaServerAdapter(Adapter):
                 del self._folders[p]
 
     async def _push(self, changes: list[PointValue]) -> None:
+        """Write a batch of bus changes into the address space (asyncua then notifies the
+        monitored items of each). The writes go to the address space itself
+        (`AddressSpace.write_attribute_value`, what `Server.write_attribute_value` calls
+        through two more awaits); values with the same source time share its DateTime."""
         server = self._server
         assert server is not None
         now = ua.DateTime.now(UTC)
         served = self._served
-        write = server.write_attribute_value
+        write = server.iserver.aspace.write_attribute_value
+        attribute = AttributeIds.Value
+        last_ts: float | None = None
+        stamp = now
         for n, pv in enumerate(changes, 1):
             sv = served.get(pv.point)
             if sv is not None:
-                await write(sv.nodeid, datavalue_of(pv, sv.vtype, now))
+                if pv.ts != last_ts:
+                    last_ts, stamp = pv.ts, source_time(pv.ts)
+                await write(sv.nodeid, attribute, datavalue_of(pv, sv.vtype, now, stamp))
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         self.pushed += len(changes)

@@ -14,7 +14,7 @@ from asyncua import ua
 
 from adapters.opcua import status
 from gateway.bus import Value
-from gateway.points import PointKind, PointValue, State, Validity
+from gateway.points import PointKind, PointValue, Quality, State, Validity
 
 VariantType = ua.VariantType
 
@@ -22,7 +22,8 @@ VariantType = ua.VariantType
 class ServedValue(ua.DataValue):
     """A DataValue that nobody changes once served: asyncua deep-copies every value it
     hands to a monitored item (most of the cost of a change with a subscriber), and a copy
-    of a value that never changes is the value itself."""
+    of a value that never changes is the value itself. Its StatusCode is shared between the
+    values served with it, for the same reason."""
 
     __slots__ = ()
 
@@ -59,19 +60,38 @@ def raw_of(value: float | int, vtype: VariantType) -> float | int | bool:
     return int(value)
 
 
-def datavalue_of(pv: PointValue, vtype: VariantType, now: ua.DateTime) -> ua.DataValue:
-    """The DataValue serving a bus value (source time stamp from the bus)."""
-    code = status.status_of(pv.quality)
-    if (
-        vtype is VariantType.Boolean
-        and int(pv.value) not in (State.ON, State.OFF)
-        and pv.quality.validity is not Validity.NOT_VALID
-    ):
-        code = status.UNCERTAIN
+_STATUS: dict[tuple[Quality, VariantType, bool], ua.StatusCode] = {}
+"""(quality, type, served state is on/off) -> the StatusCode served (shared: it is never
+changed once served, see `ServedValue`; a few dozen entries at most)."""
+
+
+def _status(quality: Quality, vtype: VariantType, on_off: bool) -> ua.StatusCode:
+    key = (quality, vtype, on_off)
+    code = _STATUS.get(key)
+    if code is None:
+        value = status.status_of(quality)
+        if not on_off and quality.validity is not Validity.NOT_VALID:
+            value = status.UNCERTAIN  # a Boolean state that is neither on nor off
+        code = _STATUS[key] = ua.StatusCode(ua.UInt32(value))
+    return code
+
+
+def source_time(ts: float) -> ua.DateTime:
+    """A bus source time stamp (POSIX seconds) as a DataValue's SourceTimestamp."""
+    return ua.DateTime.fromtimestamp(ts, UTC)
+
+
+def datavalue_of(
+    pv: PointValue, vtype: VariantType, now: ua.DateTime, stamp: ua.DateTime | None = None
+) -> ua.DataValue:
+    """The DataValue serving a bus value: source time stamp from the bus (`stamp`, where the
+    caller has it already, is `source_time(pv.ts)`), server time stamp `now`."""
+    value = pv.value
+    on_off = vtype is not VariantType.Boolean or int(value) in (State.ON, State.OFF)
     return ServedValue(
-        Value=ua.Variant(raw_of(pv.value, vtype), vtype),
-        StatusCode=ua.StatusCode(ua.UInt32(code)),
-        SourceTimestamp=ua.DateTime.fromtimestamp(pv.ts, UTC),
+        Value=ua.Variant(raw_of(value, vtype), vtype),
+        StatusCode=_status(pv.quality, vtype, on_off),
+        SourceTimestamp=source_time(pv.ts) if stamp is None else stamp,
         ServerTimestamp=now,
     )
 

@@ -228,3 +228,33 @@ async def test_a_port_in_use_is_a_clear_error():
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
             await asyncio.wait_for(adapter.run(), 30)
     assert not adapter.ready.is_set()
+
+
+async def test_a_batch_of_changes_keeps_each_values_source_time_and_status():
+    """One bus batch whose rows alternate source times and qualities: each notification
+    carries its own (the push shares a time stamp only between rows that have it)."""
+    bus, _ = _bus(DEFS)
+    bus.update_many(["G1_MW", "G1_TAP", "G1_ISO", "KV"], [0.0, 0, State.OFF, 0.0], GOOD, 1.0)
+    points = [{"point": "G1_MW"}, {"point": "G1_TAP"}, {"point": "G1_ISO", "type": "boolean"}]
+    points.append({"point": "KV"})
+    nodes = ["ns=2;s=G1_MW", "ns=2;s=G1_TAP", "ns=2;s=G1_ISO", "ns=2;s=KV"]
+    async with served(bus, points=points) as (adapter, url), opcua_client(url) as client:
+        await client.call("subscribe", nodes=nodes, interval=20)
+        await _until(client, 4)  # the values when subscribing
+        await client.call("take")
+        bus.update_rows(
+            ["G1_MW", "G1_TAP", "G1_ISO", "KV"],
+            [5.0, 6, State.BETWEEN, 7.0],
+            [GOOD, GOOD, GOOD, SUSPECT],
+            [200.0, 201.0, 201.0, 200.0],
+        )
+        await _until(client, 4)
+        changes = {c["node"]: c for c in (await client.call("take"))["changes"]}
+        assert adapter.pushed == 4
+    got = {node: (c["value"], c["status"], c["source_ts"]) for node, c in changes.items()}
+    assert got == {
+        "ns=2;s=G1_MW": (5.0, 0, 200.0),
+        "ns=2;s=G1_TAP": (6, 0, 201.0),
+        "ns=2;s=G1_ISO": (False, status.UNCERTAIN, 201.0),
+        "ns=2;s=KV": (7.0, status.UNCERTAIN, 200.0),
+    }
