@@ -123,8 +123,11 @@ class TlsReloader:
     def status(self) -> dict[str, object]:
         """``certificate_days_left`` and the own certificate, reloads, last reload error."""
         own = self.endpoint.own
+        days = own.days_left()
+        under = [t for t in self.settings.expiry_warnings if days < t]
         return {
-            "certificate_days_left": round(own.days_left(), 2),
+            "certificate_days_left": round(days, 2),
+            "expiry_warning": None if not under else f"expires within {min(under)} days",
             "certificate": own.to_dict(),
             "versions": f"{self.settings.min_version}-{self.settings.max_version}",
             "pinned": len(self.endpoint.pins),

@@ -41,6 +41,7 @@ def test_reloader_warns_under_30_days_and_reports_days_left(
     reloader = TlsReloader("gw", pki.settings(soon), server_side=True)
     status = reloader.status()
     assert 19.9 < float(status["certificate_days_left"]) <= 20  # type: ignore[arg-type]
+    assert status["expiry_warning"] == "expires within 30 days"
     assert "expires in 20.0 days" in caplog.text and "under 30 days" in caplog.text
     caplog.clear()
     reloader.check()
