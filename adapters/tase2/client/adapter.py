@@ -31,6 +31,14 @@ association and the start-up check); when it passes, the client concludes and mo
 At the moment of loss every point the client owns turns not valid, stamped with the time of
 loss, and the next session (next address, after the back-off) rebuilds everything.
 ``run()`` never returns and never raises for link trouble: it reconnects forever.
+
+Secure ICCP: with ``tls`` every association (and fail-back probe) runs over TLS, offering
+the previous TLS session again (resumption). Every ``tls.renewal_interval`` seconds the
+client renews the session the only way Python allows (it cannot renegotiate): it leaves
+the server as found (transfer sets stopped, data sets deleted, concluded) and associates
+again at once, break-before-make; the points keep their last values meanwhile (no
+not-valid window) unless the new association fails, at which moment they turn not valid.
+Changed certificate files are picked up for the next connection.
 """
 
 from __future__ import annotations
@@ -70,7 +78,7 @@ from adapters.tase2.client.settings import (
     Tase2ClientSettings,
 )
 from adapters.tase2.client.writes import write_value
-from adapters.tase2.errors import RemoteError
+from adapters.tase2.errors import LocalError, RemoteError
 from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.client import (
     MmsClient,
@@ -93,10 +101,18 @@ from adapters.tase2.model.messages import (
     decode_message_report,
 )
 from adapters.tase2.model.objects import TASE2_VERSION
+from adapters.tase2.security.certificates import CertificateError
+from adapters.tase2.security.reloader import TlsReloader
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
 from gateway.registry import AdapterSettings
+
+RENEW = "TLS session renewal due"
+"""What :meth:`Tase2ClientAdapter._serve` returns when the session is to be renewed."""
+
+TLS_CHECK_INTERVAL = 60.0
+"""Seconds between checks of the TLS files (changes, expiry) while a session runs."""
 
 __all__ = ["StartupMismatch", "Tase2ClientAdapter"]
 
@@ -161,6 +177,9 @@ class Tase2ClientAdapter(Adapter):
         self._device_locks: dict[str, asyncio.Lock] = {}
         self.messages_received = 0
         self.messages_enabled = False
+        self.tls: TlsReloader | None = None
+        self._holding = False
+        """A renewal is under way: the points keep their values until it succeeds or fails."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -193,6 +212,11 @@ class Tase2ClientAdapter(Adapter):
     async def run(self) -> None:
         """Associate, serve, and after each loss or failure try again forever."""
         self._build_slots()
+        if self.config.tls is not None and self.tls is None:
+            try:
+                self.tls = TlsReloader(self.name, self.config.tls, server_side=False)
+            except CertificateError as exc:
+                raise LocalError(f"{self.name}: {exc}") from None
         while True:
             address, delay = self._planner.next_attempt()
             if delay > 0:
@@ -207,6 +231,9 @@ class Tase2ClientAdapter(Adapter):
 
     def _failed(self, address: RemoteAddress, exc: Exception) -> None:
         error = str(exc) or type(exc).__name__
+        if self._holding:  # the renewal failed: what was held is not valid any more
+            self._holding = False
+            self.bus.owner_lost(self.name, now())
         kind = {
             StartupMismatch: "check",
             SetupError: "setup",
@@ -265,6 +292,7 @@ class Tase2ClientAdapter(Adapter):
             if cfg.messages:
                 await self._enable_messages(client)
             self._running = True
+            self._holding = False
             self._planner.up(time.monotonic())
             self.link.associations += 1
             where.last_up = now()
@@ -278,7 +306,9 @@ class Tase2ClientAdapter(Adapter):
                 f"{self._not_served()} point(s) not served",
             )
             reason = await self._serve(client, polls)
-            if reason is None:
+            if reason == RENEW:
+                await self._renew(client, address)
+            elif reason is None:
                 await self._fail_back(client, address)
             else:
                 self._lost(address, reason)
@@ -310,7 +340,9 @@ class Tase2ClientAdapter(Adapter):
             self._polled.clear()
             self.messages_enabled = False
             # whatever arrived during set-up is not served as good after the link is gone
-            self.bus.owner_lost(self.name, now())
+            # (a renewal holds the values until the next association is up or fails)
+            if not self._holding:
+                self.bus.owner_lost(self.name, now())
             if not client.closed:
                 await client.abort()
 
@@ -356,13 +388,26 @@ class Tase2ClientAdapter(Adapter):
     ) -> MmsClient:
         """Associate with ``address`` as configured (sessions and fail-back checks)."""
         cfg = self.config
+        ltsap, lssel, lpsel = cfg.local_selectors.octets()
+        rtsap, rssel, rpsel = cfg.remote_selectors.octets()
         association = AssociationConfig(
             max_pdu_size=cfg.max_pdu_size,
             local_ap_title=cfg.local_ap_title,
             local_ae_qualifier=cfg.local_ae_qualifier,
             remote_ap_title=cfg.remote_ap_title,
             remote_ae_qualifier=cfg.remote_ae_qualifier,
+            password=cfg.password.encode() if cfg.password is not None else None,
+            local_tsap=ltsap,
+            remote_tsap=rtsap,
+            local_session_selector=lssel,
+            remote_session_selector=rssel,
+            local_presentation_selector=lpsel,
+            remote_presentation_selector=rpsel,
         )
+        tls = None
+        if self.tls is not None:
+            self.tls.check()  # changed files: this connection uses the new ones
+            tls = self.tls.endpoint
         return await MmsClient.connect(
             address.host,
             address.port,
@@ -370,6 +415,7 @@ class Tase2ClientAdapter(Adapter):
             connect_timeout=cfg.connect_timeout,
             request_timeout=cfg.request_timeout,
             on_raw_report=on_raw_report,
+            tls=tls,
         )
 
     async def _fail_back(self, client: MmsClient, address: RemoteAddress) -> None:
@@ -387,6 +433,24 @@ class Tase2ClientAdapter(Adapter):
             self.name,
             primary,
             address,
+        )
+
+    async def _renew(self, client: MmsClient, address: RemoteAddress) -> None:
+        """The TLS session is due for renewal: leave the server as found, associate again
+        at once; the points are held meanwhile."""
+        self._running = False
+        self._holding = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._leave(client), self.config.request_timeout)
+        self._planner.renew()
+        self.link.tls_renewals += 1
+        self._state("renewing", str(address), "TLS session renewal", quiet=True)
+        log.info(
+            "tase2-client %s: TLS session renewal with %s (every %gs): association concluded, "
+            "associating again; points held meanwhile",
+            self.name,
+            address,
+            self.config.tls.renewal_interval if self.config.tls is not None else 0.0,
         )
 
     def _lost(self, address: RemoteAddress, reason: str) -> None:
@@ -543,6 +607,13 @@ class Tase2ClientAdapter(Adapter):
         closed = asyncio.create_task(client.wait_closed())
         keepalive = asyncio.create_task(self._keepalive(client))
         watchers: set[asyncio.Task[Any]] = {closed, keepalive}
+        renew: asyncio.Task[None] | None = None
+        if self.tls is not None:
+            watchers.add(asyncio.create_task(self._watch_tls()))
+            interval = self.tls.settings.renewal_interval
+            if interval > 0:
+                renew = asyncio.create_task(asyncio.sleep(interval))
+                watchers.add(renew)
         failback: asyncio.Task[None] | None = None
         if self._planner.failback_due(time.monotonic()) is not None:
             failback = asyncio.create_task(self._watch_primary())
@@ -559,6 +630,8 @@ class Tase2ClientAdapter(Adapter):
             return f"{reason.value if reason else 'closed'}: {client.association.close_detail}"
         if keepalive in done:
             return keepalive.result()
+        if renew is not None and renew in done:
+            return RENEW
         if failback is not None and failback in done:
             return None
         for task in done:
@@ -566,6 +639,14 @@ class Tase2ClientAdapter(Adapter):
             if exc is not None:
                 return f"polling failed: {exc}"
         return "polling stopped"
+
+    async def _watch_tls(self) -> None:
+        """Check the TLS files (change, expiry warnings) while the session runs; never
+        returns."""
+        while True:
+            await asyncio.sleep(TLS_CHECK_INTERVAL)
+            if self.tls is not None:
+                self.tls.check()
 
     async def _keepalive(self, client: MmsClient) -> str:
         """Read ``TASE2_Version`` whenever the server has sent nothing for
@@ -784,4 +865,9 @@ class Tase2ClientAdapter(Adapter):
         out["messages_enabled"] = self.messages_enabled
         out["messages_received"] = self.messages_received
         out["polled"] = list(self._polled)
+        if self.tls is not None:
+            tls = self.tls.status()
+            client = self._client
+            tls["session"] = client.tls_info() if client is not None else None
+            out["tls"] = tls
         return out

@@ -169,6 +169,13 @@ class LinkPlanner(Generic[A]):
         self._failing_back = True
         return self.primary
 
+    def renew(self) -> None:
+        """A planned renewal (a new TLS session): the next attempt goes to the same address
+        at once, without counting a failure."""
+        self._up_since = None
+        self._failback_at = None
+        self._at_once = True
+
     def failback_failed(self, monotonic_now: float, error: str) -> bool:
         """The primary failed its check with ``error``: stay, check again in
         ``failback_interval`` s. Returns True when this failure deserves a log line."""
@@ -264,6 +271,7 @@ class LinkStatus:
     addresses: dict[str, AddressStatus] = field(default_factory=dict)
     failback: FailbackStatus = field(default_factory=FailbackStatus)
     keepalive: KeepaliveStatus = field(default_factory=KeepaliveStatus)
+    tls_renewals: int = 0
 
     def count(self, kind: str, n: int = 1) -> None:
         """Add to an error counter."""
@@ -283,4 +291,5 @@ class LinkStatus:
             "addresses": {k: vars(v).copy() for k, v in self.addresses.items()},
             "failback": vars(self.failback).copy(),
             "keepalive": vars(self.keepalive).copy(),
+            "tls_renewals": self.tls_renewals,
         }

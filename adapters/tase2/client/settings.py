@@ -34,6 +34,8 @@ from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.model.devices import DeviceKind
 from adapters.tase2.model.points import PointType
+from adapters.tase2.security.selectors import OsiSelectors
+from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from gateway.backoff import BackoffSeconds, BackoffSettings
 from gateway.registry import AdapterSettings
 
@@ -266,9 +268,19 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     when it passes (``failback: false`` stays where it is). When nothing has arrived from
     the server for ``keepalive_interval`` seconds (0: off) it reads ``TASE2_Version``; no
     answer within ``request_timeout`` ends the session as lost.
+
+    Security: ``tls`` runs the association over TLS (Secure ICCP; an address without a port
+    then means port 3782), renewing the session every ``tls.renewal_interval`` seconds by
+    a new association (the points keep their values through a renewal that succeeds);
+    ``password`` is sent as the ACSE authentication-value; ``local_selectors`` and
+    ``remote_selectors`` are the T-, S- and P-selectors calling and called.
     """
 
     addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
+    tls: TlsSettings | None = None
+    password: str | None = Field(default=None, min_length=1, repr=False)
+    local_selectors: OsiSelectors = Field(default_factory=OsiSelectors)
+    remote_selectors: OsiSelectors = Field(default_factory=OsiSelectors)
     local_ap_title: str | None = None
     local_ae_qualifier: int | None = None
     remote_ap_title: str | None = None
@@ -291,6 +303,24 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     failback: bool = True
     failback_interval: float = Field(default=60.0, gt=0)
     keepalive_interval: float = Field(default=30.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: Any) -> Any:
+        """With TLS, an address written without a port means the Secure ICCP port."""
+        if not isinstance(data, dict) or data.get("tls") is None:
+            return data
+        addresses = data.get("addresses")
+        if not isinstance(addresses, (list, tuple)):
+            return data
+        out: list[Any] = []
+        for a in addresses:
+            if isinstance(a, str):
+                a = parse_address(a, DEFAULT_TLS_PORT)
+            elif isinstance(a, dict) and "port" not in a:
+                a = {**a, "port": DEFAULT_TLS_PORT}
+            out.append(a)
+        return {**data, "addresses": out}
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod

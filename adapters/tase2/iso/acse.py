@@ -48,6 +48,7 @@ __all__ = [
     "accept_all",
     "authenticate",
     "check_ap_title",
+    "check_password",
     "decode_apdu",
     "encode_apdu",
     "password_authenticator",
@@ -270,18 +271,30 @@ def password_authenticator(
         expected = passwords.get(request.calling_ap_title, passwords.get(None))
         if expected is None:
             return AuthenticationDecision.reject(UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED)
-        if request.mechanism is None or request.authentication is None:
-            return AuthenticationDecision.reject(UserDiagnostic.AUTHENTICATION_REQUIRED)
-        if request.mechanism != PASSWORD_MECHANISM:
-            return AuthenticationDecision.reject(
-                UserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNIZED
-            )
-        auth = request.authentication
-        if auth.kind != 0 or not hmac.compare_digest(auth.value, expected):
-            return AuthenticationDecision.reject(UserDiagnostic.AUTHENTICATION_FAILURE)
-        return AuthenticationDecision.accept()
+        return check_password(request, expected)
 
     return check
+
+
+def check_password(request: AuthenticationRequest, expected: bytes) -> AuthenticationDecision:
+    """Accept when the AARQ carries the password mechanism and ``expected`` as its
+    charstring authentication-value; else the refusal with its ACSE diagnostic
+    (authentication-required, mechanism-name-not-recognized, authentication-failure)."""
+    if request.mechanism is None or request.authentication is None:
+        return AuthenticationDecision.reject(
+            UserDiagnostic.AUTHENTICATION_REQUIRED, "no ACSE authentication-value (password)"
+        )
+    if request.mechanism != PASSWORD_MECHANISM:
+        return AuthenticationDecision.reject(
+            UserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNIZED,
+            f"authentication mechanism {request.mechanism} is not the password mechanism",
+        )
+    auth = request.authentication
+    if auth.kind != 0 or not hmac.compare_digest(auth.value, expected):
+        return AuthenticationDecision.reject(
+            UserDiagnostic.AUTHENTICATION_FAILURE, "wrong ACSE password"
+        )
+    return AuthenticationDecision.accept()
 
 
 def authenticate(

@@ -35,6 +35,8 @@ from adapters.base import Adapter
 from adapters.tase2.errors import LocalError
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.model.devices import TagState, TagValue
+from adapters.tase2.security.certificates import CertificateError
+from adapters.tase2.security.reloader import TlsReloader
 from adapters.tase2.server.bilateral import (
     BilateralConfigError,
 )
@@ -185,6 +187,7 @@ class Tase2ServerAdapter(Adapter):
         self._overflow_seen = 0
         self._resubscribe = False
         self._tags: _StoredTags | None = None
+        self.tls: TlsReloader | None = None
 
     def _open_tags(self) -> _StoredTags | None:
         """The tag store under ``state_dir`` (None without one); raises StateStoreError."""
@@ -214,6 +217,8 @@ class Tase2ServerAdapter(Adapter):
             ae_qualifier=s.ae_qualifier,
             max_pdu_size=s.max_pdu_size,
             tag_store=tags,
+            tls=self.tls.endpoint if self.tls is not None else None,
+            selectors=s.selectors,
         )
         if tags is not None:
             restored = server.controls.devices.restore_tags(tags.load())
@@ -231,6 +236,11 @@ class Tase2ServerAdapter(Adapter):
         current. A state directory that cannot be used stops the start (a server that
         forgot its safety tags must not accept operates)."""
         self._source.invalidate()
+        if self.settings.tls is not None:
+            try:
+                self.tls = TlsReloader(self.name, self.settings.tls, server_side=True)
+            except CertificateError as exc:
+                raise LocalError(f"{self.name}: {exc}") from None
         try:
             server = self._new_server(self._open_tags())
         except StateStoreError as exc:
@@ -244,10 +254,11 @@ class Tase2ServerAdapter(Adapter):
         self.server = server
         self.listening()
         log.info(
-            "%s: TASE.2 server on %s:%d, AP-title %s AE-qualifier %s, %d bilateral tables",
+            "%s: TASE.2 server on %s:%d%s, AP-title %s AE-qualifier %s, %d bilateral tables",
             self.name,
             self.settings.host,
             server.port,
+            " (TLS)" if self.tls is not None else "",
             self.settings.ap_title,
             self.settings.ae_qualifier,
             len(self.settings.tables),
@@ -268,6 +279,7 @@ class Tase2ServerAdapter(Adapter):
                     self._source.invalidate()
                     if server.refresh_points():
                         self._resubscribe = True
+                    self._check_tls(server)
                 if self._resubscribe:
                     self._subscribe(server)
         finally:
@@ -279,6 +291,11 @@ class Tase2ServerAdapter(Adapter):
             self.server = None
             await server.stop()
             self._close_state()
+
+    def _check_tls(self, server: Tase2Server) -> None:
+        """Changed TLS files: new connections get the new context; expiry warnings."""
+        if self.tls is not None and self.tls.check(self.settings.tls):
+            server.mms.tls = self.tls.endpoint
 
     def _close_state(self) -> None:
         if self._tags is not None:
@@ -365,6 +382,8 @@ class Tase2ServerAdapter(Adapter):
                 )
             self._resubscribe = True
         self.settings = settings
+        if server is not None:
+            self._check_tls(server)
         return True
 
     def status(self) -> dict[str, Any]:
@@ -377,4 +396,10 @@ class Tase2ServerAdapter(Adapter):
             out["port"] = self.server.port
         if self._subscription is not None:
             out["changes_dropped"] = self._subscription.overflow
+        if self.tls is not None:
+            tls = self.tls.status()
+            if self.server is not None:
+                tls["handshakes"] = out.pop("tls_handshakes", 0)
+                tls["failures"] = out.pop("tls_failures", {})
+            out["tls"] = tls
         return out

@@ -29,6 +29,7 @@ from adapters.tase2.iso.acse import UserDiagnostic, check_ap_title
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
 from adapters.tase2.model.points import PointType
+from adapters.tase2.security.binding import CertificateRule
 from adapters.tase2.server.device_control import DeviceObject, DeviceRule, compile_devices
 from gateway.points import PointKind
 
@@ -151,6 +152,11 @@ class BilateralTableConfig(BaseModel):
     ``devices`` are the Block 5 devices the peer sees (see
     :class:`~adapters.tase2.model.devices.DeviceRule`); ``messages`` lets the peer enable
     information messages (Block 4, ``IM_Transfer_Set``).
+
+    Security (Secure ICCP): ``certificate`` binds the table to a TLS client certificate
+    (subject and/or SHA-256 fingerprints); ``password`` requires the ACSE password
+    (authentication-value) in the peer's AARQ. A caller that matches the table's peer
+    identity but fails either is refused with an ACSE authentication diagnostic.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -158,6 +164,8 @@ class BilateralTableConfig(BaseModel):
     id: str
     domain: str
     peer: PeerIdentity
+    certificate: CertificateRule | None = None
+    password: str | None = Field(default=None, min_length=1, repr=False)
     points: tuple[PointRule, ...] = ()
     default_types: dict[PointKind, PointType] = Field(
         default_factory=lambda: dict(DEFAULT_POINT_TYPES)

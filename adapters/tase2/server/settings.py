@@ -19,6 +19,8 @@ from pydantic import (
 )
 
 from adapters.tase2.iso.acse import check_ap_title
+from adapters.tase2.security.selectors import OsiSelectors
+from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from adapters.tase2.server.bilateral import (
     BilateralConfigError,
     BilateralTableConfig,
@@ -83,10 +85,16 @@ class Tase2ServerSettings(AdapterSettings):
     kept, in ``state.sqlite3`` (:mod:`gateway.state`); relative to the configuration
     file's directory, ``state/`` there by default. Built without a configuration file
     (no ``base`` in the validation context), it stays None and tags live in memory only.
+
+    ``tls`` runs every association over TLS (Secure ICCP, see
+    :mod:`adapters.tase2.security.tls_settings`); the port is then 3782 unless given.
+    ``selectors`` are the server's own T-, S- and P-selectors.
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=102, ge=0, le=65535)
+    tls: TlsSettings | None = None
+    selectors: OsiSelectors = Field(default_factory=OsiSelectors)
     ap_title: str | None = None
     ae_qualifier: int | None = None
     max_pdu_size: int = Field(default=65000, ge=1024, le=1_000_000)
@@ -97,6 +105,13 @@ class Tase2ServerSettings(AdapterSettings):
     subscription_buffer: int = Field(default=200_000, ge=1000)
     refresh_period: float = Field(default=5.0, gt=0)
     state_dir: Path | None = Field(default=None, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("tls") is not None and "port" not in data:
+            return {**data, "port": DEFAULT_TLS_PORT}
+        return data
 
     @field_validator("state_dir")
     @classmethod
@@ -161,6 +176,12 @@ class Tase2ServerSettings(AdapterSettings):
 
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
         """True when going to ``other`` needs a new listening server (not just new tables);
-        a new ``state_dir`` too (tags are restored only at start-up)."""
-        keep = ("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits", "state_dir")
+        a new ``state_dir`` too (tags are restored only at start-up), and TLS switched on or
+        off (new TLS files or settings are applied in place, to new connections)."""
+        keep = (
+            *("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits"),
+            *("state_dir", "selectors"),
+        )
+        if (self.tls is None) != (other.tls is None):  # TLS on or off: a new listener
+            return True
         return any(getattr(self, k) != getattr(other, k) for k in keep)

@@ -31,12 +31,19 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
+from adapters.tase2.iso.acse import (
+    AuthenticationDecision,
+    AuthenticationRequest,
+    UserDiagnostic,
+    check_password,
+)
 from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.security.context import TlsEndpoint
+from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, PointRule
 from adapters.tase2.server.controls import PeerInfo, ServerControls
 from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
@@ -85,6 +92,8 @@ class Tase2Server:
         on_report_sent: Callable[[ReportRequest, float], None] | None = None,
         on_event: Callable[[TransferSetEvent], None] | None = None,
         tag_store: TagStore | None = None,
+        tls: TlsEndpoint | None = None,
+        selectors: OsiSelectors | None = None,
     ) -> None:
         self.source = source
         self.limits = limits or ServerLimits()
@@ -111,6 +120,7 @@ class Tase2Server:
         self.encoded = EncodedValues()
         """The encodings of current values, shared by Reads and reports."""
         self.handler = Tase2Handler(self)
+        tsap, ssel, psel = (selectors or OsiSelectors()).octets()
         self.mms = MmsServer(
             self.handler,
             host=host,
@@ -119,7 +129,11 @@ class Tase2Server:
                 local_ap_title=ap_title,
                 local_ae_qualifier=ae_qualifier,
                 max_pdu_size=max_pdu_size,
+                local_tsap=tsap,
+                local_session_selector=ssel,
+                local_presentation_selector=psel,
             ),
+            tls=tls,
             authenticator=self._authenticate,
             on_association_start=self._association_start,
             on_association_end=self._association_end,
@@ -240,6 +254,23 @@ class Tase2Server:
         )
         if isinstance(found, PeerRejected):
             return AuthenticationDecision.reject(found.diagnostic, found.reason)
+        if found.certificate is not None:
+            why = found.certificate.refusal(request.peer_certificate)
+            if why is not None:
+                diagnostic = (
+                    UserDiagnostic.AUTHENTICATION_REQUIRED
+                    if request.peer_certificate is None
+                    else UserDiagnostic.AUTHENTICATION_FAILURE
+                )
+                return AuthenticationDecision.reject(
+                    diagnostic, f"bilateral table {found.id}: {why}"
+                )
+        if found.password is not None:
+            decision = check_password(request, found.password.encode())
+            if not decision.accepted:
+                return AuthenticationDecision.reject(
+                    decision.diagnostic, f"bilateral table {found.id}: {decision.reason}"
+                )
         return AuthenticationDecision.accept()
 
     async def _association_start(self, ctx: AssociationContext) -> None:
@@ -459,7 +490,7 @@ class Tase2Server:
             for n in self.engine.transfer_set_names(domain)
             if (ts := self.engine.get(ObjectName.dom(domain, n))) is not None and ts.running
         )
-        return {
+        out: dict[str, Any] = {
             "associations": len(self._peers),
             "tables": sorted(self.tables.tables),
             "transfer_sets_running": running,
@@ -468,3 +499,7 @@ class Tase2Server:
             "operates": self.controls.operates,
             "messages_sent": self.controls.messages_sent,
         }
+        if self.mms.tls is not None:
+            out["tls_handshakes"] = self.mms.tls_handshakes
+            out["tls_failures"] = dict(self.mms.tls_failures)
+        return out

@@ -19,6 +19,12 @@ Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode`
   ``{"ready": true, "pid": ...}`` and serve for ``seconds`` (or until a line comes on
   stdin, or stdin closes).
 
+With ``tls`` (an object: ``certificate``, ``private_key``, ``ca``, optional ``min_version``/
+``max_version`` "1.2"/"1.3", ``renegotiation_ms``, ``session_resumption`` seconds, ``allowed``
+certificate files), both modes run over TLS: ``MmsConnection_createSecure`` in client mode,
+``IedServer_createWithTlsSupport`` in ied-server mode. ``repeat_read`` with ``seconds``
+keeps one association busy (for renegotiation tests).
+
 The binding can crash at teardown, so every exit goes through ``os._exit`` after flushing.
 This file is never imported by product code (pyiec61850 is GPL, a test dependency only).
 """
@@ -211,6 +217,42 @@ class ReportCollector(lib.InformationReportHandler):  # type: ignore[misc]
                 self.reports.append({"error": repr(exc)})
 
 
+# --------------------------------------------------------------------------- TLS
+
+
+_TLS_VERSIONS = {"1.2": "TLS_VERSION_TLS_1_2", "1.3": "TLS_VERSION_TLS_1_3"}
+
+
+def tls_configuration(spec: dict[str, Any], client: bool) -> Any:
+    """A TLSConfiguration from the ``tls`` object of the JSON config."""
+    tls = lib.TLSConfiguration_create()
+    if client:
+        lib.TLSConfiguration_setClientMode(tls)
+    if not lib.TLSConfiguration_setOwnCertificateFromFile(tls, spec["certificate"]):
+        raise RuntimeError(f"cannot load certificate {spec['certificate']}")
+    if not lib.TLSConfiguration_setOwnKeyFromFile(tls, spec["private_key"], None):
+        raise RuntimeError(f"cannot load key {spec['private_key']}")
+    if not lib.TLSConfiguration_addCACertificateFromFile(tls, spec["ca"]):
+        raise RuntimeError(f"cannot load CA {spec['ca']}")
+    lib.TLSConfiguration_setChainValidation(tls, True)
+    for path in spec.get("allowed", []):
+        lib.TLSConfiguration_addAllowedCertificateFromFile(tls, path)
+    if spec.get("allowed"):
+        lib.TLSConfiguration_setAllowOnlyKnownCertificates(tls, True)
+    if spec.get("min_version"):
+        lib.TLSConfiguration_setMinTlsVersion(tls, getattr(lib, _TLS_VERSIONS[spec["min_version"]]))
+    if spec.get("max_version"):
+        lib.TLSConfiguration_setMaxTlsVersion(tls, getattr(lib, _TLS_VERSIONS[spec["max_version"]]))
+    if spec.get("renegotiation_ms"):
+        lib.TLSConfiguration_setRenegotiationTime(tls, int(spec["renegotiation_ms"]))
+    if "session_resumption" in spec:
+        seconds = spec["session_resumption"]
+        lib.TLSConfiguration_enableSessionResumption(tls, bool(seconds))
+        if seconds:
+            lib.TLSConfiguration_setSessionResumptionInterval(tls, int(seconds))
+    return tls
+
+
 # --------------------------------------------------------------------------- client mode
 
 
@@ -224,7 +266,12 @@ class Client:
         self.subscriber: Any = None
 
     def _new_connection(self) -> Any:
-        con = lib.MmsConnection_create()
+        if self.cfg.get("tls"):
+            if getattr(self, "_tls", None) is None:
+                self._tls = tls_configuration(self.cfg["tls"], client=True)
+            con = lib.MmsConnection_createSecure(self._tls)
+        else:
+            con = lib.MmsConnection_create()
         lib.MmsConnection_setRequestTimeout(con, int(self.cfg.get("request_timeout_ms", 5000)))
         lib.MmsConnection_setConnectTimeout(con, int(self.cfg.get("connect_timeout_ms", 5000)))
         return con
@@ -509,7 +556,10 @@ def run_ied_server(cfg: dict[str, Any]) -> int:
     for i in range(1, analogs + 1):
         lib.CDC_MV_create(f"AnIn{i}", parent, 0, False)
     lib.CDC_SPG_create("SPSet1", parent, 0)
-    server = lib.IedServer_create(model)
+    if cfg.get("tls"):
+        server = lib.IedServer_createWithTlsSupport(model, tls_configuration(cfg["tls"], False))
+    else:
+        server = lib.IedServer_create(model)
     now_ms = int(time.time() * 1000)
     for i in range(1, analogs + 1 if "analog_points" in cfg else 1):
         ref = f"testld/GGIO1.AnIn{i}"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
@@ -20,6 +21,7 @@ from typing import TypeVar
 from adapters.tase2.iso.acse import Aare
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.aio.link import AssociationLink
+from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -70,6 +72,7 @@ from adapters.tase2.mms.services import (
     WriteResponse,
 )
 from adapters.tase2.mms.types import TypeSpecification
+from adapters.tase2.security.context import TlsEndpoint
 
 __all__ = [
     "MmsAssociationError",
@@ -150,6 +153,8 @@ class MmsClient:
         self._semaphore = asyncio.Semaphore(1)
         self._reader_task: asyncio.Task[None] | None = None
         self.dropped_reports = 0
+        self.tls: TlsProtocol | None = None
+        """The TLS layer of this association (None in clear text)."""
         self.last_received = time.monotonic()
         """``time.monotonic()`` when bytes last arrived from the peer (any PDU, a report or
         an answer); at first, when the client was created."""
@@ -168,25 +173,62 @@ class MmsClient:
         on_information_report: Callable[[InformationReport], None] | None = None,
         report_queue_size: int = 10_000,
         on_raw_report: Callable[[bytes], None] | None = None,
+        tls: TlsEndpoint | None = None,
+        on_tls_failure: Callable[[TlsFailure], None] | None = None,
     ) -> MmsClient:
-        """Open TCP, COTP and the association; returns a client ready for requests.
+        """Open TCP, (TLS,) COTP and the association; returns a client ready for requests.
 
         ``config`` carries TSAPs, session/presentation selectors, AP-titles, AE-qualifiers,
         an optional password and the MMS limits to propose. With ``on_raw_report`` every
         unconfirmed PDU goes to it still encoded (for a fast report decoder) instead of
-        ``on_information_report``.
+        ``on_information_report``. With ``tls`` the connection runs TLS below COTP; the
+        last session with ``host:port`` is offered again (resumption) and a TLS failure
+        goes to ``on_tls_failure`` as well as into the raised error. Under TLS 1.3 a
+        server's refusal of our certificate shows only after the handshake: the client
+        is returned only once the association is accepted.
         """
         if on_raw_report is not None:
             config = dataclasses.replace(config or AssociationConfig(), raw_unconfirmed=True)
         association = Association(Role.INITIATOR, config)
         link = AssociationLink(association)
         loop = asyncio.get_running_loop()
+        where = f"{host}:{port}"
+        tls_proto: TlsProtocol | None = None
+        protocol: asyncio.Protocol = link
+        if tls is not None:
+            sessions = tls.sessions
+
+            def keep(session: ssl.SSLSession) -> None:
+                sessions[where] = session
+
+            tls_proto = TlsProtocol(
+                tls.context,
+                link,
+                server_side=False,
+                server_hostname=tls.server_name,
+                session=sessions.get(where) if tls.session_resumption else None,
+                pins=tls.pins,
+                handshake_timeout=tls.handshake_timeout,
+                on_failure=on_tls_failure,
+                on_session=keep if tls.session_resumption else None,
+            )
+            protocol = tls_proto
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: link, host, port), connect_timeout
+                loop.create_connection(lambda: protocol, host, port), connect_timeout
             )
+            if tls_proto is not None:
+                assert tls_proto.handshake_done is not None
+                await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise MmsAssociationError(f"cannot connect to {host}:{port}: {exc}") from exc
+            if tls_proto is not None:
+                tls_proto.abort()
+                failure = tls_proto.failure
+                if failure is not None:
+                    raise MmsAssociationError(
+                        f"TLS handshake with {where} failed: {failure.kind} ({failure.detail})"
+                    ) from None
+            raise MmsAssociationError(f"cannot connect to {where}: {exc}") from exc
         client = cls(
             association,
             link,
@@ -195,6 +237,7 @@ class MmsClient:
             report_queue_size,
             on_raw_report,
         )
+        client.tls = tls_proto
         try:
             await asyncio.wait_for(client._establish(), connect_timeout)
         except TimeoutError:
@@ -203,6 +246,17 @@ class MmsClient:
             raise MmsAssociationError(
                 f"no association with {host}:{port} within {connect_timeout} s"
             ) from None
+        except MmsAssociationError as exc:
+            association.abort("association failed")
+            await link.close()
+            failure = tls_proto.failure if tls_proto is not None else None
+            if failure is not None:  # TLS 1.3: the server refused us after the handshake
+                raise MmsAssociationError(
+                    f"TLS session with {where} failed: {failure.kind} ({failure.detail})",
+                    exc.reason,
+                    exc.aare,
+                ) from None
+            raise
         except BaseException:
             association.abort("association failed")
             await link.close()
@@ -242,6 +296,18 @@ class MmsClient:
         """The negotiated association parameters."""
         assert self.association.parameters is not None
         return self.association.parameters
+
+    def tls_info(self) -> dict[str, object] | None:
+        """TLS version, cipher and whether the session was resumed (None in clear text)."""
+        proto = self.tls
+        if proto is None:
+            return None
+        cipher = proto.extra("cipher")
+        return {
+            "version": proto.extra("tls_version"),
+            "cipher": cipher[0] if cipher else None,
+            "session_reused": proto.extra("session_reused"),
+        }
 
     @property
     def closed(self) -> bool:

@@ -43,6 +43,8 @@ class AssociationLink(asyncio.Protocol):
         self.peer: tuple[str, int] = ("?", 0)
         self.last_data = 0.0
         """Loop time when bytes last arrived from the peer."""
+        self.peer_certificate: bytes | None = None
+        """The TLS peer's DER certificate (None without TLS)."""
         self._on_connected = on_connected
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop
@@ -64,6 +66,7 @@ class AssociationLink(asyncio.Protocol):
         self.last_data = loop.time()
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+        self.peer_certificate = transport.get_extra_info("peer_certificate")
         if self._on_connected is not None:
             self._on_connected(self)
 
@@ -127,6 +130,12 @@ class AssociationLink(asyncio.Protocol):
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
             await self._drained
+
+    def transport_info(self, name: str, default: object = None) -> object:
+        """The transport's extra information ``name`` (TLS: ``tls_version``, ``cipher``...)."""
+        if self._transport is None:
+            return default
+        return self._transport.get_extra_info(name, default)
 
     def close_soon(self) -> None:
         """Close the TCP connection without waiting (for a connection with nothing queued)."""

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
 from adapters.tase2.mms.aio.link import AssociationLink
+from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -79,6 +80,7 @@ from adapters.tase2.mms.services import (
     WriteRequest,
     WriteResponse,
 )
+from adapters.tase2.security.context import TlsEndpoint
 from gateway.logs import Throttle
 
 __all__ = [
@@ -116,6 +118,8 @@ class AssociationContext:
     called_ae_qualifier: int | None
     parameters: NegotiatedParameters
     data: dict[str, Any] = field(default_factory=dict)
+    peer_certificate: bytes | None = None
+    """The TLS peer's DER certificate (None without TLS)."""
     _connection: _ServerConnection | None = field(default=None, repr=False)
 
     @property
@@ -363,7 +367,10 @@ class _ServerConnection:
         aarq = ev.aarq
         assoc = self.association
         decision = acse.authenticate(
-            aarq, self.server.authenticator, peer_address=self.link.peer[0]
+            aarq,
+            self.server.authenticator,
+            peer_certificate=self.link.peer_certificate,
+            peer_address=self.link.peer[0],
         )
         peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
         if assoc.closed:  # aborted (server stopping) while the authenticator ran
@@ -394,14 +401,16 @@ class _ServerConnection:
             called_ap_title=aarq.called_ap_title,
             called_ae_qualifier=aarq.called_ae_qualifier,
             parameters=params,
+            peer_certificate=self.link.peer_certificate,
             _connection=self,
         )
         read_octets = self.server.read_octets
         if read_octets is not None:
             assoc.read_octets = functools.partial(read_octets, ctx)
+        tls = self.link.transport_info("tls_version")
         log.info(
             "association %d start: peer=%s ap_title=%s ae_qualifier=%s pdu_size=%d "
-            "outstanding=%d/%d",
+            "outstanding=%d/%d%s",
             self.association_id,
             peer,
             aarq.calling_ap_title,
@@ -409,6 +418,7 @@ class _ServerConnection:
             params.max_pdu_size,
             params.max_serv_outstanding_calling,
             params.max_serv_outstanding_called,
+            f" tls={tls}" if tls else "",
         )
         if self.server.on_association_start is not None:
             await _maybe_await(self.server.on_association_start(ctx))
@@ -562,6 +572,14 @@ class _ServerConnection:
                 log.exception("association %d: end hook failed", self.association_id)
 
 
+class _Refuse(asyncio.Protocol):
+    """Closes a connection at once (too many TLS handshakes under way)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Close it."""
+        transport.close()
+
+
 class MmsServer:
     """An asyncio MMS server (responder) dispatching services to an :class:`MmsHandler`.
 
@@ -569,6 +587,12 @@ class MmsServer:
     ``idle_timeout`` (None: none) the longest silence of an association,
     ``max_connections`` the open connections at most, ``max_pending_per_source`` the
     connections of one source address that have not associated yet.
+
+    With ``tls`` every connection runs TLS below COTP (:class:`TlsProtocol`); assigning
+    :attr:`tls` later (a certificate reload) applies to new connections only, established
+    ones keep their session. TLS failures are logged (throttled per source and kind) and
+    counted in :attr:`tls_failures`; handshakes under way count against
+    ``max_connections``.
     """
 
     def __init__(
@@ -586,8 +610,15 @@ class MmsServer:
         idle_timeout: float | None = None,
         max_connections: int = 256,
         max_pending_per_source: int = 16,
+        tls: TlsEndpoint | None = None,
     ) -> None:
         self.handler = handler
+        self.tls = tls
+        self.tls_failures: dict[str, int] = {}
+        """TLS failures by kind (``unknown-ca``, ``expired``, ``pin-mismatch``...)."""
+        self.tls_handshakes = 0
+        """TLS handshakes completed."""
+        self._handshaking = 0
         self.answer_now: Callable[[AssociationContext, object], Any] | None = getattr(
             handler, "answer_now", None
         )
@@ -633,8 +664,43 @@ class MmsServer:
         self._server = await loop.create_server(self._new_connection, self.host, self._port)
         log.info("MMS server listening on %s:%d", self.host, self.port)
 
-    def _new_connection(self) -> AssociationLink:
-        return _ServerConnection(self, next(self._ids)).link
+    def _new_connection(self) -> asyncio.Protocol:
+        link = _ServerConnection(self, next(self._ids)).link
+        tls = self.tls
+        if tls is None:
+            return link
+        if self._handshaking + len(self._connections) >= self.max_connections:
+            return _Refuse()
+        self._handshaking += 1
+        return TlsProtocol(
+            tls.context,
+            link,
+            server_side=True,
+            pins=tls.pins,
+            handshake_timeout=tls.handshake_timeout,
+            on_failure=self._tls_failed,
+            on_established=self._tls_established,
+        )
+
+    def _tls_established(self, proto: TlsProtocol) -> None:
+        self._handshaking = max(0, self._handshaking - 1)
+        self.tls_handshakes += 1
+
+    def _tls_failed(self, failure: TlsFailure) -> None:
+        if failure.phase == "handshake":
+            self._handshaking = max(0, self._handshaking - 1)
+        self.tls_failures[failure.kind] = self.tls_failures.get(failure.kind, 0) + 1
+        source = failure.peer[0]
+        n = self.log_throttle.count(f"tls {failure.kind} {source}")
+        if n:
+            log.warning(
+                "TLS %s with %s:%d failed: %s (%s)%s",
+                failure.phase,
+                *failure.peer,
+                failure.kind,
+                failure.detail,
+                _nth(n),
+            )
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, abort every association and wait (bounded) for their clean-up."""
