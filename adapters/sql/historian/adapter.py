@@ -69,6 +69,7 @@ class HistorianAdapter(Adapter):
         self.rows_written = 0
         self.writes = 0
         self.connects = 0
+        self.failures = 0
         self.retention_deleted = 0
         self._selected: dict[str, float] = {}
         self._sampler = Sampler({})
@@ -137,7 +138,8 @@ class HistorianAdapter(Adapter):
         """Keep what is still queued in the journal, and close it."""
         if self._sub is not None:
             self._take(self._sub.drain())
-            self._take(self._sampler.due(float("inf")))
+            self._append(self._sampler.due(float("inf")))
+            self._overflow_before += self._sub.overflow
             self._sub.close()
             self._sub = None
         await self._close_store()
@@ -158,7 +160,7 @@ class HistorianAdapter(Adapter):
             changes = await sub.wait(timeout)
             self._take(changes)
             if self._sampler.held:
-                self._take(self._sampler.due(time.monotonic()))
+                self._append(self._sampler.due(time.monotonic()))
             if loop.time() >= next_refresh:
                 next_refresh = loop.time() + self.settings.refresh_period
                 self._resolve()
@@ -169,8 +171,11 @@ class HistorianAdapter(Adapter):
             return
         if self._sampler.active:
             changes = self._sampler.admit(changes, time.monotonic())
-            if not changes:
-                return
+        self._append(changes)
+
+    def _append(self, changes: list[PointValue]) -> None:
+        if not changes:
+            return
         # A PointValue is (point, value, quality, ts, cov): a journal Row field for field.
         self.journal.append(changes)  # type: ignore[arg-type]
         self._wake.set()
@@ -179,6 +184,9 @@ class HistorianAdapter(Adapter):
 
     def _report_loss(self) -> None:
         """Rows lost: a line at the 1st, 2nd, 4th... time in an outage, with the exact count."""
+        if not self._outage:  # losses while the database is merely slow: an outage too
+            self._outage = True
+            self._lost_at_outage = self._lost_seen
         lost = self._lost_seen = self.lost
         during = lost - self._lost_at_outage
         if self._loss_log.count("loss"):
@@ -204,6 +212,7 @@ class HistorianAdapter(Adapter):
                 await self._write_until_error()
             except DATABASE_ERRORS as exc:
                 await self._close_store()
+                self.failures += 1
                 failures += 1
                 delay = backoff.delay(failures)
                 self._on_failure(exc, failures, delay)
@@ -214,7 +223,7 @@ class HistorianAdapter(Adapter):
     async def _connect(self) -> None:
         s = self.settings
         async with asyncio.timeout(s.connect_timeout):
-            store = await open_store(self.url, s.table, s.connect_timeout)
+            store = await open_store(self.url, s.table, s.connect_timeout, s.write_timeout)
         self._store = store
         try:
             async with asyncio.timeout(s.write_timeout):
@@ -343,6 +352,8 @@ class HistorianAdapter(Adapter):
             "points": len(self._selected),
             "rows_written": self.rows_written,
             "writes": self.writes,
+            "connects": self.connects,
+            "failures": self.failures,
             "journal_rows": journal.pending,
             "journal_bytes": journal.size,
             "journal_dropped": journal.dropped,

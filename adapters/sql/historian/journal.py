@@ -340,10 +340,14 @@ class Journal:
             payload = reader.read(length)
             self._read_at += _HEAD.size + length
             last = first + n - 1
-            if last <= self._read_position():
+            done = self._read_position()
+            if last <= done:
                 continue  # sent before a restart, or read before a rewind's reopen
             self._read_seq = last
-            return first, decode(payload, n)
+            part = decode(payload, n)
+            if first <= done:  # partly sent (not by this journal's batches: by hand)
+                part, first = part[done - first + 1 :], done + 1
+            return first, part
 
     def _read_position(self) -> int:
         """The number of the last row read (or sent, if reading has not begun)."""

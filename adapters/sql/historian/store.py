@@ -32,6 +32,7 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. a COPY cut short by the server going away
     SQLAlchemyError,
     SchemaError,
 )
@@ -79,8 +80,9 @@ class Store(abc.ABC):
         """Close the connection (quietly: it may be broken already)."""
 
 
-async def open_store(url: URL, table: str, timeout: float) -> Store:
-    """Connect to `url`, create or migrate the tables of `table`, and return the open store.
+async def open_store(url: URL, table: str, timeout: float, busy: float) -> Store:
+    """Connect to `url` (in `timeout` s), create or migrate the tables of `table`, and return
+    the open store. An SQLite database locked by another writer is waited for `busy` s.
 
     Raises one of DATABASE_ERRORS when the database cannot be reached or used."""
     postgres = is_postgres(url)
@@ -94,7 +96,7 @@ async def open_store(url: URL, table: str, timeout: float) -> Store:
     if postgres:
         conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
         return PostgresStore(tables, conn)
-    db = await aiosqlite.connect(url.database or "", timeout=timeout)
+    db = await aiosqlite.connect(url.database or "", timeout=busy)
     try:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
