@@ -43,7 +43,10 @@ class Db:
         """(point, value, quality, ts, cov) of every stored row."""
         if self.kind == "sqlite":
             with sqlite3.connect(self.dir / "history.db") as conn:
-                query = f"SELECT point, value, quality, time, cov FROM {self.table} ORDER BY {order}, rowid"
+                query = (
+                    f"SELECT point, value, quality, time, cov FROM {self.table} "
+                    f"ORDER BY {order}, rowid"
+                )
                 return [tuple(r) for r in conn.execute(query)]
         conn = await asyncpg.connect(self.postgres.dsn)
         try:
