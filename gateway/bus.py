@@ -209,6 +209,8 @@ class PointBus:
         self._owners: dict[str, _Owner] = {}
         self._subs: list[Subscription] = []
         self.messages = MessageStream()
+        self.command_observer: Callable[[CommandResult, str], None] | None = None
+        """Called with every command's result and origin (the runtime's audit log)."""
 
     # -- registration -------------------------------------------------------------
 
@@ -514,6 +516,8 @@ class PointBus:
         )
         if not result.ok:
             self.stats.command_failures += 1
+        if self.command_observer is not None:
+            self.command_observer(result, origin)
         log.info(
             "command point=%s value=%r origin=%s outcome=%s%s",
             point,

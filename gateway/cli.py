@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if run_loop(service.run(), args.loop) else EXIT_NOT_STARTED
 
 
-CORE_COMMANDS = ("run", "check")
+CORE_COMMANDS = ("run", "check", "status", "points")
 """Commands whose parser needs neither the ISN commands nor the plug-ins' (not imported)."""
 
 _OPTIONS_WITH_VALUE = ("--log-format", "--log-level")
@@ -169,6 +169,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--diff", action="store_true", help="print what a reload from OLD to NEW would change"
     )
     check.set_defaults(func=cmd_check)
+
+    from gateway.api.client import add_api_commands  # standard library only
+
+    add_api_commands(commands)
 
     if command in CORE_COMMANDS:
         return parser

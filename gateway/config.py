@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.points import PointDef
 from gateway.registry import REGISTRY, AdapterRegistry, AdapterSettings, UnknownAdapterType
@@ -61,6 +69,67 @@ class ConfigError(Exception):
         self.warnings = list(warnings)
 
 
+class ApiCommands(BaseModel):
+    """Bus commands over the REST API (`gateway.api.commands`): off unless enabled, and then
+    only for the points matching one of `allow` (globs of point ids), by an operator token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    allow: list[str] = Field(default_factory=list)
+
+
+class ApiSettings(BaseModel):
+    """The operations surface (the `gateway.api:` section): REST API, web console, metrics.
+
+    Present means on. `listen` is HOST:PORT (127.0.0.1 unless said otherwise); `tokens_file`
+    holds the bearer tokens (read-only and operator roles; without it reads are open and
+    writes refused); `certfile` and `keyfile` turn on HTTPS. Relative paths are taken from
+    the configuration file's directory.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8080"
+    tokens_file: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    commands: ApiCommands = Field(default_factory=ApiCommands)
+    audit_size: int = Field(default=1000, ge=10, le=1_000_000)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"listen must be HOST:PORT (e.g. 127.0.0.1:8080), not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> ApiSettings:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("HTTPS needs both certfile and keyfile")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def resolved(self, base: Path) -> ApiSettings:
+        """A copy with relative file names taken from `base` (the config file's directory)."""
+        files = {
+            key: base / path
+            for key in ("tokens_file", "certfile", "keyfile")
+            if (path := getattr(self, key)) is not None and not path.is_absolute()
+        }
+        return self.model_copy(update=files) if files else self
+
+
 class GatewaySettings(BaseModel):
     """Gateway-wide settings (the `gateway:` section)."""
 
@@ -72,6 +141,7 @@ class GatewaySettings(BaseModel):
     command_timeout: float = Field(default=10.0, gt=0)
     status_log_period: float = Field(default=60.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    api: ApiSettings | None = None
 
 
 class PointFile(BaseModel):
@@ -128,7 +198,10 @@ def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
-    text = _read_text(path)
+    return _parse_yaml(_read_text(path), path)
+
+
+def _parse_yaml(text: str, path: str | Path) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.CSafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -269,6 +342,15 @@ def check_config(
     return _build(data, str(path), lines, path.parent, registry, runnable=True)
 
 
+def check_config_text(
+    text: str, file: str | Path, base: Path, registry: AdapterRegistry = REGISTRY
+) -> tuple[GatewayConfig, list[ConfigIssue]]:
+    """`check_config` of a configuration given as YAML text (a proposed one, e.g. posted to
+    the REST API); `file` names it in the issues, `base` resolves its relative paths."""
+    data, lines = _parse_yaml(text, file)
+    return _build(data, str(file), lines, base, registry, runnable=True)
+
+
 def build_config(
     data: Any,
     file: str,
@@ -306,6 +388,8 @@ def _build(
                 ConfigIssue(file, _line_of(lines, loc), str(key), "Extra inputs are not permitted")
             )
     gateway = _validated(GatewaySettings, data, "gateway", file, lines, issues)
+    if gateway is not None and gateway.api is not None:
+        gateway = _checked_api(gateway, gateway.api.resolved(base), file, lines, issues)
     point_defs, broken = _validated_points(data, file, lines, issues)
     point_files = [
         spec
@@ -336,6 +420,40 @@ def _build(
         adapters=[entry for _, entry in adapters],
     )
     return config, warnings
+
+
+def _checked_api(
+    gateway: GatewaySettings,
+    api: ApiSettings,
+    file: str,
+    lines: dict[Loc, int],
+    issues: list[ConfigIssue],
+) -> GatewaySettings:
+    """The settings with the API's file names resolved; a tokens file that cannot be read
+    or has a bad line, and a missing certificate or key, are issues of the config."""
+    from gateway.api.tokens import TokenFileError, load_tokens  # no web framework imported
+
+    loc: Loc = ("gateway", "api")
+    if api.tokens_file is not None:
+        try:
+            load_tokens(api.tokens_file)
+        except TokenFileError as exc:
+            field = _field_name((*loc, "tokens_file"))
+            issues.append(
+                ConfigIssue(file, _line_of(lines, (*loc, "tokens_file")), field, str(exc))
+            )
+    for key in ("certfile", "keyfile"):
+        path = getattr(api, key)
+        if path is not None and not path.is_file():
+            issues.append(
+                ConfigIssue(
+                    file,
+                    _line_of(lines, (*loc, key)),
+                    _field_name((*loc, key)),
+                    f"{path} is not a readable file",
+                )
+            )
+    return gateway.model_copy(update={"api": api})
 
 
 def _validated(

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.audit import AuditLog
 from gateway.backoff import Backoff
-from gateway.bus import PointBus
+from gateway.bus import CommandResult, PointBus
 from gateway.config import AdapterConfig, GatewayConfig
 from gateway.logs import Throttle
 from gateway.points import PointDef
@@ -225,6 +226,21 @@ class Runtime:
         self._starting = False  # start(): listeners' first failures are fatal
         self._watchdog: asyncio.Task[None] | None = None
         self.bus.add_owner(GATEWAY_OWNER)
+        self.started = time.time()
+        api = settings.api
+        self.audit = AuditLog(api.audit_size if api is not None else 1000)
+        """Commands (from any adapter or the API) and configuration changes."""
+        self.bus.command_observer = self._audit_command
+
+    def _audit_command(self, result: CommandResult, origin: str) -> None:
+        self.audit.record(
+            "command",
+            origin,
+            result.point,
+            result.value,
+            "ok" if result.failure is None else str(result.failure),
+            result.detail,
+        )
 
     @property
     def adapters(self) -> dict[str, Adapter]:
@@ -271,16 +287,23 @@ class Runtime:
             except TimeoutError:
                 log.error("adapter %s did not stop within %.0fs", supervisor.name, timeout)
 
-    async def apply(self, new: GatewayConfig) -> Changes:
+    async def apply(self, new: GatewayConfig, origin: str = "") -> Changes:
         """Move from the running configuration to `new`, touching only what changed.
 
         Order matters: adapters that go away stop first; then every new or changed point is
         registered (so a reconfigured adapter finds its points on the bus); then changed
         adapters reconfigure in place, or restart when they cannot; points no longer
-        configured go last. One change is applied at a time.
+        configured go last. One change is applied at a time. A change after the start is
+        audited with `origin` (who asked: the file, an API token).
         """
         async with self._apply_lock:
-            return await self._apply(new)
+            first = not self.config.adapters and not self.config.points
+            changes = await self._apply(new)
+        if new.gateway.api is not None:
+            self.audit.resize(new.gateway.api.audit_size)
+        if not first:
+            self.audit.record("config", origin, "configuration", detail=str(changes))
+        return changes
 
     async def _apply(self, new: GatewayConfig) -> Changes:
         old_adapters = {a.name: a for a in self.config.adapters if a.enabled}
@@ -388,6 +411,34 @@ class Runtime:
         supervisor.start_up = self._starting
         self._supervisors[cfg.name] = supervisor
         return supervisor
+
+    def adapter_details(self) -> dict[str, dict[str, Any]]:
+        """Each configured adapter: its type, whether enabled, the supervisor's state and
+        counters, and the adapter's own ``status()`` apart (a failing one is reported)."""
+        out: dict[str, dict[str, Any]] = {}
+        for cfg in self.config.adapters:
+            supervisor = self._supervisors.get(cfg.name)
+            entry: dict[str, Any] = {"name": cfg.name, "type": cfg.type, "enabled": cfg.enabled}
+            if supervisor is None:
+                entry.update(state="disabled" if not cfg.enabled else "stopped", status={})
+                out[cfg.name] = entry
+                continue
+            state = supervisor.state
+            adapter = supervisor.adapter
+            if state == "running" and adapter is not None and adapter.listens:
+                state = "running" if adapter.ready.is_set() else "starting"
+            entry.update(
+                state=state,
+                failures=supervisor.failures,
+                restarts=supervisor.restarts,
+                last_error=supervisor.last_error,
+            )
+            try:
+                entry["status"] = adapter.status() if adapter is not None else {}
+            except Exception as exc:  # an adapter's bug must not break the operator's view
+                entry["status"] = {"status_error": f"{type(exc).__name__}: {exc}"}
+            out[cfg.name] = entry
+        return out
 
     def status(self) -> dict[str, Any]:
         """Adapters' states and the bus counters, for operators."""

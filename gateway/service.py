@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.config import ConfigError, GatewayConfig, check_config, diff_configs
-from gateway.runtime import Runtime, StartupError
+from gateway.config import (
+    ConfigError,
+    ConfigIssue,
+    GatewayConfig,
+    check_config,
+    check_config_text,
+    diff_configs,
+)
+from gateway.runtime import Changes, Runtime, StartupError
+
+if TYPE_CHECKING:
+    from gateway.api.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +52,10 @@ class Service:
     (never an editor's half-written file). A configuration with errors, or one removing more
     than `max_removed_adapters` adapters, is reported and not applied, so the gateway keeps
     its last good state; removed adapters and tables are logged at WARNING.
+
+    With a `gateway.api` section it serves the REST API, console and metrics in the same
+    loop; a configuration posted there goes through the same checks as a reload of the
+    file, and once applied is written to the file.
     """
 
     def __init__(
@@ -58,6 +74,8 @@ class Service:
         self._stop = asyncio.Event()
         self._reloading: asyncio.Task[bool] | None = None
         self._seen = self._stat()
+        self.api: ApiServer | None = None
+        self._api_change: asyncio.Task[None] | None = None
 
     def _stat(self) -> tuple[int, int]:
         """The file's size and modification time (ns), which change with every write."""
@@ -82,6 +100,11 @@ class Service:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             return False
+        if not await self._start_api():
+            await self.runtime.stop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            return False
         release_free_heap()
         log.info(
             "gateway running: %d points, %d adapters",
@@ -98,6 +121,10 @@ class Service:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             log.info("stopping")
+            if self._api_change is not None:
+                await asyncio.gather(self._api_change, return_exceptions=True)
+            if self.api is not None:
+                await self.api.stop()
             await self.runtime.stop()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -106,6 +133,84 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _start_api(self) -> bool:
+        """Serve the API when configured; False (logged) when it cannot listen."""
+        settings = self.runtime.config.gateway.api
+        if settings is None or not settings.enabled:
+            return True
+        from gateway.api.server import ApiError, ApiServer
+
+        self.api = ApiServer(self)
+        try:
+            await self.api.start(settings)
+        except ApiError as exc:
+            log.error("%s", exc)
+            log.error("gateway not started")
+            return False
+        return True
+
+    def _follow_api(self) -> None:
+        """After a change: start, restart or stop the API as the new settings say, in a
+        task of its own (the change may have come through the API, whose request must end
+        before the server it runs in can stop)."""
+        settings = self.runtime.config.gateway.api
+        if self.api is None:
+            if settings is None or not settings.enabled:
+                return
+            from gateway.api.server import ApiServer
+
+            self.api = ApiServer(self)
+        previous = self._api_change
+        api = self.api
+
+        async def follow() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await asyncio.sleep(0.05)  # let an API request that asked for it answer first
+            await api.apply(settings)
+
+        self._api_change = asyncio.create_task(follow(), name="api-change")
+
+    # -- the API's operations (gateway.api.control.Operations) -------------------------
+
+    def config_text(self) -> str:
+        """The configuration file's text."""
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"# {self.path} cannot be read: {exc}\n"
+
+    async def check_text(self, text: str) -> tuple[GatewayConfig, list[ConfigIssue]]:
+        """Check a proposed configuration as if it were the file (relative paths alike)."""
+        return await asyncio.to_thread(check_config_text, text, self.path, self.path.parent)
+
+    async def apply_text(self, text: str, origin: str) -> Changes:
+        """Check a configuration as a reload does, write it to the file, apply it; raises
+        ConfigError (invalid) or ConfigRefused (e.g. removes too many adapters)."""
+        from gateway.api.control import ConfigRefused
+
+        config, warnings = await self.check_text(text)
+        refusal = self._refusal(config)
+        if refusal:
+            raise ConfigRefused(refusal)
+        await asyncio.to_thread(self._write, text)
+        self._seen = self._stat()  # our own write: no reload for it
+        log.info("configuration applied by %s and written to %s", origin, self.path)
+        return await self._apply(config, warnings, origin)
+
+    def _write(self, text: str) -> None:
+        """Replace the file atomically (a reader sees the old or the new, never half);
+        the previous one is kept as FILE.bak."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if self.path.exists():
+            backup = self.path.with_name(f"{self.path.name}.bak")
+            backup.write_bytes(self.path.read_bytes())
+        os.replace(tmp, self.path)
 
     def _reload_soon(self) -> None:
         """SIGHUP: reload in a task we keep, so it is neither lost nor left running."""
@@ -127,25 +232,44 @@ class Service:
                 log.warning("%s", issue)
             log.error("configuration not applied; the gateway keeps running the last good one")
             return False
-        for issue in warnings:
-            log.warning("%s", issue)
+        refusal = self._refusal(config)
+        if refusal:
+            for issue in warnings:
+                log.warning("%s", issue)
+            log.error(
+                "configuration not applied: %s; the gateway keeps running the last good one",
+                refusal,
+            )
+            return False
+        await self._apply(config, warnings, "file")
+        return True
+
+    def _refusal(self, config: GatewayConfig) -> str:
+        """Why a valid configuration is not applied ("" when it may be)."""
         diff = diff_configs(self.runtime.config, config)
         limit = self.max_removed_adapters
         if limit is not None and len(diff.adapters_removed) > limit:
-            log.error(
-                "configuration not applied: it removes %d adapters (%s), more than the limit "
-                "of %d (--max-removed-adapters); the gateway keeps running the last good one",
-                len(diff.adapters_removed),
-                ", ".join(diff.adapters_removed),
-                limit,
+            return (
+                f"it removes {len(diff.adapters_removed)} adapters "
+                f"({', '.join(diff.adapters_removed)}), more than the limit of {limit} "
+                "(--max-removed-adapters)"
             )
-            return False
+        return ""
+
+    async def _apply(
+        self, config: GatewayConfig, warnings: list[ConfigIssue], origin: str
+    ) -> Changes:
+        """The one way a checked configuration is applied (file reload or the API)."""
+        for issue in warnings:
+            log.warning("%s", issue)
+        diff = diff_configs(self.runtime.config, config)
         for name in diff.adapters_removed:
             log.warning("the new configuration removes adapter %s", name)
         for adapter, kind, part in diff.parts_removed:
             log.warning("the new configuration removes %s %s of adapter %s", kind, part, adapter)
-        await self.runtime.apply(config)
-        return True
+        changes = await self.runtime.apply(config, origin)
+        self._follow_api()
+        return changes
 
     async def _watch(self) -> None:
         assert self.watch_period is not None

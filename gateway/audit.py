@@ -1,0 +1,79 @@
+"""The audit log: a bounded ring of what operators and peers did (commands, config, refusals).
+
+The core records every bus command with its outcome (whatever adapter or API asked for it),
+and every configuration change; adapters and the REST API add their own events (a tag set,
+a refused request) with :meth:`AuditLog.record`. The ring keeps the last ``size`` events;
+each has a sequence number so that a reader can ask for what came after the last it saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["AuditEvent", "AuditLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audited action: ``kind`` (command, config, tag, refused...), who asked
+    (``origin``), on what (``target``: a point, a table...), the outcome and a detail."""
+
+    seq: int
+    kind: str
+    origin: str
+    target: str = ""
+    value: Any = None
+    outcome: str = "ok"
+    detail: str = ""
+    ts: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AuditLog:
+    """The last ``size`` audit events, and counts of commands by outcome since start."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._events: deque[AuditEvent] = deque(maxlen=size)
+        self._seq = 0
+        self.outcomes: Counter[str] = Counter()
+        """Commands by outcome (``ok`` or the failure), for the metrics."""
+
+    @property
+    def size(self) -> int:
+        return self._events.maxlen or 0
+
+    def resize(self, size: int) -> None:
+        """Keep at most ``size`` events from now on (the newest are kept)."""
+        if size != self.size:
+            self._events = deque(self._events, maxlen=size)
+
+    def record(
+        self,
+        kind: str,
+        origin: str,
+        target: str = "",
+        value: Any = None,
+        outcome: str = "ok",
+        detail: str = "",
+    ) -> AuditEvent:
+        """Add one event and return it."""
+        self._seq += 1
+        event = AuditEvent(self._seq, kind, origin or "-", target, value, outcome, detail)
+        self._events.append(event)
+        if kind == "command":
+            self.outcomes[outcome] += 1
+        return event
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        """The events after sequence number ``after``, oldest first (the last ``limit``)."""
+        out = [e for e in self._events if e.seq > after]
+        return out if limit is None else out[-limit:] if limit > 0 else []
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
