@@ -33,11 +33,13 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
-from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from asyncua.ua.ua_binary import struct_from_binary
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStructParsingError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
+from adapters.opcua.client.publish import DataRows, Row, decode_publish
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
@@ -104,11 +106,36 @@ def _variant_of(datatype: Any) -> ua.VariantType | None:
 
 class _BatchSubscription(Subscription):
     """asyncua's Subscription with each publish response handed whole to the session
-    (one bus batch per response, no per-notification task or queue)."""
+    (one bus batch per response, no per-notification task or queue).
+
+    It also takes over its session's Publish (`UaSession.publish`, which asyncua's publish
+    loop calls): the response is read by `publish.decode_publish` (data changes straight
+    into rows), or by asyncua where that declines (one subscription per session here)."""
 
     def __init__(self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session):
-        super().__init__(client.uaclient.session, params, None, queue_maxsize=1)
+        uasession = client.uaclient.session
+        super().__init__(uasession, params, None, queue_maxsize=1)
         self._sink = sink
+        self._uasession = uasession
+        uasession.publish = self._publish  # type: ignore[method-assign]
+
+    async def _publish(self, acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
+        """Send a PublishRequest (as asyncua's does) and decode the response."""
+        request = ua.PublishRequest()
+        request.Parameters.SubscriptionAcknowledgements = acks if acks else []
+        data = await self._uasession._send_request(request, timeout=0)
+        try:
+            fast = decode_publish(bytes(data.copy()))
+        except Exception:  # malformed: asyncua's decoder says so below
+            fast = None
+        if fast is not None:
+            return fast
+        self._sink.counters["asyncua_decoded"] += 1
+        try:
+            return struct_from_binary(ua.PublishResponse, data)
+        except Exception as exc:
+            self._sink.problem(f"publish response: cannot decode it: {exc!r}")
+            raise UaStructParsingError from exc  # asyncua's loop skips it
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         self.last_publish_at = asyncio.get_running_loop().time()
@@ -117,7 +144,9 @@ class _BatchSubscription(Subscription):
             return
         self.last_sequence_number = int(message.SequenceNumber)
         for notif in message.NotificationData:
-            if isinstance(notif, ua.DataChangeNotification):
+            if isinstance(notif, DataRows):
+                self._sink.rows(notif.rows)
+            elif isinstance(notif, ua.DataChangeNotification):
                 self._sink.data_changes(notif.MonitoredItems)
             elif isinstance(notif, ua.StatusChangeNotification):
                 self._sink.lose(f"subscription status {notif.Status}")
@@ -133,7 +162,8 @@ class Session:
         self.reason = ""
         self.slots: dict[int, Slot] = {}
         self.by_point: dict[str, Slot] = {}
-        self.counters = {"notifications": 0, "batches": 0, "problems": 0}
+        self.counters = {"notifications": 0, "batches": 0, "problems": 0, "asyncua_decoded": 0}
+        """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
         self._problems = Throttle(max_kinds=64)
         self._quality: dict[int, Quality] = {}
         """StatusCode -> quality, as met (a server uses few codes)."""
@@ -146,7 +176,29 @@ class Session:
             self.bus.mark_not_valid(list(self.by_point))
 
     def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
-        """One publish response's data changes -> one bus batch. Nothing raises out."""
+        """One publish response's data changes (as asyncua decodes them) -> one bus batch."""
+        rows: list[Row] = []
+        for item in items:
+            dv = item.Value
+            variant = dv.Value
+            stamp = dv.SourceTimestamp
+            if stamp is None:
+                ts = None
+            else:
+                ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+            rows.append(
+                (
+                    item.ClientHandle,
+                    None if variant is None else variant.Value,
+                    dv.StatusCode.value if dv.StatusCode is not None else 0,
+                    ts,
+                )
+            )
+        self.rows(rows)
+
+    def rows(self, rows: Iterable[Row]) -> None:
+        """One publish response's data changes, as (client handle, raw value, StatusCode,
+        source time) rows -> one bus batch. Nothing raises out."""
         points: list[str] = []
         values: list[Value] = []
         qualities: list[Quality] = []
@@ -154,27 +206,19 @@ class Session:
         bad: list[str] = []
         slots = self.slots
         known = self._quality
+        convert = self._convert
         n = 0
-        for item in items:
+        for handle, raw, code, ts in rows:
             n += 1
-            slot = slots.get(item.ClientHandle)
+            slot = slots.get(handle)
             if slot is None:
                 continue
-            dv = item.Value
-            code = dv.StatusCode.value if dv.StatusCode is not None else 0
-            variant = dv.Value
-            raw = None if variant is None else variant.Value
-            value = self._convert(slot, raw)
+            value = convert(slot, raw)
             if value is None:
                 bad.append(slot.point)
                 if code & 0x80000000 == 0:
-                    self._problem(f"{slot.point}: {slot.binding.where}: value {raw!r} is no number")
+                    self.problem(f"{slot.point}: {slot.binding.where}: value {raw!r} is no number")
                 continue
-            stamp = dv.SourceTimestamp
-            if stamp is None:
-                ts = None
-            else:
-                ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
             points.append(slot.point)
             values.append(value)
             quality = known.get(code)
@@ -202,7 +246,8 @@ class Session:
             return round(number) if slot.kind is PointKind.DISCRETE else number
         return None
 
-    def _problem(self, detail: str) -> None:
+    def problem(self, detail: str) -> None:
+        """Count a problem; log it, throttled by its first word (the point)."""
         self.counters["problems"] += 1
         seen = self._problems.count(detail.split(":", 1)[0])
         if seen:

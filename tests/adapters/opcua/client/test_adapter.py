@@ -222,3 +222,55 @@ async def test_commands_as_method_calls(peer: OpcUaServerPeer) -> None:
         refused = await bus.command("W1", -1.0)  # the method answers BadOutOfRange
         assert refused.failure is CommandFailure.INVALID_VALUE, refused
         assert peer.get("W1") == 8.0
+
+
+async def test_data_changes_are_read_without_asyncuas_decoder(peer: OpcUaServerPeer) -> None:
+    """The publish responses of number values are read by `publish.decode_publish` (none
+    left to asyncua), with their values, qualities and source times."""
+    bus, adapter = client_on_bus([peer.url])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 4.5, source_time=1_700_000_100.5)
+        peer.set("P2", -3, status=status.UNCERTAIN)
+        await eventually(lambda: bus.get("P1").value == 4.5 and bus.get("P2").value == -3, 5)
+        assert bus.get("P1").ts == pytest.approx(1_700_000_100.5)
+        assert bus.get("P2").quality.validity is Validity.SUSPECT
+        got = adapter.status()
+        assert got["notifications"] >= 2 and got["asyncua_decoded"] == 0
+
+
+def test_what_asyncua_decodes_is_applied_as_before() -> None:
+    """The responses left to asyncua (e.g. with a string value) go through
+    `Session.data_changes`: numbers applied with their source time, the rest not valid."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from asyncua import ua
+
+    from adapters.opcua.client.adapter import Session, Slot
+    from gateway.points import PointKind
+
+    bus = PointBus()
+    bus.add_owner("ua")
+    session = Session("ua", bus, asyncio.Event())
+    for handle, point in enumerate(["A", "B", "C"], 1):
+        bus.register(PointDef(id=point), "ua")
+        binding = ClientPoint(point=point, node=f"ns=2;s={point}")
+        nodeid = ua.NodeId(point, 2)
+        session.slots[handle] = Slot(binding, point, nodeid, PointKind.REAL, 2.0, 1.0, None)
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    items = []
+    for handle, value, vtype in [
+        (1, 1.5, ua.VariantType.Double),
+        (2, "text", ua.VariantType.String),
+        (3, float("nan"), ua.VariantType.Double),
+    ]:
+        item = ua.MonitoredItemNotification()
+        item.ClientHandle = handle
+        item.Value = ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=stamp)
+        items.append(item)
+    session.data_changes(items)
+    assert (bus.get("A").value, bus.get("A").ts) == (4.0, stamp.timestamp())
+    assert valid(bus, "A")
+    assert not valid(bus, "B") and not valid(bus, "C")
+    assert session.counters["problems"] == 2
