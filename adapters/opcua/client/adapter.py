@@ -668,8 +668,14 @@ class OpcUaClientAdapter(Adapter):
     @staticmethod
     def _raw(slot: Slot, value: Value) -> Any:
         """The value to write, in the node's type."""
-        if isinstance(value, State):
-            on = value is State.ON
+        if slot.kind is PointKind.STATE:
+            # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
+            code = int(value) if float(value) == int(value) else -1
+            if code not in (State.OFF, State.ON):
+                raise CommandError(
+                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is neither off nor on"
+                )
+            on = code == State.ON
             if slot.variant is ua.VariantType.Boolean or slot.variant is None:
                 return on
             return int(on)

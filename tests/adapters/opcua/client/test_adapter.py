@@ -100,8 +100,12 @@ async def test_writes_typed_and_refused(peer: OpcUaServerPeer) -> None:
         assert peer.get("W1") == 3.25
         assert (await bus.command("P2", 4)).ok  # an Int32 node
         assert peer.get("P2") == 4
-        assert (await bus.command("S1", State.OFF)).ok
+        assert (await bus.command("S1", State.ON)).ok
+        assert peer.get("S1") is True
+        assert (await bus.command("S1", int(State.OFF))).ok  # as TASE.2 and MQTT send it
         assert peer.get("S1") is False
+        between = await bus.command("S1", int(State.BETWEEN))
+        assert between.failure is CommandFailure.INVALID_VALUE and peer.get("S1") is False
         refused = await bus.command("RO", 1.0)  # read-only on the server
         assert refused.failure is CommandFailure.NOT_PERMITTED, refused
         assert peer.get("RO") == 7.0
