@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if run_loop(service.run(), args.loop) else EXIT_NOT_STARTED
 
 
-CORE_COMMANDS = ("run", "check", "status", "points")
+CORE_COMMANDS = ("run", "check")
 """Commands whose parser needs neither the ISN commands nor the plug-ins' (not imported)."""
 
 _OPTIONS_WITH_VALUE = ("--log-format", "--log-level")
@@ -170,12 +170,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
+    if command in CORE_COMMANDS:
+        return parser
     from gateway.api.client import add_api_commands  # standard library only
 
     add_api_commands(commands)
-
-    if command in CORE_COMMANDS:
-        return parser
     from gateway.isn_cli import add_isn_commands
 
     add_isn_commands(commands)

@@ -287,7 +287,7 @@ class Runtime:
             except TimeoutError:
                 log.error("adapter %s did not stop within %.0fs", supervisor.name, timeout)
 
-    async def apply(self, new: GatewayConfig, origin: str = "") -> Changes:
+    async def apply(self, new: GatewayConfig, origin: str = "reload") -> Changes:
         """Move from the running configuration to `new`, touching only what changed.
 
         Order matters: adapters that go away stop first; then every new or changed point is

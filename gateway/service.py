@@ -241,7 +241,7 @@ class Service:
                 refusal,
             )
             return False
-        await self._apply(config, warnings, "file")
+        await self._apply(config, warnings, "reload")
         return True
 
     def _refusal(self, config: GatewayConfig) -> str:
@@ -267,7 +267,10 @@ class Service:
             log.warning("the new configuration removes adapter %s", name)
         for adapter, kind, part in diff.parts_removed:
             log.warning("the new configuration removes %s %s of adapter %s", kind, part, adapter)
-        changes = await self.runtime.apply(config, origin)
+        if origin == "reload":
+            changes = await self.runtime.apply(config)
+        else:
+            changes = await self.runtime.apply(config, origin)
         self._follow_api()
         return changes
 
