@@ -24,7 +24,7 @@ from typing import Any
 import trustme
 
 from adapters.tase2.mms.aio.tls import TlsProtocol
-from adapters.tase2.security.context import build_endpoint
+from adapters.tase2.mms.aio.tls_context import build_endpoint
 from adapters.tase2.security.tls_settings import TlsSettings
 from adapters.tase2.server.adapter import Tase2ServerAdapter
 from adapters.tase2.server.reports import ReportRequest

@@ -86,6 +86,7 @@ from adapters.tase2.mms.aio.client import (
     MmsRejected,
     MmsRequestTimeout,
 )
+from adapters.tase2.mms.aio.tls_reloader import TlsReloader
 from adapters.tase2.mms.association import AssociationConfig, AssociationError
 from adapters.tase2.mms.data import Boolean
 from adapters.tase2.mms.errors import MmsDecodeError
@@ -102,7 +103,6 @@ from adapters.tase2.model.messages import (
 )
 from adapters.tase2.model.objects import TASE2_VERSION
 from adapters.tase2.security.certificates import CertificateError
-from adapters.tase2.security.reloader import TlsReloader
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.mapping import Binding
 from gateway.points import PointDef, now

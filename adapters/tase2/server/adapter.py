@@ -33,10 +33,10 @@ from typing import Any, ClassVar, Final
 
 from adapters.base import Adapter
 from adapters.tase2.errors import LocalError
+from adapters.tase2.mms.aio.tls_reloader import TlsReloader
 from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.model.devices import TagState, TagValue
 from adapters.tase2.security.certificates import CertificateError
-from adapters.tase2.security.reloader import TlsReloader
 from adapters.tase2.server.bilateral import (
     BilateralConfigError,
 )

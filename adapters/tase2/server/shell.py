@@ -39,10 +39,10 @@ from adapters.tase2.iso.acse import (
 )
 from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
+from adapters.tase2.mms.aio.tls_context import TlsEndpoint
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import InformationReport
-from adapters.tase2.security.context import TlsEndpoint
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, PointRule
 from adapters.tase2.server.controls import PeerInfo, ServerControls

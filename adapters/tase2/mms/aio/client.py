@@ -22,6 +22,7 @@ from adapters.tase2.iso.acse import Aare
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
+from adapters.tase2.mms.aio.tls_context import TlsEndpoint
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -72,7 +73,6 @@ from adapters.tase2.mms.services import (
     WriteResponse,
 )
 from adapters.tase2.mms.types import TypeSpecification
-from adapters.tase2.security.context import TlsEndpoint
 
 __all__ = [
     "MmsAssociationError",

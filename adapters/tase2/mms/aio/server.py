@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from adapters.tase2.iso import acse
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
+from adapters.tase2.mms.aio.tls_context import TlsEndpoint
 from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
@@ -80,7 +81,6 @@ from adapters.tase2.mms.services import (
     WriteRequest,
     WriteResponse,
 )
-from adapters.tase2.security.context import TlsEndpoint
 from gateway.logs import Throttle
 
 __all__ = [

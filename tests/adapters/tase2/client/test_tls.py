@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
+from adapters.tase2.mms.aio.tls_context import build_endpoint
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import ObjectClass
-from adapters.tase2.security.context import build_endpoint
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.points import PointKind, Validity
 from tests.support import eventually, free_port

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.tase2.mms.aio.tls_reloader import TlsReloader
 from adapters.tase2.security.binding import CertificateRule
 from adapters.tase2.security.certificates import CertificateError, load_certificate
 from adapters.tase2.security.expiry import ExpiryWatch
-from adapters.tase2.security.reloader import TlsReloader
 from adapters.tase2.security.tls_settings import TlsSettings
 from tests.support.tls import TestPki
 
@@ -37,7 +37,7 @@ def test_reloader_warns_under_30_days_and_reports_days_left(
 ) -> None:
     pki = TestPki(tmp_path)
     soon = pki.identity("soon", days=20)
-    caplog.set_level(logging.WARNING, "adapters.tase2.security.reloader")
+    caplog.set_level(logging.WARNING, "adapters.tase2.mms.aio.tls_reloader")
     reloader = TlsReloader("gw", pki.settings(soon), server_side=True)
     status = reloader.status()
     assert 19.9 < float(status["certificate_days_left"]) <= 20  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ def test_reloader_picks_up_changed_files_and_keeps_the_old_on_error(
     assert reloader.endpoint.own.subject.startswith("CN=gw-renewed")
     assert reloader.status()["reloads"] == 1
     good = reloader.endpoint
-    caplog.set_level(logging.ERROR, "adapters.tase2.security.reloader")
+    caplog.set_level(logging.ERROR, "adapters.tase2.mms.aio.tls_reloader")
     ident.certificate.write_text("not a certificate")
     assert reloader.check() is False and reloader.endpoint is good
     assert "not reloaded" in caplog.text and str(ident.certificate) in caplog.text

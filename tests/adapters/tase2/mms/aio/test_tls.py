@@ -11,9 +11,9 @@ import pytest
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.aio.server import MmsServer
 from adapters.tase2.mms.aio.tls import TlsFailure
+from adapters.tase2.mms.aio.tls_context import TlsEndpoint, build_endpoint
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
-from adapters.tase2.security.context import TlsEndpoint, build_endpoint
 from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, TestHandler, realq
 from tests.support.tls import Identity, TestPki

@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.tase2.mms.aio.tls_context import build_endpoint
 from adapters.tase2.security.certificates import CertificateError
-from adapters.tase2.security.context import build_endpoint
 from adapters.tase2.security.expiry import ExpiryWatch
 from adapters.tase2.security.tls_settings import TlsSettings
 
