@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.bus import CommandError, CommandFailure, Value
 from gateway.points import GOOD, NOT_VALID, PointDef, PointKind, Quality, Source, State
@@ -197,3 +198,40 @@ class LinearBatch:
     def convert(self, raws: Sequence[float]) -> list[float]:
         """Engineering values of `raws`, in binding order."""
         return [a * x + b for a, b, x in zip(self._a, self._b, raws, strict=True)]
+
+
+REAL, DISCRETE, STATE = 0, 1, 2
+"""How a :class:`ScaledSlot` converts its raw values."""
+
+
+class ScaledBinding(Protocol):
+    """A binding with a raw scale and offset and, for a state point, a state table."""
+
+    @property
+    def scale(self) -> float: ...
+    @property
+    def offset(self) -> float: ...
+    @property
+    def state_table(self) -> StateTable: ...
+
+
+class ScaledSlot:
+    """One bound point of a poller (DNP3 master, SQL source): its bus id, its binding's
+    scale and offset folded into the point's ISN a*x+b, and its state table."""
+
+    __slots__ = ("a", "b", "binding", "conversion", "point", "states")
+
+    def __init__(self, binding: ScaledBinding, defn: PointDef) -> None:
+        self.binding = binding
+        self.point = defn.id
+        linear = usage_of(defn)
+        self.a = linear.a * binding.scale
+        self.b = linear.a * binding.offset + linear.b
+        self.states: StateTable | None = None
+        if defn.kind is PointKind.STATE:
+            self.conversion = STATE
+            self.states = binding.state_table
+        elif defn.kind is PointKind.DISCRETE:
+            self.conversion = DISCRETE
+        else:
+            self.conversion = REAL

@@ -15,31 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from adapters.dnp3.flags import QUALITY_TABLES, PointType
 from adapters.dnp3.master.settings import MasterPoint
 from adapters.dnp3.objects import ObjectRun
-from gateway.mapping import StateTable, usage_of
-from gateway.points import PointDef, PointKind, Quality, State
-
-_REAL, _DISCRETE, _STATE = 0, 1, 2
+from gateway.mapping import DISCRETE, REAL, ScaledSlot
+from gateway.points import PointDef, Quality, State
 
 
-class Slot:
+class Slot(ScaledSlot):
     """One bound index: its bus point and the conversion of raw values."""
 
-    __slots__ = ("a", "b", "binding", "conversion", "point", "states")
-
-    def __init__(self, binding: MasterPoint, defn: PointDef) -> None:
-        self.binding = binding
-        self.point = defn.id
-        linear = usage_of(defn)
-        self.a = linear.a * binding.scale
-        self.b = linear.a * binding.offset + linear.b
-        self.states: StateTable | None = None
-        if defn.kind is PointKind.STATE:
-            self.conversion = _STATE
-            self.states = binding.state_table
-        elif defn.kind is PointKind.DISCRETE:
-            self.conversion = _DISCRETE
-        else:
-            self.conversion = _REAL
+    __slots__ = ()
+    binding: MasterPoint
 
 
 class Rows:
@@ -68,7 +52,7 @@ class _Plan:
         self.slots = [slot for _, slot in found]
         self.points = [slot.point for slot in self.slots]
         self.whole = len(found) == len(indices)
-        self.linear = all(slot.conversion == _REAL for slot in self.slots)
+        self.linear = all(slot.conversion == REAL for slot in self.slots)
         self.a = [slot.a for slot in self.slots]
         self.b = [slot.b for slot in self.slots]
 
@@ -165,9 +149,9 @@ def _convert(
     qualities: list[Quality] = []
     for slot, raw, flag in zip(slots, raws, flags, strict=True):
         quality = table[flag]
-        if slot.conversion == _REAL:
+        if slot.conversion == REAL:
             value: float | int = slot.a * raw + slot.b
-        elif slot.conversion == _DISCRETE:
+        elif slot.conversion == DISCRETE:
             value = round(slot.a * raw + slot.b)
         else:
             states = slot.states

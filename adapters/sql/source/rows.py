@@ -29,40 +29,25 @@ from adapters.sql.source.settings import (
     parse_quality,
     quality_code,
 )
-from gateway.mapping import StateTable, usage_of
-from gateway.points import GOOD, NOT_VALID, PointDef, PointKind, Quality, State
+from gateway.mapping import DISCRETE, STATE, ScaledSlot
+from gateway.points import GOOD, NOT_VALID, PointDef, Quality, State
 
 __all__ = ["Page", "QualityMapper", "RowMapper", "Slot"]
 
-_REAL, _DISCRETE, _STATE = 0, 1, 2
 _STATE_NAMES = {s.name.lower(): s for s in State}
 _MAX_CACHED = 4096
 
 
-class Slot:
+class Slot(ScaledSlot):
     """One bound point: its bus id and how a raw cell converts."""
 
-    __slots__ = ("a", "b", "binding", "conversion", "point", "states")
-
-    def __init__(self, binding: SourcePoint, defn: PointDef) -> None:
-        self.binding = binding
-        self.point = defn.id
-        linear = usage_of(defn)
-        self.a = linear.a * binding.scale
-        self.b = linear.a * binding.offset + linear.b
-        self.states: StateTable | None = None
-        if defn.kind is PointKind.STATE:
-            self.conversion = _STATE
-            self.states = binding.state_table
-        elif defn.kind is PointKind.DISCRETE:
-            self.conversion = _DISCRETE
-        else:
-            self.conversion = _REAL
+    __slots__ = ()
+    binding: SourcePoint
 
     def convert(self, raw: Any) -> float | int | None:
         """The bus value of a cell; None for a cell that is no usable value (NULL, text
         that is no number, NaN or infinity)."""
-        if self.conversion == _STATE:
+        if self.conversion == STATE:
             assert self.states is not None
             if isinstance(raw, str):
                 name = raw.strip().lower()
@@ -80,7 +65,7 @@ class Slot:
         value = self.a * number + self.b
         if not math.isfinite(value):
             return None
-        return round(value) if self.conversion == _DISCRETE else value
+        return round(value) if self.conversion == DISCRETE else value
 
 
 class QualityMapper:
