@@ -63,6 +63,7 @@ from adapters.tase2.client.failover import (
 )
 from adapters.tase2.client.failures import guard, refused
 from adapters.tase2.client.ingest import PointSlot, ReportIngest
+from adapters.tase2.client.passive import check_caller
 from adapters.tase2.client.plan import (
     PointSpec,
     check_startup,
@@ -79,6 +80,7 @@ from adapters.tase2.client.settings import (
 )
 from adapters.tase2.client.writes import write_value
 from adapters.tase2.errors import LocalError, RemoteError
+from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest
 from adapters.tase2.mms.access import VariableList
 from adapters.tase2.mms.aio.client import (
     MmsClient,
@@ -86,6 +88,7 @@ from adapters.tase2.mms.aio.client import (
     MmsRejected,
     MmsRequestTimeout,
 )
+from adapters.tase2.mms.aio.listener import MmsListener
 from adapters.tase2.mms.aio.tls_reloader import TlsReloader
 from adapters.tase2.mms.association import AssociationConfig, AssociationError
 from adapters.tase2.mms.data import Boolean
@@ -147,10 +150,17 @@ class Tase2ClientAdapter(Adapter):
         assert isinstance(settings, Tase2ClientSettings)
         self.config: Tase2ClientSettings = settings
         self.link = LinkStatus()
-        self.link.addresses = {str(a): AddressStatus(str(a)) for a in settings.addresses}
-        failback = settings.failback_interval if settings.failback else 0.0
+        listen = settings.connect.listen
+        self.passive = settings.connect.passive
+        """The server calls this client (``connect: {mode: passive}``)."""
+        addresses: tuple[RemoteAddress, ...] = settings.addresses
+        if self.passive:
+            assert listen is not None
+            addresses = (listen,)
+        self.link.addresses = {str(a): AddressStatus(str(a)) for a in addresses}
+        failback = settings.failback_interval if settings.failback and not self.passive else 0.0
         self._planner: LinkPlanner[RemoteAddress] = LinkPlanner(
-            settings.addresses,
+            addresses,
             settings.backoff_initial,
             settings.backoff_max,
             failback_interval=failback,
@@ -180,6 +190,10 @@ class Tase2ClientAdapter(Adapter):
         self.tls: TlsReloader | None = None
         self._holding = False
         """A renewal is under way: the points keep their values until it succeeds or fails."""
+        self.listener: MmsListener | None = None
+        """The passive client's listener (None for an active client, or before run)."""
+        self.caller: str | None = None
+        """A passive client: the address of the server on the current association."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -213,10 +227,13 @@ class Tase2ClientAdapter(Adapter):
         """Associate, serve, and after each loss or failure try again forever."""
         self._build_slots()
         if self.config.tls is not None and self.tls is None:
-            try:
-                self.tls = TlsReloader(self.name, self.config.tls, server_side=False)
+            try:  # the TLS role follows the TCP role: a passive client is the TLS server
+                self.tls = TlsReloader(self.name, self.config.tls, server_side=self.passive)
             except CertificateError as exc:
                 raise LocalError(f"{self.name}: {exc}") from None
+        if self.passive:
+            await self._run_passive()
+            return
         while True:
             address, delay = self._planner.next_attempt()
             if delay > 0:
@@ -228,6 +245,52 @@ class Tase2ClientAdapter(Adapter):
                 raise
             except Exception as exc:
                 self._failed(address, exc)
+
+    async def _run_passive(self) -> None:
+        """Listen; serve each association the calling server opens, one at a time."""
+        cfg = self.config
+        listen = cfg.connect.listen
+        assert listen is not None
+        listener = self.listener = MmsListener(
+            host=listen.host,
+            port=listen.port,
+            config=self._association_config(),
+            authenticator=self._check_caller,
+            allow=cfg.connect.allow_list().permits,
+            tls=self.tls.endpoint if self.tls is not None else None,
+            association_timeout=cfg.connect.association_timeout,
+            request_timeout=cfg.request_timeout,
+            on_raw_report=self._on_raw_report,
+            name=f"tase2-client {self.name}",
+        )
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise LocalError(f"{self.name}: cannot listen on {listen}: {exc}") from None
+        self._state("listening", str(listen), "waiting for the server to call", quiet=True)
+        try:
+            while True:
+                client = await listener.accept()
+                self.caller = "{}:{}".format(*client.peer)
+                try:
+                    await self._session(listen, client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._failed(listen, exc)
+                finally:
+                    self.caller = None
+                if self.tls is not None:
+                    self.tls.check()  # changed files: the next caller meets the new ones
+                    listener.tls = self.tls.endpoint
+                self._state("listening", str(listen), "waiting for the server to call", True)
+        finally:
+            await listener.stop()
+
+    def _check_caller(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
+        """The listener's authenticator (see :func:`check_caller`)."""
+        client = self._client
+        return check_caller(self.config, request, busy=client is not None and not client.closed)
 
     def _failed(self, address: RemoteAddress, exc: Exception) -> None:
         error = str(exc) or type(exc).__name__
@@ -271,13 +334,15 @@ class Tase2ClientAdapter(Adapter):
         if changed and not quiet:
             log.info("tase2-client %s: link %s %s (%s)", self.name, state, address, reason)
 
-    async def _session(self, address: RemoteAddress) -> None:
-        """One association with ``address``, from connect to loss."""
+    async def _session(self, address: RemoteAddress, client: MmsClient | None = None) -> None:
+        """One association with ``address``, from connect to loss (a passive client
+        passes the ``client`` of the association the server opened)."""
         cfg = self.config
         where = self.link.addresses[str(address)]
         where.attempts += 1
-        self._state("connecting", str(address), quiet=True)
-        client = await self._connect(address, self._on_raw_report)
+        if client is None:
+            self._state("connecting", str(address), quiet=True)
+            client = await self._connect(address, self._on_raw_report)
         self._client = client
         polls: list[asyncio.Task[None]] = []
         try:
@@ -383,14 +448,13 @@ class Tase2ClientAdapter(Adapter):
             served = f"{self._not_served()} point(s) not served"
             self._state(self._link_state(), self.link.address, served)
 
-    async def _connect(
-        self, address: RemoteAddress, on_raw_report: Callable[[bytes], None] | None = None
-    ) -> MmsClient:
-        """Associate with ``address`` as configured (sessions and fail-back checks)."""
+    def _association_config(self) -> AssociationConfig:
+        """This end of the association as configured (as caller, or as a passive
+        client's responder: then ``local_*`` are what the AARE answers)."""
         cfg = self.config
         ltsap, lssel, lpsel = cfg.local_selectors.octets()
         rtsap, rssel, rpsel = cfg.remote_selectors.octets()
-        association = AssociationConfig(
+        return AssociationConfig(
             max_pdu_size=cfg.max_pdu_size,
             local_ap_title=cfg.local_ap_title,
             local_ae_qualifier=cfg.local_ae_qualifier,
@@ -404,6 +468,13 @@ class Tase2ClientAdapter(Adapter):
             local_presentation_selector=lpsel,
             remote_presentation_selector=rpsel,
         )
+
+    async def _connect(
+        self, address: RemoteAddress, on_raw_report: Callable[[bytes], None] | None = None
+    ) -> MmsClient:
+        """Associate with ``address`` as configured (sessions and fail-back checks)."""
+        cfg = self.config
+        association = self._association_config()
         tls = None
         if self.tls is not None:
             self.tls.check()  # changed files: this connection uses the new ones
@@ -463,11 +534,13 @@ class Tase2ClientAdapter(Adapter):
         log.warning(
             "tase2-client %s: link to %s lost (%s); %d point(s) not valid since %s; next: %s",
             self.name,
-            address,
+            self.caller or address,
             reason,
             len(self._slots),
             _fmt_ts(lost_at),
-            self._planner.address,
+            f"waiting on {address} for the server to call"
+            if self.passive
+            else self._planner.address,
         )
 
     async def _check(self, client: MmsClient, address: RemoteAddress) -> str:
@@ -611,7 +684,7 @@ class Tase2ClientAdapter(Adapter):
         if self.tls is not None:
             watchers.add(asyncio.create_task(self._watch_tls()))
             interval = self.tls.settings.renewal_interval
-            if interval > 0:
+            if interval > 0 and not self.passive:  # the calling server renews
                 renew = asyncio.create_task(asyncio.sleep(interval))
                 watchers.add(renew)
         failback: asyncio.Task[None] | None = None
@@ -870,4 +943,18 @@ class Tase2ClientAdapter(Adapter):
             client = self._client
             tls["session"] = client.tls_info() if client is not None else None
             out["tls"] = tls
+        out["connect"] = self._connect_status()
         return out
+
+    def _connect_status(self) -> dict[str, Any]:
+        """The endpoint role: ``mode``; a passive client's listen port, caller and refusals."""
+        if not self.passive:
+            return {"mode": "active"}
+        listener = self.listener
+        return {
+            "mode": "passive",
+            "listen": f"{listener.host}:{listener.port}" if listener is not None else None,
+            "caller": self.caller,
+            "accepted": listener.accepted if listener is not None else 0,
+            "refused": dict(listener.refused) if listener is not None else {},
+        }

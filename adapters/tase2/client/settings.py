@@ -34,6 +34,14 @@ from adapters.tase2.iso.acse import check_ap_title
 from adapters.tase2.mms.names import ObjectName, is_valid_identifier
 from adapters.tase2.model.devices import DeviceKind
 from adapters.tase2.model.points import PointType
+from adapters.tase2.security.binding import CertificateRule
+from adapters.tase2.security.endpoint import (
+    AllowList,
+    ConnectMode,
+    ListenAddress,
+    RemoteAddress,
+    parse_address,
+)
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from gateway.backoff import BackoffSeconds, BackoffSettings
@@ -41,12 +49,14 @@ from gateway.registry import AdapterSettings
 
 __all__ = [
     "AUTO",
+    "ClientConnect",
     "ClientDataSet",
     "ClientDevice",
     "ClientPoint",
     "PointScope",
     "RemoteAddress",
     "Tase2ClientSettings",
+    "parse_address",
 ]
 
 AUTO = "auto"
@@ -98,45 +108,48 @@ class ClientDevice(BaseModel):
         return ObjectName.dom(domain, item) if self.scope == "icc" else ObjectName.vmd(item)
 
 
-class RemoteAddress(BaseModel):
-    """One address of the remote ICCP server; written ``host:port`` or ``{host, port}``."""
+class ClientConnect(BaseModel):
+    """Who opens the TCP connection (the YAML ``connect:`` block of a ``tase2-client``).
+
+    ``mode: active`` (default): the client calls its server's ``addresses``. ``mode:
+    passive``: the client listens on ``listen`` (``host:port``; with ``tls`` the port
+    defaults to 3782) and the remote ICCP server calls in; ``allow`` lists the IP
+    addresses or networks it may call from (empty: any), ``certificate`` the TLS
+    certificate it must present (subject and/or fingerprints). A caller is accepted only
+    with the configured ``remote_ap_title``/``remote_ae_qualifier`` (when set), the
+    ``password`` (when set) and while no other association is up; after the association
+    the client runs its start-up check (``Bilateral_Table_ID``...) as usual.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = Field(min_length=1)
-    port: int = Field(default=102, ge=1, le=65535)
+    mode: ConnectMode = ConnectMode.ACTIVE
+    listen: ListenAddress | None = None
+    allow: tuple[str, ...] = ()
+    certificate: CertificateRule | None = None
+    association_timeout: float = Field(default=10.0, gt=0, le=300)
 
-    @model_validator(mode="before")
+    @field_validator("allow")
     @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_address(value)
-        return value
+    def _allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return AllowList(networks=value).networks
 
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+    @model_validator(mode="after")
+    def _shape(self) -> ClientConnect:
+        if self.mode is ConnectMode.PASSIVE and self.listen is None:
+            raise ValueError("connect: mode passive needs listen: host:port")
+        if self.mode is ConnectMode.ACTIVE and (self.listen or self.allow or self.certificate):
+            raise ValueError("connect: listen, allow and certificate are for mode passive")
+        return self
 
+    @property
+    def passive(self) -> bool:
+        """True when the client listens."""
+        return self.mode is ConnectMode.PASSIVE
 
-def parse_address(text: str, default_port: int = 102) -> dict[str, Any]:
-    """``host``, ``host:port``, ``[v6]:port`` -> ``{host, port}``; raises ValueError."""
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f"address {text!r}: missing ']'")
-        port = rest.removeprefix(":") if rest else str(default_port)
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, str(default_port)
-    if not host:
-        raise ValueError(f"address {text!r} has no host")
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"address {text!r}: port {port!r} is not a number") from None
-    return {"host": host, "port": number}
+    def allow_list(self) -> AllowList:
+        """The calling addresses accepted."""
+        return AllowList(networks=self.allow)
 
 
 class PointScope(enum.StrEnum):
@@ -274,9 +287,14 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     a new association (the points keep their values through a renewal that succeeds);
     ``password`` is sent as the ACSE authentication-value; ``local_selectors`` and
     ``remote_selectors`` are the T-, S- and P-selectors calling and called.
+
+    Endpoint roles: ``connect: {mode: passive, listen: host:port}`` makes the client
+    listen for its server instead of calling it (:class:`ClientConnect`); fail-back and
+    TLS renewal are then the calling server's business.
     """
 
-    addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
+    addresses: tuple[RemoteAddress, ...] = ()
+    connect: ClientConnect = Field(default_factory=ClientConnect)
     tls: TlsSettings | None = None
     password: str | None = Field(default=None, min_length=1, repr=False)
     local_selectors: OsiSelectors = Field(default_factory=OsiSelectors)
@@ -310,6 +328,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
         """With TLS, an address written without a port means the Secure ICCP port."""
         if not isinstance(data, dict) or data.get("tls") is None:
             return data
+        connect = data.get("connect")
+        if isinstance(connect, dict) and isinstance(connect.get("listen"), str):
+            listen = parse_address(connect["listen"], DEFAULT_TLS_PORT)
+            data = {**data, "connect": {**connect, "listen": listen}}
         addresses = data.get("addresses")
         if not isinstance(addresses, (list, tuple)):
             return data
@@ -359,6 +381,13 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Tase2ClientSettings:
+        if not self.connect.passive and not self.addresses:
+            raise ValueError(
+                "addresses: at least one server address is needed (or connect: "
+                "{mode: passive, listen: host:port})"
+            )
+        if self.connect.passive and self.addresses:
+            raise ValueError("addresses are for connect mode active; a passive client listens")
         groups = [d.name for d in self.data_sets]
         if not groups:
             raise ValueError("at least one data set is needed")

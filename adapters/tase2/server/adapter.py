@@ -219,6 +219,7 @@ class Tase2ServerAdapter(Adapter):
             tag_store=tags,
             tls=self.tls.endpoint if self.tls is not None else None,
             selectors=s.selectors,
+            connect=s.connect,
         )
         if tags is not None:
             restored = server.controls.devices.restore_tags(tags.load())
@@ -238,7 +239,9 @@ class Tase2ServerAdapter(Adapter):
         self._source.invalidate()
         if self.settings.tls is not None:
             try:
-                self.tls = TlsReloader(self.name, self.settings.tls, server_side=True)
+                # the TLS role follows the TCP role: a server that calls out is the TLS client
+                server_side = not self.settings.connect.active
+                self.tls = TlsReloader(self.name, self.settings.tls, server_side=server_side)
             except CertificateError as exc:
                 raise LocalError(f"{self.name}: {exc}") from None
         try:
@@ -253,11 +256,15 @@ class Tase2ServerAdapter(Adapter):
             raise
         self.server = server
         self.listening()
+        where = f"{self.settings.host}:{server.port}"
+        if self.settings.connect.active:
+            where = "calling " + ", ".join(
+                f"{c.table}@{c.addresses[0]}" for c in self.settings.connect.call
+            )
         log.info(
-            "%s: TASE.2 server on %s:%d%s, AP-title %s AE-qualifier %s, %d bilateral tables",
+            "%s: TASE.2 server on %s%s, AP-title %s AE-qualifier %s, %d bilateral tables",
             self.name,
-            self.settings.host,
-            server.port,
+            where,
             " (TLS)" if self.tls is not None else "",
             self.settings.ap_title,
             self.settings.ae_qualifier,

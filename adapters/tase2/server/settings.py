@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from adapters.tase2.iso.acse import check_ap_title
+from adapters.tase2.security.endpoint import ConnectMode, RemoteAddress, parse_address
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from adapters.tase2.server.bilateral import (
@@ -30,10 +31,17 @@ from adapters.tase2.server.bilateral import (
     resolve_rules,
 )
 from adapters.tase2.server.datasets import VccDataSetConfig
+from gateway.backoff import BackoffSeconds, BackoffSettings
 from gateway.points import PointDef
 from gateway.registry import AdapterSettings
 
-__all__ = ["DEFAULT_STATE_DIR", "ServerLimits", "Tase2ServerSettings"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "CallTarget",
+    "ServerConnect",
+    "ServerLimits",
+    "Tase2ServerSettings",
+]
 
 DEFAULT_STATE_DIR = "state"
 """The state directory, relative to the configuration file, when ``state_dir`` is not set."""
@@ -72,6 +80,56 @@ class ServerLimits(BaseModel):
     max_connections: int = Field(default=256, ge=1, le=65_536)
 
 
+class CallTarget(BaseModel):
+    """One remote client an active server calls: its bilateral ``table`` (whose peer
+    AP-title/AE-qualifier are called and whose ``password`` is sent), its ``addresses`` in
+    preference order (alternated on failure; with ``tls`` a missing port means 3782) and
+    the ``remote_selectors`` (T-, S-, P-selector) called."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str = Field(min_length=1)
+    addresses: tuple[RemoteAddress, ...] = Field(min_length=1)
+    remote_selectors: OsiSelectors = Field(default_factory=OsiSelectors)
+
+
+class ServerConnect(BackoffSettings):
+    """Who opens the TCP connection (the YAML ``connect:`` block of a ``tase2-server``).
+
+    ``mode: passive`` (default): the server listens on ``host:port``. ``mode: active``: it
+    listens nowhere and calls each of ``call`` (one association per target), calling again
+    when an association ends and after a failure with back-off (``backoff_initial``
+    doubling to ``backoff_max``); TLS is then the TLS client side. The answering peer must
+    be the target table's peer (AP-title, certificate binding, addresses), else the
+    association is aborted with a log line naming the table and why.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: ConnectMode = ConnectMode.PASSIVE
+    call: tuple[CallTarget, ...] = ()
+    connect_timeout: float = Field(default=10.0, gt=0, le=300)
+    backoff_initial: BackoffSeconds = Field(default=1.0, description="first redial delay (s)")
+    backoff_max: BackoffSeconds = Field(default=60.0, description="longest redial delay (s)")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ServerConnect:
+        if self.mode is ConnectMode.ACTIVE and not self.call:
+            raise ValueError("connect: mode active needs call: [{table, addresses}]")
+        if self.mode is ConnectMode.PASSIVE and self.call:
+            raise ValueError("connect: call is for mode active (a passive server listens)")
+        tables = [c.table for c in self.call]
+        twice = sorted({t for t in tables if tables.count(t) > 1})
+        if twice:
+            raise ValueError(f"connect.call names table(s) twice: {', '.join(twice)}")
+        return self
+
+    @property
+    def active(self) -> bool:
+        """True when the server calls out instead of listening."""
+        return self.mode is ConnectMode.ACTIVE
+
+
 class Tase2ServerSettings(AdapterSettings):
     """Settings of a ``tase2-server`` adapter.
 
@@ -89,12 +147,16 @@ class Tase2ServerSettings(AdapterSettings):
     ``tls`` runs every association over TLS (Secure ICCP, see
     :mod:`adapters.tase2.security.tls_settings`); the port is then 3782 unless given.
     ``selectors`` are the server's own T-, S- and P-selectors.
+
+    Endpoint roles: ``connect: {mode: active, call: [...]}`` makes the server call its
+    remote clients instead of listening (:class:`ServerConnect`).
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=102, ge=0, le=65535)
     tls: TlsSettings | None = None
     selectors: OsiSelectors = Field(default_factory=OsiSelectors)
+    connect: ServerConnect = Field(default_factory=ServerConnect)
     ap_title: str | None = None
     ae_qualifier: int | None = None
     max_pdu_size: int = Field(default=65000, ge=1024, le=1_000_000)
@@ -109,8 +171,22 @@ class Tase2ServerSettings(AdapterSettings):
     @model_validator(mode="before")
     @classmethod
     def _tls_port(cls, data: object) -> object:
-        if isinstance(data, dict) and data.get("tls") is not None and "port" not in data:
-            return {**data, "port": DEFAULT_TLS_PORT}
+        if not isinstance(data, dict) or data.get("tls") is None:
+            return data
+        if "port" not in data:
+            data = {**data, "port": DEFAULT_TLS_PORT}
+        connect = data.get("connect")
+        if isinstance(connect, dict) and isinstance(connect.get("call"), (list, tuple)):
+            calls = []
+            for target in connect["call"]:
+                if isinstance(target, dict) and isinstance(target.get("addresses"), list):
+                    addresses = [
+                        parse_address(a, DEFAULT_TLS_PORT) if isinstance(a, str) else a
+                        for a in target["addresses"]
+                    ]
+                    target = {**target, "addresses": addresses}
+                calls.append(target)
+            data = {**data, "connect": {**connect, "call": calls}}
         return data
 
     @field_validator("state_dir")
@@ -138,6 +214,13 @@ class Tase2ServerSettings(AdapterSettings):
             check_tables(self.tables)
         except BilateralConfigError as exc:
             raise ValueError(str(exc)) from None
+        known = {t.id for t in self.tables}
+        for target in self.connect.call:
+            if target.table not in known:
+                raise ValueError(
+                    f"connect.call: table {target.table!r} is not one of the tables "
+                    f"({', '.join(sorted(known)) or 'none'})"
+                )
         names = [d.name for d in self.vcc_data_sets]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -180,7 +263,7 @@ class Tase2ServerSettings(AdapterSettings):
         off (new TLS files or settings are applied in place, to new connections)."""
         keep = (
             *("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits"),
-            *("state_dir", "selectors"),
+            *("state_dir", "selectors", "connect"),
         )
         if (self.tls is None) != (other.tls is None):  # TLS on or off: a new listener
             return True

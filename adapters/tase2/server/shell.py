@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -34,11 +35,17 @@ from typing import Any
 from adapters.tase2.iso.acse import (
     AuthenticationDecision,
     AuthenticationRequest,
+    Authenticator,
     UserDiagnostic,
     check_password,
 )
 from adapters.tase2.mms.access import VariableList
-from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
+from adapters.tase2.mms.aio.server import (
+    AssociationContext,
+    CallResult,
+    MmsServer,
+    OutboundCall,
+)
 from adapters.tase2.mms.aio.tls_context import TlsEndpoint
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
@@ -53,9 +60,11 @@ from adapters.tase2.server.handler import PointSource, ServiceContext, Tase2Hand
 from adapters.tase2.server.outbox import Outbox
 from adapters.tase2.server.peers import PeerSession
 from adapters.tase2.server.reports import ReportRequest, encode_report
-from adapters.tase2.server.settings import ServerLimits
+from adapters.tase2.server.settings import CallTarget, ServerConnect, ServerLimits
 from adapters.tase2.server.tables import ServedTables, TableChange, rebind
 from adapters.tase2.server.transfer import TransferEngine, TransferSetEvent
+from gateway.backoff import Backoff
+from gateway.logs import Throttle
 from gateway.messages import Message
 from gateway.points import PointValue
 
@@ -94,8 +103,11 @@ class Tase2Server:
         tag_store: TagStore | None = None,
         tls: TlsEndpoint | None = None,
         selectors: OsiSelectors | None = None,
+        connect: ServerConnect | None = None,
     ) -> None:
         self.source = source
+        self.connect = connect or ServerConnect()
+        """The endpoint role: listen (passive, default) or call the clients (active)."""
         self.limits = limits or ServerLimits()
         self.engine = TransferEngine(
             self.limits.transfer_sets,
@@ -121,18 +133,19 @@ class Tase2Server:
         """The encodings of current values, shared by Reads and reports."""
         self.handler = Tase2Handler(self)
         tsap, ssel, psel = (selectors or OsiSelectors()).octets()
+        self._own = AssociationConfig(
+            local_ap_title=ap_title,
+            local_ae_qualifier=ae_qualifier,
+            max_pdu_size=max_pdu_size,
+            local_tsap=tsap,
+            local_session_selector=ssel,
+            local_presentation_selector=psel,
+        )
         self.mms = MmsServer(
             self.handler,
             host=host,
             port=port,
-            config=AssociationConfig(
-                local_ap_title=ap_title,
-                local_ae_qualifier=ae_qualifier,
-                max_pdu_size=max_pdu_size,
-                local_tsap=tsap,
-                local_session_selector=ssel,
-                local_presentation_selector=psel,
-            ),
+            config=self._own,
             tls=tls,
             authenticator=self._authenticate,
             on_association_start=self._association_start,
@@ -149,6 +162,7 @@ class Tase2Server:
         self._outboxes: dict[AssociationContext, Outbox] = {}
         self.reports_sent = 0
         self.events: deque[TransferSetEvent] = deque(maxlen=100)
+        self._callers: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------------ life cycle
 
@@ -163,12 +177,22 @@ class Tase2Server:
         return len(self._peers)
 
     async def start(self) -> None:
-        """Listen and start the report scheduler."""
-        await self.mms.start()
+        """Listen (or, active, start calling the clients) and start the report scheduler."""
+        if self.connect.active:
+            for target in self.connect.call:
+                task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
+                self._callers.append(task)
+        else:
+            await self.mms.start()
         self._scheduler = asyncio.create_task(self._schedule(), name="tase2-scheduler")
 
     async def stop(self) -> None:
-        """Stop the scheduler, abort every association and stop listening."""
+        """Stop the scheduler, abort every association and stop listening (or calling)."""
+        for task in self._callers:
+            task.cancel()
+        if self._callers:
+            await asyncio.wait(self._callers, timeout=2.0)
+        self._callers.clear()
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -272,6 +296,109 @@ class Tase2Server:
                     decision.diagnostic, f"bilateral table {found.id}: {decision.reason}"
                 )
         return AuthenticationDecision.accept()
+
+    # ------------------------------------------------------------------ active endpoint
+
+    def _call_config(self, target: CallTarget) -> AssociationConfig:
+        """This server as initiator towards ``target``: its table's peer is called and its
+        password sent."""
+        table = self.tables.tables.get(target.table)
+        if table is None:
+            raise LookupError(f"bilateral table {target.table} is no longer configured")
+        rtsap, rssel, rpsel = target.remote_selectors.octets()
+        return dataclasses.replace(
+            self._own,
+            remote_ap_title=table.peer.ap_title,
+            remote_ae_qualifier=table.peer.ae_qualifier,
+            password=table.password.encode() if table.password is not None else None,
+            remote_tsap=rtsap,
+            remote_session_selector=rssel,
+            remote_presentation_selector=rpsel,
+        )
+
+    def _verify_called(self, table_id: str) -> Authenticator:
+        """The check of a peer this server called for ``table_id``: the table's peer
+        (AP-title, AE-qualifier, addresses) with its certificate binding."""
+
+        def verify(request: AuthenticationRequest, /) -> AuthenticationDecision:
+            if len(self._peers) >= self.limits.max_associations:
+                return AuthenticationDecision.reject(
+                    UserDiagnostic.NO_REASON_GIVEN,
+                    f"the limit of {self.limits.max_associations} associations is reached",
+                )
+            found = self.tables.match(
+                request.calling_ap_title, request.calling_ae_qualifier, request.peer_address
+            )
+            if isinstance(found, PeerRejected):
+                return AuthenticationDecision.reject(
+                    found.diagnostic, f"bilateral table {table_id}: {found.reason}"
+                )
+            if found.id != table_id:
+                return AuthenticationDecision.reject(
+                    UserDiagnostic.NO_REASON_GIVEN,
+                    f"bilateral table {table_id}: the peer answers as the peer of {found.id}",
+                )
+            if found.certificate is not None:
+                why = found.certificate.refusal(request.peer_certificate)
+                if why is not None:
+                    return AuthenticationDecision.reject(
+                        UserDiagnostic.AUTHENTICATION_FAILURE, f"bilateral table {table_id}: {why}"
+                    )
+            return AuthenticationDecision.accept()
+
+        return verify
+
+    async def _call(self, target: CallTarget) -> None:
+        """Call ``target`` for ever: again when the association ends, after a failure
+        with back-off, alternating over its addresses."""
+        connect = self.connect
+        backoff = Backoff(connect.backoff_initial, connect.backoff_max)
+        throttle = Throttle()
+        failures = 0
+        index = 0
+        while True:
+            address = target.addresses[index]
+            where = f"{address.host}:{address.port}"
+            try:
+                call = OutboundCall(self._call_config(target), self._verify_called(target.table))
+            except LookupError as exc:
+                result = CallResult(False, str(exc))
+            else:
+                log.debug("calling %s for bilateral table %s", where, target.table)
+                result = await self.mms.call(
+                    address.host,
+                    address.port,
+                    call,
+                    tls=self.mms.tls,
+                    connect_timeout=connect.connect_timeout,
+                )
+            if result.established:
+                failures = 0
+                throttle.reset()
+                delay = backoff.initial
+                log.info(
+                    "association with %s (bilateral table %s) ended: %s; calling again in %.1fs",
+                    where,
+                    target.table,
+                    result.detail,
+                    delay,
+                )
+            else:
+                failures += 1
+                index = (index + 1) % len(target.addresses)
+                delay = backoff.delay(failures)
+                if throttle.failure(result.detail, failures):
+                    log.warning(
+                        "calling %s for bilateral table %s failed: %s; %d failure(s) in a row; "
+                        "next: %s in %.1fs",
+                        where,
+                        target.table,
+                        result.detail,
+                        failures,
+                        target.addresses[index],
+                        delay,
+                    )
+            await asyncio.sleep(delay)
 
     async def _association_start(self, ctx: AssociationContext) -> None:
         found = self.tables.match(ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0])

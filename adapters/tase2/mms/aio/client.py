@@ -263,6 +263,30 @@ class MmsClient:
             raise
         return client
 
+    @classmethod
+    def accepted(
+        cls,
+        association: Association,
+        link: AssociationLink,
+        events: Sequence[Event] = (),
+        *,
+        request_timeout: float = 10.0,
+        on_raw_report: Callable[[bytes], None] | None = None,
+        report_queue_size: int = 10_000,
+        tls: TlsProtocol | None = None,
+    ) -> MmsClient:
+        """A client on an association the peer initiated and this end accepted (a passive
+        endpoint: :class:`~adapters.tase2.mms.aio.listener.MmsListener`); ``events`` are
+        what arrived behind the request (:meth:`Association.resume`). The association's
+        ``raw_unconfirmed`` must match ``on_raw_report``."""
+        client = cls(association, link, request_timeout, None, report_queue_size, on_raw_report)
+        client.tls = tls
+        client._semaphore = asyncio.Semaphore(max(1, association.request_limit))
+        for ev in events:
+            client._on_event(ev)
+        client._reader_task = asyncio.create_task(client._read_loop())
+        return client
+
     async def _establish(self) -> None:
         assoc = self.association
         if assoc.closed:  # the server closed the connection at once (full, refusing us)
@@ -296,6 +320,11 @@ class MmsClient:
         """The negotiated association parameters."""
         assert self.association.parameters is not None
         return self.association.parameters
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        """The peer's IP address and port."""
+        return self._link.peer
 
     def tls_info(self) -> dict[str, object] | None:
         """TLS version, cipher and whether the session was resumed (None in clear text)."""

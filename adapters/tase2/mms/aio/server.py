@@ -23,6 +23,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from adapters.tase2.mms.association import (
     AssociationClosed,
     AssociationConfig,
     AssociationError,
+    AssociationEstablished,
     AssociationRequested,
     AssociationState,
     CloseReason,
@@ -85,8 +87,10 @@ from gateway.logs import Throttle
 
 __all__ = [
     "AssociationContext",
+    "CallResult",
     "MmsHandler",
     "MmsServer",
+    "OutboundCall",
     "UnsupportedHandler",
 ]
 
@@ -300,17 +304,56 @@ async def _maybe_await(result: Awaitable[None] | None) -> None:
         await result
 
 
-class _ServerConnection:
-    """One TCP connection: establishment, dispatch loop, teardown."""
+@dataclass(frozen=True, slots=True)
+class OutboundCall:
+    """An association the server opens itself (an active endpoint: it calls its client).
 
-    def __init__(self, server: MmsServer, association_id: int) -> None:
+    ``config`` is the initiator's side (own and called AP-title, selectors, password to
+    send); ``verify`` judges the answering peer once its AARE accepted the association
+    (its AP-title, falling back to the called one when the AARE names none, its TLS
+    certificate and address), as the authenticator judges a caller.
+    """
+
+    config: AssociationConfig
+    verify: acse.Authenticator = acse.accept_all
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """How one :meth:`MmsServer.call` went: ``established`` or not, and why it ended."""
+
+    established: bool
+    detail: str
+
+
+class _ServerConnection:
+    """One TCP connection: establishment, dispatch loop, teardown.
+
+    A connection the server accepted runs its association as responder; one the server
+    opened (:meth:`MmsServer.call`, an active endpoint) as initiator, checked by ``verify``
+    once the peer's AARE accepted it.
+    """
+
+    def __init__(
+        self,
+        server: MmsServer,
+        association_id: int,
+        outbound: OutboundCall | None = None,
+    ) -> None:
         self.server = server
-        self.association = Association(Role.RESPONDER, server.config)
+        self.outbound = outbound
+        if outbound is None:
+            self.association = Association(Role.RESPONDER, server.config)
+        else:
+            self.association = Association(Role.INITIATOR, outbound.config)
         self.link = AssociationLink(self.association, on_connected=self._connected)
         self.association_id = association_id
         self.ctx: AssociationContext | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+        self.failure: str | None = None
+        """Why an outbound association did not come up (None: it did, or not yet)."""
 
     def _connected(self, link: AssociationLink) -> None:
         self.started = time.monotonic()
@@ -331,7 +374,10 @@ class _ServerConnection:
     async def run(self) -> None:
         """Serve this connection until the association ends; always clean up."""
         try:
-            events = await self._establish()
+            if self.outbound is not None:
+                events = await self._establish_outbound(self.outbound)
+            else:
+                events = await self._establish()
             if events is not None:
                 await self._serve(events)
         except Exception:
@@ -363,6 +409,78 @@ class _ServerConnection:
             await self.link.flush()
         return None
 
+    async def _establish_outbound(self, call: OutboundCall) -> list[Event] | None:
+        """Initiator: CR, AARQ, and the peer's AARE; then ``call.verify`` on what the peer
+        is (AP-title, TLS certificate, address). On success, the events that followed."""
+        deadline = time.monotonic() + self.server.association_timeout
+        assoc = self.association
+        peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
+        assoc.start()
+        await self.link.flush()
+        while not assoc.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                assoc.abort("association not completed in time")
+                self.failure = (
+                    f"no association with {peer} within {self.server.association_timeout:g}s"
+                )
+                return None
+            try:
+                events = await self.link.receive(remaining)
+            except TimeoutError:
+                continue
+            for i, ev in enumerate(events):
+                if isinstance(ev, AssociationClosed):
+                    self.failure = f"association refused by {peer}: {ev.reason.value} ({ev.detail})"
+                    return None
+                if isinstance(ev, AssociationEstablished):
+                    if not await self._verify_outbound(call, ev):
+                        return None
+                    return events[i + 1 :]
+            await self.link.flush()
+        self.failure = f"connection to {peer} closed: {assoc.close_detail}"
+        return None
+
+    async def _verify_outbound(self, call: OutboundCall, ev: AssociationEstablished) -> bool:
+        assoc = self.association
+        cfg = call.config
+        ap_title = assoc.peer_ap_title or cfg.remote_ap_title
+        ae_qualifier = (
+            assoc.peer_ae_qualifier if assoc.peer_ap_title is not None else cfg.remote_ae_qualifier
+        )
+        decision = call.verify(
+            acse.AuthenticationRequest(
+                calling_ap_title=ap_title,
+                calling_ae_qualifier=ae_qualifier,
+                called_ap_title=cfg.local_ap_title,
+                called_ae_qualifier=cfg.local_ae_qualifier,
+                mechanism=ev.aare.mechanism,
+                authentication=ev.aare.authentication,
+                peer_certificate=self.link.peer_certificate,
+                peer_address=self.link.peer[0],
+            )
+        )
+        peer = f"{self.link.peer[0]}:{self.link.peer[1]}"
+        if not decision.accepted:
+            assoc.abort(f"peer not accepted: {decision.reason}")
+            await self.link.flush()
+            self.failure = f"{peer} answered but is not the configured peer: {decision.reason}"
+            log.warning(
+                "association %d to %s aborted: ap_title=%s ae_qualifier=%s reason=%s",
+                self.association_id,
+                peer,
+                ap_title,
+                ae_qualifier,
+                decision.reason or f"diagnostic {decision.diagnostic}",
+            )
+            return False
+        params = assoc.parameters
+        assert params is not None
+        await self._open(
+            ap_title, ae_qualifier, cfg.local_ap_title, cfg.local_ae_qualifier, params, "to"
+        )
+        return True
+
     async def _decide(self, ev: AssociationRequested) -> bool:
         aarq = ev.aarq
         assoc = self.association
@@ -393,13 +511,35 @@ class _ServerConnection:
             return False
         params = assoc.accept()
         await self.link.flush()
+        await self._open(
+            aarq.calling_ap_title,
+            aarq.calling_ae_qualifier,
+            aarq.called_ap_title,
+            aarq.called_ae_qualifier,
+            params,
+            "from",
+        )
+        return True
+
+    async def _open(
+        self,
+        ap_title: str | None,
+        ae_qualifier: int | None,
+        called_ap_title: str | None,
+        called_ae_qualifier: int | None,
+        params: NegotiatedParameters,
+        direction: str,
+    ) -> None:
+        """The association is up (accepted, or called and verified): its context, the
+        fast Read path, the start line and hook."""
+        assoc = self.association
         ctx = self.ctx = AssociationContext(
             association_id=self.association_id,
             peer_address=self.link.peer,
-            ap_title=aarq.calling_ap_title,
-            ae_qualifier=aarq.calling_ae_qualifier,
-            called_ap_title=aarq.called_ap_title,
-            called_ae_qualifier=aarq.called_ae_qualifier,
+            ap_title=ap_title,
+            ae_qualifier=ae_qualifier,
+            called_ap_title=called_ap_title,
+            called_ae_qualifier=called_ae_qualifier,
             parameters=params,
             peer_certificate=self.link.peer_certificate,
             _connection=self,
@@ -409,12 +549,13 @@ class _ServerConnection:
             assoc.read_octets = functools.partial(read_octets, ctx)
         tls = self.link.transport_info("tls_version")
         log.info(
-            "association %d start: peer=%s ap_title=%s ae_qualifier=%s pdu_size=%d "
+            "association %d start: peer=%s (%s) ap_title=%s ae_qualifier=%s pdu_size=%d "
             "outstanding=%d/%d%s",
             self.association_id,
-            peer,
-            aarq.calling_ap_title,
-            aarq.calling_ae_qualifier,
+            f"{self.link.peer[0]}:{self.link.peer[1]}",
+            "called by it" if direction == "from" else "we called",
+            ap_title,
+            ae_qualifier,
             params.max_pdu_size,
             params.max_serv_outstanding_calling,
             params.max_serv_outstanding_called,
@@ -422,7 +563,6 @@ class _ServerConnection:
         )
         if self.server.on_association_start is not None:
             await _maybe_await(self.server.on_association_start(ctx))
-        return True
 
     async def _serve(self, events: list[Event]) -> None:
         """The data phase, starting with ``events`` (what followed the request)."""
@@ -682,6 +822,76 @@ class MmsServer:
             on_established=self._tls_established,
         )
 
+    async def call(
+        self,
+        host: str,
+        port: int,
+        call: OutboundCall,
+        *,
+        tls: TlsEndpoint | None = None,
+        connect_timeout: float = 10.0,
+    ) -> CallResult:
+        """Open an association to ``host:port`` as its initiator and serve it like an
+        accepted one (the peer is the MMS client); returns when it ends.
+
+        TLS follows the TCP role: with ``tls`` (a client-side endpoint) this end is the
+        TLS client, offering the last session with that address again. The association is
+        subject to :attr:`max_connections` like accepted ones. Never raises for network
+        trouble: the result says what happened.
+        """
+        where = f"{host}:{port}"
+        conn = _ServerConnection(self, next(self._ids), call)
+        protocol: asyncio.Protocol = conn.link
+        tls_proto: TlsProtocol | None = None
+        if tls is not None:
+            sessions = tls.sessions
+
+            def keep(session: ssl.SSLSession) -> None:
+                sessions[where] = session
+
+            self._handshaking += 1
+            tls_proto = TlsProtocol(
+                tls.context,
+                conn.link,
+                server_side=False,
+                server_hostname=tls.server_name,
+                session=sessions.get(where) if tls.session_resumption else None,
+                pins=tls.pins,
+                handshake_timeout=tls.handshake_timeout,
+                on_failure=self._tls_failed,
+                on_established=self._tls_established,
+                on_session=keep if tls.session_resumption else None,
+            )
+            protocol = tls_proto
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: protocol, host, port), connect_timeout
+            )
+            if tls_proto is not None:
+                assert tls_proto.handshake_done is not None
+                await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            if tls_proto is not None:
+                if tls_proto.failure is None and tls_proto.handshake_done is None:
+                    self._handshaking = max(0, self._handshaking - 1)  # TCP never came up
+                tls_proto.abort()
+                failure = tls_proto.failure
+                if failure is not None:
+                    return CallResult(
+                        False,
+                        f"TLS handshake with {where} failed: {failure.kind} ({failure.detail})",
+                    )
+            return CallResult(False, f"cannot connect to {where}: {exc or type(exc).__name__}")
+        task = conn.task
+        if task is None:  # not admitted (limits): already closed
+            return CallResult(False, f"not connected to {where}: connection limit reached")
+        await asyncio.shield(task)
+        if conn.ctx is None:
+            return CallResult(False, conn.failure or f"no association with {where}")
+        reason = conn.association.close_reason or CloseReason.CONNECTION_LOST
+        return CallResult(True, f"{reason.value} ({conn.association.close_detail})")
+
     def _tls_established(self, proto: TlsProtocol) -> None:
         self._handshaking = max(0, self._handshaking - 1)
         self.tls_handshakes += 1
@@ -730,7 +940,7 @@ class MmsServer:
             conn.link.close_soon()
             return
         self._connections.add(conn)
-        task = asyncio.create_task(conn.run())
+        task = conn.task = asyncio.create_task(conn.run())
         self._tasks.add(task)
 
         def done(_: asyncio.Task[None]) -> None:

@@ -1,0 +1,291 @@
+"""Endpoint roles: our passive ``tase2-client`` (it listens) with our active ``tase2-server``
+(it calls out), in clear text and over TLS: transfer-set reports, a control (Write) round
+trip, the server calling again after the link ends, and callers the client refuses."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from adapters.tase2.client.adapter import Tase2ClientAdapter
+from adapters.tase2.client.passive import check_caller
+from adapters.tase2.client.settings import Tase2ClientSettings
+from adapters.tase2.iso.acse import AuthenticationRequest, UserDiagnostic
+from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
+from adapters.tase2.mms.aio.server import MmsServer, UnsupportedHandler
+from adapters.tase2.mms.association import AssociationConfig
+from adapters.tase2.server.adapter import Tase2ServerAdapter
+from adapters.tase2.server.settings import Tase2ServerSettings
+from gateway.bus import PointBus
+from gateway.points import PointKind, Validity
+from tests.support import eventually, running
+from tests.support.tase2.client import client_settings, make_client_bus, running_client
+from tests.support.tase2.server import PEER_AP, SERVER_AP, make_bus, settings, table
+from tests.support.tls import Identity, TestPki
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.both_loops]
+
+POINTS = [
+    {"remote": "GEN1", "point": "C_GEN1", "data_set": "RBE"},
+    {"remote": "BRK1", "point": "C_BRK1", "data_set": "RBE"},
+    {"remote": "SP1", "point": "C_SP1", "type": "Data_Real", "writable": True, "data_set": "RBE"},
+]
+EXTRA = [("C_GEN1", PointKind.REAL), ("C_BRK1", PointKind.STATE), ("C_SP1", PointKind.REAL)]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki(tmp_path_factory.mktemp("pki"))
+
+
+def tls_block(ident: Identity, pki: TestPki, **extra: Any) -> dict[str, Any]:
+    return {
+        "certificate": str(ident.certificate),
+        "private_key": str(ident.private_key),
+        "ca": str(pki.ca_file),
+        **extra,
+    }
+
+
+def passive_settings(**extra: Any) -> Tase2ClientSettings:
+    """A client listening on a free port for the server of the fixture tables."""
+    connect = {"mode": "passive", "listen": "127.0.0.1:0", **extra.pop("connect", {})}
+    raw: dict[str, Any] = {
+        "connect": connect,
+        "local_ap_title": PEER_AP,
+        "local_ae_qualifier": 12,
+        "remote_ap_title": SERVER_AP,
+        "remote_ae_qualifier": 12,
+        "bilateral_table_id": "BLT_ICC1",
+        "domain": "ICC1",
+        "request_timeout": 2.0,
+        "data_sets": [{"name": "RBE", "integrity": 1, "rbe": True}],
+        "points": POINTS,
+        **extra,
+    }
+    return Tase2ClientSettings.model_validate(raw)
+
+
+def active_settings(port: int, **extra: Any) -> Tase2ServerSettings:
+    """The fixture server calling table BLT_ICC1's peer at 127.0.0.1:port."""
+    tables = extra.pop("tables", None) or [table()]
+    connect = {
+        "mode": "active",
+        "call": [{"table": "BLT_ICC1", "addresses": [f"127.0.0.1:{port}"]}],
+        "backoff_initial": 0.2,
+        "backoff_max": 1.0,
+        "connect_timeout": 2.0,
+    }
+    return settings(tables=tables, connect=connect, **extra)
+
+
+@contextlib.asynccontextmanager
+async def listening(cfg: Tase2ClientSettings, bus: PointBus) -> AsyncIterator[Tase2ClientAdapter]:
+    async with running_client(cfg, bus) as client:
+        await eventually(
+            lambda: client.listener is not None and client.listener.port != 0,
+            5.0,
+            "the passive client to listen",
+        )
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def calling(s: Tase2ServerSettings, bus: PointBus) -> AsyncIterator[Tase2ServerAdapter]:
+    adapter = Tase2ServerAdapter("tase2", s, bus)
+    async with running(adapter) as task:
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        yield adapter
+        assert not task.done(), task
+
+
+def listen_port(client: Tase2ClientAdapter) -> int:
+    assert client.listener is not None
+    return client.listener.port
+
+
+async def test_passive_client_and_active_server_in_clear_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    server_bus, owner = make_bus()
+    bus = make_client_bus(EXTRA)
+    async with listening(passive_settings(), bus) as client:
+        assert client.status()["connect"]["mode"] == "passive"
+        async with calling(active_settings(listen_port(client)), server_bus) as server:
+            await eventually(lambda: client.link.state == "running", 10.0, "running")
+            assert server.server is not None and server.server.associations == 1
+            # values flow by transfer-set reports, from the server that called
+            server_bus.update("GEN1", 42.5, ts=1_700_000_042.0)
+            await eventually(lambda: bus.get("C_GEN1").value == 42.5, 3.0, "the report")
+            assert client.ingest.stats.reports >= 1
+            # a control round trip: the client's Write reaches the server's point owner
+            result = await bus.command("C_SP1", 12.5)
+            assert result.ok, result
+            assert ("SP1", 12.5) in owner.commands
+            status = client.status()["connect"]
+            assert status["caller"] is not None and status["accepted"] == 1
+            # the link ends (the client's association aborted): the server calls again
+            live = client._client
+            assert live is not None
+            await live.abort()
+            await eventually(lambda: client.link.associations >= 2, 10.0, "called again")
+            await eventually(lambda: client.link.state == "running", 10.0, "running again")
+            server_bus.update("GEN1", 43.5, ts=1_700_000_043.0)
+            await eventually(lambda: bus.get("C_GEN1").value == 43.5, 3.0, "after the redial")
+        # the server is gone: the points are not valid, the client listens again
+        await eventually(
+            lambda: bus.get("C_GEN1").quality.validity is Validity.NOT_VALID, 5.0, "not valid"
+        )
+        await eventually(lambda: client.link.state == "listening", 5.0, "listening again")
+    assert "(we called)" in caplog.text
+    assert "association from 127.0.0.1" in caplog.text
+
+
+async def test_passive_client_and_active_server_over_tls(pki: TestPki) -> None:
+    server_bus, owner = make_bus()
+    bus = make_client_bus(EXTRA)
+    bound = {**table(), "certificate": {"subject": "CN=passive-client"}, "password": "s3cret"}
+    cfg = passive_settings(
+        tls=tls_block(pki.identity("passive-client"), pki),
+        password="s3cret",
+        connect={"certificate": {"subject": "CN=active-server"}},
+    )
+    assert cfg.connect.listen is not None and cfg.connect.listen.port == 0
+    async with listening(cfg, bus) as client:
+        s = active_settings(
+            listen_port(client), tls=tls_block(pki.identity("active-server"), pki), tables=[bound]
+        )
+        async with calling(s, server_bus) as server:
+            await eventually(lambda: client.link.state == "running", 10.0, "running")
+            server_bus.update("GEN1", 44.5, ts=1_700_000_044.0)
+            await eventually(lambda: bus.get("C_GEN1").value == 44.5, 3.0, "the report")
+            result = await bus.command("C_SP1", 7.25)
+            assert result.ok, result
+            assert ("SP1", 7.25) in owner.commands
+            session = client.status()["tls"]["session"]
+            assert session is not None and session["version"] == "TLSv1.3"
+            assert server.server is not None and server.server.mms.tls_handshakes >= 1
+
+
+async def test_a_passive_client_refuses_wrong_callers(
+    pki: TestPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    bus = make_client_bus(EXTRA)
+    async with listening(passive_settings(password="s3cret"), bus) as client:
+        port = listen_port(client)
+
+        async def call(ap: str, password: str | None) -> MmsAssociationError:
+            cfg = AssociationConfig(
+                local_ap_title=ap,
+                local_ae_qualifier=12,
+                remote_ap_title=PEER_AP,
+                remote_ae_qualifier=12,
+                password=password.encode() if password else None,
+            )
+            with pytest.raises(MmsAssociationError) as err:
+                await MmsClient.connect("127.0.0.1", port, config=cfg, connect_timeout=3.0)
+            return err.value
+
+        wrong_ap = await call("1.1.1.555", "s3cret")
+        assert wrong_ap.aare is not None
+        assert wrong_ap.aare.diagnostic == UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED
+        no_password = await call(SERVER_AP, None)
+        assert no_password.aare is not None
+        assert no_password.aare.diagnostic == UserDiagnostic.AUTHENTICATION_REQUIRED
+        wrong_password = await call(SERVER_AP, "nope")
+        assert wrong_password.aare is not None
+        assert wrong_password.aare.diagnostic == UserDiagnostic.AUTHENTICATION_FAILURE
+        assert client.link.state == "listening"
+        refused = client.status()["connect"]["refused"]
+        assert refused == {"diagnostic-3": 1, "diagnostic-14": 1, "diagnostic-13": 1}
+    assert "association from 127.0.0.1" in caplog.text
+    assert "diagnostic=3 reason=calling AP-title 1.1.1.555 is not remote_ap_title" in caplog.text
+    assert "reason=wrong ACSE password" in caplog.text
+
+
+async def test_a_passive_client_refuses_addresses_not_allowed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    bus = make_client_bus(EXTRA)
+    cfg = passive_settings(connect={"allow": ["10.9.9.0/24"]})
+    async with listening(cfg, bus) as client:
+        with pytest.raises(MmsAssociationError):
+            await MmsClient.connect(
+                "127.0.0.1",
+                listen_port(client),
+                config=AssociationConfig(local_ap_title=SERVER_AP, local_ae_qualifier=12),
+                connect_timeout=3.0,
+            )
+        await eventually(lambda: client.status()["connect"]["refused"].get("address") == 1)
+    assert "connection from 127.0.0.1" in caplog.text
+    assert "refused: address not in connect.allow" in caplog.text
+
+
+async def test_an_active_server_aborts_a_peer_that_is_not_its_table(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    server_bus, _ = make_bus()
+    # a listening peer that accepts the call but answers as another AP-title
+    impostor = MmsServer(
+        UnsupportedHandler(),
+        port=0,
+        config=AssociationConfig(local_ap_title="1.1.1.555", local_ae_qualifier=12),
+    )
+    async with impostor, calling(active_settings(impostor.port), server_bus) as server:
+        await eventually(
+            lambda: "answered but is not the configured peer" in caplog.text,
+            10.0,
+            "the abort line",
+        )
+        assert server.server is not None and server.server.associations == 0
+    assert "to 127.0.0.1" in caplog.text and "aborted: ap_title=1.1.1.555" in caplog.text
+    assert "for bilateral table BLT_ICC1 failed" in caplog.text
+
+
+def test_check_caller_rules() -> None:
+    cfg = passive_settings(password="pw")
+
+    def request(**kw: Any) -> AuthenticationRequest:
+        base: dict[str, Any] = {
+            "calling_ap_title": SERVER_AP,
+            "calling_ae_qualifier": 12,
+            "called_ap_title": PEER_AP,
+            "called_ae_qualifier": 12,
+            "mechanism": "2.2.3.1",
+            "authentication": None,
+        }
+        base.update(kw)
+        return AuthenticationRequest(**base)
+
+    from adapters.tase2.iso.acse import AuthenticationValue
+
+    good = request(authentication=AuthenticationValue.password("pw"))
+    assert check_caller(cfg, good).accepted
+    assert check_caller(cfg, good, busy=True).diagnostic == UserDiagnostic.NO_REASON_GIVEN
+    wrong_called = request(called_ap_title="1.2.3", authentication=good.authentication)
+    diag = check_caller(cfg, wrong_called).diagnostic
+    assert diag == UserDiagnostic.CALLED_AP_TITLE_NOT_RECOGNIZED
+    wrong_ae = request(calling_ae_qualifier=99, authentication=good.authentication)
+    diag = check_caller(cfg, wrong_ae).diagnostic
+    assert diag == UserDiagnostic.CALLING_AE_QUALIFIER_NOT_RECOGNIZED
+
+
+def test_connect_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="mode passive needs listen"):
+        client_settings([1], connect={"mode": "passive"})
+    with pytest.raises(ValueError, match="addresses are for connect mode active"):
+        client_settings([1], connect={"mode": "passive", "listen": "127.0.0.1:0"})
+    with pytest.raises(ValueError, match="mode active needs call"):
+        settings(connect={"mode": "active"})
+    with pytest.raises(ValueError, match="table 'NOPE' is not one of the tables"):
+        settings(connect={"mode": "active", "call": [{"table": "NOPE", "addresses": ["h:1"]}]})
+    with pytest.raises(ValueError, match="not an IP address"):
+        passive_settings(connect={"allow": ["not-an-ip"]})
