@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,8 @@ from adapters.tase2.server.adapter import Tase2ServerAdapter
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import PointBus
 from gateway.points import PointKind, Validity
-from tests.support import eventually, running
+from tests.support import eventually, free_port, require_program, running
+from tests.support.peers.tshark import TsharkCapture, problems
 from tests.support.tase2.client import client_settings, make_client_bus, running_client
 from tests.support.tase2.server import PEER_AP, SERVER_AP, make_bus, settings, table
 from tests.support.tls import Identity, TestPki
@@ -289,3 +292,53 @@ def test_connect_settings_are_checked() -> None:
         settings(connect={"mode": "active", "call": [{"table": "NOPE", "addresses": ["h:1"]}]})
     with pytest.raises(ValueError, match="not an IP address"):
         passive_settings(connect={"allow": ["not-an-ip"]})
+
+
+async def test_tshark_shows_who_calls_and_who_requests(tmp_path: Path) -> None:
+    """The active server sends CR and AARQ (to the passive client's port); the passive
+    client answers CC and AARE, then sends the MMS requests; the reports flow to it."""
+    tshark = require_program("tshark", "tshark")
+    port = free_port()
+    pcap = tmp_path / "roles.pcapng"
+    server_bus, _ = make_bus()
+    bus = make_client_bus(EXTRA)
+    cfg = passive_settings(connect={"listen": f"127.0.0.1:{port}"})
+    async with (
+        TsharkCapture(tshark, port, pcap),
+        listening(cfg, bus) as client,
+        calling(active_settings(port), server_bus),
+    ):
+        await eventually(lambda: client.link.state == "running", 10.0, "running")
+        server_bus.update("GEN1", 45.5, ts=1_700_000_045.0)
+        await eventually(lambda: bus.get("C_GEN1").value == 45.5, 3.0, "the report")
+        result = await bus.command("C_SP1", 3.0)
+        assert result.ok, result
+    assert pcap.exists(), "tshark wrote no capture"
+    assert problems(tshark, pcap, port, allow_reset=True) == ""
+
+    def ports(display: str) -> set[tuple[str, str]]:
+        out = subprocess.run(
+            [
+                *(tshark, "-r", str(pcap), "-d", f"tcp.port=={port},tpkt", "-Y", display),
+                *("-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return {tuple(line.split("\t")) for line in out.splitlines() if line}  # type: ignore[misc]
+
+    listen = str(port)
+    for display, towards_listener in (
+        ("cotp.type == 0x0e", True),  # CR: from the calling server
+        ("cotp.type == 0x0d", False),  # CC: from the listening client
+        ("acse.aarq_element && mms.initiate_RequestPDU_element", True),
+        ("acse.aare_element && mms.initiate_ResponsePDU_element", False),
+        ("mms.confirmed_RequestPDU_element", False),  # the client's Reads and Writes
+        ("mms.unconfirmed_PDU_element", True),  # the server's reports
+    ):
+        seen = ports(display)
+        assert seen, display
+        side = {dst if towards_listener else src for src, dst in seen}
+        assert side == {listen}, (display, seen)
