@@ -256,13 +256,13 @@ class Tase2ServerAdapter(Adapter):
             raise
         self.server = server
         self.listening()
-        where = f"{self.settings.host}:{server.port}"
+        where = f"on {self.settings.host}:{server.port}"
         if self.settings.connect.active:
             where = "calling " + ", ".join(
                 f"{c.table}@{c.addresses[0]}" for c in self.settings.connect.call
             )
         log.info(
-            "%s: TASE.2 server on %s%s, AP-title %s AE-qualifier %s, %d bilateral tables",
+            "%s: TASE.2 server %s%s, AP-title %s AE-qualifier %s, %d bilateral tables",
             self.name,
             where,
             " (TLS)" if self.tls is not None else "",
