@@ -309,6 +309,18 @@ class Tase2ClientAdapter(Adapter):
         where.state = "failed"
         state = "check-failed" if kind == "check" else "failed"
         self._state(state, str(address), error, quiet=True)
+        if self.passive:
+            listener = self.listener
+            log.warning(
+                "tase2-client %s: association from %s failed (%s); waiting on %s:%d for the "
+                "server to call again",
+                self.name,
+                self.caller or "the server",
+                error,
+                listener.host if listener is not None else address.host,
+                listener.port if listener is not None else address.port,
+            )
+            return
         if self._planner.failed(error):
             nxt = self._planner.address
             log.warning(

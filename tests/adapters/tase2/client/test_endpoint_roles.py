@@ -149,7 +149,8 @@ async def test_passive_client_and_active_server_in_clear_text(
     assert "association from 127.0.0.1" in caplog.text
 
 
-async def test_passive_client_and_active_server_over_tls(pki: TestPki) -> None:
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+async def test_passive_client_and_active_server_over_tls(pki: TestPki, version: str) -> None:
     server_bus, owner = make_bus()
     bus = make_client_bus(EXTRA)
     bound = {**table(), "certificate": {"subject": "CN=passive-client"}, "password": "s3cret"}
@@ -160,9 +161,8 @@ async def test_passive_client_and_active_server_over_tls(pki: TestPki) -> None:
     )
     assert cfg.connect.listen is not None and cfg.connect.listen.port == 0
     async with listening(cfg, bus) as client:
-        s = active_settings(
-            listen_port(client), tls=tls_block(pki.identity("active-server"), pki), tables=[bound]
-        )
+        server_tls = tls_block(pki.identity("active-server"), pki, max_version=version)
+        s = active_settings(listen_port(client), tls=server_tls, tables=[bound])
         async with calling(s, server_bus) as server:
             await eventually(lambda: client.link.state == "running", 10.0, "running")
             server_bus.update("GEN1", 44.5, ts=1_700_000_044.0)
@@ -171,7 +171,7 @@ async def test_passive_client_and_active_server_over_tls(pki: TestPki) -> None:
             assert result.ok, result
             assert ("SP1", 7.25) in owner.commands
             session = client.status()["tls"]["session"]
-            assert session is not None and session["version"] == "TLSv1.3"
+            assert session is not None and session["version"] == f"TLSv{version}"
             assert server.server is not None and server.server.mms.tls_handshakes >= 1
 
 
@@ -210,6 +210,54 @@ async def test_a_passive_client_refuses_wrong_callers(
     assert "association from 127.0.0.1" in caplog.text
     assert "diagnostic=3 reason=calling AP-title 1.1.1.555 is not remote_ap_title" in caplog.text
     assert "reason=wrong ACSE password" in caplog.text
+
+
+async def test_certificates_that_do_not_fit_are_refused_both_ways(
+    pki: TestPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    server_bus, _ = make_bus()
+    bus = make_client_bus(EXTRA)
+    # the client wants another caller certificate: it refuses with diagnostic 13
+    cfg = passive_settings(
+        tls=tls_block(pki.identity("passive-client"), pki),
+        connect={"certificate": {"subject": "CN=somebody-else"}},
+    )
+    async with listening(cfg, bus) as client:
+        s = active_settings(listen_port(client), tls=tls_block(pki.identity("active-server"), pki))
+        async with calling(s, server_bus):
+            await eventually(
+                lambda: (
+                    client.status()["connect"]["refused"].get("diagnostic-13", 0) >= 1
+                    and "rejected by peer (REFUSE diagnostic 13)" in caplog.text
+                ),
+                10.0,
+                "the refusal, on both sides",
+            )
+            assert client.link.state == "listening"
+    assert "reason=connect.certificate: certificate subject" in caplog.text
+    assert "rejected by peer (REFUSE diagnostic 13)" in caplog.text
+    # the server's table wants another client certificate: it aborts the association
+    caplog.clear()
+    bound = {**table(), "certificate": {"subject": "CN=the-real-client"}}
+    async with listening(passive_settings(tls=tls_block(pki.identity("x"), pki)), bus) as client:
+        s = active_settings(
+            listen_port(client), tls=tls_block(pki.identity("active-server"), pki), tables=[bound]
+        )
+        async with calling(s, server_bus) as server:
+            await eventually(
+                lambda: (
+                    "answered but is not the configured peer" in caplog.text
+                    and "association from 127.0.0.1" in caplog.text
+                ),
+                10.0,
+                "the abort, on both sides",
+            )
+            assert server.server is not None and server.server.associations == 0
+    assert "answered but is not the configured peer: bilateral table BLT_ICC1" in caplog.text
+    assert "does not match 'CN=the-real-client'" in caplog.text
+    assert "failed (association ended: peer aborted" in caplog.text
+    assert "for the server to call again" in caplog.text
 
 
 async def test_a_passive_client_refuses_addresses_not_allowed(
