@@ -39,6 +39,13 @@ the server as found (transfer sets stopped, data sets deleted, concluded) and as
 again at once, break-before-make; the points keep their last values meanwhile (no
 not-valid window) unless the new association fails, at which moment they turn not valid.
 Changed certificate files are picked up for the next connection.
+
+Endpoint roles: with ``connect: {mode: passive}`` the client does not call; it listens
+(:class:`~adapters.tase2.mms.aio.listener.MmsListener`, the TLS server side with ``tls``),
+accepts one association at a time from the server that calls in, if
+:func:`~adapters.tase2.client.passive.check_caller` accepts it, and runs the same session
+over it; when that ends it waits for the next call (no back-off, fail-back or renewal of
+its own: the calling server decides when to call).
 """
 
 from __future__ import annotations

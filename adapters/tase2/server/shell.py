@@ -14,6 +14,11 @@ does for a peer. The shell keeps what needs the event loop or the clock:
   changed tables only by :func:`~adapters.tase2.server.tables.rebind` (an association
   whose table went away or changed its peer or domain is aborted).
 
+Endpoint roles: with ``connect: {mode: active}`` the shell does not listen; one task per
+``connect.call`` target calls that table's client (:meth:`MmsServer.call`), checks the
+answering peer against the table, serves the association like an accepted one and calls
+again when it ends, with back-off after failures; :attr:`Tase2Server.calls` keeps how it goes.
+
 The server knows no bus: a :class:`~adapters.tase2.server.handler.PointSource` gives it
 point kinds, current values and a command path (the adapter binds that to the point bus),
 and :meth:`Tase2Server.on_changes` takes point changes. Reports go through one outbox task
@@ -68,9 +73,28 @@ from gateway.logs import Throttle
 from gateway.messages import Message
 from gateway.points import PointValue
 
-__all__ = ["Tase2Server"]
+__all__ = ["CallState", "Tase2Server"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class CallState:
+    """How an active server's calls to one table's client go (for the status)."""
+
+    table: str
+    address: str = ""
+    """The address of the current (or last) call."""
+    attempts: int = 0
+    completed: int = 0
+    """Associations that came up and have ended."""
+    failures: int = 0
+    """Failures in a row (a call that failed, or an association that ended soon)."""
+    last_result: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as plain data."""
+        return dataclasses.asdict(self)
 
 
 class Tase2Server:
@@ -163,6 +187,8 @@ class Tase2Server:
         self.reports_sent = 0
         self.events: deque[TransferSetEvent] = deque(maxlen=100)
         self._callers: list[asyncio.Task[None]] = []
+        self.calls: dict[str, CallState] = {}
+        """An active server: how calling each table's client goes, by table id."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -350,15 +376,19 @@ class Tase2Server:
 
     async def _call(self, target: CallTarget) -> None:
         """Call ``target`` for ever: again when the association ends, after a failure
-        with back-off, alternating over its addresses."""
+        with back-off, alternating over its addresses. An association that ends within
+        ``backoff_max`` seconds counts as a failure for the back-off (a peer that accepts
+        and drops at once is not redialled every second)."""
         connect = self.connect
         backoff = Backoff(connect.backoff_initial, connect.backoff_max)
         throttle = Throttle()
-        failures = 0
+        state = self.calls[target.table] = CallState(target.table)
         index = 0
         while True:
             address = target.addresses[index]
             where = f"{address.host}:{address.port}"
+            state.attempts += 1
+            state.address = where
             try:
                 call = OutboundCall(self._call_config(target), self._verify_called(target.table))
             except LookupError as exc:
@@ -372,29 +402,37 @@ class Tase2Server:
                     tls=self.mms.tls,
                     connect_timeout=connect.connect_timeout,
                 )
+            state.last_result = result.detail
             if result.established:
-                failures = 0
+                state.completed += 1
+            if result.established and result.duration >= connect.backoff_max:
+                state.failures = 0
                 throttle.reset()
                 delay = backoff.initial
                 log.info(
-                    "association with %s (bilateral table %s) ended: %s; calling again in %.1fs",
+                    "association with %s (bilateral table %s) ended after %.0fs: %s; "
+                    "calling again in %.1fs",
                     where,
                     target.table,
+                    result.duration,
                     result.detail,
                     delay,
                 )
             else:
-                failures += 1
-                index = (index + 1) % len(target.addresses)
-                delay = backoff.delay(failures)
-                if throttle.failure(result.detail, failures):
+                state.failures += 1
+                if not result.established:
+                    index = (index + 1) % len(target.addresses)
+                delay = backoff.delay(state.failures)
+                what = "failed" if not result.established else "ended soon"
+                if throttle.failure(f"{what}: {result.detail}", state.failures):
                     log.warning(
-                        "calling %s for bilateral table %s failed: %s; %d failure(s) in a row; "
+                        "calling %s for bilateral table %s %s: %s; %d failure(s) in a row; "
                         "next: %s in %.1fs",
                         where,
                         target.table,
+                        what,
                         result.detail,
-                        failures,
+                        state.failures,
                         target.addresses[index],
                         delay,
                     )

@@ -320,10 +320,12 @@ class OutboundCall:
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """How one :meth:`MmsServer.call` went: ``established`` or not, and why it ended."""
+    """How one :meth:`MmsServer.call` went: ``established`` or not, why it ended, and
+    how long the association lasted (seconds; 0 when it never came up)."""
 
     established: bool
     detail: str
+    duration: float = 0.0
 
 
 class _ServerConnection:
@@ -890,7 +892,11 @@ class MmsServer:
         if conn.ctx is None:
             return CallResult(False, conn.failure or f"no association with {where}")
         reason = conn.association.close_reason or CloseReason.CONNECTION_LOST
-        return CallResult(True, f"{reason.value} ({conn.association.close_detail})")
+        return CallResult(
+            True,
+            f"{reason.value} ({conn.association.close_detail})",
+            time.monotonic() - conn.started,
+        )
 
     def _tls_established(self, proto: TlsProtocol) -> None:
         self._handshaking = max(0, self._handshaking - 1)

@@ -140,6 +140,8 @@ async def test_passive_client_and_active_server_in_clear_text(
             await eventually(lambda: client.link.state == "running", 10.0, "running again")
             server_bus.update("GEN1", 43.5, ts=1_700_000_043.0)
             await eventually(lambda: bus.get("C_GEN1").value == 43.5, 3.0, "after the redial")
+            state = server.server.calls["BLT_ICC1"].to_dict()
+            assert state["completed"] == 1 and state["attempts"] >= 2, state
         # the server is gone: the points are not valid, the client listens again
         await eventually(
             lambda: bus.get("C_GEN1").quality.validity is Validity.NOT_VALID, 5.0, "not valid"
