@@ -20,6 +20,7 @@ from adapters.tase2.iso.acse import AuthenticationRequest, UserDiagnostic
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.aio.server import MmsServer, UnsupportedHandler
 from adapters.tase2.mms.association import AssociationConfig
+from adapters.tase2.security.endpoint import AllowList
 from adapters.tase2.server.adapter import Tase2ServerAdapter
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import PointBus
@@ -392,3 +393,23 @@ async def test_tshark_shows_who_calls_and_who_requests(tmp_path: Path) -> None:
         assert seen, display
         side = {dst if towards_listener else src for src, dst in seen}
         assert side == {listen}, (display, seen)
+
+
+def test_allow_list_and_tls_default_ports(pki: TestPki) -> None:
+    allow = AllowList(networks=("10.0.0.0/24", "192.168.1.7", "fd00::/8"))
+    assert allow.permits("10.0.0.99") and allow.permits("192.168.1.7")
+    assert allow.permits("fd00::1")
+    assert not allow.permits("10.0.1.1") and not allow.permits("not-an-address")
+    assert AllowList().permits("203.0.113.5")
+    ident = pki.identity("ports")
+    passive = passive_settings(connect={"listen": "127.0.0.1"}, tls=tls_block(ident, pki))
+    assert passive.connect.listen is not None and passive.connect.listen.port == 3782
+    clear = passive_settings(connect={"listen": "127.0.0.1"}).connect.listen
+    assert clear is not None and clear.port == 102
+    active = active_settings(1, tls=tls_block(ident, pki))
+    assert active.connect.call[0].addresses[0].port == 1
+    call = {"mode": "active", "call": [{"table": "BLT_ICC1", "addresses": ["10.1.1.1"]}]}
+    with_tls = settings(tables=[table()], connect=call, tls=tls_block(ident, pki))
+    assert with_tls.connect.call[0].addresses[0].port == 3782
+    assert settings(tables=[table()], connect=call).connect.call[0].addresses[0].port == 102
+    assert with_tls.restart_needed(settings(tables=[table()], tls=tls_block(ident, pki)))
