@@ -555,7 +555,7 @@ class _ServerConnection:
             "outstanding=%d/%d%s",
             self.association_id,
             f"{self.link.peer[0]}:{self.link.peer[1]}",
-            "called by it" if direction == "from" else "we called",
+            "it called" if direction == "from" else "we called",
             ap_title,
             ae_qualifier,
             params.max_pdu_size,
@@ -686,7 +686,8 @@ class _ServerConnection:
         if ctx is None:
             bad_input = reason is CloseReason.PROTOCOL_ERROR
             n = self.server.log_throttle.count(f"{reason.value} {self.source}")
-            if n and reason is not CloseReason.REFUSED:  # a refusal has its own line
+            # a refusal has its own line, and a call that failed its caller's
+            if n and reason is not CloseReason.REFUSED and self.outbound is None:
                 log.log(
                     logging.WARNING if bad_input else logging.INFO,
                     "connection %d closed before association: peer=%s reason=%s (%s)%s",
