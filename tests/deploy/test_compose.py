@@ -157,3 +157,19 @@ def test_each_gateway_configuration_exists_and_passes_check(service: str) -> Non
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "warning" not in (result.stdout + result.stderr).lower()
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*strings(k), *strings(v))]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return []
+
+
+def test_no_value_is_interpolated_by_compose_by_mistake() -> None:
+    """Compose replaces $NAME and ${NAME} in every value: a literal $ is written $$."""
+    unescaped = [s for s in strings(compose()) if "$" in s.replace("$$", "")]
+    assert unescaped == []
