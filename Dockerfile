@@ -2,7 +2,8 @@
 # The ICCP gateway's container image: docker build -t iccp-gateway .
 #
 # Stage 1 builds the wheel; stage 2 installs it with its runtime dependencies only (no test
-# extra) into /opt/iccp-gateway, and runs as the unprivileged user iccp-gateway.
+# extra) into /opt/iccp-gateway, and runs as the unprivileged user iccp-gateway (uid and
+# gid 10102, numeric so that runAsNonRoot-style checks can see it).
 # Configuration: /etc/iccp-gateway (a volume; gateway.yaml by default). State (device tags,
 # journals, spools): /var/lib/iccp-gateway (a volume).
 # Port 102 without root: Python gets the file capability cap_net_bind_service (setcap), and
@@ -24,7 +25,8 @@ RUN apt-get update \
     && apt-get purge -y libcap2-bin \
     && apt-get autoremove -y \
     && rm -rf /var/lib/apt/lists/*
-RUN useradd --system --uid 10102 --user-group --home-dir /var/lib/iccp-gateway \
+RUN groupadd --system --gid 10102 iccp-gateway \
+    && useradd --system --uid 10102 --gid 10102 --home-dir /var/lib/iccp-gateway \
         --shell /usr/sbin/nologin iccp-gateway \
     && install -d -o iccp-gateway -g iccp-gateway -m 0750 /var/lib/iccp-gateway \
     && install -d -m 0755 /etc/iccp-gateway
@@ -39,7 +41,7 @@ ENV PATH=/opt/iccp-gateway/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     ICCP_GATEWAY_URL=http://127.0.0.1:8080
-USER iccp-gateway
+USER 10102:10102
 WORKDIR /var/lib/iccp-gateway
 VOLUME ["/etc/iccp-gateway", "/var/lib/iccp-gateway"]
 # ICCP (TASE.2), and the console / REST API / metrics

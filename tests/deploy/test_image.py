@@ -64,8 +64,12 @@ def test_two_stages_on_a_slim_python_the_second_from_the_first_wheel() -> None:
 def test_runs_as_a_dedicated_user_with_config_and_state_as_volumes() -> None:
     runtime = stages()[-1]
     (user,) = runtime.args("USER")
-    assert user not in ("root", "0")
-    assert any("useradd --system --uid 10102 --user-group" in r for r in runtime.args("RUN"))
+    assert user == "10102:10102"  # numeric, not root, the user created below
+    assert any(
+        "groupadd --system --gid 10102 iccp-gateway" in r
+        and "useradd --system --uid 10102 --gid 10102" in r
+        for r in runtime.args("RUN")
+    )
     (volumes,) = runtime.args("VOLUME")
     assert set(json.loads(volumes)) == {"/etc/iccp-gateway", "/var/lib/iccp-gateway"}
     assert runtime.args("ENTRYPOINT") == ['["iccp-gateway"]']
