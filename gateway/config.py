@@ -2,15 +2,18 @@
 
 One pydantic model, `GatewayConfig`, describes a whole gateway. `load_config()` reads a
 YAML file, the point lists it names, and every adapter's own settings, and reports every
-problem at once as `file:line: field: message`.
+problem at once as `file:line: field: message`. A value may take an environment variable:
+`${NAME}` (an error when unset) or `${NAME:-default}` (the default when unset or empty);
+`$${` writes a literal `${`. So one file runs on loopback and in a container.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -201,10 +204,81 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     return _parse_yaml(_read_text(path), path)
 
 
-def _parse_yaml(text: str, path: str | Path) -> tuple[Any, dict[Loc, int]]:
+# `${NAME}` or `${NAME:-default}` in a scalar; `$${` writes a literal `${`.
+ENV_REFERENCE = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """`text` with its environment references replaced, and the names of the unset
+    variables referenced without a default."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        escaped, name, default = match.groups()
+        if escaped:
+            return match.group(0)[1:]
+        value = env.get(name)
+        if default is not None:
+            return value or default  # `:-`: unset or empty takes the default
+        if value is None:
+            missing.append(name)
+            return ""
+        return value
+
+    return ENV_REFERENCE.sub(replace, text), missing
+
+
+def _expand_env(
+    loader: yaml.CSafeLoader, node: yaml.Node, file: str, env: Mapping[str, str]
+) -> list[ConfigIssue]:
+    """Replace the environment references in every scalar of `node` in place (before the
+    document is constructed, so that `port: ${PORT:-102}` is still a number); an unset
+    variable without a default is an issue at its line."""
+    issues: list[ConfigIssue] = []
+    stack = [node]
+    seen: set[int] = set()  # an aliased node is expanded once
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, yaml.ScalarNode):
+            if "${" not in item.value:
+                continue
+            value, missing = _substitute(item.value, env)
+            for name in missing:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        item.start_mark.line + 1,
+                        "",
+                        f"environment variable {name} is not set "
+                        f"(write ${{{name}:-default}} to give a default)",
+                    )
+                )
+            item.value = value
+            if item.style is None:  # a plain scalar: typed by what it now says
+                item.tag = loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        elif isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                stack.extend((key, value))
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+    return issues
+
+
+def _parse_yaml(
+    text: str, path: str | Path, env: Mapping[str, str] | None = None
+) -> tuple[Any, dict[Loc, int]]:
+    """Parse a configuration's YAML with its line numbers; `${NAME:-default}` in a value
+    takes the environment's `NAME` (`env`, default `os.environ`)."""
     loader = yaml.CSafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and "${" in text:
+            issues = _expand_env(loader, node, str(path), os.environ if env is None else env)
+            if issues:
+                raise ConfigError(issues)
         data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
