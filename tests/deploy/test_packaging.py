@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import configparser
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.api.tokens import load_tokens
-from tests.support import REPO
+from tests.support import REPO, require_program
 
 UNIT = REPO / "packaging" / "iccp-gateway.service"
 ETC = REPO / "packaging" / "etc" / "iccp-gateway"
@@ -32,12 +31,8 @@ def unit() -> configparser.RawConfigParser:
 
 
 def systemd_analyze() -> str:
-    """systemd-analyze, or a skip: it is optional even under CI (.ci/run does not install
-    systemd); the keys are checked without it below."""
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        pytest.skip("systemd-analyze not installed (Debian package systemd)")
-    return path
+    """systemd-analyze (Debian package systemd, which .ci/run installs)."""
+    return require_program("systemd-analyze", "systemd")
 
 
 def local_copy(tmp_path: Path, text: str | None = None) -> Path:
