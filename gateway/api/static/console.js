@@ -236,7 +236,7 @@ function applyValues(rows, snapshot) {
 
 function connect() {
   if (state.source) state.source.close();
-  const url = API + "/stream?interval=0.25" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
+  const url = API + "/stream?interval=0.1" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
   const source = new EventSource(url);
   state.source = source;
   source.addEventListener("open", () => { $("live").textContent = "live"; $("live").className = "live on"; });

@@ -154,12 +154,19 @@ def test_the_point_table_changes_live_and_filters(browser, gateway, tmp_path: Pa
     field.send_keys(" ")
     Select(browser.find_element(By.ID, "validity")).select_by_value("suspect")
     wait_for(lambda: shown() == ["FIXED"], "the suspect point only")
-    fixed = browser.find_element(By.CSS_SELECTOR, '#point-table tr[data-point="FIXED"]')
-    assert "suspect" in fixed.get_attribute("class")
-    badge = fixed.find_element(By.CSS_SELECTOR, ".q")
-    assert badge.text == "suspect" and badge.value_of_css_property("color") != (
-        browser.find_element(By.ID, "filter").value_of_css_property("color")
-    )
+
+    def suspect_badge() -> bool:
+        """The row is coloured as suspect (found afresh: a filter's re-render replaces it)."""
+        fixed = browser.find_element(By.CSS_SELECTOR, '#point-table tr[data-point="FIXED"]')
+        badge = fixed.find_element(By.CSS_SELECTOR, ".q")
+        plain = browser.find_element(By.ID, "filter").value_of_css_property("color")
+        return (
+            "suspect" in fixed.get_attribute("class")
+            and badge.text == "suspect"
+            and badge.value_of_css_property("color") != plain
+        )
+
+    wait_for(suspect_badge, "FIXED shown as suspect, in its colour")
     Select(browser.find_element(By.ID, "validity")).select_by_value("")
     browser.save_screenshot(str(tmp_path / "points.png"))
     assert (tmp_path / "points.png").stat().st_size > 10_000
