@@ -209,3 +209,53 @@ def test_the_config_tab_diffs_a_proposed_configuration(browser, gateway):
     browser.find_element(By.ID, "cfg-diff").click()
     result = wait_for(lambda: browser.find_element(By.ID, "cfg-result").text, "the diff")
     assert "adapters added: steady" in result and "adapters removed: fixed" in result
+
+
+def test_a_points_detail_shows_its_stored_history(browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    data = sim_config(points=3, interval=0.1)
+    data["adapters"].append(
+        {
+            "name": "hist",
+            "type": "sql-historian",
+            "database": f"sqlite:///{tmp_path / 'history.db'}",
+            "journal_dir": str(tmp_path / "journal"),
+            "points": ["GEN*"],
+        }
+    )
+    with gateway_process(data, tmp_path) as gateway:
+        with httpx.Client(base_url=gateway.url, timeout=10) as http:
+            wait_for(
+                lambda: len(http.get("/api/v1/points/GEN2_MW/history").json()["rows"]) >= 10,
+                "ten stored rows of GEN2_MW",
+            )
+        browser.get(f"{gateway.url}/console/")
+        browser.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=points]").click()
+        wait_for(
+            lambda: (
+                browser.find_element(By.CSS_SELECTOR, 'tr[data-point="GEN2_MW"]').click() or True
+            ),
+            "the GEN2_MW row to click",
+        )
+        wait_for(lambda: browser.find_element(By.ID, "detail").is_displayed(), "the detail view")
+        assert browser.find_element(By.ID, "detail-name").text == "GEN2_MW"
+        note = wait_for(lambda: browser.find_element(By.ID, "detail-note").text, "the note")
+        assert "stored rows from hist" in note, note
+        rows = browser.find_elements(By.CSS_SELECTOR, "#detail-history tbody tr")
+        assert len(rows) >= 10 and "valid" in rows[0].text
+        spark = browser.find_element(By.CSS_SELECTOR, "#detail-spark polyline")
+        assert len(spark.get_attribute("points").split()) >= 10
+        info = browser.find_element(By.ID, "detail-info").text
+        assert "owner" in info and "plant" in info
+        browser.save_screenshot(str(tmp_path / "history.png"))
+        assert (tmp_path / "history.png").stat().st_size > 10_000
+
+        # A point without history (FIXED is not stored) and the view closing.
+        browser.find_element(By.CSS_SELECTOR, 'tr[data-point="FIXED"]').click()
+        wait_for(
+            lambda: browser.find_element(By.ID, "detail-note").text.startswith("0 stored rows"),
+            "no rows for FIXED",
+        )
+        browser.find_element(By.ID, "detail-close").click()
+        assert not browser.find_element(By.ID, "detail").is_displayed()
