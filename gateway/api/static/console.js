@@ -131,9 +131,35 @@ function kv(obj) {
   return box;
 }
 
+function grid(headings, rows) {
+  return el("table", {class: "grid"}, el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => c instanceof Node ? c : el("td", {}, c ?? ""))))));
+}
+
+function fmtIso(text) { return text ? text.replace("T", " ").replace("Z", "") : "-"; }
+
+function associationBox(p) {
+  const sets = (p.transfer_sets || []).map((t) => [t.name, t.data_set || "-",
+    stateCell(t.running ? "running" : "stopped"), t.conditions.join(", ") || "-",
+    el("td", {class: "num"}, t.interval ? t.interval + " s" : "-"),
+    el("td", {class: "num"}, t.integrity_check ? t.integrity_check + " s" : "-"),
+    [t.rbe ? "RBE" : "", t.all_changes_reported ? "all changes" : "", t.critical ? "critical" : ""].filter(Boolean).join(", "),
+    el("td", {class: "num"}, String(t.reports)), fmtIso(t.last_report)]);
+  return el("div", {class: "box assoc", "data-association": String(p.association)},
+    el("h3", {}, `association ${p.association}: ${p.ap_title ?? "-"}/${p.ae_qualifier ?? "-"} at ${p.peer}`),
+    kv({table: p.table, domain: p.domain, since: fmtIso(p.since), TLS: p.tls ? "yes" : "no"}),
+    sets.length ? grid(["transfer set", "data set", "state", "conditions", "interval", "integrity", "mode", "reports", "last report"], sets)
+      : el("p", {class: "muted"}, "no transfer set"));
+}
+
 function renderIccp(links) {
-  $("servers").replaceChildren(...(links.servers.length ? links.servers.map((s) =>
-    el("div", {class: "box"}, el("h3", {}, s.adapter), kv(s))) : [el("p", {class: "muted"}, "none")]));
+  $("servers").replaceChildren(...(links.servers.length ? links.servers.map((s) => {
+    const box = el("div", {class: "box"}, el("h3", {}, s.adapter),
+      kv(Object.fromEntries(Object.entries(s).filter(([k]) => k !== "peers"))));
+    const peers = s.peers || [];
+    box.append(el("h2", {}, `${peers.length} association${peers.length === 1 ? "" : "s"}`), ...peers.map(associationBox));
+    return box;
+  }) : [el("p", {class: "muted"}, "none")]));
   $("clients").replaceChildren(...(links.clients.length ? links.clients.map((c) => {
     const box = el("div", {class: "box"}, el("h3", {}, c.adapter + " "), kv(Object.fromEntries(
       Object.entries(c).filter(([k]) => !["data_sets", "transfer_sets", "groups"].includes(k)))));

@@ -259,3 +259,38 @@ def test_a_points_detail_shows_its_stored_history(browser, tmp_path: Path):
         )
         browser.find_element(By.ID, "detail-close").click()
         assert not browser.find_element(By.ID, "detail").is_displayed()
+
+
+def test_the_iccp_view_shows_associations_and_transfer_sets(browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    from tests.gateway.api.test_associations import iccp_config
+    from tests.support import free_port
+
+    port = free_port()
+    with gateway_process(iccp_config(port), tmp_path) as gateway:
+        browser.get(f"{gateway.url}/console/")
+        browser.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=iccp]").click()
+
+        def association() -> str:
+            box = browser.find_element(By.CSS_SELECTOR, "#servers .assoc")
+            rows = box.find_elements(By.CSS_SELECTOR, "tbody tr")
+            reported = all(int(r.find_elements(By.TAG_NAME, "td")[7].text) >= 1 for r in rows)
+            return box.text if len(rows) == 2 and reported else ""
+
+        text = wait_for(association, "an association with two reporting transfer sets")
+        assert "1.1.1.998/12 at 127.0.0.1:" in text
+        assert "BLT_TEST" in text and "ICC1" in text
+        assert "interval" in text and "integrity, object_change" in text and "RBE" in text
+        tls = browser.find_element(By.CSS_SELECTOR, "#servers .assoc .kv").text
+        assert "TLS\nno" in tls, tls
+        link = wait_for(
+            lambda: (
+                "POLL" in browser.find_element(By.ID, "clients").text
+                and browser.find_element(By.ID, "clients").text
+            ),
+            "the client link",
+        )
+        assert f"127.0.0.1:{port}" in link and "running" in link
+        browser.save_screenshot(str(tmp_path / "iccp.png"))
+        assert (tmp_path / "iccp.png").stat().st_size > 10_000
