@@ -124,10 +124,10 @@ def point_dict(
     source shares its time stamp)."""
     q = pv.quality
     wall = time.time() if wall is None else wall
-    if times is None:
-        stamp = _iso(pv.ts)
-    elif (stamp := times.get(pv.ts)) is None:
-        stamp = times[pv.ts] = _iso(pv.ts)
+    cached = None if times is None else times.get(pv.ts)
+    stamp = _iso(pv.ts) if cached is None else cached
+    if times is not None and cached is None:
+        times[pv.ts] = stamp
     return {
         "point": pv.point,
         "value": pv.value,
