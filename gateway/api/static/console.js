@@ -317,7 +317,7 @@ function applyValues(rows, snapshot) {
 
 function connect() {
   if (state.source) state.source.close();
-  const url = API + "/stream?interval=0.1" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
+  const url = API + "/stream?interval=0.15" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
   const source = new EventSource(url);
   state.source = source;
   source.addEventListener("open", () => { $("live").textContent = "live"; $("live").className = "live on"; });
