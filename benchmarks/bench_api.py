@@ -4,7 +4,7 @@ The gateway (a Runtime of 10,000 points and the API's uvicorn, in one event loop
 ``iccp-gateway run``) runs in this process; a producer task rewrites all 10,000 points as
 fast as the loop lets it (every value changes, so every update is a recorded change). The
 clients are real HTTP clients over loopback, in a separate process, so that their work does
-not count against the gateway's CPU.
+not count against the gateway's CPU; they are pinned to other CPUs than the gateway's.
 
 * ``console_sse``: one browser-like SSE client (``/api/v1/stream`` at the console's own
   ``interval=0.15``; it parses every event's JSON like ``console.js`` does) counts the point
@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import resource
 import statistics
 import threading
@@ -135,11 +136,24 @@ def _points_client(url: str, concurrency: int, seconds: float, pipe: Connection)
     pipe.send((requests, points, time.perf_counter() - start))
 
 
+def _cpus() -> tuple[set[int], set[int]] | None:
+    """The CPUs for the gateway and for the client processes (split in two), None with
+    fewer than two: a client never runs on the gateway's CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
 def _spawn(target: Any, *args: Any) -> tuple[Any, Connection]:
     ctx = multiprocessing.get_context("spawn")
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=target, args=(*args, theirs), daemon=True)
     proc.start()
+    split = _cpus()
+    if split is not None:
+        os.sched_setaffinity(proc.pid, split[1])
     return proc, mine
 
 
@@ -287,7 +301,13 @@ async def _run() -> dict[str, float]:
 
 def main() -> None:
     """Print the operations surface figures (and the load average they were taken at)."""
-    got = run_loop(_run())  # the gateway's own loop (uvloop where installed)
+    split, before = _cpus(), os.sched_getaffinity(0)
+    if split is not None:
+        os.sched_setaffinity(0, split[0])  # the clients get the other CPUs (_spawn)
+    try:
+        got = run_loop(_run())  # the gateway's own loop (uvloop where installed)
+    finally:
+        os.sched_setaffinity(0, before)
     report("console_sse", got["console_sse"], "point updates/s")
     print(
         f"# console_sse: producer {got['console_sse_producer']:.0f} changes/s on the bus, "
