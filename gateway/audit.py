@@ -1,19 +1,26 @@
 """The audit log: a bounded ring of what operators and peers did (commands, config, refusals).
 
 The core records every bus command with its outcome (whatever adapter or API asked for it),
-and every configuration change; adapters and the REST API add their own events (a tag set,
-a refused request) with :meth:`AuditLog.record`. The ring keeps the last ``size`` events;
-each has a sequence number so that a reader can ask for what came after the last it saw.
+and every configuration change; the REST API adds its own events (a refused request) with
+:meth:`AuditLog.record`, and an adapter adds its own (an ICCP select, a tag set, a write a
+bilateral table refused) with :func:`record_on` its bus: the runtime attaches its log to
+its bus (:meth:`AuditLog.attach`), so an adapter needs nothing but the bus it was given.
+The ring keeps the last ``size`` events; each has a sequence number so that a reader can
+ask for what came after the last it saw.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["AuditEvent", "AuditLog"]
+if TYPE_CHECKING:
+    from gateway.bus import PointBus
+
+__all__ = ["AuditEvent", "AuditLog", "record_on"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +84,27 @@ class AuditLog:
     @property
     def last_seq(self) -> int:
         return self._seq
+
+    def attach(self, bus: PointBus) -> None:
+        """Be the log that :func:`record_on` ``bus`` writes to."""
+        _ATTACHED[bus] = self
+
+
+_ATTACHED: weakref.WeakKeyDictionary[PointBus, AuditLog] = weakref.WeakKeyDictionary()
+
+
+def record_on(
+    bus: PointBus,
+    kind: str,
+    origin: str,
+    target: str = "",
+    value: Any = None,
+    outcome: str = "ok",
+    detail: str = "",
+) -> AuditEvent | None:
+    """Record an event in the audit log attached to ``bus`` (None when it has none: an
+    adapter run on its own, in a test or a tool)."""
+    log = _ATTACHED.get(bus)
+    if log is None:
+        return None
+    return log.record(kind, origin, target, value, outcome, detail)

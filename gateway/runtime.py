@@ -231,6 +231,7 @@ class Runtime:
         self.audit = AuditLog(api.audit_size if api is not None else 1000)
         """Commands (from any adapter or the API) and configuration changes."""
         self.bus.command_observer = self._audit_command
+        self.audit.attach(self.bus)  # adapters' own events (gateway.audit.record_on)
 
     def _audit_command(self, result: CommandResult, origin: str) -> None:
         self.audit.record(

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api import metrics, views
+from gateway.api import history, metrics, views
 from gateway.api.control import ConfigRefused, Operations
 from gateway.api.stream import value_stream
 from gateway.api.tokens import Role, TokenStore
@@ -256,6 +256,26 @@ def create_app(ops: Operations, settings: ApiSettings, stopping: asyncio.Event) 
                 "deadband": defn.deadband,
             }
         )
+
+    @app.get(
+        f"{API_PREFIX}/points/{{point}}/history",
+        summary="A point's stored history (when a historian is configured)",
+    )
+    async def point_history(
+        request: Request,
+        point: str,
+        start: str = Query("-1h", alias="from", description="ISO 8601 or relative (-15m)"),
+        end: str = Query("now", alias="to", description="ISO 8601 or relative, or now"),
+        limit: int = Query(1000, ge=1, le=100_000, description="at most this many rows"),
+        adapter: str | None = Query(None, description="which historian (default: the first)"),
+    ) -> Response:
+        access(request, Role.READ)
+        if point not in runtime.bus:
+            return _error(404, f"no point {point!r}")
+        try:
+            return _json(await history.point_history(runtime, point, start, end, limit, adapter))
+        except history.HistoryError as exc:
+            return _error(exc.status, str(exc))
 
     @app.get(f"{API_PREFIX}/stream", summary="Live values (Server-Sent Events)")
     async def stream(

@@ -111,11 +111,23 @@ def associations_view(
 
 
 def point_dict(
-    pv: PointValue, owner: str, kind: str, units: str, wall: float | None = None
+    pv: PointValue,
+    owner: str,
+    kind: str,
+    units: str,
+    wall: float | None = None,
+    times: dict[float, str] | None = None,
 ) -> dict[str, Any]:
-    """One point as the API shows it: value, quality, time, age, COV and owner."""
+    """One point as the API shows it: value, quality, time, age, COV and owner.
+
+    ``times`` caches time stamps as text across the points of one answer (a batch from one
+    source shares its time stamp)."""
     q = pv.quality
     wall = time.time() if wall is None else wall
+    cached = None if times is None else times.get(pv.ts)
+    stamp = _iso(pv.ts) if cached is None else cached
+    if times is not None and cached is None:
+        times[pv.ts] = stamp
     return {
         "point": pv.point,
         "value": pv.value,
@@ -124,7 +136,7 @@ def point_dict(
         "normal": not q & 0x02,
         "timestamp_valid": not q & 0x01,
         "flags": int(q),
-        "ts": _iso(pv.ts),
+        "ts": stamp,
         "ts_ms": round(pv.ts * 1000),
         "age_s": round(wall - pv.ts, 3),
         "cov": pv.cov,
@@ -156,8 +168,10 @@ def points_view(
     total = len(rows)
     page = rows[offset : None if limit is None else offset + limit]
     wall = time.time()
+    times: dict[float, str] = {}
     out = []
     for pv in page:
         defn = bus.definition(pv.point)
-        out.append(point_dict(pv, bus.owner_of(pv.point), defn.kind.value, defn.units, wall))
+        owner = bus.owner_of(pv.point)
+        out.append(point_dict(pv, owner, defn.kind.value, defn.units, wall, times))
     return {"total": total, "offset": offset, "points": out}

@@ -25,10 +25,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from adapters.base import Adapter
+from adapters.sql.historian.cli import parse_time
 from adapters.sql.historian.journal import Journal, Row
+from adapters.sql.historian.query import Source, read_rows
 from adapters.sql.historian.sampling import Sampler
 from adapters.sql.historian.settings import HistorianSettings
 from adapters.sql.historian.store import DATABASE_ERRORS, Store, describe, open_store, safe_url
@@ -365,6 +368,22 @@ class HistorianAdapter(Adapter):
         if self._connect_errors.last_error:
             out["last_error"] = self._connect_errors.last_error
         return out
+
+    async def read_history(
+        self, point: str, start: str, end: str, limit: int
+    ) -> tuple[datetime, datetime, list[tuple[datetime, float, int, int]]]:
+        """`point`'s stored rows (time, value, quality octet, COV), oldest first, from
+        `start` to `end` (ISO 8601 or relative: `-1h`, `now`), at most `limit`: the
+        `iccp-gateway history` query. ValueError for bad times, ConnectionError (saying
+        what) when the database cannot be read."""
+        low, high = parse_time(start), parse_time(end)
+        if high < low:
+            raise ValueError(f"'to' ({high.isoformat()}) is before 'from' ({low.isoformat()})")
+        try:
+            rows = await read_rows(Source(self.url, self.settings.table), [point], low, high, limit)
+        except DATABASE_ERRORS as exc:
+            raise ConnectionError(f"{safe_url(self.url)}: {describe(exc)}") from None
+        return low, high, [(when, value, quality, cov) for _, when, value, quality, cov in rows]
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until every change so far is in the database (for tests and benchmarks);

@@ -16,10 +16,11 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
+
+from adapters.sql.historian.query import Source, Stored, read_rows
 
 EXIT_OK, EXIT_USAGE, EXIT_DATABASE = 0, 2, 3
 _RELATIVE = re.compile(r"-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
@@ -70,15 +71,6 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
             "time (-90s, -15m, -1h, -2d, -1w, now)"
         ) from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the historian's rows are: a database URL (relative SQLite paths resolved) and
-    the table name."""
-
-    url: Any  # sqlalchemy.engine.URL
-    table: str
 
 
 def find_source(args: argparse.Namespace) -> Source:
@@ -150,53 +142,6 @@ def run_history(
         return EXIT_DATABASE
     write_rows(rows, args.format, out)
     return EXIT_OK
-
-
-Stored = tuple[str, datetime, float, int, int]
-"""One row read back: point, time (UTC), value, quality octet, COV."""
-
-
-async def read_rows(
-    source: Source, points: Sequence[str], start: datetime, end: datetime, limit: int | None
-) -> list[Stored]:
-    """The rows of `points` with start <= time <= end, in time order."""
-    from sqlalchemy import inspect, select
-
-    from adapters.sql.database import create_engine, is_postgres
-    from adapters.sql.historian.schema import SchemaError, build_tables
-
-    postgres = is_postgres(source.url)
-    if not postgres and not Path(source.url.database).exists():
-        raise FileNotFoundError(f"no SQLite database at {source.url.database}")
-    tables = build_tables(source.table, postgres)
-    history = tables.history
-    engine = create_engine(source.url)
-    try:
-        async with engine.connect() as conn:
-            names = await conn.run_sync(lambda c: inspect(c).get_table_names())
-            if history.name not in names:
-                raise SchemaError(f"no historian table {history.name!r} in this database")
-            low: Any = start if postgres else start.timestamp()
-            high: Any = end if postgres else end.timestamp()
-            query = (
-                select(history.c.point, history.c.time, history.c.value, history.c.quality)
-                .add_columns(history.c.cov)
-                .where(history.c.point.in_(list(points)))
-                .where(history.c.time >= low, history.c.time <= high)
-                .order_by(history.c.time)
-            )
-            if limit is not None:
-                query = query.limit(limit)
-            result = await conn.execute(query)
-            rows = result.all()
-    finally:
-        await engine.dispose()
-    out: list[Stored] = []
-    for point, when, value, quality, cov in rows:
-        if not isinstance(when, datetime):
-            when = datetime.fromtimestamp(when, UTC)
-        out.append((point, when.astimezone(UTC), value, quality, cov))
-    return out
 
 
 def _number(value: float) -> float | int:

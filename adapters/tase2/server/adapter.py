@@ -43,6 +43,7 @@ from adapters.tase2.server.bilateral import (
 from adapters.tase2.server.device_control import StoredTag
 from adapters.tase2.server.settings import Tase2ServerSettings
 from adapters.tase2.server.shell import Tase2Server
+from gateway.audit import record_on
 from gateway.bus import BusError, CommandFailure, PointBus, Subscription
 from gateway.points import PointKind, PointValue
 from gateway.registry import AdapterSettings
@@ -92,6 +93,12 @@ class _BusSource:
     def values(self, points: Sequence[str]) -> list[PointValue | None]:
         """The latest values of ``points`` (None for a point that left the bus)."""
         return self.bus.values(points)
+
+    def audit(
+        self, kind: str, origin: str, target: str, value: Any, outcome: str, detail: str
+    ) -> None:
+        """A control event or refusal, into the gateway's audit log (when there is one)."""
+        record_on(self.bus, kind, origin, target, value, outcome, detail)
 
     async def command(self, point: str, value: float | int, origin: str) -> DataAccessError | None:
         """A peer's Write as a bus command, answered with the owner's outcome."""
@@ -221,6 +228,7 @@ class Tase2ServerAdapter(Adapter):
             selectors=s.selectors,
             connect=s.connect,
         )
+        server.controls.record = self._source.audit
         if tags is not None:
             restored = server.controls.devices.restore_tags(tags.load())
             if restored:

@@ -12,7 +12,11 @@ device state machine (:mod:`adapters.tase2.model.devices`), the message codec
 
 and encodes information messages for the associations that enabled them. Every control
 attempt (select, operate, set tag) is written as one line to the ``adapters.tase2.audit``
-logger, with the details as ``extra`` fields (``--log-format json`` carries them).
+logger, with the details as ``extra`` fields (``--log-format json`` carries them), and
+given to :attr:`ServerControls.record` (the adapter binds it to the gateway's audit log):
+selects, tag changes and every refusal, and each Write of a point a bilateral table refused
+(:meth:`ServerControls.refused_write`). An operate that reaches the bus is recorded there,
+with the owner's outcome, as a command.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ AUDIT_LOGGER = "adapters.tase2.audit"
 audit_log = logging.getLogger(AUDIT_LOGGER)
 
 Command = Callable[[str, float | int, str], Awaitable[DataAccessError | None]]
+Recorder = Callable[[str, str, str, Any, str, str], None]
+"""An audit event: kind, origin, target, value, outcome (``ok`` or why not), detail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,8 @@ class ServerControls:
         self._im_enabled: set[Hashable] = set()
         self.operates = 0
         self.messages_sent = 0
+        self.record: Recorder | None = None
+        """Where control events go besides the log (the gateway's audit log)."""
 
     # ------------------------------------------------------------------ audit
 
@@ -115,9 +123,17 @@ class ServerControls:
         value: Any,
         error: DataAccessError | None,
         detail: str = "",
+        *,
+        on_bus: bool = False,
     ) -> None:
         rule = obj.rule
         outcome = _outcome(error)
+        if self.record is not None and not on_bus:
+            kind = {"set-tag": "tag"}.get(action, action)
+            kind = kind if error is None else f"{kind} refused"
+            why = f"device {rule.name}" + (f": {detail}" if detail else "")
+            origin = f"tase2:{peer.table_id}:{peer.address}:{rule.name}"
+            self.record(kind, origin, rule.point, value, "ok" if error is None else outcome, why)
         audit_log.log(
             logging.INFO if error is None else logging.WARNING,
             "%s device=%s value=%s outcome=%s peer=%s table=%s point=%s%s",
@@ -216,8 +232,22 @@ class ServerControls:
                 detail = f"bus value {value!r}"
         finally:
             self.devices.end_operate(rule)
-        self._audit("operate", peer, obj, shown, error, detail)
+        self._audit("operate", peer, obj, shown, error, detail, on_bus=kind is not None)
         return error
+
+    def refused_write(
+        self, peer: PeerInfo, name: str, point: str, data: Data, error: DataAccessError
+    ) -> None:
+        """A Write of ``name`` (bus point ``point``, "" when none) the table refused."""
+        if self.record is not None:
+            self.record(
+                "write refused",
+                f"tase2:{peer.table_id}:{peer.address}",
+                point or name,
+                _data_text(data),
+                code_name(error),
+                f"{name}: refused by bilateral table {peer.table_id}",
+            )
 
     # ------------------------------------------------------------------ Block 4
 

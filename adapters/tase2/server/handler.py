@@ -553,6 +553,9 @@ class Tase2Handler:
             return await server.controls.write(peer.info, target.device, value)
         access = view.check_write(entry.name)
         if isinstance(access, DataAccessError):
+            found = view.lookup(entry.name)
+            point = found.point if found is not None else ""
+            server.controls.refused_write(peer.info, str(entry.name), point, value, access)
             return access
         kind = server.source.kinds().get(access.point)
         if kind is None:

@@ -35,6 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.tase2.iso.acse import (
@@ -55,6 +56,7 @@ from adapters.tase2.mms.aio.tls_context import TlsEndpoint
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
 from adapters.tase2.mms.services import InformationReport
+from adapters.tase2.model.objects import DSConditions
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.server.bilateral import BilateralTableConfig, PeerRejected, PointRule
 from adapters.tase2.server.controls import PeerInfo, ServerControls
@@ -447,7 +449,15 @@ class Tase2Server:
         view = self.tables.views[found.id]
         label = f"{ctx.peer_address[0]} {ctx.ap_title}/{ctx.ae_qualifier}"
         info = PeerInfo(ctx, found.id, ctx.ap_title, ctx.ae_qualifier, ctx.peer_address[0])
-        self._peers[ctx] = PeerSession(ctx.association_id, found.id, view, info, label)
+        self._peers[ctx] = PeerSession(
+            ctx.association_id,
+            found.id,
+            view,
+            info,
+            label,
+            since=time.time(),
+            tls=self.mms.tls is not None,
+        )
         self._outboxes[ctx] = Outbox(ctx, self.limits.max_queued_reports, self._sent)
         self.engine.open_association(ctx, view, ctx.parameters.max_pdu_size)
         log.info(
@@ -568,6 +578,10 @@ class Tase2Server:
 
     def _sent(self, req: ReportRequest, at: float) -> None:
         self.reports_sent += 1
+        peer = self._peers.get(req.association)  # type: ignore[call-overload]
+        if peer is not None:
+            count, _ = peer.reports.get(req.transfer_set, (0, at))
+            peer.reports[req.transfer_set] = (count + 1, at)
         if self.on_report_sent is not None:
             self.on_report_sent(req, at)
 
@@ -667,4 +681,62 @@ class Tase2Server:
         if self.mms.tls is not None:
             out["tls_handshakes"] = self.mms.tls_handshakes
             out["tls_failures"] = dict(self.mms.tls_failures)
+        out["peers"] = [self._peer_status(ctx, peer) for ctx, peer in self._peers.items()]
         return out
+
+    def _peer_status(self, ctx: AssociationContext, peer: PeerSession) -> dict[str, Any]:
+        """One association for operators: who, since when, its table and transfer sets."""
+        engine = self.engine
+        domain = peer.view.domain
+        sets = []
+        for item in engine.transfer_set_names(domain):
+            ts = engine.get(ObjectName.dom(domain, item))
+            if ts is None or ts.owner is not ctx:
+                continue
+            v = ts.value
+            count, last = peer.reports.get(ts.name, (0, None))
+            sets.append(
+                {
+                    "name": item,
+                    "data_set": None if v.data_set is None else str(v.data_set),
+                    "running": ts.running,
+                    "conditions": [n for c, n in _CONDITIONS if v.conditions & c],
+                    "interval": v.interval,
+                    "integrity_check": v.integrity_check,
+                    "buffer_time": v.buffer_time,
+                    "rbe": v.rbe,
+                    "all_changes_reported": v.all_changes_reported,
+                    "critical": v.critical,
+                    "reports": count,
+                    "last_report": _iso(last),
+                }
+            )
+        host, port = ctx.peer_address[:2]
+        return {
+            "association": peer.association_id,
+            "peer": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "ap_title": ctx.ap_title,
+            "ae_qualifier": ctx.ae_qualifier,
+            "table": peer.table_id,
+            "domain": domain,
+            "since": _iso(peer.since),
+            "tls": peer.tls,
+            "transfer_sets": sets,
+        }
+
+
+_CONDITIONS = (
+    (DSConditions.INTERVAL_TIMEOUT, "interval"),
+    (DSConditions.INTEGRITY_TIMEOUT, "integrity"),
+    (DSConditions.OBJECT_CHANGE, "object_change"),
+    (DSConditions.OPERATOR_REQUEST, "operator_request"),
+    (DSConditions.OTHER_EXTERNAL_EVENT, "external_event"),
+)
+"""The DS conditions as the status names them."""
+
+
+def _iso(ts: float | None) -> str | None:
+    """POSIX seconds as ISO 8601 UTC to the millisecond (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -13,7 +13,7 @@ const state = {
   values: new Map(),   // point -> [value, flags, ts_ms, cov]
   meta: new Map(),     // point -> {owner, units, kind}
   rows: new Map(),     // point -> <tr> shown
-  lastUpdates: null, lastPoll: 0, auditLast: 0, source: null,
+  lastUpdates: null, lastPoll: 0, auditLast: 0, source: null, detail: null,
 };
 
 function headers(extra) {
@@ -131,9 +131,35 @@ function kv(obj) {
   return box;
 }
 
+function grid(headings, rows) {
+  return el("table", {class: "grid"}, el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => c instanceof Node ? c : el("td", {}, c ?? ""))))));
+}
+
+function fmtIso(text) { return text ? text.replace("T", " ").replace("Z", "") : "-"; }
+
+function associationBox(p) {
+  const sets = (p.transfer_sets || []).map((t) => [t.name, t.data_set || "-",
+    stateCell(t.running ? "running" : "stopped"), t.conditions.join(", ") || "-",
+    el("td", {class: "num"}, t.interval ? t.interval + " s" : "-"),
+    el("td", {class: "num"}, t.integrity_check ? t.integrity_check + " s" : "-"),
+    [t.rbe ? "RBE" : "", t.all_changes_reported ? "all changes" : "", t.critical ? "critical" : ""].filter(Boolean).join(", "),
+    el("td", {class: "num"}, String(t.reports)), fmtIso(t.last_report)]);
+  return el("div", {class: "box assoc", "data-association": String(p.association)},
+    el("h3", {}, `association ${p.association}: ${p.ap_title ?? "-"}/${p.ae_qualifier ?? "-"} at ${p.peer}`),
+    kv({table: p.table, domain: p.domain, since: fmtIso(p.since), TLS: p.tls ? "yes" : "no"}),
+    sets.length ? grid(["transfer set", "data set", "state", "conditions", "interval", "integrity", "mode", "reports", "last report"], sets)
+      : el("p", {class: "muted"}, "no transfer set"));
+}
+
 function renderIccp(links) {
-  $("servers").replaceChildren(...(links.servers.length ? links.servers.map((s) =>
-    el("div", {class: "box"}, el("h3", {}, s.adapter), kv(s))) : [el("p", {class: "muted"}, "none")]));
+  $("servers").replaceChildren(...(links.servers.length ? links.servers.map((s) => {
+    const box = el("div", {class: "box"}, el("h3", {}, s.adapter),
+      kv(Object.fromEntries(Object.entries(s).filter(([k]) => k !== "peers"))));
+    const peers = s.peers || [];
+    box.append(el("h2", {}, `${peers.length} association${peers.length === 1 ? "" : "s"}`), ...peers.map(associationBox));
+    return box;
+  }) : [el("p", {class: "muted"}, "none")]));
   $("clients").replaceChildren(...(links.clients.length ? links.clients.map((c) => {
     const box = el("div", {class: "box"}, el("h3", {}, c.adapter + " "), kv(Object.fromEntries(
       Object.entries(c).filter(([k]) => !["data_sets", "transfer_sets", "groups"].includes(k)))));
@@ -201,6 +227,61 @@ function renderPoints() {
     : `${names.length} points`;
 }
 
+// -- point detail and history ------------------------------------------------------------
+
+const HISTORY_ROWS = 200;  // the table shows the newest; the sparkline draws them all
+
+function sparkline(rows) {
+  const line = $("detail-spark").querySelector("polyline");
+  const numbers = rows.filter((r) => typeof r.value === "number");
+  if (numbers.length < 2) { line.setAttribute("points", ""); return; }
+  const t0 = numbers[0].ts_ms, t1 = numbers[numbers.length - 1].ts_ms;
+  let lo = Infinity, hi = -Infinity;
+  for (const r of numbers) { lo = Math.min(lo, r.value); hi = Math.max(hi, r.value); }
+  const span = hi - lo || 1, width = t1 - t0 || 1;
+  line.setAttribute("points", numbers.map((r) =>
+    `${((r.ts_ms - t0) * 600 / width).toFixed(1)},${(76 - (r.value - lo) * 72 / span).toFixed(1)}`).join(" "));
+}
+
+async function showDetail(point) {
+  state.detail = point;
+  $("detail").hidden = false;
+  $("detail-name").textContent = point;
+  const note = $("detail-note"), body = $("detail-history").tBodies[0];
+  try {
+    const p = await api("/points/" + encodeURIComponent(point));
+    $("detail-info").replaceChildren(kv({value: fmtValue(p.value) + (p.units ? " " + p.units : ""),
+      validity: p.validity, source: p.source, time: p.ts, cov: p.cov, owner: p.owner, kind: p.kind,
+      description: p.description || "-"}));
+  } catch (e) { $("detail-info").replaceChildren(el("p", {class: "muted"}, e.message)); }
+  try {
+    const h = await api("/points/" + encodeURIComponent(point) + "/history?limit=5000&from=" +
+      encodeURIComponent($("detail-window").value));
+    if (state.detail !== point) return;
+    const rows = h.rows;
+    note.textContent = `${rows.length} stored rows from ${h.historian}` +
+      (h.truncated ? " (the oldest of the window: narrow it)" : "") +
+      (rows.length > HISTORY_ROWS ? `, the newest ${HISTORY_ROWS} listed` : "");
+    sparkline(rows);
+    body.replaceChildren(...rows.slice(-HISTORY_ROWS).reverse().map((r) => el("tr", {class: r.validity},
+      el("td", {}, fmtTime(r.ts_ms)), el("td", {class: "num"}, fmtValue(r.value)),
+      el("td", {}, el("span", {class: "q " + r.validity}, r.validity.replace("_", " "))),
+      el("td", {class: "num"}, String(r.cov)))));
+  } catch (e) {
+    note.textContent = e.status === 404 ? "no history: " + e.message : "history: " + e.message;
+    sparkline([]);
+    body.replaceChildren();
+  }
+}
+
+$("point-table").tBodies[0].addEventListener("click", (e) => {
+  const tr = e.target.closest("tr[data-point]");
+  if (tr) showDetail(tr.dataset.point);
+});
+$("detail-close").addEventListener("click", () => { $("detail").hidden = true; state.detail = null; });
+$("detail-refresh").addEventListener("click", () => { if (state.detail) showDetail(state.detail); });
+$("detail-window").addEventListener("change", () => { if (state.detail) showDetail(state.detail); });
+
 let filterTimer = null;
 $("filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(renderPoints, 150); });
 $("validity").addEventListener("change", renderPoints);
@@ -236,7 +317,7 @@ function applyValues(rows, snapshot) {
 
 function connect() {
   if (state.source) state.source.close();
-  const url = API + "/stream?interval=0.25" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
+  const url = API + "/stream?interval=0.15" + (state.token ? "&token=" + encodeURIComponent(state.token) : "");
   const source = new EventSource(url);
   state.source = source;
   source.addEventListener("open", () => { $("live").textContent = "live"; $("live").className = "live on"; });
