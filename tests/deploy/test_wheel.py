@@ -64,8 +64,13 @@ def test_the_wheel_installs_only_runtime_packages_and_checks_the_demo(tmp_path: 
     )
     (wheel,) = dist.glob("iccp_gateway-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for static in ("index.html", "console.js", "console.css"):
-        assert f"gateway/api/static/{static}" in names
+    static = REPO / "gateway" / "api" / "static"
+    console = {f"gateway/api/{p.relative_to(static.parent).as_posix()}" for p in static.rglob("*")}
+    assert {"gateway/api/static/index.html", "gateway/api/static/console.js"} <= console
+    # every console file, subfolders too (a new one needs its glob in package-data)
+    assert {n for n in names if n.startswith("gateway/api/static/")} == {
+        n for n in console if (REPO / n).is_file()
+    }
     assert not [n for n in names if n.startswith("tests/")]
 
     env_dir = tmp_path / "venv"
