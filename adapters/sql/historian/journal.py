@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 _HEAD = struct.Struct("<IIQI")  # payload length, CRC-32 of the rest, first seq, row count
+HEAD_SIZE = _HEAD.size
+"""Bytes of a record's head (before its payload)."""
 _BODY = struct.Struct("<QI")  # the part of the head covered by the CRC
 _NAMES = struct.Struct("<I")  # length of the point-name block
 SUFFIX = ".seg"
@@ -120,6 +122,17 @@ def scan(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
         records.append((pos, first, n))
         pos = start + length
     return records, pos
+
+
+def rows_of(data: bytes) -> list[Row]:
+    """The rows of a segment's sound records, in order (a torn tail left out); read only."""
+    records, _ = scan(data)
+    rows: list[Row] = []
+    for offset, _first, n in records:
+        length = _HEAD.unpack_from(data, offset)[0]
+        start = offset + _HEAD.size
+        rows.extend(decode(memoryview(data)[start : start + length], n))
+    return rows
 
 
 @dataclass
