@@ -157,8 +157,7 @@ class HistorianAdapter(Adapter):
             due = self._sampler.next_due()
             if due is not None:
                 timeout = min(timeout, max(0.0, due - time.monotonic()))
-            changes = await sub.wait(timeout)
-            self._take(changes)
+            self._take(await sub.wait(timeout))  # no reference kept while waiting (below)
             if self._sampler.held:
                 self._append(self._sampler.due(time.monotonic()))
             if loop.time() >= next_refresh:
