@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from adapters.base import Adapter
-from adapters.sql.historian.journal import Journal, Row
+from adapters.sql.historian.journal import Journal
 from adapters.sql.historian.sampling import Sampler
 from adapters.sql.historian.settings import HistorianSettings
 from adapters.sql.historian.store import DATABASE_ERRORS, Store, describe, open_store, safe_url
@@ -243,13 +243,17 @@ class HistorianAdapter(Adapter):
         self._connect_errors.reset()
 
     async def _write_until_error(self) -> None:
+        """Write batches in journal order; the next batch is read (decoded) from the journal
+        while the database takes the current one. Returns only by raising."""
         s = self.settings
         store = self._store
         assert store is not None
         journal = self.journal
+        batch = None
         while True:
             await self._retention_if_due(store)
-            batch = journal.read(s.batch_size)
+            if batch is None:
+                batch = journal.read(s.batch_size)
             if batch is None:
                 self._end_outage()
                 self._wake.clear()
@@ -257,12 +261,21 @@ class HistorianAdapter(Adapter):
                     async with asyncio.timeout(self._retention_wait()):
                         await self._wake.wait()
                 continue
-            rows: list[Row] = batch.rows
-            async with asyncio.timeout(s.write_timeout):
-                await store.write(rows, journal.id, batch.last)
-            journal.mark_sent(batch.last)
-            self.rows_written += len(rows)
+            columns, last, count = batch.columns, batch.last, batch.length
+            write = asyncio.ensure_future(store.write(columns, journal.id, last))
+            try:
+                async with asyncio.timeout(s.write_timeout):
+                    await asyncio.sleep(0)  # the write under way: its rows sent
+                    batch = journal.read(s.batch_size)  # meanwhile (a failure rewinds)
+                    await write
+            finally:
+                if not write.done():
+                    write.cancel()
+                    await asyncio.gather(write, return_exceptions=True)
+            journal.mark_sent(last)
+            self.rows_written += count
             self.writes += 1
+            del columns
 
     def _on_failure(self, exc: BaseException, failures: int, delay: float) -> None:
         if not self._outage:

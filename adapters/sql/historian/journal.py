@@ -32,7 +32,7 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -60,12 +60,44 @@ class Row(NamedTuple):
     cov: int
 
 
+class Columns(NamedTuple):
+    """Rows column by column (points, values, qualities, time stamps, COVs): what a record
+    holds, and what the writer hands to the database without making a tuple per row that
+    outlives its insert (a million live tuples would keep the garbage collector busy)."""
+
+    points: list[str]
+    values: list[float]
+    qualities: list[int]
+    stamps: list[float]
+    covs: list[int]
+
+    def records(self) -> Iterator[tuple[str, float, int, float, int]]:
+        """The rows as (point, value, quality, ts, cov) tuples, made one at a time."""
+        return zip(*self, strict=True)
+
+    def slice(self, start: int) -> Columns:
+        """The rows from index `start` on."""
+        p, v, q, t, c = self
+        return Columns(p[start:], v[start:], q[start:], t[start:], c[start:])
+
+
 class Batch(NamedTuple):
     """Consecutive rows read from the journal: numbers `first`..`last`."""
 
     first: int
     last: int
-    rows: list[Row]
+    columns: Columns
+
+    @property
+    def length(self) -> int:
+        """How many rows."""
+        return self.last - self.first + 1
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows as a list of Row (for tests; the writer uses `columns.records()`)."""
+        new = tuple.__new__
+        return [new(Row, r) for r in self.columns.records()]
 
 
 def encode(first: int, rows: Sequence[Row]) -> bytes:
@@ -90,6 +122,12 @@ def encode(first: int, rows: Sequence[Row]) -> bytes:
 
 def decode(payload: bytes | memoryview, n: int) -> list[Row]:
     """The rows of a record's payload (its head already checked)."""
+    new = tuple.__new__
+    return [new(Row, r) for r in decode_columns(payload, n).records()]
+
+
+def decode_columns(payload: bytes | memoryview, n: int) -> Columns:
+    """The columns of a record's payload (its head already checked)."""
     (size,) = _NAMES.unpack_from(payload, 0)
     at = _NAMES.size
     points = bytes(payload[at : at + size]).decode().split("\n") if n else []
@@ -101,8 +139,7 @@ def decode(payload: bytes | memoryview, n: int) -> list[Row]:
     qualities = struct.unpack_from(f"<{n}B", payload, at)
     at += n
     covs = struct.unpack_from(f"<{n}H", payload, at)
-    new = tuple.__new__
-    return [new(Row, r) for r in zip(points, values, qualities, stamps, covs, strict=True)]
+    return Columns(points, list(values), list(qualities), list(stamps), list(covs))
 
 
 def scan(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
@@ -316,22 +353,24 @@ class Journal:
         """The next unsent rows in order (whole records, about `max_rows` at most, at least
         one record), or None when every row has been read. Reading does not mark them sent:
         the next `read()` goes on after them; `rewind()` reads from the first unsent again."""
-        rows: list[Row] = []
+        columns: Columns | None = None
         first = last = 0
-        while len(rows) < max_rows:
+        while last - first + 1 < max_rows or columns is None:
             record = self._next_record()
             if record is None:
                 break
             start, part = record
-            if not rows:
-                first = start
-            rows.extend(part)
-            last = start + len(part) - 1
-        if not rows:
+            if columns is None:
+                first, columns = start, part
+            else:
+                for column, more in zip(columns, part, strict=True):
+                    column.extend(more)  # type: ignore[attr-defined]
+            last = start + len(part.points) - 1
+        if columns is None:
             return None
-        return Batch(first, last, rows)
+        return Batch(first, last, columns)
 
-    def _next_record(self) -> tuple[int, list[Row]] | None:
+    def _next_record(self) -> tuple[int, Columns] | None:
         while True:
             segment = self._read_segment
             if segment is None or segment not in self._segments:
@@ -357,9 +396,9 @@ class Journal:
             if last <= done:
                 continue  # sent before a restart, or read before a rewind's reopen
             self._read_seq = last
-            part = decode(payload, n)
+            part = decode_columns(payload, n)
             if first <= done:  # partly sent (not by this journal's batches: by hand)
-                part, first = part[done - first + 1 :], done + 1
+                part, first = part.slice(done - first + 1), done + 1
             return first, part
 
     def _read_position(self) -> int:

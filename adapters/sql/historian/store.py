@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -22,7 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.sql.database import asyncpg_dsn, create_engine, is_postgres
-from adapters.sql.historian.journal import Row
+from adapters.sql.historian.journal import Columns
 from adapters.sql.historian.schema import SchemaError, Tables, build_tables, migrate
 
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
@@ -65,7 +64,7 @@ class Store(abc.ABC):
         """The number of the last row of journal `journal` committed (0: none)."""
 
     @abc.abstractmethod
-    async def write(self, rows: Sequence[Row], journal: str, last: int) -> None:
+    async def write(self, rows: Columns, journal: str, last: int) -> None:
         """Insert `rows` and record `last` as journal `journal`'s last row, in one transaction."""
 
     @abc.abstractmethod
@@ -158,10 +157,12 @@ class PostgresStore(Store):
         seq = await self._conn.fetchval(self._select, journal)
         return int(seq or 0)
 
-    async def write(self, rows: Sequence[Row], journal: str, last: int) -> None:
-        conn = self._conn  # a Row is a record in _COLUMNS order; its time goes by _pg_time
+    async def write(self, rows: Columns, journal: str, last: int) -> None:
+        conn = self._conn  # records in _COLUMNS order; the time goes through _pg_time
         async with conn.transaction():
-            await conn.copy_records_to_table(self._history, records=rows, columns=_COLUMNS)
+            await conn.copy_records_to_table(
+                self._history, records=rows.records(), columns=_COLUMNS
+            )
             await conn.execute(self._upsert, journal, last)
 
     async def retain(self, cutoff: float, downsample: float | None) -> int:
@@ -204,10 +205,10 @@ class SqliteStore(Store):
             found = await cursor.fetchone()
         return int(found[0]) if found else 0
 
-    async def write(self, rows: Sequence[Row], journal: str, last: int) -> None:
+    async def write(self, rows: Columns, journal: str, last: int) -> None:
         db = self._db
         try:
-            await db.executemany(self._insert, rows)
+            await db.executemany(self._insert, rows.records())
             await db.execute(self._upsert, (journal, last))
             await db.commit()
         except BaseException:
