@@ -3,8 +3,9 @@
 The database is the one of the configuration's `sql-historian` adapter (`--config FILE`,
 `--adapter NAME` when it has several) or given as a URL (`--database`). Times are ISO 8601
 (a time without a zone is UTC) or relative to now: `-90s`, `-15m`, `-1h`, `-2d`, `-1w`, `now`.
-Exit codes: 0 done (also when no row matched), 2 bad arguments or configuration, 3 the
-database could not be read.
+Exit codes: 0 done (also when no row is in the time range), 2 bad arguments or
+configuration (a point of which the historian never stored a row is unknown), 3 the database
+could not be read.
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ def run_history(
 
     try:
         rows = asyncio.run(read_rows(source, args.points, start, end, args.limit))
+    except UsageError as exc:
+        print(f"iccp-gateway history: {exc}", file=err)
+        return EXIT_USAGE
     except DATABASE_ERRORS as exc:
         print(f"iccp-gateway history: {safe_url(source.url)}: {describe(exc)}", file=err)
         return EXIT_DATABASE
@@ -159,7 +163,8 @@ Stored = tuple[str, datetime, float, int, int]
 async def read_rows(
     source: Source, points: Sequence[str], start: datetime, end: datetime, limit: int | None
 ) -> list[Stored]:
-    """The rows of `points` with start <= time <= end, in time order."""
+    """The rows of `points` with start <= time <= end, in time order; UsageError naming a
+    point of which the table holds no row at all."""
     from sqlalchemy import inspect, select
 
     from adapters.sql.database import create_engine, is_postgres
@@ -176,6 +181,16 @@ async def read_rows(
             names = await conn.run_sync(lambda c: inspect(c).get_table_names())
             if history.name not in names:
                 raise SchemaError(f"no historian table {history.name!r} in this database")
+            stored = await conn.execute(
+                select(history.c.point).where(history.c.point.in_(list(points))).distinct()
+            )
+            unknown = sorted(set(points) - {row[0] for row in stored})
+            if unknown:
+                names = ", ".join(repr(p) for p in unknown)
+                raise UsageError(
+                    f"unknown point {names}: no row of it in table {history.name!r} "
+                    f"of {source.url.render_as_string(hide_password=True)}"
+                )
             low: Any = start if postgres else start.timestamp()
             high: Any = end if postgres else end.timestamp()
             query = (
