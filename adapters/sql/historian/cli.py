@@ -186,9 +186,9 @@ async def read_rows(
             )
             unknown = sorted(set(points) - {row[0] for row in stored})
             if unknown:
-                names = ", ".join(repr(p) for p in unknown)
+                listed = ", ".join(repr(p) for p in unknown)
                 raise UsageError(
-                    f"unknown point {names}: no row of it in table {history.name!r} "
+                    f"unknown point {listed}: no row of it in table {history.name!r} "
                     f"of {source.url.render_as_string(hide_password=True)}"
                 )
             low: Any = start if postgres else start.timestamp()
