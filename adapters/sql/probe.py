@@ -42,7 +42,13 @@ def sqlite_file(url: URL) -> Path | None:
 def read_only(path: Path) -> sqlite3.Connection:
     """`path` opened read-only (sqlite3.Error when it is not an SQLite database)."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True, timeout=1.0)
+    conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+    try:
+        conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
 
 
 def objection(conn: sqlite3.Connection, sql: str, params: Mapping[str, object]) -> str | None:
