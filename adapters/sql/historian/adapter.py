@@ -265,7 +265,7 @@ class HistorianAdapter(Adapter):
             write = asyncio.ensure_future(store.write(columns, journal.id, last))
             try:
                 async with asyncio.timeout(s.write_timeout):
-                    await asyncio.sleep(0)  # the write under way: its rows sent
+                    await asyncio.sleep(0)  # the write begun (SQLite: in its own thread)
                     batch = journal.read(s.batch_size)  # meanwhile (a failure rewinds)
                     await write
             finally:
@@ -275,7 +275,7 @@ class HistorianAdapter(Adapter):
             journal.mark_sent(last)
             self.rows_written += count
             self.writes += 1
-            del columns
+            del columns  # not held while waiting: live rows make the GC collect more often
 
     def _on_failure(self, exc: BaseException, failures: int, delay: float) -> None:
         if not self._outage:
