@@ -46,6 +46,10 @@ SUFFIX = ".seg"
 ID_FILE = "journal.id"
 RECORD_ROWS = 4096
 """Rows in one record at most (a drained batch larger than that makes several)."""
+CACHE_ROWS = 32_768
+"""The newest records appended are also kept in memory (about this many rows at most) until
+read: a writer that keeps up reads them without decoding the file (which stays the record);
+one that lags reads the file."""
 MAX_RECORD = 256 * 1024 * 1024
 """A record length beyond this is taken as garbage (a torn or foreign tail)."""
 
@@ -75,6 +79,11 @@ class Columns(NamedTuple):
         """The rows as (point, value, quality, ts, cov) tuples, made one at a time."""
         return zip(*self, strict=True)
 
+    def copy(self) -> Columns:
+        """The same rows in lists of their own."""
+        p, v, q, t, c = self
+        return Columns(list(p), list(v), list(q), list(t), list(c))
+
     def slice(self, start: int) -> Columns:
         """The rows from index `start` on."""
         p, v, q, t, c = self
@@ -102,6 +111,11 @@ class Batch(NamedTuple):
 
 def encode(first: int, rows: Sequence[Row]) -> bytes:
     """One framed record of `rows`, numbered from `first` (columns packed, not row by row)."""
+    return encode_record(first, rows)[0]
+
+
+def encode_record(first: int, rows: Sequence[Row]) -> tuple[bytes, Columns]:
+    """One framed record of `rows` numbered from `first`, and its rows as columns."""
     n = len(rows)
     points, values, qualities, stamps, covs = zip(*rows, strict=True) if n else ((),) * 5
     names = "\n".join(points).encode()
@@ -117,7 +131,8 @@ def encode(first: int, rows: Sequence[Row]) -> bytes:
     )
     body = _BODY.pack(first, n)
     crc = zlib.crc32(payload, zlib.crc32(body))
-    return _HEAD.pack(len(payload), crc, first, n) + payload
+    columns = Columns(list(points), list(values), list(qualities), list(stamps), list(covs))
+    return _HEAD.pack(len(payload), crc, first, n) + payload, columns
 
 
 def decode(payload: bytes | memoryview, n: int) -> list[Row]:
@@ -230,6 +245,9 @@ class Journal:
         self._read_at = 0
         self._read_seq = 0  # the number of the last row read
         self._limbo = 0  # rows up to this number were being sent when their segment went
+        # (segment path, offset) -> (record bytes, first seq, rows, columns): see CACHE_ROWS
+        self._cache: dict[tuple[Path, int], tuple[int, int, int, Columns]] = {}
+        self._cache_rows = 0
         self._open()
 
     # -- opening ---------------------------------------------------------------------------------
@@ -290,7 +308,7 @@ class Journal:
         return dropped
 
     def _append(self, rows: Sequence[Row]) -> int:
-        record = encode(self._next, rows)
+        record, columns = encode_record(self._next, rows)
         dropped = self._make_room(len(record))
         segment = self._active(len(record))
         writer = self._writer
@@ -298,6 +316,11 @@ class Journal:
         writer.write(record)
         if self.sync:
             os.fsync(writer.fileno())
+        cache = self._cache
+        cache[(segment.path, segment.size)] = (len(record), self._next, len(rows), columns)
+        self._cache_rows += len(rows)
+        while self._cache_rows > CACHE_ROWS:
+            self._cache_rows -= cache.pop(next(iter(cache)))[2]
         segment.size += len(record)
         segment.records += 1
         segment.last += len(rows)
@@ -360,8 +383,8 @@ class Journal:
             if record is None:
                 break
             start, part = record
-            if columns is None:
-                first, columns = start, part
+            if columns is None:  # lists of its own: the batch grows, the record stays
+                first, columns = start, part.copy()
             else:
                 for column, more in zip(columns, part, strict=True):
                     column.extend(more)  # type: ignore[attr-defined]
@@ -384,19 +407,26 @@ class Journal:
                     return None
                 self._open_reader(later)
                 continue
-            reader = self._reader
-            assert reader is not None
-            reader.seek(self._read_at)
-            head = reader.read(_HEAD.size)
-            length, _crc, first, n = _HEAD.unpack(head)
-            payload = reader.read(length)
-            self._read_at += _HEAD.size + length
+            cached = self._cache.pop((segment.path, self._read_at), None)
+            if cached is not None:
+                size, first, n, part = cached
+                self._cache_rows -= n
+                self._read_at += size
+            else:
+                reader = self._reader
+                assert reader is not None
+                reader.seek(self._read_at)
+                head = reader.read(_HEAD.size)
+                length, _crc, first, n = _HEAD.unpack(head)
+                payload = reader.read(length)
+                self._read_at += _HEAD.size + length
             last = first + n - 1
             done = self._read_position()
             if last <= done:
                 continue  # sent before a restart, or read before a rewind's reopen
             self._read_seq = last
-            part = decode_columns(payload, n)
+            if cached is None:
+                part = decode_columns(payload, n)
             if first <= done:  # partly sent (not by this journal's batches: by hand)
                 part, first = part.slice(done - first + 1), done + 1
             return first, part
@@ -488,5 +518,7 @@ class Journal:
 
     def close(self) -> None:
         """Close the files (the journal can be opened again from its directory)."""
+        self._cache.clear()
+        self._cache_rows = 0
         self._close_writer()
         self._close_reader()
