@@ -72,6 +72,7 @@ class HistorianAdapter(Adapter):
         self.failures = 0
         self.retention_deleted = 0
         self._selected: dict[str, float] = {}
+        self._everything = False  # every bus point selected: subscribed to all changes
         self._sampler = Sampler({})
         self._sub: Subscription | None = None
         self._overflow_before = 0  # overflow of the subscriptions replaced so far
@@ -88,17 +89,28 @@ class HistorianAdapter(Adapter):
     # -- points ----------------------------------------------------------------------------------
 
     def _resolve(self) -> bool:
-        """Match the configured points against the bus; re-subscribe if the set changed."""
-        selected = self.settings.select(self.bus.snapshot())
-        if selected == self._selected and self._sub is not None:
+        """Match the configured points against the bus; re-subscribe if the set changed.
+
+        When every point of the bus is selected the subscription takes all changes: the bus
+        then hands over its batches as they are, not filtered point by point (a fifth of its
+        update rate); a point registered since is filtered out here (`_take`)."""
+        points = self.bus.snapshot()
+        selected = self.settings.select(points)
+        everything = len(selected) == len(points)
+        same = selected == self._selected and everything == self._everything
+        if same and self._sub is not None:
             return False
         self._selected = selected
+        self._everything = everything
         self._sampler.set_intervals(selected)
         old = self._sub
         # Nothing reaches the bus between these lines (one thread): no change is missed.
         pending = old.drain() if old is not None else []
         self._sub = self.bus.subscribe(
-            selected, every=True, maxlen=self.settings.queue_size, name=f"sql-historian:{self.name}"
+            None if everything else selected,
+            every=True,
+            maxlen=self.settings.queue_size,
+            name=f"sql-historian:{self.name}",
         )
         if old is not None:
             self._overflow_before += old.overflow
@@ -168,6 +180,9 @@ class HistorianAdapter(Adapter):
         """Append the changes that are due to the journal, and wake the writer."""
         if not changes:
             return
+        if self._everything and len(self.bus) != len(self._selected):
+            selected = self._selected  # a point registered since the last refresh
+            changes = [pv for pv in changes if pv.point in selected]
         if self._sampler.active:
             changes = self._sampler.admit(changes, time.monotonic())
         self._append(changes)

@@ -71,6 +71,23 @@ async def test_patterns_pick_up_points_that_appear_later(db, tmp_path):
     assert sorted(r[0] for r in await db.rows()) == ["N1", "N2"]
 
 
+async def test_all_points_selected_then_one_registered_that_is_not(db, tmp_path):
+    """Every bus point selected: the historian takes all changes unfiltered from the bus;
+    a point registered later that is not selected is still not stored."""
+    bus = make_bus("M1", "M2")
+    adapter = historian(db, bus, tmp_path, points=["M*"], refresh_period=60)
+    async with running(adapter):
+        assert adapter.status()["points"] == 2 and adapter._sub.points is None
+        bus.register(PointDef(id="Z1"), "field")
+        bus.update_many(["M1", "Z1", "M2"], [1.0, 2.0, 3.0], GOOD, 3_500.0)
+        await adapter.flush(15)
+    await adapter.stop()
+    assert [(r[0], r[1]) for r in await db.rows(order="time, point")] == [
+        ("M1", 1.0),
+        ("M2", 3.0),
+    ]
+
+
 async def test_points_and_intervals_change_live_other_storage_restarts(db, tmp_path):
     bus = make_bus("X1", "X2")
     adapter = historian(db, bus, tmp_path, points=["X1"])
