@@ -51,11 +51,22 @@ def read_only(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def busy(exc: sqlite3.Error) -> bool:
+    """Whether `exc` only says that another connection holds the database for now (then the
+    check is left to the adapter, rather than a good configuration refused)."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
 def objection(conn: sqlite3.Connection, sql: str, params: Mapping[str, object]) -> str | None:
-    """SQLite's objection to compiling `sql` (EXPLAIN: nothing is run), None when it has none."""
+    """SQLite's objection to compiling `sql` (EXPLAIN: nothing is run), None when it has none
+    (or when the database is busy: see `busy`)."""
     try:
         conn.execute(f"EXPLAIN {sql}", dict(params)).fetchall()
     except sqlite3.Error as exc:
+        if busy(exc):
+            return None
         return " ".join(str(exc).split()) or type(exc).__name__
     return None
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 
 from adapters.sql.database import DatabaseSettings
 from adapters.sql.historian.schema import SCHEMA_VERSION, check_table_name
-from adapters.sql.probe import read_only, sqlite_file
+from adapters.sql.probe import busy, read_only, sqlite_file
 from gateway.backoff import BackoffSettings
 from gateway.points import PointDef
 from gateway.registry import AdapterSettings
@@ -148,6 +148,8 @@ class HistorianSettings(AdapterSettings, DatabaseSettings, BackoffSettings):
             finally:
                 conn.close()
         except sqlite3.Error as exc:
+            if busy(exc):
+                return  # held by a writer now: the adapter checks when it connects
             raise ValueError(f"database: {path} cannot be read: {exc}") from None
         if history in names and schema not in names:
             raise ValueError(

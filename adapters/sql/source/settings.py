@@ -31,7 +31,7 @@ from pydantic import (
 from sqlalchemy.engine import URL
 
 from adapters.sql.database import DatabaseSettings
-from adapters.sql.probe import blame, objection, read_only, sqlite_file, table_columns
+from adapters.sql.probe import blame, busy, objection, read_only, sqlite_file, table_columns
 from adapters.sql.source.query import (
     COMMAND_PARAMETERS,
     CommandStatement,
@@ -376,6 +376,8 @@ class SqlSourceSettings(AdapterSettings, DatabaseSettings, BackoffSettings):
         try:
             conn = read_only(path)
         except sqlite3.Error as exc:
+            if busy(exc):
+                return  # held by a writer now: the adapter checks when it connects
             raise ValueError(f"database: {path} cannot be opened: {exc}") from None
         try:
             statements = self.statements

@@ -254,3 +254,18 @@ def test_a_bad_reload_is_refused_and_the_sql_adapters_run_on_untouched(tmp_path)
         connects = adapter_entry(gateway, "store")["status"]["connects"]
         assert connects == before["store"]["status"]["connects"] == 1
         assert "Traceback" not in gateway.log_text()
+
+
+def test_a_database_held_by_a_writer_is_left_to_the_adapter(tmp_path):
+    """A file locked by another writer right now is no reason to refuse a configuration:
+    the check is left to the adapter's first connection."""
+    make_files(tmp_path)
+    holder = sqlite3.connect(tmp_path / "source.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        code, out, err = check(tmp_path, config(source(value="valu"), historian()))
+    finally:
+        holder.close()
+    assert (code, err) == (0, "") and "OK" in out
+    code, _, err = check(tmp_path, config(source(value="valu"), historian()))
+    assert code == 1 and "value: SQLite refuses the poll statement" in err
