@@ -30,7 +30,7 @@ from typing import Any
 
 from adapters.base import Adapter
 from adapters.sql.historian.cli import parse_time
-from adapters.sql.historian.journal import Journal, Row
+from adapters.sql.historian.journal import Journal
 from adapters.sql.historian.query import Source, read_rows
 from adapters.sql.historian.sampling import Sampler
 from adapters.sql.historian.settings import HistorianSettings
@@ -75,6 +75,7 @@ class HistorianAdapter(Adapter):
         self.failures = 0
         self.retention_deleted = 0
         self._selected: dict[str, float] = {}
+        self._everything = False  # every bus point selected: subscribed to all changes
         self._sampler = Sampler({})
         self._sub: Subscription | None = None
         self._overflow_before = 0  # overflow of the subscriptions replaced so far
@@ -91,17 +92,28 @@ class HistorianAdapter(Adapter):
     # -- points ----------------------------------------------------------------------------------
 
     def _resolve(self) -> bool:
-        """Match the configured points against the bus; re-subscribe if the set changed."""
-        selected = self.settings.select(self.bus.snapshot())
-        if selected == self._selected and self._sub is not None:
+        """Match the configured points against the bus; re-subscribe if the set changed.
+
+        When every point of the bus is selected the subscription takes all changes: the bus
+        then hands over its batches as they are, not filtered point by point (a fifth of its
+        update rate); a point registered since is filtered out here (`_take`)."""
+        points = self.bus.snapshot()
+        selected = self.settings.select(points)
+        everything = len(selected) == len(points)
+        same = selected == self._selected and everything == self._everything
+        if same and self._sub is not None:
             return False
         self._selected = selected
+        self._everything = everything
         self._sampler.set_intervals(selected)
         old = self._sub
         # Nothing reaches the bus between these lines (one thread): no change is missed.
         pending = old.drain() if old is not None else []
         self._sub = self.bus.subscribe(
-            selected, every=True, maxlen=self.settings.queue_size, name=f"sql-historian:{self.name}"
+            None if everything else selected,
+            every=True,
+            maxlen=self.settings.queue_size,
+            name=f"sql-historian:{self.name}",
         )
         if old is not None:
             self._overflow_before += old.overflow
@@ -160,8 +172,7 @@ class HistorianAdapter(Adapter):
             due = self._sampler.next_due()
             if due is not None:
                 timeout = min(timeout, max(0.0, due - time.monotonic()))
-            changes = await sub.wait(timeout)
-            self._take(changes)
+            self._take(await sub.wait(timeout))  # no reference kept while waiting (below)
             if self._sampler.held:
                 self._append(self._sampler.due(time.monotonic()))
             if loop.time() >= next_refresh:
@@ -172,6 +183,9 @@ class HistorianAdapter(Adapter):
         """Append the changes that are due to the journal, and wake the writer."""
         if not changes:
             return
+        if self._everything and len(self.bus) != len(self._selected):
+            selected = self._selected  # a point registered since the last refresh
+            changes = [pv for pv in changes if pv.point in selected]
         if self._sampler.active:
             changes = self._sampler.admit(changes, time.monotonic())
         self._append(changes)
@@ -247,13 +261,17 @@ class HistorianAdapter(Adapter):
         self._connect_errors.reset()
 
     async def _write_until_error(self) -> None:
+        """Write batches in journal order; the next batch is read (decoded) from the journal
+        while the database takes the current one. Returns only by raising."""
         s = self.settings
         store = self._store
         assert store is not None
         journal = self.journal
+        batch = None
         while True:
             await self._retention_if_due(store)
-            batch = journal.read(s.batch_size)
+            if batch is None:
+                batch = journal.read(s.batch_size)
             if batch is None:
                 self._end_outage()
                 self._wake.clear()
@@ -261,12 +279,21 @@ class HistorianAdapter(Adapter):
                     async with asyncio.timeout(self._retention_wait()):
                         await self._wake.wait()
                 continue
-            rows: list[Row] = batch.rows
-            async with asyncio.timeout(s.write_timeout):
-                await store.write(rows, journal.id, batch.last)
-            journal.mark_sent(batch.last)
-            self.rows_written += len(rows)
+            columns, last, count = batch.columns, batch.last, batch.length
+            write = asyncio.ensure_future(store.write(columns, journal.id, last))
+            try:
+                async with asyncio.timeout(s.write_timeout):
+                    await asyncio.sleep(0)  # the write begun (SQLite: in its own thread)
+                    batch = journal.read(s.batch_size)  # meanwhile (a failure rewinds)
+                    await write
+            finally:
+                if not write.done():
+                    write.cancel()
+                    await asyncio.gather(write, return_exceptions=True)
+            journal.mark_sent(last)
+            self.rows_written += count
             self.writes += 1
+            del columns  # not held while waiting: live rows make the GC collect more often
 
     def _on_failure(self, exc: BaseException, failures: int, delay: float) -> None:
         if not self._outage:

@@ -3,8 +3,9 @@
 The database is the one of the configuration's `sql-historian` adapter (`--config FILE`,
 `--adapter NAME` when it has several) or given as a URL (`--database`). Times are ISO 8601
 (a time without a zone is UTC) or relative to now: `-90s`, `-15m`, `-1h`, `-2d`, `-1w`, `now`.
-Exit codes: 0 done (also when no row matched), 2 bad arguments or configuration, 3 the
-database could not be read.
+Exit codes: 0 done (also when no row is in the time range), 2 bad arguments or
+configuration (a point of which the historian never stored a row is unknown), 3 the database
+could not be read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from adapters.sql.historian.query import Source, Stored, read_rows
+from adapters.sql.historian.query import Source, Stored, UnknownPoints, read_rows
 
 EXIT_OK, EXIT_USAGE, EXIT_DATABASE = 0, 2, 3
 _RELATIVE = re.compile(r"-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
@@ -136,7 +137,10 @@ def run_history(
     from adapters.sql.historian.store import DATABASE_ERRORS, describe, safe_url
 
     try:
-        rows = asyncio.run(read_rows(source, args.points, start, end, args.limit))
+        rows = asyncio.run(read_rows(source, args.points, start, end, args.limit, known=True))
+    except UnknownPoints as exc:
+        print(f"iccp-gateway history: {exc}", file=err)
+        return EXIT_USAGE
     except DATABASE_ERRORS as exc:
         print(f"iccp-gateway history: {safe_url(source.url)}: {describe(exc)}", file=err)
         return EXIT_DATABASE

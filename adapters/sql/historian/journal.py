@@ -32,18 +32,24 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 _HEAD = struct.Struct("<IIQI")  # payload length, CRC-32 of the rest, first seq, row count
+HEAD_SIZE = _HEAD.size
+"""Bytes of a record's head (before its payload)."""
 _BODY = struct.Struct("<QI")  # the part of the head covered by the CRC
 _NAMES = struct.Struct("<I")  # length of the point-name block
 SUFFIX = ".seg"
 ID_FILE = "journal.id"
 RECORD_ROWS = 4096
 """Rows in one record at most (a drained batch larger than that makes several)."""
+CACHE_ROWS = 32_768
+"""The newest records appended are also kept in memory (about this many rows at most) until
+read: a writer that keeps up reads them without decoding the file (which stays the record);
+one that lags reads the file."""
 MAX_RECORD = 256 * 1024 * 1024
 """A record length beyond this is taken as garbage (a torn or foreign tail)."""
 
@@ -58,16 +64,58 @@ class Row(NamedTuple):
     cov: int
 
 
+class Columns(NamedTuple):
+    """Rows column by column (points, values, qualities, time stamps, COVs): what a record
+    holds, and what the writer hands to the database without making a tuple per row that
+    outlives its insert (a million live tuples would keep the garbage collector busy)."""
+
+    points: list[str]
+    values: list[float]
+    qualities: list[int]
+    stamps: list[float]
+    covs: list[int]
+
+    def records(self) -> Iterator[tuple[str, float, int, float, int]]:
+        """The rows as (point, value, quality, ts, cov) tuples, made one at a time."""
+        return zip(*self, strict=True)
+
+    def copy(self) -> Columns:
+        """The same rows in lists of their own."""
+        p, v, q, t, c = self
+        return Columns(list(p), list(v), list(q), list(t), list(c))
+
+    def slice(self, start: int) -> Columns:
+        """The rows from index `start` on."""
+        p, v, q, t, c = self
+        return Columns(p[start:], v[start:], q[start:], t[start:], c[start:])
+
+
 class Batch(NamedTuple):
     """Consecutive rows read from the journal: numbers `first`..`last`."""
 
     first: int
     last: int
-    rows: list[Row]
+    columns: Columns
+
+    @property
+    def length(self) -> int:
+        """How many rows."""
+        return self.last - self.first + 1
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows as a list of Row (for tests; the writer uses `columns.records()`)."""
+        new = tuple.__new__
+        return [new(Row, r) for r in self.columns.records()]
 
 
 def encode(first: int, rows: Sequence[Row]) -> bytes:
     """One framed record of `rows`, numbered from `first` (columns packed, not row by row)."""
+    return encode_record(first, rows)[0]
+
+
+def encode_record(first: int, rows: Sequence[Row]) -> tuple[bytes, Columns]:
+    """One framed record of `rows` numbered from `first`, and its rows as columns."""
     n = len(rows)
     points, values, qualities, stamps, covs = zip(*rows, strict=True) if n else ((),) * 5
     names = "\n".join(points).encode()
@@ -83,11 +131,18 @@ def encode(first: int, rows: Sequence[Row]) -> bytes:
     )
     body = _BODY.pack(first, n)
     crc = zlib.crc32(payload, zlib.crc32(body))
-    return _HEAD.pack(len(payload), crc, first, n) + payload
+    columns = Columns(list(points), list(values), list(qualities), list(stamps), list(covs))
+    return _HEAD.pack(len(payload), crc, first, n) + payload, columns
 
 
 def decode(payload: bytes | memoryview, n: int) -> list[Row]:
     """The rows of a record's payload (its head already checked)."""
+    new = tuple.__new__
+    return [new(Row, r) for r in decode_columns(payload, n).records()]
+
+
+def decode_columns(payload: bytes | memoryview, n: int) -> Columns:
+    """The columns of a record's payload (its head already checked)."""
     (size,) = _NAMES.unpack_from(payload, 0)
     at = _NAMES.size
     points = bytes(payload[at : at + size]).decode().split("\n") if n else []
@@ -99,8 +154,7 @@ def decode(payload: bytes | memoryview, n: int) -> list[Row]:
     qualities = struct.unpack_from(f"<{n}B", payload, at)
     at += n
     covs = struct.unpack_from(f"<{n}H", payload, at)
-    new = tuple.__new__
-    return [new(Row, r) for r in zip(points, values, qualities, stamps, covs, strict=True)]
+    return Columns(points, list(values), list(qualities), list(stamps), list(covs))
 
 
 def scan(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
@@ -120,6 +174,17 @@ def scan(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
         records.append((pos, first, n))
         pos = start + length
     return records, pos
+
+
+def rows_of(data: bytes) -> list[Row]:
+    """The rows of a segment's sound records, in order (a torn tail left out); read only."""
+    records, _ = scan(data)
+    rows: list[Row] = []
+    for offset, _first, n in records:
+        length = _HEAD.unpack_from(data, offset)[0]
+        start = offset + _HEAD.size
+        rows.extend(decode(memoryview(data)[start : start + length], n))
+    return rows
 
 
 @dataclass
@@ -180,6 +245,9 @@ class Journal:
         self._read_at = 0
         self._read_seq = 0  # the number of the last row read
         self._limbo = 0  # rows up to this number were being sent when their segment went
+        # (segment path, offset) -> (record bytes, first seq, rows, columns): see CACHE_ROWS
+        self._cache: dict[tuple[Path, int], tuple[int, int, int, Columns]] = {}
+        self._cache_rows = 0
         self._open()
 
     # -- opening ---------------------------------------------------------------------------------
@@ -240,7 +308,7 @@ class Journal:
         return dropped
 
     def _append(self, rows: Sequence[Row]) -> int:
-        record = encode(self._next, rows)
+        record, columns = encode_record(self._next, rows)
         dropped = self._make_room(len(record))
         segment = self._active(len(record))
         writer = self._writer
@@ -248,6 +316,11 @@ class Journal:
         writer.write(record)
         if self.sync:
             os.fsync(writer.fileno())
+        cache = self._cache
+        cache[(segment.path, segment.size)] = (len(record), self._next, len(rows), columns)
+        self._cache_rows += len(rows)
+        while self._cache_rows > CACHE_ROWS:
+            self._cache_rows -= cache.pop(next(iter(cache)))[2]
         segment.size += len(record)
         segment.records += 1
         segment.last += len(rows)
@@ -303,22 +376,24 @@ class Journal:
         """The next unsent rows in order (whole records, about `max_rows` at most, at least
         one record), or None when every row has been read. Reading does not mark them sent:
         the next `read()` goes on after them; `rewind()` reads from the first unsent again."""
-        rows: list[Row] = []
+        columns: Columns | None = None
         first = last = 0
-        while len(rows) < max_rows:
+        while last - first + 1 < max_rows or columns is None:
             record = self._next_record()
             if record is None:
                 break
             start, part = record
-            if not rows:
-                first = start
-            rows.extend(part)
-            last = start + len(part) - 1
-        if not rows:
+            if columns is None:  # lists of its own: the batch grows, the record stays
+                first, columns = start, part.copy()
+            else:
+                for column, more in zip(columns, part, strict=True):
+                    column.extend(more)  # type: ignore[attr-defined]
+            last = start + len(part.points) - 1
+        if columns is None:
             return None
-        return Batch(first, last, rows)
+        return Batch(first, last, columns)
 
-    def _next_record(self) -> tuple[int, list[Row]] | None:
+    def _next_record(self) -> tuple[int, Columns] | None:
         while True:
             segment = self._read_segment
             if segment is None or segment not in self._segments:
@@ -332,21 +407,28 @@ class Journal:
                     return None
                 self._open_reader(later)
                 continue
-            reader = self._reader
-            assert reader is not None
-            reader.seek(self._read_at)
-            head = reader.read(_HEAD.size)
-            length, _crc, first, n = _HEAD.unpack(head)
-            payload = reader.read(length)
-            self._read_at += _HEAD.size + length
+            cached = self._cache.pop((segment.path, self._read_at), None)
+            if cached is not None:
+                size, first, n, part = cached
+                self._cache_rows -= n
+                self._read_at += size
+            else:
+                reader = self._reader
+                assert reader is not None
+                reader.seek(self._read_at)
+                head = reader.read(_HEAD.size)
+                length, _crc, first, n = _HEAD.unpack(head)
+                payload = reader.read(length)
+                self._read_at += _HEAD.size + length
             last = first + n - 1
             done = self._read_position()
             if last <= done:
                 continue  # sent before a restart, or read before a rewind's reopen
             self._read_seq = last
-            part = decode(payload, n)
+            if cached is None:
+                part = decode_columns(payload, n)
             if first <= done:  # partly sent (not by this journal's batches: by hand)
-                part, first = part[done - first + 1 :], done + 1
+                part, first = part.slice(done - first + 1), done + 1
             return first, part
 
     def _read_position(self) -> int:
@@ -436,5 +518,7 @@ class Journal:
 
     def close(self) -> None:
         """Close the files (the journal can be opened again from its directory)."""
+        self._cache.clear()
+        self._cache_rows = 0
         self._close_writer()
         self._close_reader()

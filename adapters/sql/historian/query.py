@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Source", "Stored", "read_rows"]
+__all__ = ["Source", "Stored", "UnknownPoints", "read_rows"]
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,25 @@ class Source:
     table: str
 
 
+class UnknownPoints(LookupError):
+    """Points of which the historian's table holds no row at all."""
+
+
 Stored = tuple[str, datetime, float, int, int]
 """One row read back: point, time (UTC), value, quality octet, COV."""
 
 
 async def read_rows(
-    source: Source, points: Sequence[str], start: datetime, end: datetime, limit: int | None
+    source: Source,
+    points: Sequence[str],
+    start: datetime,
+    end: datetime,
+    limit: int | None,
+    *,
+    known: bool = False,
 ) -> list[Stored]:
-    """The rows of `points` with start <= time <= end, in time order."""
+    """The rows of `points` with start <= time <= end, in time order; with `known`,
+    UnknownPoints naming a point of which the table holds no row at all."""
     from sqlalchemy import inspect, select
 
     from adapters.sql.database import create_engine, is_postgres
@@ -45,6 +56,17 @@ async def read_rows(
             names = await conn.run_sync(lambda c: inspect(c).get_table_names())
             if history.name not in names:
                 raise SchemaError(f"no historian table {history.name!r} in this database")
+            if known:
+                stored = await conn.execute(
+                    select(history.c.point).where(history.c.point.in_(list(points))).distinct()
+                )
+                unknown = sorted(set(points) - {row[0] for row in stored})
+                if unknown:
+                    listed = ", ".join(repr(p) for p in unknown)
+                    raise UnknownPoints(
+                        f"unknown point {listed}: no row of it in table {history.name!r} "
+                        f"of {source.url.render_as_string(hide_password=True)}"
+                    )
             low: Any = start if postgres else start.timestamp()
             high: Any = end if postgres else end.timestamp()
             query = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,8 @@ from pydantic import (
 from sqlalchemy.engine import URL
 
 from adapters.sql.database import DatabaseSettings
-from adapters.sql.historian.schema import check_table_name
+from adapters.sql.historian.schema import SCHEMA_VERSION, check_table_name
+from adapters.sql.probe import busy, read_only, sqlite_file
 from gateway.backoff import BackoffSettings
 from gateway.points import PointDef
 from gateway.registry import AdapterSettings
@@ -124,7 +126,41 @@ class HistorianSettings(AdapterSettings, DatabaseSettings, BackoffSettings):
             if entry.match in seen:
                 raise ValueError(f"points: {entry.match!r} is listed twice")
             seen.add(entry.match)
+        if base is not None:  # a configuration file: look into its SQLite file, if any
+            self._probe()
         return self
+
+    def _probe(self) -> None:
+        """An existing SQLite file must be a database whose `table` is the historian's own
+        (or absent: it is created); ValueError naming the field otherwise. The same checks
+        are made by the adapter on every database when it connects."""
+        path = sqlite_file(self.url())
+        if path is None:
+            return
+        history, schema = self.table, f"{self.table}_schema"
+        try:
+            conn = read_only(path)
+            try:
+                names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+                version = None
+                if schema in names:
+                    version = conn.execute(f'SELECT max(version) FROM "{schema}"').fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            if busy(exc):
+                return  # held by a writer now: the adapter checks when it connects
+            raise ValueError(f"database: {path} cannot be read: {exc}") from None
+        if history in names and schema not in names:
+            raise ValueError(
+                f"table: table {history!r} in {path} was not created by the historian (no "
+                f"{schema!r} table): choose another table name"
+            )
+        if version is not None and version > SCHEMA_VERSION:
+            raise ValueError(
+                f"table: the historian tables {history!r} in {path} are at schema version "
+                f"{version}, newer than this gateway's {SCHEMA_VERSION}"
+            )
 
     @property
     def base(self) -> Path:

@@ -252,8 +252,9 @@ class SqlSourceAdapter(Adapter):
                 raise SourceDown(f"connection lost: {db_message(exc)}") from None
             with contextlib.suppress(Exception):
                 await conn.rollback()
+            message = db_message(exc)
             raise StatementFailed(
-                f"the poll statement fails: {db_message(exc)} "
+                f"{self.settings.blame(message)}: the poll statement fails: {message} "
                 f"(statement: {self.settings.statements.sql})"
             ) from None
         except (OSError, SQLAlchemyError) as exc:

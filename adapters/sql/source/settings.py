@@ -13,6 +13,7 @@ Bindings come from `points:` and/or a CSV `points_file` with the same columns.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ from pydantic import (
 from sqlalchemy.engine import URL
 
 from adapters.sql.database import DatabaseSettings
+from adapters.sql.probe import blame, busy, objection, read_only, sqlite_file, table_columns
 from adapters.sql.source.query import (
+    COMMAND_PARAMETERS,
     CommandStatement,
     PollStatements,
     check_identifier,
@@ -335,7 +338,69 @@ class SqlSourceSettings(AdapterSettings, DatabaseSettings, BackoffSettings):
             time=self.time,
             point_columns=[p.column for p in self.bindings if p.column is not None],
         )
+        if context.get("base") is not None:  # a configuration file: look into its SQLite file
+            self._probe()
         return self
+
+    def column_fields(self) -> dict[str, str]:
+        """Each setting that names a column, with the column it names (for messages)."""
+        fields = {"mark": self.mark, "value": self.value}
+        for name in ("key", "quality", "time"):
+            column = getattr(self, name)
+            if column is not None:
+                fields[name] = column
+        for i, p in enumerate(self.points):
+            if p.column is not None:
+                fields[f"points[{i}].column"] = p.column
+        for p in self._file_points:
+            if p.column is not None:
+                fields.setdefault(f"points_file ({p.point})", p.column)
+        return fields
+
+    @property
+    def source_field(self) -> str:
+        """The setting that names where the rows are: `query` or `table`."""
+        return "query" if self.query is not None else "table"
+
+    def blame(self, message: str) -> str:
+        """The setting a database's objection to the poll statement is about."""
+        return blame(message, self.column_fields(), self.source_field)
+
+    def _probe(self) -> None:
+        """Have SQLite compile the poll and command statements when the database is an
+        existing SQLite file: a missing table or column, or a syntax error, is an error of
+        the configuration naming its field (ValueError). Other databases: see the adapter."""
+        path = sqlite_file(self.url())
+        if path is None:
+            return
+        try:
+            conn = read_only(path)
+        except sqlite3.Error as exc:
+            if busy(exc):
+                return  # held by a writer now: the adapter checks when it connects
+            raise ValueError(f"database: {path} cannot be opened: {exc}") from None
+        try:
+            statements = self.statements
+            problem = objection(conn, statements.first.text, {"limit": 0})
+            if problem is not None:
+                field = self.blame(problem)
+                hint = ""
+                if field != self.source_field and self.table is not None:
+                    found = table_columns(conn, self.table)
+                    hint = f" (the columns of {self.table}: {', '.join(found)})" if found else ""
+                raise ValueError(f"{field}: SQLite refuses the poll statement: {problem}{hint}")
+            commands = [("command", self.command)] + [
+                (f"points[{i}].command", p.command) for i, p in enumerate(self.points)
+            ]
+            nones = {name: None for name in COMMAND_PARAMETERS}
+            for field, sql in commands:
+                if sql is None:
+                    continue
+                problem = objection(conn, command_statement(sql, field).clause.text, nones)
+                if problem is not None:
+                    raise ValueError(f"{field}: SQLite refuses the command statement: {problem}")
+        finally:
+            conn.close()
 
     def url(self) -> URL:
         """The database URL (a relative SQLite path from the configuration's directory)."""

@@ -7,112 +7,20 @@ waits `write_timeout` and fails), as a backup or another writer would.
 
 import asyncio
 import logging
-import sqlite3
 import time
-import uuid
 
-import asyncpg
 import pytest
+from pydantic import ValidationError
 
-from adapters.sql.historian.adapter import HistorianAdapter
 from adapters.sql.historian.settings import HistorianSettings
-from gateway.bus import PointBus
-from gateway.points import GOOD, PointDef, Quality, Validity
+from gateway.points import GOOD, PointDef
+from tests.adapters.sql.historian.helpers import (
+    SUSPECT,
+    approx_rows,
+    historian,
+    make_bus,
+)
 from tests.support import eventually, running
-
-SUSPECT = Quality(Validity.SUSPECT)
-FAST = {"backoff_initial": 0.05, "backoff_max": 0.2, "connect_timeout": 5.0, "write_timeout": 1.0}
-
-
-class Db:
-    """One database for a test: its URL, how to read the rows back, how to take it down."""
-
-    def __init__(self, kind, tmp_path, postgres=None):
-        self.kind = kind
-        self.postgres = postgres
-        self.table = f"h_{uuid.uuid4().hex[:8]}"
-        self.dir = tmp_path / "db"
-        self._lock = None
-        if kind == "sqlite":
-            self.dir.mkdir()
-            self.url = f"sqlite:///{self.dir / 'history.db'}"
-        else:
-            self.url = postgres.dsn
-
-    async def rows(self, order="time"):
-        """(point, value, quality, ts, cov) of every stored row."""
-        if self.kind == "sqlite":
-            with sqlite3.connect(self.dir / "history.db") as conn:
-                query = (
-                    f"SELECT point, value, quality, time, cov FROM {self.table} "
-                    f"ORDER BY {order}, rowid"
-                )
-                return [tuple(r) for r in conn.execute(query)]
-        conn = await asyncpg.connect(self.postgres.dsn)
-        try:
-            query = (
-                f"SELECT point, value, quality, extract(epoch FROM time)::float8, cov "
-                f"FROM {self.table} ORDER BY {order}"
-            )
-            return [tuple(r) for r in await conn.fetch(query)]
-        finally:
-            await conn.close()
-
-    async def execute(self, sql):
-        if self.kind == "sqlite":
-            with sqlite3.connect(self.dir / "history.db") as conn:
-                conn.execute(sql)
-            return
-        conn = await asyncpg.connect(self.postgres.dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    def down(self):
-        if self.kind == "sqlite":
-            self._lock = sqlite3.connect(self.dir / "history.db", isolation_level=None)
-            self._lock.execute("BEGIN EXCLUSIVE")
-        else:
-            self.postgres.stop()
-
-    def up(self):
-        if self.kind == "sqlite":
-            self._lock.execute("ROLLBACK")
-            self._lock.close()
-            self._lock = None
-        else:
-            self.postgres.start()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        yield Db("sqlite", tmp_path)
-        return
-    postgres = request.getfixturevalue("postgres")
-    yield Db("postgres", tmp_path, postgres)
-    if postgres._pid() is None:  # a test that took it down and failed must not leave it down
-        postgres.start()
-
-
-def make_bus(*points):
-    bus = PointBus()
-    bus.add_owner("field")
-    for point in points:
-        bus.register(PointDef(id=point), "field")
-    return bus
-
-
-def historian(db, bus, tmp_path, **settings):
-    values = {"database": db.url, "table": db.table, **FAST, **settings}
-    validated = HistorianSettings.model_validate(values, context={"base": tmp_path})
-    return HistorianAdapter("hist", validated, bus)
-
-
-def approx_rows(rows):
-    """Rows with time stamps to the microsecond (what both databases keep)."""
-    return [(p, v, q, round(t, 6), c) for p, v, q, t, c in rows]
 
 
 async def test_every_change_is_stored_with_quality_time_and_cov(db, tmp_path):
@@ -161,6 +69,23 @@ async def test_patterns_pick_up_points_that_appear_later(db, tmp_path):
         await adapter.flush(15)
     await adapter.stop()
     assert sorted(r[0] for r in await db.rows()) == ["N1", "N2"]
+
+
+async def test_all_points_selected_then_one_registered_that_is_not(db, tmp_path):
+    """Every bus point selected: the historian takes all changes unfiltered from the bus;
+    a point registered later that is not selected is still not stored."""
+    bus = make_bus("M1", "M2")
+    adapter = historian(db, bus, tmp_path, points=["M*"], refresh_period=60)
+    async with running(adapter):
+        assert adapter.status()["points"] == 2 and adapter._sub.points is None
+        bus.register(PointDef(id="Z1"), "field")
+        bus.update_many(["M1", "Z1", "M2"], [1.0, 2.0, 3.0], GOOD, 3_500.0)
+        await adapter.flush(15)
+    await adapter.stop()
+    assert [(r[0], r[1]) for r in await db.rows(order="time, point")] == [
+        ("M1", 1.0),
+        ("M2", 3.0),
+    ]
 
 
 async def test_points_and_intervals_change_live_other_storage_restarts(db, tmp_path):
@@ -314,9 +239,14 @@ async def test_retention_downsamples_to_one_row_per_point_per_interval(db, tmp_p
 
 
 async def test_a_table_the_historian_did_not_create_is_refused_clearly(db, tmp_path):
-    await db.execute(f"CREATE TABLE {db.table} (something INTEGER)")
+    """By the running adapter (the table made after its configuration was checked); an
+    SQLite file is also looked into when the configuration is checked."""
     bus = make_bus("U1")
     adapter = historian(db, bus, tmp_path, points=["U1"])
+    await db.execute(f"CREATE TABLE {db.table} (something INTEGER)")
+    if db.kind == "sqlite":
+        with pytest.raises(ValidationError, match=r"table: table .* was not created by the hist"):
+            historian(db, bus, tmp_path, points=["U1"])
     async with running(adapter):
         bus.update("U1", 1.0, GOOD, 8_000.0)
         await eventually(lambda: "last_error" in adapter.status(), 10, "the error")

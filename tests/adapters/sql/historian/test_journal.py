@@ -4,7 +4,16 @@ import os
 
 import pytest
 
-from adapters.sql.historian.journal import ID_FILE, SUFFIX, Journal, Row, decode, encode, scan
+from adapters.sql.historian.journal import (
+    CACHE_ROWS,
+    ID_FILE,
+    SUFFIX,
+    Journal,
+    Row,
+    decode,
+    encode,
+    scan,
+)
 
 
 def rows(start, n):
@@ -164,3 +173,16 @@ def test_an_empty_journal_begins_a_new_numbering_under_a_new_id(tmp_path):
 def test_the_bound_has_a_floor(tmp_path):
     with pytest.raises(ValueError, match="at least"):
         Journal(tmp_path, max_bytes=100)
+
+
+def test_the_newest_records_are_read_from_memory_the_rest_from_the_file(tmp_path):
+    journal = Journal(tmp_path, max_bytes=1 << 24)
+    for k in range(20):  # 20 x 4000 rows: more than the memory keeps
+        journal.append(rows(k * 4000, 4000))
+    assert journal._cache_rows <= CACHE_ROWS < 80_000
+    from_memory = read_all(journal, size=10_000)
+    journal.rewind()  # nothing sent: all of it again, from the file only
+    assert journal._cache == {} and read_all(journal, size=10_000) == from_memory
+    journal.close()
+    again = Journal(tmp_path, max_bytes=1 << 24)
+    assert read_all(again, size=7_000) == from_memory == rows(0, 80_000)

@@ -109,7 +109,7 @@ async def test_bad_sql_at_the_first_connection(db, make_source, caplog):
         await asyncio.sleep(0.3)  # retried with back-off, logged once
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1, [r.message for r in errors]
-    assert "sql-source src: the poll statement fails" in errors[0].message
+    assert "sql-source src: value: the poll statement fails" in errors[0].message
     assert "no_such_column" in errors[0].message and f"FROM {db.table}" in errors[0].message
     assert bus.get("P").quality.validity is Validity.NOT_VALID
     assert not any(r.exc_info for r in caplog.records)
