@@ -416,11 +416,35 @@ def check_config(
     return _build(data, str(path), lines, path.parent, registry, runnable=True)
 
 
+def env_references(text: str) -> set[str]:
+    """The environment variables `text` refers to (`${NAME}`, not the escaped `$${`)."""
+    return {m.group(2) for m in ENV_REFERENCE.finditer(text) if not m.group(1)}
+
+
 def check_config_text(
-    text: str, file: str | Path, base: Path, registry: AdapterRegistry = REGISTRY
+    text: str,
+    file: str | Path,
+    base: Path,
+    registry: AdapterRegistry = REGISTRY,
+    env_allowed: Collection[str] = (),
 ) -> tuple[GatewayConfig, list[ConfigIssue]]:
     """`check_config` of a configuration given as YAML text (a proposed one, e.g. posted to
-    the REST API); `file` names it in the issues, `base` resolves its relative paths."""
+    the REST API); `file` names it in the issues, `base` resolves its relative paths. Such a
+    text may refer only to the environment variables of `env_allowed` (those the running
+    file already uses): it must not be a way to read the gateway's environment."""
+    refused = [
+        ConfigIssue(
+            str(file),
+            text.count("\n", 0, m.start()) + 1,
+            "",
+            f"environment variable {m.group(2)} is not used by the running configuration "
+            "file; a configuration given over the API may use only the variables it does",
+        )
+        for m in ENV_REFERENCE.finditer(text)
+        if not m.group(1) and m.group(2) not in env_allowed
+    ]
+    if refused:
+        raise ConfigError(refused)
     data, lines = _parse_yaml(text, file)
     return _build(data, str(file), lines, base, registry, runnable=True)
 

@@ -17,6 +17,7 @@ from gateway.config import (
     check_config,
     check_config_text,
     diff_configs,
+    env_references,
 )
 from gateway.runtime import Changes, Runtime, StartupError
 
@@ -183,7 +184,10 @@ class Service:
 
     async def check_text(self, text: str) -> tuple[GatewayConfig, list[ConfigIssue]]:
         """Check a proposed configuration as if it were the file (relative paths alike)."""
-        return await asyncio.to_thread(check_config_text, text, self.path, self.path.parent)
+        allowed = env_references(self.config_text())
+        return await asyncio.to_thread(
+            lambda: check_config_text(text, self.path, self.path.parent, env_allowed=allowed)
+        )
 
     async def apply_text(self, text: str, origin: str) -> Changes:
         """Check a configuration as a reload does, write it to the file, apply it; raises
@@ -194,7 +198,13 @@ class Service:
         refusal = self._refusal(config)
         if refusal:
             raise ConfigRefused(refusal)
-        await asyncio.to_thread(self._write, text)
+        try:
+            await asyncio.to_thread(self._write, text)
+        except OSError as exc:
+            raise ConfigRefused(
+                f"the configuration file {self.path} cannot be written ({exc.strerror or exc}): "
+                "edit it where it is kept and reload"
+            ) from None
         self._seen = self._stat()  # our own write: no reload for it
         log.info("configuration applied by %s and written to %s", origin, self.path)
         return await self._apply(config, warnings, origin)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import time
@@ -112,3 +114,36 @@ def test_a_command_and_a_config_applied_through_the_api_are_audited_and_written(
     configs = [e for e in events if e["kind"] == "config"]
     assert [(e["origin"], e["outcome"]) for e in configs] == [("api:alice", "ok")]
     assert "changed; reloading" not in gateway.log_text()
+
+
+def test_a_posted_config_cannot_read_the_gateways_environment(gateway: RunningGateway):
+    headers = {"Authorization": f"Bearer {OPERATOR}"}
+    secret = os.environ.get("HOME", "/root")
+    with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as http:
+        text = re.sub(r"interval: \d+", "interval: ${HOME}", gateway.config.read_text())
+        assert "${HOME}" in text
+        checked = http.post("/api/v1/config/validate", json={"text": text})
+        refused = http.post("/api/v1/config/apply", json={"text": text})
+    assert checked.json()["valid"] is False
+    assert "environment variable HOME is not used by the running configuration" in checked.text
+    assert refused.status_code == 422
+    assert secret not in checked.text and secret not in refused.text
+
+
+def test_a_config_file_that_cannot_be_written_refuses_the_apply_and_says_why(
+    gateway: RunningGateway,
+):
+    headers = {"Authorization": f"Bearer {OPERATOR}"}
+    blocker = gateway.config.with_name(f".{gateway.config.name}.tmp")
+    blocker.mkdir()  # the atomic replace's temporary file cannot be made
+    try:
+        with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as http:
+            text = gateway.config.read_text()
+            applied = http.post("/api/v1/config/apply", json={"text": text.replace("3600", "1200")})
+            events = http.get("/api/v1/audit").json()["events"]
+    finally:
+        blocker.rmdir()
+    assert applied.status_code == 409, applied.text
+    assert "cannot be written" in applied.json()["error"]
+    assert gateway.config.read_text() == text
+    assert events[-1]["kind"] == "refused" and events[-1]["outcome"] == "refused"
