@@ -6,9 +6,13 @@
 # gid 10102, numeric so that runAsNonRoot-style checks can see it).
 # Configuration: /etc/iccp-gateway (a volume; gateway.yaml by default). State (device tags,
 # journals, spools): /var/lib/iccp-gateway (a volume).
-# Port 102 without root: Python gets the file capability cap_net_bind_service (setcap), and
-# nothing else. A container run with no-new-privileges ignores file capabilities: then set the
-# sysctl net.ipv4.ip_unprivileged_port_start=102 instead (or listen on a port above 1023).
+# Port 102 without root or capabilities: the container's network namespace lets unprivileged
+# users bind it (Docker 20.10+ and Podman set net.ipv4.ip_unprivileged_port_start=0; elsewhere
+# run with --sysctl net.ipv4.ip_unprivileged_port_start=102, or serve a port above 1023). No
+# file capability is set, so the image also runs under --cap-drop ALL.
+# ICCP listens on every interface of the container (ICCP_LISTEN); the console stays on its
+# loopback unless ICCP_API_LISTEN says otherwise. With API tokens on, give the health check a
+# read token (ICCP_GATEWAY_TOKEN_FILE); with HTTPS, ICCP_GATEWAY_URL=https://...
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -19,12 +23,6 @@ COPY adapters ./adapters
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcap2-bin \
-    && setcap cap_net_bind_service=+ep "$(readlink -f /usr/local/bin/python3)" \
-    && apt-get purge -y libcap2-bin \
-    && apt-get autoremove -y \
-    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10102 iccp-gateway \
     && useradd --system --uid 10102 --gid 10102 --home-dir /var/lib/iccp-gateway \
         --shell /usr/sbin/nologin iccp-gateway \
@@ -40,7 +38,8 @@ COPY packaging/etc/iccp-gateway/ /etc/iccp-gateway/
 ENV PATH=/opt/iccp-gateway/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    ICCP_GATEWAY_URL=http://127.0.0.1:8080
+    ICCP_GATEWAY_URL=http://127.0.0.1:8080 \
+    ICCP_LISTEN=0.0.0.0
 USER 10102:10102
 WORKDIR /var/lib/iccp-gateway
 VOLUME ["/etc/iccp-gateway", "/var/lib/iccp-gateway"]

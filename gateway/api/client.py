@@ -3,7 +3,7 @@
 Standard library only (urllib): the commands work wherever the gateway is installed, and
 talk to a running gateway's REST API (``--url``, default ``$ICCP_GATEWAY_URL`` or
 ``http://127.0.0.1:8080``) with an optional bearer token (``--token``, ``--token-file`` or
-``$ICCP_GATEWAY_TOKEN``).
+``$ICCP_GATEWAY_TOKEN``, ``$ICCP_GATEWAY_TOKEN_FILE``).
 """
 
 from __future__ import annotations
@@ -84,10 +84,19 @@ class ApiClient:
 
 
 def _client(args: argparse.Namespace) -> ApiClient:
-    token = args.token or os.environ.get("ICCP_GATEWAY_TOKEN")
-    if args.token_file:
-        with open(args.token_file, encoding="utf-8") as f:
-            token = f.read().strip()
+    """The client the arguments ask for: an explicit --token or --token-file first, then
+    $ICCP_GATEWAY_TOKEN, then $ICCP_GATEWAY_TOKEN_FILE (e.g. a container's health check)."""
+    token = args.token
+    token_file = args.token_file
+    if not token and not token_file:
+        token = os.environ.get("ICCP_GATEWAY_TOKEN")
+        token_file = None if token else os.environ.get("ICCP_GATEWAY_TOKEN_FILE")
+    if token_file:
+        try:
+            with open(token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ApiUnavailable(f"token file {token_file}: {exc}") from None
     url = args.url or os.environ.get("ICCP_GATEWAY_URL") or DEFAULT_URL
     return ApiClient(url, token, args.insecure)
 
@@ -166,8 +175,8 @@ def render_status(status: dict[str, Any], adapters: list[dict[str, Any]], url: s
 def cmd_status(args: argparse.Namespace) -> int:
     """The gateway's overview: 0 when every adapter runs, 1 when one does not, 2 when the
     API cannot be reached."""
-    api = _client(args)
     try:
+        api = _client(args)
         status = api.get("/api/v1/status")
         adapters = api.get("/api/v1/adapters")["adapters"]
     except ApiUnavailable as exc:
@@ -197,7 +206,11 @@ def _point_row(p: dict[str, Any]) -> list[str]:
 
 def cmd_points(args: argparse.Namespace) -> int:
     """Live values of the points matching GLOB (``--follow``: every change as it comes)."""
-    api = _client(args)
+    try:
+        api = _client(args)
+    except ApiUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREACHABLE
     query: dict[str, Any] = {"glob": args.glob}
     if args.adapter:
         query["adapter"] = args.adapter
@@ -243,7 +256,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--url", help=f"the gateway's API (default $ICCP_GATEWAY_URL or {DEFAULT_URL})"
     )
     parser.add_argument("--token", help="bearer token (default $ICCP_GATEWAY_TOKEN)")
-    parser.add_argument("--token-file", help="read the bearer token from this file")
+    parser.add_argument(
+        "--token-file",
+        help="read the bearer token from this file (default $ICCP_GATEWAY_TOKEN_FILE)",
+    )
     parser.add_argument(
         "--insecure", action="store_true", help="do not check the HTTPS certificate"
     )

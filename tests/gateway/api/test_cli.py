@@ -27,13 +27,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
         yield running
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args],
         capture_output=True,
         text=True,
         timeout=30,
         cwd=REPO,
+        env={**os.environ, **env},
     )
 
 
@@ -55,6 +56,19 @@ def test_status_without_a_token_or_a_gateway_exits_2(gateway: RunningGateway, tm
     assert cli("status", "--url", gateway.url, "--token-file", str(token_file)).returncode == 0
     gone = cli("status", "--url", f"http://127.0.0.1:{free_port()}")
     assert gone.returncode == 2 and "cannot reach the gateway" in gone.stderr
+
+
+def test_a_health_check_takes_its_token_file_from_the_environment(
+    gateway: RunningGateway, tmp_path: Path
+):
+    token_file = tmp_path / "health-token"
+    token_file.write_text(READER + "\n")
+    assert (
+        cli("status", "--url", gateway.url, ICCP_GATEWAY_TOKEN_FILE=str(token_file)).returncode == 0
+    )
+    missing = cli("status", "--url", gateway.url, ICCP_GATEWAY_TOKEN_FILE=str(tmp_path / "none"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert f"token file {tmp_path / 'none'}" in missing.stderr
 
 
 def test_points_lists_values_and_follows_changes(gateway: RunningGateway):
