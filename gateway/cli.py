@@ -14,6 +14,9 @@ from gateway.eventloop import run as run_loop
 from gateway.logs import setup_logging
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_NOT_STARTED = 0, 1, 2, 3
+EXIT_CRASHED = 70
+"""A defect of ours (EX_SOFTWARE), never 1 or 2: those say the configuration is bad, and a
+service manager must not restart on them but must restart on this."""
 COMMAND_ENTRY_POINTS = "iccp_gateway.commands"
 """Adapter packages add subcommands here: each entry is called with the subparsers."""
 
@@ -191,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        logging.getLogger("gateway").critical("iccp-gateway stopped by a defect", exc_info=True)
+        return EXIT_CRASHED
     return code
 
 

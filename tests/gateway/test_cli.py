@@ -152,3 +152,15 @@ def test_run_exits_non_zero_when_a_listening_adapter_cannot_bind(tmp_path):
     assert proc.returncode == 3
     assert "adapter iccp cannot listen: OSError: [Errno 98]" in err and str(port) in err
     assert "gateway not started" in err and "Traceback" not in err
+
+
+def test_a_defect_exits_70_not_the_bad_configuration_codes(monkeypatch, caplog, tmp_path):
+    """systemd's unit restarts on 70 but not on 1 or 2 (RestartPreventExitStatus)."""
+    import gateway.cli
+
+    def broken(args: object) -> int:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(gateway.cli, "cmd_check", broken)
+    assert gateway.cli.main(["check", str(tmp_path / "gw.yaml")]) == gateway.cli.EXIT_CRASHED == 70
+    assert "stopped by a defect" in caplog.text and "RuntimeError: a defect" in caplog.text
