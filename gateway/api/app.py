@@ -266,7 +266,7 @@ def create_app(ops: Operations, settings: ApiSettings, stopping: asyncio.Event) 
         point: str,
         start: str = Query("-1h", alias="from", description="ISO 8601 or relative (-15m)"),
         end: str = Query("now", alias="to", description="ISO 8601 or relative, or now"),
-        limit: int = Query(1000, ge=1, le=100_000, description="at most this many rows"),
+        limit: int = Query(1000, ge=1, le=10_000, description="at most the newest this many rows"),
         adapter: str | None = Query(None, description="which historian (default: the first)"),
     ) -> Response:
         access(request, Role.READ)

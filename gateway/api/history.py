@@ -74,7 +74,7 @@ async def point_history(
     """The history view of ``point``: the historian asked, the window and its rows."""
     name, reader = _reader(runtime, adapter)
     try:
-        low, high, rows = await reader.read_history(point, start, end, limit)
+        low, high, rows = await reader.read_history(point, start, end, limit + 1)
     except ValueError as exc:
         raise HistoryError(400, str(exc)) from None
     except ConnectionError as exc:
@@ -85,7 +85,7 @@ async def point_history(
         "from": _iso(low),
         "to": _iso(high),
         "limit": limit,
-        "truncated": len(rows) >= limit,
+        "truncated": len(rows) > limit,  # older rows of the window left out
         "rows": [
             {
                 "time": _iso(when),
@@ -95,6 +95,6 @@ async def point_history(
                 "flags": quality,
                 "cov": cov,
             }
-            for when, value, quality, cov in rows
+            for when, value, quality, cov in rows[-limit:]
         ],
     }

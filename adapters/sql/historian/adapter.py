@@ -29,9 +29,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.base import Adapter
-from adapters.sql.historian.cli import parse_time
 from adapters.sql.historian.journal import Journal
-from adapters.sql.historian.query import Source, read_rows
+from adapters.sql.historian.query import Source, parse_time, read_rows
 from adapters.sql.historian.sampling import Sampler
 from adapters.sql.historian.settings import HistorianSettings
 from adapters.sql.historian.store import DATABASE_ERRORS, Store, describe, open_store, safe_url
@@ -400,14 +399,15 @@ class HistorianAdapter(Adapter):
         self, point: str, start: str, end: str, limit: int
     ) -> tuple[datetime, datetime, list[tuple[datetime, float, int, int]]]:
         """`point`'s stored rows (time, value, quality octet, COV), oldest first, from
-        `start` to `end` (ISO 8601 or relative: `-1h`, `now`), at most `limit`: the
-        `iccp-gateway history` query. ValueError for bad times, ConnectionError (saying
+        `start` to `end` (ISO 8601 or relative: `-1h`, `now`): the newest `limit` of them,
+        by the `iccp-gateway history` query. ValueError for bad times, ConnectionError (saying
         what) when the database cannot be read."""
         low, high = parse_time(start), parse_time(end)
         if high < low:
             raise ValueError(f"'to' ({high.isoformat()}) is before 'from' ({low.isoformat()})")
         try:
-            rows = await read_rows(Source(self.url, self.settings.table), [point], low, high, limit)
+            source = Source(self.url, self.settings.table)
+            rows = await read_rows(source, [point], low, high, limit, newest=True)
         except DATABASE_ERRORS as exc:
             raise ConnectionError(f"{safe_url(self.url)}: {describe(exc)}") from None
         return low, high, [(when, value, quality, cov) for _, when, value, quality, cov in rows]

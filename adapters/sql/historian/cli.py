@@ -14,18 +14,21 @@ import argparse
 import asyncio
 import csv
 import json
-import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from adapters.sql.historian.query import Source, Stored, UnknownPoints, read_rows
+from adapters.sql.historian.query import (
+    BadTime,
+    Source,
+    Stored,
+    UnknownPoints,
+    parse_time,
+    read_rows,
+)
 
 EXIT_OK, EXIT_USAGE, EXIT_DATABASE = 0, 2, 3
-_RELATIVE = re.compile(r"-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class UsageError(ValueError):
@@ -52,26 +55,6 @@ def add_history_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     history.add_argument("--table", help="the historian's table (default: history)")
     history.add_argument("--limit", type=int, help="at most this many rows")
     history.set_defaults(func=run_history)
-
-
-def parse_time(text: str, now: datetime | None = None) -> datetime:
-    """An aware UTC datetime from ISO 8601 or a relative time (`-1h`, `now`)."""
-    now = now or datetime.now(UTC)
-    word = text.strip()
-    if word.lower() == "now":
-        return now
-    relative = _RELATIVE.fullmatch(word)
-    if relative:
-        amount, unit = relative.groups()
-        return now - timedelta(seconds=float(amount) * _UNITS[unit])
-    try:
-        when = datetime.fromisoformat(word)
-    except ValueError:
-        raise UsageError(
-            f"{text!r} is not a time: write ISO 8601 (2026-01-31T12:00:00Z) or a relative "
-            "time (-90s, -15m, -1h, -2d, -1w, now)"
-        ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def find_source(args: argparse.Namespace) -> Source:
@@ -131,7 +114,7 @@ def run_history(
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit must be at least 1")
         source = find_source(args)
-    except UsageError as exc:
+    except (UsageError, BadTime) as exc:
         print(f"iccp-gateway history: {exc}", file=err)
         return EXIT_USAGE
     from adapters.sql.historian.store import DATABASE_ERRORS, describe, safe_url

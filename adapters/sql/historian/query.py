@@ -3,13 +3,14 @@ API's point history both use."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Source", "Stored", "UnknownPoints", "read_rows"]
+__all__ = ["BadTime", "Source", "Stored", "UnknownPoints", "parse_time", "read_rows"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,34 @@ class Source:
 
     url: Any  # sqlalchemy.engine.URL
     table: str
+
+
+_RELATIVE = re.compile(r"-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class BadTime(ValueError):
+    """A time that is neither ISO 8601 nor a relative time (the message says so)."""
+
+
+def parse_time(text: str, now: datetime | None = None) -> datetime:
+    """An aware UTC datetime from ISO 8601 or a relative time (`-1h`, `now`)."""
+    now = now or datetime.now(UTC)
+    word = text.strip()
+    if word.lower() == "now":
+        return now
+    try:
+        relative = _RELATIVE.fullmatch(word)
+        if relative:
+            amount, unit = relative.groups()
+            return now - timedelta(seconds=float(amount) * _UNITS[unit])
+        when = datetime.fromisoformat(word)
+    except (ValueError, OverflowError):
+        raise BadTime(
+            f"{text!r} is not a time: write ISO 8601 (2026-01-31T12:00:00Z) or a relative "
+            "time (-90s, -15m, -1h, -2d, -1w, now) within years 1 to 9999"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 class UnknownPoints(LookupError):
@@ -37,9 +66,11 @@ async def read_rows(
     limit: int | None,
     *,
     known: bool = False,
+    newest: bool = False,
 ) -> list[Stored]:
-    """The rows of `points` with start <= time <= end, in time order; with `known`,
-    UnknownPoints naming a point of which the table holds no row at all."""
+    """The rows of `points` with start <= time <= end, in time order: the first `limit`
+    of them, or with `newest` the last. With `known`, UnknownPoints naming a point of which
+    the table holds no row at all."""
     from sqlalchemy import inspect, select
 
     from adapters.sql.database import create_engine, is_postgres
@@ -74,12 +105,14 @@ async def read_rows(
                 .add_columns(history.c.cov)
                 .where(history.c.point.in_(list(points)))
                 .where(history.c.time >= low, history.c.time <= high)
-                .order_by(history.c.time)
+                .order_by(history.c.time.desc() if newest else history.c.time)
             )
             if limit is not None:
                 query = query.limit(limit)
             result = await conn.execute(query)
-            rows = result.all()
+            rows = list(result.all())
+            if newest:
+                rows.reverse()
     finally:
         await engine.dispose()
     out: list[Stored] = []

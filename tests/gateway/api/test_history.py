@@ -45,8 +45,9 @@ async def test_a_points_history_comes_from_the_historians_database(tmp_path):
         assert now - timedelta(minutes=1) < first <= now
         assert datetime.fromisoformat(got["from"]) < first  # the default window: the last hour
 
-        two = (await http.get("/api/v1/points/GEN1_MW/history", params={"limit": 2})).json()
-        assert [r["cov"] for r in two["rows"]] == covs[:2] and two["truncated"]
+        window = {"limit": 2, "to": rows[-1]["time"]}  # the rows seen so far: the newest two
+        two = (await http.get("/api/v1/points/GEN1_MW/history", params=window)).json()
+        assert [r["cov"] for r in two["rows"]] == covs[-2:] and two["truncated"]
         since = (datetime.fromisoformat(rows[-1]["time"]) - timedelta(milliseconds=1)).isoformat()
         later = await http.get("/api/v1/points/GEN1_MW/history", params={"from": since})
         assert later.json()["rows"][0]["cov"] == rows[-1]["cov"]
@@ -74,6 +75,8 @@ async def test_history_errors_are_clear(tmp_path):
         path = "/api/v1/points/GEN1_MW/history"
         for params, status, words in [
             ({"from": "yesterday"}, 400, "'yesterday' is not a time"),
+            ({"from": "-99999999999d"}, 400, "is not a time"),  # beyond year 1
+            ({"limit": 10_001}, 422, "invalid request"),
             ({"from": "-1h", "to": "-2h"}, 400, "is before 'from'"),
             ({"limit": 0}, 422, "invalid request"),
             ({"adapter": "plant"}, 404, "adapter 'plant' keeps no history"),
