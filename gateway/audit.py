@@ -41,6 +41,13 @@ class AuditEvent:
         return asdict(self)
 
 
+QUOTA = 20
+"""Events other than commands and configuration changes kept per origin and QUOTA_WINDOW:
+a peer refused in a loop must not push the operators' events out of the ring."""
+QUOTA_WINDOW = 60.0
+_ALWAYS = frozenset({"command", "config"})
+
+
 class AuditLog:
     """The last ``size`` audit events, and counts of commands by outcome since start."""
 
@@ -49,6 +56,9 @@ class AuditLog:
         self._seq = 0
         self.outcomes: Counter[str] = Counter()
         """Commands by outcome (``ok`` or the failure), for the metrics."""
+        self._quota: dict[str, list[float | int]] = {}  # origin: [window start, kept, dropped]
+        self.suppressed = 0
+        """Events left out by the per-origin quota since start."""
 
     @property
     def size(self) -> int:
@@ -67,17 +77,43 @@ class AuditLog:
         value: Any = None,
         outcome: str = "ok",
         detail: str = "",
+    ) -> AuditEvent | None:
+        """Add one event and return it; None when the origin's quota of events other than
+        commands and configuration changes is spent (a summary event follows its window)."""
+        now = time.time()
+        self._close_windows(now)
+        if kind not in _ALWAYS:
+            window = self._quota.setdefault(origin, [now, 0, 0])
+            if window[1] >= QUOTA:
+                window[2] += 1
+                self.suppressed += 1
+                return None
+            window[1] += 1
+        if kind == "command":
+            self.outcomes[outcome] += 1
+        return self._append(kind, origin, target, value, outcome, detail)
+
+    def _append(
+        self, kind: str, origin: str, target: str, value: Any, outcome: str, detail: str
     ) -> AuditEvent:
-        """Add one event and return it."""
         self._seq += 1
         event = AuditEvent(self._seq, kind, origin or "-", target, value, outcome, detail)
         self._events.append(event)
-        if kind == "command":
-            self.outcomes[outcome] += 1
         return event
+
+    def _close_windows(self, now: float) -> None:
+        """End the quota windows that are over, with one event saying what each left out."""
+        if not self._quota:
+            return
+        for origin in [o for o, w in self._quota.items() if now - w[0] >= QUOTA_WINDOW]:
+            dropped = self._quota.pop(origin)[2]
+            if dropped:
+                detail = f"{int(dropped)} more events of this origin in {QUOTA_WINDOW:.0f} s"
+                self._append("suppressed", origin, "", None, "suppressed", detail)
 
     def events(self, after: int = 0, limit: int | None = None) -> list[AuditEvent]:
         """The events after sequence number ``after``, oldest first (the last ``limit``)."""
+        self._close_windows(time.time())
         out = [e for e in self._events if e.seq > after]
         return out if limit is None else out[-limit:] if limit > 0 else []
 
