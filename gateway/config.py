@@ -204,24 +204,34 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     return _parse_yaml(_read_text(path), path)
 
 
-# `${NAME}` or `${NAME:-default}` in a scalar; `$${` writes a literal `${`.
-ENV_REFERENCE = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# `${NAME}` or `${NAME:-default}` in a scalar; `$${` writes a literal `${`; any other `${`
+# is an error (group 4), so that a typo never becomes a host name.
+ENV_REFERENCE = re.compile(r"\$(\$)\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}]*\}?)")
 
 
 def _substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """`text` with its environment references replaced, and the names of the unset
-    variables referenced without a default."""
+    """`text` with its environment references replaced, and what is wrong with it: the
+    unset variables referenced without a default, and references that are not valid."""
     missing: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
-        escaped, name, default = match.groups()
+        escaped, name, default, bad = match.groups()
         if escaped:
-            return match.group(0)[1:]
+            return "${"
+        if bad:
+            missing.append(
+                f"{bad!r} is not an environment reference: write ${{NAME}} or "
+                "${NAME:-default} (NAME of letters, digits and _), or $${ for a literal ${"
+            )
+            return bad
         value = env.get(name)
         if default is not None:
             return value or default  # `:-`: unset or empty takes the default
         if value is None:
-            missing.append(name)
+            missing.append(
+                f"environment variable {name} is not set "
+                f"(write ${{{name}:-default}} to give a default)"
+            )
             return ""
         return value
 
@@ -245,17 +255,9 @@ def _expand_env(
         if isinstance(item, yaml.ScalarNode):
             if "${" not in item.value:
                 continue
-            value, missing = _substitute(item.value, env)
-            for name in missing:
-                issues.append(
-                    ConfigIssue(
-                        file,
-                        item.start_mark.line + 1,
-                        "",
-                        f"environment variable {name} is not set "
-                        f"(write ${{{name}:-default}} to give a default)",
-                    )
-                )
+            value, problems = _substitute(item.value, env)
+            line = item.start_mark.line + 1
+            issues.extend(ConfigIssue(file, line, "", problem) for problem in problems)
             item.value = value
             if item.style is None:  # a plain scalar: typed by what it now says
                 item.tag = loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
@@ -418,7 +420,7 @@ def check_config(
 
 def env_references(text: str) -> set[str]:
     """The environment variables `text` refers to (`${NAME}`, not the escaped `$${`)."""
-    return {m.group(2) for m in ENV_REFERENCE.finditer(text) if not m.group(1)}
+    return {m.group(2) for m in ENV_REFERENCE.finditer(text) if m.group(2)}
 
 
 def check_config_text(
@@ -441,7 +443,7 @@ def check_config_text(
             "file; a configuration given over the API may use only the variables it does",
         )
         for m in ENV_REFERENCE.finditer(text)
-        if not m.group(1) and m.group(2) not in env_allowed
+        if m.group(2) and m.group(2) not in env_allowed
     ]
     if refused:
         raise ConfigError(refused)

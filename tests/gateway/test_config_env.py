@@ -108,3 +108,18 @@ def test_comments_and_dollar_signs_elsewhere_are_untouched(tmp_path):
     ).replace("point: A\n", "point: A$B\n")
     config, _ = check_config(write(tmp_path, text))
     assert config.points[0].id == "A$B"
+
+
+@pytest.mark.parametrize("bad", ["${GW-HOST}", "${GW_HOST:?unset}", "${GW_HOST", "${}"])
+def test_a_reference_that_is_not_valid_is_an_error_not_a_value(tmp_path, bad):
+    text = CONFIG.replace("${GW_NAME:-lab}", f"'gw-{bad}'")
+    with pytest.raises(ConfigError) as caught:
+        check_config(write(tmp_path, text))
+    (issue,) = caught.value.issues
+    assert issue.line == 2 and "is not an environment reference" in issue.message
+
+
+def test_dollar_dollar_is_a_literal_even_before_what_is_no_name(tmp_path):
+    text = CONFIG.replace("${GW_NAME:-lab}", "'a$${not-a-name'")
+    config, _ = check_config(write(tmp_path, text))
+    assert config.gateway.name == "a${not-a-name"
