@@ -43,10 +43,13 @@ class HistoryError(Exception):
 
 
 def _iso(when: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the rest of the API writes times."""
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _reader(runtime: Runtime, adapter: str | None) -> tuple[str, HistoryReader]:
+    """The historian to ask (``adapter``, or the only running one) and its name;
+    HistoryError 404 when there is none."""
     running = runtime.adapters
     if adapter is not None:
         found = running.get(adapter)

@@ -250,6 +250,7 @@ async function showDetail(point) {
   const note = $("detail-note"), body = $("detail-history").tBodies[0];
   try {
     const p = await api("/points/" + encodeURIComponent(point));
+    if (state.detail !== point) return;  // another point was clicked meanwhile
     $("detail-info").replaceChildren(kv({value: fmtValue(p.value) + (p.units ? " " + p.units : ""),
       validity: p.validity, source: p.source, time: p.ts, cov: p.cov, owner: p.owner, kind: p.kind,
       description: p.description || "-"}));
@@ -260,7 +261,7 @@ async function showDetail(point) {
     if (state.detail !== point) return;
     const rows = h.rows;
     note.textContent = `${rows.length} stored rows from ${h.historian}` +
-      (h.truncated ? " (the oldest of the window: narrow it)" : "") +
+      (h.truncated ? " (the newest of the window: narrow it for older ones)" : "") +
       (rows.length > HISTORY_ROWS ? `, the newest ${HISTORY_ROWS} listed` : "");
     sparkline(rows);
     body.replaceChildren(...rows.slice(-HISTORY_ROWS).reverse().map((r) => el("tr", {class: r.validity},
