@@ -511,9 +511,16 @@ class PointBus:
     ) -> CommandResult:
         """Ask the owner of `point` to apply `value`, and return the owner's outcome."""
         self.stats.commands += 1
-        result = await self._route(
-            point, value, self.command_timeout if timeout is None else timeout
-        )
+        try:
+            result = await self._route(
+                point, value, self.command_timeout if timeout is None else timeout
+            )
+        except asyncio.CancelledError:  # the requester went away (e.g. its association ended)
+            if self.command_observer is not None:
+                unknown = "the requester went away before the owner answered: outcome unknown"
+                gone = CommandResult(point, value, CommandFailure.TIMEOUT, unknown)
+                self.command_observer(gone, origin)
+            raise
         if not result.ok:
             self.stats.command_failures += 1
         if self.command_observer is not None:

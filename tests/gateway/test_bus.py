@@ -240,6 +240,27 @@ async def test_command_timeout():
     assert result.failure is CommandFailure.TIMEOUT and "did not answer" in result.detail
 
 
+async def test_a_command_whose_requester_goes_away_is_still_observed():
+    """An ICCP operate cancelled when its association ends is audited, outcome unknown."""
+    started = asyncio.Event()
+
+    async def handler(point, value):
+        started.set()
+        await asyncio.sleep(5)
+
+    seen = []
+    bus = make_bus(PointDef(id="SP"), handler=handler)
+    bus.command_observer = lambda result, origin: seen.append((result, origin))
+    task = asyncio.create_task(bus.command("SP", 1, timeout=2, origin="tase2:BLT:peer"))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [(result, origin)] = seen
+    assert origin == "tase2:BLT:peer" and result.failure is CommandFailure.TIMEOUT
+    assert "outcome unknown" in result.detail
+
+
 async def test_command_handler_bug_is_a_device_failure_not_an_exception():
     async def handler(point, value):
         raise RuntimeError("boom")
