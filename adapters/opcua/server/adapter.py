@@ -54,9 +54,11 @@ from adapters.opcua.server.settings import (
 )
 from adapters.opcua.server.tree import FolderPlan, Path, TreeError
 from adapters.opcua.server.values import (
+    OUT_OF_RANGE,
     VariantType,
     WriteRefused,
     datavalue_of,
+    raw_of,
     source_time,
     value_of_write,
     variant_type,
@@ -299,8 +301,13 @@ class OpcuaServerAdapter(Adapter):
         for sv in added:
             folder = await self._folder(sv.folder)
             dv = datavalue_of(values[sv.point], sv.vtype, now)
+            if dv.StatusCode is OUT_OF_RANGE:
+                self._out_of_range(sv, values[sv.point].value)
             node = await folder.add_variable(
-                sv.nodeid, ua.QualifiedName(sv.point, self._idx), dv.Value, sv.vtype
+                sv.nodeid,
+                ua.QualifiedName(sv.point, self._idx),
+                dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
+                sv.vtype,
             )
             if sv.writable:
                 await node.set_writable()
@@ -351,10 +358,26 @@ class OpcuaServerAdapter(Adapter):
             if sv is not None:
                 if pv.ts != last_ts:
                     last_ts, stamp = pv.ts, source_time(pv.ts)
-                await write(sv.nodeid, attribute, datavalue_of(pv, sv.vtype, now, stamp))
+                dv = datavalue_of(pv, sv.vtype, now, stamp)
+                if dv.StatusCode is OUT_OF_RANGE:
+                    self._out_of_range(sv, pv.value)
+                await write(sv.nodeid, attribute, dv)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         self.pushed += len(changes)
+
+    def _out_of_range(self, sv: Served, value: float | int) -> None:
+        """One (throttled) log line for a value its variable's type cannot carry."""
+        if n := self._throttle.count("range"):
+            log.warning(
+                "opcua server %s: %s = %r does not fit its %s variable: served as "
+                "BadOutOfRange (%d times; choose type int64 or a real point)",
+                self.name,
+                sv.point,
+                value,
+                sv.vtype.name,
+                n,
+            )
 
     # -- client writes ----------------------------------------------------------------
 

@@ -258,3 +258,37 @@ async def test_a_batch_of_changes_keeps_each_values_source_time_and_status():
         "ns=2;s=G1_ISO": (False, status.UNCERTAIN, 201.0),
         "ns=2;s=KV": (7.0, status.UNCERTAIN, 200.0),
     }
+
+
+async def test_a_discrete_value_out_of_its_type_is_bad_out_of_range_on_that_node_only(caplog):
+    """A discrete of 2**31 in an Int32 variable: that node says BadOutOfRange (one log line),
+    and the subscription goes on serving every other node."""
+    bus, _ = _bus(DEFS)
+    bus.update_many(["G1_MW", "G1_TAP"], [1.0, 1], GOOD, 1.0)
+    points = [{"point": "G1_MW"}, {"point": "G1_TAP", "type": "int32"}]
+    nodes = ["ns=2;s=G1_MW", "ns=2;s=G1_TAP"]
+    async with served(bus, points=points) as (_, url), opcua_client(url) as client:
+        await client.call("subscribe", nodes=nodes, interval=20)
+        await _until(client, 2)
+        await client.call("take")
+        bus.update("G1_TAP", 2**31, GOOD, 300.0)
+        bus.update("G1_TAP", -(2**31) - 1, GOOD, 301.0)
+        bus.update("G1_MW", 2.0, GOOD, 302.0)
+        await _until(client, 2)
+        await asyncio.sleep(0.2)
+        changes = (await client.call("take"))["changes"]
+        (tap,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+        for i in range(3):
+            bus.update("G1_MW", 3.0 + i, GOOD, 303.0 + i)
+            await _until(client, 1)
+            (change,) = (await client.call("take"))["changes"]
+            assert change["value"] == 3.0 + i
+        bus.update("G1_TAP", 2**31 - 1, GOOD, 310.0)  # in range again
+        (back,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+    by_node = {c["node"]: c for c in changes}
+    assert by_node["ns=2;s=G1_MW"]["value"] == 2.0
+    assert by_node["ns=2;s=G1_TAP"]["status"] == status.BAD_OUT_OF_RANGE
+    assert tap["status"] == status.BAD_OUT_OF_RANGE and tap["value"] is None
+    assert (back["value"], back["type"], back["status"]) == (2**31 - 1, "Int32", 0)
+    lines = [r.getMessage() for r in caplog.records if "does not fit" in r.getMessage()]
+    assert 1 <= len(lines) <= 2 and "G1_TAP" in lines[0]
