@@ -11,7 +11,9 @@ answered with the server's real result.
 
 asyncua's own reconnect is off; its watchdog (`watchdog_interval`, >= 10 s) or a dead socket
 ends the session: the points are not valid at once, and the adapter reconnects with back-off
-(the next endpoint first), creating the subscription anew.
+(the next endpoint first), creating the subscription anew. A subscription that falls silent
+on a live session (no data change and no keep-alive for 3 of the keep-alive periods the server
+revised, `keepalive` asked for) ends the session the same way.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 60_000
 """The session time-out asked for: a session of ours that vanished is closed within a minute."""
+SILENT_KEEPALIVES = 3
+"""Keep-alive periods without any publish response after which the subscription is dead."""
 CHUNK = 1000
 """Nodes per Read, TranslateBrowsePaths or CreateMonitoredItems request."""
 _NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
@@ -117,6 +121,10 @@ class _BatchSubscription(Subscription):
         super().__init__(uasession, params, None, queue_maxsize=1)
         self._sink = sink
         self._uasession = uasession
+        self.heard = asyncio.get_running_loop().time()
+        """When the last publish response (data or keep-alive) came (loop time)."""
+        self.keepalive = 0.0
+        """The keep-alive period the server revised (s), once created."""
         uasession.publish = self._publish  # type: ignore[method-assign]
 
     async def _publish(self, acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
@@ -137,8 +145,20 @@ class _BatchSubscription(Subscription):
             self._sink.problem(f"publish response: cannot decode it: {exc!r}")
             raise UaStructParsingError from exc  # asyncua's loop skips it
 
+    async def create(self) -> None:
+        """Create the subscription; note the keep-alive period the server revised."""
+        result = await self.init()
+        self.keepalive = (
+            float(result.RevisedPublishingInterval) * int(result.RevisedMaxKeepAliveCount) / 1000
+        )
+        self.heard = asyncio.get_running_loop().time()
+
+    def silent_for(self) -> float:
+        """Seconds since the last publish response."""
+        return asyncio.get_running_loop().time() - self.heard
+
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
-        self.last_publish_at = asyncio.get_running_loop().time()
+        self.heard = self.last_publish_at = asyncio.get_running_loop().time()
         message = publish_result.NotificationMessage
         if message.NotificationData is None:
             return
@@ -352,13 +372,25 @@ class OpcUaClientAdapter(Adapter):
                     asyncio.ensure_future(self._rebind.wait()),
                 ]
                 try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        waits,
+                        timeout=self._silence_check(sub),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                 finally:
                     for w in waits:
                         w.cancel()
+                silence = sub.silent_for()
+                if silence > SILENT_KEEPALIVES * sub.keepalive:
+                    # The session answers but its subscription is gone (deleted or timed
+                    # out on the server): a new session makes it anew.
+                    session.lose(
+                        f"no publish response for {silence:.1f} s (keep-alive {sub.keepalive:g} s)"
+                    )
                 if lost.is_set():
                     raise SessionLost(session.reason)
-                await self._bind(client, sub, session)
+                if self._rebind.is_set():
+                    await self._bind(client, sub, session)
         finally:
             self._client = None
             self._session = None
@@ -366,6 +398,11 @@ class OpcUaClientAdapter(Adapter):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await client.disconnect()
+
+    @staticmethod
+    def _silence_check(sub: _BatchSubscription) -> float:
+        """How long to wait before looking at the subscription's silence again."""
+        return max(0.05, SILENT_KEEPALIVES * sub.keepalive - sub.silent_for() + 0.01)
 
     async def _secure(self, client: Client, url: str) -> None:
         """Our application URI, user certificate and, with a security policy, the secure
@@ -549,12 +586,14 @@ class OpcUaClientAdapter(Adapter):
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = s.publishing_interval
         params.RequestedLifetimeCount = 10000
-        params.RequestedMaxKeepAliveCount = client.get_keepalive_count(s.publishing_interval)
+        params.RequestedMaxKeepAliveCount = max(
+            1, math.ceil(s.keepalive * 1000 / s.publishing_interval)
+        )
         params.MaxNotificationsPerPublish = s.max_notifications
         params.PublishingEnabled = True
         params.Priority = 0
         sub = _BatchSubscription(client, params, session)
-        await sub.init()
+        await sub.create()
         return sub
 
     async def _monitor(

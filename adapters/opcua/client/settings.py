@@ -164,6 +164,12 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
     watchdog_interval: float = Field(
         default=10.0, ge=10.0, description="s between the session's liveness probes"
     )
+    keepalive: float = Field(
+        default=5.0,
+        gt=0,
+        description="s: the subscription's keep-alive asked for; no publish response for 3 "
+        "of them (as the server revised it) ends the session",
+    )
     points: list[ClientPoint] = Field(default_factory=list)
     points_file: str | None = None
 

@@ -17,6 +17,7 @@ commands on stdin, one per line, answering one JSON line each:
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
     {"op": "drop_sessions"}  -> {"dropped": n}  (sessions closed server-side, sockets left open)
+    {"op": "drop_subscriptions"}  -> {"dropped": n}  (subscriptions deleted, sessions left)
 
 It exits when stdin closes. It uses asyncua only and imports nothing from the gateway or the
 tests. `OpcUaServerPeer` is the asyncio handle the tests use.
@@ -229,6 +230,13 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
                     writes += len(bench_ids)
                     await asyncio.sleep(0)
                 reply["writes"] = writes
+            elif op == "drop_subscriptions":
+                # A subscription that dies on a live session (e.g. its lifetime ran out
+                # while the client's publish requests were lost): the session stays.
+                service = server.iserver.subscription_service
+                ids = list(service.subscriptions)
+                await service.delete_subscriptions(ids)
+                reply["dropped"] = len(ids)
             elif op == "drop_sessions":
                 # What a server does when a session times out under load: the session and
                 # its subscriptions go, the TCP connection stays.

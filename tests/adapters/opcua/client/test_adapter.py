@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -278,3 +279,25 @@ def test_what_asyncua_decodes_is_applied_as_before() -> None:
     assert valid(bus, "A")
     assert not valid(bus, "B") and not valid(bus, "C")
     assert session.counters["problems"] == 2
+
+
+async def test_a_dead_subscription_on_a_live_session_is_seen_and_renewed() -> None:
+    """The server deletes the subscription and keeps the session: no publish response for 3
+    keep-alive periods -> the points are not valid and a new session subscribes anew."""
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1], keepalive=0.5)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 1.0)
+            await eventually(lambda: bus.get("P1").value == 1.0 and valid(bus, "P1"), 5)
+            await asyncio.sleep(2.0)  # keep-alives only: the subscription is alive
+            assert valid(bus, "P1") and adapter.status()["connects"] == 1
+            assert server.call("drop_subscriptions") == {"dropped": 1}
+            await eventually(lambda: not valid(bus, "P1"), 10, "not valid once it is silent")
+            assert "no publish response" in (adapter.last_error or "")
+            await eventually(lambda: adapter.status()["connects"] == 2, 30, "subscribed anew")
+            server.set("P1", 2.0)
+            await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
+    finally:
+        server.stop()
