@@ -125,6 +125,7 @@ class _BatchSubscription(Subscription):
         """When the last publish response (data or keep-alive) came (loop time)."""
         self.keepalive = 0.0
         """The keep-alive period the server revised (s), once created."""
+        self._touched = self.heard
         uasession.publish = self._publish  # type: ignore[method-assign]
 
     async def _publish(self, acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
@@ -158,8 +159,13 @@ class _BatchSubscription(Subscription):
         return asyncio.get_running_loop().time() - self.heard
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
-        self.heard = self.last_publish_at = asyncio.get_running_loop().time()
+        now = self.heard = self.last_publish_at = asyncio.get_running_loop().time()
         message = publish_result.NotificationMessage
+        if not message.NotificationData or now - self._touched >= self.keepalive:
+            # The server keeps the subscription: the values it sent no change for still
+            # hold (a keep-alive; or data for some points, at most once a keep-alive).
+            self._touched = now
+            self._sink.touch()
         if message.NotificationData is None:
             return
         self.last_sequence_number = int(message.SequenceNumber)
@@ -194,6 +200,10 @@ class Session:
             self.reason = reason
             self.lost.set()
             self.bus.mark_not_valid(list(self.by_point))
+
+    def touch(self) -> None:
+        """The subscription is alive: every point of it is fresh (`PointBus.touch`)."""
+        self.bus.touch(self.by_point)
 
     def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
         """One publish response's data changes (as asyncua decodes them) -> one bus batch."""

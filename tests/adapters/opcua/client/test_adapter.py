@@ -301,3 +301,26 @@ async def test_a_dead_subscription_on_a_live_session_is_seen_and_renewed() -> No
             await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
     finally:
         server.stop()
+
+
+async def test_keep_alives_keep_unchanged_points_fresh() -> None:
+    """A value the server does not change for longer than its freshness: the keep-alives
+    of its subscription keep it valid (not suspect by freshness)."""
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        _, adapter = client_on_bus([server.url], POINTS[:1], keepalive=0.3)
+        fresh = PointBus(grace=0.2)
+        fresh.add_owner("ua", adapter.on_command)
+        fresh.register(PointDef(id="P1", target_freshness=1.0), "ua")
+        adapter.bus = fresh
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 5.0)
+            await eventually(lambda: fresh.get("P1").value == 5.0 and valid(fresh, "P1"), 5)
+            stale = 0
+            for _ in range(15):  # 3 s: longer than 1 s freshness + 0.2 s grace
+                await asyncio.sleep(0.2)
+                stale += fresh.check_freshness()
+            assert stale == 0 and valid(fresh, "P1")
+    finally:
+        server.stop()
