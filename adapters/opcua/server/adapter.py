@@ -386,21 +386,30 @@ class OpcuaServerAdapter(Adapter):
         original = service.write
 
         async def write(params: ua.WriteParameters, user: User = _ADMIN) -> list[ua.StatusCode]:
-            results: list[ua.StatusCode | None] = []
-            others: list[ua.WriteValue] = []
-            for wv in params.NodesToWrite:
+            """Our variables' values as bus commands, all of one request at once (the
+            connection waits for the answer); anything else as asyncua would."""
+            results: list[ua.StatusCode | None] = [None] * len(params.NodesToWrite)
+            ours: list[tuple[int, Served, ua.WriteValue]] = []
+            others: list[tuple[int, ua.WriteValue]] = []
+            for i, wv in enumerate(params.NodesToWrite):
                 sv = self._by_nodeid.get(wv.NodeId)
                 if sv is None or wv.AttributeId != AttributeIds.Value:
-                    results.append(None)
-                    others.append(wv)
+                    others.append((i, wv))
                 else:
-                    results.append(
-                        ua.StatusCode(ua.UInt32(await self._client_write(sv, wv.Value, user)))
-                    )
+                    ours.append((i, sv, wv))
             if others:
-                rest = iter(await original(ua.WriteParameters(NodesToWrite=others), user))
-                return [r if r is not None else next(rest) for r in results]
-            return [r for r in results if r is not None]
+                rest = await original(
+                    ua.WriteParameters(NodesToWrite=[wv for _, wv in others]), user
+                )
+                for (i, _), code in zip(others, rest, strict=True):
+                    results[i] = code
+            if ours:
+                codes = await asyncio.gather(
+                    *(self._client_write(sv, wv.Value, user) for _, sv, wv in ours)
+                )
+                for (i, _, _), value in zip(ours, codes, strict=True):
+                    results[i] = ua.StatusCode(ua.UInt32(value))
+            return [ua.StatusCode(ua.UInt32(status.BAD)) if r is None else r for r in results]
 
         service.write = write  # type: ignore[method-assign]
 

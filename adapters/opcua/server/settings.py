@@ -205,7 +205,12 @@ class OpcuaServerSettings(AdapterSettings):
     refresh_period: float = Field(
         default=5.0, gt=0, description="how often (s) patterns are matched against the bus again"
     )
-    command_timeout: float = Field(default=10.0, gt=0, description="for a client's write (s)")
+    command_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        lt=4.0,
+        description="for a client's write (s): under the 4 s an OPC UA client waits by default",
+    )
 
     _file_points: list[ServedEntry] = PrivateAttr(default_factory=list)
     _trusted: list[x509.Certificate] = PrivateAttr(default_factory=list)

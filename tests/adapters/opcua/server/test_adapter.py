@@ -292,3 +292,37 @@ async def test_a_discrete_value_out_of_its_type_is_bad_out_of_range_on_that_node
     assert (back["value"], back["type"], back["status"]) == (2**31 - 1, "Int32", 0)
     lines = [r.getMessage() for r in caplog.records if "does not fit" in r.getMessage()]
     assert 1 <= len(lines) <= 2 and "G1_TAP" in lines[0]
+
+
+async def test_the_writes_of_one_request_are_commands_at_once_answered_by_their_outcomes():
+    """Two writes in one request whose owner answers each only once it has both commands:
+    run one after the other the first would time out. An owner that never answers is
+    BadTimeout within the command time-out (below a client's 4 s)."""
+    bus = PointBus()
+    arrived: dict[str, asyncio.Event] = {"G1_TAP": asyncio.Event(), "G1_MW": asyncio.Event()}
+
+    async def on_command(point, value):
+        if point.id == "KV":
+            await asyncio.sleep(3600)
+        arrived[point.id].set()
+        for event in arrived.values():
+            await event.wait()
+        bus.update(point.id, value, GOOD, 1000.0)
+
+    bus.add_owner("field", on_command)
+    for d in DEFS:
+        bus.register(d, "field")
+    points = [{"point": p, "writable": True} for p in ("G1_TAP", "G1_MW", "KV")]
+    writes = [
+        {"node": "ns=2;s=G1_TAP", "value": 4, "type": "Int32"},
+        {"node": "ns=2;s=G1_MW", "value": 2.5, "type": "Double"},
+        {"node": "ns=2;s=KV", "value": 1.0, "type": "Double"},
+    ]
+    async with (
+        served(bus, points=points, command_timeout=1.5) as (_, url),
+        opcua_client(url) as client,
+    ):
+        answer = await client.call("write_many", writes=writes)
+    assert answer["statuses"] == [0, 0, status.BAD_TIMEOUT]
+    assert bus.get("G1_TAP").value == 4 and bus.get("G1_MW").value == 2.5
+    assert OpcuaServerSettings().command_timeout < 4.0
