@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, get_args
@@ -34,6 +35,7 @@ from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -72,6 +74,9 @@ log = logging.getLogger(__name__)
 
 _ADMIN = User(role=UserRole.Admin)  # what asyncua assumes for a write of its own
 _YIELD_EVERY = 500  # values pushed between two chances for the clients' requests
+_BATCH = 200  # nodes added or deleted between two chances for the clients' requests
+_HAS_COMPONENT = ua.NodeId(ua.Int32(ObjectIds.HasComponent))
+_ORGANIZES = ua.NodeId(ua.Int32(ObjectIds.Organizes))
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,8 @@ class OpcuaServerAdapter(Adapter):
         self._folders: dict[Path, Node] = {}
         self._sub: Subscription | None = None
         self._changed = asyncio.Event()
+        self._point_set: frozenset[str] = frozenset()
+        """The bus's points when they were last matched against the settings."""
         self._throttle = Throttle()
         self.pushed = 0
         self.writes = 0
@@ -264,10 +271,16 @@ class OpcuaServerAdapter(Adapter):
         return node
 
     async def _sync(self) -> None:
-        """Make the address space serve what the settings and the bus say now."""
+        """Make the address space serve what the settings and the bus say now.
+
+        Nodes are deleted and added in batches of `_BATCH`, yielding between two (the
+        clients' requests and the pushes go on). The subscription to the new point set is
+        taken before the new nodes read their values, and what the old one still holds is
+        pushed before it is closed: no change is lost while it is replaced."""
         server = self._server
         assert server is not None
         s = self.settings
+        self._point_set = frozenset(self.bus.snapshot())
         wanted = self._wanted()
         try:
             placement = self._plan.plan({p: path for p, (_, path) in wanted.items()})
@@ -290,15 +303,21 @@ class OpcuaServerAdapter(Adapter):
                 placement[point],
             )
         gone = [sv for p, sv in self._served.items() if target.get(p) != sv]
+        added = [sv for p, sv in target.items() if self._served.get(p) != sv]
+        if not gone and not added and self._sub is not None:
+            return
+        old_sub = self._sub
+        new_sub = self.bus.subscribe(list(target), name=self.name)
         if gone:
-            await server.delete_nodes([server.get_node(sv.nodeid) for sv in gone])
             for sv in gone:
                 del self._served[sv.point]
                 self._by_nodeid.pop(sv.nodeid, None)
-        added = [sv for p, sv in target.items() if p not in self._served]
+            await self._delete(
+                [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
+            )
         now = ua.DateTime.now(UTC)
         values = self.bus.snapshot([sv.point for sv in added])
-        for sv in added:
+        for n, sv in enumerate(added, 1):
             folder = await self._folder(sv.folder)
             dv = datavalue_of(values[sv.point], sv.vtype, now)
             if dv.StatusCode is OUT_OF_RANGE:
@@ -314,29 +333,60 @@ class OpcuaServerAdapter(Adapter):
             await server.write_attribute_value(sv.nodeid, dv)
             self._served[sv.point] = sv
             self._by_nodeid[sv.nodeid] = sv
+            if n % _BATCH == 0:
+                await asyncio.sleep(0)
         await self._prune_folders()
-        if gone or added or self._sub is None:
-            if self._sub is not None:
-                self._sub.close()
-            self._sub = self.bus.subscribe(list(self._served), name=self.name)
-        if gone or added:
-            log.info(
-                "opcua server %s: %d variables (%d added, %d removed)",
-                self.name,
-                len(self._served),
-                len(added),
-                len(gone),
+        if old_sub is not None:
+            pending = old_sub.drain()
+            old_sub.close()
+            if pending:
+                await self._push(pending)
+        self._sub = new_sub
+        log.info(
+            "opcua server %s: %d variables (%d added, %d removed)",
+            self.name,
+            len(self._served),
+            len(added),
+            len(gone),
+        )
+
+    async def _delete(self, nodes: Sequence[tuple[ua.NodeId, ua.NodeId, ua.NodeId]]) -> None:
+        """Delete (node, parent, reference type) nodes in batches: the parent's reference
+        is removed, not searched for in the whole address space as asyncua's
+        `delete_target_references` does (a scan of every node for each one deleted)."""
+        assert self._server is not None
+        isession = self._server.iserver.isession
+        for start in range(0, len(nodes), _BATCH):
+            chunk = nodes[start : start + _BATCH]
+            await isession.delete_references(
+                [
+                    ua.DeleteReferencesItem(
+                        SourceNodeId=parent,
+                        ReferenceTypeId=reftype,
+                        IsForward=True,
+                        TargetNodeId=node,
+                        DeleteBidirectional=True,
+                    )
+                    for node, parent, reftype in chunk
+                ]
             )
+            items = [
+                ua.DeleteNodesItem(NodeId=node, DeleteTargetReferences=False)
+                for node, _, _ in chunk
+            ]
+            await isession.delete_nodes(ua.DeleteNodesParameters(NodesToDelete=items))
+            await asyncio.sleep(0)
 
     async def _prune_folders(self) -> None:
         used: set[Path] = set()
         for sv in self._served.values():
             for depth in range(len(sv.folder) + 1):
                 used.add(sv.folder[:depth])
-        empty = [p for p in self._folders if p not in used]
+        empty = sorted((p for p in self._folders if p not in used), key=len, reverse=True)
         if empty:
-            assert self._server is not None
-            await self._server.delete_nodes([self._folders[p] for p in empty], recursive=True)
+            await self._delete(
+                [(self._folders[p].nodeid, self._folders[p[:-1]].nodeid, _ORGANIZES) for p in empty]
+            )
             for p in empty:
                 del self._folders[p]
 
@@ -536,9 +586,10 @@ class OpcuaServerAdapter(Adapter):
         next_refresh = loop.time() + self.settings.refresh_period
         while True:
             if self._changed.is_set() or loop.time() >= next_refresh:
-                self._changed.clear()
                 next_refresh = loop.time() + self.settings.refresh_period
-                await self._sync()
+                if self._changed.is_set() or frozenset(self.bus.snapshot()) != self._point_set:
+                    self._changed.clear()
+                    await self._sync()
             sub = self._sub
             assert sub is not None
             changes = await sub.wait(timeout=min(1.0, self.settings.refresh_period))

@@ -326,3 +326,33 @@ async def test_the_writes_of_one_request_are_commands_at_once_answered_by_their_
     assert answer["statuses"] == [0, 0, status.BAD_TIMEOUT]
     assert bus.get("G1_TAP").value == 4 and bus.get("G1_MW").value == 2.5
     assert OpcuaServerSettings().command_timeout < 4.0
+
+
+async def test_a_change_during_a_reconfiguration_is_not_lost():
+    """A bus change that comes while new nodes are added (the subscription to the bus is
+    being replaced) still reaches a subscribed client; the nodes removed leave no
+    reference behind (the folder browses without them)."""
+    defs = [*DEFS, *(PointDef(id=f"N_{i:03d}") for i in range(250))]
+    bus, _ = _bus(defs)
+    bus.update("G1_MW", 1.0, GOOD, 1.0)
+    async with (
+        served(bus, points=[{"point": "G1_*"}, {"point": "KV"}]) as (adapter, url),
+        opcua_client(url) as client,
+    ):
+        await client.call("subscribe", nodes=["ns=2;s=G1_MW"], interval=20)
+        await _until(client, 1)
+        await client.call("take")
+        prune = adapter._prune_folders
+
+        async def prune_after_a_change():  # the moment inside the reconfiguration
+            bus.update("G1_MW", 42.0, GOOD, 400.0)
+            await prune()
+
+        adapter._prune_folders = prune_after_a_change
+        new = adapter.settings.model_dump() | {"points": [{"point": "G1_*"}, {"point": "N_*"}]}
+        assert adapter.reconfigure(OpcuaServerSettings.model_validate(new))
+        await _until(client, 1)
+        (change,) = (await client.call("take"))["changes"]
+        tree = await _browse_until(client, "/N/003/N_249")
+    assert (change["value"], change["source_ts"]) == (42.0, 400.0)
+    assert "/KV" not in tree["variables"] and len(tree["variables"]) == 254
