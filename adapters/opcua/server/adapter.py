@@ -37,6 +37,7 @@ from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -49,6 +50,7 @@ from adapters.opcua.security import (
     ensure_self_signed,
 )
 from adapters.opcua.server.settings import (
+    FOLDER_SCHEME,
     OpcuaServerSettings,
     SecurityPolicy,
     ServedEntry,
@@ -226,6 +228,8 @@ class OpcuaServerAdapter(Adapter):
         self.writes = 0
         self.refused = 0
         self.tree_error: str | None = None
+        self.node_errors: dict[str, str] = {}
+        """Points whose node could not be added, and why (as of the last change)."""
 
     # -- settings -------------------------------------------------------------------
 
@@ -260,12 +264,17 @@ class OpcuaServerAdapter(Adapter):
 
     # -- the address space ------------------------------------------------------------
 
+    def _folder_nodeid(self, path: Path) -> ua.NodeId:
+        """A folder's NodeId: `folder:<root>[/<path>]` (see `settings.FOLDER_SCHEME`)."""
+        ident = FOLDER_SCHEME + "/".join((self.settings.root, *path))
+        return ua.NodeId(ua.String(ident), ua.Int16(self._idx))
+
     async def _folder(self, path: Path) -> Node:
         node = self._folders.get(path)
         if node is None:
             assert self._server is not None
             parent = await self._folder(path[:-1])
-            nodeid = ua.NodeId(ua.String(f"folder:{'/'.join(path)}"), ua.Int16(self._idx))
+            nodeid = self._folder_nodeid(path)
             node = await parent.add_folder(nodeid, ua.QualifiedName(path[-1], self._idx))
             self._folders[path] = node
         return node
@@ -317,24 +326,39 @@ class OpcuaServerAdapter(Adapter):
             )
         now = ua.DateTime.now(UTC)
         values = self.bus.snapshot([sv.point for sv in added])
+        failed: dict[str, str] = {}
         for n, sv in enumerate(added, 1):
-            folder = await self._folder(sv.folder)
+            if n % _BATCH == 0:
+                await asyncio.sleep(0)
             dv = datavalue_of(values[sv.point], sv.vtype, now)
             if dv.StatusCode is OUT_OF_RANGE:
                 self._out_of_range(sv, values[sv.point].value)
-            node = await folder.add_variable(
-                sv.nodeid,
-                ua.QualifiedName(sv.point, self._idx),
-                dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
-                sv.vtype,
-            )
-            if sv.writable:
-                await node.set_writable()
-            await server.write_attribute_value(sv.nodeid, dv)
+            try:
+                folder = await self._folder(sv.folder)
+                node = await folder.add_variable(
+                    sv.nodeid,
+                    ua.QualifiedName(sv.point, self._idx),
+                    dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
+                    sv.vtype,
+                )
+                if sv.writable:
+                    await node.set_writable()
+                await server.write_attribute_value(sv.nodeid, dv)
+            except (UaError, ServiceError) as exc:  # that node only: the others go on
+                failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
+                continue
             self._served[sv.point] = sv
             self._by_nodeid[sv.nodeid] = sv
-            if n % _BATCH == 0:
-                await asyncio.sleep(0)
+        self.node_errors = failed
+        for point, why in failed.items():
+            if n := self._throttle.count(f"node {point}"):
+                log.warning(
+                    "opcua server %s: point %s is not served: %s (%d times)",
+                    self.name,
+                    point,
+                    why,
+                    n,
+                )
         await self._prune_folders()
         if old_sub is not None:
             pending = old_sub.drain()
@@ -556,8 +580,7 @@ class OpcuaServerAdapter(Adapter):
         await self._secure(server)
         self._idx = await server.register_namespace(s.namespace)
         root = await server.nodes.objects.add_folder(
-            ua.NodeId(ua.String(f"folder:{s.root}"), ua.Int16(self._idx)),
-            ua.QualifiedName(s.root, self._idx),
+            self._folder_nodeid(()), ua.QualifiedName(s.root, self._idx)
         )
         self._server = server
         self._folders = {(): root}
@@ -607,6 +630,8 @@ class OpcuaServerAdapter(Adapter):
         }
         if self.tree_error:
             out["error"] = self.tree_error
+        if self.node_errors:
+            out["node_errors"] = dict(list(self.node_errors.items())[:50])
         return out
 
 

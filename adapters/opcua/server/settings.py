@@ -61,6 +61,11 @@ def is_pattern(point: str) -> bool:
     return any(c in point for c in "*?[")
 
 
+FOLDER_SCHEME = "folder:"
+"""The string NodeIds of the folders begin so (`folder:<root>` the root, `folder:<root>/a/b`
+the folder a/b under it); a point's cannot (point ids have no ':', a `nodeid` may not)."""
+
+
 class ServedEntry(BaseModel):
     """One `points` entry: a bus point (or glob) served as an OPC UA variable."""
 
@@ -100,6 +105,11 @@ class ServedEntry(BaseModel):
             raise ValueError(
                 f"point {self.point!r}: nodeid {self.nodeid!r} is not i=<n>, s=<text>, "
                 "g=<guid> or b=<bytes> (the namespace is the server's own)"
+            )
+        if self.nodeid is not None and self.nodeid.startswith(f"s={FOLDER_SCHEME}"):
+            raise ValueError(
+                f"point {self.point!r}: nodeid {self.nodeid!r}: s={FOLDER_SCHEME}... names "
+                "the server's folders"
             )
         if self.folder is not None and any(not p.strip() for p in self.folder.split("/")):
             raise ValueError(f"point {self.point!r}: folder {self.folder!r} has an empty part")
@@ -176,7 +186,9 @@ class OpcuaServerSettings(AdapterSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=4840, ge=1, le=65535)
     namespace: str = Field(default="urn:iccp-gateway", min_length=1)
-    root: str = Field(default="Gateway", min_length=1, description="folder under Objects")
+    root: str = Field(
+        default="Gateway", min_length=1, pattern=r"^[^/]+$", description="folder under Objects"
+    )
     points: list[ServedEntry] = Field(default_factory=list)
     points_file: str | None = None
     group_by: Literal["none", "prefix", "folder"] = "prefix"

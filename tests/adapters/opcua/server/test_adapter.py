@@ -356,3 +356,30 @@ async def test_a_change_during_a_reconfiguration_is_not_lost():
         tree = await _browse_until(client, "/N/003/N_249")
     assert (change["value"], change["source_ts"]) == (42.0, 400.0)
     assert "/KV" not in tree["variables"] and len(tree["variables"]) == 254
+
+
+async def test_folder_nodeids_cannot_collide_and_a_bad_node_stops_only_itself(caplog):
+    """A folder named like the root is a folder of its own; a point whose NodeId another
+    point has already is not served (named in one log line and the status), the rest is."""
+    bus, _ = _bus(DEFS)
+    points = [
+        {"point": "G1_MW", "folder": "Gateway"},
+        {"point": "KV", "nodeid": "s=G1_TAP"},
+        {"point": "G1_*"},
+    ]
+    async with served(bus, points=points) as (adapter, url), opcua_client(url) as client:
+        tree = await client.call("browse", root=ROOT)
+        got = adapter.status()
+    assert tree["variables"]["/Gateway/G1_MW"] == "ns=2;s=G1_MW"
+    assert "/G1/G1_BRK" in tree["variables"] and "/G1/G1_ISO" in tree["variables"]
+    served_tap = [v for v in tree["variables"].values() if v == "ns=2;s=G1_TAP"]
+    assert len(served_tap) == 1
+    assert got["variables"] == 4 and list(got["node_errors"]) in (["KV"], ["G1_TAP"])
+    (bad,) = got["node_errors"]
+    lines = [r.getMessage() for r in caplog.records if "is not served" in r.getMessage()]
+    assert len(lines) == 1 and bad in lines[0] and "ns=2;s=G1_TAP" in lines[0]
+
+
+def test_a_nodeid_in_the_folders_scheme_is_refused():
+    with pytest.raises(ValueError, match="names the server's folders"):
+        OpcuaServerSettings.model_validate({"points": [{"point": "A", "nodeid": "s=folder:X"}]})
