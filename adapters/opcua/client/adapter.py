@@ -99,6 +99,22 @@ def _first_certificate(data: bytes) -> bytes:
     return data[: 4 + int.from_bytes(data[2:4], "big")]
 
 
+def resolve_nodeid(text: str, namespaces: Sequence[str]) -> ua.NodeId:
+    """A configured NodeId on this session: `nsu=<uri>;...` takes the index of `uri` in
+    the server's namespace array (read at session start). ValueError says what is wrong."""
+    nodeid = ua.NodeId.from_string(text)
+    uri = getattr(nodeid, "NamespaceUri", None)
+    if not uri:
+        return nodeid
+    try:
+        index = list(namespaces).index(uri)
+    except ValueError:
+        raise ValueError(
+            f"namespace {uri} is not on the server (its namespaces: {', '.join(namespaces)})"
+        ) from None
+    return ua.NodeId(nodeid.Identifier, ua.Int16(index), nodeid.NodeIdType)
+
+
 def _variant_of(datatype: Any) -> ua.VariantType | None:
     """The built-in type of a DataType NodeId (ns=0, ids 1-25), else None."""
     if isinstance(datatype, ua.NodeId) and datatype.NamespaceIndex == 0:
@@ -188,6 +204,8 @@ class Session:
         self.reason = ""
         self.slots: dict[int, Slot] = {}
         self.by_point: dict[str, Slot] = {}
+        self.namespaces: list[str] = []
+        """The server's namespace array, read at session start (for `nsu=` NodeIds)."""
         self.counters = {"notifications": 0, "batches": 0, "problems": 0, "asyncua_decoded": 0}
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
         self._problems = Throttle(max_kinds=64)
@@ -371,6 +389,7 @@ class OpcUaClientAdapter(Adapter):
                 except UaError as exc:
                     raise SessionLost(self._refusal(exc)) from None
             self._client = client
+            session.namespaces = list(await client.get_namespace_array())
             sub = await self._subscription(client, session)
             await self._bind(client, sub, session)
             self._session = session
@@ -530,12 +549,12 @@ class OpcUaClientAdapter(Adapter):
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
         before = {b.point: self.unknown.pop(b.point) for b in new if b.point in self.unknown}
-        slots, unknown = await self._resolve(client, new)
+        slots, unknown = await self._resolve(client, session.namespaces, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
 
     async def _resolve(
-        self, client: Client, bindings: Sequence[ClientPoint]
+        self, client: Client, namespaces: Sequence[str], bindings: Sequence[ClientPoint]
     ) -> tuple[list[Slot], dict[str, str]]:
         """Bindings -> nodes with their DataType, and the points whose node is unknown."""
         bus = self.bus
@@ -544,7 +563,7 @@ class OpcUaClientAdapter(Adapter):
         for b in bindings:
             if b.node is not None:
                 try:
-                    nodeids[b.point] = ua.NodeId.from_string(b.node)
+                    nodeids[b.point] = resolve_nodeid(b.node, namespaces)
                 except (ValueError, UaError) as exc:
                     unknown[b.point] = f"{b.node}: {exc}"
         paths = [b for b in bindings if b.path is not None]
@@ -673,7 +692,9 @@ class OpcUaClientAdapter(Adapter):
         try:
             variant = ua.Variant(self._raw(slot, value), slot.variant or ua.VariantType.Double)
             if binding.method is not None and binding.method_object is not None:
-                code = await self._call(client, binding.method_object, binding.method, variant)
+                obj = resolve_nodeid(binding.method_object, session.namespaces)
+                method = resolve_nodeid(binding.method, session.namespaces)
+                code = await self._call(client, obj, method, variant)
             else:
                 results = await client.uaclient.write_attributes(
                     [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
@@ -700,12 +721,12 @@ class OpcUaClientAdapter(Adapter):
             raise CommandError(failure, f"{what} of {point.id} ({slot.binding.where}): {name}")
 
     @staticmethod
-    async def _call(client: Client, obj: str, method: str, argument: ua.Variant) -> int:
+    async def _call(client: Client, obj: ua.NodeId, method: ua.NodeId, argument: ua.Variant) -> int:
         """Call `method` of `obj` with one argument; its result's StatusCode (or the
         argument's, when the server refused that)."""
         request = ua.CallMethodRequest()
-        request.ObjectId = ua.NodeId.from_string(obj)
-        request.MethodId = ua.NodeId.from_string(method)
+        request.ObjectId = obj
+        request.MethodId = method
         request.InputArguments = [argument]
         (result,) = await client.uaclient.call([request])
         code = int(result.StatusCode.value)

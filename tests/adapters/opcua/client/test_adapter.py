@@ -324,3 +324,29 @@ async def test_keep_alives_keep_unchanged_points_fresh() -> None:
             assert stale == 0 and valid(fresh, "P1")
     finally:
         server.stop()
+
+
+async def test_namespace_uri_nodeids_resolve_on_the_servers_namespace_array(
+    peer: OpcUaServerPeer,
+) -> None:
+    nsu = "nsu=urn:iccp-gateway:tests:opcua-peer"
+    points = [
+        {"point": "P1", "node": f"{nsu};s=P1"},
+        {"point": "NOWHERE", "node": "nsu=urn:not-there;s=P1"},
+        {
+            "point": "W1",
+            "node": f"{nsu};s=W1",
+            "method": f"{nsu};s=SetW1",
+            "method_object": f"{nsu};s=Plant",
+            "writable": True,
+        },
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 31.5)
+        await eventually(lambda: bus.get("P1").value == 31.5 and valid(bus, "P1"), 5)
+        assert (await bus.command("W1", 9.0)).ok
+        assert peer.get("W1") == 9.0
+    assert not valid(bus, "NOWHERE")
+    assert "urn:not-there is not on the server" in adapter.unknown["NOWHERE"]
