@@ -531,7 +531,8 @@ class OpcUaClientAdapter(Adapter):
 
     async def _bind(self, client: Client, sub: _BatchSubscription, session: Session) -> None:
         """Make the monitored items match the bindings: items of removed or changed bindings
-        deleted, the new ones resolved and created (all of them on a new session)."""
+        deleted, the new ones resolved and created (all of them on a new session); the kept
+        ones take their point's ISN multiplier and adder as they are now."""
         wanted = {b.point: b for b in self.opc_settings.bindings if b.point in self.bus}
         stale = [
             slot
@@ -545,6 +546,9 @@ class OpcUaClientAdapter(Adapter):
             handles = [slot.server_handle for slot in stale]
             for start in range(0, len(handles), CHUNK):
                 await sub.unsubscribe(handles[start : start + CHUNK])
+        for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
+            linear = usage_of(self.bus.definition(point))
+            slot.a, slot.b = linear.a, linear.b
         for point in [p for p in self.unknown if p not in wanted]:
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]

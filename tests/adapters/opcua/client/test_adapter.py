@@ -350,3 +350,19 @@ async def test_namespace_uri_nodeids_resolve_on_the_servers_namespace_array(
         assert peer.get("W1") == 9.0
     assert not valid(bus, "NOWHERE")
     assert "urn:not-there is not on the server" in adapter.unknown["NOWHERE"]
+
+
+async def test_a_live_change_of_the_isn_multiplier_and_adder_applies(
+    peer: OpcUaServerPeer,
+) -> None:
+    bus, adapter = client_on_bus([peer.url], POINTS[:1])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 10.0)
+        await eventually(lambda: bus.get("P1").value == 10.0, 5, "P1 as is")
+        bus.register(PointDef(id="P1", usage_multiplier=2.0, usage_adder=1.0), "ua")
+        assert adapter.reconfigure(adapter.opc_settings.model_copy())  # as the runtime does
+        await asyncio.sleep(0.2)
+        peer.set("P1", 20.0)
+        await eventually(lambda: bus.get("P1").value == 41.0, 5, "P1 scaled anew")
+        assert adapter.status()["connects"] == 1
