@@ -321,7 +321,13 @@ class OpcUaClientAdapter(Adapter):
         self._session: Session | None = None
         self._down_log = Throttle()
         self._unchecked_log = Throttle()
-        self._attempts = 0
+        self._internal_log = Throttle()
+        self._failures = 0
+        """Sessions lost or refused in a row (a session that lived resets it)."""
+        self._up_at: float | None = None
+        """When the current session came up (loop time)."""
+        self.reconnect_delay = 0.0
+        """The last reconnect delay chosen, before jitter (s)."""
         self._rebind = asyncio.Event()
         self._handles = 0
 
@@ -343,25 +349,38 @@ class OpcUaClientAdapter(Adapter):
     # -- the session loop -------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Connect to the first endpoint that answers, serve, reconnect; until cancelled."""
-        failures = 0
+        """Serve a session on one endpoint after the other (a lost or refused one passes
+        to the next, the first again after the last), with back-off; until cancelled.
+
+        The back-off (`gateway.backoff.Backoff`) starts again only after a session that
+        lived `backoff_max` seconds: one that dies at once backs off like a refusal."""
+        loop = asyncio.get_running_loop()
+        index = 0
         try:
             while True:
                 s = self.opc_settings
-                for url in s.endpoints:
-                    try:
-                        await self._serve(url)
-                    except (SessionLost, *_NETWORK_ERRORS) as exc:
-                        was_up = self.state == "up"
-                        self._set_down(url, str(exc) or type(exc).__name__)
-                        if was_up:
-                            failures = 0
-                            break  # it was up: start again from the first endpoint
-                    except Exception as exc:  # a bug: end this session, not the adapter
-                        log.exception("opcua-client %s: internal error on %s", self.name, url)
-                        self._set_down(url, f"internal error: {exc!r}")
-                failures += 1
-                await asyncio.sleep(Backoff(s.backoff_initial, s.backoff_max).delay(failures))
+                url = s.endpoints[index % len(s.endpoints)]
+                self._up_at = None
+                try:
+                    await self._serve(url)
+                    reason = "session ended"
+                except (SessionLost, *_NETWORK_ERRORS) as exc:
+                    reason = str(exc) or type(exc).__name__
+                except Exception as exc:  # a bug: end this session, not the adapter
+                    reason = f"internal error: {exc!r}"
+                    if n := self._internal_log.count(type(exc).__name__):
+                        log.exception(
+                            "opcua-client %s: internal error on %s (%d times)", self.name, url, n
+                        )
+                if self._lived(loop.time(), s.backoff_max):
+                    self._failures = 0
+                    self._down_log.reset()
+                self._failures += 1
+                self._set_down(url, reason)
+                index += 1
+                backoff = Backoff(s.backoff_initial, s.backoff_max)
+                self.reconnect_delay = backoff.base(self._failures)
+                await asyncio.sleep(backoff.delay(self._failures))
         finally:
             session, self._session = self._session, None
             if session is not None:
@@ -414,7 +433,8 @@ class OpcUaClientAdapter(Adapter):
                     # The session answers but its subscription is gone (deleted or timed
                     # out on the server): a new session makes it anew.
                     session.lose(
-                        f"no publish response for {silence:.1f} s (keep-alive {sub.keepalive:g} s)"
+                        f"no publish response for {SILENT_KEEPALIVES} keep-alive periods "
+                        f"({sub.keepalive:g} s each)"
                     )
                 if lost.is_set():
                     raise SessionLost(session.reason)
@@ -776,27 +796,33 @@ class OpcUaClientAdapter(Adapter):
         self.endpoint = url
         self.last_error = None
         self.counters["connects"] += 1
-        self._down_log.reset()
-        self._attempts = 0
+        self._up_at = asyncio.get_running_loop().time()
+
+    def _lived(self, now: float, seconds: float) -> bool:
+        """Whether the session that just ended had been up for `seconds`."""
+        return self._up_at is not None and now - self._up_at >= seconds
 
     def _set_down(self, url: str, reason: str) -> None:
+        """Note a lost or refused session; one log line, thinned out (`Throttle.failure`)
+        while the failures in a row repeat it."""
         self.last_error = f"{url}: {reason}"
-        self._attempts += 1
         if self.state == "up":
-            log.warning(
-                "opcua-client %s: session on %s lost: %s; its points are not valid; reconnecting",
-                self.name,
-                url,
-                reason,
-            )
-            self._down_log.failure(reason, 1)
-        elif self._down_log.failure(self.last_error, self._attempts):
+            if self._down_log.failure(f"lost: {reason}", self._failures):
+                log.warning(
+                    "opcua-client %s: session on %s lost: %s; its points are not valid; "
+                    "reconnecting (failure %d)",
+                    self.name,
+                    url,
+                    reason,
+                    self._failures,
+                )
+        elif self._down_log.failure(self.last_error, self._failures):
             log.warning(
                 "opcua-client %s: cannot connect to %s: %s (attempt %d)",
                 self.name,
                 url,
                 reason,
-                self._attempts,
+                self._failures,
             )
         self.state = "down"
 
@@ -808,6 +834,8 @@ class OpcUaClientAdapter(Adapter):
             "last_error": self.last_error,
             "points": len(session.by_point) if session else 0,
             "unknown_nodes": dict(list(self.unknown.items())[:50]),
+            "failures": self._failures,
+            "reconnect_delay": self.reconnect_delay,
             **self.counters,
             **(session.counters if session else {}),
         }

@@ -295,7 +295,7 @@ async def test_a_dead_subscription_on_a_live_session_is_seen_and_renewed() -> No
             assert valid(bus, "P1") and adapter.status()["connects"] == 1
             assert server.call("drop_subscriptions") == {"dropped": 1}
             await eventually(lambda: not valid(bus, "P1"), 10, "not valid once it is silent")
-            assert "no publish response" in (adapter.last_error or "")
+            await eventually(lambda: "no publish response" in (adapter.last_error or ""), 10)
             await eventually(lambda: adapter.status()["connects"] == 2, 30, "subscribed anew")
             server.set("P1", 2.0)
             await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
@@ -366,3 +366,33 @@ async def test_a_live_change_of_the_isn_multiplier_and_adder_applies(
         peer.set("P1", 20.0)
         await eventually(lambda: bus.get("P1").value == 41.0, 5, "P1 scaled anew")
         assert adapter.status()["connects"] == 1
+
+
+async def test_sessions_that_die_at_once_back_off_fail_over_and_log_thinned_out(
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each session is lost soon after it is up (its subscription dropped): the next
+    endpoint takes over each time (not the first again), the back-off grows (it starts
+    again only after a session that lived backoff_max), and the same "lost" line is
+    logged at the 1st and 2nd loss, not the 3rd."""
+    other = OpcUaServerPeer(free_port()).start()
+    try:
+        _, adapter = client_on_bus(
+            [peer.url, other.url], POINTS[:1], keepalive=0.3, backoff_initial=0.1, backoff_max=20
+        )
+        with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+            async with running(adapter):
+                endpoints = []
+                for n in range(1, 4):
+                    await eventually(lambda n=n: adapter.status()["connects"] == n, 30, "up")
+                    endpoints.append(adapter.endpoint)
+                    server = peer if adapter.endpoint == peer.url else other
+                    assert server.call("drop_subscriptions")["dropped"] >= 1
+                    await eventually(lambda: adapter.state != "up", 10, "lost")
+                got = adapter.status()
+    finally:
+        other.stop()
+    assert endpoints == [peer.url, other.url, peer.url]
+    assert got["failures"] == 3 and got["reconnect_delay"] == pytest.approx(0.4)
+    lost = [r.getMessage() for r in caplog.records if "lost:" in r.getMessage()]
+    assert len(lost) == 2, lost
