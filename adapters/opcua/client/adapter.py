@@ -159,7 +159,7 @@ class _BatchSubscription(Subscription):
         try:
             return struct_from_binary(ua.PublishResponse, data)
         except Exception as exc:
-            self._sink.problem(f"publish response: cannot decode it: {exc!r}")
+            self._sink.problem("undecodable", f"publish response: cannot decode it: {exc!r}")
             raise UaStructParsingError from exc  # asyncua's loop skips it
 
     async def create(self) -> None:
@@ -197,8 +197,12 @@ class _BatchSubscription(Subscription):
 class Session:
     """One session's bindings and what its notifications do to the bus."""
 
-    def __init__(self, name: str, bus: PointBus, lost: asyncio.Event) -> None:
+    def __init__(
+        self, name: str, bus: PointBus, lost: asyncio.Event, problems: Throttle | None = None
+    ) -> None:
         self.name = name
+        self.problems = problems if problems is not None else Throttle()
+        """The adapter's log throttle of problems, by kind (it outlives the session)."""
         self.bus = bus
         self.lost = lost
         self.reason = ""
@@ -208,7 +212,6 @@ class Session:
         """The server's namespace array, read at session start (for `nsu=` NodeIds)."""
         self.counters = {"notifications": 0, "batches": 0, "problems": 0, "asyncua_decoded": 0}
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
-        self._problems = Throttle(max_kinds=64)
         self._quality: dict[int, Quality] = {}
         """StatusCode -> quality, as met (a server uses few codes)."""
 
@@ -265,7 +268,10 @@ class Session:
             if value is None:
                 bad.append(slot.point)
                 if code & 0x80000000 == 0:
-                    self.problem(f"{slot.point}: {slot.binding.where}: value {raw!r} is no number")
+                    self.problem(
+                        "no number",
+                        f"{slot.point}: {slot.binding.where}: value {raw!r} is no number",
+                    )
                 continue
             points.append(slot.point)
             values.append(value)
@@ -294,13 +300,16 @@ class Session:
             return round(number) if slot.kind is PointKind.DISCRETE else number
         return None
 
-    def problem(self, detail: str) -> None:
-        """Count a problem; log it, throttled by its first word (the point)."""
+    def problem(self, kind: str, detail: str) -> None:
+        """Count a problem; log it (`detail` names the point), thinned out by its kind."""
         self.counters["problems"] += 1
-        seen = self._problems.count(detail.split(":", 1)[0])
+        seen = self.problems.count(kind)
         if seen:
             log.warning(
-                "opcua-client %s: %s%s", self.name, detail, f" ({seen} times)" if seen > 1 else ""
+                "opcua-client %s: %s%s",
+                self.name,
+                detail,
+                f" ({kind}: {seen} times)" if seen > 1 else "",
             )
 
 
@@ -322,6 +331,7 @@ class OpcUaClientAdapter(Adapter):
         self._down_log = Throttle()
         self._unchecked_log = Throttle()
         self._internal_log = Throttle()
+        self._problem_log = Throttle()
         self._failures = 0
         """Sessions lost or refused in a row (a session that lived resets it)."""
         self._up_at: float | None = None
@@ -394,7 +404,7 @@ class OpcUaClientAdapter(Adapter):
             client.set_user(s.username)
             client.set_password(s.password or "")
         lost = asyncio.Event()
-        session = Session(self.name, self.bus, lost)
+        session = Session(self.name, self.bus, lost, self._problem_log)
 
         async def _lost(exc: Exception) -> None:
             session.lose(f"connection lost: {exc!r}")

@@ -396,3 +396,25 @@ async def test_sessions_that_die_at_once_back_off_fail_over_and_log_thinned_out(
     assert got["failures"] == 3 and got["reconnect_delay"] == pytest.approx(0.4)
     lost = [r.getMessage() for r in caplog.records if "lost:" in r.getMessage()]
     assert len(lost) == 2, lost
+
+
+async def test_problems_of_many_points_are_logged_thinned_out_by_kind(
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 points on one node that turns NaN three times: 300 problems, one log line at the
+    1st, 2nd, 4th... of the kind (each names its point), not one a point."""
+    points = [{"point": f"X{i}", "node": "ns=2;s=P1"} for i in range(100)]
+    bus, adapter = client_on_bus([peer.url], points)
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            for n in range(1, 4):
+                peer.set("P1", float(n))
+                await eventually(lambda n=n: bus.get("X99").value == float(n), 5)
+                peer.set("P1", float("nan"))
+                await eventually(lambda: not valid(bus, "X99"), 5, "not valid")
+            problems = adapter.status()["problems"]
+    lines = [r.getMessage() for r in caplog.records if "is no number" in r.getMessage()]
+    assert problems == 300
+    assert len(lines) == 9, len(lines)  # 1, 2, 4 ... 256
+    assert "X" in lines[0] and "ns=2;s=P1" in lines[0]
