@@ -31,6 +31,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import Subscription
+from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
@@ -61,16 +62,17 @@ SILENT_KEEPALIVES = 3
 CHUNK = 1000
 """Nodes per Read, TranslateBrowsePaths or CreateMonitoredItems request."""
 _NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
-_INTEGERS = {
-    ua.VariantType.SByte,
-    ua.VariantType.Byte,
-    ua.VariantType.Int16,
-    ua.VariantType.UInt16,
-    ua.VariantType.Int32,
-    ua.VariantType.UInt32,
-    ua.VariantType.Int64,
-    ua.VariantType.UInt64,
+_INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
+    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
+    ua.VariantType.Byte: (0, 2**8 - 1),
+    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
+    ua.VariantType.UInt16: (0, 2**16 - 1),
+    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
+    ua.VariantType.UInt32: (0, 2**32 - 1),
+    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
+    ua.VariantType.UInt64: (0, 2**64 - 1),
 }
+"""The integer Variant types and the values each can carry."""
 
 
 class SessionLost(Exception):
@@ -88,6 +90,8 @@ class Slot:
     a: float
     b: float
     variant: ua.VariantType | None
+    method_variant: ua.VariantType | None = None
+    """The type of the binding's method's (first) input argument, if it has a method."""
     handle: int = 0
     server_handle: int = 0
 
@@ -613,6 +617,7 @@ class OpcUaClientAdapter(Adapter):
                 else:
                     unknown[b.point] = f"path {b.path}: {result.StatusCode.name}"
         found = [b for b in bindings if b.point in nodeids]
+        types: dict[ua.NodeId, ua.VariantType | None] = {}
         slots: list[Slot] = []
         for start in range(0, len(found), CHUNK):
             chunk = found[start : start + CHUNK]
@@ -624,11 +629,51 @@ class OpcUaClientAdapter(Adapter):
                     continue
                 defn = bus.definition(b.point)
                 linear = usage_of(defn)
-                variant = _variant_of(dv.Value.Value if dv.Value is not None else None)
-                slots.append(
-                    Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
-                )
+                datatype = dv.Value.Value if dv.Value is not None else None
+                variant = await self._variant_of_datatype(client, datatype, types)
+                slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
+                if b.method is not None:
+                    slot.method_variant = await self._argument_type(
+                        client, namespaces, b.method, types
+                    )
+                slots.append(slot)
         return slots, unknown
+
+    @staticmethod
+    async def _variant_of_datatype(
+        client: Client, datatype: Any, known: dict[ua.NodeId, ua.VariantType | None]
+    ) -> ua.VariantType | None:
+        """The built-in type a value of DataType `datatype` travels as: up its supertype
+        chain (an enumeration is an Int32, a Counter a UInt32...); None if unknown."""
+        variant = _variant_of(datatype)
+        if variant is not None or not isinstance(datatype, ua.NodeId) or datatype.is_null():
+            return variant
+        if datatype not in known:
+            try:
+                found = await data_type_to_variant_type(client.get_node(datatype))
+            except (UaError, ValueError, *_NETWORK_ERRORS):
+                found = None
+            known[datatype] = None if found is ua.VariantType.Variant else found
+        return known[datatype]
+
+    async def _argument_type(
+        self,
+        client: Client,
+        namespaces: Sequence[str],
+        method: str,
+        known: dict[ua.NodeId, ua.VariantType | None],
+    ) -> ua.VariantType | None:
+        """The type of a method's first input argument, from its InputArguments property
+        (None when it has none the server tells)."""
+        try:
+            node = await client.get_node(resolve_nodeid(method, namespaces)).get_child(
+                "0:InputArguments"
+            )
+            arguments = await node.read_value()
+        except (UaError, ValueError, *_NETWORK_ERRORS):
+            return None
+        datatype = getattr(arguments[0], "DataType", None) if arguments else None
+        return await self._variant_of_datatype(client, datatype, known)
 
     def _report_unknown(self, unknown: dict[str, str], before: dict[str, str]) -> None:
         """Points whose node the server does not know: not valid, each named once (again
@@ -723,8 +768,13 @@ class OpcUaClientAdapter(Adapter):
                 CommandFailure.UNKNOWN_POINT, f"{point.id}: {self.unknown.get(point.id)}"
             )
         self.counters["commands"] += 1
+        calls = binding.method is not None and binding.method_object is not None
+        vtype = (slot.method_variant if calls else None) or slot.variant
         try:
-            variant = ua.Variant(self._raw(slot, value), slot.variant or ua.VariantType.Double)
+            raw = self._raw(slot, value, vtype)
+            if vtype is None:
+                vtype = ua.VariantType.Boolean if isinstance(raw, bool) else ua.VariantType.Double
+            variant = ua.Variant(raw, vtype)
             if binding.method is not None and binding.method_object is not None:
                 obj = resolve_nodeid(binding.method_object, session.namespaces)
                 method = resolve_nodeid(binding.method, session.namespaces)
@@ -770,8 +820,9 @@ class OpcUaClientAdapter(Adapter):
         return code
 
     @staticmethod
-    def _raw(slot: Slot, value: Value) -> Any:
-        """The value to write, in the node's type."""
+    def _raw(slot: Slot, value: Value, vtype: ua.VariantType | None) -> Any:
+        """The value to write in a Variant of `vtype` (the node's or the method argument's
+        type); CommandError INVALID_VALUE when that type cannot carry it."""
         if slot.kind is PointKind.STATE:
             # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
             code = int(value) if float(value) == int(value) else -1
@@ -780,20 +831,32 @@ class OpcUaClientAdapter(Adapter):
                     CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is neither off nor on"
                 )
             on = code == State.ON
-            if slot.variant is ua.VariantType.Boolean or slot.variant is None:
+            if vtype is ua.VariantType.Boolean or vtype is None:
                 return on
             return int(on)
         if slot.a == 0:
             raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.point}: no raw value")
         raw = (float(value) - slot.b) / slot.a
-        if slot.variant is ua.VariantType.Boolean:
+        if vtype is ua.VariantType.Boolean:
             return bool(raw)
-        if slot.variant in _INTEGERS:
-            if raw != round(raw):
+        bounds = None if vtype is None else _INTEGERS.get(vtype)
+        if bounds is not None and vtype is not None:
+            if not math.isfinite(raw) or raw != round(raw):
                 raise CommandError(
                     CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is no integer"
                 )
-            return round(raw)
+            number = round(raw)
+            if not bounds[0] <= number <= bounds[1]:
+                raise CommandError(
+                    CommandFailure.INVALID_VALUE,
+                    f"{slot.point}: {number} is outside the {vtype.name} range "
+                    f"{bounds[0]}..{bounds[1]} of {slot.binding.where}",
+                )
+            return number
+        if vtype is ua.VariantType.Float and math.isfinite(raw) and abs(raw) > 3.4028234e38:
+            raise CommandError(
+                CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is outside the Float range"
+            )
         return raw
 
     # -- state ------------------------------------------------------------------------------

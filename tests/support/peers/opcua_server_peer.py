@@ -2,8 +2,10 @@
 
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
-(Double) - all writable - RO (Double, read-only) and the method SetW1 (one Double: W1 takes
-it; a negative one is refused with BadOutOfRange); `--bench N` adds N Double variables
+(Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32) - all
+writable - RO (Double, read-only), the method SetW1 (one Double: W1 takes it; a negative one
+is refused with BadOutOfRange) and the method SetI16 (one UInt16, BadTypeMismatch for any other
+Variant type: I16 takes it); `--bench N` adds N Double variables
 B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
 (anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
 certificate and key; `--app-uri` the application URI it carries), `--policy NAME` (repeated:
@@ -39,8 +41,20 @@ from typing import Any
 
 SCRIPT = Path(__file__)
 NAMESPACE = "urn:iccp-gateway:tests:opcua-peer"
-TYPES = {"P1": "Double", "P2": "Int32", "S1": "Boolean", "W1": "Double", "RO": "Double"}
-INITIAL = {"P1": 0.0, "P2": 0, "S1": False, "W1": 0.0, "RO": 7.0}
+TYPES = {
+    "P1": "Double",
+    "P2": "Int32",
+    "S1": "Boolean",
+    "W1": "Double",
+    "RO": "Double",
+    "I16": "Int16",
+    "EN": "Int32",
+    "CT": "UInt32",
+}
+INITIAL = {"P1": 0.0, "P2": 0, "S1": False, "W1": 0.0, "RO": 7.0, "I16": 0, "EN": 0, "CT": 0}
+DATATYPES = {"EN": 852, "CT": 289}
+"""Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
+Counter (a subtype of UInt32)."""
 
 
 class OpcUaServerPeer:
@@ -162,7 +176,10 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
     for name, kind in TYPES.items():
         vt = getattr(ua.VariantType, kind)
         var = await plant.add_variable(
-            ua.NodeId(name, ns), ua.QualifiedName(name, ns), ua.Variant(INITIAL[name], vt)
+            ua.NodeId(name, ns),
+            ua.QualifiedName(name, ns),
+            ua.Variant(INITIAL[name], vt),
+            datatype=DATATYPES.get(name),
         )
         if name != "RO":
             await var.set_writable()
@@ -178,6 +195,22 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
 
     await plant.add_method(
         ua.NodeId("SetW1", ns), ua.QualifiedName("SetW1", ns), _set_w1, [ua.VariantType.Double], []
+    )
+
+    async def _set_i16(parent: Any, value: Any) -> Any:
+        if value.VariantType != ua.VariantType.UInt16:
+            return ua.StatusCode(ua.StatusCodes.BadTypeMismatch)
+        await server.write_attribute_value(
+            nodes["I16"], ua.DataValue(ua.Variant(value.Value, ua.VariantType.Int16))
+        )
+        return []
+
+    await plant.add_method(
+        ua.NodeId("SetI16", ns),
+        ua.QualifiedName("SetI16", ns),
+        _set_i16,
+        [ua.VariantType.UInt16],
+        [],
     )
     bench_ids: list[ua.NodeId] = []
     for start in range(0, bench, 100):

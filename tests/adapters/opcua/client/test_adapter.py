@@ -418,3 +418,38 @@ async def test_problems_of_many_points_are_logged_thinned_out_by_kind(
     assert problems == 300
     assert len(lines) == 9, len(lines)  # 1, 2, 4 ... 256
     assert "X" in lines[0] and "ns=2;s=P1" in lines[0]
+
+
+async def test_writes_typed_by_range_supertype_chain_and_method_arguments(
+    peer: OpcUaServerPeer,
+) -> None:
+    """An Int16 node refuses 40000 as INVALID_VALUE (no crash, nothing written); an
+    enumeration node takes an Int32 and a Counter node a UInt32 (their DataTypes' supertype
+    chains); a method call's argument takes the type of the method's InputArguments."""
+    points = [
+        {"point": "I16", "node": "ns=2;s=I16", "kind": "discrete", "writable": True},
+        {"point": "EN", "node": "ns=2;s=EN", "kind": "discrete", "writable": True},
+        {"point": "CT", "node": "ns=2;s=CT", "kind": "discrete", "writable": True},
+        {
+            "point": "TAP",
+            "node": "ns=2;s=P2",  # an Int32 node; the method takes a UInt16
+            "kind": "discrete",
+            "writable": True,
+            "method": "ns=2;s=SetI16",
+            "method_object": "ns=2;s=Plant",
+        },
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("I16", -300)).ok
+        too_big = await bus.command("I16", 40000)
+        assert (await bus.command("EN", 2)).ok
+        assert (await bus.command("CT", 3_000_000_000)).ok
+        negative = await bus.command("CT", -1)
+        assert (await bus.command("TAP", 17)).ok
+        got = {name: peer.get(name) for name in ("I16", "EN", "CT")}
+        assert adapter.state == "up"
+    assert too_big.failure is CommandFailure.INVALID_VALUE and "Int16" in too_big.detail
+    assert negative.failure is CommandFailure.INVALID_VALUE
+    assert got == {"I16": 17, "EN": 2, "CT": 3_000_000_000}
