@@ -81,6 +81,21 @@ _HAS_COMPONENT = ua.NodeId(ua.Int32(ObjectIds.HasComponent))
 _ORGANIZES = ua.NodeId(ua.Int32(ObjectIds.Organizes))
 
 
+def _odd_write(wv: ua.WriteValue) -> str | None:
+    """What a write asks for beyond a whole value (a bus command carries no more): an
+    IndexRange, a StatusCode or time stamps; None for a plain value."""
+    if wv.IndexRange:
+        return f"IndexRange {wv.IndexRange}"
+    dv = wv.Value
+    if dv.StatusCode is not None and dv.StatusCode.value != 0:
+        return f"a StatusCode ({dv.StatusCode.name})"
+    if dv.SourceTimestamp is not None or dv.ServerTimestamp is not None:
+        return "time stamps"
+    if dv.SourcePicoseconds or dv.ServerPicoseconds:
+        return "time stamps"
+    return None
+
+
 @dataclass(frozen=True)
 class Served:
     """One served variable: its bus point, node, type and access."""
@@ -479,7 +494,7 @@ class OpcuaServerAdapter(Adapter):
                     results[i] = code
             if ours:
                 codes = await asyncio.gather(
-                    *(self._client_write(sv, wv.Value, user) for _, sv, wv in ours)
+                    *(self._client_write(sv, wv, user) for _, sv, wv in ours)
                 )
                 for (i, _, _), value in zip(ours, codes, strict=True):
                     results[i] = ua.StatusCode(ua.UInt32(value))
@@ -487,13 +502,21 @@ class OpcuaServerAdapter(Adapter):
 
         service.write = write  # type: ignore[method-assign]
 
-    async def _client_write(self, sv: Served, dv: ua.DataValue, user: User) -> int:
+    async def _client_write(self, sv: Served, wv: ua.WriteValue, user: User) -> int:
+        """One client write of a served variable's value: the command's outcome as a
+        StatusCode, or why it is refused."""
+        dv = wv.Value
         if not sv.writable:
             self.refused += 1
             return status.BAD_NOT_WRITABLE
         if user.role is not UserRole.Admin and user.name not in self._users.writers:
             self.refused += 1
             return status.BAD_USER_ACCESS_DENIED
+        odd = _odd_write(wv)
+        if odd is not None:
+            self.refused += 1
+            log.debug("opcua server %s: write of %s refused: %s", self.name, sv.point, odd)
+            return status.BAD_WRITE_NOT_SUPPORTED
         try:
             value = value_of_write(dv.Value, sv.kind, sv.vtype)
         except WriteRefused as exc:

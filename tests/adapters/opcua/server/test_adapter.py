@@ -383,3 +383,25 @@ async def test_folder_nodeids_cannot_collide_and_a_bad_node_stops_only_itself(ca
 def test_a_nodeid_in_the_folders_scheme_is_refused():
     with pytest.raises(ValueError, match="names the server's folders"):
         OpcuaServerSettings.model_validate({"points": [{"point": "A", "nodeid": "s=folder:X"}]})
+
+
+async def test_writes_of_an_index_range_a_status_or_time_stamps_are_not_supported():
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    tap = {"node": "ns=2;s=G1_TAP", "value": 5, "type": "Int32"}
+    async with (
+        served(bus, points=[{"point": "G1_TAP", "writable": True}]) as (_, url),
+        opcua_client(url) as client,
+    ):
+        answer = await client.call(
+            "write_many",
+            writes=[
+                tap | {"index_range": "0"},
+                tap | {"status": status.UNCERTAIN},
+                tap | {"source_ts": 1700000000.0},
+                tap,
+            ],
+        )
+    bad = status.BAD_WRITE_NOT_SUPPORTED
+    assert answer["statuses"] == [bad, bad, bad, 0]
+    assert field.commands == [("G1_TAP", 5)]
