@@ -4,10 +4,10 @@ One session at a time, to the first endpoint (in order) that accepts it. At conn
 bindings are resolved (browse paths translated, every node's DataType read: a node the server
 does not know leaves its point not valid, with one log line naming it), then one subscription
 is created with a monitored item per point. Each publish response is applied to the bus as
-one batch (`PointBus.update_rows`): the server's SourceTimestamp (else the receive time and
-the time-stamp-quality bit), the StatusCode mapped by `adapters.opcua.status`. Bus commands
-are Writes typed by the node's DataType (or, where a binding names a `method`, Calls of it),
-answered with the server's real result.
+one batch (`PointBus.update_rows`): the server's SourceTimestamp (absent or null, 1601:
+the receive time and the time-stamp-quality bit), the StatusCode mapped by
+`adapters.opcua.status`. Bus commands are Writes typed by the node's DataType (or, where a
+binding names a `method`, Calls of it), answered with the server's real result.
 
 asyncua's own reconnect is off; its watchdog (`watchdog_interval`, >= 10 s) or a dead socket
 ends the session: the points are not valid at once, and the adapter reconnects with back-off
@@ -24,7 +24,6 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
-from adapters.opcua.client.publish import DataRows, Row, decode_publish
+from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
@@ -236,17 +235,12 @@ class Session:
         for item in items:
             dv = item.Value
             variant = dv.Value
-            stamp = dv.SourceTimestamp
-            if stamp is None:
-                ts = None
-            else:
-                ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
             rows.append(
                 (
                     item.ClientHandle,
                     None if variant is None else variant.Value,
                     dv.StatusCode.value if dv.StatusCode is not None else 0,
-                    ts,
+                    posix_of_datetime(dv.SourceTimestamp),
                 )
             )
         self.rows(rows)

@@ -2,10 +2,10 @@
 
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
-(Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32) - all
-writable - RO (Double, read-only), the method SetW1 (one Double: W1 takes it; a negative one
-is refused with BadOutOfRange) and the method SetI16 (one UInt16, BadTypeMismatch for any other
-Variant type: I16 takes it); `--bench N` adds N Double variables
+(Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32), TX
+(String) - all writable - RO (Double, read-only), the method SetW1 (one Double: W1 takes
+it; a negative one is refused with BadOutOfRange) and the method SetI16 (one UInt16,
+BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds N Double variables
 B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
 (anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
 certificate and key; `--app-uri` the application URI it carries), `--policy NAME` (repeated:
@@ -16,6 +16,8 @@ presenting that certificate is let in). It prints `{"ready": PORT}` once serving
 commands on stdin, one per line, answering one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
+        (source_time/server_time: POSIX s, null for none; default now)
+    {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
     {"op": "drop_sessions"}  -> {"dropped": n}  (sessions closed server-side, sockets left open)
@@ -50,8 +52,19 @@ TYPES = {
     "I16": "Int16",
     "EN": "Int32",
     "CT": "UInt32",
+    "TX": "String",
 }
-INITIAL = {"P1": 0.0, "P2": 0, "S1": False, "W1": 0.0, "RO": 7.0, "I16": 0, "EN": 0, "CT": 0}
+INITIAL = {
+    "P1": 0.0,
+    "P2": 0,
+    "S1": False,
+    "W1": 0.0,
+    "RO": 7.0,
+    "I16": 0,
+    "EN": 0,
+    "CT": 0,
+    "TX": "",
+}
 DATATYPES = {"EN": 852, "CT": 289}
 """Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
 Counter (a subtype of UInt32)."""
@@ -119,6 +132,21 @@ class OpcUaServerPeer:
 
 
 # -- the script -------------------------------------------------------------------------------
+
+
+def _datavalue(cmd: dict[str, Any]) -> Any:
+    """The DataValue a `set` command gives its variable."""
+    from asyncua import ua
+
+    vt = getattr(ua.VariantType, TYPES[cmd["name"]])
+    ts = cmd.get("source_time", time.time())
+    server_ts = cmd.get("server_time", time.time())
+    return ua.DataValue(
+        ua.Variant(cmd["value"], vt),
+        StatusCode=ua.StatusCode(cmd.get("status", 0)),
+        SourceTimestamp=None if ts is None else datetime.fromtimestamp(ts, UTC),
+        ServerTimestamp=None if server_ts is None else datetime.fromtimestamp(server_ts, UTC),
+    )
 
 
 async def _serve(port: int, user: str | None, bench: int, security: argparse.Namespace) -> None:
@@ -232,16 +260,10 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             op = cmd["op"]
             reply: dict[str, Any] = {}
             if op == "set":
-                name = cmd["name"]
-                vt = getattr(ua.VariantType, TYPES[name])
-                ts = cmd.get("source_time", time.time())
-                dv = ua.DataValue(
-                    ua.Variant(cmd["value"], vt),
-                    StatusCode=ua.StatusCode(cmd.get("status", 0)),
-                    SourceTimestamp=None if ts is None else datetime.fromtimestamp(ts, UTC),
-                    ServerTimestamp=datetime.now(UTC),
-                )
-                await server.write_attribute_value(nodes[name], dv)
+                await server.write_attribute_value(nodes[cmd["name"]], _datavalue(cmd))
+            elif op == "set_many":  # one after the other, without a publish between
+                for one in cmd["values"]:
+                    await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
             elif op == "get":
                 reply["value"] = await server.get_node(nodes[cmd["name"]]).read_value()
             elif op == "churn":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -453,3 +454,33 @@ async def test_writes_typed_by_range_supertype_chain_and_method_arguments(
     assert too_big.failure is CommandFailure.INVALID_VALUE and "Int16" in too_big.detail
     assert negative.failure is CommandFailure.INVALID_VALUE
     assert got == {"I16": 17, "EN": 2, "CT": 3_000_000_000}
+
+
+async def test_a_null_source_time_is_the_receive_time_on_both_decoding_paths(
+    peer: OpcUaServerPeer,
+) -> None:
+    """A SourceTimestamp of 1601-01-01 (the null DateTime) is no time: the value takes the
+    receive time with the time-stamp-invalid bit, whether the fast decoder reads the publish
+    response or asyncua does (a String value in it)."""
+    null = -11_644_473_600.0  # 1601-01-01 in POSIX seconds
+    points = [*POINTS[:1], {"point": "TX", "node": "ns=2;s=TX"}]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        before = time.time()
+        peer.set("P1", 61.0, source_time=null)  # alone: the fast decoder
+        await eventually(lambda: bus.get("P1").value == 61.0, 5, "P1 (fast decoder)")
+        fast = bus.get("P1")
+        decoded = adapter.status()["asyncua_decoded"]
+        peer.call(
+            "set_many",
+            values=[
+                {"name": "TX", "value": "text"},
+                {"name": "P1", "value": 62.0, "source_time": null},
+            ],
+        )
+        await eventually(lambda: bus.get("P1").value == 62.0, 5, "P1 (asyncua's decoder)")
+        slow = bus.get("P1")
+        assert adapter.status()["asyncua_decoded"] > decoded
+    for pv in (fast, slow):
+        assert pv.ts >= before - 1 and pv.quality.timestamp_invalid, pv
