@@ -59,7 +59,16 @@ SESSION_TIMEOUT_MS = 60_000
 SILENT_KEEPALIVES = 3
 """Keep-alive periods without any publish response after which the subscription is dead."""
 CHUNK = 1000
-"""Nodes per Read, TranslateBrowsePaths or CreateMonitoredItems request."""
+"""Nodes per Read, TranslateBrowsePaths or (Create/Delete)MonitoredItems request, at most:
+less where the server's OperationLimits say so (`Session.limits`)."""
+_LIMITS = {
+    "monitored": ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
+    "read": ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
+    "translate": (
+        ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerTranslateBrowsePathsToNodeIds
+    ),
+}
+"""The OperationLimits read at session start, by the request kind they limit."""
 _NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
 _INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
     ua.VariantType.SByte: (-(2**7), 2**7 - 1),
@@ -213,6 +222,8 @@ class Session:
         self.by_point: dict[str, Slot] = {}
         self.namespaces: list[str] = []
         """The server's namespace array, read at session start (for `nsu=` NodeIds)."""
+        self.limits: dict[str, int] = dict.fromkeys(_LIMITS, CHUNK)
+        """Nodes per request of each kind: `CHUNK`, or the server's OperationLimit if less."""
         self.counters = {"notifications": 0, "batches": 0, "problems": 0, "asyncua_decoded": 0}
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
         self._quality: dict[int, Quality] = {}
@@ -417,6 +428,7 @@ class OpcUaClientAdapter(Adapter):
                     raise SessionLost(self._refusal(exc)) from None
             self._client = client
             session.namespaces = list(await client.get_namespace_array())
+            session.limits = await self._limits(client)
             sub = await self._subscription(client, session)
             await self._bind(client, sub, session)
             self._session = session
@@ -455,6 +467,20 @@ class OpcUaClientAdapter(Adapter):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await client.disconnect()
+
+    @staticmethod
+    async def _limits(client: Client) -> dict[str, int]:
+        """The nodes per request of each kind (`_LIMITS`): the server's OperationLimit
+        where it has one below `CHUNK` (0, absent or unreadable: no limit)."""
+        nodes = [client.get_node(ua.NodeId(ua.Int32(i))) for i in _LIMITS.values()]
+        values = await client.read_attributes(nodes, AttributeIds.Value)
+        out: dict[str, int] = {}
+        for kind, dv in zip(_LIMITS, values, strict=True):
+            limit = dv.Value.Value if dv.Value is not None else None
+            good = dv.StatusCode is None or dv.StatusCode.is_good()
+            usable = good and isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
+            out[kind] = min(CHUNK, limit) if usable and isinstance(limit, int) else CHUNK
+        return out
 
     @staticmethod
     def _silence_check(sub: _BatchSubscription) -> float:
@@ -572,8 +598,9 @@ class OpcUaClientAdapter(Adapter):
                 del session.by_point[slot.point]
                 session.slots.pop(slot.handle, None)
             handles = [slot.server_handle for slot in stale]
-            for start in range(0, len(handles), CHUNK):
-                await sub.unsubscribe(handles[start : start + CHUNK])
+            step = session.limits["monitored"]
+            for start in range(0, len(handles), step):
+                await sub.unsubscribe(handles[start : start + step])
         for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
             linear = usage_of(self.bus.definition(point))
             slot.a, slot.b = linear.a, linear.b
@@ -581,12 +608,16 @@ class OpcUaClientAdapter(Adapter):
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
         before = {b.point: self.unknown.pop(b.point) for b in new if b.point in self.unknown}
-        slots, unknown = await self._resolve(client, session.namespaces, new)
+        slots, unknown = await self._resolve(client, session.namespaces, session.limits, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
 
     async def _resolve(
-        self, client: Client, namespaces: Sequence[str], bindings: Sequence[ClientPoint]
+        self,
+        client: Client,
+        namespaces: Sequence[str],
+        limits: dict[str, int],
+        bindings: Sequence[ClientPoint],
     ) -> tuple[list[Slot], dict[str, str]]:
         """Bindings -> nodes with their DataType, and the points whose node is unknown."""
         bus = self.bus
@@ -600,8 +631,9 @@ class OpcUaClientAdapter(Adapter):
                     unknown[b.point] = f"{b.node}: {exc}"
         paths = [b for b in bindings if b.path is not None]
         objects = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
-        for start in range(0, len(paths), CHUNK):
-            chunk = paths[start : start + CHUNK]
+        step = limits["translate"]
+        for start in range(0, len(paths), step):
+            chunk = paths[start : start + step]
             relative = ["".join(f"/{step}" for step in check_path(b.path or "")) for b in chunk]
             results = await client.translate_browsepaths(objects, relative)
             for b, result in zip(chunk, results, strict=True):
@@ -613,8 +645,9 @@ class OpcUaClientAdapter(Adapter):
         found = [b for b in bindings if b.point in nodeids]
         types: dict[ua.NodeId, ua.VariantType | None] = {}
         slots: list[Slot] = []
-        for start in range(0, len(found), CHUNK):
-            chunk = found[start : start + CHUNK]
+        step = limits["read"]
+        for start in range(0, len(found), step):
+            chunk = found[start : start + step]
             nodes = [client.get_node(nodeids[b.point]) for b in chunk]
             values = await client.read_attributes(nodes, AttributeIds.DataType)
             for b, dv in zip(chunk, values, strict=True):
@@ -703,8 +736,9 @@ class OpcUaClientAdapter(Adapter):
     ) -> dict[str, str]:
         """A monitored item per slot; returns the points the server refused to monitor."""
         unknown: dict[str, str] = {}
-        for start in range(0, len(slots), CHUNK):
-            chunk = slots[start : start + CHUNK]
+        step = session.limits["monitored"]
+        for start in range(0, len(slots), step):
+            chunk = slots[start : start + step]
             requests = []
             for slot in chunk:
                 self._handles += 1

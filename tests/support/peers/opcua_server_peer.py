@@ -12,8 +12,10 @@ certificate and key; `--app-uri` the application URI it carries), `--policy NAME
 asyncua's SecurityPolicyType names, e.g. Basic256Sha256_SignAndEncrypt; default all with a
 certificate), `--trust DIR` (client certificates are then checked by asyncua's
 CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a user
-presenting that certificate is let in). It prints `{"ready": PORT}` once serving and takes JSON
-commands on stdin, one per line, answering one JSON line each:
+presenting that certificate is let in); `--max-items N` sets the OperationLimit
+MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
+(BadTooManyOperations). It prints `{"ready": PORT}` once serving and takes JSON commands
+on stdin, one per line, answering one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
         (source_time/server_time: POSIX s, null for none; default now)
@@ -196,6 +198,25 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
         tokens.append(ua.UserNameIdentityToken)
     if tokens:
         server.set_identity_tokens(tokens)
+    if security.max_items:
+        # The OperationLimit told, and kept: a CreateMonitoredItems of more items is refused.
+        limit = server.get_node(
+            ua.NodeId(
+                ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
+            )
+        )
+        await limit.write_value(ua.Variant(security.max_items, ua.VariantType.UInt32))
+        service = server.iserver.subscription_service
+        create = service.create_monitored_items
+
+        async def create_monitored_items(params: Any) -> Any:
+            if len(params.ItemsToCreate) > security.max_items:
+                from asyncua.common.utils import ServiceError
+
+                raise ServiceError(ua.StatusCodes.BadTooManyOperations)
+            return await create(params)
+
+        service.create_monitored_items = create_monitored_items
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
         ua.NodeId("Plant", ns), ua.QualifiedName("Plant", ns)
@@ -313,6 +334,7 @@ def main() -> None:
     parser.add_argument("--policy", action="append")
     parser.add_argument("--trust")
     parser.add_argument("--user-cert")
+    parser.add_argument("--max-items", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

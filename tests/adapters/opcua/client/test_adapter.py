@@ -484,3 +484,19 @@ async def test_a_null_source_time_is_the_receive_time_on_both_decoding_paths(
         assert adapter.status()["asyncua_decoded"] > decoded
     for pv in (fast, slow):
         assert pv.ts >= before - 1 and pv.quality.timestamp_invalid, pv
+
+
+async def test_monitored_items_are_created_within_the_servers_operation_limit() -> None:
+    """A server that takes at most 3 monitored items a call (and says so in its
+    OperationLimits): 8 points are monitored in calls of 3."""
+    server = OpcUaServerPeer(free_port(), "--max-items", "3").start()
+    try:
+        points = [{"point": f"X{i}", "node": "ns=2;s=P1"} for i in range(8)]
+        bus, adapter = client_on_bus([server.url], points)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 8.5)
+            await eventually(lambda: all(bus.get(f"X{i}").value == 8.5 for i in range(8)), 5)
+            assert adapter.status()["points"] == 8 and not adapter.unknown
+    finally:
+        server.stop()
