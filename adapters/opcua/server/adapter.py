@@ -1,13 +1,17 @@
 """The `opcua-server` adapter: serves bus points as OPC UA variables (asyncua, imported).
 
 Points matched by the settings are variables in a folder tree (`tree.FolderPlan`, at most
-`max_per_folder` nodes a folder). Bus changes are pushed in batches through
-`Server.write_attribute_value` (asyncua has no batch write; that call skips the checks of a
-client's Write and is its fastest public path). A client's Write on a served variable becomes
-`bus.command`, answered with the owner's outcome (`status.code_of`); the Write of a variable
-that is not writable is refused with BadNotWritable, that of a user without write access with
-BadUserAccessDenied. Patterns are matched against the bus again every `refresh_period`, and a
-reconfiguration adds, moves and deletes only the nodes that changed.
+`max_per_folder` nodes a folder). Bus changes are pushed in batches straight into asyncua's
+address space (`AddressSpace.write_attribute_value`: asyncua has no batch write, and that
+call, under `Server.write_attribute_value`, skips the checks of a client's Write); a value its
+variable's type cannot carry is served as BadOutOfRange. The Writes of one client request
+become `bus.command`s at once, each answered with its owner's outcome (`status.code_of`)
+within `command_timeout` (< 4 s); a variable that is not writable answers BadNotWritable, a
+user without write access (anonymous clients by default) BadUserAccessDenied, an IndexRange,
+StatusCode or time stamps BadWriteNotSupported, a NodeId the server does not have
+BadNodeIdUnknown. Patterns are matched against the bus again every `refresh_period` when
+its points changed, and a reconfiguration adds, moves and deletes only the nodes that changed,
+in batches.
 
 Security: the endpoints are the settings' `security_policies`; a secure one uses the
 configured certificate, or a self-signed one generated once into `certificate_dir`
@@ -480,9 +484,12 @@ class OpcuaServerAdapter(Adapter):
             results: list[ua.StatusCode | None] = [None] * len(params.NodesToWrite)
             ours: list[tuple[int, Served, ua.WriteValue]] = []
             others: list[tuple[int, ua.WriteValue]] = []
+            aspace = server.iserver.aspace
             for i, wv in enumerate(params.NodesToWrite):
                 sv = self._by_nodeid.get(wv.NodeId)
-                if sv is None or wv.AttributeId != AttributeIds.Value:
+                if sv is None and wv.NodeId not in aspace:
+                    results[i] = ua.StatusCode(ua.UInt32(status.BAD_NODE_ID_UNKNOWN))
+                elif sv is None or wv.AttributeId != AttributeIds.Value:
                     others.append((i, wv))
                 else:
                     ours.append((i, sv, wv))

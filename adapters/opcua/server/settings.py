@@ -178,9 +178,10 @@ class OpcuaServerSettings(AdapterSettings):
     reused after a restart. A client's certificate is accepted only if it, or the CA that
     issued it, is in `trusted_certificates` (files, or directories of *.der/*.pem/*.crt/*.cer),
     and its application URI is in it; these are read again at each reload, without a restart.
-    `anonymous` says what a client that does not log in may do: `write`, `read` (writes
-    refused with BadUserAccessDenied) or `none` (not let in). `users` log in with a name and
-    password, or with a user certificate (which needs a secure policy to be offered).
+    `anonymous` says what a client that does not log in may do: `read` (the default: its
+    writes refused with BadUserAccessDenied), `write` or `none` (not let in). `users` log in
+    with a name and password, or with a user certificate (which needs a secure policy to be
+    offered).
     """
 
     host: str = "127.0.0.1"
@@ -212,7 +213,7 @@ class OpcuaServerSettings(AdapterSettings):
     trusted_certificates: list[str] = Field(
         default_factory=list, description="client certificates or CAs (files or directories)"
     )
-    anonymous: Literal["none", "read", "write"] = "write"
+    anonymous: Literal["none", "read", "write"] = "read"
     users: list[UserEntry] = Field(default_factory=list)
     refresh_period: float = Field(
         default=5.0, gt=0, description="how often (s) patterns are matched against the bus again"

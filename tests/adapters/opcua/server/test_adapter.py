@@ -319,7 +319,7 @@ async def test_the_writes_of_one_request_are_commands_at_once_answered_by_their_
         {"node": "ns=2;s=KV", "value": 1.0, "type": "Double"},
     ]
     async with (
-        served(bus, points=points, command_timeout=1.5) as (_, url),
+        served(bus, points=points, command_timeout=1.5, anonymous="write") as (_, url),
         opcua_client(url) as client,
     ):
         answer = await client.call("write_many", writes=writes)
@@ -390,7 +390,7 @@ async def test_writes_of_an_index_range_a_status_or_time_stamps_are_not_supporte
     bus.update("G1_TAP", 1, GOOD, 1.0)
     tap = {"node": "ns=2;s=G1_TAP", "value": 5, "type": "Int32"}
     async with (
-        served(bus, points=[{"point": "G1_TAP", "writable": True}]) as (_, url),
+        served(bus, points=[{"point": "G1_TAP", "writable": True}], anonymous="write") as (_, url),
         opcua_client(url) as client,
     ):
         answer = await client.call(
@@ -405,3 +405,23 @@ async def test_writes_of_an_index_range_a_status_or_time_stamps_are_not_supporte
     bad = status.BAD_WRITE_NOT_SUPPORTED
     assert answer["statuses"] == [bad, bad, bad, 0]
     assert field.commands == [("G1_TAP", 5)]
+
+
+async def test_anonymous_clients_read_only_by_default_and_unknown_nodes_are_named_so():
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    async with (
+        served(bus, points=[{"point": "G1_TAP", "writable": True}]) as (_, url),
+        opcua_client(url) as client,
+    ):
+        (tap,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+        answer = await client.call(
+            "write_many",
+            writes=[
+                {"node": "ns=2;s=G1_TAP", "value": 5, "type": "Int32"},
+                {"node": "ns=2;s=NoSuchPoint", "value": 5, "type": "Int32"},
+            ],
+        )
+    assert tap["value"] == 1
+    assert answer["statuses"] == [status.BAD_USER_ACCESS_DENIED, status.BAD_NODE_ID_UNKNOWN]
+    assert field.commands == []
