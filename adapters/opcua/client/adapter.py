@@ -100,6 +100,17 @@ class Slot:
     variant: ua.VariantType | None
     method_variant: ua.VariantType | None = None
     """The type of the binding's method's (first) input argument, if it has a method."""
+    integral: bool = False
+    """Whether a and b are whole numbers (a discrete's values then stay ints, exactly)."""
+
+    def __post_init__(self) -> None:
+        self.rescale(self.a, self.b)
+
+    def rescale(self, a: float, b: float) -> None:
+        """Take the ISN multiplier and adder `a`, `b`."""
+        self.a, self.b = a, b
+        self.integral = float(a).is_integer() and float(b).is_integer()
+
     handle: int = 0
     server_handle: int = 0
 
@@ -303,6 +314,8 @@ class Session:
         if isinstance(raw, bool | int | float) and not isinstance(raw, complex):
             if slot.kind is PointKind.STATE:
                 return State.ON if raw else State.OFF
+            if slot.kind is PointKind.DISCRETE and type(raw) is int and slot.integral:
+                return int(slot.a) * raw + int(slot.b)  # exact: an Int64 above 2**53 too
             number = slot.a * float(raw) + slot.b
             if not math.isfinite(number):
                 return None
@@ -603,7 +616,7 @@ class OpcUaClientAdapter(Adapter):
                 await sub.unsubscribe(handles[start : start + step])
         for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
             linear = usage_of(self.bus.definition(point))
-            slot.a, slot.b = linear.a, linear.b
+            slot.rescale(linear.a, linear.b)
         for point in [p for p in self.unknown if p not in wanted]:
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
@@ -808,8 +821,10 @@ class OpcUaClientAdapter(Adapter):
                 method = resolve_nodeid(binding.method, session.namespaces)
                 code = await self._call(client, obj, method, variant)
             else:
+                # The value only: no StatusCode (asyncua's default Good) nor time stamps,
+                # which many servers refuse (BadWriteNotSupported).
                 results = await client.uaclient.write_attributes(
-                    [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
+                    [slot.nodeid], [ua.DataValue(variant, StatusCode=None)], AttributeIds.Value
                 )
                 code = results[0].value
         except CommandError:
@@ -864,7 +879,11 @@ class OpcUaClientAdapter(Adapter):
             return int(on)
         if slot.a == 0:
             raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.point}: no raw value")
-        raw = (float(value) - slot.b) / slot.a
+        raw: float | int
+        if type(value) is int and slot.integral and (value - int(slot.b)) % int(slot.a) == 0:
+            raw = (value - int(slot.b)) // int(slot.a)  # exact: an Int64 above 2**53 too
+        else:
+            raw = (float(value) - slot.b) / slot.a
         if vtype is ua.VariantType.Boolean:
             return bool(raw)
         bounds = None if vtype is None else _INTEGERS.get(vtype)
@@ -873,7 +892,7 @@ class OpcUaClientAdapter(Adapter):
                 raise CommandError(
                     CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is no integer"
                 )
-            number = round(raw)
+            number = raw if isinstance(raw, int) else round(raw)
             if not bounds[0] <= number <= bounds[1]:
                 raise CommandError(
                     CommandFailure.INVALID_VALUE,

@@ -3,11 +3,11 @@
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
 (Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32), TX
-(String) - all writable - RO (Double, read-only), the method SetW1 (one Double: W1 takes
-it; a negative one is refused with BadOutOfRange) and the method SetI16 (one UInt16,
-BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds N Double variables
-B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
-(anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
+(String), I64 (Int64) - all writable - RO (Double, read-only), the method SetW1 (one
+Double: W1 takes it; a negative one is refused with BadOutOfRange) and the method SetI16
+(one UInt16, BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds
+N Double variables B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts
+that user only (anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
 certificate and key; `--app-uri` the application URI it carries), `--policy NAME` (repeated:
 asyncua's SecurityPolicyType names, e.g. Basic256Sha256_SignAndEncrypt; default all with a
 certificate), `--trust DIR` (client certificates are then checked by asyncua's
@@ -20,6 +20,7 @@ on stdin, one per line, answering one JSON line each:
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
         (source_time/server_time: POSIX s, null for none; default now)
     {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
+    {"op": "write_masks"}  -> {"masks": [n, ...]}  (the last Write's DataValue encoding masks)
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
     {"op": "drop_sessions"}  -> {"dropped": n}  (sessions closed server-side, sockets left open)
@@ -55,6 +56,7 @@ TYPES = {
     "EN": "Int32",
     "CT": "UInt32",
     "TX": "String",
+    "I64": "Int64",
 }
 INITIAL = {
     "P1": 0.0,
@@ -66,6 +68,7 @@ INITIAL = {
     "EN": 0,
     "CT": 0,
     "TX": "",
+    "I64": 0,
 }
 DATATYPES = {"EN": 852, "CT": 289}
 """Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
@@ -134,6 +137,32 @@ class OpcUaServerPeer:
 
 
 # -- the script -------------------------------------------------------------------------------
+
+
+def _record_write_masks() -> list[int]:
+    """The encoding masks of the DataValues of the last Write request, as they came (asyncua
+    decodes an absent StatusCode as Good): 1 value, 2 StatusCode, 4 and 8 time stamps."""
+    import asyncua.server.uaprocessor as uaprocessor
+    from asyncua import ua
+    from asyncua.ua.ua_binary import Primitives, nodeid_from_binary
+
+    masks: list[int] = []
+    decode = uaprocessor.struct_from_binary
+
+    def struct_from_binary(objtype: Any, data: Any) -> Any:
+        if objtype is ua.WriteParameters:
+            buf = data.copy()
+            masks.clear()
+            for _ in range(Primitives.Int32.unpack(buf)):
+                nodeid_from_binary(buf)
+                Primitives.UInt32.unpack(buf)  # AttributeId
+                Primitives.String.unpack(buf)  # IndexRange
+                masks.append(buf.copy().read(1)[0])
+                decode(ua.DataValue, buf)
+        return decode(objtype, data)
+
+    uaprocessor.struct_from_binary = struct_from_binary
+    return masks
 
 
 def _datavalue(cmd: dict[str, Any]) -> Any:
@@ -217,6 +246,7 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             return await create(params)
 
         service.create_monitored_items = create_monitored_items
+    write_masks = _record_write_masks()
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
         ua.NodeId("Plant", ns), ua.QualifiedName("Plant", ns)
@@ -285,6 +315,8 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             elif op == "set_many":  # one after the other, without a publish between
                 for one in cmd["values"]:
                     await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
+            elif op == "write_masks":
+                reply["masks"] = list(write_masks)
             elif op == "get":
                 reply["value"] = await server.get_node(nodes[cmd["name"]]).read_value()
             elif op == "churn":

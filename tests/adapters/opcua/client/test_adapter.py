@@ -500,3 +500,20 @@ async def test_monitored_items_are_created_within_the_servers_operation_limit() 
             assert adapter.status()["points"] == 8 and not adapter.unknown
     finally:
         server.stop()
+
+
+async def test_big_int64_values_stay_exact_and_writes_carry_the_value_only(
+    peer: OpcUaServerPeer,
+) -> None:
+    """A discrete on an Int64 node above 2**53 arrives and is commanded exactly (not through
+    a float); a Write's DataValue has a value and no StatusCode or time stamps (mask 1)."""
+    big = 2**60 + 1
+    points = [{"point": "I64", "node": "ns=2;s=I64", "kind": "discrete", "writable": True}]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("I64", big)
+        await eventually(lambda: bus.get("I64").value == big, 5, "I64 exact")
+        assert (await bus.command("I64", big + 2)).ok
+        assert peer.get("I64") == big + 2
+        assert peer.call("write_masks") == {"masks": [1]}
