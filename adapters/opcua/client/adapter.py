@@ -48,7 +48,7 @@ from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.logs import Throttle
-from gateway.mapping import usage_of
+from gateway.mapping import OFF_ON, StateTable, usage_of
 from gateway.points import PointDef, PointKind, Quality, State
 from gateway.registry import AdapterSettings
 
@@ -100,6 +100,8 @@ class Slot:
     variant: ua.VariantType | None
     method_variant: ua.VariantType | None = None
     """The type of the binding's method's (first) input argument, if it has a method."""
+    states: StateTable = OFF_ON
+    """A state point's raw code -> state (on an integer node), its normal state."""
     integral: bool = False
     """Whether a and b are whole numbers (a discrete's values then stay ints, exactly)."""
 
@@ -300,6 +302,8 @@ class Session:
                 if len(known) > 1024:
                     known.clear()
                 quality = known[code] = quality_of(code)
+            if slot.states.normal is not None and slot.kind is PointKind.STATE:
+                quality = slot.states.quality_for(State(int(value)), quality)
             qualities.append(quality)
             times.append(ts)
         self.counters["notifications"] += n
@@ -313,7 +317,11 @@ class Session:
     def _convert(slot: Slot, raw: Any) -> Value | None:
         if isinstance(raw, bool | int | float) and not isinstance(raw, complex):
             if slot.kind is PointKind.STATE:
-                return State.ON if raw else State.OFF
+                if isinstance(raw, bool):
+                    return State.ON if raw else State.OFF
+                if not math.isfinite(raw) or raw != int(raw):
+                    return None
+                return slot.states.state_of(int(raw))
             if slot.kind is PointKind.DISCRETE and type(raw) is int and slot.integral:
                 return int(slot.a) * raw + int(slot.b)  # exact: an Int64 above 2**53 too
             number = slot.a * float(raw) + slot.b
@@ -672,6 +680,7 @@ class OpcUaClientAdapter(Adapter):
                 datatype = dv.Value.Value if dv.Value is not None else None
                 variant = await self._variant_of_datatype(client, datatype, types)
                 slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
+                slot.states = b.state_table
                 if b.method is not None:
                     slot.method_variant = await self._argument_type(
                         client, namespaces, b.method, types
@@ -869,14 +878,22 @@ class OpcUaClientAdapter(Adapter):
         if slot.kind is PointKind.STATE:
             # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
             code = int(value) if float(value) == int(value) else -1
-            if code not in (State.OFF, State.ON):
+            if vtype is ua.VariantType.Boolean or vtype is None or vtype not in _INTEGERS:
+                if code not in (State.OFF, State.ON):
+                    raise CommandError(
+                        CommandFailure.INVALID_VALUE,
+                        f"{slot.point}: {value!r} is neither off nor on",
+                    )
+                on = code == State.ON
+                return on if vtype is ua.VariantType.Boolean or vtype is None else int(on)
+            if code not in tuple(State):
                 raise CommandError(
-                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is neither off nor on"
+                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is no state"
                 )
-            on = code == State.ON
-            if vtype is ua.VariantType.Boolean or vtype is None:
-                return on
-            return int(on)
+            try:
+                return slot.states.raw_of(State(code))  # the integer node's code of it
+            except CommandError as exc:
+                raise CommandError(exc.failure, f"{slot.point}: {exc.detail}") from None
         if slot.a == 0:
             raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.point}: no raw value")
         raw: float | int

@@ -517,3 +517,39 @@ async def test_big_int64_values_stay_exact_and_writes_carry_the_value_only(
         assert (await bus.command("I64", big + 2)).ok
         assert peer.get("I64") == big + 2
         assert peer.call("write_masks") == {"masks": [1]}
+
+
+async def test_state_points_on_integer_nodes_follow_their_states_table(
+    peer: OpcUaServerPeer,
+) -> None:
+    """An integer node's codes -> states by the binding's `states` (CSV form here) with its
+    normal state; commands write the code of the state; the default table is 0 off, 1 on."""
+    points = [
+        {
+            "point": "DB",
+            "node": "ns=2;s=P2",
+            "kind": "state",
+            "writable": True,
+            "states": "0:between;1:off;2:on;3:invalid",
+            "normal": "off",
+        },
+        {"point": "SB", "node": "ns=2;s=I16", "kind": "state"},
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P2", 2)
+        peer.set("I16", 5)
+        await eventually(lambda: bus.get("DB").value == State.ON, 5, "DB on")
+        on = bus.get("DB")
+        await eventually(lambda: bus.get("SB").value == State.INVALID, 5, "SB: 5 unknown")
+        peer.set("I16", 1)
+        await eventually(lambda: bus.get("SB").value == State.ON, 5, "SB: 1 on")
+        peer.set("P2", 1)
+        await eventually(lambda: bus.get("DB").value == State.OFF, 5, "DB off")
+        off = bus.get("DB")
+        assert (await bus.command("DB", int(State.ON))).ok
+        assert peer.get("P2") == 2
+        assert (await bus.command("DB", int(State.BETWEEN))).ok
+        assert peer.get("P2") == 0
+    assert on.quality.abnormal and not off.quality.abnormal
