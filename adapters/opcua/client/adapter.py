@@ -124,6 +124,14 @@ def _first_certificate(data: bytes) -> bytes:
     return data[: 4 + int.from_bytes(data[2:4], "big")]
 
 
+def _check_cancelled() -> None:
+    """Raise CancelledError if this task was cancelled: asyncua's `Client.disconnect` awaits
+    its own tasks swallowing CancelledError, ours too when the cancel comes then."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def resolve_nodeid(text: str, namespaces: Sequence[str]) -> ua.NodeId:
     """A configured NodeId on this session: `nsu=<uri>;...` takes the index of `uri` in
     the server's namespace array (read at session start). ValueError says what is wrong."""
@@ -412,6 +420,7 @@ class OpcUaClientAdapter(Adapter):
                         log.exception(
                             "opcua-client %s: internal error on %s (%d times)", self.name, url, n
                         )
+                _check_cancelled()
                 if self._lived(loop.time(), s.backoff_max):
                     self._failures = 0
                     self._down_log.reset()
