@@ -430,6 +430,16 @@ class PointBus:
         lost = [entries[p] for p in points if p in entries]
         self._requalify(lost, _NOT_VALID, now() if ts is None else ts)
 
+    def touch(self, points: Iterable[str], monotonic_now: float | None = None) -> None:
+        """Note that `points` are confirmed unchanged (a source's keep-alive says so): their
+        freshness starts again; nothing is recorded or published. Unknown points are skipped."""
+        seen = time.monotonic() if monotonic_now is None else monotonic_now
+        entries = self._entries
+        for point in points:
+            entry = entries.get(point)
+            if entry is not None:
+                entry.seen = seen
+
     def check_freshness(self, monotonic_now: float | None = None) -> int:
         """Turn suspect every valid point not updated within its freshness plus grace.
 

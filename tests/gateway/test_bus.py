@@ -180,6 +180,21 @@ def test_stale_points_turn_suspect_after_freshness_plus_grace():
     assert bus.stats.stale == 1
 
 
+def test_touch_restarts_freshness_without_a_change():
+    bus = make_bus(
+        PointDef(id="FAST", target_freshness=2), PointDef(id="OTHER", target_freshness=2)
+    )
+    bus.update_many(["FAST", "OTHER"], [1.0, 1.0], GOOD, T0)
+    seen = bus._entries["FAST"].seen
+    changes = bus.stats.changes
+    bus.touch(["FAST", "unknown"], seen + 2.5)
+    assert bus.check_freshness(seen + 3.1) == 1  # OTHER only
+    assert bus.get("FAST").quality.is_good and bus.get("FAST").ts == T0
+    assert bus.get("OTHER").quality.validity is Validity.SUSPECT
+    assert bus.stats.changes == changes + 1  # OTHER turning suspect; the touch is none
+    assert bus.check_freshness(seen + 5.6) == 1
+
+
 def test_snapshot():
     bus = make_bus(PointDef(id="A"), PointDef(id="B"))
     bus.update("A", 5.0, GOOD, T0)

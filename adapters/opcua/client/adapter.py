@@ -4,14 +4,16 @@ One session at a time, to the first endpoint (in order) that accepts it. At conn
 bindings are resolved (browse paths translated, every node's DataType read: a node the server
 does not know leaves its point not valid, with one log line naming it), then one subscription
 is created with a monitored item per point. Each publish response is applied to the bus as
-one batch (`PointBus.update_rows`): the server's SourceTimestamp (else the receive time and
-the time-stamp-quality bit), the StatusCode mapped by `adapters.opcua.status`. Bus commands
-are Writes typed by the node's DataType (or, where a binding names a `method`, Calls of it),
-answered with the server's real result.
+one batch (`PointBus.update_rows`): the server's SourceTimestamp (absent or null, 1601:
+the receive time and the time-stamp-quality bit), the StatusCode mapped by
+`adapters.opcua.status`. Bus commands are Writes typed by the node's DataType (or, where a
+binding names a `method`, Calls of it), answered with the server's real result.
 
 asyncua's own reconnect is off; its watchdog (`watchdog_interval`, >= 10 s) or a dead socket
 ends the session: the points are not valid at once, and the adapter reconnects with back-off
-(the next endpoint first), creating the subscription anew.
+(the next endpoint first), creating the subscription anew. A subscription that falls silent
+on a live session (no data change and no keep-alive for 3 of the keep-alive periods the server
+revised, `keepalive` asked for) ends the session the same way.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.subscription import Subscription
+from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
@@ -39,14 +41,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
-from adapters.opcua.client.publish import DataRows, Row, decode_publish
+from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
 from gateway.logs import Throttle
-from gateway.mapping import usage_of
+from gateway.mapping import OFF_ON, StateTable, usage_of
 from gateway.points import PointDef, PointKind, Quality, State
 from gateway.registry import AdapterSettings
 
@@ -54,19 +56,31 @@ log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 60_000
 """The session time-out asked for: a session of ours that vanished is closed within a minute."""
+SILENT_KEEPALIVES = 3
+"""Keep-alive periods without any publish response after which the subscription is dead."""
 CHUNK = 1000
-"""Nodes per Read, TranslateBrowsePaths or CreateMonitoredItems request."""
-_NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
-_INTEGERS = {
-    ua.VariantType.SByte,
-    ua.VariantType.Byte,
-    ua.VariantType.Int16,
-    ua.VariantType.UInt16,
-    ua.VariantType.Int32,
-    ua.VariantType.UInt32,
-    ua.VariantType.Int64,
-    ua.VariantType.UInt64,
+"""Nodes per Read, TranslateBrowsePaths or (Create/Delete)MonitoredItems request, at most:
+less where the server's OperationLimits say so (`Session.limits`)."""
+_LIMITS = {
+    "monitored": ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
+    "read": ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
+    "translate": (
+        ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerTranslateBrowsePathsToNodeIds
+    ),
 }
+"""The OperationLimits read at session start, by the request kind they limit."""
+_NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
+_INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
+    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
+    ua.VariantType.Byte: (0, 2**8 - 1),
+    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
+    ua.VariantType.UInt16: (0, 2**16 - 1),
+    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
+    ua.VariantType.UInt32: (0, 2**32 - 1),
+    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
+    ua.VariantType.UInt64: (0, 2**64 - 1),
+}
+"""The integer Variant types and the values each can carry."""
 
 
 class SessionLost(Exception):
@@ -84,6 +98,21 @@ class Slot:
     a: float
     b: float
     variant: ua.VariantType | None
+    method_variant: ua.VariantType | None = None
+    """The type of the binding's method's (first) input argument, if it has a method."""
+    states: StateTable = OFF_ON
+    """A state point's raw code -> state (on an integer node), its normal state."""
+    integral: bool = False
+    """Whether a and b are whole numbers (a discrete's values then stay ints, exactly)."""
+
+    def __post_init__(self) -> None:
+        self.rescale(self.a, self.b)
+
+    def rescale(self, a: float, b: float) -> None:
+        """Take the ISN multiplier and adder `a`, `b`."""
+        self.a, self.b = a, b
+        self.integral = float(a).is_integer() and float(b).is_integer()
+
     handle: int = 0
     server_handle: int = 0
 
@@ -93,6 +122,30 @@ def _first_certificate(data: bytes) -> bytes:
     if len(data) < 4 or data[0] != 0x30 or data[1] != 0x82:
         return data
     return data[: 4 + int.from_bytes(data[2:4], "big")]
+
+
+def _check_cancelled() -> None:
+    """Raise CancelledError if this task was cancelled: asyncua's `Client.disconnect` awaits
+    its own tasks swallowing CancelledError, ours too when the cancel comes then."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def resolve_nodeid(text: str, namespaces: Sequence[str]) -> ua.NodeId:
+    """A configured NodeId on this session: `nsu=<uri>;...` takes the index of `uri` in
+    the server's namespace array (read at session start). ValueError says what is wrong."""
+    nodeid = ua.NodeId.from_string(text)
+    uri = getattr(nodeid, "NamespaceUri", None)
+    if not uri:
+        return nodeid
+    try:
+        index = list(namespaces).index(uri)
+    except ValueError:
+        raise ValueError(
+            f"namespace {uri} is not on the server (its namespaces: {', '.join(namespaces)})"
+        ) from None
+    return ua.NodeId(nodeid.Identifier, ua.Int16(index), nodeid.NodeIdType)
 
 
 def _variant_of(datatype: Any) -> ua.VariantType | None:
@@ -117,6 +170,11 @@ class _BatchSubscription(Subscription):
         super().__init__(uasession, params, None, queue_maxsize=1)
         self._sink = sink
         self._uasession = uasession
+        self.heard = asyncio.get_running_loop().time()
+        """When the last publish response (data or keep-alive) came (loop time)."""
+        self.keepalive = 0.0
+        """The keep-alive period the server revised (s), once created."""
+        self._touched = self.heard
         uasession.publish = self._publish  # type: ignore[method-assign]
 
     async def _publish(self, acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
@@ -134,12 +192,29 @@ class _BatchSubscription(Subscription):
         try:
             return struct_from_binary(ua.PublishResponse, data)
         except Exception as exc:
-            self._sink.problem(f"publish response: cannot decode it: {exc!r}")
+            self._sink.problem("undecodable", f"publish response: cannot decode it: {exc!r}")
             raise UaStructParsingError from exc  # asyncua's loop skips it
 
+    async def create(self) -> None:
+        """Create the subscription; note the keep-alive period the server revised."""
+        result = await self.init()
+        self.keepalive = (
+            float(result.RevisedPublishingInterval) * int(result.RevisedMaxKeepAliveCount) / 1000
+        )
+        self.heard = asyncio.get_running_loop().time()
+
+    def silent_for(self) -> float:
+        """Seconds since the last publish response."""
+        return asyncio.get_running_loop().time() - self.heard
+
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
-        self.last_publish_at = asyncio.get_running_loop().time()
+        now = self.heard = self.last_publish_at = asyncio.get_running_loop().time()
         message = publish_result.NotificationMessage
+        if not message.NotificationData or now - self._touched >= self.keepalive:
+            # The server keeps the subscription: the values it sent no change for still
+            # hold (a keep-alive; or data for some points, at most once a keep-alive).
+            self._touched = now
+            self._sink.touch()
         if message.NotificationData is None:
             return
         self.last_sequence_number = int(message.SequenceNumber)
@@ -155,16 +230,23 @@ class _BatchSubscription(Subscription):
 class Session:
     """One session's bindings and what its notifications do to the bus."""
 
-    def __init__(self, name: str, bus: PointBus, lost: asyncio.Event) -> None:
+    def __init__(
+        self, name: str, bus: PointBus, lost: asyncio.Event, problems: Throttle | None = None
+    ) -> None:
         self.name = name
+        self.problems = problems if problems is not None else Throttle()
+        """The adapter's log throttle of problems, by kind (it outlives the session)."""
         self.bus = bus
         self.lost = lost
         self.reason = ""
         self.slots: dict[int, Slot] = {}
         self.by_point: dict[str, Slot] = {}
+        self.namespaces: list[str] = []
+        """The server's namespace array, read at session start (for `nsu=` NodeIds)."""
+        self.limits: dict[str, int] = dict.fromkeys(_LIMITS, CHUNK)
+        """Nodes per request of each kind: `CHUNK`, or the server's OperationLimit if less."""
         self.counters = {"notifications": 0, "batches": 0, "problems": 0, "asyncua_decoded": 0}
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
-        self._problems = Throttle(max_kinds=64)
         self._quality: dict[int, Quality] = {}
         """StatusCode -> quality, as met (a server uses few codes)."""
 
@@ -175,23 +257,22 @@ class Session:
             self.lost.set()
             self.bus.mark_not_valid(list(self.by_point))
 
+    def touch(self) -> None:
+        """The subscription is alive: every point of it is fresh (`PointBus.touch`)."""
+        self.bus.touch(self.by_point)
+
     def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
         """One publish response's data changes (as asyncua decodes them) -> one bus batch."""
         rows: list[Row] = []
         for item in items:
             dv = item.Value
             variant = dv.Value
-            stamp = dv.SourceTimestamp
-            if stamp is None:
-                ts = None
-            else:
-                ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
             rows.append(
                 (
                     item.ClientHandle,
                     None if variant is None else variant.Value,
                     dv.StatusCode.value if dv.StatusCode is not None else 0,
-                    ts,
+                    posix_of_datetime(dv.SourceTimestamp),
                 )
             )
         self.rows(rows)
@@ -217,7 +298,10 @@ class Session:
             if value is None:
                 bad.append(slot.point)
                 if code & 0x80000000 == 0:
-                    self.problem(f"{slot.point}: {slot.binding.where}: value {raw!r} is no number")
+                    self.problem(
+                        "no number",
+                        f"{slot.point}: {slot.binding.where}: value {raw!r} is no number",
+                    )
                 continue
             points.append(slot.point)
             values.append(value)
@@ -226,6 +310,8 @@ class Session:
                 if len(known) > 1024:
                     known.clear()
                 quality = known[code] = quality_of(code)
+            if slot.states.normal is not None and slot.kind is PointKind.STATE:
+                quality = slot.states.quality_for(State(int(value)), quality)
             qualities.append(quality)
             times.append(ts)
         self.counters["notifications"] += n
@@ -239,20 +325,29 @@ class Session:
     def _convert(slot: Slot, raw: Any) -> Value | None:
         if isinstance(raw, bool | int | float) and not isinstance(raw, complex):
             if slot.kind is PointKind.STATE:
-                return State.ON if raw else State.OFF
+                if isinstance(raw, bool):
+                    return State.ON if raw else State.OFF
+                if not math.isfinite(raw) or raw != int(raw):
+                    return None
+                return slot.states.state_of(int(raw))
+            if slot.kind is PointKind.DISCRETE and type(raw) is int and slot.integral:
+                return int(slot.a) * raw + int(slot.b)  # exact: an Int64 above 2**53 too
             number = slot.a * float(raw) + slot.b
             if not math.isfinite(number):
                 return None
             return round(number) if slot.kind is PointKind.DISCRETE else number
         return None
 
-    def problem(self, detail: str) -> None:
-        """Count a problem; log it, throttled by its first word (the point)."""
+    def problem(self, kind: str, detail: str) -> None:
+        """Count a problem; log it (`detail` names the point), thinned out by its kind."""
         self.counters["problems"] += 1
-        seen = self._problems.count(detail.split(":", 1)[0])
+        seen = self.problems.count(kind)
         if seen:
             log.warning(
-                "opcua-client %s: %s%s", self.name, detail, f" ({seen} times)" if seen > 1 else ""
+                "opcua-client %s: %s%s",
+                self.name,
+                detail,
+                f" ({kind}: {seen} times)" if seen > 1 else "",
             )
 
 
@@ -273,7 +368,14 @@ class OpcUaClientAdapter(Adapter):
         self._session: Session | None = None
         self._down_log = Throttle()
         self._unchecked_log = Throttle()
-        self._attempts = 0
+        self._internal_log = Throttle()
+        self._problem_log = Throttle()
+        self._failures = 0
+        """Sessions lost or refused in a row (a session that lived resets it)."""
+        self._up_at: float | None = None
+        """When the current session came up (loop time)."""
+        self.reconnect_delay = 0.0
+        """The last reconnect delay chosen, before jitter (s)."""
         self._rebind = asyncio.Event()
         self._handles = 0
 
@@ -295,25 +397,39 @@ class OpcUaClientAdapter(Adapter):
     # -- the session loop -------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Connect to the first endpoint that answers, serve, reconnect; until cancelled."""
-        failures = 0
+        """Serve a session on one endpoint after the other (a lost or refused one passes
+        to the next, the first again after the last), with back-off; until cancelled.
+
+        The back-off (`gateway.backoff.Backoff`) starts again only after a session that
+        lived `backoff_max` seconds: one that dies at once backs off like a refusal."""
+        loop = asyncio.get_running_loop()
+        index = 0
         try:
             while True:
                 s = self.opc_settings
-                for url in s.endpoints:
-                    try:
-                        await self._serve(url)
-                    except (SessionLost, *_NETWORK_ERRORS) as exc:
-                        was_up = self.state == "up"
-                        self._set_down(url, str(exc) or type(exc).__name__)
-                        if was_up:
-                            failures = 0
-                            break  # it was up: start again from the first endpoint
-                    except Exception as exc:  # a bug: end this session, not the adapter
-                        log.exception("opcua-client %s: internal error on %s", self.name, url)
-                        self._set_down(url, f"internal error: {exc!r}")
-                failures += 1
-                await asyncio.sleep(Backoff(s.backoff_initial, s.backoff_max).delay(failures))
+                url = s.endpoints[index % len(s.endpoints)]
+                self._up_at = None
+                try:
+                    await self._serve(url)
+                    reason = "session ended"
+                except (SessionLost, *_NETWORK_ERRORS) as exc:
+                    reason = str(exc) or type(exc).__name__
+                except Exception as exc:  # a bug: end this session, not the adapter
+                    reason = f"internal error: {exc!r}"
+                    if n := self._internal_log.count(type(exc).__name__):
+                        log.exception(
+                            "opcua-client %s: internal error on %s (%d times)", self.name, url, n
+                        )
+                _check_cancelled()
+                if self._lived(loop.time(), s.backoff_max):
+                    self._failures = 0
+                    self._down_log.reset()
+                self._failures += 1
+                self._set_down(url, reason)
+                index += 1
+                backoff = Backoff(s.backoff_initial, s.backoff_max)
+                self.reconnect_delay = backoff.base(self._failures)
+                await asyncio.sleep(backoff.delay(self._failures))
         finally:
             session, self._session = self._session, None
             if session is not None:
@@ -327,7 +443,7 @@ class OpcUaClientAdapter(Adapter):
             client.set_user(s.username)
             client.set_password(s.password or "")
         lost = asyncio.Event()
-        session = Session(self.name, self.bus, lost)
+        session = Session(self.name, self.bus, lost, self._problem_log)
 
         async def _lost(exc: Exception) -> None:
             session.lose(f"connection lost: {exc!r}")
@@ -341,6 +457,8 @@ class OpcUaClientAdapter(Adapter):
                 except UaError as exc:
                     raise SessionLost(self._refusal(exc)) from None
             self._client = client
+            session.namespaces = list(await client.get_namespace_array())
+            session.limits = await self._limits(client)
             sub = await self._subscription(client, session)
             await self._bind(client, sub, session)
             self._session = session
@@ -352,13 +470,26 @@ class OpcUaClientAdapter(Adapter):
                     asyncio.ensure_future(self._rebind.wait()),
                 ]
                 try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        waits,
+                        timeout=self._silence_check(sub),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                 finally:
                     for w in waits:
                         w.cancel()
+                silence = sub.silent_for()
+                if silence > SILENT_KEEPALIVES * sub.keepalive:
+                    # The session answers but its subscription is gone (deleted or timed
+                    # out on the server): a new session makes it anew.
+                    session.lose(
+                        f"no publish response for {SILENT_KEEPALIVES} keep-alive periods "
+                        f"({sub.keepalive:g} s each)"
+                    )
                 if lost.is_set():
                     raise SessionLost(session.reason)
-                await self._bind(client, sub, session)
+                if self._rebind.is_set():
+                    await self._bind(client, sub, session)
         finally:
             self._client = None
             self._session = None
@@ -366,6 +497,25 @@ class OpcUaClientAdapter(Adapter):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await client.disconnect()
+
+    @staticmethod
+    async def _limits(client: Client) -> dict[str, int]:
+        """The nodes per request of each kind (`_LIMITS`): the server's OperationLimit
+        where it has one below `CHUNK` (0, absent or unreadable: no limit)."""
+        nodes = [client.get_node(ua.NodeId(ua.Int32(i))) for i in _LIMITS.values()]
+        values = await client.read_attributes(nodes, AttributeIds.Value)
+        out: dict[str, int] = {}
+        for kind, dv in zip(_LIMITS, values, strict=True):
+            limit = dv.Value.Value if dv.Value is not None else None
+            good = dv.StatusCode is None or dv.StatusCode.is_good()
+            usable = good and isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
+            out[kind] = min(CHUNK, limit) if usable and isinstance(limit, int) else CHUNK
+        return out
+
+    @staticmethod
+    def _silence_check(sub: _BatchSubscription) -> float:
+        """How long to wait before looking at the subscription's silence again."""
+        return max(0.05, SILENT_KEEPALIVES * sub.keepalive - sub.silent_for() + 0.01)
 
     async def _secure(self, client: Client, url: str) -> None:
         """Our application URI, user certificate and, with a security policy, the secure
@@ -465,7 +615,8 @@ class OpcUaClientAdapter(Adapter):
 
     async def _bind(self, client: Client, sub: _BatchSubscription, session: Session) -> None:
         """Make the monitored items match the bindings: items of removed or changed bindings
-        deleted, the new ones resolved and created (all of them on a new session)."""
+        deleted, the new ones resolved and created (all of them on a new session); the kept
+        ones take their point's ISN multiplier and adder as they are now."""
         wanted = {b.point: b for b in self.opc_settings.bindings if b.point in self.bus}
         stale = [
             slot
@@ -477,18 +628,26 @@ class OpcUaClientAdapter(Adapter):
                 del session.by_point[slot.point]
                 session.slots.pop(slot.handle, None)
             handles = [slot.server_handle for slot in stale]
-            for start in range(0, len(handles), CHUNK):
-                await sub.unsubscribe(handles[start : start + CHUNK])
+            step = session.limits["monitored"]
+            for start in range(0, len(handles), step):
+                await sub.unsubscribe(handles[start : start + step])
+        for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
+            linear = usage_of(self.bus.definition(point))
+            slot.rescale(linear.a, linear.b)
         for point in [p for p in self.unknown if p not in wanted]:
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
         before = {b.point: self.unknown.pop(b.point) for b in new if b.point in self.unknown}
-        slots, unknown = await self._resolve(client, new)
+        slots, unknown = await self._resolve(client, session.namespaces, session.limits, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
 
     async def _resolve(
-        self, client: Client, bindings: Sequence[ClientPoint]
+        self,
+        client: Client,
+        namespaces: Sequence[str],
+        limits: dict[str, int],
+        bindings: Sequence[ClientPoint],
     ) -> tuple[list[Slot], dict[str, str]]:
         """Bindings -> nodes with their DataType, and the points whose node is unknown."""
         bus = self.bus
@@ -497,13 +656,14 @@ class OpcUaClientAdapter(Adapter):
         for b in bindings:
             if b.node is not None:
                 try:
-                    nodeids[b.point] = ua.NodeId.from_string(b.node)
+                    nodeids[b.point] = resolve_nodeid(b.node, namespaces)
                 except (ValueError, UaError) as exc:
                     unknown[b.point] = f"{b.node}: {exc}"
         paths = [b for b in bindings if b.path is not None]
         objects = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
-        for start in range(0, len(paths), CHUNK):
-            chunk = paths[start : start + CHUNK]
+        step = limits["translate"]
+        for start in range(0, len(paths), step):
+            chunk = paths[start : start + step]
             relative = ["".join(f"/{step}" for step in check_path(b.path or "")) for b in chunk]
             results = await client.translate_browsepaths(objects, relative)
             for b, result in zip(chunk, results, strict=True):
@@ -513,9 +673,11 @@ class OpcUaClientAdapter(Adapter):
                 else:
                     unknown[b.point] = f"path {b.path}: {result.StatusCode.name}"
         found = [b for b in bindings if b.point in nodeids]
+        types: dict[ua.NodeId, ua.VariantType | None] = {}
         slots: list[Slot] = []
-        for start in range(0, len(found), CHUNK):
-            chunk = found[start : start + CHUNK]
+        step = limits["read"]
+        for start in range(0, len(found), step):
+            chunk = found[start : start + step]
             nodes = [client.get_node(nodeids[b.point]) for b in chunk]
             values = await client.read_attributes(nodes, AttributeIds.DataType)
             for b, dv in zip(chunk, values, strict=True):
@@ -524,11 +686,52 @@ class OpcUaClientAdapter(Adapter):
                     continue
                 defn = bus.definition(b.point)
                 linear = usage_of(defn)
-                variant = _variant_of(dv.Value.Value if dv.Value is not None else None)
-                slots.append(
-                    Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
-                )
+                datatype = dv.Value.Value if dv.Value is not None else None
+                variant = await self._variant_of_datatype(client, datatype, types)
+                slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
+                slot.states = b.state_table
+                if b.method is not None:
+                    slot.method_variant = await self._argument_type(
+                        client, namespaces, b.method, types
+                    )
+                slots.append(slot)
         return slots, unknown
+
+    @staticmethod
+    async def _variant_of_datatype(
+        client: Client, datatype: Any, known: dict[ua.NodeId, ua.VariantType | None]
+    ) -> ua.VariantType | None:
+        """The built-in type a value of DataType `datatype` travels as: up its supertype
+        chain (an enumeration is an Int32, a Counter a UInt32...); None if unknown."""
+        variant = _variant_of(datatype)
+        if variant is not None or not isinstance(datatype, ua.NodeId) or datatype.is_null():
+            return variant
+        if datatype not in known:
+            try:
+                found = await data_type_to_variant_type(client.get_node(datatype))
+            except (UaError, ValueError, *_NETWORK_ERRORS):
+                found = None
+            known[datatype] = None if found is ua.VariantType.Variant else found
+        return known[datatype]
+
+    async def _argument_type(
+        self,
+        client: Client,
+        namespaces: Sequence[str],
+        method: str,
+        known: dict[ua.NodeId, ua.VariantType | None],
+    ) -> ua.VariantType | None:
+        """The type of a method's first input argument, from its InputArguments property
+        (None when it has none the server tells)."""
+        try:
+            node = await client.get_node(resolve_nodeid(method, namespaces)).get_child(
+                "0:InputArguments"
+            )
+            arguments = await node.read_value()
+        except (UaError, ValueError, *_NETWORK_ERRORS):
+            return None
+        datatype = getattr(arguments[0], "DataType", None) if arguments else None
+        return await self._variant_of_datatype(client, datatype, known)
 
     def _report_unknown(self, unknown: dict[str, str], before: dict[str, str]) -> None:
         """Points whose node the server does not know: not valid, each named once (again
@@ -549,12 +752,14 @@ class OpcUaClientAdapter(Adapter):
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = s.publishing_interval
         params.RequestedLifetimeCount = 10000
-        params.RequestedMaxKeepAliveCount = client.get_keepalive_count(s.publishing_interval)
+        params.RequestedMaxKeepAliveCount = max(
+            1, math.ceil(s.keepalive * 1000 / s.publishing_interval)
+        )
         params.MaxNotificationsPerPublish = s.max_notifications
         params.PublishingEnabled = True
         params.Priority = 0
         sub = _BatchSubscription(client, params, session)
-        await sub.init()
+        await sub.create()
         return sub
 
     async def _monitor(
@@ -562,8 +767,9 @@ class OpcUaClientAdapter(Adapter):
     ) -> dict[str, str]:
         """A monitored item per slot; returns the points the server refused to monitor."""
         unknown: dict[str, str] = {}
-        for start in range(0, len(slots), CHUNK):
-            chunk = slots[start : start + CHUNK]
+        step = session.limits["monitored"]
+        for start in range(0, len(slots), step):
+            chunk = slots[start : start + step]
             requests = []
             for slot in chunk:
                 self._handles += 1
@@ -621,13 +827,22 @@ class OpcUaClientAdapter(Adapter):
                 CommandFailure.UNKNOWN_POINT, f"{point.id}: {self.unknown.get(point.id)}"
             )
         self.counters["commands"] += 1
+        calls = binding.method is not None and binding.method_object is not None
+        vtype = (slot.method_variant if calls else None) or slot.variant
         try:
-            variant = ua.Variant(self._raw(slot, value), slot.variant or ua.VariantType.Double)
+            raw = self._raw(slot, value, vtype)
+            if vtype is None:
+                vtype = ua.VariantType.Boolean if isinstance(raw, bool) else ua.VariantType.Double
+            variant = ua.Variant(raw, vtype)
             if binding.method is not None and binding.method_object is not None:
-                code = await self._call(client, binding.method_object, binding.method, variant)
+                obj = resolve_nodeid(binding.method_object, session.namespaces)
+                method = resolve_nodeid(binding.method, session.namespaces)
+                code = await self._call(client, obj, method, variant)
             else:
+                # The value only: no StatusCode (asyncua's default Good) nor time stamps,
+                # which many servers refuse (BadWriteNotSupported).
                 results = await client.uaclient.write_attributes(
-                    [slot.nodeid], [ua.DataValue(variant)], AttributeIds.Value
+                    [slot.nodeid], [ua.DataValue(variant, StatusCode=None)], AttributeIds.Value
                 )
                 code = results[0].value
         except CommandError:
@@ -651,12 +866,12 @@ class OpcUaClientAdapter(Adapter):
             raise CommandError(failure, f"{what} of {point.id} ({slot.binding.where}): {name}")
 
     @staticmethod
-    async def _call(client: Client, obj: str, method: str, argument: ua.Variant) -> int:
+    async def _call(client: Client, obj: ua.NodeId, method: ua.NodeId, argument: ua.Variant) -> int:
         """Call `method` of `obj` with one argument; its result's StatusCode (or the
         argument's, when the server refused that)."""
         request = ua.CallMethodRequest()
-        request.ObjectId = ua.NodeId.from_string(obj)
-        request.MethodId = ua.NodeId.from_string(method)
+        request.ObjectId = obj
+        request.MethodId = method
         request.InputArguments = [argument]
         (result,) = await client.uaclient.call([request])
         code = int(result.StatusCode.value)
@@ -666,30 +881,55 @@ class OpcUaClientAdapter(Adapter):
         return code
 
     @staticmethod
-    def _raw(slot: Slot, value: Value) -> Any:
-        """The value to write, in the node's type."""
+    def _raw(slot: Slot, value: Value, vtype: ua.VariantType | None) -> Any:
+        """The value to write in a Variant of `vtype` (the node's or the method argument's
+        type); CommandError INVALID_VALUE when that type cannot carry it."""
         if slot.kind is PointKind.STATE:
             # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
             code = int(value) if float(value) == int(value) else -1
-            if code not in (State.OFF, State.ON):
+            if vtype is ua.VariantType.Boolean or vtype is None or vtype not in _INTEGERS:
+                if code not in (State.OFF, State.ON):
+                    raise CommandError(
+                        CommandFailure.INVALID_VALUE,
+                        f"{slot.point}: {value!r} is neither off nor on",
+                    )
+                on = code == State.ON
+                return on if vtype is ua.VariantType.Boolean or vtype is None else int(on)
+            if code not in tuple(State):
                 raise CommandError(
-                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is neither off nor on"
+                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is no state"
                 )
-            on = code == State.ON
-            if slot.variant is ua.VariantType.Boolean or slot.variant is None:
-                return on
-            return int(on)
+            try:
+                return slot.states.raw_of(State(code))  # the integer node's code of it
+            except CommandError as exc:
+                raise CommandError(exc.failure, f"{slot.point}: {exc.detail}") from None
         if slot.a == 0:
             raise CommandError(CommandFailure.NOT_PERMITTED, f"{slot.point}: no raw value")
-        raw = (float(value) - slot.b) / slot.a
-        if slot.variant is ua.VariantType.Boolean:
+        raw: float | int
+        if type(value) is int and slot.integral and (value - int(slot.b)) % int(slot.a) == 0:
+            raw = (value - int(slot.b)) // int(slot.a)  # exact: an Int64 above 2**53 too
+        else:
+            raw = (float(value) - slot.b) / slot.a
+        if vtype is ua.VariantType.Boolean:
             return bool(raw)
-        if slot.variant in _INTEGERS:
-            if raw != round(raw):
+        bounds = None if vtype is None else _INTEGERS.get(vtype)
+        if bounds is not None and vtype is not None:
+            if not math.isfinite(raw) or raw != round(raw):
                 raise CommandError(
                     CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is no integer"
                 )
-            return round(raw)
+            number = raw if isinstance(raw, int) else round(raw)
+            if not bounds[0] <= number <= bounds[1]:
+                raise CommandError(
+                    CommandFailure.INVALID_VALUE,
+                    f"{slot.point}: {number} is outside the {vtype.name} range "
+                    f"{bounds[0]}..{bounds[1]} of {slot.binding.where}",
+                )
+            return number
+        if vtype is ua.VariantType.Float and math.isfinite(raw) and abs(raw) > 3.4028234e38:
+            raise CommandError(
+                CommandFailure.INVALID_VALUE, f"{slot.point}: {raw} is outside the Float range"
+            )
         return raw
 
     # -- state ------------------------------------------------------------------------------
@@ -702,27 +942,33 @@ class OpcUaClientAdapter(Adapter):
         self.endpoint = url
         self.last_error = None
         self.counters["connects"] += 1
-        self._down_log.reset()
-        self._attempts = 0
+        self._up_at = asyncio.get_running_loop().time()
+
+    def _lived(self, now: float, seconds: float) -> bool:
+        """Whether the session that just ended had been up for `seconds`."""
+        return self._up_at is not None and now - self._up_at >= seconds
 
     def _set_down(self, url: str, reason: str) -> None:
+        """Note a lost or refused session; one log line, thinned out (`Throttle.failure`)
+        while the failures in a row repeat it."""
         self.last_error = f"{url}: {reason}"
-        self._attempts += 1
         if self.state == "up":
-            log.warning(
-                "opcua-client %s: session on %s lost: %s; its points are not valid; reconnecting",
-                self.name,
-                url,
-                reason,
-            )
-            self._down_log.failure(reason, 1)
-        elif self._down_log.failure(self.last_error, self._attempts):
+            if self._down_log.failure(f"lost: {reason}", self._failures):
+                log.warning(
+                    "opcua-client %s: session on %s lost: %s; its points are not valid; "
+                    "reconnecting (failure %d)",
+                    self.name,
+                    url,
+                    reason,
+                    self._failures,
+                )
+        elif self._down_log.failure(self.last_error, self._failures):
             log.warning(
                 "opcua-client %s: cannot connect to %s: %s (attempt %d)",
                 self.name,
                 url,
                 reason,
-                self._attempts,
+                self._failures,
             )
         self.state = "down"
 
@@ -734,6 +980,8 @@ class OpcUaClientAdapter(Adapter):
             "last_error": self.last_error,
             "points": len(session.by_point) if session else 0,
             "unknown_nodes": dict(list(self.unknown.items())[:50]),
+            "failures": self._failures,
+            "reconnect_delay": self.reconnect_delay,
             **self.counters,
             **(session.counters if session else {}),
         }

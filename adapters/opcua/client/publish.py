@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import ua
@@ -71,6 +72,20 @@ def posix_of_ticks(ticks: int) -> float:
     if 0 <= ticks < MAX_OPC_FILETIME:
         return (ticks // 10 - _EPOCH_US) / 1e6
     return ua.win_epoch_to_datetime(ticks).timestamp()
+
+
+NULL_TIME = -11_644_473_600.0
+"""A DateTime of 0 ticks (1601-01-01, the null DateTime) in POSIX seconds."""
+
+
+def posix_of_datetime(stamp: datetime | None) -> float | None:
+    """A DataValue's time stamp as asyncua decodes it, in POSIX seconds; None when absent
+    or null (1601-01-01 or before), as `decode_publish` reads it: the bus then stamps the
+    value with the receive time and the time-invalid bit."""
+    if stamp is None:
+        return None
+    ts = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return None if ts <= NULL_TIME else ts
 
 
 def decode_publish(payload: bytes) -> ua.PublishResponse | None:
@@ -170,9 +185,9 @@ def _data_change(payload: bytes, pos: int, end: int) -> DataRows | None:
         if mask & _SOURCE_TIME:
             (ticks,) = _INT64.unpack_from(payload, pos)
             pos += 8
-            if 0 <= ticks < MAX_OPC_FILETIME:
+            if 0 < ticks < MAX_OPC_FILETIME:
                 ts = (ticks // 10 - _EPOCH_US) / 1e6
-            else:
+            elif ticks > 0:  # 0 (or less) is the null DateTime: as if absent
                 ts = posix_of_ticks(ticks)
         if mask & _SERVER_TIME:
             pos += 8

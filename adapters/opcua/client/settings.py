@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -51,8 +51,9 @@ from adapters.opcua.security import (
     read_private_key,
 )
 from gateway.backoff import BackoffSettings
+from gateway.mapping import OFF_ON, StateTable, parse_states, state_name
 from gateway.pointfiles import load_points_csv, resolve_path
-from gateway.points import PointDef, PointKind
+from gateway.points import PointDef, PointKind, State
 from gateway.registry import AdapterSettings
 
 _NODE_ID = re.compile(
@@ -68,6 +69,7 @@ SECURITY_POLICIES = (
     "Aes256Sha256RsaPss",
 )
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
+StateName = Literal["between", "off", "on", "invalid"]
 
 
 def check_node_id(text: str) -> str:
@@ -111,6 +113,40 @@ class ClientPoint(BaseModel):
         default=None, description="NodeId of a method: commands call it instead of a Write"
     )
     method_object: str | None = Field(default=None, description="NodeId of the method's object")
+    states: dict[int, StateName] | None = Field(
+        default=None,
+        description="state point on an integer node: raw code -> state (default 0:off;1:on; "
+        "the gateway's own opcua-server: 0:between;1:off;2:on;3:invalid); a Boolean node is "
+        "false off, true on",
+    )
+    normal: StateName | None = Field(
+        default=None, description="a state point's normal state: any other is abnormal"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _states(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("states") in ("", None):
+                data.pop("states", None)
+            else:
+                data["states"] = parse_states(data["states"])
+            if data.get("normal") in ("", None):
+                data.pop("normal", None)
+            else:
+                data["normal"] = state_name(data["normal"])
+        return data
+
+    @property
+    def state_table(self) -> StateTable:
+        """Raw code -> bus state for a state point on an integer node."""
+        normal = None if self.normal is None else State[self.normal.upper()]
+        if self.states is None:
+            return StateTable(OFF_ON.codes, normal=normal)
+        return StateTable(
+            {code: State[name.upper()] for code, name in self.states.items()}, normal=normal
+        )
 
     @model_validator(mode="after")
     def _check(self) -> ClientPoint:
@@ -163,6 +199,12 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
     request_timeout: float = Field(default=10.0, gt=0, description="s")
     watchdog_interval: float = Field(
         default=10.0, ge=10.0, description="s between the session's liveness probes"
+    )
+    keepalive: float = Field(
+        default=5.0,
+        gt=0,
+        description="s: the subscription's keep-alive asked for; no publish response for 3 "
+        "of them (as the server revised it) ends the session",
     )
     points: list[ClientPoint] = Field(default_factory=list)
     points_file: str | None = None

@@ -1,13 +1,17 @@
 """The `opcua-server` adapter: serves bus points as OPC UA variables (asyncua, imported).
 
 Points matched by the settings are variables in a folder tree (`tree.FolderPlan`, at most
-`max_per_folder` nodes a folder). Bus changes are pushed in batches through
-`Server.write_attribute_value` (asyncua has no batch write; that call skips the checks of a
-client's Write and is its fastest public path). A client's Write on a served variable becomes
-`bus.command`, answered with the owner's outcome (`status.code_of`); the Write of a variable
-that is not writable is refused with BadNotWritable, that of a user without write access with
-BadUserAccessDenied. Patterns are matched against the bus again every `refresh_period`, and a
-reconfiguration adds, moves and deletes only the nodes that changed.
+`max_per_folder` nodes a folder). Bus changes are pushed in batches straight into asyncua's
+address space (`AddressSpace.write_attribute_value`: asyncua has no batch write, and that
+call, under `Server.write_attribute_value`, skips the checks of a client's Write); a value its
+variable's type cannot carry is served as BadOutOfRange. The Writes of one client request
+become `bus.command`s at once, each answered with its owner's outcome (`status.code_of`)
+within `command_timeout` (< 4 s); a variable that is not writable answers BadNotWritable, a
+user without write access (anonymous clients by default) BadUserAccessDenied, an IndexRange,
+StatusCode or time stamps BadWriteNotSupported, a NodeId the server does not have
+BadNodeIdUnknown. Patterns are matched against the bus again every `refresh_period` when
+its points changed, and a reconfiguration adds, moves and deletes only the nodes that changed,
+in batches.
 
 Security: the endpoints are the settings' `security_policies`; a secure one uses the
 configured certificate, or a self-signed one generated once into `certificate_dir`
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, get_args
@@ -34,7 +39,9 @@ from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -47,6 +54,7 @@ from adapters.opcua.security import (
     ensure_self_signed,
 )
 from adapters.opcua.server.settings import (
+    FOLDER_SCHEME,
     OpcuaServerSettings,
     SecurityPolicy,
     ServedEntry,
@@ -54,9 +62,11 @@ from adapters.opcua.server.settings import (
 )
 from adapters.opcua.server.tree import FolderPlan, Path, TreeError
 from adapters.opcua.server.values import (
+    OUT_OF_RANGE,
     VariantType,
     WriteRefused,
     datavalue_of,
+    raw_of,
     source_time,
     value_of_write,
     variant_type,
@@ -70,6 +80,24 @@ log = logging.getLogger(__name__)
 
 _ADMIN = User(role=UserRole.Admin)  # what asyncua assumes for a write of its own
 _YIELD_EVERY = 500  # values pushed between two chances for the clients' requests
+_BATCH = 200  # nodes added or deleted between two chances for the clients' requests
+_HAS_COMPONENT = ua.NodeId(ua.Int32(ObjectIds.HasComponent))
+_ORGANIZES = ua.NodeId(ua.Int32(ObjectIds.Organizes))
+
+
+def _odd_write(wv: ua.WriteValue) -> str | None:
+    """What a write asks for beyond a whole value (a bus command carries no more): an
+    IndexRange, a StatusCode or time stamps; None for a plain value."""
+    if wv.IndexRange:
+        return f"IndexRange {wv.IndexRange}"
+    dv = wv.Value
+    if dv.StatusCode is not None and dv.StatusCode.value != 0:
+        return f"a StatusCode ({dv.StatusCode.name})"
+    if dv.SourceTimestamp is not None or dv.ServerTimestamp is not None:
+        return "time stamps"
+    if dv.SourcePicoseconds or dv.ServerPicoseconds:
+        return "time stamps"
+    return None
 
 
 @dataclass(frozen=True)
@@ -212,11 +240,15 @@ class OpcuaServerAdapter(Adapter):
         self._folders: dict[Path, Node] = {}
         self._sub: Subscription | None = None
         self._changed = asyncio.Event()
+        self._point_set: frozenset[str] = frozenset()
+        """The bus's points when they were last matched against the settings."""
         self._throttle = Throttle()
         self.pushed = 0
         self.writes = 0
         self.refused = 0
         self.tree_error: str | None = None
+        self.node_errors: dict[str, str] = {}
+        """Points whose node could not be added, and why (as of the last change)."""
 
     # -- settings -------------------------------------------------------------------
 
@@ -251,21 +283,32 @@ class OpcuaServerAdapter(Adapter):
 
     # -- the address space ------------------------------------------------------------
 
+    def _folder_nodeid(self, path: Path) -> ua.NodeId:
+        """A folder's NodeId: `folder:<root>[/<path>]` (see `settings.FOLDER_SCHEME`)."""
+        ident = FOLDER_SCHEME + "/".join((self.settings.root, *path))
+        return ua.NodeId(ua.String(ident), ua.Int16(self._idx))
+
     async def _folder(self, path: Path) -> Node:
         node = self._folders.get(path)
         if node is None:
             assert self._server is not None
             parent = await self._folder(path[:-1])
-            nodeid = ua.NodeId(ua.String(f"folder:{'/'.join(path)}"), ua.Int16(self._idx))
+            nodeid = self._folder_nodeid(path)
             node = await parent.add_folder(nodeid, ua.QualifiedName(path[-1], self._idx))
             self._folders[path] = node
         return node
 
     async def _sync(self) -> None:
-        """Make the address space serve what the settings and the bus say now."""
+        """Make the address space serve what the settings and the bus say now.
+
+        Nodes are deleted and added in batches of `_BATCH`, yielding between two (the
+        clients' requests and the pushes go on). The subscription to the new point set is
+        taken before the new nodes read their values, and what the old one still holds is
+        pushed before it is closed: no change is lost while it is replaced."""
         server = self._server
         assert server is not None
         s = self.settings
+        self._point_set = frozenset(self.bus.snapshot())
         wanted = self._wanted()
         try:
             placement = self._plan.plan({p: path for p, (_, path) in wanted.items()})
@@ -288,48 +331,105 @@ class OpcuaServerAdapter(Adapter):
                 placement[point],
             )
         gone = [sv for p, sv in self._served.items() if target.get(p) != sv]
+        added = [sv for p, sv in target.items() if self._served.get(p) != sv]
+        if not gone and not added and self._sub is not None:
+            return
+        old_sub = self._sub
+        new_sub = self.bus.subscribe(list(target), name=self.name)
         if gone:
-            await server.delete_nodes([server.get_node(sv.nodeid) for sv in gone])
             for sv in gone:
                 del self._served[sv.point]
                 self._by_nodeid.pop(sv.nodeid, None)
-        added = [sv for p, sv in target.items() if p not in self._served]
+            await self._delete(
+                [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
+            )
         now = ua.DateTime.now(UTC)
         values = self.bus.snapshot([sv.point for sv in added])
-        for sv in added:
-            folder = await self._folder(sv.folder)
+        failed: dict[str, str] = {}
+        for n, sv in enumerate(added, 1):
+            if n % _BATCH == 0:
+                await asyncio.sleep(0)
             dv = datavalue_of(values[sv.point], sv.vtype, now)
-            node = await folder.add_variable(
-                sv.nodeid, ua.QualifiedName(sv.point, self._idx), dv.Value, sv.vtype
-            )
-            if sv.writable:
-                await node.set_writable()
-            await server.write_attribute_value(sv.nodeid, dv)
+            if dv.StatusCode is OUT_OF_RANGE:
+                self._out_of_range(sv, values[sv.point].value)
+            try:
+                folder = await self._folder(sv.folder)
+                node = await folder.add_variable(
+                    sv.nodeid,
+                    ua.QualifiedName(sv.point, self._idx),
+                    dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
+                    sv.vtype,
+                )
+                if sv.writable:
+                    await node.set_writable()
+                await server.write_attribute_value(sv.nodeid, dv)
+            except (UaError, ServiceError) as exc:  # that node only: the others go on
+                failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
+                continue
             self._served[sv.point] = sv
             self._by_nodeid[sv.nodeid] = sv
+        self.node_errors = failed
+        for point, why in failed.items():
+            if n := self._throttle.count(f"node {point}"):
+                log.warning(
+                    "opcua server %s: point %s is not served: %s (%d times)",
+                    self.name,
+                    point,
+                    why,
+                    n,
+                )
         await self._prune_folders()
-        if gone or added or self._sub is None:
-            if self._sub is not None:
-                self._sub.close()
-            self._sub = self.bus.subscribe(list(self._served), name=self.name)
-        if gone or added:
-            log.info(
-                "opcua server %s: %d variables (%d added, %d removed)",
-                self.name,
-                len(self._served),
-                len(added),
-                len(gone),
+        if old_sub is not None:
+            pending = old_sub.drain()
+            old_sub.close()
+            if pending:
+                await self._push(pending)
+        self._sub = new_sub
+        log.info(
+            "opcua server %s: %d variables (%d added, %d removed)",
+            self.name,
+            len(self._served),
+            len(added),
+            len(gone),
+        )
+
+    async def _delete(self, nodes: Sequence[tuple[ua.NodeId, ua.NodeId, ua.NodeId]]) -> None:
+        """Delete (node, parent, reference type) nodes in batches: the parent's reference
+        is removed, not searched for in the whole address space as asyncua's
+        `delete_target_references` does (a scan of every node for each one deleted)."""
+        assert self._server is not None
+        isession = self._server.iserver.isession
+        for start in range(0, len(nodes), _BATCH):
+            chunk = nodes[start : start + _BATCH]
+            await isession.delete_references(
+                [
+                    ua.DeleteReferencesItem(
+                        SourceNodeId=parent,
+                        ReferenceTypeId=reftype,
+                        IsForward=True,
+                        TargetNodeId=node,
+                        DeleteBidirectional=True,
+                    )
+                    for node, parent, reftype in chunk
+                ]
             )
+            items = [
+                ua.DeleteNodesItem(NodeId=node, DeleteTargetReferences=False)
+                for node, _, _ in chunk
+            ]
+            await isession.delete_nodes(ua.DeleteNodesParameters(NodesToDelete=items))
+            await asyncio.sleep(0)
 
     async def _prune_folders(self) -> None:
         used: set[Path] = set()
         for sv in self._served.values():
             for depth in range(len(sv.folder) + 1):
                 used.add(sv.folder[:depth])
-        empty = [p for p in self._folders if p not in used]
+        empty = sorted((p for p in self._folders if p not in used), key=len, reverse=True)
         if empty:
-            assert self._server is not None
-            await self._server.delete_nodes([self._folders[p] for p in empty], recursive=True)
+            await self._delete(
+                [(self._folders[p].nodeid, self._folders[p[:-1]].nodeid, _ORGANIZES) for p in empty]
+            )
             for p in empty:
                 del self._folders[p]
 
@@ -351,10 +451,26 @@ class OpcuaServerAdapter(Adapter):
             if sv is not None:
                 if pv.ts != last_ts:
                     last_ts, stamp = pv.ts, source_time(pv.ts)
-                await write(sv.nodeid, attribute, datavalue_of(pv, sv.vtype, now, stamp))
+                dv = datavalue_of(pv, sv.vtype, now, stamp)
+                if dv.StatusCode is OUT_OF_RANGE:
+                    self._out_of_range(sv, pv.value)
+                await write(sv.nodeid, attribute, dv)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         self.pushed += len(changes)
+
+    def _out_of_range(self, sv: Served, value: float | int) -> None:
+        """One (throttled) log line for a value its variable's type cannot carry."""
+        if n := self._throttle.count("range"):
+            log.warning(
+                "opcua server %s: %s = %r does not fit its %s variable: served as "
+                "BadOutOfRange (%d times; choose type int64 or a real point)",
+                self.name,
+                sv.point,
+                value,
+                sv.vtype.name,
+                n,
+            )
 
     # -- client writes ----------------------------------------------------------------
 
@@ -363,31 +479,51 @@ class OpcuaServerAdapter(Adapter):
         original = service.write
 
         async def write(params: ua.WriteParameters, user: User = _ADMIN) -> list[ua.StatusCode]:
-            results: list[ua.StatusCode | None] = []
-            others: list[ua.WriteValue] = []
-            for wv in params.NodesToWrite:
+            """Our variables' values as bus commands, all of one request at once (the
+            connection waits for the answer); anything else as asyncua would."""
+            results: list[ua.StatusCode | None] = [None] * len(params.NodesToWrite)
+            ours: list[tuple[int, Served, ua.WriteValue]] = []
+            others: list[tuple[int, ua.WriteValue]] = []
+            aspace = server.iserver.aspace
+            for i, wv in enumerate(params.NodesToWrite):
                 sv = self._by_nodeid.get(wv.NodeId)
-                if sv is None or wv.AttributeId != AttributeIds.Value:
-                    results.append(None)
-                    others.append(wv)
+                if sv is None and wv.NodeId not in aspace:
+                    results[i] = ua.StatusCode(ua.UInt32(status.BAD_NODE_ID_UNKNOWN))
+                elif sv is None or wv.AttributeId != AttributeIds.Value:
+                    others.append((i, wv))
                 else:
-                    results.append(
-                        ua.StatusCode(ua.UInt32(await self._client_write(sv, wv.Value, user)))
-                    )
+                    ours.append((i, sv, wv))
             if others:
-                rest = iter(await original(ua.WriteParameters(NodesToWrite=others), user))
-                return [r if r is not None else next(rest) for r in results]
-            return [r for r in results if r is not None]
+                rest = await original(
+                    ua.WriteParameters(NodesToWrite=[wv for _, wv in others]), user
+                )
+                for (i, _), code in zip(others, rest, strict=True):
+                    results[i] = code
+            if ours:
+                codes = await asyncio.gather(
+                    *(self._client_write(sv, wv, user) for _, sv, wv in ours)
+                )
+                for (i, _, _), value in zip(ours, codes, strict=True):
+                    results[i] = ua.StatusCode(ua.UInt32(value))
+            return [ua.StatusCode(ua.UInt32(status.BAD)) if r is None else r for r in results]
 
         service.write = write  # type: ignore[method-assign]
 
-    async def _client_write(self, sv: Served, dv: ua.DataValue, user: User) -> int:
+    async def _client_write(self, sv: Served, wv: ua.WriteValue, user: User) -> int:
+        """One client write of a served variable's value: the command's outcome as a
+        StatusCode, or why it is refused."""
+        dv = wv.Value
         if not sv.writable:
             self.refused += 1
             return status.BAD_NOT_WRITABLE
         if user.role is not UserRole.Admin and user.name not in self._users.writers:
             self.refused += 1
             return status.BAD_USER_ACCESS_DENIED
+        odd = _odd_write(wv)
+        if odd is not None:
+            self.refused += 1
+            log.debug("opcua server %s: write of %s refused: %s", self.name, sv.point, odd)
+            return status.BAD_WRITE_NOT_SUPPORTED
         try:
             value = value_of_write(dv.Value, sv.kind, sv.vtype)
         except WriteRefused as exc:
@@ -474,8 +610,7 @@ class OpcuaServerAdapter(Adapter):
         await self._secure(server)
         self._idx = await server.register_namespace(s.namespace)
         root = await server.nodes.objects.add_folder(
-            ua.NodeId(ua.String(f"folder:{s.root}"), ua.Int16(self._idx)),
-            ua.QualifiedName(s.root, self._idx),
+            self._folder_nodeid(()), ua.QualifiedName(s.root, self._idx)
         )
         self._server = server
         self._folders = {(): root}
@@ -504,9 +639,10 @@ class OpcuaServerAdapter(Adapter):
         next_refresh = loop.time() + self.settings.refresh_period
         while True:
             if self._changed.is_set() or loop.time() >= next_refresh:
-                self._changed.clear()
                 next_refresh = loop.time() + self.settings.refresh_period
-                await self._sync()
+                if self._changed.is_set() or frozenset(self.bus.snapshot()) != self._point_set:
+                    self._changed.clear()
+                    await self._sync()
             sub = self._sub
             assert sub is not None
             changes = await sub.wait(timeout=min(1.0, self.settings.refresh_period))
@@ -524,6 +660,8 @@ class OpcuaServerAdapter(Adapter):
         }
         if self.tree_error:
             out["error"] = self.tree_error
+        if self.node_errors:
+            out["node_errors"] = dict(list(self.node_errors.items())[:50])
         return out
 
 

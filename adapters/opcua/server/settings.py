@@ -61,6 +61,11 @@ def is_pattern(point: str) -> bool:
     return any(c in point for c in "*?[")
 
 
+FOLDER_SCHEME = "folder:"
+"""The string NodeIds of the folders begin so (`folder:<root>` the root, `folder:<root>/a/b`
+the folder a/b under it); a point's cannot (point ids have no ':', a `nodeid` may not)."""
+
+
 class ServedEntry(BaseModel):
     """One `points` entry: a bus point (or glob) served as an OPC UA variable."""
 
@@ -100,6 +105,11 @@ class ServedEntry(BaseModel):
             raise ValueError(
                 f"point {self.point!r}: nodeid {self.nodeid!r} is not i=<n>, s=<text>, "
                 "g=<guid> or b=<bytes> (the namespace is the server's own)"
+            )
+        if self.nodeid is not None and self.nodeid.startswith(f"s={FOLDER_SCHEME}"):
+            raise ValueError(
+                f"point {self.point!r}: nodeid {self.nodeid!r}: s={FOLDER_SCHEME}... names "
+                "the server's folders"
             )
         if self.folder is not None and any(not p.strip() for p in self.folder.split("/")):
             raise ValueError(f"point {self.point!r}: folder {self.folder!r} has an empty part")
@@ -168,15 +178,18 @@ class OpcuaServerSettings(AdapterSettings):
     reused after a restart. A client's certificate is accepted only if it, or the CA that
     issued it, is in `trusted_certificates` (files, or directories of *.der/*.pem/*.crt/*.cer),
     and its application URI is in it; these are read again at each reload, without a restart.
-    `anonymous` says what a client that does not log in may do: `write`, `read` (writes
-    refused with BadUserAccessDenied) or `none` (not let in). `users` log in with a name and
-    password, or with a user certificate (which needs a secure policy to be offered).
+    `anonymous` says what a client that does not log in may do: `read` (the default: its
+    writes refused with BadUserAccessDenied), `write` or `none` (not let in). `users` log in
+    with a name and password, or with a user certificate (which needs a secure policy to be
+    offered).
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=4840, ge=1, le=65535)
     namespace: str = Field(default="urn:iccp-gateway", min_length=1)
-    root: str = Field(default="Gateway", min_length=1, description="folder under Objects")
+    root: str = Field(
+        default="Gateway", min_length=1, pattern=r"^[^/]+$", description="folder under Objects"
+    )
     points: list[ServedEntry] = Field(default_factory=list)
     points_file: str | None = None
     group_by: Literal["none", "prefix", "folder"] = "prefix"
@@ -200,12 +213,17 @@ class OpcuaServerSettings(AdapterSettings):
     trusted_certificates: list[str] = Field(
         default_factory=list, description="client certificates or CAs (files or directories)"
     )
-    anonymous: Literal["none", "read", "write"] = "write"
+    anonymous: Literal["none", "read", "write"] = "read"
     users: list[UserEntry] = Field(default_factory=list)
     refresh_period: float = Field(
         default=5.0, gt=0, description="how often (s) patterns are matched against the bus again"
     )
-    command_timeout: float = Field(default=10.0, gt=0, description="for a client's write (s)")
+    command_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        lt=4.0,
+        description="for a client's write (s): under the 4 s an OPC UA client waits by default",
+    )
 
     _file_points: list[ServedEntry] = PrivateAttr(default_factory=list)
     _trusted: list[x509.Certificate] = PrivateAttr(default_factory=list)

@@ -76,6 +76,26 @@ def _status(quality: Quality, vtype: VariantType, on_off: bool) -> ua.StatusCode
     return code
 
 
+_RANGES: dict[VariantType, tuple[int, int]] = {
+    VariantType.Int32: (-(2**31), 2**31 - 1),
+    VariantType.Int64: (-(2**63), 2**63 - 1),
+}
+"""The integer types a bus value may not fit (a Double takes any, a Boolean any state)."""
+
+OUT_OF_RANGE = ua.StatusCode(ua.UInt32(status.BAD_OUT_OF_RANGE))
+"""The StatusCode of a served value that does not fit its variable's type (shared)."""
+
+
+def fits(value: float | int, vtype: VariantType) -> bool:
+    """Whether a bus value can be served in a Variant of `vtype`."""
+    bounds = _RANGES.get(vtype)
+    if bounds is None:
+        return True
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return bounds[0] <= int(value) <= bounds[1]
+
+
 def source_time(ts: float) -> ua.DateTime:
     """A bus source time stamp (POSIX seconds) as a DataValue's SourceTimestamp."""
     return ua.DateTime.fromtimestamp(ts, UTC)
@@ -85,8 +105,17 @@ def datavalue_of(
     pv: PointValue, vtype: VariantType, now: ua.DateTime, stamp: ua.DateTime | None = None
 ) -> ua.DataValue:
     """The DataValue serving a bus value: source time stamp from the bus (`stamp`, where the
-    caller has it already, is `source_time(pv.ts)`), server time stamp `now`."""
+    caller has it already, is `source_time(pv.ts)`), server time stamp `now`. A value that
+    does not fit the variable's type is served without a value and with `OUT_OF_RANGE` (an
+    Int32 Variant of 2**31 would break the encoding of every client's publish response)."""
     value = pv.value
+    if not fits(value, vtype):
+        return ServedValue(
+            Value=ua.Variant(),
+            StatusCode=OUT_OF_RANGE,
+            SourceTimestamp=source_time(pv.ts) if stamp is None else stamp,
+            ServerTimestamp=now,
+        )
     on_off = vtype is not VariantType.Boolean or int(value) in (State.ON, State.OFF)
     return ServedValue(
         Value=ua.Variant(raw_of(value, vtype), vtype),

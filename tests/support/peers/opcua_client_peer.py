@@ -14,6 +14,8 @@ stdin, one JSON line each on stdout:
     {"op": "take"}                 -> {"changes": [{"node", "value", "status", "source_ts"}]}
     {"op": "count"}                -> {"changes": n}   (received so far, not taken)
     {"op": "write", "node": "ns=2;s=a", "value": 1.5, "type": "Double"} -> {"status": code}
+    {"op": "write_many", "writes": [{"node", "value", "type", optional "attribute",
+        "index_range", "status", "source_ts"}]} -> {"statuses": [code, ...]}  (one request)
     {"op": "endpoints"}   -> {"endpoints": [["Basic256Sha256", "SignAndEncrypt"], ...]}
 
 It uses asyncua only, never the gateway's code, and imports nothing from the tests.
@@ -26,6 +28,7 @@ import contextlib
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import Client, ua
@@ -104,6 +107,27 @@ async def _serve(client: Client, handler: _Handler) -> None:
                 ]
                 (result,) = await client.uaclient.write(params)
                 reply = {"status": int(result.value)}
+            elif op == "write_many":
+                params = ua.WriteParameters()
+                params.NodesToWrite = [
+                    ua.WriteValue(
+                        NodeId=ua.NodeId.from_string(w["node"]),
+                        AttributeId=w.get("attribute", ua.AttributeIds.Value),
+                        IndexRange=w.get("index_range"),
+                        Value=ua.DataValue(
+                            ua.Variant(w["value"], getattr(ua.VariantType, w["type"])),
+                            StatusCode=ua.StatusCode(w.get("status", 0)),
+                            SourceTimestamp=(
+                                datetime.fromtimestamp(w["source_ts"], UTC)
+                                if "source_ts" in w
+                                else None
+                            ),
+                        ),
+                    )
+                    for w in cmd["writes"]
+                ]
+                results = await client.uaclient.write(params)
+                reply = {"statuses": [int(r.value) for r in results]}
             elif op == "endpoints":
                 reply = {
                     "endpoints": [

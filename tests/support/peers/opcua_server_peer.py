@@ -2,21 +2,29 @@
 
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
-(Double) - all writable - RO (Double, read-only) and the method SetW1 (one Double: W1 takes
-it; a negative one is refused with BadOutOfRange); `--bench N` adds N Double variables
-B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts that user only
-(anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
+(Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32), TX
+(String), I64 (Int64) - all writable - RO (Double, read-only), the method SetW1 (one
+Double: W1 takes it; a negative one is refused with BadOutOfRange) and the method SetI16
+(one UInt16, BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds
+N Double variables B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts
+that user only (anonymous sessions are refused). Security: `--cert FILE --key FILE` (the server's
 certificate and key; `--app-uri` the application URI it carries), `--policy NAME` (repeated:
 asyncua's SecurityPolicyType names, e.g. Basic256Sha256_SignAndEncrypt; default all with a
 certificate), `--trust DIR` (client certificates are then checked by asyncua's
 CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a user
-presenting that certificate is let in). It prints `{"ready": PORT}` once serving and takes JSON
-commands on stdin, one per line, answering one JSON line each:
+presenting that certificate is let in); `--max-items N` sets the OperationLimit
+MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
+(BadTooManyOperations). It prints `{"ready": PORT}` once serving and takes JSON commands
+on stdin, one per line, answering one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
+        (source_time/server_time: POSIX s, null for none; default now)
+    {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
+    {"op": "write_masks"}  -> {"masks": [n, ...]}  (the last Write's DataValue encoding masks)
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
     {"op": "drop_sessions"}  -> {"dropped": n}  (sessions closed server-side, sockets left open)
+    {"op": "drop_subscriptions"}  -> {"dropped": n}  (subscriptions deleted, sessions left)
 
 It exits when stdin closes. It uses asyncua only and imports nothing from the gateway or the
 tests. `OpcUaServerPeer` is the asyncio handle the tests use.
@@ -38,8 +46,33 @@ from typing import Any
 
 SCRIPT = Path(__file__)
 NAMESPACE = "urn:iccp-gateway:tests:opcua-peer"
-TYPES = {"P1": "Double", "P2": "Int32", "S1": "Boolean", "W1": "Double", "RO": "Double"}
-INITIAL = {"P1": 0.0, "P2": 0, "S1": False, "W1": 0.0, "RO": 7.0}
+TYPES = {
+    "P1": "Double",
+    "P2": "Int32",
+    "S1": "Boolean",
+    "W1": "Double",
+    "RO": "Double",
+    "I16": "Int16",
+    "EN": "Int32",
+    "CT": "UInt32",
+    "TX": "String",
+    "I64": "Int64",
+}
+INITIAL = {
+    "P1": 0.0,
+    "P2": 0,
+    "S1": False,
+    "W1": 0.0,
+    "RO": 7.0,
+    "I16": 0,
+    "EN": 0,
+    "CT": 0,
+    "TX": "",
+    "I64": 0,
+}
+DATATYPES = {"EN": 852, "CT": 289}
+"""Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
+Counter (a subtype of UInt32)."""
 
 
 class OpcUaServerPeer:
@@ -106,6 +139,47 @@ class OpcUaServerPeer:
 # -- the script -------------------------------------------------------------------------------
 
 
+def _record_write_masks() -> list[int]:
+    """The encoding masks of the DataValues of the last Write request, as they came (asyncua
+    decodes an absent StatusCode as Good): 1 value, 2 StatusCode, 4 and 8 time stamps."""
+    import asyncua.server.uaprocessor as uaprocessor
+    from asyncua import ua
+    from asyncua.ua.ua_binary import Primitives, nodeid_from_binary
+
+    masks: list[int] = []
+    decode = uaprocessor.struct_from_binary
+
+    def struct_from_binary(objtype: Any, data: Any) -> Any:
+        if objtype is ua.WriteParameters:
+            buf = data.copy()
+            masks.clear()
+            for _ in range(Primitives.Int32.unpack(buf)):
+                nodeid_from_binary(buf)
+                Primitives.UInt32.unpack(buf)  # AttributeId
+                Primitives.String.unpack(buf)  # IndexRange
+                masks.append(buf.copy().read(1)[0])
+                decode(ua.DataValue, buf)
+        return decode(objtype, data)
+
+    uaprocessor.struct_from_binary = struct_from_binary
+    return masks
+
+
+def _datavalue(cmd: dict[str, Any]) -> Any:
+    """The DataValue a `set` command gives its variable."""
+    from asyncua import ua
+
+    vt = getattr(ua.VariantType, TYPES[cmd["name"]])
+    ts = cmd.get("source_time", time.time())
+    server_ts = cmd.get("server_time", time.time())
+    return ua.DataValue(
+        ua.Variant(cmd["value"], vt),
+        StatusCode=ua.StatusCode(cmd.get("status", 0)),
+        SourceTimestamp=None if ts is None else datetime.fromtimestamp(ts, UTC),
+        ServerTimestamp=None if server_ts is None else datetime.fromtimestamp(server_ts, UTC),
+    )
+
+
 async def _serve(port: int, user: str | None, bench: int, security: argparse.Namespace) -> None:
     from asyncua import Server, ua
     from asyncua.crypto import uacrypto
@@ -153,6 +227,26 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
         tokens.append(ua.UserNameIdentityToken)
     if tokens:
         server.set_identity_tokens(tokens)
+    if security.max_items:
+        # The OperationLimit told, and kept: a CreateMonitoredItems of more items is refused.
+        limit = server.get_node(
+            ua.NodeId(
+                ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
+            )
+        )
+        await limit.write_value(ua.Variant(security.max_items, ua.VariantType.UInt32))
+        service = server.iserver.subscription_service
+        create = service.create_monitored_items
+
+        async def create_monitored_items(params: Any) -> Any:
+            if len(params.ItemsToCreate) > security.max_items:
+                from asyncua.common.utils import ServiceError
+
+                raise ServiceError(ua.StatusCodes.BadTooManyOperations)
+            return await create(params)
+
+        service.create_monitored_items = create_monitored_items
+    write_masks = _record_write_masks()
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
         ua.NodeId("Plant", ns), ua.QualifiedName("Plant", ns)
@@ -161,7 +255,10 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
     for name, kind in TYPES.items():
         vt = getattr(ua.VariantType, kind)
         var = await plant.add_variable(
-            ua.NodeId(name, ns), ua.QualifiedName(name, ns), ua.Variant(INITIAL[name], vt)
+            ua.NodeId(name, ns),
+            ua.QualifiedName(name, ns),
+            ua.Variant(INITIAL[name], vt),
+            datatype=DATATYPES.get(name),
         )
         if name != "RO":
             await var.set_writable()
@@ -177,6 +274,22 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
 
     await plant.add_method(
         ua.NodeId("SetW1", ns), ua.QualifiedName("SetW1", ns), _set_w1, [ua.VariantType.Double], []
+    )
+
+    async def _set_i16(parent: Any, value: Any) -> Any:
+        if value.VariantType != ua.VariantType.UInt16:
+            return ua.StatusCode(ua.StatusCodes.BadTypeMismatch)
+        await server.write_attribute_value(
+            nodes["I16"], ua.DataValue(ua.Variant(value.Value, ua.VariantType.Int16))
+        )
+        return []
+
+    await plant.add_method(
+        ua.NodeId("SetI16", ns),
+        ua.QualifiedName("SetI16", ns),
+        _set_i16,
+        [ua.VariantType.UInt16],
+        [],
     )
     bench_ids: list[ua.NodeId] = []
     for start in range(0, bench, 100):
@@ -198,16 +311,12 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             op = cmd["op"]
             reply: dict[str, Any] = {}
             if op == "set":
-                name = cmd["name"]
-                vt = getattr(ua.VariantType, TYPES[name])
-                ts = cmd.get("source_time", time.time())
-                dv = ua.DataValue(
-                    ua.Variant(cmd["value"], vt),
-                    StatusCode=ua.StatusCode(cmd.get("status", 0)),
-                    SourceTimestamp=None if ts is None else datetime.fromtimestamp(ts, UTC),
-                    ServerTimestamp=datetime.now(UTC),
-                )
-                await server.write_attribute_value(nodes[name], dv)
+                await server.write_attribute_value(nodes[cmd["name"]], _datavalue(cmd))
+            elif op == "set_many":  # one after the other, without a publish between
+                for one in cmd["values"]:
+                    await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
+            elif op == "write_masks":
+                reply["masks"] = list(write_masks)
             elif op == "get":
                 reply["value"] = await server.get_node(nodes[cmd["name"]]).read_value()
             elif op == "churn":
@@ -229,6 +338,13 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
                     writes += len(bench_ids)
                     await asyncio.sleep(0)
                 reply["writes"] = writes
+            elif op == "drop_subscriptions":
+                # A subscription that dies on a live session (e.g. its lifetime ran out
+                # while the client's publish requests were lost): the session stays.
+                service = server.iserver.subscription_service
+                ids = list(service.subscriptions)
+                await service.delete_subscriptions(ids)
+                reply["dropped"] = len(ids)
             elif op == "drop_sessions":
                 # What a server does when a session times out under load: the session and
                 # its subscriptions go, the TCP connection stays.
@@ -250,6 +366,7 @@ def main() -> None:
     parser.add_argument("--policy", action="append")
     parser.add_argument("--trust")
     parser.add_argument("--user-cert")
+    parser.add_argument("--max-items", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -278,3 +280,276 @@ def test_what_asyncua_decodes_is_applied_as_before() -> None:
     assert valid(bus, "A")
     assert not valid(bus, "B") and not valid(bus, "C")
     assert session.counters["problems"] == 2
+
+
+async def test_a_dead_subscription_on_a_live_session_is_seen_and_renewed() -> None:
+    """The server deletes the subscription and keeps the session: no publish response for 3
+    keep-alive periods -> the points are not valid and a new session subscribes anew."""
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1], keepalive=0.5)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 1.0)
+            await eventually(lambda: bus.get("P1").value == 1.0 and valid(bus, "P1"), 5)
+            await asyncio.sleep(2.0)  # keep-alives only: the subscription is alive
+            assert valid(bus, "P1") and adapter.status()["connects"] == 1
+            assert server.call("drop_subscriptions") == {"dropped": 1}
+            await eventually(lambda: not valid(bus, "P1"), 10, "not valid once it is silent")
+            await eventually(lambda: "no publish response" in (adapter.last_error or ""), 10)
+            await eventually(lambda: adapter.status()["connects"] == 2, 30, "subscribed anew")
+            server.set("P1", 2.0)
+            await eventually(lambda: bus.get("P1").value == 2.0 and valid(bus, "P1"), 5)
+    finally:
+        server.stop()
+
+
+async def test_keep_alives_keep_unchanged_points_fresh() -> None:
+    """A value the server does not change for longer than its freshness: the keep-alives
+    of its subscription keep it valid (not suspect by freshness)."""
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        _, adapter = client_on_bus([server.url], POINTS[:1], keepalive=0.3)
+        fresh = PointBus(grace=0.2)
+        fresh.add_owner("ua", adapter.on_command)
+        fresh.register(PointDef(id="P1", target_freshness=1.0), "ua")
+        adapter.bus = fresh
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 5.0)
+            await eventually(lambda: fresh.get("P1").value == 5.0 and valid(fresh, "P1"), 5)
+            stale = 0
+            for _ in range(15):  # 3 s: longer than 1 s freshness + 0.2 s grace
+                await asyncio.sleep(0.2)
+                stale += fresh.check_freshness()
+            assert stale == 0 and valid(fresh, "P1")
+    finally:
+        server.stop()
+
+
+async def test_namespace_uri_nodeids_resolve_on_the_servers_namespace_array(
+    peer: OpcUaServerPeer,
+) -> None:
+    nsu = "nsu=urn:iccp-gateway:tests:opcua-peer"
+    points = [
+        {"point": "P1", "node": f"{nsu};s=P1"},
+        {"point": "NOWHERE", "node": "nsu=urn:not-there;s=P1"},
+        {
+            "point": "W1",
+            "node": f"{nsu};s=W1",
+            "method": f"{nsu};s=SetW1",
+            "method_object": f"{nsu};s=Plant",
+            "writable": True,
+        },
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 31.5)
+        await eventually(lambda: bus.get("P1").value == 31.5 and valid(bus, "P1"), 5)
+        assert (await bus.command("W1", 9.0)).ok
+        assert peer.get("W1") == 9.0
+    assert not valid(bus, "NOWHERE")
+    assert "urn:not-there is not on the server" in adapter.unknown["NOWHERE"]
+
+
+async def test_a_live_change_of_the_isn_multiplier_and_adder_applies(
+    peer: OpcUaServerPeer,
+) -> None:
+    bus, adapter = client_on_bus([peer.url], POINTS[:1])
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P1", 10.0)
+        await eventually(lambda: bus.get("P1").value == 10.0, 5, "P1 as is")
+        bus.register(PointDef(id="P1", usage_multiplier=2.0, usage_adder=1.0), "ua")
+        assert adapter.reconfigure(adapter.opc_settings.model_copy())  # as the runtime does
+        await asyncio.sleep(0.2)
+        peer.set("P1", 20.0)
+        await eventually(lambda: bus.get("P1").value == 41.0, 5, "P1 scaled anew")
+        assert adapter.status()["connects"] == 1
+
+
+async def test_sessions_that_die_at_once_back_off_fail_over_and_log_thinned_out(
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each session is lost soon after it is up (its subscription dropped): the next
+    endpoint takes over each time (not the first again), the back-off grows (it starts
+    again only after a session that lived backoff_max), and the same "lost" line is
+    logged at the 1st and 2nd loss, not the 3rd."""
+    other = OpcUaServerPeer(free_port()).start()
+    try:
+        _, adapter = client_on_bus(
+            [peer.url, other.url], POINTS[:1], keepalive=0.3, backoff_initial=0.1, backoff_max=20
+        )
+        with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+            async with running(adapter):
+                endpoints = []
+                for n in range(1, 4):
+                    await eventually(lambda n=n: adapter.status()["connects"] == n, 30, "up")
+                    endpoints.append(adapter.endpoint)
+                    server = peer if adapter.endpoint == peer.url else other
+                    assert server.call("drop_subscriptions")["dropped"] >= 1
+                    await eventually(lambda: adapter.state != "up", 10, "lost")
+                got = adapter.status()
+    finally:
+        other.stop()
+    assert endpoints == [peer.url, other.url, peer.url]
+    assert got["failures"] == 3 and got["reconnect_delay"] == pytest.approx(0.4)
+    lost = [r.getMessage() for r in caplog.records if "lost:" in r.getMessage()]
+    assert len(lost) == 2, lost
+
+
+async def test_problems_of_many_points_are_logged_thinned_out_by_kind(
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 points on one node that turns NaN three times: 300 problems, one log line at the
+    1st, 2nd, 4th... of the kind (each names its point), not one a point."""
+    points = [{"point": f"X{i}", "node": "ns=2;s=P1"} for i in range(100)]
+    bus, adapter = client_on_bus([peer.url], points)
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            for n in range(1, 4):
+                peer.set("P1", float(n))
+                await eventually(lambda n=n: bus.get("X99").value == float(n), 5)
+                peer.set("P1", float("nan"))
+                await eventually(lambda: not valid(bus, "X99"), 5, "not valid")
+            problems = adapter.status()["problems"]
+    lines = [r.getMessage() for r in caplog.records if "is no number" in r.getMessage()]
+    assert problems == 300
+    assert len(lines) == 9, len(lines)  # 1, 2, 4 ... 256
+    assert "X" in lines[0] and "ns=2;s=P1" in lines[0]
+
+
+async def test_writes_typed_by_range_supertype_chain_and_method_arguments(
+    peer: OpcUaServerPeer,
+) -> None:
+    """An Int16 node refuses 40000 as INVALID_VALUE (no crash, nothing written); an
+    enumeration node takes an Int32 and a Counter node a UInt32 (their DataTypes' supertype
+    chains); a method call's argument takes the type of the method's InputArguments."""
+    points = [
+        {"point": "I16", "node": "ns=2;s=I16", "kind": "discrete", "writable": True},
+        {"point": "EN", "node": "ns=2;s=EN", "kind": "discrete", "writable": True},
+        {"point": "CT", "node": "ns=2;s=CT", "kind": "discrete", "writable": True},
+        {
+            "point": "TAP",
+            "node": "ns=2;s=P2",  # an Int32 node; the method takes a UInt16
+            "kind": "discrete",
+            "writable": True,
+            "method": "ns=2;s=SetI16",
+            "method_object": "ns=2;s=Plant",
+        },
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("I16", -300)).ok
+        too_big = await bus.command("I16", 40000)
+        assert (await bus.command("EN", 2)).ok
+        assert (await bus.command("CT", 3_000_000_000)).ok
+        negative = await bus.command("CT", -1)
+        assert (await bus.command("TAP", 17)).ok
+        got = {name: peer.get(name) for name in ("I16", "EN", "CT")}
+        assert adapter.state == "up"
+    assert too_big.failure is CommandFailure.INVALID_VALUE and "Int16" in too_big.detail
+    assert negative.failure is CommandFailure.INVALID_VALUE
+    assert got == {"I16": 17, "EN": 2, "CT": 3_000_000_000}
+
+
+async def test_a_null_source_time_is_the_receive_time_on_both_decoding_paths(
+    peer: OpcUaServerPeer,
+) -> None:
+    """A SourceTimestamp of 1601-01-01 (the null DateTime) is no time: the value takes the
+    receive time with the time-stamp-invalid bit, whether the fast decoder reads the publish
+    response or asyncua does (a String value in it)."""
+    null = -11_644_473_600.0  # 1601-01-01 in POSIX seconds
+    points = [*POINTS[:1], {"point": "TX", "node": "ns=2;s=TX"}]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        before = time.time()
+        peer.set("P1", 61.0, source_time=null)  # alone: the fast decoder
+        await eventually(lambda: bus.get("P1").value == 61.0, 5, "P1 (fast decoder)")
+        fast = bus.get("P1")
+        decoded = adapter.status()["asyncua_decoded"]
+        peer.call(
+            "set_many",
+            values=[
+                {"name": "TX", "value": "text"},
+                {"name": "P1", "value": 62.0, "source_time": null},
+            ],
+        )
+        await eventually(lambda: bus.get("P1").value == 62.0, 5, "P1 (asyncua's decoder)")
+        slow = bus.get("P1")
+        assert adapter.status()["asyncua_decoded"] > decoded
+    for pv in (fast, slow):
+        assert pv.ts >= before - 1 and pv.quality.timestamp_invalid, pv
+
+
+async def test_monitored_items_are_created_within_the_servers_operation_limit() -> None:
+    """A server that takes at most 3 monitored items a call (and says so in its
+    OperationLimits): 8 points are monitored in calls of 3."""
+    server = OpcUaServerPeer(free_port(), "--max-items", "3").start()
+    try:
+        points = [{"point": f"X{i}", "node": "ns=2;s=P1"} for i in range(8)]
+        bus, adapter = client_on_bus([server.url], points)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 8.5)
+            await eventually(lambda: all(bus.get(f"X{i}").value == 8.5 for i in range(8)), 5)
+            assert adapter.status()["points"] == 8 and not adapter.unknown
+    finally:
+        server.stop()
+
+
+async def test_big_int64_values_stay_exact_and_writes_carry_the_value_only(
+    peer: OpcUaServerPeer,
+) -> None:
+    """A discrete on an Int64 node above 2**53 arrives and is commanded exactly (not through
+    a float); a Write's DataValue has a value and no StatusCode or time stamps (mask 1)."""
+    big = 2**60 + 1
+    points = [{"point": "I64", "node": "ns=2;s=I64", "kind": "discrete", "writable": True}]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("I64", big)
+        await eventually(lambda: bus.get("I64").value == big, 5, "I64 exact")
+        assert (await bus.command("I64", big + 2)).ok
+        assert peer.get("I64") == big + 2
+        assert peer.call("write_masks") == {"masks": [1]}
+
+
+async def test_state_points_on_integer_nodes_follow_their_states_table(
+    peer: OpcUaServerPeer,
+) -> None:
+    """An integer node's codes -> states by the binding's `states` (CSV form here) with its
+    normal state; commands write the code of the state; the default table is 0 off, 1 on."""
+    points = [
+        {
+            "point": "DB",
+            "node": "ns=2;s=P2",
+            "kind": "state",
+            "writable": True,
+            "states": "0:between;1:off;2:on;3:invalid",
+            "normal": "off",
+        },
+        {"point": "SB", "node": "ns=2;s=I16", "kind": "state"},
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        peer.set("P2", 2)
+        peer.set("I16", 5)
+        await eventually(lambda: bus.get("DB").value == State.ON, 5, "DB on")
+        on = bus.get("DB")
+        await eventually(lambda: bus.get("SB").value == State.INVALID, 5, "SB: 5 unknown")
+        peer.set("I16", 1)
+        await eventually(lambda: bus.get("SB").value == State.ON, 5, "SB: 1 on")
+        peer.set("P2", 1)
+        await eventually(lambda: bus.get("DB").value == State.OFF, 5, "DB off")
+        off = bus.get("DB")
+        assert (await bus.command("DB", int(State.ON))).ok
+        assert peer.get("P2") == 2
+        assert (await bus.command("DB", int(State.BETWEEN))).ok
+        assert peer.get("P2") == 0
+    assert on.quality.abnormal and not off.quality.abnormal

@@ -13,7 +13,7 @@ from asyncua import ua
 from asyncua.common.utils import Buffer
 from asyncua.ua.ua_binary import struct_from_binary, struct_to_binary
 
-from adapters.opcua.client.publish import DataRows, decode_publish
+from adapters.opcua.client.publish import DataRows, decode_publish, posix_of_datetime
 
 V = ua.VariantType
 STAMP = datetime(2026, 12, 2, 8, 0, 0, 123456, tzinfo=UTC)
@@ -59,7 +59,7 @@ def _asyncua_rows(payload: bytes) -> list[list[tuple[Any, ...]]]:
                     item.ClientHandle,
                     None if dv.Value is None else dv.Value.Value,
                     0 if dv.StatusCode is None else dv.StatusCode.value,
-                    None if stamp is None else stamp.timestamp(),
+                    posix_of_datetime(stamp),  # None if absent or null (1601)
                 )
             )
         out.append(rows)

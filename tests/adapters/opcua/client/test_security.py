@@ -104,7 +104,7 @@ async def _flows(peer: OpcUaServerPeer, bus: PointBus, value: float) -> None:
 async def _refused(adapter: OpcUaClientAdapter, attempts: int = 3) -> str:
     """Run the adapter until it has failed `attempts` times; its last error then."""
     async with running(adapter):
-        await eventually(lambda: adapter._attempts >= attempts, 30, f"{attempts} attempts")
+        await eventually(lambda: adapter._failures >= attempts, 30, f"{attempts} attempts")
         assert adapter.state != "up"
     assert adapter.last_error is not None
     return adapter.last_error
@@ -240,7 +240,7 @@ async def test_no_tight_loop_against_a_refusing_server(peer: OpcUaServerPeer, pk
     """A refused session is retried with back-off: a few attempts in a second, not hundreds."""
     _, adapter = _client(peer.url, pki.stranger, backoff_initial=0.5, backoff_max=1.0)
     async with running(adapter):
-        await eventually(lambda: adapter._attempts >= 1, 20, "first attempt")
-        first = adapter._attempts
+        await eventually(lambda: adapter._failures >= 1, 20, "first attempt")
+        first = adapter._failures
         await asyncio.sleep(1.0)
-        assert adapter._attempts - first <= 3
+        assert adapter._failures - first <= 3

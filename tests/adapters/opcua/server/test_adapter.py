@@ -258,3 +258,170 @@ async def test_a_batch_of_changes_keeps_each_values_source_time_and_status():
         "ns=2;s=G1_ISO": (False, status.UNCERTAIN, 201.0),
         "ns=2;s=KV": (7.0, status.UNCERTAIN, 200.0),
     }
+
+
+async def test_a_discrete_value_out_of_its_type_is_bad_out_of_range_on_that_node_only(caplog):
+    """A discrete of 2**31 in an Int32 variable: that node says BadOutOfRange (one log line),
+    and the subscription goes on serving every other node."""
+    bus, _ = _bus(DEFS)
+    bus.update_many(["G1_MW", "G1_TAP"], [1.0, 1], GOOD, 1.0)
+    points = [{"point": "G1_MW"}, {"point": "G1_TAP", "type": "int32"}]
+    nodes = ["ns=2;s=G1_MW", "ns=2;s=G1_TAP"]
+    async with served(bus, points=points) as (_, url), opcua_client(url) as client:
+        await client.call("subscribe", nodes=nodes, interval=20)
+        await _until(client, 2)
+        await client.call("take")
+        bus.update("G1_TAP", 2**31, GOOD, 300.0)
+        bus.update("G1_TAP", -(2**31) - 1, GOOD, 301.0)
+        bus.update("G1_MW", 2.0, GOOD, 302.0)
+        await _until(client, 2)
+        await asyncio.sleep(0.2)
+        changes = (await client.call("take"))["changes"]
+        (tap,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+        for i in range(3):
+            bus.update("G1_MW", 3.0 + i, GOOD, 303.0 + i)
+            await _until(client, 1)
+            (change,) = (await client.call("take"))["changes"]
+            assert change["value"] == 3.0 + i
+        bus.update("G1_TAP", 2**31 - 1, GOOD, 310.0)  # in range again
+        (back,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+    by_node = {c["node"]: c for c in changes}
+    assert by_node["ns=2;s=G1_MW"]["value"] == 2.0
+    assert by_node["ns=2;s=G1_TAP"]["status"] == status.BAD_OUT_OF_RANGE
+    assert tap["status"] == status.BAD_OUT_OF_RANGE and tap["value"] is None
+    assert (back["value"], back["type"], back["status"]) == (2**31 - 1, "Int32", 0)
+    lines = [r.getMessage() for r in caplog.records if "does not fit" in r.getMessage()]
+    assert 1 <= len(lines) <= 2 and "G1_TAP" in lines[0]
+
+
+async def test_the_writes_of_one_request_are_commands_at_once_answered_by_their_outcomes():
+    """Two writes in one request whose owner answers each only once it has both commands:
+    run one after the other the first would time out. An owner that never answers is
+    BadTimeout within the command time-out (below a client's 4 s)."""
+    bus = PointBus()
+    arrived: dict[str, asyncio.Event] = {"G1_TAP": asyncio.Event(), "G1_MW": asyncio.Event()}
+
+    async def on_command(point, value):
+        if point.id == "KV":
+            await asyncio.sleep(3600)
+        arrived[point.id].set()
+        for event in arrived.values():
+            await event.wait()
+        bus.update(point.id, value, GOOD, 1000.0)
+
+    bus.add_owner("field", on_command)
+    for d in DEFS:
+        bus.register(d, "field")
+    points = [{"point": p, "writable": True} for p in ("G1_TAP", "G1_MW", "KV")]
+    writes = [
+        {"node": "ns=2;s=G1_TAP", "value": 4, "type": "Int32"},
+        {"node": "ns=2;s=G1_MW", "value": 2.5, "type": "Double"},
+        {"node": "ns=2;s=KV", "value": 1.0, "type": "Double"},
+    ]
+    async with (
+        served(bus, points=points, command_timeout=1.5, anonymous="write") as (_, url),
+        opcua_client(url) as client,
+    ):
+        answer = await client.call("write_many", writes=writes)
+    assert answer["statuses"] == [0, 0, status.BAD_TIMEOUT]
+    assert bus.get("G1_TAP").value == 4 and bus.get("G1_MW").value == 2.5
+    assert OpcuaServerSettings().command_timeout < 4.0
+
+
+async def test_a_change_during_a_reconfiguration_is_not_lost():
+    """A bus change that comes while new nodes are added (the subscription to the bus is
+    being replaced) still reaches a subscribed client; the nodes removed leave no
+    reference behind (the folder browses without them)."""
+    defs = [*DEFS, *(PointDef(id=f"N_{i:03d}") for i in range(250))]
+    bus, _ = _bus(defs)
+    bus.update("G1_MW", 1.0, GOOD, 1.0)
+    async with (
+        served(bus, points=[{"point": "G1_*"}, {"point": "KV"}]) as (adapter, url),
+        opcua_client(url) as client,
+    ):
+        await client.call("subscribe", nodes=["ns=2;s=G1_MW"], interval=20)
+        await _until(client, 1)
+        await client.call("take")
+        prune = adapter._prune_folders
+
+        async def prune_after_a_change():  # the moment inside the reconfiguration
+            bus.update("G1_MW", 42.0, GOOD, 400.0)
+            await prune()
+
+        adapter._prune_folders = prune_after_a_change
+        new = adapter.settings.model_dump() | {"points": [{"point": "G1_*"}, {"point": "N_*"}]}
+        assert adapter.reconfigure(OpcuaServerSettings.model_validate(new))
+        await _until(client, 1)
+        (change,) = (await client.call("take"))["changes"]
+        tree = await _browse_until(client, "/N/003/N_249")
+    assert (change["value"], change["source_ts"]) == (42.0, 400.0)
+    assert "/KV" not in tree["variables"] and len(tree["variables"]) == 254
+
+
+async def test_folder_nodeids_cannot_collide_and_a_bad_node_stops_only_itself(caplog):
+    """A folder named like the root is a folder of its own; a point whose NodeId another
+    point has already is not served (named in one log line and the status), the rest is."""
+    bus, _ = _bus(DEFS)
+    points = [
+        {"point": "G1_MW", "folder": "Gateway"},
+        {"point": "KV", "nodeid": "s=G1_TAP"},
+        {"point": "G1_*"},
+    ]
+    async with served(bus, points=points) as (adapter, url), opcua_client(url) as client:
+        tree = await client.call("browse", root=ROOT)
+        got = adapter.status()
+    assert tree["variables"]["/Gateway/G1_MW"] == "ns=2;s=G1_MW"
+    assert "/G1/G1_BRK" in tree["variables"] and "/G1/G1_ISO" in tree["variables"]
+    served_tap = [v for v in tree["variables"].values() if v == "ns=2;s=G1_TAP"]
+    assert len(served_tap) == 1
+    assert got["variables"] == 4 and list(got["node_errors"]) in (["KV"], ["G1_TAP"])
+    (bad,) = got["node_errors"]
+    lines = [r.getMessage() for r in caplog.records if "is not served" in r.getMessage()]
+    assert len(lines) == 1 and bad in lines[0] and "ns=2;s=G1_TAP" in lines[0]
+
+
+def test_a_nodeid_in_the_folders_scheme_is_refused():
+    with pytest.raises(ValueError, match="names the server's folders"):
+        OpcuaServerSettings.model_validate({"points": [{"point": "A", "nodeid": "s=folder:X"}]})
+
+
+async def test_writes_of_an_index_range_a_status_or_time_stamps_are_not_supported():
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    tap = {"node": "ns=2;s=G1_TAP", "value": 5, "type": "Int32"}
+    async with (
+        served(bus, points=[{"point": "G1_TAP", "writable": True}], anonymous="write") as (_, url),
+        opcua_client(url) as client,
+    ):
+        answer = await client.call(
+            "write_many",
+            writes=[
+                tap | {"index_range": "0"},
+                tap | {"status": status.UNCERTAIN},
+                tap | {"source_ts": 1700000000.0},
+                tap,
+            ],
+        )
+    bad = status.BAD_WRITE_NOT_SUPPORTED
+    assert answer["statuses"] == [bad, bad, bad, 0]
+    assert field.commands == [("G1_TAP", 5)]
+
+
+async def test_anonymous_clients_read_only_by_default_and_unknown_nodes_are_named_so():
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    async with (
+        served(bus, points=[{"point": "G1_TAP", "writable": True}]) as (_, url),
+        opcua_client(url) as client,
+    ):
+        (tap,) = (await client.call("read", nodes=["ns=2;s=G1_TAP"]))["values"]
+        answer = await client.call(
+            "write_many",
+            writes=[
+                {"node": "ns=2;s=G1_TAP", "value": 5, "type": "Int32"},
+                {"node": "ns=2;s=NoSuchPoint", "value": 5, "type": "Int32"},
+            ],
+        )
+    assert tap["value"] == 1
+    assert answer["statuses"] == [status.BAD_USER_ACCESS_DENIED, status.BAD_NODE_ID_UNKNOWN]
+    assert field.commands == []
