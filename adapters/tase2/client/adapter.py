@@ -268,6 +268,7 @@ class Tase2ClientAdapter(Adapter):
             association_timeout=cfg.connect.association_timeout,
             request_timeout=cfg.request_timeout,
             on_raw_report=self._on_raw_report,
+            max_associations=1,  # one server link at a time: decided by the listener
             name=f"tase2-client {self.name}",
         )
         try:

@@ -71,6 +71,7 @@ class MmsListener:
         request_timeout: float = 10.0,
         on_raw_report: Callable[[bytes], None] | None = None,
         report_queue_size: int = 10_000,
+        max_associations: int | None = None,
         name: str = "mms-listener",
     ) -> None:
         cfg = config or AssociationConfig()
@@ -87,8 +88,11 @@ class MmsListener:
         self.on_raw_report = on_raw_report
         self.report_queue_size = report_queue_size
         self.name = name
+        self.max_associations = max_associations
+        """Associations open at once at most (None: no limit); beyond it an AARQ is refused
+        with diagnostic 1 (*no reason given*)."""
         self.refused: dict[str, int] = {}
-        """Refusals by kind: ``address``, ``busy``, ``diagnostic-N``, ``tls-<kind>``..."""
+        """Refusals by kind: ``address``, ``pending``, ``diagnostic-N``, ``tls-<kind>``."""
         self.accepted = 0
         self.log_throttle = Throttle(max_kinds=1024)
         self._port = port
@@ -96,6 +100,10 @@ class MmsListener:
         self._pending: set[asyncio.Task[None]] = set()
         self._links: set[AssociationLink] = set()
         self._ready: asyncio.Queue[MmsClient] = asyncio.Queue(4)
+        self._reserved = 0
+        """Associations accepted and not handed out yet (queued, or about to be)."""
+        self._handed: list[MmsClient] = []
+        """Associations queued or handed out (counted until they close)."""
 
     @property
     def port(self) -> int:
@@ -143,6 +151,13 @@ class MmsListener:
     async def accept(self) -> MmsClient:
         """The next association the calling server opened and the authenticator accepted."""
         return await self._ready.get()
+
+    def busy(self) -> bool:
+        """True when ``max_associations`` are open: handed out and not closed, or queued."""
+        if self.max_associations is None:
+            return False
+        self._handed = [c for c in self._handed if not c.closed]
+        return self._reserved + len(self._handed) >= self.max_associations
 
     # ------------------------------------------------------------------ connections
 
@@ -220,6 +235,7 @@ class MmsListener:
         assoc = link.association
         peer = f"{link.peer[0]}:{link.peer[1]}"
         handed = False
+        reserved = False
         try:
             request = await self._wait_request(link)
             if request is None:
@@ -235,12 +251,18 @@ class MmsListener:
                     )
                 return
             aarq = request.aarq
-            decision = acse.authenticate(
-                aarq,
-                self.authenticator,
-                peer_certificate=link.peer_certificate,
-                peer_address=link.peer[0],
-            )
+            if self.busy():
+                decision = acse.AuthenticationDecision.reject(
+                    acse.UserDiagnostic.NO_REASON_GIVEN,
+                    f"{self.max_associations} association(s) open already",
+                )
+            else:
+                decision = acse.authenticate(
+                    aarq,
+                    self.authenticator,
+                    peer_certificate=link.peer_certificate,
+                    peer_address=link.peer[0],
+                )
             if assoc.closed:
                 return
             if not decision.accepted:
@@ -262,6 +284,8 @@ class MmsListener:
                     )
                 return
             params = assoc.accept()
+            self._reserved += 1
+            reserved = True
             await link.flush()
             client = MmsClient.accepted(
                 assoc,
@@ -293,12 +317,17 @@ class MmsListener:
                 await client.abort()
                 return
             handed = True
+            self._handed.append(client)  # counted from now on until it closes
+            self._reserved -= 1
+            reserved = False
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("%s: connection from %s: unexpected error", self.name, peer)
         finally:
             self._links.discard(link)
+            if reserved:
+                self._reserved -= 1
             if not handed:
                 if not assoc.closed:
                     assoc.abort("association not completed")

@@ -4,6 +4,7 @@ trip, the server calling again after the link ends, and callers the client refus
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import subprocess
@@ -413,3 +414,35 @@ def test_allow_list_and_tls_default_ports(pki: TestPki) -> None:
     assert with_tls.connect.call[0].addresses[0].port == 3782
     assert settings(tables=[table()], connect=call).connect.call[0].addresses[0].port == 102
     assert with_tls.restart_needed(settings(tables=[table()], tls=tls_block(ident, pki)))
+
+
+async def test_a_passive_client_accepts_one_of_several_callers_at_once() -> None:
+    """Busy is decided by the listener when it decides on each AARQ (not once the adapter
+    took the association): of three callers at the same moment, one is accepted."""
+    bus = make_client_bus(EXTRA)
+    async with listening(passive_settings(), bus) as client:
+        port = listen_port(client)
+        cfg = AssociationConfig(
+            local_ap_title=SERVER_AP,
+            local_ae_qualifier=12,
+            remote_ap_title=PEER_AP,
+            remote_ae_qualifier=12,
+        )
+
+        async def one() -> MmsClient | MmsAssociationError:
+            try:
+                return await MmsClient.connect("127.0.0.1", port, config=cfg, connect_timeout=3.0)
+            except MmsAssociationError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one() for _ in range(3)))
+        try:
+            accepted = [r for r in results if isinstance(r, MmsClient)]
+            assert len(accepted) == 1, results
+            assert client.listener is not None
+            assert client.listener.accepted == 1
+            assert client.listener.refused.get("diagnostic-1") == 2, client.listener.refused
+        finally:
+            for r in results:
+                if isinstance(r, MmsClient):
+                    await r.abort()
