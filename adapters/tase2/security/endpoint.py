@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["AllowList", "ConnectMode", "ListenAddress", "RemoteAddress", "parse_address"]
+__all__ = [
+    "AllowList",
+    "ConnectMode",
+    "ListenAddress",
+    "RemoteAddress",
+    "check_host",
+    "parse_address",
+]
 
 
 class ConnectMode(enum.StrEnum):
@@ -30,6 +38,25 @@ class ConnectMode(enum.StrEnum):
 
     ACTIVE = "active"
     PASSIVE = "passive"
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+def check_host(host: str) -> str:
+    """``host`` if it is an IP address or a DNS name (RFC 1123 labels); raises ValueError."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    name = host.removesuffix(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(p) for p in name.split(".")):
+        raise ValueError(
+            f"host {host!r} is neither an IP address nor a host name "
+            "(dot-separated labels of letters, digits and '-')"
+        )
+    return host
 
 
 def parse_address(text: str, default_port: int = 102) -> dict[str, Any]:
@@ -60,6 +87,11 @@ class RemoteAddress(BaseModel):
 
     host: str = Field(min_length=1)
     port: int = Field(default=102, ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -286,6 +286,8 @@ class Tase2ServerAdapter(Adapter):
                 sub = self._subscription
                 assert sub is not None
                 changes = await sub.wait(timeout=1.0)
+                if server.failure is not None:
+                    raise LocalError(f"{self.name}: {server.failure}")
                 if changes:
                     server.on_changes(changes)
                 self._check_overflow(sub)

@@ -191,6 +191,8 @@ class Tase2Server:
         self._callers: list[asyncio.Task[None]] = []
         self.calls: dict[str, CallState] = {}
         """An active server: how calling each table's client goes, by table id."""
+        self.failure: str | None = None
+        """Why the server cannot go on (a caller task ended); the adapter fails with it."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -209,6 +211,7 @@ class Tase2Server:
         if self.connect.active:
             for target in self.connect.call:
                 task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
+                task.add_done_callback(self._caller_done)
                 self._callers.append(task)
         else:
             await self.mms.start()
@@ -376,6 +379,15 @@ class Tase2Server:
 
         return verify
 
+    def _caller_done(self, task: asyncio.Task[None]) -> None:
+        """A caller task ended without being cancelled: the server fails (see
+        :attr:`failure`) instead of silently not calling that client any more."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        self.failure = f"{task.get_name()} ended: {exc!r}" if exc else f"{task.get_name()} ended"
+        log.error("%s", self.failure)
+
     async def _call(self, target: CallTarget) -> None:
         """Call ``target`` for ever: again when the association ends, after a failure
         with back-off, alternating over its addresses. An association that ends within
@@ -393,9 +405,6 @@ class Tase2Server:
             state.address = where
             try:
                 call = OutboundCall(self._call_config(target), self._verify_called(target.table))
-            except LookupError as exc:
-                result = CallResult(False, str(exc))
-            else:
                 log.debug("calling %s for bilateral table %s", where, target.table)
                 result = await self.mms.call(
                     address.host,
@@ -404,6 +413,10 @@ class Tase2Server:
                     tls=self.mms.tls,
                     connect_timeout=connect.connect_timeout,
                 )
+            except LookupError as exc:
+                result = CallResult(False, str(exc))
+            except Exception as exc:  # a bug: logged (throttled below), the calls go on
+                result = CallResult(False, f"unexpected error: {exc!r}")
             state.last_result = result.detail
             if result.established:
                 state.completed += 1
@@ -426,7 +439,9 @@ class Tase2Server:
                     index = (index + 1) % len(target.addresses)
                 delay = backoff.delay(state.failures)
                 what = "failed" if not result.established else "ended soon"
-                if throttle.failure(f"{what}: {result.detail}", state.failures):
+                # throttled on what went wrong, not where: addresses alternate
+                kind = result.detail.replace(where, "<address>")
+                if throttle.failure(f"{what}: {kind}", state.failures):
                     log.warning(
                         "calling %s for bilateral table %s %s: %s; %d failure(s) in a row; "
                         "next: %s in %.1fs",

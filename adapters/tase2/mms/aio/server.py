@@ -874,7 +874,7 @@ class MmsServer:
             if tls_proto is not None:
                 assert tls_proto.handshake_done is not None
                 await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # OSError, TimeoutError, UnicodeError (idna)...
             if tls_proto is not None:
                 if tls_proto.failure is None and tls_proto.handshake_done is None:
                     self._handshaking = max(0, self._handshaking - 1)  # TCP never came up

@@ -1,0 +1,88 @@
+"""An active ``tase2-server`` (it calls its clients): what goes wrong while calling is
+logged thinned out and the calls go on; a caller that dies fails the adapter; host
+names are checked in the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.tase2.errors import LocalError
+from adapters.tase2.mms.aio.server import MmsServer, OutboundCall, UnsupportedHandler
+from adapters.tase2.mms.association import AssociationConfig
+from adapters.tase2.security.endpoint import RemoteAddress
+from adapters.tase2.server.adapter import Tase2ServerAdapter
+from adapters.tase2.server.settings import CallTarget, OsiSelectors, Tase2ServerSettings
+from tests.support import eventually, free_port, running
+from tests.support.tase2.server import make_bus, settings, table
+
+pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]
+
+
+def active(addresses: list[str], **extra: Any) -> Tase2ServerSettings:
+    connect = {
+        "mode": "active",
+        "call": [{"table": "BLT_ICC1", "addresses": addresses}],
+        "backoff_initial": 0.05,
+        "backoff_max": 0.1,
+        "connect_timeout": 1.0,
+        **extra,
+    }
+    return settings(tables=[table()], connect=connect)
+
+
+def test_host_syntax_is_checked() -> None:
+    for bad in ("rto..example.com", "-x.example", "a b", "x" * 64 + ".example"):
+        with pytest.raises(ValidationError, match="neither an IP address nor a host name"):
+            RemoteAddress.model_validate(f"{bad}:102")
+    for good in ("rto.example.com", "127.0.0.1", "[::1]", "localhost", "a-1.example."):
+        RemoteAddress.model_validate(f"{good}:102")
+    with pytest.raises(ValidationError, match=r"connect\.call\.0\.addresses\.0"):
+        active(["rto..example.com:102"])
+
+
+async def test_a_call_that_cannot_even_resolve_returns_a_result() -> None:
+    """A host the resolver chokes on (idna UnicodeError, not OSError) is a CallResult."""
+    server = MmsServer(UnsupportedHandler(), port=0)
+    result = await server.call("rto..example.com", 102, OutboundCall(AssociationConfig()))
+    assert not result.established
+    assert "rto..example.com" in result.detail
+
+
+async def test_failures_are_throttled_over_alternating_addresses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="adapters.tase2.server.shell")
+    bus, _ = make_bus()
+    two = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    adapter = Tase2ServerAdapter("tase2", active(two), bus)
+    async with running(adapter) as task:
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        assert adapter.server is not None
+        state = adapter.server.calls
+        await eventually(lambda: state["BLT_ICC1"].failures >= 16, 20.0, "16 failed calls")
+        assert not task.done()
+    lines = [r for r in caplog.records if "calling 127.0.0.1" in r.getMessage()]
+    assert 1 <= len(lines) <= 6, [r.getMessage() for r in lines]
+
+
+async def test_a_caller_that_ends_fails_the_adapter() -> None:
+    """A bug that ends a caller task (here: its address list emptied under it) is not
+    silent: the adapter fails, naming the task, and the supervisor restarts it."""
+    bus, _ = make_bus()
+    s = active([f"127.0.0.1:{free_port()}"])
+    addresses = list(s.connect.call[0].addresses)
+    broken = CallTarget.model_construct(
+        table="BLT_ICC1", addresses=addresses, remote_selectors=OsiSelectors()
+    )
+    s = s.model_copy(update={"connect": s.connect.model_copy(update={"call": (broken,)})})
+    adapter = Tase2ServerAdapter("tase2", s, bus)
+    async with running(adapter) as task:
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        addresses.clear()
+        with pytest.raises(LocalError, match="tase2-call-BLT_ICC1 ended"):
+            await asyncio.wait_for(task, 10.0)
