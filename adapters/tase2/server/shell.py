@@ -440,7 +440,8 @@ class Tase2Server:
                 delay = backoff.delay(state.failures)
                 what = "failed" if not result.established else "ended soon"
                 # throttled on what went wrong, not where: addresses alternate
-                kind = result.detail.replace(where, "<address>")
+                kind = result.detail.replace(address.host, "<host>")
+                kind = kind.replace(str(address.port), "<port>")
                 if throttle.failure(f"{what}: {kind}", state.failures):
                     log.warning(
                         "calling %s for bilateral table %s %s: %s; %d failure(s) in a row; "
