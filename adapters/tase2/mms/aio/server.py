@@ -23,13 +23,13 @@ import contextlib
 import functools
 import itertools
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.dial import DialError, dial
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
 from adapters.tase2.mms.aio.tls_context import TlsEndpoint
@@ -786,6 +786,7 @@ class MmsServer:
         self._connections: set[_ServerConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -803,6 +804,7 @@ class MmsServer:
 
     async def start(self) -> None:
         """Start listening."""
+        self._stopping = False
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._new_connection, self.host, self._port)
         log.info("MMS server listening on %s:%d", self.host, self.port)
@@ -843,54 +845,50 @@ class MmsServer:
         trouble: the result says what happened.
         """
         where = f"{host}:{port}"
+        if self._stopping:
+            return CallResult(False, f"not calling {where}: server stopping")
         conn = _ServerConnection(self, next(self._ids), call)
-        protocol: asyncio.Protocol = conn.link
-        tls_proto: TlsProtocol | None = None
-        if tls is not None:
-            sessions = tls.sessions
+        counted: list[TlsProtocol] = []
 
-            def keep(session: ssl.SSLSession) -> None:
-                sessions[where] = session
-
+        def count(proto: TlsProtocol) -> None:
             self._handshaking += 1
-            tls_proto = TlsProtocol(
-                tls.context,
-                conn.link,
-                server_side=False,
-                server_hostname=tls.server_name,
-                session=sessions.get(where) if tls.session_resumption else None,
-                pins=tls.pins,
-                handshake_timeout=tls.handshake_timeout,
-                on_failure=self._tls_failed,
-                on_established=self._tls_established,
-                on_session=keep if tls.session_resumption else None,
-            )
-            protocol = tls_proto
-        loop = asyncio.get_running_loop()
+            counted.append(proto)
+
+        def uncount() -> None:
+            # a handshake that never reported (TCP never came up, or cancelled) frees its slot
+            for proto in counted:
+                if proto.failure is None and not proto.established:
+                    self._handshaking = max(0, self._handshaking - 1)
+
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: protocol, host, port), connect_timeout
+            tls_proto = await dial(
+                conn.link,
+                host,
+                port,
+                tls,
+                connect_timeout=connect_timeout,
+                on_failure=functools.partial(self._tls_failed, quiet=True),  # the caller logs
+                on_established=self._tls_established,
+                before_connect=count,
             )
-            if tls_proto is not None:
-                assert tls_proto.handshake_done is not None
-                await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
-        except Exception as exc:  # OSError, TimeoutError, UnicodeError (idna)...
-            if tls_proto is not None:
-                if tls_proto.failure is None and tls_proto.handshake_done is None:
-                    self._handshaking = max(0, self._handshaking - 1)  # TCP never came up
-                tls_proto.abort()
-                failure = tls_proto.failure
-                if failure is not None:
-                    return CallResult(
-                        False,
-                        f"TLS handshake with {where} failed: {failure.kind} ({failure.detail})",
-                    )
-            return CallResult(False, f"cannot connect to {where}: {exc or type(exc).__name__}")
+        except DialError as exc:
+            uncount()
+            return CallResult(False, str(exc))
+        except asyncio.CancelledError:
+            uncount()
+            conn.association.abort("server stopping")
+            raise
         task = conn.task
-        if task is None:  # not admitted (limits): already closed
-            return CallResult(False, f"not connected to {where}: connection limit reached")
+        if task is None:  # not admitted (limits, stopping): already closed
+            why = "server stopping" if self._stopping else "connection limit reached"
+            return CallResult(False, f"not connected to {where}: {why}")
         await asyncio.shield(task)
         if conn.ctx is None:
+            failure = tls_proto.failure if tls_proto is not None else None
+            if failure is not None:  # TLS 1.3: the peer refused our certificate after the handshake
+                return CallResult(
+                    False, f"TLS session with {where} failed: {failure.kind} ({failure.detail})"
+                )
             return CallResult(False, conn.failure or f"no association with {where}")
         reason = conn.association.close_reason or CloseReason.CONNECTION_LOST
         return CallResult(
@@ -903,10 +901,13 @@ class MmsServer:
         self._handshaking = max(0, self._handshaking - 1)
         self.tls_handshakes += 1
 
-    def _tls_failed(self, failure: TlsFailure) -> None:
+    def _tls_failed(self, failure: TlsFailure, quiet: bool = False) -> None:
+        """Count a TLS failure; log it (throttled per source and kind) unless ``quiet``."""
         if failure.phase == "handshake":
             self._handshaking = max(0, self._handshaking - 1)
         self.tls_failures[failure.kind] = self.tls_failures.get(failure.kind, 0) + 1
+        if quiet:
+            return
         source = failure.peer[0]
         n = self.log_throttle.count(f"tls {failure.kind} {source}")
         if n:
@@ -920,7 +921,9 @@ class MmsServer:
             )
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening, abort every association and wait (bounded) for their clean-up."""
+        """Stop listening, abort every association and wait (bounded) for their clean-up;
+        a call whose connection comes up from now on is closed at once."""
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
@@ -943,7 +946,7 @@ class MmsServer:
 
     def _start(self, conn: _ServerConnection) -> None:
         """A new connection: admit it within the limits and serve it, or close it."""
-        if not self._admit(conn):
+        if self._stopping or not self._admit(conn):
             conn.link.close_soon()
             return
         self._connections.add(conn)
