@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.admission import make_room
 from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
@@ -29,6 +30,7 @@ from adapters.tase2.mms.association import (
     Association,
     AssociationConfig,
     AssociationRequested,
+    AssociationState,
     CloseReason,
     Role,
 )
@@ -40,11 +42,50 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 8
 """Connections that have not associated yet, at most (a passive client expects its one
-server, perhaps with a backup)."""
+server, perhaps with a backup); beyond it the oldest silent one is closed to make room."""
+
+MAX_PENDING_PER_SOURCE = 4
+"""Connections of one source address that have not associated yet, at most."""
 
 
 def _nth(n: int) -> str:
+    """The suffix of a throttled log line: how many so far (nothing for the first)."""
     return "" if n == 1 else f" [{n} so far from this address]"
+
+
+class _Incoming:
+    """One connection from TCP connect until its association is decided (for the limits,
+    see :mod:`adapters.tase2.mms.aio.admission`)."""
+
+    def __init__(self, link: AssociationLink) -> None:
+        self.link = link
+        self.tls: TlsProtocol | None = None
+        self.started = time.monotonic()
+        self.decided = False
+
+    @property
+    def source(self) -> str:
+        """The peer's IP address."""
+        return (self.tls.peer if self.tls is not None else self.link.peer)[0]
+
+    @property
+    def pending(self) -> bool:
+        """Open and not decided yet."""
+        if self.decided or self.link.association.closed:
+            return False
+        return self.tls is None or not self.tls.closing
+
+    @property
+    def silent(self) -> bool:
+        """No COTP CR from the peer yet (or still in the TLS handshake)."""
+        return self.link.association.state is AssociationState.IDLE
+
+    def evict(self, why: str) -> None:
+        """Close it (to make room, or the listener stops)."""
+        self.link.association.abort(why)
+        if self.tls is not None:
+            self.tls.abort()
+        self.link.close_soon()
 
 
 class MmsListener:
@@ -98,6 +139,7 @@ class MmsListener:
         self._port = port
         self._server: asyncio.Server | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._incoming: set[_Incoming] = set()
         self._links: set[AssociationLink] = set()
         self._ready: asyncio.Queue[MmsClient] = asyncio.Queue(4)
         self._reserved = 0
@@ -128,6 +170,10 @@ class MmsListener:
         """Stop listening; close connections that have not associated and clients not taken."""
         if self._server is not None:
             self._server.close()
+        for entry in list(self._incoming):
+            if entry.pending:
+                entry.evict("listener stopping")
+        self._incoming.clear()
         for task in list(self._pending):
             task.cancel()
         if self._pending:
@@ -162,29 +208,31 @@ class MmsListener:
     # ------------------------------------------------------------------ connections
 
     def _new_connection(self) -> asyncio.Protocol:
+        """A new TCP connection: the address and the limits are checked at TCP connect,
+        before any TLS work (in clear by the link, under TLS by the TLS protocol)."""
         association = Association(Role.RESPONDER, self.config)
-        holder: list[TlsProtocol] = []
-        link = AssociationLink(
-            association, on_connected=lambda lk: self._connected(lk, holder[0] if holder else None)
-        )
+        link = AssociationLink(association, on_connected=lambda lk: self._connected(entry))
+        entry = _Incoming(link)
         tls = self.tls
         if tls is None:
             return link
-        proto = TlsProtocol(
+        entry.tls = TlsProtocol(
             tls.context,
             link,
             server_side=True,
             pins=tls.pins,
             handshake_timeout=tls.handshake_timeout,
             on_failure=self._tls_failed,
+            admit=lambda _: self._admit(entry),
         )
-        holder.append(proto)
-        return proto
+        return entry.tls
 
     def _count(self, kind: str) -> None:
+        """Count one refusal of ``kind`` (see :attr:`refused`)."""
         self.refused[kind] = self.refused.get(kind, 0) + 1
 
     def _tls_failed(self, failure: TlsFailure) -> None:
+        """A TLS failure: counted as ``tls-<kind>`` and logged (throttled per source)."""
         self._count(f"tls-{failure.kind}")
         n = self.log_throttle.count(f"tls {failure.kind} {failure.peer[0]}")
         if n:
@@ -198,8 +246,11 @@ class MmsListener:
                 _nth(n),
             )
 
-    def _connected(self, link: AssociationLink, tls: TlsProtocol | None) -> None:
-        source = link.peer[0]
+    def _admit(self, entry: _Incoming) -> bool:
+        """At TCP connect: the calling address in ``allow``, and room among the connections
+        not associated yet (the oldest silent one closed for it if need be)."""
+        source = entry.source
+        peer = entry.tls.peer if entry.tls is not None else entry.link.peer
         if self.allow is not None and not self.allow(source):
             self._count("address")
             n = self.log_throttle.count(f"address {source}")
@@ -207,28 +258,50 @@ class MmsListener:
                 log.warning(
                     "%s: connection from %s:%d refused: address not in connect.allow%s",
                     self.name,
-                    *link.peer,
+                    *peer,
                     _nth(n),
                 )
-            link.close_soon()
-            return
-        if len(self._pending) >= MAX_PENDING:
+            return False
+        self._incoming = {e for e in self._incoming if e.pending}
+        limit = make_room(
+            lambda: [e for e in self._incoming if e.pending],
+            source,
+            per_source=MAX_PENDING_PER_SOURCE,
+            total=MAX_PENDING,
+            now=time.monotonic(),
+        )
+        if limit is not None:
             self._count("pending")
             n = self.log_throttle.count(f"pending {source}")
             if n:
                 log.warning(
-                    "%s: connection from %s:%d refused: %d connections not associated yet%s",
+                    "%s: connection from %s:%d refused: %s%s",
                     self.name,
-                    *link.peer,
-                    MAX_PENDING,
+                    *peer,
+                    limit,
                     _nth(n),
                 )
+            return False
+        self._incoming.add(entry)
+        return True
+
+    def _connected(self, entry: _Incoming) -> None:
+        """The link is up (in clear: TCP, checked here; under TLS: the handshake done, checked
+        at TCP connect): wait for its association request."""
+        link = entry.link
+        if entry.tls is None and not self._admit(entry):
             link.close_soon()
             return
         self._links.add(link)
-        task = asyncio.create_task(self._associate(link, tls))
+        task = asyncio.create_task(self._associate(link, entry.tls))
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._pending.discard(task)
+            entry.decided = True
+            self._incoming.discard(entry)
+
+        task.add_done_callback(done)
 
     async def _associate(self, link: AssociationLink, tls: TlsProtocol | None) -> None:
         """Up to the accept/refuse decision; an accepted association goes to the queue."""

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.admission import SILENT_GRACE as SILENT_GRACE
+from adapters.tase2.mms.aio.admission import make_room
 from adapters.tase2.mms.aio.dial import DialError, dial
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
@@ -95,9 +97,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-SILENT_GRACE = 1.0
-"""Seconds after which a connection that has not opened COTP may be closed to make room."""
 
 _MAX_THROTTLED_SOURCES = 4096
 """Source addresses (per kind of problem) whose log lines are counted at once."""
@@ -370,6 +369,16 @@ class _ServerConnection:
     def pending(self) -> bool:
         """Still open and not associated yet."""
         return self.ctx is None and not self.association.closed
+
+    @property
+    def silent(self) -> bool:
+        """No COTP CR from the peer yet."""
+        return self.association.state is AssociationState.IDLE
+
+    def evict(self, why: str) -> None:
+        """Close it to make room for another connection."""
+        self.association.abort(why)
+        self.link.close_soon()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -960,46 +969,24 @@ class MmsServer:
         task.add_done_callback(done)
 
     def _admit(self, conn: _ServerConnection) -> bool:
-        """Make room for a new connection within the limits, or refuse it (False).
-
-        Room is made by closing the oldest connection that stays silent: of the
-        same source when that source is at its limit, of any source when the server is full.
-        """
-        source = conn.source
-        open_ = [c for c in self._connections if not c.association.closed]
-        mine = [c for c in open_ if c.pending and c.source == source]
-        if len(mine) >= self.max_pending_per_source:
-            limit = f"{self.max_pending_per_source} connections from {source} not associated"
-            if not self._evict(mine, limit, conn):
-                return False
-            open_ = [c for c in open_ if not c.association.closed]
-        if len(open_) >= self.max_connections:
-            limit = f"{self.max_connections} connections open"
-            if not self._evict([c for c in open_ if c.pending], limit, conn):
-                return False
-        return True
-
-    def _evict(
-        self, candidates: list[_ServerConnection], limit: str, new: _ServerConnection
-    ) -> bool:
-        now = time.monotonic()
-        silent = [
-            c
-            for c in candidates
-            if c.association.state is AssociationState.IDLE and now - c.started >= SILENT_GRACE
-        ]
-        if not silent:
-            n = self.log_throttle.count(f"refused-connection {new.source}")
-            if n:
-                log.warning(
-                    "connection %d from %s:%d refused: %s%s",
-                    new.association_id,
-                    *new.link.peer,
-                    limit,
-                    _nth(n),
-                )
-            return False
-        victim = min(silent, key=lambda c: c.started)
-        victim.association.abort(f"closed to make room: {limit}")
-        victim.link.close_soon()
-        return True
+        """Make room for a new connection within the limits (see
+        :func:`~adapters.tase2.mms.aio.admission.make_room`), or refuse it (False)."""
+        limit = make_room(
+            lambda: [c for c in self._connections if not c.association.closed],
+            conn.source,
+            per_source=self.max_pending_per_source,
+            total=self.max_connections,
+            now=time.monotonic(),
+        )
+        if limit is None:
+            return True
+        n = self.log_throttle.count(f"refused-connection {conn.source}")
+        if n:
+            log.warning(
+                "connection %d from %s:%d refused: %s%s",
+                conn.association_id,
+                *conn.link.peer,
+                limit,
+                _nth(n),
+            )
+        return False

@@ -174,3 +174,49 @@ async def test_a_listener_refusing_the_callers_certificate_is_a_tls_failure(
         assert server.tls_failures, server.tls_failures
         ours = [r for r in caplog.records if r.name == "adapters.tase2.mms.aio.server"]
         assert not [r for r in ours if r.levelno >= logging.WARNING]  # the caller logs it
+
+
+async def test_a_tls_listener_checks_the_address_before_the_handshake(tmp_path: Path) -> None:
+    """``allow`` is applied at TCP connect: a refused address costs no TLS handshake (the
+    connection closes at once, no TLS failure is counted)."""
+    pki = TestPki(tmp_path)
+    ep = build_endpoint(pki.settings(pki.identity("a")), server_side=True)
+    async with MmsListener(port=0, config=CLIENT, tls=ep, allow=lambda ip: False) as listener:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        try:
+            assert await asyncio.wait_for(reader.read(), 3.0) == b""
+        finally:
+            writer.close()
+        assert listener.refused == {"address": 1}, listener.refused
+
+
+async def test_silent_connections_do_not_lock_out_the_real_caller() -> None:
+    """Idle sockets hold at most MAX_PENDING_PER_SOURCE places, and one silent past the
+    grace time is closed to make room: the calling server still gets through."""
+    from adapters.tase2.mms.aio.admission import SILENT_GRACE
+    from adapters.tase2.mms.aio.listener import MAX_PENDING, MAX_PENDING_PER_SOURCE
+
+    server = MmsServer(TestHandler(), port=0)
+    async with MmsListener(port=0, config=CLIENT) as listener:
+        idle = [
+            await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(MAX_PENDING)
+        ]
+        try:
+            await eventually(
+                lambda: listener.refused.get("pending", 0) == MAX_PENDING - MAX_PENDING_PER_SOURCE,
+                3.0,
+                "the idle connections beyond the per-source limit refused",
+            )
+            await asyncio.sleep(SILENT_GRACE + 0.2)
+            call = asyncio.create_task(
+                server.call("127.0.0.1", listener.port, OutboundCall(SERVER))
+            )
+            client = await asyncio.wait_for(listener.accept(), 5.0)
+            await client.conclude()
+            result = await asyncio.wait_for(call, 5.0)
+            assert result.established, result
+            # the oldest idle connection was closed for it
+            assert await asyncio.wait_for(idle[0][0].read(), 3.0) == b""
+        finally:
+            for _, w in idle:
+                w.close()
