@@ -278,7 +278,11 @@ class Tase2ClientAdapter(Adapter):
         self._state("listening", str(listen), "waiting for the server to call", quiet=True)
         try:
             while True:
-                client = await listener.accept()
+                try:  # idle: the TLS files are checked (changes, expiry) every interval
+                    client = await asyncio.wait_for(listener.accept(), TLS_CHECK_INTERVAL)
+                except TimeoutError:
+                    self._check_listener_tls(listener)
+                    continue
                 self.caller = "{}:{}".format(*client.peer)
                 try:
                     await self._session(listen, client)
@@ -288,12 +292,16 @@ class Tase2ClientAdapter(Adapter):
                     self._failed(listen, exc)
                 finally:
                     self.caller = None
-                if self.tls is not None:
-                    self.tls.check()  # changed files: the next caller meets the new ones
-                    listener.tls = self.tls.endpoint
+                self._check_listener_tls(listener)
                 self._state("listening", str(listen), "waiting for the server to call", True)
         finally:
             await listener.stop()
+
+    def _check_listener_tls(self, listener: MmsListener) -> None:
+        """Reload changed TLS files (and warn of expiry): the next caller meets the new ones."""
+        if self.tls is not None:
+            self.tls.check()
+            listener.tls = self.tls.endpoint
 
     def _check_caller(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
         """The listener's authenticator (see :func:`check_caller`)."""

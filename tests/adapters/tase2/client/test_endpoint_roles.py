@@ -446,3 +446,40 @@ async def test_a_passive_client_accepts_one_of_several_callers_at_once() -> None
             for r in results:
                 if isinstance(r, MmsClient):
                     await r.abort()
+
+
+async def test_an_idle_passive_client_reloads_its_tls_files(
+    pki: TestPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nobody calls, the TLS files are still checked: replaced files are what the
+    next caller's handshake meets."""
+    import shutil
+    import ssl
+
+    import adapters.tase2.client.adapter as client_adapter
+
+    monkeypatch.setattr(client_adapter, "TLS_CHECK_INTERVAL", 0.2)
+    old, new, caller = pki.identity("old-cert"), pki.identity("new-cert"), pki.identity("caller")
+    cert, key = tmp_path / "live.pem", tmp_path / "live.key"
+    shutil.copy(old.certificate, cert)
+    shutil.copy(old.private_key, key)
+
+    async def presented(port: int) -> str:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(str(pki.ca_file))
+        ctx.load_cert_chain(str(caller.certificate), str(caller.private_key))
+        _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        subject = writer.get_extra_info("peercert")["subject"]
+        writer.close()
+        return str(dict(x[0] for x in subject)["commonName"])
+
+    tls = {"certificate": str(cert), "private_key": str(key), "ca": str(pki.ca_file)}
+    async with listening(passive_settings(tls=tls), make_client_bus(EXTRA)) as client:
+        port = listen_port(client)
+        assert await presented(port) == "old-cert"
+        shutil.copy(new.certificate, cert)
+        shutil.copy(new.private_key, key)
+        assert client.tls is not None
+        await eventually(lambda: client.tls is not None and client.tls.reloads >= 1, 5.0, "reload")
+        assert await presented(port) == "new-cert"
