@@ -114,6 +114,7 @@ from adapters.tase2.model.messages import (
 from adapters.tase2.model.objects import TASE2_VERSION
 from adapters.tase2.security.certificates import CertificateError
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.logs import Throttle
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
 from gateway.registry import AdapterSettings
@@ -201,6 +202,8 @@ class Tase2ClientAdapter(Adapter):
         """The passive client's listener (None for an active client, or before run)."""
         self.caller: str | None = None
         """A passive client: the address of the server on the current association."""
+        self._failure_log = Throttle(max_kinds=256)
+        """A passive client's failed associations, thinned out per error."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -327,15 +330,19 @@ class Tase2ClientAdapter(Adapter):
         self._state(state, str(address), error, quiet=True)
         if self.passive:
             listener = self.listener
-            log.warning(
-                "tase2-client %s: association from %s failed (%s); waiting on %s:%d for the "
-                "server to call again",
-                self.name,
-                self.caller or "the server",
-                error,
-                listener.host if listener is not None else address.host,
-                listener.port if listener is not None else address.port,
-            )
+            caller = self.caller or "the server"
+            n = self._failure_log.count(error.replace(caller, "<caller>"))
+            if n:
+                log.warning(
+                    "tase2-client %s: association from %s failed (%s); waiting on %s:%d for "
+                    "the server to call again%s",
+                    self.name,
+                    caller,
+                    error,
+                    listener.host if listener is not None else address.host,
+                    listener.port if listener is not None else address.port,
+                    "" if n == 1 else f" [{n} times so far]",
+                )
             return
         if self._planner.failed(error):
             nxt = self._planner.address

@@ -19,7 +19,7 @@ from adapters.tase2.client.passive import check_caller
 from adapters.tase2.client.settings import Tase2ClientSettings
 from adapters.tase2.iso.acse import AuthenticationRequest, UserDiagnostic
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
-from adapters.tase2.mms.aio.server import MmsServer, UnsupportedHandler
+from adapters.tase2.mms.aio.server import MmsServer, OutboundCall, UnsupportedHandler
 from adapters.tase2.mms.association import AssociationConfig
 from adapters.tase2.security.endpoint import AllowList
 from adapters.tase2.server.adapter import Tase2ServerAdapter
@@ -483,3 +483,27 @@ async def test_an_idle_passive_client_reloads_its_tls_files(
         assert client.tls is not None
         await eventually(lambda: client.tls is not None and client.tls.reloads >= 1, 5.0, "reload")
         assert await presented(port) == "new-cert"
+
+
+async def test_a_passive_clients_failed_associations_are_logged_thinned_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that calls and fails the same way again and again (here: it serves no
+    TASE.2 model) costs log lines at the 1st, 2nd, 4th, 8th... failure only."""
+    caplog.set_level(logging.WARNING)
+    server = MmsServer(UnsupportedHandler(), port=0)
+    call = OutboundCall(
+        AssociationConfig(
+            local_ap_title=SERVER_AP,
+            local_ae_qualifier=12,
+            remote_ap_title=PEER_AP,
+            remote_ae_qualifier=12,
+        )
+    )
+    async with listening(passive_settings(), make_client_bus(EXTRA)) as client:
+        for _ in range(8):
+            result = await server.call("127.0.0.1", listen_port(client), call)
+            assert result.established, result
+            await eventually(lambda: client.link.state == "listening", 5.0, "listening again")
+    lines = [r for r in caplog.records if "for the server to call again" in r.getMessage()]
+    assert len(lines) == 4, [r.getMessage() for r in lines]  # 1st, 2nd, 4th, 8th
