@@ -405,12 +405,14 @@ class Tase2ServerAdapter(Adapter):
 
     def status(self) -> dict[str, Any]:
         """Associations, transfer sets, reports and the subscription's backlog."""
-        out: dict[str, Any] = {"listening": self.server is not None}
+        active = self.settings.connect.active  # it calls out: it listens nowhere
+        out: dict[str, Any] = {"listening": self.server is not None and not active}
         if self.settings.state_dir is not None:
             out["state_dir"] = str(self.settings.state_dir)
         if self.server is not None:
             out.update(self.server.status())
-            out["port"] = self.server.port
+            if not active:
+                out["port"] = self.server.port
         if self._subscription is not None:
             out["changes_dropped"] = self._subscription.overflow
         if self.tls is not None:

@@ -698,6 +698,9 @@ class Tase2Server:
             out["tls_handshakes"] = self.mms.tls_handshakes
             out["tls_failures"] = dict(self.mms.tls_failures)
         out["peers"] = [self._peer_status(ctx, peer) for ctx, peer in self._peers.items()]
+        out["connect"] = {"mode": self.connect.mode.value}
+        if self.connect.active:
+            out["connect"]["calls"] = {t: c.to_dict() for t, c in self.calls.items()}
         return out
 
     def _peer_status(self, ctx: AssociationContext, peer: PeerSession) -> dict[str, Any]:

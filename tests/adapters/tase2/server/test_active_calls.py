@@ -86,3 +86,28 @@ async def test_a_caller_that_ends_fails_the_adapter() -> None:
         addresses.clear()
         with pytest.raises(LocalError, match="tase2-call-BLT_ICC1 ended"):
             await asyncio.wait_for(task, 10.0)
+
+
+async def test_an_active_servers_status_shows_its_calls() -> None:
+    bus, _ = make_bus()
+    adapter = Tase2ServerAdapter("tase2", active([f"127.0.0.1:{free_port()}"]), bus)
+    async with running(adapter):
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        assert adapter.server is not None
+        await eventually(lambda: adapter.server is not None and adapter.server.calls, 5.0, "a call")
+        status = adapter.status()
+        assert status["listening"] is False and "port" not in status, status
+        assert status["connect"]["mode"] == "active"
+        call = status["connect"]["calls"]["BLT_ICC1"]
+        assert call["attempts"] >= 1 and call["address"].startswith("127.0.0.1:"), call
+        assert "peers" in status
+
+
+async def test_a_passive_servers_status_says_where_it_listens() -> None:
+    bus, _ = make_bus()
+    adapter = Tase2ServerAdapter("tase2", settings(), bus)
+    async with running(adapter):
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        status = adapter.status()
+        assert status["listening"] is True and status["port"] > 0
+        assert status["connect"] == {"mode": "passive"}
