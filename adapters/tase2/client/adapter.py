@@ -161,6 +161,7 @@ class Tase2ClientAdapter(Adapter):
         listen = settings.connect.listen
         self.passive = settings.connect.passive
         """The server calls this client (``connect: {mode: passive}``)."""
+        self.listens = self.passive  # a port in use at start-up is then fatal, as for servers
         addresses: tuple[RemoteAddress, ...] = settings.addresses
         if self.passive:
             assert listen is not None
@@ -279,6 +280,7 @@ class Tase2ClientAdapter(Adapter):
         except OSError as exc:
             raise LocalError(f"{self.name}: cannot listen on {listen}: {exc}") from None
         self._state("listening", str(listen), "waiting for the server to call", quiet=True)
+        self.listening()
         try:
             while True:
                 try:  # idle: the TLS files are checked (changes, expiry) every interval

@@ -183,7 +183,7 @@ class Tase2ServerAdapter(Adapter):
     type_name: ClassVar[str] = "tase2-server"
     Settings: ClassVar[type[AdapterSettings]] = Tase2ServerSettings
     settings: Tase2ServerSettings
-    listens: ClassVar[bool] = True
+    listens: bool = True
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)

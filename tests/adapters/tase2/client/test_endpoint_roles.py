@@ -17,6 +17,7 @@ import pytest
 from adapters.tase2.client.adapter import Tase2ClientAdapter
 from adapters.tase2.client.passive import check_caller
 from adapters.tase2.client.settings import Tase2ClientSettings
+from adapters.tase2.errors import LocalError
 from adapters.tase2.iso.acse import AuthenticationRequest, UserDiagnostic
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.aio.server import MmsServer, OutboundCall, UnsupportedHandler
@@ -507,3 +508,25 @@ async def test_a_passive_clients_failed_associations_are_logged_thinned_out(
             await eventually(lambda: client.link.state == "listening", 5.0, "listening again")
     lines = [r for r in caplog.records if "for the server to call again" in r.getMessage()]
     assert len(lines) == 4, [r.getMessage() for r in lines]  # 1st, 2nd, 4th, 8th
+
+
+async def test_a_passive_client_is_a_listening_adapter() -> None:
+    """Like a server, a passive client says when it is bound, and a port in use makes its
+    first run fail before that (the runtime stops the start-up then)."""
+    bus = make_client_bus(EXTRA)
+    active_client = Tase2ClientAdapter("c", client_settings([free_port()]), bus)
+    assert active_client.listens is False
+    port = free_port()
+    cfg = passive_settings(connect={"listen": f"127.0.0.1:{port}"})
+    first = Tase2ClientAdapter("first", cfg, bus)
+    assert first.listens is True
+    task = asyncio.create_task(first.run())
+    try:
+        await asyncio.wait_for(first.ready.wait(), 5.0)
+        second = Tase2ClientAdapter("second", cfg, make_client_bus(EXTRA))
+        with pytest.raises(LocalError, match="cannot listen"):
+            await asyncio.wait_for(second.run(), 5.0)
+        assert not second.ready.is_set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
