@@ -41,6 +41,7 @@ from adapters.tase2.security.endpoint import (
     ListenAddress,
     RemoteAddress,
     parse_address,
+    with_default_port,
 )
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
@@ -329,20 +330,13 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
         if not isinstance(data, dict) or data.get("tls") is None:
             return data
         connect = data.get("connect")
-        if isinstance(connect, dict) and isinstance(connect.get("listen"), str):
-            listen = parse_address(connect["listen"], DEFAULT_TLS_PORT)
+        if isinstance(connect, dict) and "listen" in connect:
+            listen = with_default_port(connect["listen"], DEFAULT_TLS_PORT)
             data = {**data, "connect": {**connect, "listen": listen}}
         addresses = data.get("addresses")
         if not isinstance(addresses, (list, tuple)):
             return data
-        out: list[Any] = []
-        for a in addresses:
-            if isinstance(a, str):
-                a = parse_address(a, DEFAULT_TLS_PORT)
-            elif isinstance(a, dict) and "port" not in a:
-                a = {**a, "port": DEFAULT_TLS_PORT}
-            out.append(a)
-        return {**data, "addresses": out}
+        return {**data, "addresses": [with_default_port(a, DEFAULT_TLS_PORT) for a in addresses]}
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod
@@ -386,8 +380,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
                 "addresses: at least one server address is needed (or connect: "
                 "{mode: passive, listen: host:port})"
             )
-        if self.connect.passive and self.addresses:
-            raise ValueError("addresses are for connect mode active; a passive client listens")
+        if self.connect.passive:
+            self._check_passive()
+        if self.connect.certificate is not None and self.tls is None:
+            raise ValueError("connect.certificate needs tls (there is no certificate without)")
         groups = [d.name for d in self.data_sets]
         if not groups:
             raise ValueError("at least one data set is needed")
@@ -410,6 +406,31 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
             name = d.object_name(self.domain)
             _add_once(remote_devices, name, f"remote device {name} is listed twice")
         return self
+
+    def _check_passive(self) -> None:
+        """A passive client neither calls nor redials: what is only for calling is refused
+        (the calling server decides when to associate, renew or fail back)."""
+        if self.addresses:
+            raise ValueError("addresses are for connect mode active; a passive client listens")
+        calling = ("failback", "failback_interval", "backoff_initial", "connect_timeout")
+        for name in calling:
+            if name in self.model_fields_set:
+                raise ValueError(
+                    f"{name} is for connect mode active (a passive client does not call; "
+                    "the calling server decides when to call again)"
+                )
+        tls = self.tls
+        if tls is not None:
+            client_only = {
+                "renewal_interval": tls.renewal_interval > 0,
+                "server_name": tls.server_name is not None,
+            }
+            for name, used in client_only.items():
+                if used:
+                    raise ValueError(
+                        f"tls.{name} is for the TLS client; a passive client is the TLS "
+                        "server (the calling server renews sessions)"
+                    )
 
     def group_of(self, point: ClientPoint) -> ClientDataSet:
         """The data set (group) a point belongs to."""

@@ -30,6 +30,7 @@ __all__ = [
     "RemoteAddress",
     "check_host",
     "parse_address",
+    "with_default_port",
 ]
 
 
@@ -57,6 +58,20 @@ def check_host(host: str) -> str:
             "(dot-separated labels of letters, digits and '-')"
         )
     return host
+
+
+def with_default_port(value: Any, default_port: int) -> Any:
+    """An address as written (text or ``{host, port}``) with ``default_port`` filled in
+    when it names none; anything else (or text that does not parse) unchanged, for the
+    field's own validation to report where it is."""
+    if isinstance(value, str):
+        try:
+            return parse_address(value, default_port)
+        except ValueError:
+            return value
+    if isinstance(value, dict) and "port" not in value:
+        return {**value, "port": default_port}
+    return value
 
 
 def parse_address(text: str, default_port: int = 102) -> dict[str, Any]:
@@ -106,9 +121,7 @@ class RemoteAddress(BaseModel):
 
 
 class ListenAddress(RemoteAddress):
-    """Where a passive endpoint listens; port 0 picks a free port (tests)."""
-
-    port: int = Field(default=102, ge=0, le=65535)
+    """Where a passive endpoint listens (a real port: its peer must know where to call)."""
 
 
 class AllowList(BaseModel):

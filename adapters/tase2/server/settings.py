@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from adapters.tase2.iso.acse import check_ap_title
-from adapters.tase2.security.endpoint import ConnectMode, RemoteAddress, parse_address
+from adapters.tase2.security.endpoint import ConnectMode, RemoteAddress, with_default_port
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from adapters.tase2.server.bilateral import (
@@ -118,6 +118,12 @@ class ServerConnect(BackoffSettings):
             raise ValueError("connect: mode active needs call: [{table, addresses}]")
         if self.mode is ConnectMode.PASSIVE and self.call:
             raise ValueError("connect: call is for mode active (a passive server listens)")
+        if self.mode is ConnectMode.PASSIVE:
+            for name in ("connect_timeout", "backoff_initial", "backoff_max"):
+                if name in self.model_fields_set:
+                    raise ValueError(
+                        f"connect.{name} is for mode active (a passive server listens)"
+                    )
         tables = [c.table for c in self.call]
         twice = sorted({t for t in tables if tables.count(t) > 1})
         if twice:
@@ -181,8 +187,7 @@ class Tase2ServerSettings(AdapterSettings):
             for target in connect["call"]:
                 if isinstance(target, dict) and isinstance(target.get("addresses"), list):
                     addresses = [
-                        parse_address(a, DEFAULT_TLS_PORT) if isinstance(a, str) else a
-                        for a in target["addresses"]
+                        with_default_port(a, DEFAULT_TLS_PORT) for a in target["addresses"]
                     ]
                     target = {**target, "addresses": addresses}
                 calls.append(target)
@@ -214,6 +219,11 @@ class Tase2ServerSettings(AdapterSettings):
             check_tables(self.tables)
         except BilateralConfigError as exc:
             raise ValueError(str(exc)) from None
+        if self.connect.active and self.tls is not None and self.tls.renewal_interval > 0:
+            raise ValueError(
+                "tls.renewal_interval: an active server does not renew TLS sessions (its "
+                "associations last until they end, then it calls again)"
+            )
         known = {t.id for t in self.tables}
         for target in self.connect.call:
             if target.table not in known:
