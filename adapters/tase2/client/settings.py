@@ -116,10 +116,12 @@ class ClientConnect(BaseModel):
     passive``: the client listens on ``listen`` (``host:port``; with ``tls`` the port
     defaults to 3782) and the remote ICCP server calls in; ``allow`` lists the IP
     addresses or networks it may call from (empty: any), ``certificate`` the TLS
-    certificate it must present (subject and/or fingerprints). A caller is accepted only
-    with the configured ``remote_ap_title``/``remote_ae_qualifier`` (when set), the
-    ``password`` (when set) and while no other association is up; after the association
-    the client runs its start-up check (``Bilateral_Table_ID``...) as usual.
+    certificate it must present (subject and/or fingerprints; needs ``tls``). A caller is
+    accepted only with the configured ``remote_ap_title``/``remote_ae_qualifier`` (when
+    set), calling this client's ``local_ap_title``/``local_ae_qualifier`` when its AARQ
+    names any (one that names none is accepted), with the ``password`` (when set) and while
+    no other association is up; after the association the client runs its start-up check
+    (``Bilateral_Table_ID``...) as usual.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -290,8 +292,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     ``remote_selectors`` are the T-, S- and P-selectors calling and called.
 
     Endpoint roles: ``connect: {mode: passive, listen: host:port}`` makes the client
-    listen for its server instead of calling it (:class:`ClientConnect`); fail-back and
-    TLS renewal are then the calling server's business.
+    listen for its server instead of calling it (:class:`ClientConnect`); it then neither
+    fails back nor renews TLS, and the settings for calling (``failback*``,
+    ``backoff_initial``, ``connect_timeout``, ``tls.renewal_interval``,
+    ``tls.server_name``) are refused.
     """
 
     addresses: tuple[RemoteAddress, ...] = ()

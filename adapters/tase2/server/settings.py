@@ -97,11 +97,14 @@ class ServerConnect(BackoffSettings):
     """Who opens the TCP connection (the YAML ``connect:`` block of a ``tase2-server``).
 
     ``mode: passive`` (default): the server listens on ``host:port``. ``mode: active``: it
-    listens nowhere and calls each of ``call`` (one association per target), calling again
-    when an association ends and after a failure with back-off (``backoff_initial``
-    doubling to ``backoff_max``); TLS is then the TLS client side. The answering peer must
-    be the target table's peer (AP-title, certificate binding, addresses), else the
-    association is aborted with a log line naming the table and why.
+    listens nowhere and calls each of ``call`` (one association per target): after a
+    failure the next address with back-off (``backoff_initial`` doubling to
+    ``backoff_max``), after an association the same address again ``backoff_initial``
+    seconds later (an association shorter than ``backoff_max`` counts as a failure). No
+    fail-back to the first address and no TLS renewal (``tls.renewal_interval`` is
+    refused); TLS is the TLS client side. The back-off settings are for mode active. The
+    answering peer must be the target table's peer (AP-title, certificate binding,
+    addresses), else the association is aborted with a log line naming the table and why.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -389,8 +389,9 @@ class Tase2Server:
         log.error("%s", self.failure)
 
     async def _call(self, target: CallTarget) -> None:
-        """Call ``target`` for ever: again when the association ends, after a failure
-        with back-off, alternating over its addresses. An association that ends within
+        """Call ``target`` for ever: ``backoff_initial`` s after an association ends (the
+        same address), after a failure with back-off on the next address (no fail-back to
+        the first while one answers). An association that ends within
         ``backoff_max`` seconds counts as a failure for the back-off (a peer that accepts
         and drops at once is not redialled every second)."""
         connect = self.connect

@@ -453,6 +453,9 @@ class _ServerConnection:
         return None
 
     async def _verify_outbound(self, call: OutboundCall, ev: AssociationEstablished) -> bool:
+        """Judge the peer that accepted our AARQ with ``call.verify`` (its AP-title, else
+        the called one; its TLS certificate and address); abort, log and keep the reason
+        in :attr:`failure` when it is not the peer we meant to call (False)."""
         assoc = self.association
         cfg = call.config
         ap_title = assoc.peer_ap_title or cfg.remote_ap_title
@@ -476,7 +479,7 @@ class _ServerConnection:
             assoc.abort(f"peer not accepted: {decision.reason}")
             await self.link.flush()
             self.failure = f"{peer} answered but is not the configured peer: {decision.reason}"
-            log.warning(
+            log.info(  # the caller's line (throttled) is the warning
                 "association %d to %s aborted: ap_title=%s ae_qualifier=%s reason=%s",
                 self.association_id,
                 peer,
