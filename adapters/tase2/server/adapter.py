@@ -397,6 +397,10 @@ class Tase2ServerAdapter(Adapter):
                     self.name,
                     ", ".join(n.item for n in touched),
                 )
+            if settings.connect != self.settings.connect:
+                restarted = server.set_connect(settings.connect)
+                if restarted:
+                    log.info("%s: calls restarted: %s", self.name, ", ".join(restarted))
             self._resubscribe = True
         self.settings = settings
         if server is not None:

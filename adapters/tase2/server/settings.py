@@ -273,11 +273,15 @@ class Tase2ServerSettings(AdapterSettings):
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
         """True when going to ``other`` needs a new listening server (not just new tables);
         a new ``state_dir`` too (tags are restored only at start-up), and TLS switched on or
-        off (new TLS files or settings are applied in place, to new connections)."""
+        off (new TLS files or settings are applied in place, to new connections), and the
+        connect mode changed (new call targets or back-off of an active server are applied
+        in place, see :meth:`Tase2Server.set_connect`)."""
         keep = (
             *("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits"),
-            *("state_dir", "selectors", "connect"),
+            *("state_dir", "selectors"),
         )
         if (self.tls is None) != (other.tls is None):  # TLS on or off: a new listener
+            return True
+        if self.connect.mode != other.connect.mode:
             return True
         return any(getattr(self, k) != getattr(other, k) for k in keep)

@@ -188,7 +188,8 @@ class Tase2Server:
         self._outboxes: dict[AssociationContext, Outbox] = {}
         self.reports_sent = 0
         self.events: deque[TransferSetEvent] = deque(maxlen=100)
-        self._callers: list[asyncio.Task[None]] = []
+        self._callers: dict[str, asyncio.Task[None]] = {}
+        """An active server's caller task, by table id."""
         self.calls: dict[str, CallState] = {}
         """An active server: how calling each table's client goes, by table id."""
         self.failure: str | None = None
@@ -210,20 +211,20 @@ class Tase2Server:
         """Listen (or, active, start calling the clients) and start the report scheduler."""
         if self.connect.active:
             for target in self.connect.call:
-                task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
-                task.add_done_callback(self._caller_done)
-                self._callers.append(task)
+                self._start_caller(target)
         else:
             await self.mms.start()
         self._scheduler = asyncio.create_task(self._schedule(), name="tase2-scheduler")
 
     async def stop(self) -> None:
         """Stop the scheduler, abort every association and stop listening (or calling)."""
-        for task in self._callers:
-            task.cancel()
-        if self._callers:
-            await asyncio.wait(self._callers, timeout=2.0)
+        callers = list(self._callers.values())
         self._callers.clear()
+        for task in callers:
+            task.remove_done_callback(self._caller_done)
+            task.cancel()
+        if callers:
+            await asyncio.wait(callers, timeout=2.0)
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -379,6 +380,34 @@ class Tase2Server:
 
         return verify
 
+    def _start_caller(self, target: CallTarget) -> None:
+        task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
+        task.add_done_callback(self._caller_done)
+        self._callers[target.table] = task
+
+    def set_connect(self, connect: ServerConnect) -> list[str]:
+        """Apply a new ``connect`` of an active server in place (same mode): the back-off
+        settings take effect at the next delay; a call target added, removed or changed
+        gets its caller restarted (its association aborted), the others go on. Returns the
+        table ids of the callers restarted."""
+        assert connect.mode is self.connect.mode
+        old = {t.table: t for t in self.connect.call}
+        new = {t.table: t for t in connect.call}
+        self.connect = connect
+        changed = sorted(t for t in old.keys() | new.keys() if old.get(t) != new.get(t))
+        for table in changed:
+            task = self._callers.pop(table, None)
+            if task is not None:
+                task.remove_done_callback(self._caller_done)
+                task.cancel()
+            for ctx, peer in list(self._peers.items()):
+                if peer.table_id == table:
+                    asyncio.get_running_loop().create_task(ctx.abort())
+            self.calls.pop(table, None)
+            if table in new:
+                self._start_caller(new[table])
+        return changed
+
     def _caller_done(self, task: asyncio.Task[None]) -> None:
         """A caller task ended without being cancelled: the server fails (see
         :attr:`failure`) instead of silently not calling that client any more."""
@@ -394,12 +423,12 @@ class Tase2Server:
         the first while one answers). An association that ends within
         ``backoff_max`` seconds counts as a failure for the back-off (a peer that accepts
         and drops at once is not redialled every second)."""
-        connect = self.connect
-        backoff = Backoff(connect.backoff_initial, connect.backoff_max)
         throttle = Throttle()
         state = self.calls[target.table] = CallState(target.table)
         index = 0
         while True:
+            connect = self.connect  # read again: a reload may change the back-off in place
+            backoff = Backoff(connect.backoff_initial, connect.backoff_max)
             address = target.addresses[index]
             where = f"{address.host}:{address.port}"
             state.attempts += 1

@@ -894,7 +894,12 @@ class MmsServer:
         if task is None:  # not admitted (limits, stopping): already closed
             why = "server stopping" if self._stopping else "connection limit reached"
             return CallResult(False, f"not connected to {where}: {why}")
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:  # the caller gave up (stop, new call target)
+            conn.association.abort("call cancelled")
+            conn.link.close_soon()
+            raise
         if conn.ctx is None:
             failure = tls_proto.failure if tls_proto is not None else None
             if failure is not None:  # TLS 1.3: the peer refused our certificate after the handshake

@@ -111,3 +111,44 @@ async def test_a_passive_servers_status_says_where_it_listens() -> None:
         status = adapter.status()
         assert status["listening"] is True and status["port"] > 0
         assert status["connect"] == {"mode": "passive"}
+
+
+async def test_a_reload_restarts_only_the_changed_callers() -> None:
+    bus, _ = make_bus()
+    a, b, c = (f"127.0.0.1:{free_port()}" for _ in range(3))
+
+    def two(second: str, backoff_max: float) -> Tase2ServerSettings:
+        connect = {
+            "mode": "active",
+            "call": [
+                {"table": "BLT_ICC1", "addresses": [a]},
+                {"table": "BLT_ICC2", "addresses": [second]},
+            ],
+            "backoff_initial": 0.05,
+            "backoff_max": backoff_max,
+            "connect_timeout": 1.0,
+        }
+        return settings(connect=connect)
+
+    adapter = Tase2ServerAdapter("tase2", two(b, 0.1), bus)
+    async with running(adapter) as task:
+        await eventually(lambda: adapter.server is not None, 5.0, "the server to start")
+        server = adapter.server
+        assert server is not None
+        await eventually(lambda: len(server.calls) == 2, 5.0, "both calling")
+        first, second = server._callers["BLT_ICC1"], server._callers["BLT_ICC2"]
+        assert adapter.reconfigure(two(c, 0.2)) is True  # in place, no restart
+        assert adapter.server is server and server.connect.backoff_max == 0.2
+        assert server._callers["BLT_ICC1"] is first and not first.done()
+        assert server._callers["BLT_ICC2"] is not second
+        await eventually(lambda: second.done(), 5.0, "the old caller to end")
+        await eventually(
+            lambda: (
+                server.calls.get("BLT_ICC2") is not None and server.calls["BLT_ICC2"].address == c
+            ),
+            5.0,
+            "the new target called",
+        )
+        # another mode is a restart
+        assert adapter.reconfigure(settings()) is False
+        assert not task.done()
