@@ -418,7 +418,8 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
             raise ValueError("addresses are for connect mode active; a passive client listens")
         calling = ("failback", "failback_interval", "backoff_initial", "connect_timeout")
         for name in calling:
-            if name in self.model_fields_set:
+            # a value other than the default (a dumped config repeats the defaults)
+            if getattr(self, name) != type(self).model_fields[name].default:
                 raise ValueError(
                     f"{name} is for connect mode active (a passive client does not call; "
                     "the calling server decides when to call again)"

@@ -123,7 +123,8 @@ class ServerConnect(BackoffSettings):
             raise ValueError("connect: call is for mode active (a passive server listens)")
         if self.mode is ConnectMode.PASSIVE:
             for name in ("connect_timeout", "backoff_initial", "backoff_max"):
-                if name in self.model_fields_set:
+                # a value other than the default (a dumped config repeats the defaults)
+                if getattr(self, name) != type(self).model_fields[name].default:
                     raise ValueError(
                         f"connect.{name} is for mode active (a passive server listens)"
                     )

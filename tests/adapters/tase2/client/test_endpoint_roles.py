@@ -558,6 +558,11 @@ def test_settings_for_the_other_mode_are_refused(pki: TestPki) -> None:
         settings(connect={"backoff_max": 5})
     with pytest.raises(ValidationError, match=r"connect\.certificate needs tls"):
         passive_settings(connect={"certificate": {"subject": "CN=x"}})
+    # a dumped configuration (defaults written out) still loads
+    passive = passive_settings()
+    assert Tase2ClientSettings.model_validate(passive.model_dump()) == passive
+    plain = settings()
+    assert Tase2ServerSettings.model_validate(plain.model_dump()) == plain
 
 
 def test_address_errors_name_the_field(pki: TestPki) -> None:
