@@ -390,7 +390,9 @@ class MmsListener:
                 await client.abort()
                 return
             handed = True
-            self._handed.append(client)  # counted from now on until it closes
+            if self.max_associations is not None:  # counted from now on until it closes
+                self._handed = [c for c in self._handed if not c.closed]
+                self._handed.append(client)
             self._reserved -= 1
             reserved = False
         except asyncio.CancelledError:
