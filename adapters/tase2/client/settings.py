@@ -143,6 +143,12 @@ class ClientConnect(BaseModel):
             raise ValueError("connect: mode passive needs listen: host:port")
         if self.mode is ConnectMode.ACTIVE and (self.listen or self.allow or self.certificate):
             raise ValueError("connect: listen, allow and certificate are for mode passive")
+        default = type(self).model_fields["association_timeout"].default
+        if self.mode is ConnectMode.ACTIVE and self.association_timeout != default:
+            raise ValueError(
+                "connect.association_timeout is for mode passive (an active client's "
+                "association is bounded by connect_timeout)"
+            )
         return self
 
     @property

@@ -558,6 +558,8 @@ def test_settings_for_the_other_mode_are_refused(pki: TestPki) -> None:
         settings(connect={"backoff_max": 5})
     with pytest.raises(ValidationError, match=r"connect\.certificate needs tls"):
         passive_settings(connect={"certificate": {"subject": "CN=x"}})
+    with pytest.raises(ValidationError, match=r"connect\.association_timeout is for mode passive"):
+        client_settings([1], connect={"association_timeout": 3})
     # a dumped configuration (defaults written out) still loads
     passive = passive_settings()
     assert Tase2ClientSettings.model_validate(passive.model_dump()) == passive
