@@ -19,14 +19,15 @@ class Adapter(abc.ABC):
     cancelled; if it raises, the runtime marks the adapter's points not valid and calls it
     again after a back-off. Commands for owned points arrive at `on_command`.
 
-    An adapter that serves a port sets `listens`; its `run()` calls `listening()` once
-    bound. At start-up the runtime waits for that, and a first `run()` that fails before
-    it (a port in use) stops the gateway instead of being retried.
+    An adapter that serves a port sets `listens` (on the class, or on the instance when its
+    settings decide, e.g. a client that waits to be called); its `run()` calls
+    `listening()` once bound. At start-up the runtime waits for that, and a first `run()`
+    that fails before it (a port in use) stops the gateway instead of being retried.
     """
 
     type_name: ClassVar[str]
     Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
-    listens: ClassVar[bool] = False
+    listens: bool = False
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         self.name = name

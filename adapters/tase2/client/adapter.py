@@ -114,6 +114,7 @@ from adapters.tase2.model.messages import (
 from adapters.tase2.model.objects import TASE2_VERSION
 from adapters.tase2.security.certificates import CertificateError
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
+from gateway.logs import Throttle
 from gateway.mapping import Binding
 from gateway.points import PointDef, now
 from gateway.registry import AdapterSettings
@@ -160,6 +161,7 @@ class Tase2ClientAdapter(Adapter):
         listen = settings.connect.listen
         self.passive = settings.connect.passive
         """The server calls this client (``connect: {mode: passive}``)."""
+        self.listens = self.passive  # a port in use at start-up is then fatal, as for servers
         addresses: tuple[RemoteAddress, ...] = settings.addresses
         if self.passive:
             assert listen is not None
@@ -201,6 +203,8 @@ class Tase2ClientAdapter(Adapter):
         """The passive client's listener (None for an active client, or before run)."""
         self.caller: str | None = None
         """A passive client: the address of the server on the current association."""
+        self._failure_log = Throttle(max_kinds=256)
+        """A passive client's failed associations, thinned out per error."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -268,6 +272,7 @@ class Tase2ClientAdapter(Adapter):
             association_timeout=cfg.connect.association_timeout,
             request_timeout=cfg.request_timeout,
             on_raw_report=self._on_raw_report,
+            max_associations=1,  # one server link at a time: decided by the listener
             name=f"tase2-client {self.name}",
         )
         try:
@@ -275,9 +280,14 @@ class Tase2ClientAdapter(Adapter):
         except OSError as exc:
             raise LocalError(f"{self.name}: cannot listen on {listen}: {exc}") from None
         self._state("listening", str(listen), "waiting for the server to call", quiet=True)
+        self.listening()
         try:
             while True:
-                client = await listener.accept()
+                try:  # idle: the TLS files are checked (changes, expiry) every interval
+                    client = await asyncio.wait_for(listener.accept(), TLS_CHECK_INTERVAL)
+                except TimeoutError:
+                    self._check_listener_tls(listener)
+                    continue
                 self.caller = "{}:{}".format(*client.peer)
                 try:
                     await self._session(listen, client)
@@ -287,12 +297,16 @@ class Tase2ClientAdapter(Adapter):
                     self._failed(listen, exc)
                 finally:
                     self.caller = None
-                if self.tls is not None:
-                    self.tls.check()  # changed files: the next caller meets the new ones
-                    listener.tls = self.tls.endpoint
+                self._check_listener_tls(listener)
                 self._state("listening", str(listen), "waiting for the server to call", True)
         finally:
             await listener.stop()
+
+    def _check_listener_tls(self, listener: MmsListener) -> None:
+        """Reload changed TLS files (and warn of expiry): the next caller meets the new ones."""
+        if self.tls is not None:
+            self.tls.check()
+            listener.tls = self.tls.endpoint
 
     def _check_caller(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
         """The listener's authenticator (see :func:`check_caller`)."""
@@ -318,15 +332,19 @@ class Tase2ClientAdapter(Adapter):
         self._state(state, str(address), error, quiet=True)
         if self.passive:
             listener = self.listener
-            log.warning(
-                "tase2-client %s: association from %s failed (%s); waiting on %s:%d for the "
-                "server to call again",
-                self.name,
-                self.caller or "the server",
-                error,
-                listener.host if listener is not None else address.host,
-                listener.port if listener is not None else address.port,
-            )
+            caller = self.caller or "the server"
+            n = self._failure_log.count(error.replace(caller, "<caller>"))
+            if n:
+                log.warning(
+                    "tase2-client %s: association from %s failed (%s); waiting on %s:%d for "
+                    "the server to call again%s",
+                    self.name,
+                    caller,
+                    error,
+                    listener.host if listener is not None else address.host,
+                    listener.port if listener is not None else address.port,
+                    "" if n == 1 else f" [{n} times so far]",
+                )
             return
         if self._planner.failed(error):
             nxt = self._planner.address

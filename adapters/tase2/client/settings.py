@@ -41,6 +41,7 @@ from adapters.tase2.security.endpoint import (
     ListenAddress,
     RemoteAddress,
     parse_address,
+    with_default_port,
 )
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
@@ -115,10 +116,12 @@ class ClientConnect(BaseModel):
     passive``: the client listens on ``listen`` (``host:port``; with ``tls`` the port
     defaults to 3782) and the remote ICCP server calls in; ``allow`` lists the IP
     addresses or networks it may call from (empty: any), ``certificate`` the TLS
-    certificate it must present (subject and/or fingerprints). A caller is accepted only
-    with the configured ``remote_ap_title``/``remote_ae_qualifier`` (when set), the
-    ``password`` (when set) and while no other association is up; after the association
-    the client runs its start-up check (``Bilateral_Table_ID``...) as usual.
+    certificate it must present (subject and/or fingerprints; needs ``tls``). A caller is
+    accepted only with the configured ``remote_ap_title``/``remote_ae_qualifier`` (when
+    set), calling this client's ``local_ap_title``/``local_ae_qualifier`` when its AARQ
+    names any (one that names none is accepted), with the ``password`` (when set) and while
+    no other association is up; after the association the client runs its start-up check
+    (``Bilateral_Table_ID``...) as usual.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -140,6 +143,12 @@ class ClientConnect(BaseModel):
             raise ValueError("connect: mode passive needs listen: host:port")
         if self.mode is ConnectMode.ACTIVE and (self.listen or self.allow or self.certificate):
             raise ValueError("connect: listen, allow and certificate are for mode passive")
+        default = type(self).model_fields["association_timeout"].default
+        if self.mode is ConnectMode.ACTIVE and self.association_timeout != default:
+            raise ValueError(
+                "connect.association_timeout is for mode passive (an active client's "
+                "association is bounded by connect_timeout)"
+            )
         return self
 
     @property
@@ -289,8 +298,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
     ``remote_selectors`` are the T-, S- and P-selectors calling and called.
 
     Endpoint roles: ``connect: {mode: passive, listen: host:port}`` makes the client
-    listen for its server instead of calling it (:class:`ClientConnect`); fail-back and
-    TLS renewal are then the calling server's business.
+    listen for its server instead of calling it (:class:`ClientConnect`); it then neither
+    fails back nor renews TLS, and the settings for calling (``failback*``,
+    ``backoff_initial``, ``connect_timeout``, ``tls.renewal_interval``,
+    ``tls.server_name``) are refused.
     """
 
     addresses: tuple[RemoteAddress, ...] = ()
@@ -329,20 +340,13 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
         if not isinstance(data, dict) or data.get("tls") is None:
             return data
         connect = data.get("connect")
-        if isinstance(connect, dict) and isinstance(connect.get("listen"), str):
-            listen = parse_address(connect["listen"], DEFAULT_TLS_PORT)
+        if isinstance(connect, dict) and "listen" in connect:
+            listen = with_default_port(connect["listen"], DEFAULT_TLS_PORT)
             data = {**data, "connect": {**connect, "listen": listen}}
         addresses = data.get("addresses")
         if not isinstance(addresses, (list, tuple)):
             return data
-        out: list[Any] = []
-        for a in addresses:
-            if isinstance(a, str):
-                a = parse_address(a, DEFAULT_TLS_PORT)
-            elif isinstance(a, dict) and "port" not in a:
-                a = {**a, "port": DEFAULT_TLS_PORT}
-            out.append(a)
-        return {**data, "addresses": out}
+        return {**data, "addresses": [with_default_port(a, DEFAULT_TLS_PORT) for a in addresses]}
 
     @field_validator("local_ap_title", "remote_ap_title")
     @classmethod
@@ -386,8 +390,10 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
                 "addresses: at least one server address is needed (or connect: "
                 "{mode: passive, listen: host:port})"
             )
-        if self.connect.passive and self.addresses:
-            raise ValueError("addresses are for connect mode active; a passive client listens")
+        if self.connect.passive:
+            self._check_passive()
+        if self.connect.certificate is not None and self.tls is None:
+            raise ValueError("connect.certificate needs tls (there is no certificate without)")
         groups = [d.name for d in self.data_sets]
         if not groups:
             raise ValueError("at least one data set is needed")
@@ -410,6 +416,32 @@ class Tase2ClientSettings(AdapterSettings, BackoffSettings):
             name = d.object_name(self.domain)
             _add_once(remote_devices, name, f"remote device {name} is listed twice")
         return self
+
+    def _check_passive(self) -> None:
+        """A passive client neither calls nor redials: what is only for calling is refused
+        (the calling server decides when to associate, renew or fail back)."""
+        if self.addresses:
+            raise ValueError("addresses are for connect mode active; a passive client listens")
+        calling = ("failback", "failback_interval", "backoff_initial", "connect_timeout")
+        for name in calling:
+            # a value other than the default (a dumped config repeats the defaults)
+            if getattr(self, name) != type(self).model_fields[name].default:
+                raise ValueError(
+                    f"{name} is for connect mode active (a passive client does not call; "
+                    "the calling server decides when to call again)"
+                )
+        tls = self.tls
+        if tls is not None:
+            client_only = {
+                "renewal_interval": tls.renewal_interval > 0,
+                "server_name": tls.server_name is not None,
+            }
+            for name, used in client_only.items():
+                if used:
+                    raise ValueError(
+                        f"tls.{name} is for the TLS client; a passive client is the TLS "
+                        "server (the calling server renews sessions)"
+                    )
 
     def group_of(self, point: ClientPoint) -> ClientDataSet:
         """The data set (group) a point belongs to."""

@@ -18,11 +18,20 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["AllowList", "ConnectMode", "ListenAddress", "RemoteAddress", "parse_address"]
+__all__ = [
+    "AllowList",
+    "ConnectMode",
+    "ListenAddress",
+    "RemoteAddress",
+    "check_host",
+    "parse_address",
+    "with_default_port",
+]
 
 
 class ConnectMode(enum.StrEnum):
@@ -30,6 +39,39 @@ class ConnectMode(enum.StrEnum):
 
     ACTIVE = "active"
     PASSIVE = "passive"
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+def check_host(host: str) -> str:
+    """``host`` if it is an IP address or a DNS name (RFC 1123 labels); raises ValueError."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    name = host.removesuffix(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(p) for p in name.split(".")):
+        raise ValueError(
+            f"host {host!r} is neither an IP address nor a host name "
+            "(dot-separated labels of letters, digits and '-')"
+        )
+    return host
+
+
+def with_default_port(value: Any, default_port: int) -> Any:
+    """An address as written (text or ``{host, port}``) with ``default_port`` filled in
+    when it names none; anything else (or text that does not parse) unchanged, for the
+    field's own validation to report where it is."""
+    if isinstance(value, str):
+        try:
+            return parse_address(value, default_port)
+        except ValueError:
+            return value
+    if isinstance(value, dict) and "port" not in value:
+        return {**value, "port": default_port}
+    return value
 
 
 def parse_address(text: str, default_port: int = 102) -> dict[str, Any]:
@@ -61,6 +103,11 @@ class RemoteAddress(BaseModel):
     host: str = Field(min_length=1)
     port: int = Field(default=102, ge=1, le=65535)
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value)
+
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, value: Any) -> Any:
@@ -74,9 +121,7 @@ class RemoteAddress(BaseModel):
 
 
 class ListenAddress(RemoteAddress):
-    """Where a passive endpoint listens; port 0 picks a free port (tests)."""
-
-    port: int = Field(default=102, ge=0, le=65535)
+    """Where a passive endpoint listens (a real port: its peer must know where to call)."""
 
 
 class AllowList(BaseModel):

@@ -183,7 +183,7 @@ class Tase2ServerAdapter(Adapter):
     type_name: ClassVar[str] = "tase2-server"
     Settings: ClassVar[type[AdapterSettings]] = Tase2ServerSettings
     settings: Tase2ServerSettings
-    listens: ClassVar[bool] = True
+    listens: bool = True
 
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
@@ -286,6 +286,8 @@ class Tase2ServerAdapter(Adapter):
                 sub = self._subscription
                 assert sub is not None
                 changes = await sub.wait(timeout=1.0)
+                if server.failure is not None:
+                    raise LocalError(f"{self.name}: {server.failure}")
                 if changes:
                     server.on_changes(changes)
                 self._check_overflow(sub)
@@ -395,6 +397,10 @@ class Tase2ServerAdapter(Adapter):
                     self.name,
                     ", ".join(n.item for n in touched),
                 )
+            if settings.connect != self.settings.connect:
+                restarted = server.set_connect(settings.connect)
+                if restarted:
+                    log.info("%s: calls restarted: %s", self.name, ", ".join(restarted))
             self._resubscribe = True
         self.settings = settings
         if server is not None:
@@ -403,12 +409,14 @@ class Tase2ServerAdapter(Adapter):
 
     def status(self) -> dict[str, Any]:
         """Associations, transfer sets, reports and the subscription's backlog."""
-        out: dict[str, Any] = {"listening": self.server is not None}
+        active = self.settings.connect.active  # it calls out: it listens nowhere
+        out: dict[str, Any] = {"listening": self.server is not None and not active}
         if self.settings.state_dir is not None:
             out["state_dir"] = str(self.settings.state_dir)
         if self.server is not None:
             out.update(self.server.status())
-            out["port"] = self.server.port
+            if not active:
+                out["port"] = self.server.port
         if self._subscription is not None:
             out["changes_dropped"] = self._subscription.overflow
         if self.tls is not None:

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from adapters.tase2.iso.acse import check_ap_title
-from adapters.tase2.security.endpoint import ConnectMode, RemoteAddress, parse_address
+from adapters.tase2.security.endpoint import ConnectMode, RemoteAddress, with_default_port
 from adapters.tase2.security.selectors import OsiSelectors
 from adapters.tase2.security.tls_settings import DEFAULT_TLS_PORT, TlsSettings
 from adapters.tase2.server.bilateral import (
@@ -97,11 +97,14 @@ class ServerConnect(BackoffSettings):
     """Who opens the TCP connection (the YAML ``connect:`` block of a ``tase2-server``).
 
     ``mode: passive`` (default): the server listens on ``host:port``. ``mode: active``: it
-    listens nowhere and calls each of ``call`` (one association per target), calling again
-    when an association ends and after a failure with back-off (``backoff_initial``
-    doubling to ``backoff_max``); TLS is then the TLS client side. The answering peer must
-    be the target table's peer (AP-title, certificate binding, addresses), else the
-    association is aborted with a log line naming the table and why.
+    listens nowhere and calls each of ``call`` (one association per target): after a
+    failure the next address with back-off (``backoff_initial`` doubling to
+    ``backoff_max``), after an association the same address again ``backoff_initial``
+    seconds later (an association shorter than ``backoff_max`` counts as a failure). No
+    fail-back to the first address and no TLS renewal (``tls.renewal_interval`` is
+    refused); TLS is the TLS client side. The back-off settings are for mode active. The
+    answering peer must be the target table's peer (AP-title, certificate binding,
+    addresses), else the association is aborted with a log line naming the table and why.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,6 +121,13 @@ class ServerConnect(BackoffSettings):
             raise ValueError("connect: mode active needs call: [{table, addresses}]")
         if self.mode is ConnectMode.PASSIVE and self.call:
             raise ValueError("connect: call is for mode active (a passive server listens)")
+        if self.mode is ConnectMode.PASSIVE:
+            for name in ("connect_timeout", "backoff_initial", "backoff_max"):
+                # a value other than the default (a dumped config repeats the defaults)
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    raise ValueError(
+                        f"connect.{name} is for mode active (a passive server listens)"
+                    )
         tables = [c.table for c in self.call]
         twice = sorted({t for t in tables if tables.count(t) > 1})
         if twice:
@@ -181,8 +191,7 @@ class Tase2ServerSettings(AdapterSettings):
             for target in connect["call"]:
                 if isinstance(target, dict) and isinstance(target.get("addresses"), list):
                     addresses = [
-                        parse_address(a, DEFAULT_TLS_PORT) if isinstance(a, str) else a
-                        for a in target["addresses"]
+                        with_default_port(a, DEFAULT_TLS_PORT) for a in target["addresses"]
                     ]
                     target = {**target, "addresses": addresses}
                 calls.append(target)
@@ -214,6 +223,11 @@ class Tase2ServerSettings(AdapterSettings):
             check_tables(self.tables)
         except BilateralConfigError as exc:
             raise ValueError(str(exc)) from None
+        if self.connect.active and self.tls is not None and self.tls.renewal_interval > 0:
+            raise ValueError(
+                "tls.renewal_interval: an active server does not renew TLS sessions (its "
+                "associations last until they end, then it calls again)"
+            )
         known = {t.id for t in self.tables}
         for target in self.connect.call:
             if target.table not in known:
@@ -260,11 +274,15 @@ class Tase2ServerSettings(AdapterSettings):
     def restart_needed(self, other: Tase2ServerSettings) -> bool:
         """True when going to ``other`` needs a new listening server (not just new tables);
         a new ``state_dir`` too (tags are restored only at start-up), and TLS switched on or
-        off (new TLS files or settings are applied in place, to new connections)."""
+        off (new TLS files or settings are applied in place, to new connections), and the
+        connect mode changed (new call targets or back-off of an active server are applied
+        in place, see :meth:`Tase2Server.set_connect`)."""
         keep = (
             *("host", "port", "ap_title", "ae_qualifier", "max_pdu_size", "limits"),
-            *("state_dir", "selectors", "connect"),
+            *("state_dir", "selectors"),
         )
         if (self.tls is None) != (other.tls is None):  # TLS on or off: a new listener
+            return True
+        if self.connect.mode != other.connect.mode:
             return True
         return any(getattr(self, k) != getattr(other, k) for k in keep)

@@ -188,9 +188,12 @@ class Tase2Server:
         self._outboxes: dict[AssociationContext, Outbox] = {}
         self.reports_sent = 0
         self.events: deque[TransferSetEvent] = deque(maxlen=100)
-        self._callers: list[asyncio.Task[None]] = []
+        self._callers: dict[str, asyncio.Task[None]] = {}
+        """An active server's caller task, by table id."""
         self.calls: dict[str, CallState] = {}
         """An active server: how calling each table's client goes, by table id."""
+        self.failure: str | None = None
+        """Why the server cannot go on (a caller task ended); the adapter fails with it."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -208,19 +211,20 @@ class Tase2Server:
         """Listen (or, active, start calling the clients) and start the report scheduler."""
         if self.connect.active:
             for target in self.connect.call:
-                task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
-                self._callers.append(task)
+                self._start_caller(target)
         else:
             await self.mms.start()
         self._scheduler = asyncio.create_task(self._schedule(), name="tase2-scheduler")
 
     async def stop(self) -> None:
         """Stop the scheduler, abort every association and stop listening (or calling)."""
-        for task in self._callers:
-            task.cancel()
-        if self._callers:
-            await asyncio.wait(self._callers, timeout=2.0)
+        callers = list(self._callers.values())
         self._callers.clear()
+        for task in callers:
+            task.remove_done_callback(self._caller_done)
+            task.cancel()
+        if callers:
+            await asyncio.wait(callers, timeout=2.0)
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -376,26 +380,61 @@ class Tase2Server:
 
         return verify
 
+    def _start_caller(self, target: CallTarget) -> None:
+        task = asyncio.create_task(self._call(target), name=f"tase2-call-{target.table}")
+        task.add_done_callback(self._caller_done)
+        self._callers[target.table] = task
+
+    def set_connect(self, connect: ServerConnect) -> list[str]:
+        """Apply a new ``connect`` of an active server in place (same mode): the back-off
+        settings take effect at the next delay; a call target added, removed or changed
+        gets its caller restarted (its association aborted), the others go on. Returns the
+        table ids of the callers restarted."""
+        assert connect.mode is self.connect.mode
+        old = {t.table: t for t in self.connect.call}
+        new = {t.table: t for t in connect.call}
+        self.connect = connect
+        changed = sorted(t for t in old.keys() | new.keys() if old.get(t) != new.get(t))
+        for table in changed:
+            task = self._callers.pop(table, None)
+            if task is not None:
+                task.remove_done_callback(self._caller_done)
+                task.cancel()
+            for ctx, peer in list(self._peers.items()):
+                if peer.table_id == table:
+                    asyncio.get_running_loop().create_task(ctx.abort())
+            self.calls.pop(table, None)
+            if table in new:
+                self._start_caller(new[table])
+        return changed
+
+    def _caller_done(self, task: asyncio.Task[None]) -> None:
+        """A caller task ended without being cancelled: the server fails (see
+        :attr:`failure`) instead of silently not calling that client any more."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        self.failure = f"{task.get_name()} ended: {exc!r}" if exc else f"{task.get_name()} ended"
+        log.error("%s", self.failure)
+
     async def _call(self, target: CallTarget) -> None:
-        """Call ``target`` for ever: again when the association ends, after a failure
-        with back-off, alternating over its addresses. An association that ends within
+        """Call ``target`` for ever: ``backoff_initial`` s after an association ends (the
+        same address), after a failure with back-off on the next address (no fail-back to
+        the first while one answers). An association that ends within
         ``backoff_max`` seconds counts as a failure for the back-off (a peer that accepts
         and drops at once is not redialled every second)."""
-        connect = self.connect
-        backoff = Backoff(connect.backoff_initial, connect.backoff_max)
         throttle = Throttle()
         state = self.calls[target.table] = CallState(target.table)
         index = 0
         while True:
+            connect = self.connect  # read again: a reload may change the back-off in place
+            backoff = Backoff(connect.backoff_initial, connect.backoff_max)
             address = target.addresses[index]
             where = f"{address.host}:{address.port}"
             state.attempts += 1
             state.address = where
             try:
                 call = OutboundCall(self._call_config(target), self._verify_called(target.table))
-            except LookupError as exc:
-                result = CallResult(False, str(exc))
-            else:
                 log.debug("calling %s for bilateral table %s", where, target.table)
                 result = await self.mms.call(
                     address.host,
@@ -404,6 +443,10 @@ class Tase2Server:
                     tls=self.mms.tls,
                     connect_timeout=connect.connect_timeout,
                 )
+            except LookupError as exc:
+                result = CallResult(False, str(exc))
+            except Exception as exc:  # a bug: logged (throttled below), the calls go on
+                result = CallResult(False, f"unexpected error: {exc!r}")
             state.last_result = result.detail
             if result.established:
                 state.completed += 1
@@ -426,7 +469,10 @@ class Tase2Server:
                     index = (index + 1) % len(target.addresses)
                 delay = backoff.delay(state.failures)
                 what = "failed" if not result.established else "ended soon"
-                if throttle.failure(f"{what}: {result.detail}", state.failures):
+                # throttled on what went wrong, not where: addresses alternate
+                kind = result.detail.replace(address.host, "<host>")
+                kind = kind.replace(str(address.port), "<port>")
+                if throttle.failure(f"{what}: {kind}", state.failures):
                     log.warning(
                         "calling %s for bilateral table %s %s: %s; %d failure(s) in a row; "
                         "next: %s in %.1fs",
@@ -682,6 +728,9 @@ class Tase2Server:
             out["tls_handshakes"] = self.mms.tls_handshakes
             out["tls_failures"] = dict(self.mms.tls_failures)
         out["peers"] = [self._peer_status(ctx, peer) for ctx, peer in self._peers.items()]
+        out["connect"] = {"mode": self.connect.mode.value}
+        if self.connect.active:
+            out["connect"]["calls"] = {t: c.to_dict() for t, c in self.calls.items()}
         return out
 
     def _peer_status(self, ctx: AssociationContext, peer: PeerSession) -> dict[str, Any]:

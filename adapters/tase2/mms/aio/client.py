@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
 from adapters.tase2.iso.acse import Aare
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
+from adapters.tase2.mms.aio.dial import DialError, dial
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
 from adapters.tase2.mms.aio.tls_context import TlsEndpoint
@@ -191,44 +191,13 @@ class MmsClient:
             config = dataclasses.replace(config or AssociationConfig(), raw_unconfirmed=True)
         association = Association(Role.INITIATOR, config)
         link = AssociationLink(association)
-        loop = asyncio.get_running_loop()
         where = f"{host}:{port}"
-        tls_proto: TlsProtocol | None = None
-        protocol: asyncio.Protocol = link
-        if tls is not None:
-            sessions = tls.sessions
-
-            def keep(session: ssl.SSLSession) -> None:
-                sessions[where] = session
-
-            tls_proto = TlsProtocol(
-                tls.context,
-                link,
-                server_side=False,
-                server_hostname=tls.server_name,
-                session=sessions.get(where) if tls.session_resumption else None,
-                pins=tls.pins,
-                handshake_timeout=tls.handshake_timeout,
-                on_failure=on_tls_failure,
-                on_session=keep if tls.session_resumption else None,
-            )
-            protocol = tls_proto
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: protocol, host, port), connect_timeout
+            tls_proto = await dial(
+                link, host, port, tls, connect_timeout=connect_timeout, on_failure=on_tls_failure
             )
-            if tls_proto is not None:
-                assert tls_proto.handshake_done is not None
-                await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
-        except (OSError, TimeoutError) as exc:
-            if tls_proto is not None:
-                tls_proto.abort()
-                failure = tls_proto.failure
-                if failure is not None:
-                    raise MmsAssociationError(
-                        f"TLS handshake with {where} failed: {failure.kind} ({failure.detail})"
-                    ) from None
-            raise MmsAssociationError(f"cannot connect to {where}: {exc}") from exc
+        except DialError as exc:
+            raise MmsAssociationError(str(exc)) from exc.__cause__
         client = cls(
             association,
             link,

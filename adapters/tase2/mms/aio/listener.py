@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.admission import make_room
 from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
@@ -29,6 +30,7 @@ from adapters.tase2.mms.association import (
     Association,
     AssociationConfig,
     AssociationRequested,
+    AssociationState,
     CloseReason,
     Role,
 )
@@ -40,11 +42,50 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 8
 """Connections that have not associated yet, at most (a passive client expects its one
-server, perhaps with a backup)."""
+server, perhaps with a backup); beyond it the oldest silent one is closed to make room."""
+
+MAX_PENDING_PER_SOURCE = 4
+"""Connections of one source address that have not associated yet, at most."""
 
 
 def _nth(n: int) -> str:
+    """The suffix of a throttled log line: how many so far (nothing for the first)."""
     return "" if n == 1 else f" [{n} so far from this address]"
+
+
+class _Incoming:
+    """One connection from TCP connect until its association is decided (for the limits,
+    see :mod:`adapters.tase2.mms.aio.admission`)."""
+
+    def __init__(self, link: AssociationLink) -> None:
+        self.link = link
+        self.tls: TlsProtocol | None = None
+        self.started = time.monotonic()
+        self.decided = False
+
+    @property
+    def source(self) -> str:
+        """The peer's IP address."""
+        return (self.tls.peer if self.tls is not None else self.link.peer)[0]
+
+    @property
+    def pending(self) -> bool:
+        """Open and not decided yet."""
+        if self.decided or self.link.association.closed:
+            return False
+        return self.tls is None or not self.tls.closing
+
+    @property
+    def silent(self) -> bool:
+        """No COTP CR from the peer yet (or still in the TLS handshake)."""
+        return self.link.association.state is AssociationState.IDLE
+
+    def evict(self, why: str) -> None:
+        """Close it (to make room, or the listener stops)."""
+        self.link.association.abort(why)
+        if self.tls is not None:
+            self.tls.abort()
+        self.link.close_soon()
 
 
 class MmsListener:
@@ -71,6 +112,7 @@ class MmsListener:
         request_timeout: float = 10.0,
         on_raw_report: Callable[[bytes], None] | None = None,
         report_queue_size: int = 10_000,
+        max_associations: int | None = None,
         name: str = "mms-listener",
     ) -> None:
         cfg = config or AssociationConfig()
@@ -87,15 +129,23 @@ class MmsListener:
         self.on_raw_report = on_raw_report
         self.report_queue_size = report_queue_size
         self.name = name
+        self.max_associations = max_associations
+        """Associations open at once at most (None: no limit); beyond it an AARQ is refused
+        with diagnostic 1 (*no reason given*)."""
         self.refused: dict[str, int] = {}
-        """Refusals by kind: ``address``, ``busy``, ``diagnostic-N``, ``tls-<kind>``..."""
+        """Refusals by kind: ``address``, ``pending``, ``diagnostic-N``, ``tls-<kind>``."""
         self.accepted = 0
         self.log_throttle = Throttle(max_kinds=1024)
         self._port = port
         self._server: asyncio.Server | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._incoming: set[_Incoming] = set()
         self._links: set[AssociationLink] = set()
         self._ready: asyncio.Queue[MmsClient] = asyncio.Queue(4)
+        self._reserved = 0
+        """Associations accepted and not handed out yet (queued, or about to be)."""
+        self._handed: list[MmsClient] = []
+        """Associations queued or handed out (counted until they close)."""
 
     @property
     def port(self) -> int:
@@ -120,6 +170,10 @@ class MmsListener:
         """Stop listening; close connections that have not associated and clients not taken."""
         if self._server is not None:
             self._server.close()
+        for entry in list(self._incoming):
+            if entry.pending:
+                entry.evict("listener stopping")
+        self._incoming.clear()
         for task in list(self._pending):
             task.cancel()
         if self._pending:
@@ -144,32 +198,41 @@ class MmsListener:
         """The next association the calling server opened and the authenticator accepted."""
         return await self._ready.get()
 
+    def busy(self) -> bool:
+        """True when ``max_associations`` are open: handed out and not closed, or queued."""
+        if self.max_associations is None:
+            return False
+        self._handed = [c for c in self._handed if not c.closed]
+        return self._reserved + len(self._handed) >= self.max_associations
+
     # ------------------------------------------------------------------ connections
 
     def _new_connection(self) -> asyncio.Protocol:
+        """A new TCP connection: the address and the limits are checked at TCP connect,
+        before any TLS work (in clear by the link, under TLS by the TLS protocol)."""
         association = Association(Role.RESPONDER, self.config)
-        holder: list[TlsProtocol] = []
-        link = AssociationLink(
-            association, on_connected=lambda lk: self._connected(lk, holder[0] if holder else None)
-        )
+        link = AssociationLink(association, on_connected=lambda lk: self._connected(entry))
+        entry = _Incoming(link)
         tls = self.tls
         if tls is None:
             return link
-        proto = TlsProtocol(
+        entry.tls = TlsProtocol(
             tls.context,
             link,
             server_side=True,
             pins=tls.pins,
             handshake_timeout=tls.handshake_timeout,
             on_failure=self._tls_failed,
+            admit=lambda _: self._admit(entry),
         )
-        holder.append(proto)
-        return proto
+        return entry.tls
 
     def _count(self, kind: str) -> None:
+        """Count one refusal of ``kind`` (see :attr:`refused`)."""
         self.refused[kind] = self.refused.get(kind, 0) + 1
 
     def _tls_failed(self, failure: TlsFailure) -> None:
+        """A TLS failure: counted as ``tls-<kind>`` and logged (throttled per source)."""
         self._count(f"tls-{failure.kind}")
         n = self.log_throttle.count(f"tls {failure.kind} {failure.peer[0]}")
         if n:
@@ -183,8 +246,11 @@ class MmsListener:
                 _nth(n),
             )
 
-    def _connected(self, link: AssociationLink, tls: TlsProtocol | None) -> None:
-        source = link.peer[0]
+    def _admit(self, entry: _Incoming) -> bool:
+        """At TCP connect: the calling address in ``allow``, and room among the connections
+        not associated yet (the oldest silent one closed for it if need be)."""
+        source = entry.source
+        peer = entry.tls.peer if entry.tls is not None else entry.link.peer
         if self.allow is not None and not self.allow(source):
             self._count("address")
             n = self.log_throttle.count(f"address {source}")
@@ -192,34 +258,57 @@ class MmsListener:
                 log.warning(
                     "%s: connection from %s:%d refused: address not in connect.allow%s",
                     self.name,
-                    *link.peer,
+                    *peer,
                     _nth(n),
                 )
-            link.close_soon()
-            return
-        if len(self._pending) >= MAX_PENDING:
+            return False
+        self._incoming = {e for e in self._incoming if e.pending}
+        limit = make_room(
+            lambda: [e for e in self._incoming if e.pending],
+            source,
+            per_source=MAX_PENDING_PER_SOURCE,
+            total=MAX_PENDING,
+            now=time.monotonic(),
+        )
+        if limit is not None:
             self._count("pending")
             n = self.log_throttle.count(f"pending {source}")
             if n:
                 log.warning(
-                    "%s: connection from %s:%d refused: %d connections not associated yet%s",
+                    "%s: connection from %s:%d refused: %s%s",
                     self.name,
-                    *link.peer,
-                    MAX_PENDING,
+                    *peer,
+                    limit,
                     _nth(n),
                 )
+            return False
+        self._incoming.add(entry)
+        return True
+
+    def _connected(self, entry: _Incoming) -> None:
+        """The link is up (in clear: TCP, checked here; under TLS: the handshake done, checked
+        at TCP connect): wait for its association request."""
+        link = entry.link
+        if entry.tls is None and not self._admit(entry):
             link.close_soon()
             return
         self._links.add(link)
-        task = asyncio.create_task(self._associate(link, tls))
+        task = asyncio.create_task(self._associate(link, entry.tls))
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._pending.discard(task)
+            entry.decided = True
+            self._incoming.discard(entry)
+
+        task.add_done_callback(done)
 
     async def _associate(self, link: AssociationLink, tls: TlsProtocol | None) -> None:
         """Up to the accept/refuse decision; an accepted association goes to the queue."""
         assoc = link.association
         peer = f"{link.peer[0]}:{link.peer[1]}"
         handed = False
+        reserved = False
         try:
             request = await self._wait_request(link)
             if request is None:
@@ -235,12 +324,18 @@ class MmsListener:
                     )
                 return
             aarq = request.aarq
-            decision = acse.authenticate(
-                aarq,
-                self.authenticator,
-                peer_certificate=link.peer_certificate,
-                peer_address=link.peer[0],
-            )
+            if self.busy():
+                decision = acse.AuthenticationDecision.reject(
+                    acse.UserDiagnostic.NO_REASON_GIVEN,
+                    f"{self.max_associations} association(s) open already",
+                )
+            else:
+                decision = acse.authenticate(
+                    aarq,
+                    self.authenticator,
+                    peer_certificate=link.peer_certificate,
+                    peer_address=link.peer[0],
+                )
             if assoc.closed:
                 return
             if not decision.accepted:
@@ -262,6 +357,8 @@ class MmsListener:
                     )
                 return
             params = assoc.accept()
+            self._reserved += 1
+            reserved = True
             await link.flush()
             client = MmsClient.accepted(
                 assoc,
@@ -293,12 +390,19 @@ class MmsListener:
                 await client.abort()
                 return
             handed = True
+            if self.max_associations is not None:  # counted from now on until it closes
+                self._handed = [c for c in self._handed if not c.closed]
+                self._handed.append(client)
+            self._reserved -= 1
+            reserved = False
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("%s: connection from %s: unexpected error", self.name, peer)
         finally:
             self._links.discard(link)
+            if reserved:
+                self._reserved -= 1
             if not handed:
                 if not assoc.closed:
                     assoc.abort("association not completed")

@@ -23,13 +23,15 @@ import contextlib
 import functools
 import itertools
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
+from adapters.tase2.mms.aio.admission import SILENT_GRACE as SILENT_GRACE
+from adapters.tase2.mms.aio.admission import make_room
+from adapters.tase2.mms.aio.dial import DialError, dial
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
 from adapters.tase2.mms.aio.tls_context import TlsEndpoint
@@ -95,9 +97,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-SILENT_GRACE = 1.0
-"""Seconds after which a connection that has not opened COTP may be closed to make room."""
 
 _MAX_THROTTLED_SOURCES = 4096
 """Source addresses (per kind of problem) whose log lines are counted at once."""
@@ -371,6 +370,16 @@ class _ServerConnection:
         """Still open and not associated yet."""
         return self.ctx is None and not self.association.closed
 
+    @property
+    def silent(self) -> bool:
+        """No COTP CR from the peer yet."""
+        return self.association.state is AssociationState.IDLE
+
+    def evict(self, why: str) -> None:
+        """Close it to make room for another connection."""
+        self.association.abort(why)
+        self.link.close_soon()
+
     # ------------------------------------------------------------------ life cycle
 
     async def run(self) -> None:
@@ -444,6 +453,9 @@ class _ServerConnection:
         return None
 
     async def _verify_outbound(self, call: OutboundCall, ev: AssociationEstablished) -> bool:
+        """Judge the peer that accepted our AARQ with ``call.verify`` (its AP-title, else
+        the called one; its TLS certificate and address); abort, log and keep the reason
+        in :attr:`failure` when it is not the peer we meant to call (False)."""
         assoc = self.association
         cfg = call.config
         ap_title = assoc.peer_ap_title or cfg.remote_ap_title
@@ -467,7 +479,7 @@ class _ServerConnection:
             assoc.abort(f"peer not accepted: {decision.reason}")
             await self.link.flush()
             self.failure = f"{peer} answered but is not the configured peer: {decision.reason}"
-            log.warning(
+            log.info(  # the caller's line (throttled) is the warning
                 "association %d to %s aborted: ap_title=%s ae_qualifier=%s reason=%s",
                 self.association_id,
                 peer,
@@ -786,6 +798,7 @@ class MmsServer:
         self._connections: set[_ServerConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -803,6 +816,7 @@ class MmsServer:
 
     async def start(self) -> None:
         """Start listening."""
+        self._stopping = False
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._new_connection, self.host, self._port)
         log.info("MMS server listening on %s:%d", self.host, self.port)
@@ -843,54 +857,55 @@ class MmsServer:
         trouble: the result says what happened.
         """
         where = f"{host}:{port}"
+        if self._stopping:
+            return CallResult(False, f"not calling {where}: server stopping")
         conn = _ServerConnection(self, next(self._ids), call)
-        protocol: asyncio.Protocol = conn.link
-        tls_proto: TlsProtocol | None = None
-        if tls is not None:
-            sessions = tls.sessions
+        counted: list[TlsProtocol] = []
 
-            def keep(session: ssl.SSLSession) -> None:
-                sessions[where] = session
-
+        def count(proto: TlsProtocol) -> None:
             self._handshaking += 1
-            tls_proto = TlsProtocol(
-                tls.context,
-                conn.link,
-                server_side=False,
-                server_hostname=tls.server_name,
-                session=sessions.get(where) if tls.session_resumption else None,
-                pins=tls.pins,
-                handshake_timeout=tls.handshake_timeout,
-                on_failure=self._tls_failed,
-                on_established=self._tls_established,
-                on_session=keep if tls.session_resumption else None,
-            )
-            protocol = tls_proto
-        loop = asyncio.get_running_loop()
+            counted.append(proto)
+
+        def uncount() -> None:
+            # a handshake that never reported (TCP never came up, or cancelled) frees its slot
+            for proto in counted:
+                if proto.failure is None and not proto.established:
+                    self._handshaking = max(0, self._handshaking - 1)
+
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: protocol, host, port), connect_timeout
+            tls_proto = await dial(
+                conn.link,
+                host,
+                port,
+                tls,
+                connect_timeout=connect_timeout,
+                on_failure=functools.partial(self._tls_failed, quiet=True),  # the caller logs
+                on_established=self._tls_established,
+                before_connect=count,
             )
-            if tls_proto is not None:
-                assert tls_proto.handshake_done is not None
-                await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
-        except (OSError, TimeoutError) as exc:
-            if tls_proto is not None:
-                if tls_proto.failure is None and tls_proto.handshake_done is None:
-                    self._handshaking = max(0, self._handshaking - 1)  # TCP never came up
-                tls_proto.abort()
-                failure = tls_proto.failure
-                if failure is not None:
-                    return CallResult(
-                        False,
-                        f"TLS handshake with {where} failed: {failure.kind} ({failure.detail})",
-                    )
-            return CallResult(False, f"cannot connect to {where}: {exc or type(exc).__name__}")
+        except DialError as exc:
+            uncount()
+            return CallResult(False, str(exc))
+        except asyncio.CancelledError:
+            uncount()
+            conn.association.abort("server stopping")
+            raise
         task = conn.task
-        if task is None:  # not admitted (limits): already closed
-            return CallResult(False, f"not connected to {where}: connection limit reached")
-        await asyncio.shield(task)
+        if task is None:  # not admitted (limits, stopping): already closed
+            why = "server stopping" if self._stopping else "connection limit reached"
+            return CallResult(False, f"not connected to {where}: {why}")
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:  # the caller gave up (stop, new call target)
+            conn.association.abort("call cancelled")
+            conn.link.close_soon()
+            raise
         if conn.ctx is None:
+            failure = tls_proto.failure if tls_proto is not None else None
+            if failure is not None:  # TLS 1.3: the peer refused our certificate after the handshake
+                return CallResult(
+                    False, f"TLS session with {where} failed: {failure.kind} ({failure.detail})"
+                )
             return CallResult(False, conn.failure or f"no association with {where}")
         reason = conn.association.close_reason or CloseReason.CONNECTION_LOST
         return CallResult(
@@ -903,10 +918,13 @@ class MmsServer:
         self._handshaking = max(0, self._handshaking - 1)
         self.tls_handshakes += 1
 
-    def _tls_failed(self, failure: TlsFailure) -> None:
+    def _tls_failed(self, failure: TlsFailure, quiet: bool = False) -> None:
+        """Count a TLS failure; log it (throttled per source and kind) unless ``quiet``."""
         if failure.phase == "handshake":
             self._handshaking = max(0, self._handshaking - 1)
         self.tls_failures[failure.kind] = self.tls_failures.get(failure.kind, 0) + 1
+        if quiet:
+            return
         source = failure.peer[0]
         n = self.log_throttle.count(f"tls {failure.kind} {source}")
         if n:
@@ -920,7 +938,9 @@ class MmsServer:
             )
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening, abort every association and wait (bounded) for their clean-up."""
+        """Stop listening, abort every association and wait (bounded) for their clean-up;
+        a call whose connection comes up from now on is closed at once."""
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
@@ -943,7 +963,7 @@ class MmsServer:
 
     def _start(self, conn: _ServerConnection) -> None:
         """A new connection: admit it within the limits and serve it, or close it."""
-        if not self._admit(conn):
+        if self._stopping or not self._admit(conn):
             conn.link.close_soon()
             return
         self._connections.add(conn)
@@ -957,46 +977,24 @@ class MmsServer:
         task.add_done_callback(done)
 
     def _admit(self, conn: _ServerConnection) -> bool:
-        """Make room for a new connection within the limits, or refuse it (False).
-
-        Room is made by closing the oldest connection that stays silent: of the
-        same source when that source is at its limit, of any source when the server is full.
-        """
-        source = conn.source
-        open_ = [c for c in self._connections if not c.association.closed]
-        mine = [c for c in open_ if c.pending and c.source == source]
-        if len(mine) >= self.max_pending_per_source:
-            limit = f"{self.max_pending_per_source} connections from {source} not associated"
-            if not self._evict(mine, limit, conn):
-                return False
-            open_ = [c for c in open_ if not c.association.closed]
-        if len(open_) >= self.max_connections:
-            limit = f"{self.max_connections} connections open"
-            if not self._evict([c for c in open_ if c.pending], limit, conn):
-                return False
-        return True
-
-    def _evict(
-        self, candidates: list[_ServerConnection], limit: str, new: _ServerConnection
-    ) -> bool:
-        now = time.monotonic()
-        silent = [
-            c
-            for c in candidates
-            if c.association.state is AssociationState.IDLE and now - c.started >= SILENT_GRACE
-        ]
-        if not silent:
-            n = self.log_throttle.count(f"refused-connection {new.source}")
-            if n:
-                log.warning(
-                    "connection %d from %s:%d refused: %s%s",
-                    new.association_id,
-                    *new.link.peer,
-                    limit,
-                    _nth(n),
-                )
-            return False
-        victim = min(silent, key=lambda c: c.started)
-        victim.association.abort(f"closed to make room: {limit}")
-        victim.link.close_soon()
-        return True
+        """Make room for a new connection within the limits (see
+        :func:`~adapters.tase2.mms.aio.admission.make_room`), or refuse it (False)."""
+        limit = make_room(
+            lambda: [c for c in self._connections if not c.association.closed],
+            conn.source,
+            per_source=self.max_pending_per_source,
+            total=self.max_connections,
+            now=time.monotonic(),
+        )
+        if limit is None:
+            return True
+        n = self.log_throttle.count(f"refused-connection {conn.source}")
+        if n:
+            log.warning(
+                "connection %d from %s:%d refused: %s%s",
+                conn.association_id,
+                *conn.link.peer,
+                limit,
+                _nth(n),
+            )
+        return False

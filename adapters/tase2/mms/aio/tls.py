@@ -147,6 +147,7 @@ class TlsProtocol(asyncio.Protocol):
     later in the session); ``on_established`` hears the handshake done, before ``inner``.
     A client passes ``session`` to resume; :attr:`session` is the session to keep for the
     next connection (read it when the connection is gone: TLS 1.3 tickets come late).
+    ``admit`` is asked at TCP connect, before any TLS work: False closes the connection.
     """
 
     def __init__(
@@ -162,8 +163,10 @@ class TlsProtocol(asyncio.Protocol):
         on_failure: Callable[[TlsFailure], None] | None = None,
         on_established: Callable[[TlsProtocol], None] | None = None,
         on_session: Callable[[ssl.SSLSession], None] | None = None,
+        admit: Callable[[TlsProtocol], bool] | None = None,
     ) -> None:
         self.context = context
+        self.admit = admit
         self.inner = inner
         self.server_side = server_side
         self.pins = pins
@@ -176,6 +179,8 @@ class TlsProtocol(asyncio.Protocol):
         self.failure: TlsFailure | None = None
         self.established = False
         self.closing = False
+        self.refused = False
+        """Closed at TCP connect because ``admit`` said no (no TLS failure then)."""
         self.handshake_done: asyncio.Future[None] | None = None
         """Done when the handshake completes or fails (the latter with the exception)."""
         self._server_hostname = server_hostname
@@ -199,6 +204,10 @@ class TlsProtocol(asyncio.Protocol):
         self.handshake_done = loop.create_future()
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+        if self.admit is not None and not self.admit(self):
+            self.closing = self.refused = True
+            transport.close()
+            return
         try:
             self._ssl = self.context.wrap_bio(
                 self._incoming,
@@ -235,7 +244,7 @@ class TlsProtocol(asyncio.Protocol):
         self.closing = True
         self._cancel_timer()
         self._keep_session()
-        if not self.established and self.failure is None:
+        if not self.established and self.failure is None and not self.refused:
             self._fail("connection", f"connection lost during the TLS handshake: {exc}")
         self._settle(ConnectionError("connection lost"))
         if self._inner_connected:

@@ -5,17 +5,21 @@ answers the AARQ and then sends the requests); silent and refused connections.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from pathlib import Path
 
 import pytest
 
 from adapters.tase2.iso.acse import AuthenticationDecision, AuthenticationRequest, UserDiagnostic
 from adapters.tase2.mms.aio.listener import MmsListener
 from adapters.tase2.mms.aio.server import MmsServer, OutboundCall
+from adapters.tase2.mms.aio.tls_context import build_endpoint
 from adapters.tase2.mms.association import AssociationConfig, CloseReason
 from adapters.tase2.mms.names import ObjectName
 from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, TestHandler
+from tests.support.tls import TestPki
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.both_loops]
 
@@ -103,3 +107,116 @@ async def test_a_silent_connection_is_closed_after_the_association_timeout(
         writer.close()
         await eventually(lambda: "closed before association" in caplog.text, 2.0)
     assert "no association request within 0.3s" in caplog.text
+
+
+async def test_a_call_cancelled_in_its_tls_handshake_leaves_no_association(
+    tmp_path: Path,
+) -> None:
+    """Stopping while an outbound TLS handshake is under way (the caller task cancelled, as
+    Tase2Server.stop does) aborts the connection: the listener never sees an association
+    from a stopped server."""
+    pki = TestPki(tmp_path)
+    ep = build_endpoint(pki.settings(pki.identity("a")), server_side=True)
+    async with MmsListener(port=0, config=CLIENT, tls=ep) as listener:
+
+        async def slow_proxy(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            ur, uw = await asyncio.open_connection("127.0.0.1", listener.port)
+
+            async def pump(
+                src: asyncio.StreamReader, dst: asyncio.StreamWriter, delay: float
+            ) -> None:
+                while data := await src.read(65536):
+                    await asyncio.sleep(delay)
+                    dst.write(data)
+                    await dst.drain()
+                dst.close()
+
+            await asyncio.gather(pump(r, uw, 1.0), pump(ur, w, 0), return_exceptions=True)
+
+        proxy = await asyncio.start_server(slow_proxy, "127.0.0.1", 0)
+        try:
+            port = proxy.sockets[0].getsockname()[1]
+            server = MmsServer(TestHandler(), port=0)
+            cep = build_endpoint(pki.settings(pki.identity("b")), server_side=False)
+            call = OutboundCall(dataclasses.replace(SERVER, password=None))
+            task = asyncio.create_task(server.call("127.0.0.1", port, call, tls=cep))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await server.stop()
+            with pytest.raises(TimeoutError):
+                client = await asyncio.wait_for(listener.accept(), 6.0)
+                await client.abort()
+            assert not server.associations and server._handshaking == 0
+        finally:
+            proxy.close()
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+async def test_a_listener_refusing_the_callers_certificate_is_a_tls_failure(
+    tmp_path: Path, version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under TLS 1.3 the refusal of the caller's certificate comes after its handshake:
+    the call still reports the TLS failure (not 'connection lost'), in one line."""
+    caplog.set_level(logging.WARNING, logger="adapters.tase2.mms.aio.server")
+    pki, stranger = TestPki(tmp_path / "pki"), TestPki(tmp_path / "stranger")
+    ep = build_endpoint(pki.settings(pki.identity("listener")), server_side=True)
+    async with MmsListener(port=0, config=CLIENT, tls=ep) as listener:
+        server = MmsServer(TestHandler(), port=0)
+        cep = build_endpoint(
+            stranger.settings(stranger.identity("caller"), ca=pki.ca_file, max_version=version),
+            server_side=False,
+        )
+        result = await server.call("127.0.0.1", listener.port, OutboundCall(SERVER), tls=cep)
+        assert not result.established
+        assert result.detail.startswith("TLS "), result.detail
+        assert "unknown-ca" in result.detail or "bad-certificate" in result.detail, result.detail
+        assert server.tls_failures, server.tls_failures
+        ours = [r for r in caplog.records if r.name == "adapters.tase2.mms.aio.server"]
+        assert not [r for r in ours if r.levelno >= logging.WARNING]  # the caller logs it
+
+
+async def test_a_tls_listener_checks_the_address_before_the_handshake(tmp_path: Path) -> None:
+    """``allow`` is applied at TCP connect: a refused address costs no TLS handshake (the
+    connection closes at once, no TLS failure is counted)."""
+    pki = TestPki(tmp_path)
+    ep = build_endpoint(pki.settings(pki.identity("a")), server_side=True)
+    async with MmsListener(port=0, config=CLIENT, tls=ep, allow=lambda ip: False) as listener:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        try:
+            assert await asyncio.wait_for(reader.read(), 3.0) == b""
+        finally:
+            writer.close()
+        assert listener.refused == {"address": 1}, listener.refused
+
+
+async def test_silent_connections_do_not_lock_out_the_real_caller() -> None:
+    """Idle sockets hold at most MAX_PENDING_PER_SOURCE places, and one silent past the
+    grace time is closed to make room: the calling server still gets through."""
+    from adapters.tase2.mms.aio.admission import SILENT_GRACE
+    from adapters.tase2.mms.aio.listener import MAX_PENDING, MAX_PENDING_PER_SOURCE
+
+    server = MmsServer(TestHandler(), port=0)
+    async with MmsListener(port=0, config=CLIENT) as listener:
+        idle = [
+            await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(MAX_PENDING)
+        ]
+        try:
+            await eventually(
+                lambda: listener.refused.get("pending", 0) == MAX_PENDING - MAX_PENDING_PER_SOURCE,
+                3.0,
+                "the idle connections beyond the per-source limit refused",
+            )
+            await asyncio.sleep(SILENT_GRACE + 0.2)
+            call = asyncio.create_task(
+                server.call("127.0.0.1", listener.port, OutboundCall(SERVER))
+            )
+            client = await asyncio.wait_for(listener.accept(), 5.0)
+            await client.conclude()
+            result = await asyncio.wait_for(call, 5.0)
+            assert result.established, result
+            # the oldest idle connection was closed for it
+            assert await asyncio.wait_for(idle[0][0].read(), 3.0) == b""
+        finally:
+            for _, w in idle:
+                w.close()
