@@ -19,10 +19,11 @@ class Adapter(abc.ABC):
     cancelled; if it raises, the runtime marks the adapter's points not valid and calls it
     again after a back-off. Commands for owned points arrive at `on_command`.
 
-    An adapter that serves a port sets `listens` (on the class, or on the instance when its
-    settings decide, e.g. a client that waits to be called); its `run()` calls
-    `listening()` once bound. At start-up the runtime waits for that, and a first `run()`
-    that fails before it (a port in use) stops the gateway instead of being retried.
+    An adapter that serves a port sets `listens` (on the class; or, when its settings
+    decide, e.g. a client that waits to be called, it overrides `listens_with`); its
+    `run()` calls `listening()` once bound. At start-up the runtime waits for that, and a
+    first `run()` that fails before it (a port in use) stops the gateway instead of being
+    retried.
     """
 
     type_name: ClassVar[str]
@@ -34,6 +35,12 @@ class Adapter(abc.ABC):
         self.settings = settings
         self.bus = bus
         self.ready = asyncio.Event()
+        self.listens = self.listens_with(settings)
+
+    @classmethod
+    def listens_with(cls, settings: AdapterSettings) -> bool:
+        """Whether an adapter with `settings` serves a port (the runtime starts those first)."""
+        return cls.listens
 
     def listening(self) -> None:
         """Say that `run()` is now bound and serving (for an adapter that `listens`)."""

@@ -75,6 +75,8 @@ class AdapterClass(Protocol):
 
     def __call__(self, name: str, settings: Any, bus: PointBus) -> Adapter: ...
 
+    def listens_with(self, settings: Any) -> bool: ...
+
 
 class UnknownAdapterType(LookupError):
     """A config names an adapter `type` that no installed package provides."""

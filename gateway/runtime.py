@@ -402,7 +402,7 @@ class Runtime:
                 supervisor.start()
 
     def _listens(self, cfg: AdapterConfig) -> bool:
-        return self._registry.get(cfg.type).listens
+        return self._registry.get(cfg.type).listens_with(cfg.settings)
 
     def _supervisor(self, cfg: AdapterConfig) -> Supervisor:
         cls = self._registry.get(cfg.type)

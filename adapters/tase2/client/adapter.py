@@ -153,6 +153,11 @@ class Tase2ClientAdapter(Adapter):
     type_name = "tase2-client"
     Settings = Tase2ClientSettings
 
+    @classmethod
+    def listens_with(cls, settings: AdapterSettings) -> bool:
+        """A passive client serves a port: a port in use at start-up is fatal, as for servers."""
+        return isinstance(settings, Tase2ClientSettings) and settings.connect.passive
+
     def __init__(self, name: str, settings: AdapterSettings, bus: PointBus) -> None:
         super().__init__(name, settings, bus)
         assert isinstance(settings, Tase2ClientSettings)
@@ -161,7 +166,6 @@ class Tase2ClientAdapter(Adapter):
         listen = settings.connect.listen
         self.passive = settings.connect.passive
         """The server calls this client (``connect: {mode: passive}``)."""
-        self.listens = self.passive  # a port in use at start-up is then fatal, as for servers
         addresses: tuple[RemoteAddress, ...] = settings.addresses
         if self.passive:
             assert listen is not None

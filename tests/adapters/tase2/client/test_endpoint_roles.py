@@ -524,6 +524,9 @@ async def test_a_passive_client_is_a_listening_adapter() -> None:
     cfg = passive_settings(connect={"listen": f"127.0.0.1:{port}"})
     first = Tase2ClientAdapter("first", cfg, bus)
     assert first.listens is True
+    # the runtime asks the class before any instance exists: it starts listeners first
+    assert Tase2ClientAdapter.listens_with(cfg) is True
+    assert Tase2ClientAdapter.listens_with(client_settings([free_port()])) is False
     task = asyncio.create_task(first.run())
     try:
         await asyncio.wait_for(first.ready.wait(), 5.0)
