@@ -88,10 +88,18 @@ class PeerProcess:
         for _ in range(10_000):
             line = await self.next_line(timeout)
             if line is None:
-                raise AssertionError(f"peer ended before {key!r}: {self.lines}")
+                raise AssertionError(f"peer ended before {key!r}: {await self.exit_status()}")
             if key in line:
                 return line
         raise AssertionError(f"no {key!r} line")
+
+    async def exit_status(self) -> str:
+        """How the peer ended (exit code, stderr tail, its lines): for failure messages."""
+        assert self._proc is not None
+        with contextlib.suppress(Exception):
+            _, self.stderr = await asyncio.wait_for(self._proc.communicate(), 5.0)
+        tail = self.stderr.decode(errors="replace")[-2000:]
+        return f"exit code {self._proc.returncode}, stderr {tail!r}, lines {self.lines}"
 
     def send_line(self, text: str = "go") -> None:
         """Write one line to the peer's stdin (answers a ``signal`` step)."""

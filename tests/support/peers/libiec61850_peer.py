@@ -31,6 +31,7 @@ This file is never imported by product code (pyiec61850 is GPL, a test dependenc
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -515,6 +516,7 @@ class Client:
         except RuntimeError as exc:
             if connected_by is None or "connection-lost" not in str(exc).lower():
                 raise
+            sys.stderr.write(f"retrying {step['op']} on a new connection: {exc}\n")
         self.con = self._new_connection()
         self.op_connect(connected_by)
         return op(step)
@@ -591,6 +593,7 @@ def run_ied_server(cfg: dict[str, Any]) -> int:
 def main() -> None:
     """Run the mode named in the JSON argument and leave through ``os._exit``."""
     code = 2
+    faulthandler.enable()  # a crash in the binding leaves its Python stack on stderr
     try:
         cfg = json.loads(sys.argv[1])
         if cfg["mode"] == "client":
