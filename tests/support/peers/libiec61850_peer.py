@@ -12,6 +12,9 @@ Usage: ``python libiec61850_peer.py '<json>'`` where the JSON object has ``mode`
   raw API writes only VMD- and domain-specific variables. ``read_repeat`` and
   ``read_list_repeat`` read one variable or one named variable list one request at a time
   until ``count`` requests or ``seconds`` have passed (for benchmarks) and say how many.
+  The first request after a connect is retried on a new connection when libiec61850's
+  connect race left the first one unusable (``Client._reconnect``; said on stderr);
+  ``simulate_connect_race`` makes that happen once, for tests of the recovery.
 * ``"ied-server"``: build a small IEC 61850 model at run time (logical device ``ld`` with
   LLN0 and GGIO1 holding an SPS ``Ind1``, an MV ``AnIn1`` and a writable SPG ``SPSet1``;
   with ``analog_points`` N, MVs ``AnIn1``..``AnIn<N>`` whose ``mag.f`` is ``i + 0.5``, with
