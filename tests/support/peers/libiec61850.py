@@ -72,6 +72,8 @@ class PeerProcess:
                 proc.kill()
         with contextlib.suppress(Exception):
             _, self.stderr = await asyncio.wait_for(proc.communicate(), 5.0)
+        if self.stderr:  # e.g. its connect-race retries: shown with the test's output
+            sys.stderr.write(f"libiec61850 peer stderr:\n{self.stderr.decode(errors='replace')}")
 
     async def next_line(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next JSON line (None at end of output)."""
