@@ -298,6 +298,7 @@ class Client:
 
     def op_connect(self, step: dict[str, Any]) -> Any:
         cfg = self.cfg
+        self._unproven = None
         iso = lib.MmsConnection_getIsoConnectionParameters(self.con)
         if cfg.get("local_ap_title"):
             lib.IsoConnectionParameters_setLocalApTitle(
@@ -552,7 +553,7 @@ class Client:
         "connecting" for good, and every request fails at once with connection-lost
         without reaching the wire. The association is up at the server, so the old
         connection is destroyed (closing its socket) before a new one associates. The
-        report subscriber is kept and moved over: destroying it crashes the binding.
+        report subscriber is kept and moved over: re-creating it crashed the binding.
         """
         lib.MmsConnection_destroy(self.con)
         self.con = self._new_connection()
