@@ -81,23 +81,24 @@ def check_start_up_warnings(lines):
     except where a simulator took longer than the runtime waits for it (the OPC UA server
     builds its address space for seconds on a loaded machine): then the runtime must have
     waited its full SERVERS_FIRST, and each warning must be a refused connection to a local
-    port whose server says it listens only later (before "gateway running"); asyncua adds
-    warnings of its own about the refused attempt."""
-    warnings = [(i, line) for i, line in enumerate(lines) if " WARNING " in line]
+    port whose server says it listens before "gateway running" (log order says nothing of
+    which came first: the client logs only after asyncua's teardown of the attempt, which
+    adds warnings of its own)."""
+    warnings = [line for line in lines if " WARNING " in line]
     if not warnings:
         return
-    assert any(REFUSED.search(line) for _, line in warnings), warnings
+    assert any(REFUSED.search(line) for line in warnings), warnings
     stamped = [line for line in lines if LOG_TIME.match(line)]
     applied = [line for line in stamped if "configuration applied" in line]
     assert applied, lines
     assert log_time(applied[0]) - log_time(stamped[0]) >= SERVERS_FIRST, warnings
-    for i, line in warnings:
+    for line in warnings:
         if " asyncua.client." in line:  # asyncua's own lines on tearing down that attempt
             continue
         refused = REFUSED.search(line)
         assert refused, line
         listening = f"listening on 127.0.0.1:{refused[1]}"
-        assert any(listening in later for later in lines[i + 1 :]), (line, lines)
+        assert any(listening in other for other in lines), f"{line}in:\n{''.join(lines)}"
 
 
 def test_start_up_warnings_are_allowed_only_for_a_server_still_starting():
@@ -112,7 +113,6 @@ def test_start_up_warnings_are_allowed_only_for_a_server_still_starting():
     early = applied.replace("14:00:02,500", "14:00:01,900")  # the runtime did not wait
     for lines in (
         [start, early, refused, listens],
-        [start, applied, listens, refused],  # refused by a server that already listened
         [start, applied, refused.replace("4711", "4712"), listens],
         [start, applied, noise, listens],  # asyncua's lines only with a refused attempt
         [start, applied, t.format(3) + "WARNING z: something else\n", refused, listens],
