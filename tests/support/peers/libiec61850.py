@@ -72,6 +72,8 @@ class PeerProcess:
                 proc.kill()
         with contextlib.suppress(Exception):
             _, self.stderr = await asyncio.wait_for(proc.communicate(), 5.0)
+        if self.stderr:  # e.g. its connect-race retries: shown with the test's output
+            sys.stderr.write(f"libiec61850 peer stderr:\n{self.stderr.decode(errors='replace')}")
 
     async def next_line(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next JSON line (None at end of output)."""
@@ -88,10 +90,18 @@ class PeerProcess:
         for _ in range(10_000):
             line = await self.next_line(timeout)
             if line is None:
-                raise AssertionError(f"peer ended before {key!r}: {self.lines}")
+                raise AssertionError(f"peer ended before {key!r}: {await self.exit_status()}")
             if key in line:
                 return line
         raise AssertionError(f"no {key!r} line")
+
+    async def exit_status(self) -> str:
+        """How the peer ended (exit code, stderr tail, its lines): for failure messages."""
+        assert self._proc is not None
+        with contextlib.suppress(Exception):
+            _, self.stderr = await asyncio.wait_for(self._proc.communicate(), 5.0)
+        tail = self.stderr.decode(errors="replace")[-2000:]
+        return f"exit code {self._proc.returncode}, stderr {tail!r}, lines {self.lines}"
 
     def send_line(self, text: str = "go") -> None:
         """Write one line to the peer's stdin (answers a ``signal`` step)."""

@@ -97,8 +97,7 @@ STEPS: list[dict[str, Any]] = [
     {"op": "signal", "name": "operated"},
     rd("TAP2_SP", "read-back-tap"),
     {"op": "write_aa", "item": "IM_Transfer_Set", "value": True},
-    {"op": "sleep", "seconds": 0.3},
-    {"op": "signal", "name": "messages"},
+    {"op": "signal", "name": "messages"},  # the test waits until the server took the write
     {"op": "wait_reports", "count": 2, "timeout": 5, "tag": "message"},
     {"op": "conclude"},
 ]
@@ -142,6 +141,12 @@ async def test_libiec61850_operates_the_demo_devices_down_to_the_modbus_plant(
             await eventually(lambda: rt.bus.get("TAP2_POS").value == 3, 5.0, "TAP2_POS polled")
             p.send_line()
             await p.until("signal")
+            server = rt.adapters["iccp"].server
+            await eventually(
+                lambda: any(server.controls.im_enabled(ctx) for ctx in server._peers),
+                5.0,
+                "the peer's IM_Transfer_Set write to take effect",
+            )
             rt.bus.publish_message(
                 Message(b"Unit 2 outage 14:00-16:00", 7, 42, 1001, origin="operator")
             )

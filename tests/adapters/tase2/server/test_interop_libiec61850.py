@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.points import Quality, Source, Validity
+from tests.support import eventually
 from tests.support.peers.libiec61850 import PeerProcess, require_pyiec61850
 from tests.support.tase2.flow import (
     DOMAIN,
@@ -23,6 +24,7 @@ from tests.support.tase2.flow import (
     peer_config,
     run_flow,
     run_vcc_flow,
+    vcc_flow_steps,
 )
 from tests.support.tase2.server import make_bus, running_server, settings
 
@@ -59,6 +61,32 @@ async def test_libiec61850_receives_full_reports_of_a_vcc_data_set() -> None:
         before = {p: expected_point(bus, p) for p in VCC_POINTS}
         lines = await run_vcc_flow(adapter, bus)
         check_vcc_flow(lines, before, bus)
+
+
+async def test_libiec61850_recovers_from_its_connect_race_with_reports_intact() -> None:
+    """libiec61850's connect can return true on a connection whose every request then fails
+    with connection-lost (its connection thread finished the handshake before connect marked
+    it "connecting"); the peer then closes it and associates again. Simulated here, since
+    the real race needs a loaded machine: the whole VCC flow, reports included, still holds,
+    and the server saw the first association end before the second began."""
+    bus, _ = make_bus()
+    async with running_server(settings(vcc_data_sets=VCC_DATA_SETS), bus) as adapter:
+        assert adapter.server is not None
+        before = {p: expected_point(bus, p) for p in VCC_POINTS}
+        cfg = {**peer_config(adapter.server.port, vcc_flow_steps()), "simulate_connect_race": True}
+        async with PeerProcess(cfg, 30) as peer:
+            await peer.until("signal")
+            # the lost association is closed, not left open beside the new one
+            await eventually(lambda: adapter.server.associations == 1, 5.0, "one association")
+            bus.update(
+                "GEN1", 888.5, Quality(Validity.NOT_VALID, Source.ESTIMATED), 1_700_000_888.0
+            )
+            peer.send_line()
+            lines = await peer.finish()
+        await eventually(lambda: adapter.server.associations == 0, 5.0, "both associations end")
+    check_vcc_flow(lines, before, bus)
+    assert [x["op"] for x in lines if "i" in x].count("connect") == 1
+    assert b"connect race: read_list failed" in peer.stderr, peer.stderr
 
 
 async def test_libiec61850_polls_see_each_value_as_the_bus_holds_it() -> None:
