@@ -26,9 +26,11 @@ from gateway.registry import REGISTRY, Adapter, AdapterRegistry
 log = logging.getLogger(__name__)
 
 GATEWAY_OWNER = "gateway"
-SERVERS_FIRST = 2.0
-"""Seconds the other adapters wait at most for the listening ones started with them."""
 """Owner of points that no adapter feeds: they stay not valid until something does."""
+SERVERS_FIRST = 10.0
+"""Seconds the other adapters wait at most for the listening ones started with them: only
+as long as those take to bind (an OPC UA server's start takes 2-3 s, 10 s on a loaded
+machine), so that a client of the same gateway's server does not begin with a refusal."""
 
 
 class StartupError(Exception):

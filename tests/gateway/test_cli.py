@@ -102,20 +102,23 @@ def check_start_up_warnings(lines):
 
 
 def test_start_up_warnings_are_allowed_only_for_a_server_still_starting():
-    t = "2026-12-02 14:00:0{},500 "
-    start = t.format(0) + "INFO    __main__: event loop: uvloop\n"
-    refused = t.format(3) + "WARNING x: cannot connect to opc.tcp://127.0.0.1:4711: refused\n"
-    listens = t.format(5) + "INFO    y: opcua server opcua listening on 127.0.0.1:4711\n"
-    noise = t.format(3) + "WARNING asyncua.client.ua_client.UaClient: connection is closed\n"
-    applied = t.format(2) + "INFO    gateway.runtime: configuration applied: added x\n"
+    def t(seconds: float) -> str:
+        return f"2026-12-02 14:{int(seconds) // 60:02d}:{int(seconds) % 60:02d},500 "
+
+    waited = SERVERS_FIRST
+    start = t(0) + "INFO    __main__: event loop: uvloop\n"
+    refused = t(waited + 1) + "WARNING x: cannot connect to opc.tcp://127.0.0.1:4711: refused\n"
+    listens = t(waited + 3) + "INFO    y: opcua server opcua listening on 127.0.0.1:4711\n"
+    noise = t(waited + 1) + "WARNING asyncua.client.ua_client.UaClient: connection is closed\n"
+    applied = t(waited) + "INFO    gateway.runtime: configuration applied: added x\n"
     check_start_up_warnings([start, applied, refused, noise, listens])
     check_start_up_warnings([start, applied, listens])
-    early = applied.replace("14:00:02,500", "14:00:01,900")  # the runtime did not wait
+    early = t(waited - 1) + applied.split(" ", 2)[2]  # the runtime did not wait
     for lines in (
         [start, early, refused, listens],
         [start, applied, refused.replace("4711", "4712"), listens],
         [start, applied, noise, listens],  # asyncua's lines only with a refused attempt
-        [start, applied, t.format(3) + "WARNING z: something else\n", refused, listens],
+        [start, applied, t(waited + 1) + "WARNING z: something else\n", refused, listens],
     ):
         with pytest.raises(AssertionError):
             check_start_up_warnings(lines)
