@@ -15,8 +15,9 @@ not count against the gateway's CPU; they are pinned to other CPUs than the gate
 * ``api_points``: requests/s of ``GET /api/v1/points`` answering all 10,000 points, from
   4 concurrent httpx clients in one client process (bus idle).
 * ``api_bus_ratio``: the bus's own change rate with one console stream open divided by
-  without, medians of 5 alternating pairs of 1.5-second phases in one run, the client
-  process staying up and connecting for each "with" phase (goal >= 0.90). On a shared
+  without: 7 phases of 1.5 s with one, each divided by the mean of the phases without
+  around it, and the median of those ratios, in one run, the client process staying up and
+  connecting for each "with" phase (goal >= 0.90). On a shared
   machine the client process's own CPU and other work slow the gateway too; beside it,
   ``api_bus_ratio_cpu`` is the same ratio of changes per CPU second of the gateway process:
   what the console costs the gateway itself, whatever else the machine runs.
@@ -25,6 +26,7 @@ not count against the gateway's CPU; they are pinned to other CPUs than the gate
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -232,16 +234,22 @@ async def _ask(pipe: Connection, what: Any = "mark", timeout: float = 30.0) -> A
 
 async def _phases(runtime: Runtime, url: str, rounds: int) -> dict[str, float]:
     """Alternate phases without and with one console stream of ``url`` open (the client
-    process stays up, connecting and disconnecting): medians of the bus's change rate
-    alone and with the console, and of the points delivered to it."""
+    process stays up, connecting and disconnecting), starting and ending without: each
+    phase with the console is compared with the mean of the phases around it (so a drift
+    of the machine's speed cancels), and the medians of those ratios, of the bus's change
+    rate and of the points delivered are returned."""
     proc, pipe = _spawn(_sse_client)
     alone, together, delivered, alone_cpu, together_cpu = [], [], [], [], []
+
+    async def without() -> None:
+        await asyncio.sleep(0.3)  # the last stream's socket is closed and drained
+        rate, per_cpu = await _rate(runtime, PHASE)
+        alone.append(rate)
+        alone_cpu.append(per_cpu)
+
     try:
+        await without()
         for _ in range(rounds):
-            await asyncio.sleep(0.3)  # the last stream's socket is closed and drained
-            rate, per_cpu = await _rate(runtime, PHASE)
-            alone.append(rate)
-            alone_cpu.append(per_cpu)
             said = await _ask(pipe, ("open", url))
             assert said == "open", said
             await asyncio.sleep(0.5)  # the snapshot and first events are out of the way
@@ -252,15 +260,21 @@ async def _phases(runtime: Runtime, url: str, rounds: int) -> dict[str, float]:
             together.append(rate)
             together_cpu.append(per_cpu)
             delivered.append((last - first) / wall)
+            await without()
         await _ask(pipe, "stop")
     finally:
         _end(proc)
     median = statistics.median
+
+    def ratio(withs: list[float], withouts: list[float]) -> float:
+        around = [(a + b) / 2 for a, b in itertools.pairwise(withouts)]
+        return median(w / a for w, a in zip(withs, around, strict=True))
+
     return {
         "alone": median(alone),
         "with": median(together),
-        "alone_cpu": median(alone_cpu),
-        "with_cpu": median(together_cpu),
+        "ratio": ratio(together, alone),
+        "ratio_cpu": ratio(together_cpu, alone_cpu),
         "delivered": median(delivered),
     }
 
@@ -284,13 +298,13 @@ async def _run() -> dict[str, float]:
 
         producer = _Producer(runtime)
         try:
-            paced = await _phases(runtime, f"{server.url}/api/v1/stream?interval={CONSOLE}", 5)
+            paced = await _phases(runtime, f"{server.url}/api/v1/stream?interval={CONSOLE}", 7)
             unpaced = await _phases(runtime, f"{server.url}/api/v1/stream?interval=0", 1)
         finally:
             await producer.stop()
         out["console_sse"], out["console_sse_producer"] = paced["delivered"], paced["with"]
-        out["bus_alone"], out["api_bus_ratio"] = paced["alone"], paced["with"] / paced["alone"]
-        out["api_bus_ratio_cpu"] = paced["with_cpu"] / paced["alone_cpu"]
+        out["bus_alone"], out["api_bus_ratio"] = paced["alone"], paced["ratio"]
+        out["api_bus_ratio_cpu"] = paced["ratio_cpu"]
         out["console_sse_unpaced"] = unpaced["delivered"]
         out["console_sse_unpaced_producer"] = unpaced["with"]
     finally:
