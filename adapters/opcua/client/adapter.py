@@ -81,6 +81,10 @@ _INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
     ua.VariantType.UInt64: (0, 2**64 - 1),
 }
 """The integer Variant types and the values each can carry."""
+_WRITABLE = frozenset(
+    {*_INTEGERS, ua.VariantType.Boolean, ua.VariantType.Float, ua.VariantType.Double}
+)
+"""The node types a command is written as (a String, structure, Variant... node is refused)."""
 
 
 class SessionLost(Exception):
@@ -884,23 +888,31 @@ class OpcUaClientAdapter(Adapter):
     def _raw(slot: Slot, value: Value, vtype: ua.VariantType | None) -> Any:
         """The value to write in a Variant of `vtype` (the node's or the method argument's
         type); CommandError INVALID_VALUE when that type cannot carry it."""
+        if vtype is not None and vtype not in _WRITABLE:
+            raise CommandError(
+                CommandFailure.INVALID_VALUE,
+                f"{slot.point}: {slot.binding.where} is of type {vtype.name}, which a "
+                "command cannot be written as",
+            )
         if slot.kind is PointKind.STATE:
             # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
             code = int(value) if float(value) == int(value) else -1
-            if vtype is ua.VariantType.Boolean or vtype is None or vtype not in _INTEGERS:
-                if code not in (State.OFF, State.ON):
-                    raise CommandError(
-                        CommandFailure.INVALID_VALUE,
-                        f"{slot.point}: {value!r} is neither off nor on",
-                    )
-                on = code == State.ON
-                return on if vtype is ua.VariantType.Boolean or vtype is None else int(on)
-            if code not in tuple(State):
+            if code not in (State.OFF, State.ON):
                 raise CommandError(
-                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is no state"
+                    CommandFailure.INVALID_VALUE,
+                    f"{slot.point}: {value!r} is neither off nor on",
                 )
+            if vtype is ua.VariantType.Boolean or vtype is None:
+                if slot.binding.states is not None:
+                    what = "Boolean" if vtype is not None else "unknown type"
+                    raise CommandError(
+                        CommandFailure.NOT_PERMITTED,
+                        f"{slot.point}: a states table is configured but {slot.binding.where} "
+                        f"is of {what}: the state's code cannot be written",
+                    )
+                return code == State.ON
             try:
-                return slot.states.raw_of(State(code))  # the integer node's code of it
+                return slot.states.raw_of(State(code))  # the numeric node's code of it
             except CommandError as exc:
                 raise CommandError(exc.failure, f"{slot.point}: {exc.detail}") from None
         if slot.a == 0:

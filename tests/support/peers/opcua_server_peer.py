@@ -3,7 +3,8 @@
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
 (Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32), TX
-(String), I64 (Int64) - all writable - RO (Double, read-only), the method SetW1 (one
+(String), I64 (Int64), BD (BaseDataType) and SR (Structure) - all writable - RO
+(Double, read-only), the method SetW1 (one
 Double: W1 takes it; a negative one is refused with BadOutOfRange) and the method SetI16
 (one UInt16, BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds
 N Double variables B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts
@@ -57,6 +58,8 @@ TYPES = {
     "CT": "UInt32",
     "TX": "String",
     "I64": "Int64",
+    "BD": "Double",
+    "SR": "Double",
 }
 INITIAL = {
     "P1": 0.0,
@@ -69,10 +72,12 @@ INITIAL = {
     "CT": 0,
     "TX": "",
     "I64": 0,
+    "BD": 0.0,
+    "SR": 0.0,
 }
-DATATYPES = {"EN": 852, "CT": 289}
+DATATYPES = {"EN": 852, "CT": 289, "BD": 24, "SR": 22}
 """Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
-Counter (a subtype of UInt32)."""
+Counter (a subtype of UInt32), BD of DataType BaseDataType, SR of Structure (Double values)."""
 
 
 class OpcUaServerPeer:

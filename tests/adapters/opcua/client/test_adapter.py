@@ -550,6 +550,61 @@ async def test_state_points_on_integer_nodes_follow_their_states_table(
         off = bus.get("DB")
         assert (await bus.command("DB", int(State.ON))).ok
         assert peer.get("P2") == 2
-        assert (await bus.command("DB", int(State.BETWEEN))).ok
-        assert peer.get("P2") == 0
+        between = await bus.command("DB", int(State.BETWEEN))
+        assert peer.get("P2") == 2
     assert on.quality.abnormal and not off.quality.abnormal
+    assert between.failure is CommandFailure.INVALID_VALUE  # a command is off or on only
+
+
+async def test_state_commands_write_the_states_tables_code_on_any_numeric_node(
+    peer: OpcUaServerPeer,
+) -> None:
+    """A states table applies to commands on a Double node as to its reads (ON -> 2.0, not
+    1.0); a states table on a Boolean node is refused naming the point."""
+    points = [
+        {
+            "point": "DD",
+            "node": "ns=2;s=W1",
+            "kind": "state",
+            "writable": True,
+            "states": "1:off;2:on",
+        },
+        {
+            "point": "DB",
+            "node": "ns=2;s=S1",
+            "kind": "state",
+            "writable": True,
+            "states": "1:off;2:on",
+        },
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        assert (await bus.command("DD", int(State.ON))).ok
+        on = peer.get("W1")
+        assert (await bus.command("DD", int(State.OFF))).ok
+        off = peer.get("W1")
+        boolean = await bus.command("DB", int(State.ON))
+    assert (on, off) == (2.0, 1.0)
+    assert boolean.failure is CommandFailure.NOT_PERMITTED
+    assert "DB" in boolean.detail and "states" in boolean.detail
+
+
+async def test_writes_to_base_data_type_or_structure_nodes_are_refused_naming_the_type(
+    peer: OpcUaServerPeer,
+) -> None:
+    """Nodes of DataType BaseDataType or Structure: a command is INVALID_VALUE naming the
+    type (no traceback), the session stays up."""
+    points = [
+        {"point": "BD", "node": "ns=2;s=BD", "writable": True},
+        {"point": "SR", "node": "ns=2;s=SR", "writable": True},
+    ]
+    bus, adapter = client_on_bus([peer.url], points)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 15, "session up")
+        base = await bus.command("BD", 1.0)
+        structure = await bus.command("SR", 1.0)
+        assert adapter.state == "up"
+    assert base.failure is CommandFailure.INVALID_VALUE and "Variant" in base.detail
+    assert structure.failure is CommandFailure.INVALID_VALUE
+    assert "ExtensionObject" in structure.detail
