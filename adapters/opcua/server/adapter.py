@@ -240,8 +240,9 @@ class OpcuaServerAdapter(Adapter):
         self._folders: dict[Path, Node] = {}
         self._sub: Subscription | None = None
         self._changed = asyncio.Event()
-        self._point_set: frozenset[str] = frozenset()
-        """The bus's points when they were last matched against the settings."""
+        self._point_set: frozenset[tuple[str, PointKind]] = frozenset()
+        """The bus's points and their kinds when last matched against the settings (a point
+        redefined with another kind by a reload is served anew, with its new type)."""
         self._throttle = Throttle()
         self.pushed = 0
         self.writes = 0
@@ -308,7 +309,7 @@ class OpcuaServerAdapter(Adapter):
         server = self._server
         assert server is not None
         s = self.settings
-        self._point_set = frozenset(self.bus.snapshot())
+        self._point_set = self._bus_points()
         wanted = self._wanted()
         try:
             placement = self._plan.plan({p: path for p, (_, path) in wanted.items()})
@@ -336,55 +337,59 @@ class OpcuaServerAdapter(Adapter):
             return
         old_sub = self._sub
         new_sub = self.bus.subscribe(list(target), name=self.name)
-        if gone:
-            for sv in gone:
-                del self._served[sv.point]
-                self._by_nodeid.pop(sv.nodeid, None)
-            await self._delete(
-                [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
-            )
-        now = ua.DateTime.now(UTC)
-        values = self.bus.snapshot([sv.point for sv in added])
-        failed: dict[str, str] = {}
-        for n, sv in enumerate(added, 1):
-            if n % _BATCH == 0:
-                await asyncio.sleep(0)
-            dv = datavalue_of(values[sv.point], sv.vtype, now)
-            if dv.StatusCode is OUT_OF_RANGE:
-                self._out_of_range(sv, values[sv.point].value)
-            try:
-                folder = await self._folder(sv.folder)
-                node = await folder.add_variable(
-                    sv.nodeid,
-                    ua.QualifiedName(sv.point, self._idx),
-                    dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
-                    sv.vtype,
+        try:
+            if gone:
+                for sv in gone:
+                    del self._served[sv.point]
+                    self._by_nodeid.pop(sv.nodeid, None)
+                await self._delete(
+                    [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
                 )
-                if sv.writable:
-                    await node.set_writable()
-                await server.write_attribute_value(sv.nodeid, dv)
-            except (UaError, ServiceError) as exc:  # that node only: the others go on
-                failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
-                continue
-            self._served[sv.point] = sv
-            self._by_nodeid[sv.nodeid] = sv
-        self.node_errors = failed
-        for point, why in failed.items():
-            if n := self._throttle.count(f"node {point}"):
-                log.warning(
-                    "opcua server %s: point %s is not served: %s (%d times)",
-                    self.name,
-                    point,
-                    why,
-                    n,
-                )
-        await self._prune_folders()
+            now = ua.DateTime.now(UTC)
+            values = self.bus.snapshot([sv.point for sv in added])
+            failed: dict[str, str] = {}
+            for n, sv in enumerate(added, 1):
+                if n % _BATCH == 0:
+                    await asyncio.sleep(0)
+                dv = datavalue_of(values[sv.point], sv.vtype, now)
+                if dv.StatusCode is OUT_OF_RANGE:
+                    self._out_of_range(sv, values[sv.point].value)
+                try:
+                    folder = await self._folder(sv.folder)
+                    node = await folder.add_variable(
+                        sv.nodeid,
+                        ua.QualifiedName(sv.point, self._idx),
+                        dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
+                        sv.vtype,
+                    )
+                    if sv.writable:
+                        await node.set_writable()
+                    await server.write_attribute_value(sv.nodeid, dv)
+                except (UaError, ServiceError) as exc:  # that node only: the others go on
+                    failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
+                    continue
+                self._served[sv.point] = sv
+                self._by_nodeid[sv.nodeid] = sv
+            self.node_errors = failed
+            for point, why in failed.items():
+                if n := self._throttle.count(f"node {point}"):
+                    log.warning(
+                        "opcua server %s: point %s is not served: %s (%d times)",
+                        self.name,
+                        point,
+                        why,
+                        n,
+                    )
+            await self._prune_folders()
+        except BaseException:  # no swap: the new subscription would leak on the bus
+            new_sub.close()
+            raise
+        self._sub = new_sub
         if old_sub is not None:
             pending = old_sub.drain()
             old_sub.close()
             if pending:
                 await self._push(pending)
-        self._sub = new_sub
         log.info(
             "opcua server %s: %d variables (%d added, %d removed)",
             self.name,
@@ -392,6 +397,11 @@ class OpcuaServerAdapter(Adapter):
             len(added),
             len(gone),
         )
+
+    def _bus_points(self) -> frozenset[tuple[str, PointKind]]:
+        """The bus's points with their kinds (what the glob entries are matched against)."""
+        bus = self.bus
+        return frozenset((point, bus.definition(point).kind) for point in bus.snapshot())
 
     async def _delete(self, nodes: Sequence[tuple[ua.NodeId, ua.NodeId, ua.NodeId]]) -> None:
         """Delete (node, parent, reference type) nodes in batches: the parent's reference
@@ -640,7 +650,7 @@ class OpcuaServerAdapter(Adapter):
         while True:
             if self._changed.is_set() or loop.time() >= next_refresh:
                 next_refresh = loop.time() + self.settings.refresh_period
-                if self._changed.is_set() or frozenset(self.bus.snapshot()) != self._point_set:
+                if self._changed.is_set() or self._bus_points() != self._point_set:
                     self._changed.clear()
                     await self._sync()
             sub = self._sub

@@ -425,3 +425,45 @@ async def test_anonymous_clients_read_only_by_default_and_unknown_nodes_are_name
     assert tap["value"] == 1
     assert answer["statuses"] == [status.BAD_USER_ACCESS_DENIED, status.BAD_NODE_ID_UNKNOWN]
     assert field.commands == []
+
+
+async def test_a_glob_served_point_whose_kind_changes_on_a_reload_is_served_with_its_new_type():
+    """The same ids, one of them redefined discrete -> real (as a reload does): its variable
+    is served anew as a Double with the real value."""
+    bus, _ = _bus([PointDef(id="G1_MW", kind="discrete")])
+    bus.update("G1_MW", 12, GOOD, 1000.0)
+    options = {"points": [{"point": "G1_*"}], "refresh_period": 0.2}
+    async with served(bus, **options) as (_, url), opcua_client(url) as client:
+        (before,) = (await client.call("read", nodes=["ns=2;s=G1_MW"]))["values"]
+        bus.register(PointDef(id="G1_MW", kind="real"), "field")
+        bus.update("G1_MW", 57.8, GOOD, 1001.0)
+
+        async def retyped():
+            (now,) = (await client.call("read", nodes=["ns=2;s=G1_MW"]))["values"]
+            return now if now["type"] == "Double" else None
+
+        after = None
+        for _ in range(50):
+            after = await retyped()
+            if after is not None:
+                break
+            await asyncio.sleep(0.1)
+    assert before["type"] == "Int32" and before["value"] == 12
+    assert after is not None and after["value"] == 57.8
+
+
+async def test_a_failed_sync_closes_its_new_bus_subscription():
+    """An exception in the middle of a sync (here a folder pruning that fails) leaves no
+    second bus subscription behind."""
+    bus, _ = _bus(DEFS)
+    async with served(bus, points=[{"point": "G1_*"}]) as (adapter, _):
+        subs = len(bus.subscriptions)
+
+        async def broken():
+            raise RuntimeError("prune failed")
+
+        adapter._prune_folders = broken
+        bus.register(PointDef(id="G1_NEW"), "field")
+        with pytest.raises(RuntimeError):
+            await adapter._sync()
+        assert len(bus.subscriptions) == subs
