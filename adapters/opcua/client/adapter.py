@@ -161,6 +161,17 @@ def _variant_of(datatype: Any) -> ua.VariantType | None:
     return None
 
 
+def row_of(handle: int, dv: ua.DataValue) -> Row:
+    """A DataValue (as asyncua decodes it) of the item `handle` as a `Session.rows` row."""
+    variant = dv.Value
+    return (
+        handle,
+        None if variant is None else variant.Value,
+        dv.StatusCode.value if dv.StatusCode is not None else 0,
+        posix_of_datetime(dv.SourceTimestamp),
+    )
+
+
 class _BatchSubscription(Subscription):
     """asyncua's Subscription with each publish response handed whole to the session
     (one bus batch per response, no per-notification task or queue).
@@ -267,19 +278,7 @@ class Session:
 
     def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
         """One publish response's data changes (as asyncua decodes them) -> one bus batch."""
-        rows: list[Row] = []
-        for item in items:
-            dv = item.Value
-            variant = dv.Value
-            rows.append(
-                (
-                    item.ClientHandle,
-                    None if variant is None else variant.Value,
-                    dv.StatusCode.value if dv.StatusCode is not None else 0,
-                    posix_of_datetime(dv.SourceTimestamp),
-                )
-            )
-        self.rows(rows)
+        self.rows([row_of(item.ClientHandle, item.Value) for item in items])
 
     def rows(self, rows: Iterable[Row]) -> None:
         """One publish response's data changes, as (client handle, raw value, StatusCode,
@@ -505,9 +504,18 @@ class OpcUaClientAdapter(Adapter):
     @staticmethod
     async def _limits(client: Client) -> dict[str, int]:
         """The nodes per request of each kind (`_LIMITS`): the server's OperationLimit
-        where it has one below `CHUNK` (0, absent or unreadable: no limit)."""
+        where it has one below `CHUNK` (0, absent or unreadable: no limit). A server that
+        refuses the Read of the three (BadTooManyOperations...) is asked one by one."""
         nodes = [client.get_node(ua.NodeId(ua.Int32(i))) for i in _LIMITS.values()]
-        values = await client.read_attributes(nodes, AttributeIds.Value)
+        try:
+            values = await client.read_attributes(nodes, AttributeIds.Value)
+        except (UaStatusCodeError, ServiceError):
+            values = []
+            for node in nodes:
+                try:
+                    values.extend(await client.read_attributes([node], AttributeIds.Value))
+                except (UaStatusCodeError, ServiceError):
+                    values.append(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.Bad)))
         out: dict[str, int] = {}
         for kind, dv in zip(_LIMITS, values, strict=True):
             limit = dv.Value.Value if dv.Value is not None else None
@@ -635,9 +643,14 @@ class OpcUaClientAdapter(Adapter):
             step = session.limits["monitored"]
             for start in range(0, len(handles), step):
                 await sub.unsubscribe(handles[start : start + step])
+        rescaled: list[Slot] = []
         for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
             linear = usage_of(self.bus.definition(point))
-            slot.rescale(linear.a, linear.b)
+            if (linear.a, linear.b) != (slot.a, slot.b):
+                slot.rescale(linear.a, linear.b)
+                rescaled.append(slot)
+        if rescaled:
+            await self._reread(client, session, rescaled)
         for point in [p for p in self.unknown if p not in wanted]:
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
@@ -645,6 +658,18 @@ class OpcUaClientAdapter(Adapter):
         slots, unknown = await self._resolve(client, session.namespaces, session.limits, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
+
+    @staticmethod
+    async def _reread(client: Client, session: Session, slots: Sequence[Slot]) -> None:
+        """The current values of `slots` read (in chunks of the read limit) and applied as
+        data changes: an unchanged value takes its new scaling at once (no data change
+        would bring it, and keep-alives keep the old one fresh)."""
+        step = session.limits["read"]
+        for start in range(0, len(slots), step):
+            chunk = slots[start : start + step]
+            nodes = [client.get_node(slot.nodeid) for slot in chunk]
+            values = await client.read_attributes(nodes, AttributeIds.Value)
+            session.rows([row_of(slot.handle, dv) for slot, dv in zip(chunk, values, strict=True)])
 
     async def _resolve(
         self,

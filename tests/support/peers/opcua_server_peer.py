@@ -15,12 +15,14 @@ certificate), `--trust DIR` (client certificates are then checked by asyncua's
 CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a user
 presenting that certificate is let in); `--max-items N` sets the OperationLimit
 MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
-(BadTooManyOperations). It prints `{"ready": PORT}` once serving and takes JSON commands
-on stdin, one per line, answering one JSON line each:
+(BadTooManyOperations); `--max-read N` sets MaxNodesPerRead to N and refuses a Read of
+more nodes (BadTooManyOperations, as a service fault). It prints `{"ready": PORT}` once
+serving and takes JSON commands on stdin, one per line, answering one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
         (source_time/server_time: POSIX s, null for none; default now)
     {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
+    {"op": "read_sizes"}  -> {"sizes": [n, ...]}  (nodes per Read, with --max-read)
     {"op": "write_masks"}  -> {"masks": [n, ...]}  (the last Write's DataValue encoding masks)
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
@@ -251,6 +253,26 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             return await create(params)
 
         service.create_monitored_items = create_monitored_items
+    read_sizes: list[int] = []
+    if security.max_read:
+        # MaxNodesPerRead told only to a Read of one node: a Read of more nodes than that
+        # (the OperationLimits read of three at once too) is refused, BadTooManyOperations.
+        read_limit = server.get_node(
+            ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
+        )
+        await read_limit.write_value(ua.Variant(security.max_read, ua.VariantType.UInt32))
+        attributes = server.iserver.attribute_service
+        read = attributes.read
+
+        def limited_read(params: Any) -> Any:
+            from asyncua.common.utils import ServiceError
+
+            read_sizes.append(len(params.NodesToRead))
+            if len(params.NodesToRead) > security.max_read:
+                raise ServiceError(ua.StatusCodes.BadTooManyOperations)
+            return read(params)
+
+        attributes.read = limited_read
     write_masks = _record_write_masks()
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
@@ -320,6 +342,8 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             elif op == "set_many":  # one after the other, without a publish between
                 for one in cmd["values"]:
                     await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
+            elif op == "read_sizes":
+                reply["sizes"] = list(read_sizes)
             elif op == "write_masks":
                 reply["masks"] = list(write_masks)
             elif op == "get":
@@ -372,6 +396,7 @@ def main() -> None:
     parser.add_argument("--trust")
     parser.add_argument("--user-cert")
     parser.add_argument("--max-items", type=int, default=0)
+    parser.add_argument("--max-read", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

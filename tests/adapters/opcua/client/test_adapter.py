@@ -608,3 +608,29 @@ async def test_writes_to_base_data_type_or_structure_nodes_are_refused_naming_th
     assert base.failure is CommandFailure.INVALID_VALUE and "Variant" in base.detail
     assert structure.failure is CommandFailure.INVALID_VALUE
     assert "ExtensionObject" in structure.detail
+
+
+async def test_a_rescaled_unchanged_value_is_read_anew_within_the_read_limit() -> None:
+    """A server that refuses a Read of more than 2 nodes (the OperationLimits read of three
+    too, BadTooManyOperations): the session comes up all the same; after a live change of
+    the ISN multiplier and adder the unchanged values take the new scaling at once, read
+    in Reads of at most 2 nodes."""
+    server = OpcUaServerPeer(free_port(), "--max-read", "2").start()
+    try:
+        points = [{"point": f"X{i}", "node": "ns=2;s=P1"} for i in range(3)]
+        bus, adapter = client_on_bus([server.url], points)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            server.set("P1", 10.0)
+            await eventually(lambda: all(bus.get(f"X{i}").value == 10.0 for i in range(3)), 5)
+            sizes = len(server.call("read_sizes")["sizes"])
+            for i in range(3):
+                bus.register(PointDef(id=f"X{i}", usage_multiplier=2.0, usage_adder=1.0), "ua")
+            assert adapter.reconfigure(adapter.opc_settings.model_copy())
+            await eventually(lambda: all(bus.get(f"X{i}").value == 21.0 for i in range(3)), 5)
+            assert all(valid(bus, f"X{i}") for i in range(3))
+            reads = server.call("read_sizes")["sizes"][sizes:]
+            assert adapter.status()["connects"] == 1
+        assert reads and max(reads) <= 2 and sum(reads) >= 3, reads
+    finally:
+        server.stop()
