@@ -35,6 +35,7 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.ua_binary import struct_from_binary
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStructParsingError
 from cryptography import x509
@@ -515,7 +516,9 @@ class OpcUaClientAdapter(Adapter):
                 try:
                     values.extend(await client.read_attributes([node], AttributeIds.Value))
                 except (UaStatusCodeError, ServiceError):
-                    values.append(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.Bad)))
+                    values.append(
+                        ua.DataValue(StatusCode=ua.StatusCode(ua.UInt32(StatusCodes.Bad)))
+                    )
         out: dict[str, int] = {}
         for kind, dv in zip(_LIMITS, values, strict=True):
             limit = dv.Value.Value if dv.Value is not None else None
