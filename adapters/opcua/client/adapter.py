@@ -211,12 +211,28 @@ class _BatchSubscription(Subscription):
             self._sink.problem("undecodable", f"publish response: cannot decode it: {exc!r}")
             raise UaStructParsingError from exc  # asyncua's loop skips it
 
-    async def create(self) -> None:
-        """Create the subscription; note the keep-alive period the server revised."""
+    async def create(self, keepalive: float) -> None:
+        """Create the subscription and note its keep-alive period; `keepalive` is the one
+        asked for (s). A server that revised the publishing interval is asked again for a
+        keep-alive count that gives `keepalive` at that interval (the count was computed for
+        the requested one: 100 ms -> 10 s would make 1 s into 100 s)."""
         result = await self.init()
-        self.keepalive = (
-            float(result.RevisedPublishingInterval) * int(result.RevisedMaxKeepAliveCount) / 1000
-        )
+        interval = float(result.RevisedPublishingInterval)
+        count = int(result.RevisedMaxKeepAliveCount)
+        if interval > 0 and interval != self.parameters.RequestedPublishingInterval:
+            params = ua.ModifySubscriptionParameters()
+            params.SubscriptionId = self.subscription_id
+            params.RequestedPublishingInterval = interval
+            params.RequestedLifetimeCount = self.parameters.RequestedLifetimeCount
+            params.RequestedMaxKeepAliveCount = max(1, math.ceil(keepalive * 1000 / interval))
+            params.MaxNotificationsPerPublish = self.parameters.MaxNotificationsPerPublish
+            params.Priority = self.parameters.Priority
+            modified = await self.update(params)
+            interval = float(modified.RevisedPublishingInterval)
+            count = int(modified.RevisedMaxKeepAliveCount)
+        # A floor: a server revising the count (or interval) to 0 must not make every
+        # session look silent at once.
+        self.keepalive = max(interval * count / 1000, keepalive, interval / 1000)
         self.heard = asyncio.get_running_loop().time()
 
     def silent_for(self) -> float:
@@ -226,7 +242,9 @@ class _BatchSubscription(Subscription):
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         now = self.heard = self.last_publish_at = asyncio.get_running_loop().time()
         message = publish_result.NotificationMessage
-        if not message.NotificationData or now - self._touched >= self.keepalive:
+        if not message.NotificationData or now - self._touched >= self._sink.touch_every(
+            self.keepalive
+        ):
             # The server keeps the subscription: the values it sent no change for still
             # hold (a keep-alive; or data for some points, at most once a keep-alive).
             self._touched = now
@@ -265,6 +283,17 @@ class Session:
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
         self._quality: dict[int, Quality] = {}
         """StatusCode -> quality, as met (a server uses few codes)."""
+        self.keepalive = 0.0
+        """The subscription's keep-alive period (s), as the server revised it."""
+        self.freshness: float | None = None
+        """The shortest target freshness of the session's points (s), None if none has one."""
+
+    def touch_every(self, keepalive: float) -> float:
+        """How often data responses touch the session's points (s): at least every
+        keep-alive and every half of the shortest freshness."""
+        if self.freshness is None:
+            return keepalive
+        return min(keepalive, self.freshness / 2)
 
     def lose(self, reason: str) -> None:
         """End the session: its points are not valid at once."""
@@ -661,6 +690,12 @@ class OpcUaClientAdapter(Adapter):
         slots, unknown = await self._resolve(client, session.namespaces, session.limits, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
+        fresh = [
+            f
+            for f in (self.bus.definition(p).target_freshness for p in session.by_point)
+            if f is not None
+        ]
+        session.freshness = min(fresh) if fresh else None
 
     @staticmethod
     async def _reread(client: Client, session: Session, slots: Sequence[Slot]) -> None:
@@ -791,7 +826,8 @@ class OpcUaClientAdapter(Adapter):
         params.PublishingEnabled = True
         params.Priority = 0
         sub = _BatchSubscription(client, params, session)
-        await sub.create()
+        await sub.create(s.keepalive)
+        session.keepalive = sub.keepalive
         return sub
 
     async def _monitor(
@@ -1022,6 +1058,7 @@ class OpcUaClientAdapter(Adapter):
             "unknown_nodes": dict(list(self.unknown.items())[:50]),
             "failures": self._failures,
             "reconnect_delay": self.reconnect_delay,
+            "keepalive": session.keepalive if session else None,
             **self.counters,
             **(session.counters if session else {}),
         }

@@ -16,12 +16,16 @@ CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a
 presenting that certificate is let in); `--max-items N` sets the OperationLimit
 MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
 (BadTooManyOperations); `--max-read N` sets MaxNodesPerRead to N and refuses a Read of
-more nodes (BadTooManyOperations, as a service fault). It prints `{"ready": PORT}` once
-serving and takes JSON commands on stdin, one per line, answering one JSON line each:
+more nodes (BadTooManyOperations, as a service fault); `--min-interval MS` revises
+publishing intervals up to MS and its ModifySubscription takes the keep-alive count asked
+for; `--zero-keepalive` revises keep-alive counts to 0 (in the answer). It prints
+`{"ready": PORT}` once serving and takes JSON commands on stdin, one per line, answering
+one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
         (source_time/server_time: POSIX s, null for none; default now)
     {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
+    {"op": "subscriptions"}  -> {"subscriptions": [{"interval": ms, "keepalive_count": n}]}
     {"op": "read_sizes"}  -> {"sizes": [n, ...]}  (nodes per Read, with --max-read)
     {"op": "write_masks"}  -> {"masks": [n, ...]}  (the last Write's DataValue encoding masks)
     {"op": "get", "name": "W1"}                                -> {"value": ...}
@@ -187,6 +191,40 @@ def _datavalue(cmd: dict[str, Any]) -> Any:
     )
 
 
+def _revise_subscriptions(server: Any, min_interval: float, zero_keepalive: bool) -> None:
+    """A server that revises publishing intervals up to `min_interval` ms (and, with
+    `zero_keepalive`, says its keep-alive count is 0); its ModifySubscription takes the
+    keep-alive count asked for (asyncua's own keeps the first)."""
+    service = server.iserver.subscription_service
+    create = service.create_subscription
+
+    async def create_subscription(params: Any, *args: Any, **kwargs: Any) -> Any:
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, min_interval)
+        result = await create(params, *args, **kwargs)
+        if zero_keepalive:
+            result.RevisedMaxKeepAliveCount = 0
+        return result
+
+    def modify_subscription(params: Any) -> Any:
+        from asyncua import ua
+        from asyncua.common.utils import ServiceError
+
+        sub = service.subscriptions.get(params.SubscriptionId)
+        if sub is None:
+            raise ServiceError(ua.StatusCodes.BadSubscriptionIdInvalid)
+        sub.data.RevisedPublishingInterval = max(params.RequestedPublishingInterval, min_interval)
+        if not zero_keepalive:
+            sub.data.RevisedMaxKeepAliveCount = max(1, params.RequestedMaxKeepAliveCount)
+        result = ua.ModifySubscriptionResult()
+        result.RevisedPublishingInterval = sub.data.RevisedPublishingInterval
+        result.RevisedLifetimeCount = sub.data.RevisedLifetimeCount
+        result.RevisedMaxKeepAliveCount = sub.data.RevisedMaxKeepAliveCount
+        return result
+
+    service.create_subscription = create_subscription
+    service.modify_subscription = modify_subscription
+
+
 async def _serve(port: int, user: str | None, bench: int, security: argparse.Namespace) -> None:
     from asyncua import Server, ua
     from asyncua.crypto import uacrypto
@@ -273,6 +311,8 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             return read(params)
 
         attributes.read = limited_read
+    if security.min_interval or security.zero_keepalive:
+        _revise_subscriptions(server, security.min_interval, security.zero_keepalive)
     write_masks = _record_write_masks()
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
@@ -342,6 +382,14 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             elif op == "set_many":  # one after the other, without a publish between
                 for one in cmd["values"]:
                     await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
+            elif op == "subscriptions":
+                reply["subscriptions"] = [
+                    {
+                        "interval": sub.data.RevisedPublishingInterval,
+                        "keepalive_count": sub.data.RevisedMaxKeepAliveCount,
+                    }
+                    for sub in server.iserver.subscription_service.subscriptions.values()
+                ]
             elif op == "read_sizes":
                 reply["sizes"] = list(read_sizes)
             elif op == "write_masks":
@@ -397,6 +445,8 @@ def main() -> None:
     parser.add_argument("--user-cert")
     parser.add_argument("--max-items", type=int, default=0)
     parser.add_argument("--max-read", type=int, default=0)
+    parser.add_argument("--min-interval", type=float, default=0.0)
+    parser.add_argument("--zero-keepalive", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

@@ -37,7 +37,10 @@ def peer() -> Iterator[OpcUaServerPeer]:
 
 
 def client_on_bus(
-    endpoints: Sequence[str], points: Sequence[Mapping[str, Any]] = POINTS, **extra: Any
+    endpoints: Sequence[str],
+    points: Sequence[Mapping[str, Any]] = POINTS,
+    grace: float = 2.0,
+    **extra: Any,
 ) -> tuple[PointBus, OpcUaClientAdapter]:
     """A bus whose points an opcua-client adapter owns (and takes commands for)."""
     kinds = {p["point"]: p.get("kind", "real") for p in points}
@@ -53,7 +56,7 @@ def client_on_bus(
             **extra,
         }
     )
-    bus = PointBus()
+    bus = PointBus(grace=grace)
     bus.add_owner("ua")
     for point, kind in kinds.items():
         bus.register(PointDef(id=point, kind=kind), "ua")
@@ -634,3 +637,58 @@ async def test_a_rescaled_unchanged_value_is_read_anew_within_the_read_limit() -
         assert reads and max(reads) <= 2 and sum(reads) >= 3, reads
     finally:
         server.stop()
+
+
+async def test_a_revised_publishing_interval_gets_a_keep_alive_count_for_it() -> None:
+    """keepalive 1 s asked at 20 ms (count 50); the server revises the interval to 500 ms:
+    the client asks (ModifySubscription) for a count of 2, a 1 s keep-alive, not 25 s."""
+    server = OpcUaServerPeer(free_port(), "--min-interval", "500").start()
+    try:
+        _, adapter = client_on_bus([server.url], POINTS[:1], keepalive=1.0)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            (sub,) = server.call("subscriptions")["subscriptions"]
+            keepalive = adapter.status()["keepalive"]
+    finally:
+        server.stop()
+    assert sub == {"interval": 500.0, "keepalive_count": 2}
+    assert keepalive == 1.0
+
+
+async def test_a_keep_alive_count_revised_to_0_does_not_drop_the_session() -> None:
+    """A server that answers a keep-alive count of 0: the silence watchdog has a floor (the
+    keep-alive asked for), the session stays up."""
+    server = OpcUaServerPeer(free_port(), "--zero-keepalive").start()
+    try:
+        bus, adapter = client_on_bus([server.url], POINTS[:1], keepalive=0.5)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            await asyncio.sleep(2.0)  # 4 keep-alive periods
+            server.set("P1", 3.0)
+            await eventually(lambda: bus.get("P1").value == 3.0, 5, "P1")
+            status = adapter.status()
+    finally:
+        server.stop()
+    assert status["connects"] == 1 and status["keepalive"] == 0.5
+
+
+async def test_data_touches_unchanged_points_within_half_their_freshness() -> None:
+    """P1 changes every 100 ms, U never (keep-alive 20 s): U is touched by the data
+    responses at least every half of its 1 s freshness and stays valid."""
+    server = OpcUaServerPeer(free_port()).start()
+    try:
+        points = [*POINTS[:1], {"point": "U", "node": "ns=2;s=RO"}]
+        bus, adapter = client_on_bus([server.url], points, grace=0.2, keepalive=20.0)
+        bus.register(PointDef(id="U", target_freshness=1.0), "ua")
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            await eventually(lambda: valid(bus, "U"), 5, "U")
+            stale = 0
+            for i in range(25):
+                server.set("P1", float(i))
+                await asyncio.sleep(0.1)
+                stale += bus.check_freshness()
+            assert valid(bus, "U")
+    finally:
+        server.stop()
+    assert stale == 0
