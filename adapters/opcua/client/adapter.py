@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from adapters.base import Adapter
 from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
+from adapters.opcua.problems import ProblemLog
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
@@ -265,11 +266,11 @@ class Session:
     """One session's bindings and what its notifications do to the bus."""
 
     def __init__(
-        self, name: str, bus: PointBus, lost: asyncio.Event, problems: Throttle | None = None
+        self, name: str, bus: PointBus, lost: asyncio.Event, problems: ProblemLog | None = None
     ) -> None:
         self.name = name
-        self.problems = problems if problems is not None else Throttle()
-        """The adapter's log throttle of problems, by kind (it outlives the session)."""
+        self.problems = problems if problems is not None else ProblemLog(log)
+        """The adapter's log of problems, by kind (it outlives the session)."""
         self.bus = bus
         self.lost = lost
         self.reason = ""
@@ -330,10 +331,18 @@ class Session:
             value = convert(slot, raw)
             if value is None:
                 bad.append(slot.point)
-                if code & 0x80000000 == 0:
+                if code & 0x80000000 == 0 and slot.kind is PointKind.STATE:
+                    self.problem(
+                        "unmapped state",
+                        f"{slot.point}: {slot.binding.where}: value {raw!r} is no code of "
+                        "its states table; the point is not valid",
+                        slot.point,
+                    )
+                elif code & 0x80000000 == 0:
                     self.problem(
                         "no number",
                         f"{slot.point}: {slot.binding.where}: value {raw!r} is no number",
+                        slot.point,
                     )
                 continue
             points.append(slot.point)
@@ -362,7 +371,7 @@ class Session:
                     return State.ON if raw else State.OFF
                 if not math.isfinite(raw) or raw != int(raw):
                     return None
-                return slot.states.state_of(int(raw))
+                return slot.states.codes.get(int(raw))  # None: a code not in the table
             if slot.kind is PointKind.DISCRETE and type(raw) is int and slot.integral:
                 return int(slot.a) * raw + int(slot.b)  # exact: an Int64 above 2**53 too
             number = slot.a * float(raw) + slot.b
@@ -371,17 +380,11 @@ class Session:
             return round(number) if slot.kind is PointKind.DISCRETE else number
         return None
 
-    def problem(self, kind: str, detail: str) -> None:
-        """Count a problem; log it (`detail` names the point), thinned out by its kind."""
+    def problem(self, kind: str, detail: str, point: str | None = None) -> None:
+        """Count a problem; log it (`detail` names the point), thinned out by its kind
+        (`ProblemLog`: a line a minute at most, with the points hit)."""
         self.counters["problems"] += 1
-        seen = self.problems.count(kind)
-        if seen:
-            log.warning(
-                "opcua-client %s: %s%s",
-                self.name,
-                detail,
-                f" ({kind}: {seen} times)" if seen > 1 else "",
-            )
+        self.problems.report(f"opcua-client {self.name}", kind, detail, point)
 
 
 class OpcUaClientAdapter(Adapter):
@@ -402,7 +405,7 @@ class OpcUaClientAdapter(Adapter):
         self._down_log = Throttle()
         self._unchecked_log = Throttle()
         self._internal_log = Throttle()
-        self._problem_log = Throttle()
+        self._problem_log = ProblemLog(log)
         self._failures = 0
         """Sessions lost or refused in a row (a session that lived resets it)."""
         self._up_at: float | None = None
