@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua import status
+from adapters.opcua.problems import ProblemLog
 from adapters.opcua.security import (
     TrustList,
     application_uris,
@@ -244,6 +245,7 @@ class OpcuaServerAdapter(Adapter):
         """The bus's points and their kinds when last matched against the settings (a point
         redefined with another kind by a reload is served anew, with its new type)."""
         self._throttle = Throttle()
+        self._problems = ProblemLog(log)
         self.pushed = 0
         self.writes = 0
         self.refused = 0
@@ -526,14 +528,12 @@ class OpcuaServerAdapter(Adapter):
         if not sv.writable:
             self.refused += 1
             return status.BAD_NOT_WRITABLE
+        who = user.name or "anonymous"
         if user.role is not UserRole.Admin and user.name not in self._users.writers:
-            self.refused += 1
-            return status.BAD_USER_ACCESS_DENIED
+            return self._refuse(sv, who, status.BAD_USER_ACCESS_DENIED, "may not write")
         odd = _odd_write(wv)
         if odd is not None:
-            self.refused += 1
-            log.debug("opcua server %s: write of %s refused: %s", self.name, sv.point, odd)
-            return status.BAD_WRITE_NOT_SUPPORTED
+            return self._refuse(sv, who, status.BAD_WRITE_NOT_SUPPORTED, odd)
         try:
             value = value_of_write(dv.Value, sv.kind, sv.vtype)
         except WriteRefused as exc:
@@ -548,6 +548,18 @@ class OpcuaServerAdapter(Adapter):
         )
         self.writes += 1
         return status.code_of(result.failure)
+
+    def _refuse(self, sv: Served, who: str, code: int, why: str) -> int:
+        """Count a refused write and log it (a line a minute at most per reason and user)."""
+        self.refused += 1
+        name = ua.StatusCode(ua.UInt32(code)).name
+        self._problems.report(
+            f"opcua server {self.name}",
+            f"refused {name} {who}",
+            f"write of {sv.point} by {who} refused with {name}: {why}",
+            sv.point,
+        )
+        return code
 
     # -- running ----------------------------------------------------------------------
 
@@ -633,6 +645,7 @@ class OpcuaServerAdapter(Adapter):
                 raise OSError(f"cannot listen on {s.host}:{s.port}: {exc.strerror}") from None
             self.listening()
             log.info("opcua server %s listening on %s:%d", self.name, s.host, s.port)
+            self._warn_settings()
             await self._serve()
         finally:
             if self._sub is not None:
@@ -644,7 +657,32 @@ class OpcuaServerAdapter(Adapter):
             self._server = None
             await server.stop()
 
+    def _warn_settings(self) -> None:
+        """Warnings on settings that work but likely not as meant (at start)."""
+        s = self.settings
+        writable = [e.point for e in s.entries if e.writable]
+        if writable and not self._users.writers:
+            names = ", ".join(writable[:10]) + (", ..." if len(writable) > 10 else "")
+            log.warning(
+                "opcua server %s: points %s are writable but no client may write: anonymous "
+                "is %r and no user has write: true (set anonymous: write, or give a user "
+                "write); their writes are refused with BadUserAccessDenied",
+                self.name,
+                names,
+                s.anonymous,
+            )
+        if s.command_timeout >= 4.0:
+            log.warning(
+                "opcua server %s: command_timeout %g s: OPC UA clients that wait 4 s for an "
+                "answer by default (asyncua's) give up on a write before it (keep it under 4 s "
+                "or raise their request timeout)",
+                self.name,
+                s.command_timeout,
+            )
+
     async def _serve(self) -> None:
+        """Push the bus's changes to the variables and match the settings against the bus
+        again every `refresh_period` (or at once after a reconfiguration); until cancelled."""
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self.settings.refresh_period
         while True:

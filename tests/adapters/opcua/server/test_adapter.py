@@ -3,6 +3,7 @@ in another process (tests/support/peers/opcua_client_peer.py)."""
 
 import asyncio
 import contextlib
+import logging
 import socket
 
 import pytest
@@ -467,3 +468,30 @@ async def test_a_failed_sync_closes_its_new_bus_subscription():
         with pytest.raises(RuntimeError):
             await adapter._sync()
         assert len(bus.subscriptions) == subs
+
+
+async def test_writable_points_nobody_may_write_and_refused_writes_are_warned_of(caplog):
+    """Writable points with the read-only anonymous default and no writing user: a warning
+    at start naming them and the setting; refused writes are warned of naming point, user
+    and reason, one line a minute per reason (not one a write). A command_timeout of 10 s
+    is taken, with a warning about clients' 4 s."""
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    points = [{"point": "G1_TAP", "writable": True}]
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.server.adapter"):
+        async with (
+            served(bus, points=points, command_timeout=10) as (_, url),
+            opcua_client(url) as client,
+        ):
+            for value in (5, 6, 7):
+                answer = await client.call("write", node="ns=2;s=G1_TAP", value=value, type="Int32")
+                assert answer["status"] == status.BAD_USER_ACCESS_DENIED
+    lines = [r.getMessage() for r in caplog.records]
+    start = [line for line in lines if "no client may write" in line]
+    assert len(start) == 1 and "G1_TAP" in start[0] and "anonymous is 'read'" in start[0]
+    refused = [line for line in lines if "write of G1_TAP by" in line]
+    assert len(refused) == 1, refused
+    assert "G1_TAP" in refused[0] and "anonymous" in refused[0]
+    assert "BadUserAccessDenied" in refused[0]
+    assert any("command_timeout 10 s" in line for line in lines)
+    assert field.commands == []
