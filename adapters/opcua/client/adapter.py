@@ -530,9 +530,15 @@ class OpcUaClientAdapter(Adapter):
             self._client = None
             self._session = None
             session.lose("session closed")
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
-                    await client.disconnect()
+            try:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await client.disconnect()
+            finally:
+                # A CloseSession without an answer ends the wait above before asyncua
+                # closes the socket: close it in any case.
+                with contextlib.suppress(Exception):
+                    client.disconnect_socket()
 
     @staticmethod
     async def _limits(client: Client) -> dict[str, int]:

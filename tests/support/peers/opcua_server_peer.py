@@ -18,7 +18,8 @@ MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
 (BadTooManyOperations); `--max-read N` sets MaxNodesPerRead to N and refuses a Read of
 more nodes (BadTooManyOperations, as a service fault); `--min-interval MS` revises
 publishing intervals up to MS and its ModifySubscription takes the keep-alive count asked
-for; `--zero-keepalive` revises keep-alive counts to 0 (in the answer). It prints
+for; `--zero-keepalive` revises keep-alive counts to 0 (in the answer); `--mute-close` never
+answers CloseSession. It prints
 `{"ready": PORT}` once serving and takes JSON commands on stdin, one per line, answering
 one JSON line each:
 
@@ -311,6 +312,14 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             return read(params)
 
         attributes.read = limited_read
+    if security.mute_close:
+        # A server that never answers CloseSession (hung, or its answer lost).
+        from asyncua.server.internal_session import InternalSession
+
+        async def close_session(self: Any, *args: Any, **kwargs: Any) -> None:
+            await asyncio.Event().wait()
+
+        InternalSession.close_session = close_session  # type: ignore[method-assign]
     if security.min_interval or security.zero_keepalive:
         _revise_subscriptions(server, security.min_interval, security.zero_keepalive)
     write_masks = _record_write_masks()
@@ -447,6 +456,7 @@ def main() -> None:
     parser.add_argument("--max-read", type=int, default=0)
     parser.add_argument("--min-interval", type=float, default=0.0)
     parser.add_argument("--zero-keepalive", action="store_true")
+    parser.add_argument("--mute-close", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

@@ -702,3 +702,30 @@ async def test_data_touches_unchanged_points_within_half_their_freshness() -> No
     finally:
         server.stop()
     assert stale == 0
+
+
+def _connections_to(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:`port` (both ends are on this host: those
+    whose remote end is the port are the clients')."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            remote, state = fields[2], fields[3]
+            if state == "01" and int(remote.split(":")[1], 16) == port:
+                count += 1
+    return count
+
+
+async def test_the_socket_is_closed_when_close_session_gets_no_answer() -> None:
+    """A server that never answers CloseSession: when the adapter stops, its socket is
+    closed all the same (no connection left behind)."""
+    server = OpcUaServerPeer(free_port(), "--mute-close").start()
+    try:
+        _, adapter = client_on_bus([server.url], POINTS[:1], request_timeout=5.0)
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            assert _connections_to(server.port) == 1
+        await eventually(lambda: _connections_to(server.port) == 0, 3, "socket closed")
+    finally:
+        server.stop()
