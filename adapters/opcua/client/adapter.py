@@ -45,6 +45,7 @@ from adapters.base import Adapter
 from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
 from adapters.opcua.problems import ProblemLog
+from adapters.opcua.ranges import INTEGER_RANGES
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
@@ -72,17 +73,7 @@ _LIMITS = {
 }
 """The OperationLimits read at session start, by the request kind they limit."""
 _NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
-_INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
-    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
-    ua.VariantType.Byte: (0, 2**8 - 1),
-    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
-    ua.VariantType.UInt16: (0, 2**16 - 1),
-    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
-    ua.VariantType.UInt32: (0, 2**32 - 1),
-    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
-    ua.VariantType.UInt64: (0, 2**64 - 1),
-}
-"""The integer Variant types and the values each can carry."""
+_INTEGERS = INTEGER_RANGES
 _WRITABLE = frozenset(
     {*_INTEGERS, ua.VariantType.Boolean, ua.VariantType.Float, ua.VariantType.Double}
 )
@@ -182,7 +173,9 @@ class _BatchSubscription(Subscription):
     loop calls): the response is read by `publish.decode_publish` (data changes straight
     into rows), or by asyncua where that declines (one subscription per session here)."""
 
-    def __init__(self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session):
+    def __init__(
+        self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session
+    ) -> None:
         uasession = client.uaclient.session
         super().__init__(uasession, params, None, queue_maxsize=1)
         self._sink = sink
@@ -472,6 +465,9 @@ class OpcUaClientAdapter(Adapter):
                 self.bus.mark_not_valid(list(session.by_point))
 
     async def _serve(self, url: str) -> None:
+        """One session on `url`: connect, subscribe, bind; then follow it (rebinding on a
+        reconfiguration) until it is lost (SessionLost) or cancelled; the socket is closed
+        in any case."""
         s = self.opc_settings
         client = Client(url, timeout=s.request_timeout, watchdog_intervall=s.watchdog_interval)
         client.session_timeout = SESSION_TIMEOUT_MS
@@ -892,6 +888,9 @@ class OpcUaClientAdapter(Adapter):
     # -- commands ---------------------------------------------------------------------------
 
     async def on_command(self, point: PointDef, value: Value) -> None:
+        """A bus command: a Write of the point's node (or a Call of its method) typed by the
+        node's (argument's) DataType; CommandError with the server's refusal, or why the
+        value cannot be written."""
         session, client = self._session, self._client
         binding = next((b for b in self.opc_settings.bindings if b.point == point.id), None)
         if binding is None or not binding.writable:
