@@ -84,6 +84,10 @@ class SessionLost(Exception):
     """The session ended (the reason is the message)."""
 
 
+class FailBack(Exception):
+    """The first endpoint answers again: the session on a later one ends, to move back."""
+
+
 @dataclass(slots=True)
 class Slot:
     """One resolved binding: its bus point, node, conversion and the node's type."""
@@ -391,7 +395,7 @@ class OpcUaClientAdapter(Adapter):
         self.state = "starting"
         self.endpoint: str | None = None
         self.last_error: str | None = None
-        self.counters = {"connects": 0, "commands": 0, "command_failures": 0}
+        self.counters = {"connects": 0, "commands": 0, "command_failures": 0, "failbacks": 0}
         self.unknown: dict[str, str] = {}
         self._client: Client | None = None
         self._session: Session | None = None
@@ -433,6 +437,8 @@ class OpcUaClientAdapter(Adapter):
         lived `backoff_max` seconds: one that dies at once backs off like a refusal."""
         loop = asyncio.get_running_loop()
         index = 0
+        tries = 0
+        """Sessions lost or refused in a row on this endpoint: it is tried twice."""
         try:
             while True:
                 s = self.opc_settings
@@ -441,6 +447,18 @@ class OpcUaClientAdapter(Adapter):
                 try:
                     await self._serve(url)
                     reason = "session ended"
+                except FailBack:
+                    _check_cancelled()
+                    log.info(
+                        "opcua-client %s: %s answers again: moving back to it from %s",
+                        self.name,
+                        s.endpoints[0],
+                        url,
+                    )
+                    self.counters["failbacks"] += 1
+                    self.state = "down"
+                    index = tries = 0
+                    continue
                 except (SessionLost, *_NETWORK_ERRORS) as exc:
                     reason = str(exc) or type(exc).__name__
                 except Exception as exc:  # a bug: end this session, not the adapter
@@ -455,7 +473,10 @@ class OpcUaClientAdapter(Adapter):
                     self._down_log.reset()
                 self._failures += 1
                 self._set_down(url, reason)
-                index += 1
+                tries += 1
+                if tries >= 2:  # the same endpoint once more first: a blip is no failover
+                    index += 1
+                    tries = 0
                 backoff = Backoff(s.backoff_initial, s.backoff_max)
                 self.reconnect_delay = backoff.base(self._failures)
                 await asyncio.sleep(backoff.delay(self._failures))
@@ -481,6 +502,7 @@ class OpcUaClientAdapter(Adapter):
             session.lose(f"connection lost: {exc!r}")
 
         client.connection_lost_callback = _lost
+        primary: asyncio.Future[None] | None = None
         try:
             async with asyncio.timeout(s.request_timeout):
                 await self._secure(client, url)
@@ -495,21 +517,27 @@ class OpcUaClientAdapter(Adapter):
             await self._bind(client, sub, session)
             self._session = session
             self._set_up(url)
+            if s.failback and url != s.endpoints[0]:
+                primary = asyncio.ensure_future(self._probe_primary(s.endpoints[0]))
             while True:
                 self._rebind.clear()
-                waits = [
+                waits: list[asyncio.Future[Any]] = [
                     asyncio.ensure_future(lost.wait()),
                     asyncio.ensure_future(self._rebind.wait()),
                 ]
                 try:
                     await asyncio.wait(
-                        waits,
+                        [*waits, primary] if primary is not None else waits,
                         timeout=self._silence_check(sub),
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                 finally:
                     for w in waits:
                         w.cancel()
+                if primary is not None and primary.done() and not lost.is_set():
+                    if primary.exception() is None:
+                        raise FailBack
+                    primary = None  # a bug in the probe: no fail-back on this session
                 silence = sub.silent_for()
                 if silence > SILENT_KEEPALIVES * sub.keepalive:
                     # The session answers but its subscription is gone (deleted or timed
@@ -523,6 +551,8 @@ class OpcUaClientAdapter(Adapter):
                 if self._rebind.is_set():
                     await self._bind(client, sub, session)
         finally:
+            if primary is not None:
+                primary.cancel()
             self._client = None
             self._session = None
             session.lose("session closed")
@@ -535,6 +565,23 @@ class OpcUaClientAdapter(Adapter):
                 # closes the socket: close it in any case.
                 with contextlib.suppress(Exception):
                     client.disconnect_socket()
+
+    async def _probe_primary(self, url: str) -> None:
+        """Return once the first endpoint `url` answers (a GetEndpoints on a channel of its
+        own, every `failback_interval` seconds)."""
+        s = self.opc_settings
+        while True:
+            await asyncio.sleep(s.failback_interval)
+            probe = Client(url, timeout=s.request_timeout)
+            try:
+                async with asyncio.timeout(s.request_timeout):
+                    await probe.connect_and_get_server_endpoints()
+                return
+            except (*_NETWORK_ERRORS, ServiceError, ValueError):
+                continue
+            finally:
+                with contextlib.suppress(Exception):
+                    probe.disconnect_socket()
 
     @staticmethod
     async def _limits(client: Client) -> dict[str, int]:

@@ -375,8 +375,8 @@ async def test_a_live_change_of_the_isn_multiplier_and_adder_applies(
 async def test_sessions_that_die_at_once_back_off_fail_over_and_log_thinned_out(
     peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Each session is lost soon after it is up (its subscription dropped): the next
-    endpoint takes over each time (not the first again), the back-off grows (it starts
+    """Each session is lost soon after it is up (its subscription dropped): the same
+    endpoint is tried once more, then the next takes over, the back-off grows (it starts
     again only after a session that lived backoff_max), and the same "lost" line is
     logged at the 1st and 2nd loss, not the 3rd."""
     other = OpcUaServerPeer(free_port()).start()
@@ -396,7 +396,7 @@ async def test_sessions_that_die_at_once_back_off_fail_over_and_log_thinned_out(
                 got = adapter.status()
     finally:
         other.stop()
-    assert endpoints == [peer.url, other.url, peer.url]
+    assert endpoints == [peer.url, peer.url, other.url]
     assert got["failures"] == 3 and got["reconnect_delay"] == pytest.approx(0.4)
     lost = [r.getMessage() for r in caplog.records if "lost:" in r.getMessage()]
     assert len(lost) == 2, lost
@@ -729,3 +729,25 @@ async def test_the_socket_is_closed_when_close_session_gets_no_answer() -> None:
         await eventually(lambda: _connections_to(server.port) == 0, 3, "socket closed")
     finally:
         server.stop()
+
+
+async def test_fail_back_to_the_first_endpoint_when_it_answers_again(
+    peer: OpcUaServerPeer,
+) -> None:
+    """The first endpoint is down at start (tried twice), the second takes the session;
+    once the first answers a probe (every failback_interval) the session moves back to it."""
+    port = free_port()
+    first = f"opc.tcp://127.0.0.1:{port}"
+    bus, adapter = client_on_bus([first, peer.url], POINTS[:1], failback_interval=0.3)
+    async with running(adapter):
+        await eventually(lambda: adapter.state == "up", 20, "session up on the second")
+        assert adapter.endpoint == peer.url and adapter.status()["failures"] == 2
+        primary = OpcUaServerPeer(port).start()
+        try:
+            await eventually(lambda: adapter.endpoint == first, 20, "back on the first")
+            await eventually(lambda: adapter.state == "up", 20, "up on the first")
+            primary.set("P1", 31.0)
+            await eventually(lambda: bus.get("P1").value == 31.0, 5, "P1 from the first")
+            assert adapter.status()["failbacks"] == 1
+        finally:
+            primary.stop()
