@@ -809,6 +809,19 @@ class OpcUaClientAdapter(Adapter):
                 variant = await self._variant_of_datatype(client, datatype, types)
                 slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
                 slot.states = b.state_table
+                if (
+                    defn.kind is PointKind.STATE
+                    and b.states is not None
+                    and variant in (None, ua.VariantType.Boolean)
+                ):
+                    log.warning(
+                        "opcua-client %s: point %s: its states table does not apply to %s, "
+                        "a node of %s (reads are false off, true on; commands are refused)",
+                        self.name,
+                        b.point,
+                        b.where,
+                        "Boolean" if variant is not None else "unknown type",
+                    )
                 if b.method is not None:
                     slot.method_variant = await self._argument_type(
                         client, namespaces, b.method, types

@@ -570,10 +570,11 @@ async def test_state_points_on_integer_nodes_follow_their_states_table(
 
 
 async def test_state_commands_write_the_states_tables_code_on_any_numeric_node(
-    peer: OpcUaServerPeer,
+    peer: OpcUaServerPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A states table applies to commands on a Double node as to its reads (ON -> 2.0, not
-    1.0); a states table on a Boolean node is refused naming the point."""
+    1.0); a states table on a Boolean node is named in a warning at bind time and its
+    commands are refused naming the point."""
     points = [
         {
             "point": "DD",
@@ -591,13 +592,16 @@ async def test_state_commands_write_the_states_tables_code_on_any_numeric_node(
         },
     ]
     bus, adapter = client_on_bus([peer.url], points)
-    async with running(adapter):
-        await eventually(lambda: adapter.state == "up", 15, "session up")
-        assert (await bus.command("DD", int(State.ON))).ok
-        on = peer.get("W1")
-        assert (await bus.command("DD", int(State.OFF))).ok
-        off = peer.get("W1")
-        boolean = await bus.command("DB", int(State.ON))
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.client.adapter"):
+        async with running(adapter):
+            await eventually(lambda: adapter.state == "up", 15, "session up")
+            assert (await bus.command("DD", int(State.ON))).ok
+            on = peer.get("W1")
+            assert (await bus.command("DD", int(State.OFF))).ok
+            off = peer.get("W1")
+            boolean = await bus.command("DB", int(State.ON))
+    warned = [r.getMessage() for r in caplog.records if "does not apply" in r.getMessage()]
+    assert len(warned) == 1 and "DB" in warned[0] and "Boolean" in warned[0], warned
     assert (on, off) == (2.0, 1.0)
     assert boolean.failure is CommandFailure.NOT_PERMITTED
     assert "DB" in boolean.detail and "states" in boolean.detail
