@@ -82,7 +82,7 @@ class BusError(ValueError):
 class _Entry:
     """One point's row in the latest-value table."""
 
-    __slots__ = ("deadband", "defn", "owner", "pv", "seen", "stale_after")
+    __slots__ = ("deadband", "defn", "owner", "pv", "seen", "stale", "stale_after")
 
     def __init__(self, defn: PointDef, owner: str, pv: PointValue, grace: float) -> None:
         self.defn = defn
@@ -93,6 +93,8 @@ class _Entry:
         self.seen = time.monotonic()
         fresh = defn.target_freshness
         self.stale_after = None if fresh is None else fresh + grace
+        self.stale: tuple[PointValue, PointValue] | None = None
+        """(the suspect value `check_freshness` made, the value before) while it stands."""
 
 
 @dataclass(slots=True)
@@ -432,13 +434,30 @@ class PointBus:
 
     def touch(self, points: Iterable[str], monotonic_now: float | None = None) -> None:
         """Note that `points` are confirmed unchanged (a source's keep-alive says so): their
-        freshness starts again; nothing is recorded or published. Unknown points are skipped."""
+        freshness starts again; nothing is recorded. Unknown points are skipped. A point
+        that went suspect only by freshness (nothing else since) gets its value back, as it
+        was, published."""
         seen = time.monotonic() if monotonic_now is None else monotonic_now
         entries = self._entries
+        restored: list[PointValue] = []
         for point in points:
             entry = entries.get(point)
             if entry is not None:
                 entry.seen = seen
+                if entry.stale is not None:
+                    suspect, before = entry.stale
+                    entry.stale = None
+                    if entry.pv is suspect:
+                        entry.pv = PointValue(
+                            before.point,
+                            before.value,
+                            before.quality,
+                            before.ts,
+                            (suspect.cov + 1) & 0xFFFF,
+                        )
+                        restored.append(entry.pv)
+        if restored:
+            self._publish(restored)
 
     def check_freshness(self, monotonic_now: float | None = None) -> int:
         """Turn suspect every valid point not updated within its freshness plus grace.
@@ -455,7 +474,10 @@ class PointBus:
         ]
         if stale:
             self.stats.stale += len(stale)
+            before = [e.pv for e in stale]
             self._requalify(stale, _SUSPECT, now())
+            for entry, pv in zip(stale, before, strict=True):
+                entry.stale = (entry.pv, pv)
         return len(stale)
 
     async def run_watchdog(self, period: float = 1.0) -> None:

@@ -195,6 +195,23 @@ def test_touch_restarts_freshness_without_a_change():
     assert bus.check_freshness(seen + 5.6) == 1
 
 
+def test_touch_restores_a_point_suspect_only_by_freshness():
+    """A keep-alive after a point went stale: it is valid again with its value and time
+    stamp; one that was marked not valid (or updated) since is left alone."""
+    bus = make_bus(PointDef(id="A", target_freshness=2), PointDef(id="B", target_freshness=2))
+    bus.update_many(["A", "B"], [1.0, 2.0], GOOD, T0)
+    seen = bus._entries["A"].seen
+    assert bus.check_freshness(seen + 3.1) == 2
+    bus.mark_not_valid(["B"])
+    sub = bus.subscribe(["A", "B"])
+    bus.touch(["A", "B"], seen + 4)
+    a, b = bus.get("A"), bus.get("B")
+    assert (a.value, a.quality, a.ts) == (1.0, GOOD, T0)
+    assert b.quality.validity is Validity.NOT_VALID
+    assert [pv.point for pv in sub.drain()] == ["A"]
+    assert bus.check_freshness(seen + 5) == 0  # fresh again from the touch
+
+
 def test_snapshot():
     bus = make_bus(PointDef(id="A"), PointDef(id="B"))
     bus.update("A", 5.0, GOOD, T0)

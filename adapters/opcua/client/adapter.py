@@ -35,6 +35,7 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.ua_binary import struct_from_binary
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStructParsingError
 from cryptography import x509
@@ -43,6 +44,8 @@ from cryptography.hazmat.primitives import serialization
 from adapters.base import Adapter
 from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
+from adapters.opcua.problems import ProblemLog
+from adapters.opcua.ranges import INTEGER_RANGES
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
@@ -70,21 +73,19 @@ _LIMITS = {
 }
 """The OperationLimits read at session start, by the request kind they limit."""
 _NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError, UaError, asyncio.IncompleteReadError)
-_INTEGERS: dict[ua.VariantType, tuple[int, int]] = {
-    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
-    ua.VariantType.Byte: (0, 2**8 - 1),
-    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
-    ua.VariantType.UInt16: (0, 2**16 - 1),
-    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
-    ua.VariantType.UInt32: (0, 2**32 - 1),
-    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
-    ua.VariantType.UInt64: (0, 2**64 - 1),
-}
-"""The integer Variant types and the values each can carry."""
+_INTEGERS = INTEGER_RANGES
+_WRITABLE = frozenset(
+    {*_INTEGERS, ua.VariantType.Boolean, ua.VariantType.Float, ua.VariantType.Double}
+)
+"""The node types a command is written as (a String, structure, Variant... node is refused)."""
 
 
 class SessionLost(Exception):
     """The session ended (the reason is the message)."""
+
+
+class FailBack(Exception):
+    """The first endpoint answers again: the session on a later one ends, to move back."""
 
 
 @dataclass(slots=True)
@@ -157,6 +158,17 @@ def _variant_of(datatype: Any) -> ua.VariantType | None:
     return None
 
 
+def row_of(handle: int, dv: ua.DataValue) -> Row:
+    """A DataValue (as asyncua decodes it) of the item `handle` as a `Session.rows` row."""
+    variant = dv.Value
+    return (
+        handle,
+        None if variant is None else variant.Value,
+        dv.StatusCode.value if dv.StatusCode is not None else 0,
+        posix_of_datetime(dv.SourceTimestamp),
+    )
+
+
 class _BatchSubscription(Subscription):
     """asyncua's Subscription with each publish response handed whole to the session
     (one bus batch per response, no per-notification task or queue).
@@ -165,7 +177,9 @@ class _BatchSubscription(Subscription):
     loop calls): the response is read by `publish.decode_publish` (data changes straight
     into rows), or by asyncua where that declines (one subscription per session here)."""
 
-    def __init__(self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session):
+    def __init__(
+        self, client: Client, params: ua.CreateSubscriptionParameters, sink: Session
+    ) -> None:
         uasession = client.uaclient.session
         super().__init__(uasession, params, None, queue_maxsize=1)
         self._sink = sink
@@ -195,12 +209,28 @@ class _BatchSubscription(Subscription):
             self._sink.problem("undecodable", f"publish response: cannot decode it: {exc!r}")
             raise UaStructParsingError from exc  # asyncua's loop skips it
 
-    async def create(self) -> None:
-        """Create the subscription; note the keep-alive period the server revised."""
+    async def create(self, keepalive: float) -> None:
+        """Create the subscription and note its keep-alive period; `keepalive` is the one
+        asked for (s). A server that revised the publishing interval is asked again for a
+        keep-alive count that gives `keepalive` at that interval (the count was computed for
+        the requested one: 100 ms -> 10 s would make 1 s into 100 s)."""
         result = await self.init()
-        self.keepalive = (
-            float(result.RevisedPublishingInterval) * int(result.RevisedMaxKeepAliveCount) / 1000
-        )
+        interval = float(result.RevisedPublishingInterval)
+        count = int(result.RevisedMaxKeepAliveCount)
+        if interval > 0 and interval != self.parameters.RequestedPublishingInterval:
+            params = ua.ModifySubscriptionParameters()
+            params.SubscriptionId = self.subscription_id
+            params.RequestedPublishingInterval = interval
+            params.RequestedLifetimeCount = self.parameters.RequestedLifetimeCount
+            params.RequestedMaxKeepAliveCount = max(1, math.ceil(keepalive * 1000 / interval))
+            params.MaxNotificationsPerPublish = self.parameters.MaxNotificationsPerPublish
+            params.Priority = self.parameters.Priority
+            modified = await self.update(params)
+            interval = float(modified.RevisedPublishingInterval)
+            count = int(modified.RevisedMaxKeepAliveCount)
+        # A floor: a server revising the count (or interval) to 0 must not make every
+        # session look silent at once.
+        self.keepalive = max(interval * count / 1000, keepalive, interval / 1000)
         self.heard = asyncio.get_running_loop().time()
 
     def silent_for(self) -> float:
@@ -210,7 +240,9 @@ class _BatchSubscription(Subscription):
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         now = self.heard = self.last_publish_at = asyncio.get_running_loop().time()
         message = publish_result.NotificationMessage
-        if not message.NotificationData or now - self._touched >= self.keepalive:
+        if not message.NotificationData or now - self._touched >= self._sink.touch_every(
+            self.keepalive
+        ):
             # The server keeps the subscription: the values it sent no change for still
             # hold (a keep-alive; or data for some points, at most once a keep-alive).
             self._touched = now
@@ -231,11 +263,11 @@ class Session:
     """One session's bindings and what its notifications do to the bus."""
 
     def __init__(
-        self, name: str, bus: PointBus, lost: asyncio.Event, problems: Throttle | None = None
+        self, name: str, bus: PointBus, lost: asyncio.Event, problems: ProblemLog | None = None
     ) -> None:
         self.name = name
-        self.problems = problems if problems is not None else Throttle()
-        """The adapter's log throttle of problems, by kind (it outlives the session)."""
+        self.problems = problems if problems is not None else ProblemLog(log)
+        """The adapter's log of problems, by kind (it outlives the session)."""
         self.bus = bus
         self.lost = lost
         self.reason = ""
@@ -249,6 +281,17 @@ class Session:
         """`asyncua_decoded`: publish responses `decode_publish` left to asyncua."""
         self._quality: dict[int, Quality] = {}
         """StatusCode -> quality, as met (a server uses few codes)."""
+        self.keepalive = 0.0
+        """The subscription's keep-alive period (s), as the server revised it."""
+        self.freshness: float | None = None
+        """The shortest target freshness of the session's points (s), None if none has one."""
+
+    def touch_every(self, keepalive: float) -> float:
+        """How often data responses touch the session's points (s): at least every
+        keep-alive and every half of the shortest freshness."""
+        if self.freshness is None:
+            return keepalive
+        return min(keepalive, self.freshness / 2)
 
     def lose(self, reason: str) -> None:
         """End the session: its points are not valid at once."""
@@ -263,19 +306,7 @@ class Session:
 
     def data_changes(self, items: Iterable[ua.MonitoredItemNotification]) -> None:
         """One publish response's data changes (as asyncua decodes them) -> one bus batch."""
-        rows: list[Row] = []
-        for item in items:
-            dv = item.Value
-            variant = dv.Value
-            rows.append(
-                (
-                    item.ClientHandle,
-                    None if variant is None else variant.Value,
-                    dv.StatusCode.value if dv.StatusCode is not None else 0,
-                    posix_of_datetime(dv.SourceTimestamp),
-                )
-            )
-        self.rows(rows)
+        self.rows([row_of(item.ClientHandle, item.Value) for item in items])
 
     def rows(self, rows: Iterable[Row]) -> None:
         """One publish response's data changes, as (client handle, raw value, StatusCode,
@@ -297,10 +328,18 @@ class Session:
             value = convert(slot, raw)
             if value is None:
                 bad.append(slot.point)
-                if code & 0x80000000 == 0:
+                if code & 0x80000000 == 0 and slot.kind is PointKind.STATE:
+                    self.problem(
+                        "unmapped state",
+                        f"{slot.point}: {slot.binding.where}: value {raw!r} is no code of "
+                        "its states table; the point is not valid",
+                        slot.point,
+                    )
+                elif code & 0x80000000 == 0:
                     self.problem(
                         "no number",
                         f"{slot.point}: {slot.binding.where}: value {raw!r} is no number",
+                        slot.point,
                     )
                 continue
             points.append(slot.point)
@@ -329,7 +368,7 @@ class Session:
                     return State.ON if raw else State.OFF
                 if not math.isfinite(raw) or raw != int(raw):
                     return None
-                return slot.states.state_of(int(raw))
+                return slot.states.codes.get(int(raw))  # None: a code not in the table
             if slot.kind is PointKind.DISCRETE and type(raw) is int and slot.integral:
                 return int(slot.a) * raw + int(slot.b)  # exact: an Int64 above 2**53 too
             number = slot.a * float(raw) + slot.b
@@ -338,17 +377,11 @@ class Session:
             return round(number) if slot.kind is PointKind.DISCRETE else number
         return None
 
-    def problem(self, kind: str, detail: str) -> None:
-        """Count a problem; log it (`detail` names the point), thinned out by its kind."""
+    def problem(self, kind: str, detail: str, point: str | None = None) -> None:
+        """Count a problem; log it (`detail` names the point), thinned out by its kind
+        (`ProblemLog`: a line a minute at most, with the points hit)."""
         self.counters["problems"] += 1
-        seen = self.problems.count(kind)
-        if seen:
-            log.warning(
-                "opcua-client %s: %s%s",
-                self.name,
-                detail,
-                f" ({kind}: {seen} times)" if seen > 1 else "",
-            )
+        self.problems.report(f"opcua-client {self.name}", kind, detail, point)
 
 
 class OpcUaClientAdapter(Adapter):
@@ -362,14 +395,14 @@ class OpcUaClientAdapter(Adapter):
         self.state = "starting"
         self.endpoint: str | None = None
         self.last_error: str | None = None
-        self.counters = {"connects": 0, "commands": 0, "command_failures": 0}
+        self.counters = {"connects": 0, "commands": 0, "command_failures": 0, "failbacks": 0}
         self.unknown: dict[str, str] = {}
         self._client: Client | None = None
         self._session: Session | None = None
         self._down_log = Throttle()
         self._unchecked_log = Throttle()
         self._internal_log = Throttle()
-        self._problem_log = Throttle()
+        self._problem_log = ProblemLog(log)
         self._failures = 0
         """Sessions lost or refused in a row (a session that lived resets it)."""
         self._up_at: float | None = None
@@ -404,6 +437,8 @@ class OpcUaClientAdapter(Adapter):
         lived `backoff_max` seconds: one that dies at once backs off like a refusal."""
         loop = asyncio.get_running_loop()
         index = 0
+        tries = 0
+        """Sessions lost or refused in a row on this endpoint: it is tried twice."""
         try:
             while True:
                 s = self.opc_settings
@@ -412,6 +447,18 @@ class OpcUaClientAdapter(Adapter):
                 try:
                     await self._serve(url)
                     reason = "session ended"
+                except FailBack:
+                    _check_cancelled()
+                    log.info(
+                        "opcua-client %s: %s answers again: moving back to it from %s",
+                        self.name,
+                        s.endpoints[0],
+                        url,
+                    )
+                    self.counters["failbacks"] += 1
+                    self.state = "down"
+                    index = tries = 0
+                    continue
                 except (SessionLost, *_NETWORK_ERRORS) as exc:
                     reason = str(exc) or type(exc).__name__
                 except Exception as exc:  # a bug: end this session, not the adapter
@@ -426,7 +473,10 @@ class OpcUaClientAdapter(Adapter):
                     self._down_log.reset()
                 self._failures += 1
                 self._set_down(url, reason)
-                index += 1
+                tries += 1
+                if tries >= 2:  # the same endpoint once more first: a blip is no failover
+                    index += 1
+                    tries = 0
                 backoff = Backoff(s.backoff_initial, s.backoff_max)
                 self.reconnect_delay = backoff.base(self._failures)
                 await asyncio.sleep(backoff.delay(self._failures))
@@ -436,6 +486,9 @@ class OpcUaClientAdapter(Adapter):
                 self.bus.mark_not_valid(list(session.by_point))
 
     async def _serve(self, url: str) -> None:
+        """One session on `url`: connect, subscribe, bind; then follow it (rebinding on a
+        reconfiguration) until it is lost (SessionLost) or cancelled; the socket is closed
+        in any case."""
         s = self.opc_settings
         client = Client(url, timeout=s.request_timeout, watchdog_intervall=s.watchdog_interval)
         client.session_timeout = SESSION_TIMEOUT_MS
@@ -449,6 +502,7 @@ class OpcUaClientAdapter(Adapter):
             session.lose(f"connection lost: {exc!r}")
 
         client.connection_lost_callback = _lost
+        primary: asyncio.Future[None] | None = None
         try:
             async with asyncio.timeout(s.request_timeout):
                 await self._secure(client, url)
@@ -463,21 +517,27 @@ class OpcUaClientAdapter(Adapter):
             await self._bind(client, sub, session)
             self._session = session
             self._set_up(url)
+            if s.failback and url != s.endpoints[0]:
+                primary = asyncio.ensure_future(self._probe_primary(s.endpoints[0]))
             while True:
                 self._rebind.clear()
-                waits = [
+                waits: list[asyncio.Future[Any]] = [
                     asyncio.ensure_future(lost.wait()),
                     asyncio.ensure_future(self._rebind.wait()),
                 ]
                 try:
                     await asyncio.wait(
-                        waits,
+                        [*waits, primary] if primary is not None else waits,
                         timeout=self._silence_check(sub),
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                 finally:
                     for w in waits:
                         w.cancel()
+                if primary is not None and primary.done() and not lost.is_set():
+                    if primary.exception() is None:
+                        raise FailBack
+                    primary = None  # a bug in the probe: no fail-back on this session
                 silence = sub.silent_for()
                 if silence > SILENT_KEEPALIVES * sub.keepalive:
                     # The session answers but its subscription is gone (deleted or timed
@@ -491,19 +551,55 @@ class OpcUaClientAdapter(Adapter):
                 if self._rebind.is_set():
                     await self._bind(client, sub, session)
         finally:
+            if primary is not None:
+                primary.cancel()
             self._client = None
             self._session = None
             session.lose("session closed")
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
-                    await client.disconnect()
+            try:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await client.disconnect()
+            finally:
+                # A CloseSession without an answer ends the wait above before asyncua
+                # closes the socket: close it in any case.
+                with contextlib.suppress(Exception):
+                    client.disconnect_socket()
+
+    async def _probe_primary(self, url: str) -> None:
+        """Return once the first endpoint `url` answers (a GetEndpoints on a channel of its
+        own, every `failback_interval` seconds)."""
+        s = self.opc_settings
+        while True:
+            await asyncio.sleep(s.failback_interval)
+            probe = Client(url, timeout=s.request_timeout)
+            try:
+                async with asyncio.timeout(s.request_timeout):
+                    await probe.connect_and_get_server_endpoints()
+                return
+            except (*_NETWORK_ERRORS, ServiceError, ValueError):
+                continue
+            finally:
+                with contextlib.suppress(Exception):
+                    probe.disconnect_socket()
 
     @staticmethod
     async def _limits(client: Client) -> dict[str, int]:
         """The nodes per request of each kind (`_LIMITS`): the server's OperationLimit
-        where it has one below `CHUNK` (0, absent or unreadable: no limit)."""
+        where it has one below `CHUNK` (0, absent or unreadable: no limit). A server that
+        refuses the Read of the three (BadTooManyOperations...) is asked one by one."""
         nodes = [client.get_node(ua.NodeId(ua.Int32(i))) for i in _LIMITS.values()]
-        values = await client.read_attributes(nodes, AttributeIds.Value)
+        try:
+            values = await client.read_attributes(nodes, AttributeIds.Value)
+        except (UaStatusCodeError, ServiceError):
+            values = []
+            for node in nodes:
+                try:
+                    values.extend(await client.read_attributes([node], AttributeIds.Value))
+                except (UaStatusCodeError, ServiceError):
+                    values.append(
+                        ua.DataValue(StatusCode=ua.StatusCode(ua.UInt32(StatusCodes.Bad)))
+                    )
         out: dict[str, int] = {}
         for kind, dv in zip(_LIMITS, values, strict=True):
             limit = dv.Value.Value if dv.Value is not None else None
@@ -631,9 +727,14 @@ class OpcUaClientAdapter(Adapter):
             step = session.limits["monitored"]
             for start in range(0, len(handles), step):
                 await sub.unsubscribe(handles[start : start + step])
+        rescaled: list[Slot] = []
         for point, slot in session.by_point.items():  # kept: the ISN's a*x+b may be new
             linear = usage_of(self.bus.definition(point))
-            slot.rescale(linear.a, linear.b)
+            if (linear.a, linear.b) != (slot.a, slot.b):
+                slot.rescale(linear.a, linear.b)
+                rescaled.append(slot)
+        if rescaled:
+            await self._reread(client, session, rescaled)
         for point in [p for p in self.unknown if p not in wanted]:
             del self.unknown[point]
         new = [b for point, b in wanted.items() if point not in session.by_point]
@@ -641,6 +742,24 @@ class OpcUaClientAdapter(Adapter):
         slots, unknown = await self._resolve(client, session.namespaces, session.limits, new)
         unknown.update(await self._monitor(sub, session, slots))
         self._report_unknown(unknown, before)
+        fresh = [
+            f
+            for f in (self.bus.definition(p).target_freshness for p in session.by_point)
+            if f is not None
+        ]
+        session.freshness = min(fresh) if fresh else None
+
+    @staticmethod
+    async def _reread(client: Client, session: Session, slots: Sequence[Slot]) -> None:
+        """The current values of `slots` read (in chunks of the read limit) and applied as
+        data changes: an unchanged value takes its new scaling at once (no data change
+        would bring it, and keep-alives keep the old one fresh)."""
+        step = session.limits["read"]
+        for start in range(0, len(slots), step):
+            chunk = slots[start : start + step]
+            nodes = [client.get_node(slot.nodeid) for slot in chunk]
+            values = await client.read_attributes(nodes, AttributeIds.Value)
+            session.rows([row_of(slot.handle, dv) for slot, dv in zip(chunk, values, strict=True)])
 
     async def _resolve(
         self,
@@ -690,6 +809,19 @@ class OpcUaClientAdapter(Adapter):
                 variant = await self._variant_of_datatype(client, datatype, types)
                 slot = Slot(b, b.point, nodeids[b.point], defn.kind, linear.a, linear.b, variant)
                 slot.states = b.state_table
+                if (
+                    defn.kind is PointKind.STATE
+                    and b.states is not None
+                    and variant in (None, ua.VariantType.Boolean)
+                ):
+                    log.warning(
+                        "opcua-client %s: point %s: its states table does not apply to %s, "
+                        "a node of %s (reads are false off, true on; commands are refused)",
+                        self.name,
+                        b.point,
+                        b.where,
+                        "Boolean" if variant is not None else "unknown type",
+                    )
                 if b.method is not None:
                     slot.method_variant = await self._argument_type(
                         client, namespaces, b.method, types
@@ -759,7 +891,8 @@ class OpcUaClientAdapter(Adapter):
         params.PublishingEnabled = True
         params.Priority = 0
         sub = _BatchSubscription(client, params, session)
-        await sub.create()
+        await sub.create(s.keepalive)
+        session.keepalive = sub.keepalive
         return sub
 
     async def _monitor(
@@ -815,6 +948,9 @@ class OpcUaClientAdapter(Adapter):
     # -- commands ---------------------------------------------------------------------------
 
     async def on_command(self, point: PointDef, value: Value) -> None:
+        """A bus command: a Write of the point's node (or a Call of its method) typed by the
+        node's (argument's) DataType; CommandError with the server's refusal, or why the
+        value cannot be written."""
         session, client = self._session, self._client
         binding = next((b for b in self.opc_settings.bindings if b.point == point.id), None)
         if binding is None or not binding.writable:
@@ -884,23 +1020,31 @@ class OpcUaClientAdapter(Adapter):
     def _raw(slot: Slot, value: Value, vtype: ua.VariantType | None) -> Any:
         """The value to write in a Variant of `vtype` (the node's or the method argument's
         type); CommandError INVALID_VALUE when that type cannot carry it."""
+        if vtype is not None and vtype not in _WRITABLE:
+            raise CommandError(
+                CommandFailure.INVALID_VALUE,
+                f"{slot.point}: {slot.binding.where} is of type {vtype.name}, which a "
+                "command cannot be written as",
+            )
         if slot.kind is PointKind.STATE:
             # TASE.2 and MQTT commands carry the state's code (1 off, 2 on) as a plain int.
             code = int(value) if float(value) == int(value) else -1
-            if vtype is ua.VariantType.Boolean or vtype is None or vtype not in _INTEGERS:
-                if code not in (State.OFF, State.ON):
-                    raise CommandError(
-                        CommandFailure.INVALID_VALUE,
-                        f"{slot.point}: {value!r} is neither off nor on",
-                    )
-                on = code == State.ON
-                return on if vtype is ua.VariantType.Boolean or vtype is None else int(on)
-            if code not in tuple(State):
+            if code not in (State.OFF, State.ON):
                 raise CommandError(
-                    CommandFailure.INVALID_VALUE, f"{slot.point}: {value!r} is no state"
+                    CommandFailure.INVALID_VALUE,
+                    f"{slot.point}: {value!r} is neither off nor on",
                 )
+            if vtype is ua.VariantType.Boolean or vtype is None:
+                if slot.binding.states is not None:
+                    what = "Boolean" if vtype is not None else "unknown type"
+                    raise CommandError(
+                        CommandFailure.NOT_PERMITTED,
+                        f"{slot.point}: a states table is configured but {slot.binding.where} "
+                        f"is of {what}: the state's code cannot be written",
+                    )
+                return code == State.ON
             try:
-                return slot.states.raw_of(State(code))  # the integer node's code of it
+                return slot.states.raw_of(State(code))  # the numeric node's code of it
             except CommandError as exc:
                 raise CommandError(exc.failure, f"{slot.point}: {exc.detail}") from None
         if slot.a == 0:
@@ -982,6 +1126,7 @@ class OpcUaClientAdapter(Adapter):
             "unknown_nodes": dict(list(self.unknown.items())[:50]),
             "failures": self._failures,
             "reconnect_delay": self.reconnect_delay,
+            "keepalive": session.keepalive if session else None,
             **self.counters,
             **(session.counters if session else {}),
         }

@@ -206,6 +206,12 @@ class OpcUaClientSettings(AdapterSettings, BackoffSettings):
         description="s: the subscription's keep-alive asked for; no publish response for 3 "
         "of them (as the server revised it) ends the session",
     )
+    failback: bool = Field(
+        default=True, description="move back to the first endpoint when it answers again"
+    )
+    failback_interval: float = Field(
+        default=60.0, gt=0, description="s between two probes of the first endpoint"
+    )
     points: list[ClientPoint] = Field(default_factory=list)
     points_file: str | None = None
 

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua import status
+from adapters.opcua.problems import ProblemLog
 from adapters.opcua.security import (
     TrustList,
     application_uris,
@@ -240,9 +241,11 @@ class OpcuaServerAdapter(Adapter):
         self._folders: dict[Path, Node] = {}
         self._sub: Subscription | None = None
         self._changed = asyncio.Event()
-        self._point_set: frozenset[str] = frozenset()
-        """The bus's points when they were last matched against the settings."""
+        self._point_set: frozenset[tuple[str, PointKind]] = frozenset()
+        """The bus's points and their kinds when last matched against the settings (a point
+        redefined with another kind by a reload is served anew, with its new type)."""
         self._throttle = Throttle()
+        self._problems = ProblemLog(log)
         self.pushed = 0
         self.writes = 0
         self.refused = 0
@@ -308,7 +311,7 @@ class OpcuaServerAdapter(Adapter):
         server = self._server
         assert server is not None
         s = self.settings
-        self._point_set = frozenset(self.bus.snapshot())
+        self._point_set = self._bus_points()
         wanted = self._wanted()
         try:
             placement = self._plan.plan({p: path for p, (_, path) in wanted.items()})
@@ -336,55 +339,59 @@ class OpcuaServerAdapter(Adapter):
             return
         old_sub = self._sub
         new_sub = self.bus.subscribe(list(target), name=self.name)
-        if gone:
-            for sv in gone:
-                del self._served[sv.point]
-                self._by_nodeid.pop(sv.nodeid, None)
-            await self._delete(
-                [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
-            )
-        now = ua.DateTime.now(UTC)
-        values = self.bus.snapshot([sv.point for sv in added])
-        failed: dict[str, str] = {}
-        for n, sv in enumerate(added, 1):
-            if n % _BATCH == 0:
-                await asyncio.sleep(0)
-            dv = datavalue_of(values[sv.point], sv.vtype, now)
-            if dv.StatusCode is OUT_OF_RANGE:
-                self._out_of_range(sv, values[sv.point].value)
-            try:
-                folder = await self._folder(sv.folder)
-                node = await folder.add_variable(
-                    sv.nodeid,
-                    ua.QualifiedName(sv.point, self._idx),
-                    dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
-                    sv.vtype,
+        try:
+            if gone:
+                for sv in gone:
+                    del self._served[sv.point]
+                    self._by_nodeid.pop(sv.nodeid, None)
+                await self._delete(
+                    [(sv.nodeid, self._folders[sv.folder].nodeid, _HAS_COMPONENT) for sv in gone]
                 )
-                if sv.writable:
-                    await node.set_writable()
-                await server.write_attribute_value(sv.nodeid, dv)
-            except (UaError, ServiceError) as exc:  # that node only: the others go on
-                failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
-                continue
-            self._served[sv.point] = sv
-            self._by_nodeid[sv.nodeid] = sv
-        self.node_errors = failed
-        for point, why in failed.items():
-            if n := self._throttle.count(f"node {point}"):
-                log.warning(
-                    "opcua server %s: point %s is not served: %s (%d times)",
-                    self.name,
-                    point,
-                    why,
-                    n,
-                )
-        await self._prune_folders()
+            now = ua.DateTime.now(UTC)
+            values = self.bus.snapshot([sv.point for sv in added])
+            failed: dict[str, str] = {}
+            for n, sv in enumerate(added, 1):
+                if n % _BATCH == 0:
+                    await asyncio.sleep(0)
+                dv = datavalue_of(values[sv.point], sv.vtype, now)
+                if dv.StatusCode is OUT_OF_RANGE:
+                    self._out_of_range(sv, values[sv.point].value)
+                try:
+                    folder = await self._folder(sv.folder)
+                    node = await folder.add_variable(
+                        sv.nodeid,
+                        ua.QualifiedName(sv.point, self._idx),
+                        dv.Value if dv.StatusCode is not OUT_OF_RANGE else raw_of(0, sv.vtype),
+                        sv.vtype,
+                    )
+                    if sv.writable:
+                        await node.set_writable()
+                    await server.write_attribute_value(sv.nodeid, dv)
+                except (UaError, ServiceError) as exc:  # that node only: the others go on
+                    failed[sv.point] = f"node {sv.nodeid.to_string()}: {exc}"
+                    continue
+                self._served[sv.point] = sv
+                self._by_nodeid[sv.nodeid] = sv
+            self.node_errors = failed
+            for point, why in failed.items():
+                if n := self._throttle.count(f"node {point}"):
+                    log.warning(
+                        "opcua server %s: point %s is not served: %s (%d times)",
+                        self.name,
+                        point,
+                        why,
+                        n,
+                    )
+            await self._prune_folders()
+        except BaseException:  # no swap: the new subscription would leak on the bus
+            new_sub.close()
+            raise
+        self._sub = new_sub
         if old_sub is not None:
             pending = old_sub.drain()
             old_sub.close()
             if pending:
                 await self._push(pending)
-        self._sub = new_sub
         log.info(
             "opcua server %s: %d variables (%d added, %d removed)",
             self.name,
@@ -392,6 +399,11 @@ class OpcuaServerAdapter(Adapter):
             len(added),
             len(gone),
         )
+
+    def _bus_points(self) -> frozenset[tuple[str, PointKind]]:
+        """The bus's points with their kinds (what the glob entries are matched against)."""
+        bus = self.bus
+        return frozenset((point, bus.definition(point).kind) for point in bus.snapshot())
 
     async def _delete(self, nodes: Sequence[tuple[ua.NodeId, ua.NodeId, ua.NodeId]]) -> None:
         """Delete (node, parent, reference type) nodes in batches: the parent's reference
@@ -516,14 +528,12 @@ class OpcuaServerAdapter(Adapter):
         if not sv.writable:
             self.refused += 1
             return status.BAD_NOT_WRITABLE
+        who = user.name or "anonymous"
         if user.role is not UserRole.Admin and user.name not in self._users.writers:
-            self.refused += 1
-            return status.BAD_USER_ACCESS_DENIED
+            return self._refuse(sv, who, status.BAD_USER_ACCESS_DENIED, "may not write")
         odd = _odd_write(wv)
         if odd is not None:
-            self.refused += 1
-            log.debug("opcua server %s: write of %s refused: %s", self.name, sv.point, odd)
-            return status.BAD_WRITE_NOT_SUPPORTED
+            return self._refuse(sv, who, status.BAD_WRITE_NOT_SUPPORTED, odd)
         try:
             value = value_of_write(dv.Value, sv.kind, sv.vtype)
         except WriteRefused as exc:
@@ -538,6 +548,18 @@ class OpcuaServerAdapter(Adapter):
         )
         self.writes += 1
         return status.code_of(result.failure)
+
+    def _refuse(self, sv: Served, who: str, code: int, why: str) -> int:
+        """Count a refused write and log it (a line a minute at most per reason and user)."""
+        self.refused += 1
+        name = ua.StatusCode(ua.UInt32(code)).name
+        self._problems.report(
+            f"opcua server {self.name}",
+            f"refused {name} {who}",
+            f"write of {sv.point} by {who} refused with {name}: {why}",
+            sv.point,
+        )
+        return code
 
     # -- running ----------------------------------------------------------------------
 
@@ -623,6 +645,7 @@ class OpcuaServerAdapter(Adapter):
                 raise OSError(f"cannot listen on {s.host}:{s.port}: {exc.strerror}") from None
             self.listening()
             log.info("opcua server %s listening on %s:%d", self.name, s.host, s.port)
+            self._warn_settings()
             await self._serve()
         finally:
             if self._sub is not None:
@@ -634,13 +657,38 @@ class OpcuaServerAdapter(Adapter):
             self._server = None
             await server.stop()
 
+    def _warn_settings(self) -> None:
+        """Warnings on settings that work but likely not as meant (at start)."""
+        s = self.settings
+        writable = [e.point for e in s.entries if e.writable]
+        if writable and not self._users.writers:
+            names = ", ".join(writable[:10]) + (", ..." if len(writable) > 10 else "")
+            log.warning(
+                "opcua server %s: points %s are writable but no client may write: anonymous "
+                "is %r and no user has write: true (set anonymous: write, or give a user "
+                "write); their writes are refused with BadUserAccessDenied",
+                self.name,
+                names,
+                s.anonymous,
+            )
+        if s.command_timeout >= 4.0:
+            log.warning(
+                "opcua server %s: command_timeout %g s: OPC UA clients that wait 4 s for an "
+                "answer by default (asyncua's) give up on a write before it (keep it under 4 s "
+                "or raise their request timeout)",
+                self.name,
+                s.command_timeout,
+            )
+
     async def _serve(self) -> None:
+        """Push the bus's changes to the variables and match the settings against the bus
+        again every `refresh_period` (or at once after a reconfiguration); until cancelled."""
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self.settings.refresh_period
         while True:
             if self._changed.is_set() or loop.time() >= next_refresh:
                 next_refresh = loop.time() + self.settings.refresh_period
-                if self._changed.is_set() or frozenset(self.bus.snapshot()) != self._point_set:
+                if self._changed.is_set() or self._bus_points() != self._point_set:
                     self._changed.clear()
                     await self._sync()
             sub = self._sub

@@ -221,8 +221,9 @@ class OpcuaServerSettings(AdapterSettings):
     command_timeout: float = Field(
         default=3.0,
         gt=0,
-        lt=4.0,
-        description="for a client's write (s): under the 4 s an OPC UA client waits by default",
+        le=60.0,
+        description="for a client's write (s); from 4 s on, clients that wait 4 s by default "
+        "(asyncua's) give up first (a warning at start)",
     )
 
     _file_points: list[ServedEntry] = PrivateAttr(default_factory=list)

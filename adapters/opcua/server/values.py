@@ -13,6 +13,7 @@ from datetime import UTC
 from asyncua import ua
 
 from adapters.opcua import status
+from adapters.opcua.ranges import INTEGER_RANGES
 from gateway.bus import Value
 from gateway.points import PointKind, PointValue, Quality, State, Validity
 
@@ -76,10 +77,7 @@ def _status(quality: Quality, vtype: VariantType, on_off: bool) -> ua.StatusCode
     return code
 
 
-_RANGES: dict[VariantType, tuple[int, int]] = {
-    VariantType.Int32: (-(2**31), 2**31 - 1),
-    VariantType.Int64: (-(2**63), 2**63 - 1),
-}
+_RANGES = INTEGER_RANGES
 """The integer types a bus value may not fit (a Double takes any, a Boolean any state)."""
 
 OUT_OF_RANGE = ua.StatusCode(ua.UInt32(status.BAD_OUT_OF_RANGE))

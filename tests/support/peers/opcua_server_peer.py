@@ -3,7 +3,8 @@
 Run as a script (`python opcua_server_peer.py PORT [--user NAME:PASSWORD] [--bench N]`) it
 serves, in namespace 2, a folder `Plant` with P1 (Double), P2 (Int32), S1 (Boolean), W1
 (Double), I16 (Int16), EN (an enumeration, ServerState), CT (a Counter, UInt32), TX
-(String), I64 (Int64) - all writable - RO (Double, read-only), the method SetW1 (one
+(String), I64 (Int64), BD (BaseDataType) and SR (Structure) - all writable - RO
+(Double, read-only), the method SetW1 (one
 Double: W1 takes it; a negative one is refused with BadOutOfRange) and the method SetI16
 (one UInt16, BadTypeMismatch for any other Variant type: I16 takes it); `--bench N` adds
 N Double variables B0..B<N-1> (NodeIds `ns=2;s=B<n>`) in folders of 100. `--user` accepts
@@ -14,12 +15,19 @@ certificate), `--trust DIR` (client certificates are then checked by asyncua's
 CertificateValidator against a TrustStore of DIR) and `--user-cert FILE` (only a user
 presenting that certificate is let in); `--max-items N` sets the OperationLimit
 MaxMonitoredItemsPerCall to N and refuses a CreateMonitoredItems of more
-(BadTooManyOperations). It prints `{"ready": PORT}` once serving and takes JSON commands
-on stdin, one per line, answering one JSON line each:
+(BadTooManyOperations); `--max-read N` sets MaxNodesPerRead to N and refuses a Read of
+more nodes (BadTooManyOperations, as a service fault); `--min-interval MS` revises
+publishing intervals up to MS and its ModifySubscription takes the keep-alive count asked
+for; `--zero-keepalive` revises keep-alive counts to 0 (in the answer); `--mute-close` never
+answers CloseSession. It prints
+`{"ready": PORT}` once serving and takes JSON commands on stdin, one per line, answering
+one JSON line each:
 
     {"op": "set", "name": "P1", "value": 1.5, "status": 0, "source_time": 1.0e9}  -> {}
         (source_time/server_time: POSIX s, null for none; default now)
     {"op": "set_many", "values": [{"name", "value", ...as set}]}  -> {}
+    {"op": "subscriptions"}  -> {"subscriptions": [{"interval": ms, "keepalive_count": n}]}
+    {"op": "read_sizes"}  -> {"sizes": [n, ...]}  (nodes per Read, with --max-read)
     {"op": "write_masks"}  -> {"masks": [n, ...]}  (the last Write's DataValue encoding masks)
     {"op": "get", "name": "W1"}                                -> {"value": ...}
     {"op": "churn", "seconds": 2.0}  -> {"writes": n}  (every B<n> rewritten, round after round)
@@ -57,6 +65,8 @@ TYPES = {
     "CT": "UInt32",
     "TX": "String",
     "I64": "Int64",
+    "BD": "Double",
+    "SR": "Double",
 }
 INITIAL = {
     "P1": 0.0,
@@ -69,10 +79,12 @@ INITIAL = {
     "CT": 0,
     "TX": "",
     "I64": 0,
+    "BD": 0.0,
+    "SR": 0.0,
 }
-DATATYPES = {"EN": 852, "CT": 289}
+DATATYPES = {"EN": 852, "CT": 289, "BD": 24, "SR": 22}
 """Variables whose DataType is not their Variant's: EN a ServerState (an enumeration), CT a
-Counter (a subtype of UInt32)."""
+Counter (a subtype of UInt32), BD of DataType BaseDataType, SR of Structure (Double values)."""
 
 
 class OpcUaServerPeer:
@@ -180,6 +192,40 @@ def _datavalue(cmd: dict[str, Any]) -> Any:
     )
 
 
+def _revise_subscriptions(server: Any, min_interval: float, zero_keepalive: bool) -> None:
+    """A server that revises publishing intervals up to `min_interval` ms (and, with
+    `zero_keepalive`, says its keep-alive count is 0); its ModifySubscription takes the
+    keep-alive count asked for (asyncua's own keeps the first)."""
+    service = server.iserver.subscription_service
+    create = service.create_subscription
+
+    async def create_subscription(params: Any, *args: Any, **kwargs: Any) -> Any:
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, min_interval)
+        result = await create(params, *args, **kwargs)
+        if zero_keepalive:
+            result.RevisedMaxKeepAliveCount = 0
+        return result
+
+    def modify_subscription(params: Any) -> Any:
+        from asyncua import ua
+        from asyncua.common.utils import ServiceError
+
+        sub = service.subscriptions.get(params.SubscriptionId)
+        if sub is None:
+            raise ServiceError(ua.StatusCodes.BadSubscriptionIdInvalid)
+        sub.data.RevisedPublishingInterval = max(params.RequestedPublishingInterval, min_interval)
+        if not zero_keepalive:
+            sub.data.RevisedMaxKeepAliveCount = max(1, params.RequestedMaxKeepAliveCount)
+        result = ua.ModifySubscriptionResult()
+        result.RevisedPublishingInterval = sub.data.RevisedPublishingInterval
+        result.RevisedLifetimeCount = sub.data.RevisedLifetimeCount
+        result.RevisedMaxKeepAliveCount = sub.data.RevisedMaxKeepAliveCount
+        return result
+
+    service.create_subscription = create_subscription
+    service.modify_subscription = modify_subscription
+
+
 async def _serve(port: int, user: str | None, bench: int, security: argparse.Namespace) -> None:
     from asyncua import Server, ua
     from asyncua.crypto import uacrypto
@@ -246,6 +292,36 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             return await create(params)
 
         service.create_monitored_items = create_monitored_items
+    read_sizes: list[int] = []
+    if security.max_read:
+        # MaxNodesPerRead told only to a Read of one node: a Read of more nodes than that
+        # (the OperationLimits read of three at once too) is refused, BadTooManyOperations.
+        read_limit = server.get_node(
+            ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
+        )
+        await read_limit.write_value(ua.Variant(security.max_read, ua.VariantType.UInt32))
+        attributes = server.iserver.attribute_service
+        read = attributes.read
+
+        def limited_read(params: Any) -> Any:
+            from asyncua.common.utils import ServiceError
+
+            read_sizes.append(len(params.NodesToRead))
+            if len(params.NodesToRead) > security.max_read:
+                raise ServiceError(ua.StatusCodes.BadTooManyOperations)
+            return read(params)
+
+        attributes.read = limited_read
+    if security.mute_close:
+        # A server that never answers CloseSession (hung, or its answer lost).
+        from asyncua.server.internal_session import InternalSession
+
+        async def close_session(self: Any, *args: Any, **kwargs: Any) -> None:
+            await asyncio.Event().wait()
+
+        InternalSession.close_session = close_session  # type: ignore[method-assign]
+    if security.min_interval or security.zero_keepalive:
+        _revise_subscriptions(server, security.min_interval, security.zero_keepalive)
     write_masks = _record_write_masks()
     ns = await server.register_namespace(NAMESPACE)
     plant = await server.nodes.objects.add_folder(
@@ -315,6 +391,16 @@ async def _serve(port: int, user: str | None, bench: int, security: argparse.Nam
             elif op == "set_many":  # one after the other, without a publish between
                 for one in cmd["values"]:
                     await server.write_attribute_value(nodes[one["name"]], _datavalue(one))
+            elif op == "subscriptions":
+                reply["subscriptions"] = [
+                    {
+                        "interval": sub.data.RevisedPublishingInterval,
+                        "keepalive_count": sub.data.RevisedMaxKeepAliveCount,
+                    }
+                    for sub in server.iserver.subscription_service.subscriptions.values()
+                ]
+            elif op == "read_sizes":
+                reply["sizes"] = list(read_sizes)
             elif op == "write_masks":
                 reply["masks"] = list(write_masks)
             elif op == "get":
@@ -367,6 +453,10 @@ def main() -> None:
     parser.add_argument("--trust")
     parser.add_argument("--user-cert")
     parser.add_argument("--max-items", type=int, default=0)
+    parser.add_argument("--max-read", type=int, default=0)
+    parser.add_argument("--min-interval", type=float, default=0.0)
+    parser.add_argument("--zero-keepalive", action="store_true")
+    parser.add_argument("--mute-close", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncuagds.validate").setLevel(logging.CRITICAL)  # a traceback a refusal

@@ -3,6 +3,7 @@ in another process (tests/support/peers/opcua_client_peer.py)."""
 
 import asyncio
 import contextlib
+import logging
 import socket
 
 import pytest
@@ -424,4 +425,73 @@ async def test_anonymous_clients_read_only_by_default_and_unknown_nodes_are_name
         )
     assert tap["value"] == 1
     assert answer["statuses"] == [status.BAD_USER_ACCESS_DENIED, status.BAD_NODE_ID_UNKNOWN]
+    assert field.commands == []
+
+
+async def test_a_glob_served_point_whose_kind_changes_on_a_reload_is_served_with_its_new_type():
+    """The same ids, one of them redefined discrete -> real (as a reload does): its variable
+    is served anew as a Double with the real value."""
+    bus, _ = _bus([PointDef(id="G1_MW", kind="discrete")])
+    bus.update("G1_MW", 12, GOOD, 1000.0)
+    options = {"points": [{"point": "G1_*"}], "refresh_period": 0.2}
+    async with served(bus, **options) as (_, url), opcua_client(url) as client:
+        (before,) = (await client.call("read", nodes=["ns=2;s=G1_MW"]))["values"]
+        bus.register(PointDef(id="G1_MW", kind="real"), "field")
+        bus.update("G1_MW", 57.8, GOOD, 1001.0)
+
+        async def retyped():
+            (now,) = (await client.call("read", nodes=["ns=2;s=G1_MW"]))["values"]
+            return now if now["type"] == "Double" else None
+
+        after = None
+        for _ in range(50):
+            after = await retyped()
+            if after is not None:
+                break
+            await asyncio.sleep(0.1)
+    assert before["type"] == "Int32" and before["value"] == 12
+    assert after is not None and after["value"] == 57.8
+
+
+async def test_a_failed_sync_closes_its_new_bus_subscription():
+    """An exception in the middle of a sync (here a folder pruning that fails) leaves no
+    second bus subscription behind."""
+    bus, _ = _bus(DEFS)
+    async with served(bus, points=[{"point": "G1_*"}]) as (adapter, _):
+        subs = len(bus.subscriptions)
+
+        async def broken():
+            raise RuntimeError("prune failed")
+
+        adapter._prune_folders = broken
+        bus.register(PointDef(id="G1_NEW"), "field")
+        with pytest.raises(RuntimeError):
+            await adapter._sync()
+        assert len(bus.subscriptions) == subs
+
+
+async def test_writable_points_nobody_may_write_and_refused_writes_are_warned_of(caplog):
+    """Writable points with the read-only anonymous default and no writing user: a warning
+    at start naming them and the setting; refused writes are warned of naming point, user
+    and reason, one line a minute per reason (not one a write). A command_timeout of 10 s
+    is taken, with a warning about clients' 4 s."""
+    bus, field = _bus(DEFS)
+    bus.update("G1_TAP", 1, GOOD, 1.0)
+    points = [{"point": "G1_TAP", "writable": True}]
+    with caplog.at_level(logging.WARNING, logger="adapters.opcua.server.adapter"):
+        async with (
+            served(bus, points=points, command_timeout=10) as (_, url),
+            opcua_client(url) as client,
+        ):
+            for value in (5, 6, 7):
+                answer = await client.call("write", node="ns=2;s=G1_TAP", value=value, type="Int32")
+                assert answer["status"] == status.BAD_USER_ACCESS_DENIED
+    lines = [r.getMessage() for r in caplog.records]
+    start = [line for line in lines if "no client may write" in line]
+    assert len(start) == 1 and "G1_TAP" in start[0] and "anonymous is 'read'" in start[0]
+    refused = [line for line in lines if "write of G1_TAP by" in line]
+    assert len(refused) == 1, refused
+    assert "G1_TAP" in refused[0] and "anonymous" in refused[0]
+    assert "BadUserAccessDenied" in refused[0]
+    assert any("command_timeout 10 s" in line for line in lines)
     assert field.commands == []

@@ -96,3 +96,10 @@ def test_placement_is_stable_when_points_come_and_go():
 def test_a_folder_too_big_even_when_split_is_an_error():
     with pytest.raises(ValueError, match=r"folder A would hold 101 nodes"):
         FolderPlan(10).plan({f"p{i}": ("A",) for i in range(101)})
+
+
+def test_command_timeout_up_to_60_s_default_3():
+    assert OpcuaServerSettings().command_timeout == 3.0
+    assert OpcuaServerSettings(command_timeout=10).command_timeout == 10.0
+    with pytest.raises(ValidationError, match="command_timeout"):
+        OpcuaServerSettings(command_timeout=61)
