@@ -44,13 +44,12 @@ from cryptography.hazmat.primitives import serialization
 from adapters.base import Adapter
 from adapters.opcua.client.publish import DataRows, Row, decode_publish, posix_of_datetime
 from adapters.opcua.client.settings import ClientPoint, OpcUaClientSettings, check_path
-from adapters.opcua.problems import ProblemLog
 from adapters.opcua.ranges import INTEGER_RANGES
 from adapters.opcua.security import TrustList, describe
 from adapters.opcua.status import failure_of, quality_of
 from gateway.backoff import Backoff
 from gateway.bus import CommandError, CommandFailure, PointBus, Value
-from gateway.logs import Throttle
+from gateway.logs import ProblemLog, Throttle
 from gateway.mapping import OFF_ON, StateTable, usage_of
 from gateway.points import PointDef, PointKind, Quality, State
 from gateway.registry import AdapterSettings

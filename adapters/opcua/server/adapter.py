@@ -47,7 +47,6 @@ from cryptography.hazmat.primitives import serialization
 
 from adapters.base import Adapter
 from adapters.opcua import status
-from adapters.opcua.problems import ProblemLog
 from adapters.opcua.security import (
     TrustList,
     application_uris,
@@ -73,7 +72,7 @@ from adapters.opcua.server.values import (
     variant_type,
 )
 from gateway.bus import PointBus, Subscription
-from gateway.logs import Throttle
+from gateway.logs import ProblemLog, Throttle
 from gateway.points import PointKind, PointValue
 from gateway.registry import AdapterSettings
 

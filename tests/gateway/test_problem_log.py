@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from adapters.opcua.problems import ProblemLog
+from gateway.logs import ProblemLog
 
 
 def test_a_line_per_kind_and_window_with_the_count_and_points(
