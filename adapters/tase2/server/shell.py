@@ -299,7 +299,14 @@ class Tase2Server:
 
     # ------------------------------------------------------------------ association hooks
 
-    def _authenticate(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
+    def _table_of(
+        self, request: AuthenticationRequest, called: str | None = None
+    ) -> BilateralTableConfig | AuthenticationDecision:
+        """The bilateral table of the peer of ``request``, its certificate binding checked,
+        or the refusal: the association limit is reached, no table's peer is the caller,
+        the certificate does not fit, or (``called``: a peer this server called for that
+        table) another table's peer answers."""
+        where = f"bilateral table {called}: " if called is not None else ""
         if len(self._peers) >= self.limits.max_associations:
             return AuthenticationDecision.reject(
                 UserDiagnostic.NO_REASON_GIVEN,
@@ -309,7 +316,11 @@ class Tase2Server:
             request.calling_ap_title, request.calling_ae_qualifier, request.peer_address
         )
         if isinstance(found, PeerRejected):
-            return AuthenticationDecision.reject(found.diagnostic, found.reason)
+            return AuthenticationDecision.reject(found.diagnostic, where + found.reason)
+        if called is not None and found.id != called:
+            return AuthenticationDecision.reject(
+                UserDiagnostic.NO_REASON_GIVEN, f"{where}the peer answers as the peer of {found.id}"
+            )
         if found.certificate is not None:
             why = found.certificate.refusal(request.peer_certificate)
             if why is not None:
@@ -321,6 +332,12 @@ class Tase2Server:
                 return AuthenticationDecision.reject(
                     diagnostic, f"bilateral table {found.id}: {why}"
                 )
+        return found
+
+    def _authenticate(self, request: AuthenticationRequest, /) -> AuthenticationDecision:
+        found = self._table_of(request)
+        if isinstance(found, AuthenticationDecision):
+            return found
         if found.password is not None:
             decision = check_password(request, found.password.encode())
             if not decision.accepted:
@@ -353,29 +370,9 @@ class Tase2Server:
         (AP-title, AE-qualifier, addresses) with its certificate binding."""
 
         def verify(request: AuthenticationRequest, /) -> AuthenticationDecision:
-            if len(self._peers) >= self.limits.max_associations:
-                return AuthenticationDecision.reject(
-                    UserDiagnostic.NO_REASON_GIVEN,
-                    f"the limit of {self.limits.max_associations} associations is reached",
-                )
-            found = self.tables.match(
-                request.calling_ap_title, request.calling_ae_qualifier, request.peer_address
-            )
-            if isinstance(found, PeerRejected):
-                return AuthenticationDecision.reject(
-                    found.diagnostic, f"bilateral table {table_id}: {found.reason}"
-                )
-            if found.id != table_id:
-                return AuthenticationDecision.reject(
-                    UserDiagnostic.NO_REASON_GIVEN,
-                    f"bilateral table {table_id}: the peer answers as the peer of {found.id}",
-                )
-            if found.certificate is not None:
-                why = found.certificate.refusal(request.peer_certificate)
-                if why is not None:
-                    return AuthenticationDecision.reject(
-                        UserDiagnostic.AUTHENTICATION_FAILURE, f"bilateral table {table_id}: {why}"
-                    )
+            found = self._table_of(request, table_id)
+            if isinstance(found, AuthenticationDecision):
+                return found
             return AuthenticationDecision.accept()
 
         return verify
