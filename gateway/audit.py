@@ -138,8 +138,8 @@ def record_on(
     outcome: str = "ok",
     detail: str = "",
 ) -> AuditEvent | None:
-    """Record an event in the audit log attached to ``bus`` (None when it has none: an
-    adapter run on its own, in a test or a tool)."""
+    """Record an event in the audit log attached to ``bus``: None when it has none (an
+    adapter run on its own, in a test or a tool) or the origin's quota is spent."""
     log = _ATTACHED.get(bus)
     if log is None:
         return None
