@@ -73,3 +73,18 @@ def client(server: ApiServer, token: str | None = None) -> httpx.AsyncClient:
 
 
 __all__ = ["OPERATOR", "READER", "ApiSettings", "api_gateway", "client", "sim_config"]
+
+
+def with_historian(tmp_path: Path, interval: float = 0.05) -> dict[str, Any]:
+    """The API tests' sim gateway, its GEN* points stored by an sql-historian in SQLite."""
+    data = sim_config(points=3, interval=interval)
+    data["adapters"].append(
+        {
+            "name": "hist",
+            "type": "sql-historian",
+            "database": f"sqlite:///{tmp_path / 'history.db'}",
+            "journal_dir": str(tmp_path / "journal"),
+            "points": ["GEN*"],
+        }
+    )
+    return data

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.api.conftest import OPERATOR, READER, sim_config, write_tokens
+from tests.gateway.api.conftest import OPERATOR, READER, sim_config, with_historian, write_tokens
 from tests.gateway.api.running import RunningGateway, gateway_process
 from tests.support import require_program
 
@@ -214,17 +214,7 @@ def test_the_config_tab_diffs_a_proposed_configuration(browser, gateway):
 def test_a_points_detail_shows_its_stored_history(browser, tmp_path: Path):
     from selenium.webdriver.common.by import By
 
-    data = sim_config(points=3, interval=0.1)
-    data["adapters"].append(
-        {
-            "name": "hist",
-            "type": "sql-historian",
-            "database": f"sqlite:///{tmp_path / 'history.db'}",
-            "journal_dir": str(tmp_path / "journal"),
-            "points": ["GEN*"],
-        }
-    )
-    with gateway_process(data, tmp_path) as gateway:
+    with gateway_process(with_historian(tmp_path, interval=0.1), tmp_path) as gateway:
         with httpx.Client(base_url=gateway.url, timeout=10) as http:
             wait_for(
                 lambda: len(http.get("/api/v1/points/GEN2_MW/history").json()["rows"]) >= 10,

@@ -6,26 +6,9 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-from tests.gateway.api.conftest import api_gateway, client, sim_config
+from tests.gateway.api.conftest import api_gateway, client, sim_config, with_historian
 from tests.support import REPO, eventually
-
-
-def with_historian(tmp_path: Path) -> dict[str, Any]:
-    """The API tests' sim gateway, its GEN* points stored by an sql-historian in SQLite."""
-    data = sim_config(points=3, interval=0.05)
-    data["adapters"].append(
-        {
-            "name": "hist",
-            "type": "sql-historian",
-            "database": f"sqlite:///{tmp_path / 'history.db'}",
-            "journal_dir": str(tmp_path / "journal"),
-            "points": ["GEN*"],
-        }
-    )
-    return data
 
 
 async def test_a_points_history_comes_from_the_historians_database(tmp_path):
