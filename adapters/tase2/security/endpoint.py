@@ -29,6 +29,8 @@ __all__ = [
     "ListenAddress",
     "RemoteAddress",
     "check_host",
+    "check_networks",
+    "in_networks",
     "parse_address",
     "with_default_port",
 ]
@@ -124,6 +126,27 @@ class ListenAddress(RemoteAddress):
     """Where a passive endpoint listens (a real port: its peer must know where to call)."""
 
 
+def check_networks(value: tuple[str, ...]) -> tuple[str, ...]:
+    """`value` if each entry is an IP address or network, else ValueError naming it."""
+    for text in value:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IP address or network") from None
+    return value
+
+
+def in_networks(address: str | None, networks: tuple[str, ...]) -> bool:
+    """True when `address` (a peer's IP) is in one of `networks` (checked entries)."""
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
 class AllowList(BaseModel):
     """IP addresses or networks a listener accepts connections from (empty: any)."""
 
@@ -134,19 +157,8 @@ class AllowList(BaseModel):
     @field_validator("networks")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for text in value:
-            try:
-                ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                raise ValueError(f"{text!r} is not an IP address or network") from None
-        return value
+        return check_networks(value)
 
     def permits(self, address: str) -> bool:
         """True when ``address`` (the peer's IP) may connect."""
-        if not self.networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.networks)
+        return not self.networks or in_networks(address, self.networks)

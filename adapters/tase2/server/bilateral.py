@@ -30,6 +30,7 @@ from adapters.tase2.mms.data import DataAccessError
 from adapters.tase2.mms.names import ObjectName, Scope, is_valid_identifier
 from adapters.tase2.model.points import PointType
 from adapters.tase2.security.binding import CertificateRule
+from adapters.tase2.security.endpoint import in_networks
 from adapters.tase2.server.device_control import DeviceObject, DeviceRule, compile_devices
 from gateway.points import PointKind
 
@@ -134,15 +135,7 @@ class PeerIdentity(BaseModel):
             return False
         if self.ae_qualifier is not None and ae_qualifier != self.ae_qualifier:
             return False
-        if self.addresses:
-            if address is None:
-                return False
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                return False
-            return any(ip in ipaddress.ip_network(a, strict=False) for a in self.addresses)
-        return True
+        return not self.addresses or in_networks(address, self.addresses)
 
 
 class BilateralTableConfig(BaseModel):

@@ -14,11 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-__all__ = ["SILENT_GRACE", "Candidate", "make_room"]
+__all__ = ["SILENT_GRACE", "Candidate", "make_room", "so_far"]
 
 SILENT_GRACE = 1.0
 """Seconds a new connection may stay silent (no COTP CR) before it may be closed to make
 room for another."""
+
+
+def so_far(n: int) -> str:
+    """The suffix of a log line throttled per source address: how many so far (nothing
+    for the first)."""
+    return "" if n == 1 else f" [{n} so far from this address]"
 
 
 class Candidate(Protocol):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from adapters.tase2.iso import acse
-from adapters.tase2.mms.aio.admission import make_room
+from adapters.tase2.mms.aio.admission import make_room, so_far
 from adapters.tase2.mms.aio.client import MmsClient
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
@@ -46,11 +46,6 @@ server, perhaps with a backup); beyond it the oldest silent one is closed to mak
 
 MAX_PENDING_PER_SOURCE = 4
 """Connections of one source address that have not associated yet, at most."""
-
-
-def _nth(n: int) -> str:
-    """The suffix of a throttled log line: how many so far (nothing for the first)."""
-    return "" if n == 1 else f" [{n} so far from this address]"
 
 
 class _Incoming:
@@ -243,7 +238,7 @@ class MmsListener:
                 *failure.peer,
                 failure.kind,
                 failure.detail,
-                _nth(n),
+                so_far(n),
             )
 
     def _admit(self, entry: _Incoming) -> bool:
@@ -259,7 +254,7 @@ class MmsListener:
                     "%s: connection from %s:%d refused: address not in connect.allow%s",
                     self.name,
                     *peer,
-                    _nth(n),
+                    so_far(n),
                 )
             return False
         self._incoming = {e for e in self._incoming if e.pending}
@@ -279,7 +274,7 @@ class MmsListener:
                     self.name,
                     *peer,
                     limit,
-                    _nth(n),
+                    so_far(n),
                 )
             return False
         self._incoming.add(entry)
@@ -320,7 +315,7 @@ class MmsListener:
                         peer,
                         (assoc.close_reason or CloseReason.CONNECTION_LOST).value,
                         assoc.close_detail,
-                        _nth(n),
+                        so_far(n),
                     )
                 return
             aarq = request.aarq
@@ -353,7 +348,7 @@ class MmsListener:
                         aarq.calling_ae_qualifier,
                         decision.diagnostic,
                         f" reason={decision.reason}" if decision.reason else "",
-                        _nth(n),
+                        so_far(n),
                     )
                 return
             params = assoc.accept()

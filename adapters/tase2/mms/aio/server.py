@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from adapters.tase2.iso import acse
 from adapters.tase2.mms.aio.admission import SILENT_GRACE as SILENT_GRACE
-from adapters.tase2.mms.aio.admission import make_room
+from adapters.tase2.mms.aio.admission import make_room, so_far
 from adapters.tase2.mms.aio.dial import DialError, dial
 from adapters.tase2.mms.aio.link import AssociationLink
 from adapters.tase2.mms.aio.tls import TlsFailure, TlsProtocol
@@ -100,10 +100,6 @@ log = logging.getLogger(__name__)
 
 _MAX_THROTTLED_SOURCES = 4096
 """Source addresses (per kind of problem) whose log lines are counted at once."""
-
-
-def _nth(n: int) -> str:
-    return "" if n == 1 else f" [{n} so far from this address]"
 
 
 @dataclass(slots=True, eq=False)
@@ -520,7 +516,7 @@ class _ServerConnection:
                     aarq.calling_ae_qualifier,
                     decision.diagnostic,
                     f" reason={decision.reason}" if decision.reason else "",
-                    _nth(n),
+                    so_far(n),
                 )
             return False
         params = assoc.accept()
@@ -707,7 +703,7 @@ class _ServerConnection:
                     peer,
                     reason.value,
                     assoc.close_detail,
-                    _nth(n),
+                    so_far(n),
                 )
             return
         log.info(
@@ -934,7 +930,7 @@ class MmsServer:
                 *failure.peer,
                 failure.kind,
                 failure.detail,
-                _nth(n),
+                so_far(n),
             )
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -995,6 +991,6 @@ class MmsServer:
                 conn.association_id,
                 *conn.link.peer,
                 limit,
-                _nth(n),
+                so_far(n),
             )
         return False
