@@ -24,6 +24,7 @@ class Source:
 
 _RELATIVE = re.compile(r"-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ROUNDING = 1e-6  # a datetime's resolution, in seconds
 
 
 class BadTime(ValueError):
@@ -98,8 +99,10 @@ async def read_rows(
                         f"unknown point {listed}: no row of it in table {history.name!r} "
                         f"of {source.url.render_as_string(hide_password=True)}"
                     )
-            low: Any = start if postgres else start.timestamp()
-            high: Any = end if postgres else end.timestamp()
+            # SQLite holds float seconds, which a datetime rounds to the microsecond: the
+            # bounds widen by that rounding, so a row's own reported time still selects it.
+            low: Any = start if postgres else start.timestamp() - _ROUNDING
+            high: Any = end if postgres else end.timestamp() + _ROUNDING
             query = (
                 select(history.c.point, history.c.time, history.c.value, history.c.quality)
                 .add_columns(history.c.cov)

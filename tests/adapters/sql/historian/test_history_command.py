@@ -25,14 +25,15 @@ def iso(seconds: float) -> str:
 
 @pytest.fixture
 async def filled(db, tmp_path):
-    """The historian's rows of F1 (value i at BASE + 10 i, i = 0..9; the 5th one suspect)
-    and F2 (one row at BASE + 15)."""
+    """The historian's rows of F1 (value i at BASE + 10 i, i = 0..9; the 5th one suspect),
+    F2 (one row at BASE + 15) and F3 (one row at a time finer than a microsecond)."""
     bus = make_bus("F1", "F2", "F3")
     adapter = historian(db, bus, tmp_path, points=["F*"])
     async with running(adapter):
         for i in range(10):
             bus.update("F1", float(i), SUSPECT if i == 5 else GOOD, BASE + 10 * i)
         bus.update("F2", 2.5, GOOD, BASE + 15)
+        bus.update("F3", 3.0, GOOD, BASE + 60.0000004)
         await adapter.flush(15)
     await adapter.stop()
     return db
@@ -68,6 +69,14 @@ async def test_json_of_two_points_in_time_order(filled):
     ]
     assert items[0]["quality"]["validity"] == "valid" and items[0]["quality"]["flags"] == 0
     assert items[2]["cov"] == 1
+
+
+async def test_a_rows_printed_time_selects_that_row(filled):
+    code, out, _ = await history(filled, "F3", "--format", "json", "--from", iso(0))
+    [row] = json.loads(out)
+    code, out, err = await history(filled, "F3", "--from", row["time"], "--to", row["time"])
+    assert (code, err) == (0, "")
+    assert [r[1] for r in csv.reader(io.StringIO(out))][1:] == [row["time"]]
 
 
 async def test_a_range_without_rows_is_an_empty_answer(filled):
