@@ -577,7 +577,8 @@ class PointBus:
                 point, value, CommandFailure.NOT_PERMITTED, f"{entry.owner} takes no commands"
             )
         try:
-            await asyncio.wait_for(handler(entry.defn, value), timeout)
+            async with asyncio.timeout(timeout):
+                await handler(entry.defn, value)
         except CommandError as exc:
             return CommandResult(point, value, exc.failure, exc.detail)
         except TimeoutError:

@@ -286,7 +286,8 @@ class Runtime:
         """
         for supervisor in reversed(supervisors):
             try:
-                await asyncio.wait_for(supervisor.stop(), timeout)
+                async with asyncio.timeout(timeout):
+                    await supervisor.stop()
             except TimeoutError:
                 log.error("adapter %s did not stop within %.0fs", supervisor.name, timeout)
 

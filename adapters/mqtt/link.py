@@ -290,7 +290,8 @@ class BrokerLink:
         if self.is_open:
             self.client.disconnect()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self.closed)
         self.abort()
 
     def abort(self) -> None:

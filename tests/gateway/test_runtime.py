@@ -251,6 +251,24 @@ async def test_a_config_naming_an_isn_file_runs_with_its_points():
         await rt.stop()
 
 
+async def test_a_cancel_that_lands_as_an_adapter_stops_is_never_lost():
+    # A task applying a change (a reload) is cancelled at every moment of an adapter's
+    # stop in turn; each cancel must end that task, or a gateway's stop would wait forever.
+    two = [{"name": n, "type": "ticker", "points": [n.upper()]} for n in ("one", "two")]
+    for ticks in range(12):
+        rt = Runtime(config(["ONE", "TWO"], two), registry(), FAST)
+        await rt.start()
+        try:
+            task = asyncio.create_task(rt.apply(config(["ONE"], two[:1])))
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+            cancelled = task.cancel()
+            [outcome] = await asyncio.gather(task, return_exceptions=True)
+            assert not cancelled or isinstance(outcome, asyncio.CancelledError), ticks
+        finally:
+            await rt.stop()
+
+
 def sim_config(points, sim_points, **extra):
     from adapters.sim import SimAdapter
 

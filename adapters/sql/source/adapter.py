@@ -451,7 +451,8 @@ class SqlSourceAdapter(Adapter):
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.close(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await listener.close()
 
     # -- state ------------------------------------------------------------------------------
 

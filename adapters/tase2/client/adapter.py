@@ -288,7 +288,8 @@ class Tase2ClientAdapter(Adapter):
         try:
             while True:
                 try:  # idle: the TLS files are checked (changes, expiry) every interval
-                    client = await asyncio.wait_for(listener.accept(), TLS_CHECK_INTERVAL)
+                    async with asyncio.timeout(TLS_CHECK_INTERVAL):
+                        client = await listener.accept()
                 except TimeoutError:
                     self._check_listener_tls(listener)
                     continue
@@ -420,12 +421,14 @@ class Tase2ClientAdapter(Adapter):
                 self._lost(address, reason)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._leave(client), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._leave(client)
             raise
         except Exception as exc:
             if not self._running:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._stop_runs(), 2.0)
+                    async with asyncio.timeout(2.0):
+                        await self._stop_runs()
                 raise
             self._lost(address, f"session failed: {exc!r}")
         finally:
@@ -536,7 +539,8 @@ class Tase2ClientAdapter(Adapter):
         primary = self._planner.failback_passed()
         self._running = False
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._leave(client), self.config.request_timeout)
+            async with asyncio.timeout(self.config.request_timeout):
+                await self._leave(client)
         self.link.failback.failbacks += 1
         self._state("failing-back", str(address), f"to primary {primary}", quiet=True)
         log.info(
@@ -553,7 +557,8 @@ class Tase2ClientAdapter(Adapter):
         self._running = False
         self._holding = True
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._leave(client), self.config.request_timeout)
+            async with asyncio.timeout(self.config.request_timeout):
+                await self._leave(client)
         self._planner.renew()
         self.link.tls_renewals += 1
         self._state("renewing", str(address), "TLS session renewal", quiet=True)

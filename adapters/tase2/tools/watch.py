@@ -178,7 +178,8 @@ async def _receive(
     reports = client.reports()
     while (left := deadline - loop.time()) > 0:
         try:
-            report = await asyncio.wait_for(reports.__anext__(), left)
+            async with asyncio.timeout(left):
+                report = await reports.__anext__()
         except (TimeoutError, StopAsyncIteration):
             break
         entry = report_json(report, members, loop.time() - (deadline - seconds), types)

@@ -208,7 +208,8 @@ class MmsClient:
         )
         client.tls = tls_proto
         try:
-            await asyncio.wait_for(client._establish(), connect_timeout)
+            async with asyncio.timeout(connect_timeout):
+                await client._establish()
         except TimeoutError:
             association.abort("association timed out")
             await link.close()
@@ -319,7 +320,8 @@ class MmsClient:
 
     async def wait_closed(self, timeout: float | None = None) -> None:
         """Wait until the association has ended (the connection-lost signal)."""
-        await asyncio.wait_for(self._closed.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._closed.wait()
 
     # ------------------------------------------------------------------ receiving
 
@@ -564,7 +566,8 @@ class MmsClient:
             self._conclude = loop.create_future()
             self.association.conclude()
             await self._link.flush()
-            await asyncio.wait_for(self._conclude, max(0.0, deadline - loop.time()))
+            async with asyncio.timeout_at(deadline):
+                await self._conclude
         except TimeoutError:
             await self.abort()
             raise MmsRequestTimeout(f"conclude did not finish in {wait} s") from None
@@ -582,7 +585,8 @@ class MmsClient:
         await self._link.close()
         if self._reader_task is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._reader_task), 2.0)
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(self._reader_task)
         if not self.closed:
             await self._finish()
 

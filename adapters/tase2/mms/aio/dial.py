@@ -69,10 +69,12 @@ async def dial(
     outer: asyncio.Protocol = tls_proto if tls_proto is not None else protocol
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(loop.create_connection(lambda: outer, host, port), connect_timeout)
+        async with asyncio.timeout(connect_timeout):
+            await loop.create_connection(lambda: outer, host, port)
         if tls_proto is not None:
             assert tls_proto.handshake_done is not None
-            await asyncio.wait_for(asyncio.shield(tls_proto.handshake_done), connect_timeout)
+            async with asyncio.timeout(connect_timeout):
+                await asyncio.shield(tls_proto.handshake_done)
     except asyncio.CancelledError:
         # cancelled in create_connection: asyncio closes the socket; in the handshake: we do
         if tls_proto is not None:

@@ -145,13 +145,15 @@ class AssociationLink(asyncio.Protocol):
     async def close(self, timeout: float = 2.0) -> None:
         """Flush what is queued, then close the TCP connection (bounded waits)."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.flush()
         if self._transport is None:
             return
         self._transport.close()
         if self._closed is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._closed), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._closed)
 
     # ------------------------------------------------------------------ internals
 

@@ -942,12 +942,14 @@ class MmsServer:
         for conn in list(self._connections):
             conn.association.abort("server stopping")
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.link.close(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await conn.link.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=timeout)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._server.wait_closed()
             self._server = None
 
     async def __aenter__(self) -> MmsServer:
