@@ -168,11 +168,14 @@ class OutstationShell:
         log.info("%s: master connected from %s", self._name, peer)
         initiator = asyncio.create_task(self._initiate(writer)) if self._unsolicited else None
         try:
-            await self._serve(reader, writer)
-            log.info("%s: connection from %s closed by the master", self._name, peer)
-        except (TimeoutError, ConnectionError) as exc:
-            log.info("%s: connection from %s ended: %s", self._name, peer, exc or "idle")
-        except asyncio.CancelledError:
+            try:
+                await self._serve(reader, writer)
+                log.info("%s: connection from %s closed by the master", self._name, peer)
+            except (TimeoutError, ConnectionError) as exc:
+                log.info("%s: connection from %s ended: %s", self._name, peer, exc or "idle")
+            finally:
+                await self._release(writer, initiator)
+        except asyncio.CancelledError:  # also while releasing: the task must not end cancelled
             task = asyncio.current_task()
             if task not in self._ended:
                 raise
@@ -180,16 +183,21 @@ class OutstationShell:
             if task is not None:
                 task.uncancel()
             log.info("%s: connection from %s ended by this outstation", self._name, peer)
-        finally:
-            if initiator is not None:
-                initiator.cancel()
-                await asyncio.gather(initiator, return_exceptions=True)
-            if self._active is writer:
-                self._active = None
-                self._active_task = None
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), _CLOSE_TIMEOUT)
+
+    async def _release(
+        self, writer: asyncio.StreamWriter, initiator: asyncio.Task[None] | None
+    ) -> None:
+        """Free the session for the next master and close the socket (the waits last)."""
+        if self._active is writer:
+            self._active = None
+            self._active_task = None
+        writer.close()
+        if initiator is not None:
+            initiator.cancel()
+            await asyncio.gather(initiator, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frames = link.FrameReader()
