@@ -2,8 +2,10 @@
 
 `demo_rss_mb` runs `iccp-gateway run` on a copy of mappings/demo.yaml (free ports, the copy's
 directory as the state directory) in a subprocess, waits for it to be running and SETTLE
-seconds more, reads VmRSS from /proc, and stops it. `import_rss_mb` is a process that
-imported the CLI and built its `run` command line, before any configuration is read.
+seconds more, reads VmRSS from /proc, and stops it. `iccp_rss_mb` is the same demo with only
+its TASE.2 server, every point fed by simulators (no Modbus, DNP3 or OPC UA adapter): an ICCP
+gateway's resting memory. `import_rss_mb` is a process that imported the CLI and built its
+`run` command line, before any configuration is read.
 """
 
 from __future__ import annotations
@@ -40,20 +42,26 @@ def vm_rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def demo_copy(directory: Path) -> Path:
-    """mappings/demo.yaml and its point list copied to `directory`, on free ports."""
+def demo_copy(directory: Path, iccp_only: bool = False) -> Path:
+    """mappings/demo.yaml and its point list copied to `directory`, on free ports; with
+    `iccp_only`, its field adapters replaced by one simulator of the points they fed."""
     raw = yaml.safe_load((REPO / "mappings" / "demo.yaml").read_text())
     on_ports(raw, *free_ports(2))
+    if iccp_only:
+        kept = [a for a in raw["adapters"] if a["type"] in ("sim", "tase2-server")]
+        simulated = {p["point"] for a in kept for p in a.get("points", []) if "point" in p}
+        unfed = [{"point": p["id"]} for p in raw["points"] if p["id"] not in simulated]
+        raw["adapters"] = [{"name": "field-sim", "type": "sim", "points": unfed}, *kept]
     shutil.copy(REPO / "mappings" / "modbus-points.csv", directory)
     path = directory / "demo.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
-def demo_rss_mb() -> float:
-    """The demo gateway's RSS SETTLE seconds after it said it is running."""
+def demo_rss_mb(iccp_only: bool = False) -> float:
+    """The demo gateway's RSS (see `demo_copy`) SETTLE seconds after it said it is running."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = demo_copy(Path(tmp))
+        config = demo_copy(Path(tmp), iccp_only)
         log_path = Path(tmp) / "gateway.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen(
@@ -89,6 +97,7 @@ def import_rss_mb() -> float:
 
 def main() -> None:
     report("demo_rss_mb", demo_rss_mb(), "MB", 1)
+    report("iccp_rss_mb", demo_rss_mb(iccp_only=True), "MB", 1)
     report("import_rss_mb", import_rss_mb(), "MB", 1)
 
 

@@ -5,6 +5,8 @@
 :func:`load_pins` turns the ``pinned`` setting (fingerprints or files) into a fingerprint
 set; :func:`subject_matches` checks a required subject (``CN=x,O=y``: every attribute given
 must be in the certificate's subject).
+
+`cryptography` is imported on first use: a gateway without TLS never loads it (~14 MB).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from typing import TYPE_CHECKING
 
 from adapters.tase2.errors import LocalError
 from adapters.tase2.security.tls_settings import normalise_fingerprint
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = [
     "CertificateError",
@@ -65,6 +68,8 @@ class CertificateInfo:
 
 
 def _info(cert: x509.Certificate) -> CertificateInfo:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     der = cert.public_bytes(Encoding.DER)
     return CertificateInfo(
         subject=cert.subject.rfc4514_string(),
@@ -77,6 +82,8 @@ def _info(cert: x509.Certificate) -> CertificateInfo:
 
 def describe(der: bytes) -> CertificateInfo:
     """The :class:`CertificateInfo` of a DER certificate; raises CertificateError."""
+    from cryptography import x509
+
     try:
         return _info(x509.load_der_x509_certificate(der))
     except ValueError as exc:
@@ -89,6 +96,8 @@ def load_certificate(path: Path) -> CertificateInfo:
         raw = path.read_bytes()
     except OSError as exc:
         raise CertificateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    from cryptography import x509
+
     try:
         if b"-----BEGIN" in raw:
             cert = x509.load_pem_x509_certificates(raw)[0]
