@@ -85,11 +85,14 @@ def problems(tshark: str, path: Path, port: int, allow_reset: bool = False) -> s
     """tshark's lines for malformed packets and expert warnings (empty when clean).
 
     With ``allow_reset`` a bare TCP RST (its own expert warning) is not counted: libiec61850
-    resets its socket when it closes after a release; count those separately.
+    resets its socket when it closes after a release; count those separately. A bare ACK
+    with a D-SACK is never counted: the kernel's answer to its own retransmission (a FIN
+    resent when a busy peer acknowledged it a few milliseconds late), not a protocol's.
     """
-    flt = "_ws.malformed || _ws.expert.severity >= warning"
+    flt = "(_ws.malformed || _ws.expert.severity >= warning)"
+    flt += " && !(tcp.options.sack.dsack && tcp.len == 0)"
     if allow_reset:
-        flt = f"({flt}) && !(tcp.flags.reset == 1 && tcp.len == 0)"
+        flt += " && !(tcp.flags.reset == 1 && tcp.len == 0)"
     return _read(tshark, path, port, "-Y", flt)
 
 
