@@ -62,8 +62,10 @@ from adapters.tase2.mms.pdu import (
     encode_pdu,
 )
 from adapters.tase2.mms.read_fast import (
+    REPEAT_KEY_SIZE,
+    KeptRead,
+    RepeatedRead,
     confirmed_request_head,
-    encode_read_answer,
     parse_read_service,
 )
 from adapters.tase2.mms.service_error import (
@@ -363,7 +365,8 @@ class Association:
         self._concluding = False
         self._next_invoke_id = 0
         self._cr: cotp.ConnectionRequest | None = None
-        self._reads: dict[bytes, ReadRequest] = {}
+        self._reads: dict[bytes, KeptRead] = {}
+        self._repeats: dict[bytes, RepeatedRead] = {}
         self.read_octets: ReadOctets | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 
@@ -796,13 +799,12 @@ class Association:
             length = data_frame.frame_length(data, pos)
             if not length or length > limit or pos + length > end:
                 break
-            span = data_frame.frame_pdu(data, pos, pos + length, self._mms_ctx)
-            if span is None:
+            frame = self._repeated_answer(data, pos, pos + length)
+            if frame is None:
+                span = data_frame.frame_pdu(data, pos, pos + length, self._mms_ctx)
+                frame = None if span is None else self._read_answer(data, pos, *span)
+            if frame is None:
                 break
-            pdu = self._read_answer(data, *span)
-            if pdu is None:
-                break
-            frame = data_frame.data_frame(pdu, self._mms_ctx)
             produced += len(frame)
             if len(frame) - tpkt.HEADER_SIZE <= self._tpdu_size:
                 self._out.append(frame)
@@ -812,36 +814,59 @@ class Association:
         self._receiver.passed(pos)
         return pos
 
-    def _read_answer(self, data: bytes, start: int, end: int) -> bytes | None:
-        """The answer PDU to the Read at ``data[start:end]``, when the fast path may give
-        it: the general path would accept the request and answer it with these values."""
+    def _repeated_answer(self, data: bytes, pos: int, end: int) -> bytes | None:
+        """The answer to the frame ``data[pos:end]`` when it repeats a Read but for its
+        invokeID (as :meth:`_read_answer` would give it), else None."""
+        repeat = self._repeats.get(data[end - REPEAT_KEY_SIZE : end])
+        if repeat is None:
+            return None
+        invoke_id = repeat.invoke_id(data, pos, end)
+        return None if invoke_id is None else self._answer(repeat.kept, invoke_id)
+
+    def _read_answer(self, data: bytes, pos: int, start: int, end: int) -> bytes | None:
+        """The answer frame to the Read at ``data[start:end]`` (of the frame from ``pos``;
+        one TPKT, whatever its size), when the fast path may give it: the general path
+        would accept the request and answer it with these values."""
         params = self.parameters
-        read_octets = self.read_octets
-        assert params is not None and read_octets is not None
+        assert params is not None
         if end - start > params.max_pdu_size:
             return None
         head = confirmed_request_head(data, start, end)
         if head is None:
             return None
-        invoke_id, service = head
+        invoke_id, invoke_start, service = head
         key = data[service:end]
-        request = self._reads.get(key)
-        if request is None:
+        kept = self._reads.get(key)
+        if kept is None:
             request = parse_read_service(data, service, end)
             if request is None:
                 return None
             if len(self._reads) >= _MAX_KEPT_READS:
                 self._reads.clear()
-            self._reads[key] = request
+            kept = self._reads[key] = KeptRead(request)
+        if len(self._repeats) >= _MAX_KEPT_READS:
+            self._repeats.clear()
+        self._repeats[data[end - REPEAT_KEY_SIZE : end]] = RepeatedRead(
+            data[pos:end], invoke_start - pos, service - pos, kept
+        )
+        return self._answer(kept, invoke_id)
+
+    def _answer(self, kept: KeptRead, invoke_id: int) -> bytes | None:
+        """The answer frame to ``kept``'s Read under ``invoke_id``, or None when the
+        general path must take it (a reused invokeID, too many outstanding, a declined or
+        failed read, an answer over the PDU size)."""
         received = self._outstanding.received
         if invoke_id in received or len(received) >= self.indication_limit:
             return None
+        assert self.parameters is not None and self.read_octets is not None
         try:
-            results = read_octets(request)
-            pdu = None if results is None else encode_read_answer(invoke_id, request, results)
+            results = self.read_octets(kept.request)
+            if results is None:
+                return None
+            frame = kept.answer(invoke_id, results, self._mms_ctx)
         except Exception:  # the general path meets it again and says what went wrong
             return None
-        return pdu if pdu is not None and len(pdu) <= params.max_pdu_size else None
+        return frame if kept.pdu_size <= self.parameters.max_pdu_size else None
 
     def resume(self) -> list[Event]:
         """Responder, after :meth:`accept`: the events of what arrived behind the request.

@@ -16,17 +16,25 @@ rejects it. What is recognised decodes to the same invokeID and :class:`ReadRequ
 there. :func:`encode_read_answer` builds the answer from already encoded AccessResults,
 octet for octet what :func:`~adapters.tase2.mms.pdu.encode_pdu` makes of the same
 :class:`~adapters.tase2.mms.services.ReadResponse`.
+
+A poller sends the same Read again and again, with a new invokeID each time:
+:class:`RepeatedRead` recognises such a frame by comparing its octets with the last one, and
+:class:`KeptRead` keeps the answer frame, to send it again while the values are the same.
 """
 
 from __future__ import annotations
 
-from adapters.tase2.asn1.ber import definite_span
+from adapters.tase2.asn1.ber import definite_span, encode_integer
+from adapters.tase2.iso.data_frame import data_frame
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.names import ObjectName, Scope
 from adapters.tase2.mms.pdu import encode_confirmed_response
 from adapters.tase2.mms.services import ReadRequest, encode_read_response
 
 __all__ = [
+    "REPEAT_KEY_SIZE",
+    "KeptRead",
+    "RepeatedRead",
     "confirmed_request_head",
     "encode_read_answer",
     "parse_read_request",
@@ -77,9 +85,9 @@ def _variables(data: bytes, pos: int, end: int) -> VariableList | None:
     return VariableList(tuple(entries)) if entries else None
 
 
-def confirmed_request_head(data: bytes, start: int, end: int) -> tuple[int, int] | None:
-    """``(invokeID, start of the service element)`` of the confirmed request filling
-    ``data[start:end]`` (no modifiers), or None."""
+def confirmed_request_head(data: bytes, start: int, end: int) -> tuple[int, int, int] | None:
+    """``(invokeID, start, end of its value octets)`` of the confirmed request filling
+    ``data[start:end]`` (no modifiers; the service element follows), or None."""
     if start >= end or data[start] != 0xA0:
         return None
     cs, ce = definite_span(data, start + 1, end)
@@ -89,7 +97,7 @@ def confirmed_request_head(data: bytes, start: int, end: int) -> tuple[int, int]
     if not 0 < ve - vs <= 5 or ve >= ce:
         return None
     invoke_id = int.from_bytes(data[vs:ve], "big", signed=True)
-    return (invoke_id, ve) if 0 <= invoke_id <= _MAX_INVOKE_ID else None
+    return (invoke_id, vs, ve) if 0 <= invoke_id <= _MAX_INVOKE_ID else None
 
 
 def parse_read_service(data: bytes, start: int, end: int) -> ReadRequest | None:
@@ -132,7 +140,7 @@ def parse_read_request(data: bytes, start: int, end: int) -> tuple[int, ReadRequ
     head = confirmed_request_head(data, start, end)
     if head is None:
         return None
-    request = parse_read_service(data, head[1], end)
+    request = parse_read_service(data, head[2], end)
     return None if request is None else (head[0], request)
 
 
@@ -141,3 +149,66 @@ def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> 
     (concatenated encodings, one per variable)."""
     spec = request.spec if request.specification_with_result else None
     return encode_confirmed_response(invoke_id, encode_read_response(results, spec))
+
+
+class KeptRead:
+    """A Read a peer sends again and again, and the frame last built to answer it.
+
+    The answer is a pure function of the invokeID, the request, the AccessResults and the
+    presentation context; while the results are the same and the invokeID has as many
+    octets, the next frame is the last one with the invokeID's octets replaced.
+    """
+
+    __slots__ = ("_head", "_id_size", "_results", "_tail", "pdu_size", "request")
+
+    def __init__(self, request: ReadRequest) -> None:
+        self.request = request
+        self.pdu_size = 0
+        """Octets of the MMS PDU in the last answer frame."""
+        self._results = b""
+        self._id_size = 0
+        self._head = self._tail = b""
+
+    def answer(self, invoke_id: int, results: bytes, context_id: int) -> bytes:
+        """The single TPKT frame answering this Read with ``results`` under ``invoke_id``
+        (as :func:`~adapters.tase2.iso.data_frame.data_frame` of :func:`encode_read_answer`)."""
+        octets = encode_integer(invoke_id)
+        if results == self._results and len(octets) == self._id_size:
+            return self._head + octets + self._tail
+        pdu = encode_read_answer(invoke_id, self.request, results)
+        frame = data_frame(pdu, context_id)
+        # the PDU ends the frame: A1 L 02 n <invokeID> ...
+        length_octets = 1 if pdu[1] < 0x80 else 1 + (pdu[1] & 0x7F)
+        at = len(frame) - len(pdu) + 1 + length_octets + 2
+        self._head, self._tail = frame[:at], frame[at + len(octets) :]
+        self._results, self._id_size, self.pdu_size = results, len(octets), len(pdu)
+        return frame
+
+
+REPEAT_KEY_SIZE = 8
+"""The last octets of a frame, by which its :class:`RepeatedRead` is found (a Read's service
+element is longer: they never hold the invokeID)."""
+
+
+class RepeatedRead:
+    """A Read request frame seen before: its octets around the invokeID, and its Read."""
+
+    __slots__ = ("_after", "_at", "_before", "_length", "_size", "kept")
+
+    def __init__(self, frame: bytes, invoke_start: int, invoke_end: int, kept: KeptRead) -> None:
+        self.kept = kept
+        self._before, self._after = frame[:invoke_start], frame[invoke_end:]
+        self._at, self._size, self._length = invoke_start, invoke_end - invoke_start, len(frame)
+
+    def invoke_id(self, data: bytes, pos: int, end: int) -> int | None:
+        """The invokeID of the frame ``data[pos:end]`` when the frame is this one but for
+        it; else None (then parse it)."""
+        if (
+            end - pos != self._length
+            or not data.startswith(self._before, pos)
+            or not data.endswith(self._after, pos, end)
+        ):
+            return None
+        at = pos + self._at
+        invoke_id = int.from_bytes(data[at : at + self._size], "big", signed=True)
+        return invoke_id if 0 <= invoke_id <= _MAX_INVOKE_ID else None

@@ -251,3 +251,31 @@ def test_a_request_above_the_pdu_size_gets_the_pdu_size_error_as_before() -> Non
     assert sent == general.feed(big)
     (error,) = decode_sent(sent)
     assert isinstance(error, ConfirmedError) and error.error.code == ServiceCode.PDU_SIZE
+
+
+POLLED = ObjectName.dom("ICC1", "P0")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [VariableList((VariableEntry(POLLED),)), VariableListName(ObjectName.dom("ICC1", "DS"))]
+    ),
+    st.lists(st.tuples(st.integers(0, (1 << 32) - 1), st.integers(-3, 3)), max_size=12),
+    configs,
+)
+def test_a_poller_repeating_a_read_gets_the_general_answers_as_values_change(
+    spec: VariableList | VariableListName, polls: list[tuple[int, int]], config: tuple[int, int]
+) -> None:
+    # The same Read again and again, under invokeIDs of any size, while the value changes
+    # now and then: each answer is the one the general path gives at that moment.
+    fast, general, _ = responders(*config)
+    kept = VALUES[POLLED]
+    try:
+        for invoke_id, value in polls:
+            VALUES[POLLED] = Structure((Float32(value), Integer(1700000000)))
+            request = frame(ConfirmedRequest(invoke_id, ReadRequest(spec)))
+            assert fast.feed(request) == general.feed(request)
+            assert fast.events == general.events == []
+    finally:
+        VALUES[POLLED] = kept

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.tase2.iso.data_frame import data_frame
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import AccessResult, encode_access_results
 from adapters.tase2.mms.errors import MmsDecodeError
@@ -20,7 +21,7 @@ from adapters.tase2.mms.pdu import (
     decode_pdu,
     encode_pdu,
 )
-from adapters.tase2.mms.read_fast import encode_read_answer, parse_read_request
+from adapters.tase2.mms.read_fast import KeptRead, encode_read_answer, parse_read_request
 from adapters.tase2.mms.services import IdentifyRequest, ReadRequest, ReadResponse
 from tests.support.tase2.mms_strategies import (
     access_results,
@@ -117,3 +118,22 @@ def test_answers_are_the_general_encoders_octet_for_octet(
     spec = request.spec if request.specification_with_result else None
     expected = encode_pdu(ConfirmedResponse(pdu.invoke_id, ReadResponse(tuple(results), spec)))
     assert encode_read_answer(pdu.invoke_id, request, encode_access_results(results)) == expected
+
+
+@given(
+    plain_reads.map(lambda pdu: pdu.service),
+    st.lists(
+        st.tuples(uint32, st.lists(access_results, max_size=30).map(encode_access_results)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 127),
+)
+def test_a_kept_read_answers_as_a_newly_built_frame_whatever_repeats(
+    request: ReadRequest, answers: list[tuple[int, bytes]], context_id: int
+) -> None:
+    kept = KeptRead(request)
+    for invoke_id, results in [*answers, *answers]:  # each answer again: from the kept frame
+        pdu = encode_read_answer(invoke_id, request, results)
+        assert kept.answer(invoke_id, results, context_id) == data_frame(pdu, context_id)
+        assert kept.pdu_size == len(pdu)
