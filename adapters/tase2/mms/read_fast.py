@@ -187,7 +187,7 @@ class KeptRead:
 
 REPEAT_KEY_SIZE = 8
 """The last octets of a frame, by which its :class:`RepeatedRead` is found (a Read's service
-element is longer: they never hold the invokeID)."""
+element, which follows the invokeID, has at least as many)."""
 
 
 class RepeatedRead:
