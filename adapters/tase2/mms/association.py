@@ -108,10 +108,12 @@ _MAX_ABANDONED = 1024
 _UNCONFIRMED = b"\xa3"  # the MMSpdu tag of an unconfirmed-PDU
 _MAX_INVOKE_ID = (1 << 31) - 1
 _MAX_KEPT_READS = 64
+"""Parsed Reads a responder keeps by their encoding (a poller repeats the same few)."""
 _FAST_OUTPUT_LIMIT = 1 << 18
 """Octets of fast-path answers made from one chunk of input at most (a peer that sends many
 Reads and reads no answers cannot make one chunk queue more than this)."""
-"""Parsed Reads a responder keeps by their encoding (a poller repeats the same few)."""
+_REPEATS_ALIKE = 4
+"""Read frames kept that end in the same octets (items whose names end alike)."""
 
 
 @dataclass(slots=True)
@@ -366,7 +368,8 @@ class Association:
         self._next_invoke_id = 0
         self._cr: cotp.ConnectionRequest | None = None
         self._reads: dict[bytes, KeptRead] = {}
-        self._repeats: dict[bytes, RepeatedRead] = {}
+        self._repeats: dict[bytes, list[RepeatedRead]] = {}
+        """Reads seen, by their frames' last octets (the newest first)."""
         self.read_octets: ReadOctets | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 
@@ -817,11 +820,11 @@ class Association:
     def _repeated_answer(self, data: bytes, pos: int, end: int) -> bytes | None:
         """The answer to the frame ``data[pos:end]`` when it repeats a Read but for its
         invokeID (as :meth:`_read_answer` would give it), else None."""
-        repeat = self._repeats.get(data[end - REPEAT_KEY_SIZE : end])
-        if repeat is None:
-            return None
-        invoke_id = repeat.invoke_id(data, pos, end)
-        return None if invoke_id is None else self._answer(repeat.kept, invoke_id)
+        for repeat in self._repeats.get(data[end - REPEAT_KEY_SIZE : end], ()):
+            invoke_id = repeat.invoke_id(data, pos, end)
+            if invoke_id is not None:
+                return self._answer(repeat.kept, invoke_id)
+        return None
 
     def _read_answer(self, data: bytes, pos: int, start: int, end: int) -> bytes | None:
         """The answer frame to the Read at ``data[start:end]`` (of the frame from ``pos``;
@@ -846,9 +849,9 @@ class Association:
             kept = self._reads[key] = KeptRead(request)
         if len(self._repeats) >= _MAX_KEPT_READS:
             self._repeats.clear()
-        self._repeats[data[end - REPEAT_KEY_SIZE : end]] = RepeatedRead(
-            data[pos:end], invoke_start - pos, service - pos, kept
-        )
+        alike = self._repeats.setdefault(data[end - REPEAT_KEY_SIZE : end], [])
+        alike.insert(0, RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept))
+        del alike[_REPEATS_ALIKE:]
         return self._answer(kept, invoke_id)
 
     def _answer(self, kept: KeptRead, invoke_id: int) -> bytes | None:

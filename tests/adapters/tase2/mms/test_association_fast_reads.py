@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.tase2.iso import stack
+from adapters.tase2.iso import data_frame, stack
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.association import (
     Association,
@@ -279,3 +279,18 @@ def test_a_poller_repeating_a_read_gets_the_general_answers_as_values_change(
             assert fast.events == general.events == []
     finally:
         VALUES[POLLED] = kept
+
+
+def test_reads_of_names_ending_alike_are_each_recognised_again(monkeypatch) -> None:
+    # Probes of UNIT1_GROSS_MW, UNIT2_GROSS_MW and UNIT3_GROSS_MW in turn: frames that end in
+    # the same octets are each answered from their kept frame, not parsed again.
+    fast, general, _ = responders(65000, 8192)
+    names = [ObjectName.dom("ICC1", f"UNIT{u}_GROSS_MW") for u in (1, 2, 3)]
+    parsed: list[object] = []
+    real = data_frame.frame_pdu
+    monkeypatch.setattr(data_frame, "frame_pdu", lambda *a: parsed.append(a) or real(*a))
+    for invoke_id in range(12):
+        read = ReadRequest(VariableList((VariableEntry(names[invoke_id % 3]),)))
+        request = frame(ConfirmedRequest(invoke_id, read))
+        assert fast.feed(request) == general.feed(request)
+    assert len(parsed) == len(names)
