@@ -49,7 +49,7 @@ def demo_copy(directory: Path, iccp_only: bool = False) -> Path:
     on_ports(raw, *free_ports(2))
     if iccp_only:
         kept = [a for a in raw["adapters"] if a["type"] in ("sim", "tase2-server")]
-        simulated = {p["point"] for a in kept for p in a.get("points", []) if "point" in p}
+        simulated = {p["point"] for a in kept for p in a.get("points", [])}
         unfed = [{"point": p["id"]} for p in raw["points"] if p["id"] not in simulated]
         raw["adapters"] = [{"name": "field-sim", "type": "sim", "points": unfed}, *kept]
     shutil.copy(REPO / "mappings" / "modbus-points.csv", directory)

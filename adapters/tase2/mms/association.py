@@ -802,10 +802,11 @@ class Association:
             length = data_frame.frame_length(data, pos)
             if not length or length > limit or pos + length > end:
                 break
-            frame = self._repeated_answer(data, pos, pos + length)
-            if frame is None:
+            read = self._repeated_read(data, pos, pos + length)
+            if read is None:
                 span = data_frame.frame_pdu(data, pos, pos + length, self._mms_ctx)
-                frame = None if span is None else self._read_answer(data, pos, *span)
+                read = None if span is None else self._parsed_read(data, pos, *span)
+            frame = None if read is None else self._answer(*read)
             if frame is None:
                 break
             produced += len(frame)
@@ -817,19 +818,20 @@ class Association:
         self._receiver.passed(pos)
         return pos
 
-    def _repeated_answer(self, data: bytes, pos: int, end: int) -> bytes | None:
-        """The answer to the frame ``data[pos:end]`` when it repeats a Read but for its
-        invokeID (as :meth:`_read_answer` would give it), else None."""
+    def _repeated_read(self, data: bytes, pos: int, end: int) -> tuple[KeptRead, int] | None:
+        """The Read and invokeID of the frame ``data[pos:end]`` when it repeats a Read
+        recognised before but for its invokeID, else None."""
         for repeat in self._repeats.get(data[end - REPEAT_KEY_SIZE : end], ()):
             invoke_id = repeat.invoke_id(data, pos, end)
             if invoke_id is not None:
-                return self._answer(repeat.kept, invoke_id)
+                return repeat.kept, invoke_id
         return None
 
-    def _read_answer(self, data: bytes, pos: int, start: int, end: int) -> bytes | None:
-        """The answer frame to the Read at ``data[start:end]`` (of the frame from ``pos``;
-        one TPKT, whatever its size), when the fast path may give it: the general path
-        would accept the request and answer it with these values."""
+    def _parsed_read(
+        self, data: bytes, pos: int, start: int, end: int
+    ) -> tuple[KeptRead, int] | None:
+        """The Read and invokeID of the PDU ``data[start:end]`` (of the frame from ``pos``),
+        when the fast path may take it; the frame is kept to be recognised again."""
         params = self.parameters
         assert params is not None
         if end - start > params.max_pdu_size:
@@ -852,12 +854,13 @@ class Association:
         alike = self._repeats.setdefault(data[end - REPEAT_KEY_SIZE : end], [])
         alike.insert(0, RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept))
         del alike[_REPEATS_ALIKE:]
-        return self._answer(kept, invoke_id)
+        return kept, invoke_id
 
     def _answer(self, kept: KeptRead, invoke_id: int) -> bytes | None:
-        """The answer frame to ``kept``'s Read under ``invoke_id``, or None when the
-        general path must take it (a reused invokeID, too many outstanding, a declined or
-        failed read, an answer over the PDU size)."""
+        """The answer frame to ``kept``'s Read under ``invoke_id`` (one TPKT, whatever its
+        size), or None when the general path must take it (a reused invokeID, too many
+        outstanding, a declined or failed read, an answer over the PDU size): the general
+        path would accept the request and answer it with these values."""
         received = self._outstanding.received
         if invoke_id in received or len(received) >= self.indication_limit:
             return None
