@@ -70,21 +70,15 @@ TransportEvent = (
 class TransportReceiver:
     """TCP bytes in, COTP connection TPDUs and whole TSDUs out (bounded at every step)."""
 
-    __slots__ = ("_reassembler", "_tpkt")
+    __slots__ = ("_reassembler", "_tpkt", "idle", "max_tpkt_length")
 
     def __init__(self, max_tpkt_length: int = 65535, max_tsdu_size: int = 1 << 20) -> None:
         self._tpkt = tpkt.TpktReassembler(max_tpkt_length)
         self._reassembler = cotp.TsduReassembler(max_tsdu_size)
-
-    @property
-    def idle(self) -> bool:
-        """True between whole TSDUs: nothing of a packet or TSDU is held, and no error."""
-        return self._tpkt.idle and not self._reassembler.pending
-
-    @property
-    def max_tpkt_length(self) -> int:
+        self.max_tpkt_length = max_tpkt_length
         """The longest TPKT packet accepted."""
-        return self._tpkt.max_length
+        self.idle = True
+        """True between whole TSDUs: nothing of a packet or TSDU is held, and no error."""
 
     def passed(self, size: int) -> None:
         """``size`` octets of whole packets were handled without :meth:`feed` (a fast
@@ -94,14 +88,17 @@ class TransportReceiver:
     def feed(self, data: bytes) -> list[TransportEvent]:
         """Process received bytes; return the events they complete, in order."""
         events: list[TransportEvent] = []
-        for payload in self._tpkt.feed(data):
-            tpdu = cotp.decode_tpdu(payload)
-            if isinstance(tpdu, cotp.DataTpdu):
-                tsdu = self._reassembler.feed(tpdu)
-                if tsdu is not None:
-                    events.append(TsduReceived(tsdu))
-            else:
-                events.append(tpdu)
+        try:
+            for payload in self._tpkt.feed(data):
+                tpdu = cotp.decode_tpdu(payload)
+                if isinstance(tpdu, cotp.DataTpdu):
+                    tsdu = self._reassembler.feed(tpdu)
+                    if tsdu is not None:
+                        events.append(TsduReceived(tsdu))
+                else:
+                    events.append(tpdu)
+        finally:
+            self.idle = self._tpkt.idle and not self._reassembler.pending
         return events
 
 

@@ -14,11 +14,11 @@ negotiates the MMS Initiate parameters, enforces the negotiated PDU size both wa
 maxServOutstanding counts, answers undecodable requests with a RejectPDU, and closes on
 COTP/session/presentation protocol errors. It never touches a socket or a clock.
 
-A responder given :attr:`Association.read_octets` answers the plain Reads of the data phase in
+A responder given :attr:`Association.prepare_read` answers the plain Reads of the data phase in
 :meth:`Association.receive_bytes` itself: whole frames recognised by their bytes
 (:mod:`~adapters.tase2.iso.data_frame`, :mod:`~adapters.tase2.mms.read_fast`) are answered
-with those encoded values and raise no event; whatever either does not take goes
-through the layers and becomes events as before.
+with the encoded values their :data:`PreparedRead` gives and raise no event; whatever either
+does not take goes through the layers and becomes events as before.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ __all__ = [
     "OutstandingLimitError",
     "PduReceived",
     "PduTooLargeError",
-    "ReadOctets",
+    "PreparedRead",
+    "ReadPreparer",
     "ResponseUndecodable",
     "Role",
     "TransportConnected",
@@ -319,10 +320,13 @@ Event: TypeAlias = (
 """Anything :meth:`Association.receive_bytes` reports."""
 
 
-ReadOctets: TypeAlias = Callable[[ReadRequest], bytes | None]
-"""The read fast path of a responder: the AccessResults of a Read, encoded and concatenated,
-from the values it holds; None when the request must take the general path (then it comes
-as a :class:`PduReceived`)."""
+PreparedRead: TypeAlias = Callable[[], bytes | None]
+"""A Read a responder answers from the values it holds: at each call, its AccessResults,
+encoded and concatenated; None once it is out of date (it is prepared again)."""
+
+ReadPreparer: TypeAlias = Callable[[ReadRequest], PreparedRead | None]
+"""The read fast path of a responder: the :data:`PreparedRead` of a Read, or None when the
+request must take the general path (then it comes as a :class:`PduReceived`)."""
 
 
 @dataclass(slots=True)
@@ -370,7 +374,7 @@ class Association:
         self._reads: dict[bytes, KeptRead] = {}
         self._repeats: dict[bytes, list[RepeatedRead]] = {}
         """Reads seen, by their frames' last octets (the newest first)."""
-        self.read_octets: ReadOctets | None = None
+        self.prepare_read: ReadPreparer | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 
     # ------------------------------------------------------------------ introspection
@@ -771,11 +775,13 @@ class Association:
         if self._pending is not None:
             self._hold(data)
             return []
-        events = self.resume() if self._held.events or self._held.data else []
-        if self.closed:
-            return events
+        events: list[Event] = []
+        if self._held.events or self._held.data:
+            events = self.resume()
+            if self.closed:
+                return events
         if (
-            self.read_octets is not None
+            self.prepare_read is not None
             and self.state is AssociationState.ASSOCIATED
             and self._receiver.idle
         ):
@@ -792,7 +798,7 @@ class Association:
         return events
 
     def _answer_reads(self, data: bytes) -> int:
-        """Answer the leading whole frames of ``data`` that are Reads :attr:`read_octets`
+        """Answer the leading whole frames of ``data`` that are Reads :attr:`prepare_read`
         takes, until the answers reach :data:`_FAST_OUTPUT_LIMIT` (the rest goes through the
         layers, whose answers the shell paces); return how many octets were taken."""
         pos, end = 0, len(data)
@@ -862,17 +868,21 @@ class Association:
         outstanding, a declined or failed read, an answer over the PDU size): the general
         path would accept the request and answer it with these values."""
         received = self._outstanding.received
-        if invoke_id in received or len(received) >= self.indication_limit:
+        if received and (invoke_id in received or len(received) >= self.indication_limit):
             return None
-        assert self.parameters is not None and self.read_octets is not None
+        params = self.parameters
+        assert params is not None and self.prepare_read is not None
         try:
-            results = self.read_octets(kept.request)
-            if results is None:
-                return None
+            results = None if kept.reader is None else kept.reader()
+            if results is None:  # not prepared yet, or out of date
+                kept.reader = self.prepare_read(kept.request)
+                results = None if kept.reader is None else kept.reader()
+                if results is None:
+                    return None
             frame = kept.answer(invoke_id, results, self._mms_ctx)
         except Exception:  # the general path meets it again and says what went wrong
             return None
-        return frame if kept.pdu_size <= self.parameters.max_pdu_size else None
+        return frame if kept.pdu_size <= params.max_pdu_size else None
 
     def resume(self) -> list[Event]:
         """Responder, after :meth:`accept`: the events of what arrived behind the request.

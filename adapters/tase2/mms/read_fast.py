@@ -24,6 +24,8 @@ A poller sends the same Read again and again, with a new invokeID each time:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from adapters.tase2.asn1.ber import definite_span, encode_integer
 from adapters.tase2.iso.data_frame import data_frame
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
@@ -152,17 +154,20 @@ def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> 
 
 
 class KeptRead:
-    """A Read a peer sends again and again, and the frame last built to answer it.
+    """A Read a peer sends again and again, what reads its values, and the frame last built
+    to answer it.
 
     The answer is a pure function of the invokeID, the request, the AccessResults and the
     presentation context; while the results are the same and the invokeID has as many
     octets, the next frame is the last one with the invokeID's octets replaced.
     """
 
-    __slots__ = ("_head", "_id_size", "_results", "_tail", "pdu_size", "request")
+    __slots__ = ("_head", "_id_size", "_results", "_tail", "pdu_size", "reader", "request")
 
     def __init__(self, request: ReadRequest) -> None:
         self.request = request
+        self.reader: Callable[[], bytes | None] | None = None
+        """The upper layer's reader of the AccessResults (see ``Association.prepare_read``)."""
         self.pdu_size = 0
         """Octets of the MMS PDU in the last answer frame."""
         self._results = b""

@@ -320,13 +320,15 @@ class DataSetRegistry:
     and the server-configured VCC data sets; what each association uses of its
     :class:`DataSetQuota` is counted as it defines and deletes."""
 
-    __slots__ = ("_aa", "_domain", "_usage", "_vcc")
+    __slots__ = ("_aa", "_domain", "_usage", "_vcc", "version")
 
     def __init__(self) -> None:
         self._domain: dict[ObjectName, DataSet] = {}
         self._aa: dict[Hashable, dict[ObjectName, DataSet]] = {}
         self._vcc: dict[str, VccDataSetConfig] = {}
         self._usage: dict[Hashable, tuple[int, int]] = {}
+        self.version = 0
+        """Bumped whenever a data set is defined or deleted, or the VCC sets are replaced."""
 
     def usage(self, association: Hashable) -> tuple[int, int]:
         """``(data sets, members)`` that ``association`` has defined and not deleted."""
@@ -365,6 +367,7 @@ class DataSetRegistry:
         new = {c.name: c for c in configs}
         touched = [n for n, c in self._vcc.items() if new.get(n) != c]
         self._vcc = new
+        self.version += 1
         return [ObjectName.vmd(n) for n in sorted(touched)]
 
     def is_vcc(self, name: ObjectName) -> bool:
@@ -418,6 +421,7 @@ class DataSetRegistry:
         else:
             self._domain[name] = ds
         self._count(association, ds, +1)
+        self.version += 1
         return ds
 
     def delete(
@@ -438,6 +442,7 @@ class DataSetRegistry:
         else:
             del self._domain[name]
         self._count(ds.owner, ds, -1)
+        self.version += 1
         return 1, 1
 
     def delete_requested(
@@ -495,4 +500,6 @@ class DataSetRegistry:
                 del self._domain[name]
                 gone.append(name)
         self._usage.pop(association, None)
+        if gone:
+            self.version += 1
         return gone

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 from adapters.tase2.asn1.ber import code_name, encode_integer
 from adapters.tase2.mms.access import (
     Component,
-    VariableAccessSpecification,
     VariableEntry,
     VariableList,
     VariableListName,
@@ -99,6 +97,7 @@ from gateway.points import PointKind, PointValue
 
 __all__ = [
     "SUPPORTED_BLOCKS",
+    "PlannedRead",
     "PointSource",
     "ServerState",
     "ServiceContext",
@@ -126,7 +125,6 @@ _REFUSED_KINDS: Final = frozenset(
 )
 """Objects a peer may never write."""
 _DENIED: Final = encode_access_result(DataAccessError.OBJECT_ACCESS_DENIED)
-_MAX_READ_PLANS: Final = 4096
 
 
 class PointSource(Protocol):
@@ -251,45 +249,91 @@ def _command_value(kind: PointKind, access: PointAccess, data: Data) -> float | 
 # --------------------------------------------------------------------------- the handler
 
 
-Run = tuple[PointTypeInfo, tuple[str, ...]]
-"""Consecutive readable points of one type: the type and the point ids."""
+Run = tuple[PointTypeInfo, int]
+"""Consecutive readable points of one type: the type and how many points."""
 
 
-@dataclass(frozen=True, slots=True)
-class _ReadPlan:
-    """How :meth:`Tase2Handler.read_octets` answers one request: runs of readable points
-    and the octets of the errors in between, while its view and source stay."""
+class PlannedRead:
+    """A Read of points planned once for one peer (see :meth:`Tase2Handler.prepare_read`):
+    which points it reads, in runs of one type, and the octets of the errors between them.
 
-    request: ReadRequest
-    view: TableView
-    source: object  # the data set read, or the transfer sets' names_version
-    steps: tuple[Run | bytes, ...]
+    Calling it gives the AccessResults from the current values, or None once the plan may
+    no longer hold (the peer's table, the data sets or the transfer sets changed). The
+    last AccessResults are kept while the values are the same.
+    """
 
-    def fits(self, request: ReadRequest, view: TableView, source: object) -> bool:
-        """True while this plan answers ``request`` as planned."""
-        if self.request is not request or self.view is not view:
-            return False
-        return self.source is source or (isinstance(source, int) and self.source == source)
+    __slots__ = (
+        "_data_sets",
+        "_encoded",
+        "_engine",
+        "_last",
+        "_names_version",
+        "_peer",
+        "_points",
+        "_results",
+        "_steps",
+        "_values",
+        "_version",
+        "_view",
+    )
+
+    def __init__(
+        self, server: ServerState, peer: PeerSession, accesses: list[PointAccess | bytes]
+    ) -> None:
+        self._peer, self._view = peer, peer.view
+        self._engine, self._data_sets = server.engine, server.registry
+        self._names_version, self._version = server.engine.names_version, server.registry.version
+        self._values, self._encoded = server.source.values, server.encoded
+        self._points = tuple(a.point for a in accesses if isinstance(a, PointAccess))
+        self._steps = _runs(accesses)
+        self._last: list[PointValue | None] | None = None
+        self._results = b""
+
+    def __call__(self) -> bytes | None:
+        """The AccessResults of the Read now, or None when it must be planned again."""
+        if (
+            self._peer.view is not self._view
+            or self._engine.names_version != self._names_version
+            or self._data_sets.version != self._version
+        ):
+            return None
+        values = self._values(self._points)
+        if values != self._last:  # equal values encode alike
+            self._results, self._last = self._encode(values), values
+        return self._results
+
+    def _encode(self, values: list[PointValue | None]) -> bytes:
+        join = self._encoded.join
+        out: list[bytes] = []
+        at = 0
+        for step in self._steps:
+            if isinstance(step, bytes):
+                out.append(step)
+            else:
+                info, count = step
+                out.append(join(info, values[at : at + count]))
+                at += count
+        return b"".join(out)
 
 
 def _runs(accesses: list[PointAccess | bytes]) -> tuple[Run | bytes, ...]:
     """Consecutive points of one type as runs; error octets stay as they are."""
     steps: list[Run | bytes] = []
-    run: list[str] = []
+    count = 0
     info: PointTypeInfo | None = None
     for access in accesses:
         if isinstance(access, PointAccess) and access.type.info is info:
-            run.append(access.point)
+            count += 1
             continue
         if info is not None:
-            steps.append((info, tuple(run)))
+            steps.append((info, count))
         if isinstance(access, bytes):
             steps.append(access)
-            info, run = None, []
+            info, count = None, 0
         else:
-            info, run = access.type.info, [access.point]
+            info, count = access.type.info, 1
     if info is not None:
-        steps.append((info, tuple(run)))
+        steps.append((info, count))
     return tuple(steps)
 
 
@@ -304,7 +348,6 @@ class Tase2Handler:
 
     def __init__(self, server: ServerState) -> None:
         self.server = server
-        self._plans: dict[int, _ReadPlan] = {}
 
     def _peer(self, ctx: ServiceContext) -> PeerSession:
         peer = self.server.peer(ctx)
@@ -404,14 +447,14 @@ class Tase2Handler:
             results = tuple(self._read_entry(ctx, peer, e) for e in spec.items)
         return ReadResponse(results, spec if request.specification_with_result else None)
 
-    def read_octets(self, ctx: ServiceContext, request: ReadRequest) -> bytes | None:
-        """What :meth:`read_now` answers, as encoded AccessResults, when ``request`` reads
-        only points (named, or the members of a data set); None for anything else.
+    def prepare_read(self, ctx: ServiceContext, request: ReadRequest) -> PlannedRead | None:
+        """What :meth:`read_now` answers ``request`` with, as encoded AccessResults from
+        the values at each call, when it reads only points (named, or the members of a
+        data set); None for anything else.
 
-        What each variable is (a readable point, or the error to answer) is worked out once
-        per request and kept while the peer's table, the data set read and the transfer
-        sets stay the same; only the values are looked up each time (their encodings are
-        kept while they do not change).
+        What each variable is (a readable point, or the error to answer) is worked out
+        here, once; the :class:`PlannedRead` looks up only the values (their encodings
+        are kept while they do not change).
         """
         peer = self.server.peer(ctx)
         if peer is None:
@@ -420,50 +463,21 @@ class Tase2Handler:
         spec = request.spec
         if isinstance(spec, VariableListName):
             try:
-                source: object = self._data_set(ctx, peer, spec.name)
+                ds = self._data_set(ctx, peer, spec.name)
             except MmsServiceError:
                 return None
-        else:
-            source = self.server.engine.names_version
-        plan = self._plans.get(id(request))
-        if plan is None or not plan.fits(request, view, source):
-            steps = self._read_steps(peer, spec, source)
-            if steps is None:
-                return None
-            if len(self._plans) >= _MAX_READ_PLANS:
-                self._plans.clear()
-            plan = self._plans[id(request)] = _ReadPlan(request, view, source, steps)
-        values = self.server.source.values
-        join = self.server.encoded.join
-        return b"".join(
-            [
-                step if isinstance(step, bytes) else join(step[0], values(step[1]))
-                for step in plan.steps
+            accesses = [
+                _DENIED if m.special is not None else _point_step(view, m.name) for m in ds.members
             ]
-        )
-
-    def _read_steps(
-        self, peer: PeerSession, spec: VariableAccessSpecification, source: object
-    ) -> tuple[Run | bytes, ...] | None:
-        """Runs of readable points and the octets of the errors that :meth:`read_now`
-        answers; None when a variable is anything but a point."""
-        view = peer.view
-        if isinstance(source, DataSet):
-            return _runs(
-                [
-                    _DENIED if m.special is not None else _point_step(view, m.name)
-                    for m in source.members
-                ]
-            )
-        assert isinstance(spec, VariableList)
-        accesses = []
-        for entry in spec.items:
-            if entry.alternate_access is not None:
-                return None
-            if self._resolve(peer, entry.name).kind is not ObjectKind.POINT:
-                return None
-            accesses.append(_point_step(view, entry.name))
-        return _runs(accesses)
+        else:
+            accesses = []
+            for entry in spec.items:
+                if entry.alternate_access is not None:
+                    return None
+                if self._resolve(peer, entry.name).kind is not ObjectKind.POINT:
+                    return None
+                accesses.append(_point_step(view, entry.name))
+        return PlannedRead(self.server, peer, accesses)
 
     def _read_member(self, peer: PeerSession, ds: DataSet, index: int) -> AccessResult:
         member = ds.members[index]

@@ -48,6 +48,7 @@ from adapters.tase2.mms.association import (
     NegotiatedParameters,
     PduReceived,
     PduTooLargeError,
+    PreparedRead,
     Role,
 )
 from adapters.tase2.mms.errors import MmsEncodeError
@@ -164,9 +165,10 @@ class MmsHandler(Protocol):
     answers without waiting (Read of values it holds...): the server then answers in the
     same step, without a task, and sends every answer of a batch of requests in one write.
     It returns None for what must go through the coroutines. A handler may further have
-    ``read_octets(ctx, request) -> bytes | None``: the AccessResults of a Read, encoded, for
-    the Reads it answers from what it holds; the association then answers those frames as
-    it receives them (:attr:`Association.read_octets`), without decoding them layer by layer.
+    ``prepare_read(ctx, request) -> (() -> bytes | None) | None``: for a Read it answers
+    from what it holds, a callable giving its AccessResults, encoded; the association then
+    answers those frames as it receives them (:attr:`Association.prepare_read`), without
+    decoding them layer by layer.
     """
 
     async def identify(self, ctx: AssociationContext, request: IdentifyRequest) -> IdentifyResponse:
@@ -554,9 +556,9 @@ class _ServerConnection:
             peer_certificate=self.link.peer_certificate,
             _connection=self,
         )
-        read_octets = self.server.read_octets
-        if read_octets is not None:
-            assoc.read_octets = functools.partial(read_octets, ctx)
+        prepare_read = self.server.prepare_read
+        if prepare_read is not None:
+            assoc.prepare_read = functools.partial(prepare_read, ctx)
         tls = self.link.transport_info("tls_version")
         log.info(
             "association %d start: peer=%s (%s) ap_title=%s ae_qualifier=%s pdu_size=%d "
@@ -774,10 +776,10 @@ class MmsServer:
             handler, "answer_now", None
         )
         """The handler's ``answer_now``, looked up once (see :class:`MmsHandler`)."""
-        self.read_octets: Callable[[AssociationContext, ReadRequest], bytes | None] | None = (
-            getattr(handler, "read_octets", None)
-        )
-        """The handler's ``read_octets``, looked up once (see :class:`MmsHandler`)."""
+        self.prepare_read: (
+            Callable[[AssociationContext, ReadRequest], PreparedRead | None] | None
+        ) = getattr(handler, "prepare_read", None)
+        """The handler's ``prepare_read``, looked up once (see :class:`MmsHandler`)."""
         self.host = host
         self.config = config or AssociationConfig()
         self.authenticator = authenticator

@@ -1,6 +1,6 @@
 """The read fast path of a responder against the general path: same answers for every input.
 
-Two responders receive the same bytes: one answers Reads through ``read_octets`` (the fast
+Two responders receive the same bytes: one answers Reads through ``prepare_read`` (the fast
 path), the other only through the events a shell answers. Whatever arrives (plain Reads,
 Reads the reader declines or fails on, other requests, damaged frames, random octets, frames
 cut anywhere), both send the same octets and end in the same state.
@@ -21,6 +21,7 @@ from adapters.tase2.mms.association import (
     AssociationConfig,
     PduReceived,
     PduTooLargeError,
+    PreparedRead,
 )
 from adapters.tase2.mms.data import (
     AccessResult,
@@ -76,14 +77,14 @@ def results(request: ReadRequest) -> tuple[AccessResult, ...]:
     return tuple(VALUES.get(n, DataAccessError.OBJECT_NON_EXISTENT) for n in names)
 
 
-def read_octets(request: ReadRequest) -> bytes | None:
+def prepare_read(request: ReadRequest) -> PreparedRead | None:
     """The same reader as a fast path: declines SLOW and unknown lists."""
     spec = request.spec
     if isinstance(spec, VariableListName) and spec.name not in LISTS:
         return None
     if isinstance(spec, VariableList) and any(e.name == SLOW for e in spec.items):
         return None
-    return encode_access_results(results(request))
+    return lambda: encode_access_results(results(request))
 
 
 @dataclass
@@ -141,7 +142,7 @@ def responders(
     config = AssociationConfig(max_pdu_size=max_pdu_size, tpdu_size=tpdu_size)
     client, fast = pair(server_cfg=config)
     _, general = pair(server_cfg=config)
-    fast.read_octets = read_octets
+    fast.prepare_read = prepare_read
     return Shell(fast, defer_slow), Shell(general, defer_slow), client
 
 
@@ -294,3 +295,33 @@ def test_reads_of_names_ending_alike_are_each_recognised_again(monkeypatch) -> N
         request = frame(ConfirmedRequest(invoke_id, read))
         assert fast.feed(request) == general.feed(request)
     assert len(parsed) == len(names)
+
+
+def test_a_read_out_of_date_is_prepared_again_or_left_to_the_general_path() -> None:
+    # The upper layer's reader says its Read is out of date (None): the association asks
+    # for a new one at once; when none comes, the general path takes the Read.
+    fast, _, _ = responders(65000, 8192)
+    state = {"epoch": 0, "prepared": 0, "preparable": True}
+
+    def prepare(request: ReadRequest) -> PreparedRead | None:
+        state["prepared"] += 1
+        epoch = state["epoch"]
+        if not state["preparable"]:
+            return None
+        return lambda: encode_access_results(results(request)) if state["epoch"] == epoch else None
+
+    fast.association.prepare_read = prepare
+    read = ReadRequest(VariableList((VariableEntry(POLLED),)))
+
+    def poll(invoke_id: int) -> list[object]:
+        events = fast.association.receive_bytes(frame(ConfirmedRequest(invoke_id, read)))
+        return list(events)
+
+    assert [poll(i) for i in range(3)] == [[], [], []]  # answered by the association
+    assert state["prepared"] == 1
+    state["epoch"] += 1  # out of date: prepared again
+    assert poll(3) == [] and state["prepared"] == 2
+    state["epoch"] += 1
+    state["preparable"] = False
+    (event,) = poll(4)
+    assert isinstance(event, PduReceived) and state["prepared"] == 3  # the general path's

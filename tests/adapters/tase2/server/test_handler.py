@@ -48,7 +48,7 @@ from adapters.tase2.server.bilateral import BilateralTableConfig, compile_table
 from adapters.tase2.server.controls import PeerInfo, ServerControls
 from adapters.tase2.server.datasets import DataSetRegistry, VccDataSetConfig
 from adapters.tase2.server.encoded import EncodedValues
-from adapters.tase2.server.handler import Tase2Handler
+from adapters.tase2.server.handler import PlannedRead, Tase2Handler
 from adapters.tase2.server.peers import PeerSession
 from adapters.tase2.server.settings import ServerLimits
 from adapters.tase2.server.transfer import TransferEngine
@@ -382,15 +382,21 @@ def server_with_data_set() -> tuple[Ctx, Server, Tase2Handler]:
     return ctx, server, handler
 
 
+def read_once(handler: Tase2Handler, ctx: Ctx, request: ReadRequest) -> bytes | None:
+    """What the fast path answers ``request`` with, prepared afresh."""
+    read = handler.prepare_read(ctx, request)
+    return None if read is None else read()
+
+
 @settings(max_examples=200, deadline=None)
 @given(read_requests, st.sets(st.sampled_from(sorted(KINDS))))
-def test_read_octets_are_what_read_now_answers_or_nothing(
+def test_prepared_reads_answer_what_read_now_answers_or_nothing(
     request: ReadRequest, gone: set[str]
 ) -> None:
     ctx, server, handler = server_with_data_set()
     for point in gone:
         del server.source.by_id[point]
-    octets = handler.read_octets(ctx, request)
+    octets = read_once(handler, ctx, request)
     if octets is not None:
         assert octets == encode_access_results(handler.read_now(ctx, request).results)
     if isinstance(request.spec, VariableListName):  # any data set of the peer's
@@ -399,25 +405,34 @@ def test_read_octets_are_what_read_now_answers_or_nothing(
         assert (octets is None) == any(e.name in SPECIAL_NAMES for e in request.spec.items)
 
 
-def test_read_octets_follow_the_value_and_decline_without_a_peer() -> None:
+def test_a_prepared_read_follows_the_value_and_none_is_prepared_without_a_peer() -> None:
     ctx, server, handler = server_with_data_set()
     request = ReadRequest(VariableList((dom("P1"),)))
-    first = handler.read_octets(ctx, request)
-    assert handler.read_octets(ctx, request) == first  # the same value: the same octets
+    read = handler.prepare_read(ctx, request)
+    assert read is not None
+    first = read()
+    assert read() is first  # the same value: the same octets
     server.source.by_id["P1"] = PointValue("P1", 2.5, Quality(), T0 + 1, 1)
-    changed = handler.read_octets(ctx, request)
+    changed = read()
     assert changed != first
     assert changed == encode_access_results(handler.read_now(ctx, request).results)
-    assert handler.read_octets(Ctx(association_id=2), request) is None  # no table: as before
+    assert handler.prepare_read(Ctx(association_id=2), request) is None  # no table: as before
 
 
-def test_read_octets_follow_a_redefined_data_set_a_new_table_and_new_transfer_sets() -> None:
+def test_prepared_reads_go_out_of_date_with_new_data_sets_tables_and_transfer_sets() -> None:
+    # Each Read is prepared once and read again as the association does: prepared anew
+    # only when its reader says it is out of date (None).
     ctx, server, handler = server_with_data_set()
     by_list = ReadRequest(VariableListName(ObjectName.dom(DOMAIN, "DS1")))
     by_name = ReadRequest(VariableList((dom("P1"), dom("DSTransferSet03"))))
+    readers: dict[int, PlannedRead | None] = {}
 
     def answers(request: ReadRequest) -> bytes | None:
-        octets = handler.read_octets(ctx, request)
+        read = readers.get(id(request))
+        octets = None if read is None else read()
+        if octets is None:
+            read = readers[id(request)] = handler.prepare_read(ctx, request)
+            octets = None if read is None else read()
         assert octets is None or octets == encode_access_results(
             handler.read_now(ctx, request).results
         )

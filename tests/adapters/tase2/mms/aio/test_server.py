@@ -12,7 +12,7 @@ from adapters.tase2.iso import acse, stack
 from adapters.tase2.mms.access import VariableEntry, VariableList
 from adapters.tase2.mms.aio.client import MmsAssociationError, MmsClient
 from adapters.tase2.mms.aio.server import AssociationContext, MmsServer
-from adapters.tase2.mms.association import AssociationConfig, CloseReason
+from adapters.tase2.mms.association import AssociationConfig, CloseReason, PreparedRead
 from adapters.tase2.mms.data import (
     DataAccessError,
     Float32,
@@ -341,17 +341,20 @@ async def test_a_handler_answers_at_once_what_it_can_and_the_rest_as_before(
 
 
 class OctetsHandler(TestHandler):
-    """Reads of ``Big`` answered on the fast path (read_octets) with ``size`` octets."""
+    """Reads of ``Big`` answered on the fast path (prepare_read) with ``size`` octets."""
 
     def __init__(self, size: int = 200) -> None:
         super().__init__()
         self.size = size
         self.fast = 0
 
-    def read_octets(self, ctx: AssociationContext, request: ReadRequest) -> bytes | None:
+    def prepare_read(self, ctx: AssociationContext, request: ReadRequest) -> PreparedRead | None:
         spec = request.spec
         if not isinstance(spec, VariableList) or spec.items[0].name.item != "Big":
             return None
+        return self.read
+
+    def read(self) -> bytes:
         self.fast += 1
         return encode_access_result(OctetString(b"x" * self.size))
 
