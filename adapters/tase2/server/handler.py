@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from operator import is_not
 from typing import Final, Protocol
 
 from adapters.tase2.asn1.ber import code_name, encode_integer
@@ -259,7 +260,8 @@ class PlannedRead:
 
     Calling it gives the AccessResults from the current values, or None once the plan may
     no longer hold (the peer's table, the data sets or the transfer sets changed). The
-    last AccessResults are kept while the values are the same.
+    last AccessResults are kept while the values are the same objects (the source hands
+    out a new one on each change).
     """
 
     __slots__ = (
@@ -297,8 +299,8 @@ class PlannedRead:
             or self._data_sets.version != self._version
         ):
             return None
-        values = self._values(self._points)
-        if values != self._last:  # equal values encode alike
+        values, last = self._values(self._points), self._last
+        if last is None or any(map(is_not, values, last)):  # 0.0 == -0.0, not alike encoded
             self._results, self._last = self._encode(values), values
         return self._results
 

@@ -419,6 +419,17 @@ def test_a_prepared_read_follows_the_value_and_none_is_prepared_without_a_peer()
     assert handler.prepare_read(Ctx(association_id=2), request) is None  # no table: as before
 
 
+def test_a_prepared_read_tells_a_negative_zero_from_zero() -> None:
+    # 0.0 == -0.0, but they encode differently: a new value object is encoded again.
+    ctx, server, handler = server_with_data_set()
+    request = ReadRequest(VariableList((dom("P1"),)))
+    read = handler.prepare_read(ctx, request)
+    assert read is not None
+    for value in (0.0, -0.0, 0.0):
+        server.source.by_id["P1"] = PointValue("P1", value, Quality(), T0, 7)
+        assert read() == encode_access_results(handler.read_now(ctx, request).results)
+
+
 def test_prepared_reads_go_out_of_date_with_new_data_sets_tables_and_transfer_sets() -> None:
     # Each Read is prepared once and read again as the association does: prepared anew
     # only when its reader says it is out of date (None).
