@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.tase2.asn1.ber import definite_span, encode_integer
+from adapters.tase2.asn1.ber import definite_span
 from adapters.tase2.iso.data_frame import data_frame
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.names import ObjectName, Scope
@@ -177,16 +177,16 @@ class KeptRead:
     def answer(self, invoke_id: int, results: bytes, context_id: int) -> bytes:
         """The single TPKT frame answering this Read with ``results`` under ``invoke_id``
         (as :func:`~adapters.tase2.iso.data_frame.data_frame` of :func:`encode_read_answer`)."""
-        octets = encode_integer(invoke_id)
-        if results == self._results and len(octets) == self._id_size:
-            return self._head + octets + self._tail
+        size = invoke_id.bit_length() // 8 + 1  # the octets of encode_integer(invoke_id >= 0)
+        if results == self._results and size == self._id_size:
+            return self._head + invoke_id.to_bytes(size, "big") + self._tail
         pdu = encode_read_answer(invoke_id, self.request, results)
         frame = data_frame(pdu, context_id)
         # the PDU ends the frame: A1 L 02 n <invokeID> ...
         length_octets = 1 if pdu[1] < 0x80 else 1 + (pdu[1] & 0x7F)
         at = len(frame) - len(pdu) + 1 + length_octets + 2
-        self._head, self._tail = frame[:at], frame[at + len(octets) :]
-        self._results, self._id_size, self.pdu_size = results, len(octets), len(pdu)
+        self._head, self._tail = frame[:at], frame[at + size :]
+        self._results, self._id_size, self.pdu_size = results, size, len(pdu)
         return frame
 
 
