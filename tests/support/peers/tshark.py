@@ -14,6 +14,9 @@ import signal
 import subprocess
 from pathlib import Path
 
+START_TIMEOUT = 20.0
+"""Seconds to wait for tshark to say that it captures."""
+
 
 class TsharkCapture:
     """A running ``tshark -i lo -f "tcp port PORT" -w PATH`` (needs root on Linux)."""
@@ -38,12 +41,16 @@ class TsharkCapture:
             stderr=asyncio.subprocess.PIPE,
         )
         assert self._proc.stderr is not None
-        # tshark says "Capturing on ..." once the capture runs; give it a little more
+        # tshark says "Capturing on ..." once the capture runs (seconds on a busy machine:
+        # traffic before that is lost, and a capture stopped before it leaves no file)
+        said: list[bytes] = []
         with contextlib.suppress(TimeoutError):
-            for _ in range(20):
-                line = await asyncio.wait_for(self._proc.stderr.readline(), 5.0)
-                if not line or b"Capturing on" in line:
-                    break
+            async with asyncio.timeout(START_TIMEOUT):
+                while not said or b"Capturing on" not in said[-1]:
+                    said.append(await self._proc.stderr.readline())
+                    if not said[-1]:
+                        message = b"".join(said).decode(errors="replace").strip()
+                        raise RuntimeError(f"tshark ended before capturing: {message}")
         await asyncio.sleep(1.0)
         return self
 
