@@ -64,6 +64,7 @@ from adapters.tase2.mms.pdu import (
 from adapters.tase2.mms.read_fast import (
     REPEAT_KEY_SIZE,
     KeptRead,
+    PreparedRead,
     RepeatedRead,
     confirmed_request_head,
     parse_read_service,
@@ -319,10 +320,6 @@ Event: TypeAlias = (
 )
 """Anything :meth:`Association.receive_bytes` reports."""
 
-
-PreparedRead: TypeAlias = Callable[[], bytes | None]
-"""A Read a responder answers from the values it holds: at each call, its AccessResults,
-encoded and concatenated; None once it is out of date (it is prepared again)."""
 
 ReadPreparer: TypeAlias = Callable[[ReadRequest], PreparedRead | None]
 """The read fast path of a responder: the :data:`PreparedRead` of a Read, or None when the

@@ -25,6 +25,7 @@ A poller sends the same Read again and again, with a new invokeID each time:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 from adapters.tase2.asn1.ber import definite_span
 from adapters.tase2.iso.data_frame import data_frame
@@ -36,6 +37,7 @@ from adapters.tase2.mms.services import ReadRequest, encode_read_response
 __all__ = [
     "REPEAT_KEY_SIZE",
     "KeptRead",
+    "PreparedRead",
     "RepeatedRead",
     "confirmed_request_head",
     "encode_read_answer",
@@ -44,6 +46,10 @@ __all__ = [
 ]
 
 _MAX_INVOKE_ID = (1 << 32) - 1
+
+PreparedRead: TypeAlias = Callable[[], bytes | None]
+"""A Read a responder answers from the values it holds: at each call, its AccessResults,
+encoded and concatenated; None once it is out of date (it is prepared again)."""
 
 
 def _object_name(data: bytes, pos: int, end: int) -> ObjectName | None:
@@ -166,8 +172,8 @@ class KeptRead:
 
     def __init__(self, request: ReadRequest) -> None:
         self.request = request
-        self.reader: Callable[[], bytes | None] | None = None
-        """The upper layer's reader of the AccessResults (see ``Association.prepare_read``)."""
+        self.reader: PreparedRead | None = None
+        """What gives the AccessResults (see ``Association.prepare_read``)."""
         self.pdu_size = 0
         """Octets of the MMS PDU in the last answer frame."""
         self._results = b""

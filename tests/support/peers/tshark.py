@@ -46,11 +46,11 @@ class TsharkCapture:
         said: list[bytes] = []
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(START_TIMEOUT):
-                while not said or b"Capturing on" not in said[-1]:
-                    said.append(await self._proc.stderr.readline())
-                    if not said[-1]:
+                while b"Capturing on" not in (line := await self._proc.stderr.readline()):
+                    if not line:
                         message = b"".join(said).decode(errors="replace").strip()
                         raise RuntimeError(f"tshark ended before capturing: {message}")
+                    said.append(line)
         await asyncio.sleep(1.0)
         return self
 

@@ -19,6 +19,7 @@ from adapters.tase2.mms.association import (
     Association,
     AssociationClosed,
     AssociationConfig,
+    Event,
     PduReceived,
     PduTooLargeError,
     PreparedRead,
@@ -313,9 +314,8 @@ def test_a_read_out_of_date_is_prepared_again_or_left_to_the_general_path() -> N
     fast.association.prepare_read = prepare
     read = ReadRequest(VariableList((VariableEntry(POLLED),)))
 
-    def poll(invoke_id: int) -> list[object]:
-        events = fast.association.receive_bytes(frame(ConfirmedRequest(invoke_id, read)))
-        return list(events)
+    def poll(invoke_id: int) -> list[Event]:
+        return fast.association.receive_bytes(frame(ConfirmedRequest(invoke_id, read)))
 
     assert [poll(i) for i in range(3)] == [[], [], []]  # answered by the association
     assert state["prepared"] == 1
