@@ -8,6 +8,7 @@ TSDUs; :func:`unwrap` turns one TSDU into an association or data event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapters.tase2.iso import acse, cotp, presentation, session, tpkt
@@ -70,7 +71,7 @@ TransportEvent = (
 class TransportReceiver:
     """TCP bytes in, COTP connection TPDUs and whole TSDUs out (bounded at every step)."""
 
-    __slots__ = ("_reassembler", "_tpkt", "idle", "max_tpkt_length")
+    __slots__ = ("_reassembler", "_tpkt", "idle", "max_tpkt_length", "passed")
 
     def __init__(self, max_tpkt_length: int = 65535, max_tsdu_size: int = 1 << 20) -> None:
         self._tpkt = tpkt.TpktReassembler(max_tpkt_length)
@@ -79,11 +80,9 @@ class TransportReceiver:
         """The longest TPKT packet accepted."""
         self.idle = True
         """True between whole TSDUs: nothing of a packet or TSDU is held, and no error."""
-
-    def passed(self, size: int) -> None:
-        """``size`` octets of whole packets were handled without :meth:`feed` (a fast
-        path, while :attr:`idle`): count them, so error offsets stay right."""
-        self._tpkt.passed(size)
+        self.passed: Callable[[int], None] = self._tpkt.passed
+        """Called with the size of whole packets handled without :meth:`feed` (a fast
+        path, while :attr:`idle`): they are counted, so error offsets stay right."""
 
     def feed(self, data: bytes) -> list[TransportEvent]:
         """Process received bytes; return the events they complete, in order."""

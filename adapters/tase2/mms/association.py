@@ -67,6 +67,7 @@ from adapters.tase2.mms.read_fast import (
     PreparedRead,
     RepeatedRead,
     confirmed_request_head,
+    invoke_id_octets,
     parse_read_service,
 )
 from adapters.tase2.mms.service_error import (
@@ -803,11 +804,17 @@ class Association:
         produced = 0
         while pos < end and produced < _FAST_OUTPUT_LIMIT:
             length = data_frame.frame_length(data, pos)
-            if not length or length > limit or pos + length > end:
+            stop = pos + length
+            if not length or length > limit or stop > end:
                 break
-            read = self._repeated_read(data, pos, pos + length)
-            if read is None:
-                span = data_frame.frame_pdu(data, pos, pos + length, self._mms_ctx)
+            read = None
+            for repeat in self._repeats.get(data[stop - REPEAT_KEY_SIZE : stop], ()):
+                invoke_id = repeat.invoke_id(data, pos, stop)
+                if invoke_id is not None:  # a Read seen before but for its invokeID
+                    read = repeat.kept, invoke_id
+                    break
+            else:
+                span = data_frame.frame_pdu(data, pos, stop, self._mms_ctx)
                 read = None if span is None else self._parsed_read(data, pos, *span)
             frame = None if read is None else self._answer(*read)
             if frame is None:
@@ -817,24 +824,16 @@ class Association:
                 self._out.append(frame)
             else:
                 self._send_tsdu(frame[tpkt.HEADER_SIZE + 3 :])  # cut into DT segments
-            pos += length
+            pos = stop
         self._receiver.passed(pos)
         return pos
 
-    def _repeated_read(self, data: bytes, pos: int, end: int) -> tuple[KeptRead, int] | None:
-        """The Read and invokeID of the frame ``data[pos:end]`` when it repeats a Read
-        recognised before but for its invokeID, else None."""
-        for repeat in self._repeats.get(data[end - REPEAT_KEY_SIZE : end], ()):
-            invoke_id = repeat.invoke_id(data, pos, end)
-            if invoke_id is not None:
-                return repeat.kept, invoke_id
-        return None
-
     def _parsed_read(
         self, data: bytes, pos: int, start: int, end: int
-    ) -> tuple[KeptRead, int] | None:
-        """The Read and invokeID of the PDU ``data[start:end]`` (of the frame from ``pos``),
-        when the fast path may take it; the frame is kept to be recognised again."""
+    ) -> tuple[KeptRead, bytes] | None:
+        """The Read and invokeID (minimal octets) of the PDU ``data[start:end]`` (of the frame
+        from ``pos``), when the fast path may take it; the frame is kept to be recognised
+        again."""
         params = self.parameters
         assert params is not None
         if end - start > params.max_pdu_size:
@@ -857,15 +856,18 @@ class Association:
         alike = self._repeats.setdefault(data[end - REPEAT_KEY_SIZE : end], [])
         alike.insert(0, RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept))
         del alike[_REPEATS_ALIKE:]
-        return kept, invoke_id
+        return kept, invoke_id_octets(invoke_id)
 
-    def _answer(self, kept: KeptRead, invoke_id: int) -> bytes | None:
-        """The answer frame to ``kept``'s Read under ``invoke_id`` (one TPKT, whatever its
-        size), or None when the general path must take it (a reused invokeID, too many
-        outstanding, a declined or failed read, an answer over the PDU size): the general
-        path would accept the request and answer it with these values."""
+    def _answer(self, kept: KeptRead, invoke_id: bytes) -> bytes | None:
+        """The answer frame to ``kept``'s Read under the invokeID of minimal octets
+        ``invoke_id`` (one TPKT, whatever its size), or None when the general path must
+        take it (a reused invokeID, too many outstanding, a declined or failed read, an
+        answer over the PDU size): the general path would accept the request and answer it
+        with these values."""
         received = self._outstanding.received
-        if received and (invoke_id in received or len(received) >= self.indication_limit):
+        if received and (
+            int.from_bytes(invoke_id, "big") in received or len(received) >= self.indication_limit
+        ):
             return None
         params = self.parameters
         assert params is not None and self.prepare_read is not None

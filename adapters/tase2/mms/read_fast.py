@@ -41,6 +41,7 @@ __all__ = [
     "RepeatedRead",
     "confirmed_request_head",
     "encode_read_answer",
+    "invoke_id_octets",
     "parse_read_request",
     "parse_read_service",
 ]
@@ -180,13 +181,14 @@ class KeptRead:
         self._id_size = 0
         self._head = self._tail = b""
 
-    def answer(self, invoke_id: int, results: bytes, context_id: int) -> bytes:
-        """The single TPKT frame answering this Read with ``results`` under ``invoke_id``
-        (as :func:`~adapters.tase2.iso.data_frame.data_frame` of :func:`encode_read_answer`)."""
-        size = invoke_id.bit_length() // 8 + 1  # the octets of encode_integer(invoke_id >= 0)
+    def answer(self, invoke_id: bytes, results: bytes, context_id: int) -> bytes:
+        """The single TPKT frame answering this Read with ``results`` under the invokeID
+        whose minimal octets are ``invoke_id`` (as
+        :func:`~adapters.tase2.iso.data_frame.data_frame` of :func:`encode_read_answer`)."""
+        size = len(invoke_id)
         if results == self._results and size == self._id_size:
-            return self._head + invoke_id.to_bytes(size, "big") + self._tail
-        pdu = encode_read_answer(invoke_id, self.request, results)
+            return self._head + invoke_id + self._tail
+        pdu = encode_read_answer(int.from_bytes(invoke_id, "big"), self.request, results)
         frame = data_frame(pdu, context_id)
         # the PDU ends the frame: A1 L 02 n <invokeID> ...
         length_octets = 1 if pdu[1] < 0x80 else 1 + (pdu[1] & 0x7F)
@@ -201,19 +203,29 @@ REPEAT_KEY_SIZE = 8
 element, which follows the invokeID, has at least as many)."""
 
 
+def invoke_id_octets(invoke_id: int) -> bytes:
+    """The minimal octets of ``invoke_id`` (>= 0), as :class:`KeptRead` takes them."""
+    return invoke_id.to_bytes(invoke_id.bit_length() // 8 + 1, "big")
+
+
 class RepeatedRead:
     """A Read request frame seen before: its octets around the invokeID, and its Read."""
 
-    __slots__ = ("_after", "_at", "_before", "_length", "_size", "kept")
+    __slots__ = ("_after", "_at", "_before", "_highest", "_length", "_lowest", "_size", "kept")
 
     def __init__(self, frame: bytes, invoke_start: int, invoke_end: int, kept: KeptRead) -> None:
         self.kept = kept
         self._before, self._after = frame[:invoke_start], frame[invoke_end:]
         self._at, self._size, self._length = invoke_start, invoke_end - invoke_start, len(frame)
+        # the invokeIDs of this size in minimal octets, in order: a first octet 00 only
+        # before one of 80 or more, at most 2**32 - 1
+        size = self._size
+        self._lowest = (0 if size == 1 else 1 << (8 * size - 9)).to_bytes(size, "big")
+        self._highest = min((1 << (8 * size - 1)) - 1, _MAX_INVOKE_ID).to_bytes(size, "big")
 
-    def invoke_id(self, data: bytes, pos: int, end: int) -> int | None:
-        """The invokeID of the frame ``data[pos:end]`` when the frame is this one but for
-        it; else None (then parse it)."""
+    def invoke_id(self, data: bytes, pos: int, end: int) -> bytes | None:
+        """The invokeID's octets in the frame ``data[pos:end]`` when the frame is this one
+        but for them and they are a minimal encoding in range; else None (then parse it)."""
         if (
             end - pos != self._length
             or not data.startswith(self._before, pos)
@@ -221,5 +233,5 @@ class RepeatedRead:
         ):
             return None
         at = pos + self._at
-        invoke_id = int.from_bytes(data[at : at + self._size], "big", signed=True)
-        return invoke_id if 0 <= invoke_id <= _MAX_INVOKE_ID else None
+        octets = data[at : at + self._size]
+        return octets if self._lowest <= octets <= self._highest else None

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -70,6 +70,8 @@ class _BusSource:
 
     def __init__(self, bus: PointBus) -> None:
         self.bus = bus
+        self.values: Callable[[Sequence[str]], list[PointValue | None]] = bus.values
+        """The latest values of some points (None for a point that left the bus)."""
         self._kinds: dict[str, PointKind] | None = None
 
     def kinds(self) -> Mapping[str, PointKind]:
@@ -89,10 +91,6 @@ class _BusSource:
             return self.bus.get(point)
         except BusError:
             return None
-
-    def values(self, points: Sequence[str]) -> list[PointValue | None]:
-        """The latest values of ``points`` (None for a point that left the bus)."""
-        return self.bus.values(points)
 
     def audit(
         self, kind: str, origin: str, target: str, value: Any, outcome: str, detail: str

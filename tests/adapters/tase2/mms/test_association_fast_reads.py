@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -325,3 +326,30 @@ def test_a_read_out_of_date_is_prepared_again_or_left_to_the_general_path() -> N
     state["preparable"] = False
     (event,) = poll(4)
     assert isinstance(event, PduReceived) and state["prepared"] == 3  # the general path's
+
+
+def request_with_invoke_octets(octets: bytes, read: ReadRequest) -> bytes:
+    """A confirmed Read whose invokeID is the INTEGER content ``octets``, of any form."""
+    service = encode_pdu(ConfirmedRequest(0, read))[5:]  # after A0 L 02 01 00
+    body = bytes((0x02, len(octets))) + octets + service
+    return b"".join(stack.tsdu_frames(stack.wrap_data(b"\xa0" + bytes((len(body),)) + body), 8192))
+
+
+@pytest.mark.parametrize(
+    "octets",
+    ["05", "0005", "7f", "0080", "7fff", "ff", "ff7f", "8000", "00ffffffff", "0100000000"],
+)
+def test_a_repeated_read_under_an_invoke_id_of_any_form_is_answered_as_before(
+    octets: str,
+) -> None:
+    # Poll frames that differ only in the invokeID's octets: minimal ones are answered from
+    # the kept frame; non-minimal (0005), negative (ff) or too large (0100000000) ones get
+    # what the general path gives them (a minimal invokeID in the answer, or a reject).
+    fast, general, _ = responders(65000, 8192)
+    read = ReadRequest(VariableList((VariableEntry(POLLED),)))
+    size = len(bytes.fromhex(octets))
+    kept = 1 if size == 1 else 1 << (8 * size - 9)  # the least minimal one of that size
+    first = request_with_invoke_octets(kept.to_bytes(size, "big"), read)
+    for request in (first, request_with_invoke_octets(bytes.fromhex(octets), read)):
+        assert fast.feed(request) == general.feed(request)
+        assert fast.events == general.events
