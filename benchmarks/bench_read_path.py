@@ -19,12 +19,19 @@ even out the drift of a shared machine's speed; rates and CPU figures are totals
 rounds. Server CPU is utime + stime from ``/proc/PID/stat`` sampled while the client waits
 before and after each phase; RSS is VmRSS of each server at the end.
 
+Then ``ONE_CORE_ROUNDS`` more rounds run with both servers and the client pinned to one CPU
+(the ``*_one_core`` figures). Where the kernel places them, the client and the server mostly
+run on different CPUs and each request wakes the server across CPUs, which on a virtual
+machine can cost more than the server's own work; on one CPU the figures compare what the
+servers themselves do per request.
+
 pyiec61850 is GPL and only a test peer; without it the benchmark prints one ``skipped`` line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -41,6 +48,7 @@ POINTS = 100
 NVL_SIZE = 15
 PHASE_SECONDS = 1.5
 ROUNDS = 6
+ONE_CORE_ROUNDS = 4
 DOMAIN = "ICC1"
 SERVER_AP, PEER_AP = "1.1.1.999.1", "1.1.1.999"  # libiec61850's default called/calling titles
 IDS = [f"P{i:03d}" for i in range(POINTS)]
@@ -107,6 +115,13 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Keep every thread of process ``pid`` (and the threads they start) on ``cpus``."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.sched_setaffinity(int(task), cpus)
 
 
 def _rss_mb(pid: int) -> float:
@@ -187,9 +202,12 @@ class Target:
     members: list[str]
 
 
-def _client_round(target: Target, totals: Totals, peer_script: str) -> None:
-    """One client process: define the list, then the single and NVL phases, each bracketed
-    by CPU samples of the server taken while the client waits for a go."""
+def _client_round(
+    target: Target, totals: Totals, peer_script: str, cpus: set[int] | None = None
+) -> None:
+    """One client process (on ``cpus`` when given): define the list, then the single and NVL
+    phases, each bracketed by CPU samples of the server taken while the client waits for a
+    go."""
     steps: list[dict[str, Any]] = [
         {"op": "connect", "subscribe_reports": False},
         {
@@ -210,6 +228,8 @@ def _client_round(target: Target, totals: Totals, peer_script: str) -> None:
     ]  # fmt: skip
     config = {"mode": "client", "host": "127.0.0.1", "port": target.port, "steps": steps}
     client = _spawn(peer_script, json.dumps(config))
+    if cpus is not None:
+        _pin(client.pid, cpus)  # before the binding starts its threads, when it connects
     stdin = client.stdin
     try:
         assert stdin is not None
@@ -286,29 +306,47 @@ def main() -> None:
                 C_ITEMS[:NVL_SIZE],
             ),
         }
-        totals = {"ours": Totals(), "c": Totals()}
-        for r in range(ROUNDS):
-            for name in ("ours", "c") if r % 2 == 0 else ("c", "ours"):
-                _client_round(targets[name], totals[name], str(PEER_SCRIPT))
+        totals = _rounds(targets, ROUNDS, str(PEER_SCRIPT))
         rss = {name: _rss_mb(t.pid) for name, t in targets.items()}
+        one_core = {min(os.sched_getaffinity(0))}
+        for t in targets.values():
+            _pin(t.pid, one_core)
+        pinned = _rounds(targets, ONE_CORE_ROUNDS, str(PEER_SCRIPT), one_core)
     finally:
         _stop(ours)
         _stop(c_server)
+    _report(totals)
+    report("server_rss_mb", rss["ours"], "MB", 1)
+    report("server_rss_mb_c", rss["c"], "MB", 1)
+    _report(pinned, "_one_core")
+
+
+def _rounds(
+    targets: dict[str, Target], rounds: int, peer_script: str, cpus: set[int] | None = None
+) -> dict[str, Totals]:
+    """The client against each server in turn (ours, C, C, ours...), ``rounds`` times each."""
+    totals = {name: Totals() for name in targets}
+    for r in range(rounds):
+        for name in ("ours", "c") if r % 2 == 0 else ("c", "ours"):
+            _client_round(targets[name], totals[name], peer_script, cpus)
+    return totals
+
+
+def _report(totals: dict[str, Totals], suffix: str = "") -> None:
+    """The rates, their ratios and the servers' CPU per request (names end in ``suffix``)."""
     o, c = totals["ours"], totals["c"]
     single = {k: t.single / t.single_s for k, t in totals.items()}
     nvl = {k: t.points / t.nvl_s for k, t in totals.items()}
-    report("read_single_ratio", _ratio(single["ours"], single["c"]), "ours/C", 2)
-    report("read_nvl_ratio", _ratio(nvl["ours"], nvl["c"]), "ours/C", 2)
-    report("read_single_rate", single["ours"], "requests/s")
-    report("read_single_rate_c", single["c"], "requests/s")
-    report("read_nvl_rate", nvl["ours"], "points/s")
-    report("read_nvl_rate_c", nvl["c"], "points/s")
-    report("read_single_cpu_us", 1e6 * o.single_cpu / o.single, "us/request", 1)
-    report("read_single_cpu_us_c", 1e6 * c.single_cpu / c.single, "us/request", 1)
-    report("read_nvl_cpu_us", 1e6 * o.nvl_cpu / o.points, "us/point", 2)
-    report("read_nvl_cpu_us_c", 1e6 * c.nvl_cpu / c.points, "us/point", 2)
-    report("server_rss_mb", rss["ours"], "MB", 1)
-    report("server_rss_mb_c", rss["c"], "MB", 1)
+    report(f"read_single_ratio{suffix}", _ratio(single["ours"], single["c"]), "ours/C", 2)
+    report(f"read_nvl_ratio{suffix}", _ratio(nvl["ours"], nvl["c"]), "ours/C", 2)
+    report(f"read_single_rate{suffix}", single["ours"], "requests/s")
+    report(f"read_single_rate_c{suffix}", single["c"], "requests/s")
+    report(f"read_nvl_rate{suffix}", nvl["ours"], "points/s")
+    report(f"read_nvl_rate_c{suffix}", nvl["c"], "points/s")
+    report(f"read_single_cpu_us{suffix}", 1e6 * o.single_cpu / o.single, "us/request", 1)
+    report(f"read_single_cpu_us_c{suffix}", 1e6 * c.single_cpu / c.single, "us/request", 1)
+    report(f"read_nvl_cpu_us{suffix}", 1e6 * o.nvl_cpu / o.points, "us/point", 2)
+    report(f"read_nvl_cpu_us_c{suffix}", 1e6 * c.nvl_cpu / c.points, "us/point", 2)
 
 
 if __name__ == "__main__":
