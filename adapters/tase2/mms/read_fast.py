@@ -19,7 +19,9 @@ octet for octet what :func:`~adapters.tase2.mms.pdu.encode_pdu` makes of the sam
 
 A poller sends the same Read again and again, with a new invokeID each time:
 :class:`RepeatedRead` recognises such a frame by comparing its octets with the last one, and
-:class:`KeptRead` keeps the answer frame, to send it again while the values are the same.
+:class:`KeptRead` keeps the answer frame, to send it again while the values are the same with
+the new invokeID's octets put in as they came (when they are its minimal encoding; any other
+form is parsed).
 """
 
 from __future__ import annotations
@@ -160,6 +162,11 @@ def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> 
     return encode_confirmed_response(invoke_id, encode_read_response(results, spec))
 
 
+def invoke_id_octets(invoke_id: int) -> bytes:
+    """The minimal octets of ``invoke_id`` (>= 0), as :class:`KeptRead` takes them."""
+    return invoke_id.to_bytes(invoke_id.bit_length() // 8 + 1, "big")
+
+
 class KeptRead:
     """A Read a peer sends again and again, what reads its values, and the frame last built
     to answer it.
@@ -201,11 +208,6 @@ class KeptRead:
 REPEAT_KEY_SIZE = 8
 """The last octets of a frame, by which its :class:`RepeatedRead` is found (a Read's service
 element, which follows the invokeID, has at least as many)."""
-
-
-def invoke_id_octets(invoke_id: int) -> bytes:
-    """The minimal octets of ``invoke_id`` (>= 0), as :class:`KeptRead` takes them."""
-    return invoke_id.to_bytes(invoke_id.bit_length() // 8 + 1, "big")
 
 
 class RepeatedRead:
