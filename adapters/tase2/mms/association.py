@@ -372,6 +372,9 @@ class Association:
         self._reads: dict[bytes, KeptRead] = {}
         self._repeats: dict[bytes, list[RepeatedRead]] = {}
         """Reads seen, by their frames' last octets (the newest first)."""
+        self._last_read: RepeatedRead | None = None
+        """The Read last answered alone in one frame: the next frame is tried against it
+        first (a poller's next Read)."""
         self.prepare_read: ReadPreparer | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 
@@ -799,6 +802,14 @@ class Association:
         """Answer the leading whole frames of ``data`` that are Reads :attr:`prepare_read`
         takes, until the answers reach :data:`_FAST_OUTPUT_LIMIT` (the rest goes through the
         layers, whose answers the shell paces); return how many octets were taken."""
+        last = self._last_read
+        if last is not None and not self._outstanding.received:
+            frame = last.answer_again(data)
+            if frame is not None:  # the same frame in and out but for the invokeID
+                self._out.append(frame)
+                self._receiver.passed(len(data))
+                return len(data)
+        self._last_read = None
         pos, end = 0, len(data)
         limit = self._receiver.max_tpkt_length
         produced = 0
@@ -811,17 +822,21 @@ class Association:
             for repeat in self._repeats.get(data[stop - REPEAT_KEY_SIZE : stop], ()):
                 invoke_id = repeat.invoke_id(data, pos, stop)
                 if invoke_id is not None:  # a Read seen before but for its invokeID
-                    read = repeat.kept, invoke_id
+                    read = repeat, invoke_id
                     break
             else:
                 span = data_frame.frame_pdu(data, pos, stop, self._mms_ctx)
                 read = None if span is None else self._parsed_read(data, pos, *span)
-            frame = None if read is None else self._answer(*read)
+            if read is None:
+                break
+            repeat, invoke_id = read
+            frame = self._answer(repeat.kept, invoke_id)
             if frame is None:
                 break
             produced += len(frame)
             if len(frame) - tpkt.HEADER_SIZE <= self._tpdu_size:
                 self._out.append(frame)
+                self._last_read = repeat if pos == 0 and stop == end else None
             else:
                 self._send_tsdu(frame[tpkt.HEADER_SIZE + 3 :])  # cut into DT segments
             pos = stop
@@ -830,10 +845,10 @@ class Association:
 
     def _parsed_read(
         self, data: bytes, pos: int, start: int, end: int
-    ) -> tuple[KeptRead, bytes] | None:
-        """The Read and invokeID (minimal octets) of the PDU ``data[start:end]`` (of the frame
-        from ``pos``), when the fast path may take it; the frame is kept to be recognised
-        again."""
+    ) -> tuple[RepeatedRead, bytes] | None:
+        """The Read frame and invokeID (minimal octets) of the PDU ``data[start:end]`` (of the
+        frame from ``pos``), when the fast path may take it; the frame is kept to be
+        recognised again."""
         params = self.parameters
         assert params is not None
         if end - start > params.max_pdu_size:
@@ -854,9 +869,10 @@ class Association:
         if len(self._repeats) >= _MAX_KEPT_READS:
             self._repeats.clear()
         alike = self._repeats.setdefault(data[end - REPEAT_KEY_SIZE : end], [])
-        alike.insert(0, RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept))
+        repeat = RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept)
+        alike.insert(0, repeat)
         del alike[_REPEATS_ALIKE:]
-        return kept, invoke_id_octets(invoke_id)
+        return repeat, invoke_id_octets(invoke_id)
 
     def _answer(self, kept: KeptRead, invoke_id: bytes) -> bytes | None:
         """The answer frame to ``kept``'s Read under the invokeID of minimal octets

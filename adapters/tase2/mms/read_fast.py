@@ -204,6 +204,21 @@ class KeptRead:
         self._results, self._id_size, self.pdu_size = results, size, len(pdu)
         return frame
 
+    def again(self, invoke_id: bytes) -> bytes | None:
+        """The last answer frame under the invokeID of minimal octets ``invoke_id``, when it
+        has as many octets and the reader gives the same AccessResults; else None (then
+        :meth:`answer`, which also says what a failing reader does)."""
+        reader = self.reader
+        if reader is None or len(invoke_id) != self._id_size:
+            return None
+        try:
+            results = reader()
+        except Exception:
+            return None
+        if results is None or results != self._results:
+            return None
+        return self._head + invoke_id + self._tail
+
 
 REPEAT_KEY_SIZE = 8
 """The last octets of a frame, by which its :class:`RepeatedRead` is found (a Read's service
@@ -237,3 +252,9 @@ class RepeatedRead:
         at = pos + self._at
         octets = data[at : at + self._size]
         return octets if self._lowest <= octets <= self._highest else None
+
+    def answer_again(self, data: bytes) -> bytes | None:
+        """The answer to ``data`` when it is this frame alone but for its invokeID, from the
+        last answer frame (see :meth:`KeptRead.again`); else None."""
+        invoke_id = self.invoke_id(data, 0, len(data))
+        return None if invoke_id is None else self.kept.again(invoke_id)

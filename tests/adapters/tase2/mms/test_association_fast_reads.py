@@ -353,3 +353,38 @@ def test_a_repeated_read_under_an_invoke_id_of_any_form_is_answered_as_before(
     for request in (first, request_with_invoke_octets(bytes.fromhex(octets), read)):
         assert fast.feed(request) == general.feed(request)
         assert fast.events == general.events
+
+
+def test_a_pollers_next_read_is_answered_from_the_last_frame(monkeypatch) -> None:
+    # A poller reading the same point again: once its Read was answered alone in one frame,
+    # the next one is checked against that frame first, without finding its frame again;
+    # a value that changed sends it the long way, and the answer carries the new value.
+    fast, general, _ = responders(65000, 8192)
+    read = ReadRequest(VariableList((VariableEntry(POLLED),)))
+    found: list[object] = []
+    real = data_frame.frame_length
+    monkeypatch.setattr(data_frame, "frame_length", lambda *a: found.append(a) or real(*a))
+    kept = VALUES[POLLED]
+    try:
+        for invoke_id in range(200, 210):
+            if invoke_id == 205:
+                VALUES[POLLED] = Structure((Float32(9.5), Integer(1700000001)))
+            request = frame(ConfirmedRequest(invoke_id, read))
+            assert fast.feed(request) == general.feed(request)
+    finally:
+        VALUES[POLLED] = kept
+    assert len(found) == 2  # the first Read, and the one after the value changed
+
+
+def test_a_pollers_next_read_under_an_invoke_id_in_use_is_rejected_as_before() -> None:
+    fast, general, _ = responders(65000, 8192)
+    poll = ReadRequest(VariableListName(ObjectName.dom("ICC1", "DS")))
+    slow = frame(ConfirmedRequest(2, ReadRequest(VariableList((VariableEntry(SLOW),)))))
+    first, again = (frame(ConfirmedRequest(i, poll)) for i in (1, 2))
+    for shell in (fast, general):
+        shell.association.receive_bytes(slow)  # past the shell: never answered
+    assert fast.feed(first) == general.feed(first)  # the fast one checks the next poll first
+    sent = fast.feed(again)
+    assert sent == general.feed(again)
+    (reject,) = decode_sent(sent)
+    assert isinstance(reject, Reject) and reject.original_invoke_id == 2
