@@ -373,8 +373,8 @@ class Association:
         self._repeats: dict[bytes, list[RepeatedRead]] = {}
         """Reads seen, by their frames' last octets (the newest first)."""
         self._last_read: RepeatedRead | None = None
-        """The Read last answered alone in one frame: the next frame is tried against it
-        first (a poller's next Read)."""
+        """The Read last answered alone in one frame, its KeptRead still holding that
+        answer: the next frame is tried against it first (a poller's next Read)."""
         self.prepare_read: ReadPreparer | None = None
         """Set by a responder's shell once associated: see the module docstring."""
 

@@ -206,8 +206,8 @@ class KeptRead:
 
     def again(self, invoke_id: bytes) -> bytes | None:
         """The last answer frame under the invokeID of minimal octets ``invoke_id``, when it
-        has as many octets and the reader gives the same AccessResults; else None (then
-        :meth:`answer`, which also says what a failing reader does)."""
+        has as many octets and the reader gives the same AccessResults; else None (also
+        when the reader fails or is out of date), and the Read is answered the usual way."""
         reader = self.reader
         if reader is None or len(invoke_id) != self._id_size:
             return None
