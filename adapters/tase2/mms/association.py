@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import TypeAlias
 
-from adapters.tase2.asn1.ber import BerError
+from adapters.tase2.asn1.ber import BerError, encode_unsigned
 from adapters.tase2.iso import acse, cotp, data_frame, presentation, stack, tpkt
 from adapters.tase2.iso.errors import IsoError
 from adapters.tase2.mms.data import BitString
@@ -67,7 +67,6 @@ from adapters.tase2.mms.read_fast import (
     PreparedRead,
     RepeatedRead,
     confirmed_request_head,
-    invoke_id_octets,
     parse_read_service,
 )
 from adapters.tase2.mms.service_error import (
@@ -872,7 +871,7 @@ class Association:
         repeat = RepeatedRead(data[pos:end], invoke_start - pos, service - pos, kept)
         alike.insert(0, repeat)
         del alike[_REPEATS_ALIKE:]
-        return repeat, invoke_id_octets(invoke_id)
+        return repeat, encode_unsigned(invoke_id)
 
     def _answer(self, kept: KeptRead, invoke_id: bytes) -> bytes | None:
         """The answer frame to ``kept``'s Read under the invokeID of minimal octets

@@ -43,7 +43,6 @@ __all__ = [
     "RepeatedRead",
     "confirmed_request_head",
     "encode_read_answer",
-    "invoke_id_octets",
     "parse_read_request",
     "parse_read_service",
 ]
@@ -160,11 +159,6 @@ def encode_read_answer(invoke_id: int, request: ReadRequest, results: bytes) -> 
     (concatenated encodings, one per variable)."""
     spec = request.spec if request.specification_with_result else None
     return encode_confirmed_response(invoke_id, encode_read_response(results, spec))
-
-
-def invoke_id_octets(invoke_id: int) -> bytes:
-    """The minimal octets of ``invoke_id`` (>= 0), as :class:`KeptRead` takes them."""
-    return invoke_id.to_bytes(invoke_id.bit_length() // 8 + 1, "big")
 
 
 class KeptRead:

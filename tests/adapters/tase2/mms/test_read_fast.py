@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.tase2.asn1.ber import encode_unsigned
 from adapters.tase2.iso.data_frame import data_frame
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.data import AccessResult, encode_access_results
@@ -21,12 +22,7 @@ from adapters.tase2.mms.pdu import (
     decode_pdu,
     encode_pdu,
 )
-from adapters.tase2.mms.read_fast import (
-    KeptRead,
-    encode_read_answer,
-    invoke_id_octets,
-    parse_read_request,
-)
+from adapters.tase2.mms.read_fast import KeptRead, encode_read_answer, parse_read_request
 from adapters.tase2.mms.services import IdentifyRequest, ReadRequest, ReadResponse
 from tests.support.tase2.mms_strategies import (
     access_results,
@@ -140,6 +136,6 @@ def test_a_kept_read_answers_as_a_newly_built_frame_whatever_repeats(
     kept = KeptRead(request)
     for invoke_id, results in [*answers, *answers]:  # each answer again: from the kept frame
         pdu = encode_read_answer(invoke_id, request, results)
-        answer = kept.answer(invoke_id_octets(invoke_id), results, context_id)
+        answer = kept.answer(encode_unsigned(invoke_id), results, context_id)
         assert answer == data_frame(pdu, context_id)
         assert kept.pdu_size == len(pdu)
