@@ -18,7 +18,9 @@ A responder given :attr:`Association.prepare_read` answers the plain Reads of th
 :meth:`Association.receive_bytes` itself: whole frames recognised by their bytes
 (:mod:`~adapters.tase2.iso.data_frame`, :mod:`~adapters.tase2.mms.read_fast`) are answered
 with the encoded values their :data:`PreparedRead` gives and raise no event; whatever either
-does not take goes through the layers and becomes events as before.
+does not take goes through the layers and becomes events as before. While a request the shell
+has not answered is outstanding, everything takes the layers, so that no answer overtakes one
+the shell would send first.
 """
 
 from __future__ import annotations
@@ -784,6 +786,7 @@ class Association:
             self.prepare_read is not None
             and self.state is AssociationState.ASSOCIATED
             and self._receiver.idle
+            and not self._outstanding.received  # nothing overtakes the shell's answers
         ):
             taken = self._answer_reads(data)
             if taken == len(data):
@@ -802,7 +805,7 @@ class Association:
         takes, until the answers reach :data:`_FAST_OUTPUT_LIMIT` (the rest goes through the
         layers, whose answers the shell paces); return how many octets were taken."""
         last = self._last_read
-        if last is not None and not self._outstanding.received:
+        if last is not None:
             frame = last.answer_again(data)
             if frame is not None:  # the same frame in and out but for the invokeID
                 self._out.append(frame)
@@ -876,14 +879,8 @@ class Association:
     def _answer(self, kept: KeptRead, invoke_id: bytes) -> bytes | None:
         """The answer frame to ``kept``'s Read under the invokeID of minimal octets
         ``invoke_id`` (one TPKT, whatever its size), or None when the general path must
-        take it (a reused invokeID, too many outstanding, a declined or failed read, an
-        answer over the PDU size): the general path would accept the request and answer it
-        with these values."""
-        received = self._outstanding.received
-        if received and (
-            int.from_bytes(invoke_id, "big") in received or len(received) >= self.indication_limit
-        ):
-            return None
+        take it (a declined or failed read, an answer over the PDU size): the general path
+        would accept the request and answer it with these values."""
         params = self.parameters
         assert params is not None and self.prepare_read is not None
         try:

@@ -91,9 +91,9 @@ def prepare_read(request: ReadRequest) -> PreparedRead | None:
 
 @dataclass
 class Shell:
-    """A responder and what a shell does with its events: answer requests at once, or,
-    with ``defer_slow``, Reads of SLOW on the next input (so that their invokeIDs stay in
-    use meanwhile)."""
+    """A responder and what a shell does with its events: answer requests in order, at
+    once, or, with ``defer_slow``, a Read of SLOW and all behind it once the next input
+    has been received (as a handler that awaits; their invokeIDs stay in use meanwhile)."""
 
     association: Association
     defer_slow: bool
@@ -102,12 +102,13 @@ class Shell:
 
     def feed(self, data: bytes) -> bytes:
         assoc = self.association
+        events = assoc.receive_bytes(data)
         waiting, self.later = self.later, []
         for pdu in waiting:
             self._answer(pdu)
-        for ev in assoc.receive_bytes(data):
+        for ev in events:
             if isinstance(ev, PduReceived) and isinstance(ev.pdu, ConfirmedRequest):
-                if self.defer_slow and SLOW in names_of(ev.pdu.service):
+                if self.later or (self.defer_slow and SLOW in names_of(ev.pdu.service)):
                     self.later.append(ev.pdu)
                 else:
                     self._answer(ev.pdu)
@@ -388,3 +389,13 @@ def test_a_pollers_next_read_under_an_invoke_id_in_use_is_rejected_as_before() -
     assert sent == general.feed(again)
     (reject,) = decode_sent(sent)
     assert isinstance(reject, Reject) and reject.original_invoke_id == 2
+
+
+def test_a_read_behind_a_request_not_yet_answered_is_answered_after_it() -> None:
+    fast, general, _ = responders(65000, 8192)
+    slow = frame(ConfirmedRequest(1, ReadRequest(VariableList((VariableEntry(SLOW),)))))
+    plain = frame(ConfirmedRequest(2, ReadRequest(VariableListName(ObjectName.dom("ICC1", "DS")))))
+    assert fast.feed(slow) == general.feed(slow) == b""  # its handler awaits
+    sent = fast.feed(plain)
+    assert sent == general.feed(plain)
+    assert [pdu.invoke_id for pdu in decode_sent(sent)] == [1, 2]  # type: ignore[attr-defined]
