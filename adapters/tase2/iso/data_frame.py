@@ -15,7 +15,9 @@ which say what is wrong with it.
 
 from __future__ import annotations
 
-from adapters.tase2.asn1.ber import definite_span
+from functools import cache
+
+from adapters.tase2.asn1.ber import definite_span, encode_integer, tlv
 from adapters.tase2.iso.presentation import encode_data
 from adapters.tase2.iso.tpkt import HEADER_SIZE, MIN_TPKT_LENGTH
 
@@ -53,15 +55,23 @@ def frame_pdu(data: bytes, pos: int, end: int, context_id: int) -> tuple[int, in
         return None
     if data[cs : cs + 4] == _BER_SYNTAX:
         cs += 4
-    if cs + 3 > end or data[cs] != 0x02 or data[cs + 1] != 1 or data[cs + 2] != context_id:
+    identifier = _context_identifier(context_id)
+    if not data.startswith(identifier, cs):
         return None
-    p = cs + 3
+    p = cs + len(identifier)
     if p >= end or data[p] != 0xA0:
         return None
     cs, ce = definite_span(data, p + 1, end)
     if ce != end or cs >= end or data[cs] & 0x1F == 0x1F:
         return None
     return (cs, ce) if definite_span(data, cs + 1, ce)[1] == ce else None  # one element
+
+
+@cache
+def _context_identifier(context_id: int) -> bytes:
+    """The presentation-context-identifier element of ``context_id`` (``02 01 03``; an id
+    of 128 or more takes two octets, ``02 02 00 C9``)."""
+    return tlv(0x02, encode_integer(context_id))
 
 
 def data_frame(pdu: bytes, context_id: int) -> bytes:

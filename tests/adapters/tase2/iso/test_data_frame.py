@@ -16,7 +16,7 @@ LIBIEC61850_FRAME = (
     "1a0450303030"
 )
 pdus = st.builds(tlv, st.sampled_from([0xA0, 0xA1, 0xA3, 0x8B]), st.binary(max_size=400))
-contexts = st.sampled_from([1, 3, 5, 127])
+contexts = st.sampled_from([1, 3, 5, 127, 129, 201, 300])
 
 
 def layered(frame: bytes, context_id: int) -> bytes | None:
@@ -44,16 +44,21 @@ def test_a_libiec61850_frame_is_found_at_its_fixed_places() -> None:
     assert pdu_of(frame, 1) is None  # another presentation context
 
 
-@given(pdus, st.one_of(contexts, st.sampled_from([128, 300])))
+@given(pdus, contexts)
 def test_built_frames_are_what_the_layers_send_and_are_found_again(
     pdu: bytes, context_id: int
 ) -> None:
     frame = data_frame.data_frame(pdu, context_id)
     assert [frame] == stack.tsdu_frames(stack.wrap_data(pdu, context_id), 65531)
     assert data_frame.frame_length(frame, 0) == len(frame)
-    assert layered(frame, context_id) == pdu
-    found = pdu_of(frame, context_id)  # a context id of more than one octet is left alone
-    assert found == (pdu if context_id < 128 else None)
+    assert layered(frame, context_id) == pdu == pdu_of(frame, context_id)
+
+
+def test_a_context_id_is_compared_as_the_integer_it_encodes() -> None:
+    pdu = bytes.fromhex("a0028b00")
+    assert pdu_of(data_frame.data_frame(pdu, 201), 201) == pdu  # 02 02 00 C9
+    other = data_frame.data_frame(pdu, -55)  # 02 01 C9: the last octet of 201's alone
+    assert pdu_of(other, 201) is None is layered(other, 201)
 
 
 @given(mutated(st.tuples(pdus, contexts).map(lambda a: data_frame.data_frame(*a))), contexts)
