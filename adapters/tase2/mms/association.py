@@ -867,6 +867,7 @@ class Association:
                 return None
             if len(self._reads) >= _MAX_KEPT_READS:
                 self._reads.clear()
+                self._repeats.clear()  # which would keep the old KeptReads alive
             kept = self._reads[key] = KeptRead(request)
         if len(self._repeats) >= _MAX_KEPT_READS:
             self._repeats.clear()

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from adapters.tase2.iso import data_frame, stack
 from adapters.tase2.mms.access import VariableEntry, VariableList, VariableListName
 from adapters.tase2.mms.association import (
+    _MAX_KEPT_READS,
     Association,
     AssociationClosed,
     AssociationConfig,
@@ -399,3 +400,15 @@ def test_a_read_behind_a_request_not_yet_answered_is_answered_after_it() -> None
     sent = fast.feed(plain)
     assert sent == general.feed(plain)
     assert [pdu.invoke_id for pdu in decode_sent(sent)] == [1, 2]  # type: ignore[attr-defined]
+
+
+def test_a_peer_reading_ever_new_variables_leaves_a_bounded_number_of_kept_answers() -> None:
+    # names ending alike four at a time: 64 frame endings, four frames kept for each
+    fast, _, _ = responders(65000, 8192)
+    for i in range(250):
+        name = ObjectName.dom("ICC1", f"{i % 4}_{i // 4:08d}")
+        fast.feed(frame(ConfirmedRequest(i % 4, ReadRequest(VariableList((VariableEntry(name),))))))
+    assoc = fast.association
+    kept = {id(r.kept) for alike in assoc._repeats.values() for r in alike}
+    kept |= {id(k) for k in assoc._reads.values()}
+    assert len(kept) <= _MAX_KEPT_READS
