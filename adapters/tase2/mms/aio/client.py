@@ -332,7 +332,7 @@ class MmsClient:
                 self.last_received = time.monotonic()
                 for ev in events:
                     self._on_event(ev)
-                await self._link.flush()
+                self._link.send_queued()  # not waiting for the peer: it may wait for us
         except Exception as exc:
             log.exception("MMS client reader failed")
             self.association.abort(f"reader failed: {exc}")
@@ -446,17 +446,18 @@ class MmsClient:
             fut: asyncio.Future[MmsPdu] = asyncio.get_running_loop().create_future()
             self.association.send_pdu(ConfirmedRequest(invoke_id, service))
             self._pending[invoke_id] = fut
-            await self._link.flush()
             try:
                 # not wait_for: on 3.11 it swallows a cancel that meets the answer
                 async with asyncio.timeout(wait):
+                    await self._link.flush()  # the time-out counts a peer that does not read
                     answer = await fut
             except TimeoutError:
-                self._pending.pop(invoke_id, None)
-                self.association.forget_request(invoke_id)
                 raise MmsRequestTimeout(
                     f"no answer to {type(service).__name__} (invokeID {invoke_id}) in {wait} s"
                 ) from None
+            finally:
+                if self._pending.pop(invoke_id, None) is not None:  # timed out or cancelled
+                    self.association.forget_request(invoke_id)
         if isinstance(answer, ConfirmedResponse):
             return answer.service
         if isinstance(answer, ConfirmedError):

@@ -7,9 +7,11 @@ switch. The events the association raises wait in the link until a task takes th
 :meth:`AssociationLink.receive`. Every write carries whole TSDUs only, so the TPKTs of one
 TSDU are never interleaved with another sender's.
 
-Back-pressure: while the transport's write buffer is full (the peer does not read) or too
-many events wait for the task, the link stops reading, so a peer can never make it queue
-without bound.
+Back-pressure: while too many events wait for the task, the link stops reading; so does the
+server's end while the transport's write buffer is full (the peer does not read what its
+requests made), so a peer can never make it queue without bound. A client's end reads on
+while its writes wait: two ends that both stopped reading until the other reads would wait
+for each other for ever.
 """
 
 from __future__ import annotations
@@ -31,15 +33,19 @@ class AssociationLink(asyncio.Protocol):
     """One :class:`Association` bound to an asyncio transport (as its protocol).
 
     ``on_connected`` is called with the link once the transport is there (the server starts
-    the connection's task from it).
+    the connection's task from it). ``serving``: the MMS server's end, which stops reading
+    while its write buffer is full (see the module docstring).
     """
 
     def __init__(
         self,
         association: Association,
         on_connected: Callable[[AssociationLink], None] | None = None,
+        *,
+        serving: bool = False,
     ) -> None:
         self.association = association
+        self._serving = serving
         self.peer: tuple[str, int] = ("?", 0)
         self.last_data = 0.0
         """Loop time when bytes last arrived from the peer."""
@@ -93,9 +99,10 @@ class AssociationLink(asyncio.Protocol):
                 fut.set_result(None)
 
     def pause_writing(self) -> None:
-        """The write buffer is full: stop reading until it drains."""
+        """The write buffer is full: a server's end stops reading until it drains."""
         self._write_paused = True
-        self._pause_reading()
+        if self._serving:
+            self._pause_reading()
 
     def resume_writing(self) -> None:
         """The write buffer drained: read again, release :meth:`flush`."""
@@ -123,13 +130,17 @@ class AssociationLink(asyncio.Protocol):
         self._resume_reading()
         return events
 
+    def send_queued(self) -> None:
+        """Write what the association queued, without waiting for the peer to read it."""
+        self._write_queued()
+
     async def flush(self) -> None:
         """Write all queued bytes (whole TSDUs); wait while the peer does not read them."""
         self._write_queued()
         while self._write_paused and not self._lost:
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
+            await asyncio.shield(self._drained)  # a cancelled flusher leaves the others waiting
 
     def transport_info(self, name: str, default: object = None) -> object:
         """The transport's extra information ``name`` (TLS: ``tls_version``, ``cipher``...)."""
@@ -180,7 +191,7 @@ class AssociationLink(asyncio.Protocol):
     def _resume_reading(self) -> None:
         if (
             self._read_paused
-            and not self._write_paused
+            and not (self._write_paused and self._serving)
             and len(self._events) < MAX_WAITING_EVENTS
             and self._transport is not None
             and not self._lost

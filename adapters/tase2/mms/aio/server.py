@@ -345,7 +345,7 @@ class _ServerConnection:
             self.association = Association(Role.RESPONDER, server.config)
         else:
             self.association = Association(Role.INITIATOR, outbound.config)
-        self.link = AssociationLink(self.association, on_connected=self._connected)
+        self.link = AssociationLink(self.association, on_connected=self._connected, serving=True)
         self.association_id = association_id
         self.ctx: AssociationContext | None = None
         self.tasks: set[asyncio.Task[None]] = set()

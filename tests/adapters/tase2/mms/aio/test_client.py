@@ -4,6 +4,7 @@ connection-lost signal and the negotiated PDU size."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -205,3 +206,75 @@ async def test_a_refused_association_carries_the_servers_aare() -> None:
     assert exc.aare.result == AssociateResult.REJECTED_PERMANENT
     assert exc.aare.diagnostic == UserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED
     assert exc.aare.diagnostic_source == DIAGNOSTIC_SOURCE_USER
+
+
+LABEL = ObjectName.dom(DOMAIN, "Label")
+
+
+async def stop_reading(server: MmsServer, client: MmsClient) -> asyncio.BaseTransport:
+    """The server's end of its only connection, no longer read (a server that hangs), with
+    small socket buffers between them."""
+    (conn,) = server._connections
+    transport = conn.link._transport
+    assert transport is not None and client._link._transport is not None
+    transport.pause_reading()
+    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sending = client._link._transport.get_extra_info("socket")
+    sending.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return transport
+
+
+async def writes_waiting(client: MmsClient, count: int) -> list[asyncio.Task[None]]:
+    """``count`` Writes of 60 kB started, once the client's writes back up."""
+    big = OctetString(b"y" * 60_000)
+    tasks = [asyncio.create_task(client.write(LABEL, big)) for _ in range(count)]
+    await eventually(lambda: client._link._write_paused, 5.0, "the client's writes back up")
+    return tasks
+
+
+async def test_a_request_time_out_counts_a_peer_that_does_not_read() -> None:
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, request_timeout=0.5)
+        transport = await stop_reading(server, client)
+        tasks = await writes_waiting(client, 3)
+        async with asyncio.timeout(5.0):
+            done = await asyncio.gather(*tasks, return_exceptions=True)
+        assert [type(r) for r in done] == [MmsRequestTimeout] * 3
+        assert client._pending == {}  # nothing left to be failed, unread, when the link ends
+        transport.resume_reading()  # type: ignore[attr-defined]
+        await client.abort()
+
+
+async def test_a_request_cancelled_while_writes_wait_leaves_the_others_waiting() -> None:
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect("127.0.0.1", server.port, request_timeout=10.0)
+        transport = await stop_reading(server, client)
+        *others, victim = await writes_waiting(client, 4)  # the last one waits to be written
+        victim.cancel()
+        await asyncio.sleep(0.1)
+        transport.resume_reading()  # type: ignore[attr-defined]
+        async with asyncio.timeout(5.0):
+            done = await asyncio.gather(*others, return_exceptions=True)
+        assert not any(isinstance(r, BaseException) for r in done), done
+        assert victim.cancelled() and client._pending == {}
+        await client.abort()
+
+
+async def test_reports_are_read_while_the_clients_writes_wait() -> None:
+    from adapters.tase2.mms.access import VariableEntry, VariableList
+    from adapters.tase2.mms.services import InformationReport
+
+    got: list[InformationReport] = []
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect(
+            "127.0.0.1", server.port, request_timeout=10.0, on_information_report=got.append
+        )
+        transport = await stop_reading(server, client)
+        tasks = await writes_waiting(client, 3)
+        report = InformationReport(VariableList((VariableEntry(POWER),)), (realq(1.0),))
+        for _ in range(3):  # both ends write: the client still reads what comes
+            await server.associations[0].send_information_report(report)
+        await eventually(lambda: len(got) == 3, 5.0, "the reports, read while writes wait")
+        transport.resume_reading()  # type: ignore[attr-defined]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.abort()
