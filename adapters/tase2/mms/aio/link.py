@@ -154,17 +154,19 @@ class AssociationLink(asyncio.Protocol):
             self._transport.close()
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Flush what is queued, then close the TCP connection (bounded waits)."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
-                await self.flush()
-        if self._transport is None:
-            return
-        self._transport.close()
-        if self._closed is not None:
+        """Flush what is queued, then close the TCP connection; still open after ``timeout``
+        seconds (a peer that does not read) or when cancelled, it is aborted."""
+        try:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(self._closed)
+                    await self.flush()
+                    if self._transport is not None:
+                        self._transport.close()
+                        if self._closed is not None:
+                            await asyncio.shield(self._closed)
+        finally:
+            if self._transport is not None and not self._lost:
+                self._transport.abort()
 
     # ------------------------------------------------------------------ internals
 

@@ -941,11 +941,13 @@ class MmsServer:
         self._stopping = True
         if self._server is not None:
             self._server.close()
-        for conn in list(self._connections):
+        conns = list(self._connections)
+        for conn in conns:
             conn.association.abort("server stopping")
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await conn.link.close()
+        if conns:  # all at once: each is aborted if its peer does not take the ABRT in time
+            await asyncio.wait(
+                [asyncio.create_task(c.link.close(min(1.0, timeout))) for c in conns]
+            )
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=timeout)
         if self._server is not None:

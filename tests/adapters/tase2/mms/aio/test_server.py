@@ -405,3 +405,34 @@ async def test_a_peer_that_never_reads_its_answers_stops_being_read() -> None:
         assert conn.link._transport is not None
         assert conn.link._transport.get_write_buffer_size() < 1_000_000  # 256 KiB + one chunk
         await client.abort()
+
+
+async def test_stopping_closes_the_connections_of_peers_that_do_not_read() -> None:
+    handler = OctetsHandler(size=30_000)
+    server = MmsServer(handler, port=0, config=AssociationConfig(tpdu_size=65531))
+    await server.start()
+    clients = [
+        await MmsClient.connect("127.0.0.1", server.port, config=CLIENT, connect_timeout=5.0)
+        for _ in range(3)
+    ]
+    request = ConfirmedRequest(
+        1, ReadRequest(VariableList((VariableEntry(ObjectName.dom(DOMAIN, "Big")),)))
+    )
+    frame = b"".join(stack.tsdu_frames(stack.wrap_data(encode_pdu(request)), 8192))
+    peers = [client._link._transport for client in clients]
+    for transport in peers:  # each peer sends Reads and never reads what comes back
+        assert transport is not None
+        transport.pause_reading()
+    conns = list(server._connections)
+    for _ in range(20):  # until the socket buffers are full and the server stops reading
+        for transport in peers:
+            transport.write(frame * 500)  # type: ignore[union-attr]
+        await asyncio.sleep(0.05)
+        if all(c.link._read_paused for c in conns):
+            break
+    assert all(c.link._read_paused for c in conns)
+    await server.stop(timeout=2.0)
+    assert all(c.link._lost for c in conns)  # not waiting for ever to hand over the ABRT
+    assert all(c.task is not None and c.task.done() for c in conns)
+    for client in clients:
+        await client.abort()
