@@ -771,7 +771,8 @@ class MmsServer:
         """TLS failures by kind (``unknown-ca``, ``expired``, ``pin-mismatch``...)."""
         self.tls_handshakes = 0
         """TLS handshakes completed."""
-        self._handshaking = 0
+        self._handshakes: set[TlsProtocol] = set()
+        """TLS handshakes under way (accepted and called); :meth:`stop` aborts them."""
         self.answer_now: Callable[[AssociationContext, object], Any] | None = getattr(
             handler, "answer_now", None
         )
@@ -824,10 +825,9 @@ class MmsServer:
         tls = self.tls
         if tls is None:
             return link
-        if self._handshaking + len(self._connections) >= self.max_connections:
+        if self._handshaking() + len(self._connections) >= self.max_connections:
             return _Refuse()
-        self._handshaking += 1
-        return TlsProtocol(
+        proto = TlsProtocol(
             tls.context,
             link,
             server_side=True,
@@ -836,6 +836,13 @@ class MmsServer:
             on_failure=self._tls_failed,
             on_established=self._tls_established,
         )
+        self._handshakes.add(proto)
+        return proto
+
+    def _handshaking(self) -> int:
+        """How many TLS handshakes are under way (those that ended are dropped)."""
+        self._handshakes = {p for p in self._handshakes if p.failure is None and not p.established}
+        return len(self._handshakes)
 
     async def call(
         self,
@@ -861,14 +868,12 @@ class MmsServer:
         counted: list[TlsProtocol] = []
 
         def count(proto: TlsProtocol) -> None:
-            self._handshaking += 1
+            self._handshakes.add(proto)
             counted.append(proto)
 
         def uncount() -> None:
             # a handshake that never reported (TCP never came up, or cancelled) frees its slot
-            for proto in counted:
-                if proto.failure is None and not proto.established:
-                    self._handshaking = max(0, self._handshaking - 1)
+            self._handshakes.difference_update(counted)
 
         try:
             tls_proto = await dial(
@@ -913,13 +918,11 @@ class MmsServer:
         )
 
     def _tls_established(self, proto: TlsProtocol) -> None:
-        self._handshaking = max(0, self._handshaking - 1)
+        self._handshakes.discard(proto)
         self.tls_handshakes += 1
 
     def _tls_failed(self, failure: TlsFailure, quiet: bool = False) -> None:
         """Count a TLS failure; log it (throttled per source and kind) unless ``quiet``."""
-        if failure.phase == "handshake":
-            self._handshaking = max(0, self._handshaking - 1)
         self.tls_failures[failure.kind] = self.tls_failures.get(failure.kind, 0) + 1
         if quiet:
             return
@@ -941,6 +944,8 @@ class MmsServer:
         self._stopping = True
         if self._server is not None:
             self._server.close()
+        for proto in list(self._handshakes):
+            proto.abort()
         conns = list(self._connections)
         for conn in conns:
             conn.association.abort("server stopping")

@@ -147,7 +147,7 @@ async def test_a_call_cancelled_in_its_tls_handshake_leaves_no_association(
             with pytest.raises(TimeoutError):
                 client = await asyncio.wait_for(listener.accept(), 6.0)
                 await client.abort()
-            assert not server.associations and server._handshaking == 0
+            assert not server.associations and server._handshaking() == 0
         finally:
             proxy.close()
 

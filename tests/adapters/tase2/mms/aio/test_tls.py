@@ -3,6 +3,8 @@ their reasons (unknown CA, expired, revoked, pin mismatch), versions, resumption
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -168,6 +170,20 @@ async def test_cleartext_client_on_tls_port_is_dropped(pki: TestPki) -> None:
             await MmsClient.connect("127.0.0.1", server.port, config=CLIENT, connect_timeout=3.0)
         await eventually(lambda: sum(server.tls_failures.values()) == 1)
         assert "not-tls" in server.tls_failures
+
+
+async def test_stopping_closes_connections_still_in_their_handshake(pki: TestPki) -> None:
+    server = MmsServer(TestHandler(), port=0, tls=server_tls(pki, handshake_timeout=30.0))
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(bytes.fromhex("160301"))  # the start of a ClientHello, the rest never comes
+    await eventually(lambda: server._handshaking() == 1, 5.0, "the handshake under way")
+    await server.stop(timeout=2.0)
+    async with asyncio.timeout(5.0):  # not the handshake's 30 s
+        with contextlib.suppress(ConnectionResetError):  # aborted: RST or end of stream
+            assert await reader.read(100) == b""
+    assert server._handshaking() == 0
+    writer.close()
 
 
 async def test_new_context_for_new_connections_only(pki: TestPki, tmp_path: Path) -> None:
