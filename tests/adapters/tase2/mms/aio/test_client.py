@@ -24,7 +24,7 @@ from adapters.tase2.mms.aio.client import (
 )
 from adapters.tase2.mms.aio.server import MmsServer
 from adapters.tase2.mms.association import AssociationConfig, CloseReason, PduTooLargeError
-from adapters.tase2.mms.data import OctetString
+from adapters.tase2.mms.data import DataAccessError, OctetString
 from adapters.tase2.mms.names import ObjectName
 from tests.support import eventually
 from tests.support.tase2.mms_model import DOMAIN, TestHandler, realq
@@ -211,7 +211,7 @@ async def test_a_refused_association_carries_the_servers_aare() -> None:
 LABEL = ObjectName.dom(DOMAIN, "Label")
 
 
-async def stop_reading(server: MmsServer, client: MmsClient) -> asyncio.BaseTransport:
+def stop_reading(server: MmsServer, client: MmsClient) -> asyncio.Transport:
     """The server's end of its only connection, no longer read (a server that hangs), with
     small socket buffers between them."""
     (conn,) = server._connections
@@ -224,7 +224,9 @@ async def stop_reading(server: MmsServer, client: MmsClient) -> asyncio.BaseTran
     return transport
 
 
-async def writes_waiting(client: MmsClient, count: int) -> list[asyncio.Task[None]]:
+async def writes_waiting(
+    client: MmsClient, count: int
+) -> list[asyncio.Task[DataAccessError | None]]:
     """``count`` Writes of 60 kB started, once the client's writes back up."""
     big = OctetString(b"y" * 60_000)
     tasks = [asyncio.create_task(client.write(LABEL, big)) for _ in range(count)]
@@ -235,24 +237,24 @@ async def writes_waiting(client: MmsClient, count: int) -> list[asyncio.Task[Non
 async def test_a_request_time_out_counts_a_peer_that_does_not_read() -> None:
     async with MmsServer(TestHandler(), port=0) as server:
         client = await MmsClient.connect("127.0.0.1", server.port, request_timeout=0.5)
-        transport = await stop_reading(server, client)
+        transport = stop_reading(server, client)
         tasks = await writes_waiting(client, 3)
         async with asyncio.timeout(5.0):
             done = await asyncio.gather(*tasks, return_exceptions=True)
         assert [type(r) for r in done] == [MmsRequestTimeout] * 3
         assert client._pending == {}  # nothing left to be failed, unread, when the link ends
-        transport.resume_reading()  # type: ignore[attr-defined]
+        transport.resume_reading()
         await client.abort()
 
 
 async def test_a_request_cancelled_while_writes_wait_leaves_the_others_waiting() -> None:
     async with MmsServer(TestHandler(), port=0) as server:
         client = await MmsClient.connect("127.0.0.1", server.port, request_timeout=10.0)
-        transport = await stop_reading(server, client)
+        transport = stop_reading(server, client)
         *others, victim = await writes_waiting(client, 4)  # the last one waits to be written
         victim.cancel()
         await asyncio.sleep(0.1)
-        transport.resume_reading()  # type: ignore[attr-defined]
+        transport.resume_reading()
         async with asyncio.timeout(5.0):
             done = await asyncio.gather(*others, return_exceptions=True)
         assert not any(isinstance(r, BaseException) for r in done), done
@@ -269,12 +271,12 @@ async def test_reports_are_read_while_the_clients_writes_wait() -> None:
         client = await MmsClient.connect(
             "127.0.0.1", server.port, request_timeout=10.0, on_information_report=got.append
         )
-        transport = await stop_reading(server, client)
+        transport = stop_reading(server, client)
         tasks = await writes_waiting(client, 3)
         report = InformationReport(VariableList((VariableEntry(POWER),)), (realq(1.0),))
         for _ in range(3):  # both ends write: the client still reads what comes
             await server.associations[0].send_information_report(report)
         await eventually(lambda: len(got) == 3, 5.0, "the reports, read while writes wait")
-        transport.resume_reading()  # type: ignore[attr-defined]
+        transport.resume_reading()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.abort()
