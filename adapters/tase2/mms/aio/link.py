@@ -8,10 +8,12 @@ switch. The events the association raises wait in the link until a task takes th
 TSDU are never interleaved with another sender's.
 
 Back-pressure: while too many events wait for the task, the link stops reading; so does the
-server's end while the transport's write buffer is full (the peer does not read what its
-requests made), so a peer can never make it queue without bound. A client's end reads on
-while its writes wait: two ends that both stopped reading until the other reads would wait
-for each other for ever.
+server's end once a chunk arrives while the transport's write buffer is full (the peer does
+not read what its requests made), so a peer can never make it queue without bound. Each time
+the buffer drains, the server reads one more chunk before it may stop again, so requests
+are still read while reports keep the buffer full. A client's end reads on while its writes
+wait: two ends that both stopped reading until the other reads would wait for each other
+for ever.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class AssociationLink(asyncio.Protocol):
 
     ``on_connected`` is called with the link once the transport is there (the server starts
     the connection's task from it). ``serving``: the MMS server's end, which stops reading
-    while its write buffer is full (see the module docstring).
+    while its write buffer is full, one chunk after it filled (see the module docstring).
     """
 
     def __init__(
@@ -83,6 +85,8 @@ class AssociationLink(asyncio.Protocol):
         self._write_queued()
         if events:
             self._add(events)
+        if self._write_paused and self._serving:
+            self._pause_reading()  # until the buffer drains (see the module docstring)
 
     def eof_received(self) -> bool | None:
         """The peer closed its side: the association ends (the transport then closes)."""
@@ -99,10 +103,8 @@ class AssociationLink(asyncio.Protocol):
                 fut.set_result(None)
 
     def pause_writing(self) -> None:
-        """The write buffer is full: a server's end stops reading until it drains."""
+        """The write buffer is full: a server's end reads one more chunk at most."""
         self._write_paused = True
-        if self._serving:
-            self._pause_reading()
 
     def resume_writing(self) -> None:
         """The write buffer drained: read again, release :meth:`flush`."""
@@ -135,9 +137,11 @@ class AssociationLink(asyncio.Protocol):
         self._write_queued()
 
     async def flush(self) -> None:
-        """Write all queued bytes (whole TSDUs); wait while the peer does not read them."""
+        """Write all queued bytes (whole TSDUs); while the write buffer is full, wait until
+        it drains once (every waiter then writes again: none waits for ever behind others
+        that keep the buffer full)."""
         self._write_queued()
-        while self._write_paused and not self._lost:
+        if self._write_paused and not self._lost:
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._drained)  # a cancelled flusher leaves the others waiting

@@ -18,6 +18,7 @@ from adapters.tase2.mms.data import (
     Float32,
     Integer,
     OctetString,
+    VisibleString,
     encode_access_result,
 )
 from adapters.tase2.mms.names import ObjectName, Scope
@@ -435,4 +436,34 @@ async def test_stopping_closes_the_connections_of_peers_that_do_not_read() -> No
     assert all(c.link._lost for c in conns)  # not waiting for ever to hand over the ABRT
     assert all(c.task is not None and c.task.done() for c in conns)
     for client in clients:
+        await client.abort()
+
+
+async def test_requests_are_read_and_answered_while_reports_keep_the_link_full() -> None:
+    label = ObjectName.dom(DOMAIN, "Label")
+    report = InformationReport(VariableList((VariableEntry(label),)), (OctetString(b"r" * 60_000),))
+    async with MmsServer(TestHandler(), port=0) as server:
+        client = await MmsClient.connect(
+            "127.0.0.1",
+            server.port,
+            config=CLIENT,
+            request_timeout=3.0,
+            on_information_report=lambda _: None,
+        )
+        (conn,) = server._connections
+        ctx = server.associations[0]
+
+        async def reports() -> None:  # faster than the client takes them
+            while True:
+                await ctx.send_information_report(report)
+
+        sender = asyncio.create_task(reports())
+        try:
+            await eventually(lambda: conn.link._write_paused, 5.0, "the reports fill the link")
+            for _ in range(3):  # each time-out is 3 s
+                assert await client.read(label) == (VisibleString("hello"),)
+                await client.write(label, OctetString(b"w" * 60_000))
+            assert conn.link._write_paused
+        finally:
+            sender.cancel()
         await client.abort()
