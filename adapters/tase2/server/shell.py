@@ -285,7 +285,8 @@ class Tase2Server:
         return touched
 
     def refresh_points(self) -> bool:
-        """Recompile every view when the set of points changed; True when it did."""
+        """Recompile every view when the set of points or the kind of one changed; True
+        when it did."""
         changes = self.tables.refresh(self.source.kinds())
         self._rebind(changes)
         return bool(changes)

@@ -60,7 +60,7 @@ class ServedTables:
         self.tables: dict[str, BilateralTableConfig] = {t.id: t for t in tables}
         self.vcc = tuple(vcc_points)
         self.views = self._compile(self.tables, kinds)
-        self._point_ids = frozenset(kinds)
+        self._kinds = dict(kinds)
 
     def _with_vcc(self, table: BilateralTableConfig) -> BilateralTableConfig:
         if not self.vcc:
@@ -132,12 +132,12 @@ class ServedTables:
         return changes
 
     def refresh(self, kinds: Mapping[str, PointKind]) -> dict[str, TableChange]:
-        """Recompile every view when the set of points changed; returns every table as
-        changed (in place) when it did, else nothing."""
-        if frozenset(kinds) == self._point_ids:
+        """Recompile every view when the set of points or the kind of one changed; returns
+        every table as changed (in place) when it did, else nothing."""
+        if kinds == self._kinds:
             return {}
         self.views = self._compile(self.tables, kinds)
-        self._point_ids = frozenset(kinds)
+        self._kinds = dict(kinds)
         return {tid: TableChange(t, t) for tid, t in self.tables.items()}
 
 

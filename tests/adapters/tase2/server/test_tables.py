@@ -71,3 +71,11 @@ def test_a_new_point_set_recompiles_every_view_once() -> None:
     assert served.refresh(KINDS) == {}
     changes = served.refresh(KINDS | {"P3": PointKind.REAL})
     assert list(changes) == ["BLT_1"] and "P3" in served.served_points()
+
+
+def test_a_point_whose_kind_changed_recompiles_every_view() -> None:
+    served = ServedTables([table()], [], KINDS)
+    (before,) = served.views["BLT_1"].icc.values()
+    assert list(served.refresh(KINDS | {"P1": PointKind.STATE})) == ["BLT_1"]
+    (after,) = served.views["BLT_1"].icc.values()
+    assert PointKind.STATE in after.type.info.kinds - before.type.info.kinds
