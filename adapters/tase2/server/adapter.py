@@ -379,6 +379,7 @@ class Tase2ServerAdapter(Adapter):
             return False
         server = self.server
         if server is not None:
+            self._source.invalidate()  # the runtime has just registered the new points
             try:
                 changed = server.set_tables(settings.tables, settings.vcc_points)
             except BilateralConfigError as exc:
@@ -388,6 +389,7 @@ class Tase2ServerAdapter(Adapter):
                 return True
             if changed:
                 log.info("%s: bilateral tables changed: %s", self.name, ", ".join(changed))
+            server.refresh_points()  # the tables kept see points that came or went at once
             touched = server.set_vcc_data_sets(settings.vcc_data_sets)
             if touched:
                 log.info(

@@ -35,7 +35,7 @@ from adapters.tase2.model.points import PointType, decode_point
 from adapters.tase2.model.transfer_set import DS_TRANSFER_SET_2000_TYPE, DSTransferSetValue
 from adapters.tase2.server.settings import Tase2ServerSettings
 from gateway.bus import PointBus
-from gateway.points import PointDef
+from gateway.points import PointDef, PointKind
 from tests.support import REPO
 from tests.support.gateway import running_gateway
 from tests.support.tase2.server import (
@@ -420,6 +420,28 @@ async def test_status_component_write_stops_and_association_end_frees(
         (allocated,) = await other.read(ICC(DOMAIN, "Next_DSTransfer_Set"))
         assert decode_mms_object_name(allocated) == ICC(DOMAIN, "DSTransferSet01")
         await other.conclude()
+
+
+async def test_points_added_with_a_table_change_are_served_at_once() -> None:
+    bus, _ = make_bus()
+    s = settings()
+    async with running_server(s, bus) as adapter:
+        mine = await connect(adapter)
+        theirs = await connect(adapter, ap=OTHER_AP)
+        try:
+            # the runtime registers a new point, then reconfigures: ICC2's table now names it,
+            # ICC1's table, unchanged, matches it by its GEN* pattern
+            bus.register(PointDef(id="GEN3", kind=PointKind.REAL), "plant")
+            bus.update("GEN3", 42.0)
+            raw = s.model_dump()
+            raw["tables"][1]["points"] = [*raw["tables"][1]["points"], {"match": "GEN3"}]
+            assert adapter.reconfigure(type(s).model_validate(raw)) is True
+            for client, domain in ((mine, DOMAIN), (theirs, OTHER_DOMAIN)):
+                (value,) = await client.read(ICC(domain, "GEN3"))  # not in refresh_period
+                assert decode_point(value).value == 42.0
+        finally:
+            await mine.abort()
+            await theirs.abort()
 
 
 async def test_changing_one_table_touches_only_its_peer() -> None:
