@@ -82,7 +82,7 @@ class AssociationLink(asyncio.Protocol):
         """Feed the association; keep its events; write what it queued, now."""
         self.last_data = self._loop.time()
         events = self.association.receive_bytes(data)
-        self._write_queued()
+        self.send_queued()
         if events:
             self._add(events)
         if self._write_paused and self._serving:
@@ -134,13 +134,16 @@ class AssociationLink(asyncio.Protocol):
 
     def send_queued(self) -> None:
         """Write what the association queued, without waiting for the peer to read it."""
-        self._write_queued()
+        data = self.association.data_to_send()
+        transport = self._transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     async def flush(self) -> None:
         """Write all queued bytes (whole TSDUs); while the write buffer is full, wait until
         it drains once (every waiter then writes again: none waits for ever behind others
         that keep the buffer full)."""
-        self._write_queued()
+        self.send_queued()
         if self._write_paused and not self._lost:
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
@@ -173,12 +176,6 @@ class AssociationLink(asyncio.Protocol):
                 self._transport.abort()
 
     # ------------------------------------------------------------------ internals
-
-    def _write_queued(self) -> None:
-        data = self.association.data_to_send()
-        transport = self._transport
-        if data and transport is not None and not transport.is_closing():
-            transport.write(data)
 
     def _add(self, events: list[Event]) -> None:
         if not events:
