@@ -19,6 +19,9 @@ configured certificate, or a self-signed one generated once into `certificate_di
 CreateSession against the trusted certificates (validity, application URI, trust); a refusal
 is one log line naming its subject (again only at the 2nd, 4th, 8th... refusal). Users log in
 with a name and password or a user certificate (X509 identity token).
+
+The standard address space is loaded from the cache in `address_space_cache`, made once
+(`address_space_cache.standard_address_space`), rather than built in memory at each start.
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ from adapters.opcua.security import (
     application_uris,
     describe,
     ensure_self_signed,
+)
+from adapters.opcua.server.address_space_cache import (
+    AddressSpaceCacheError,
+    discard,
+    standard_address_space,
 )
 from adapters.opcua.server.settings import (
     FOLDER_SCHEME,
@@ -624,8 +632,7 @@ class OpcuaServerAdapter(Adapter):
 
     async def run(self) -> None:
         s = self.settings
-        server = Server(user_manager=self._users)
-        await server.init()
+        server = await self._new_server()
         server.set_endpoint(f"opc.tcp://{s.host}:{s.port}/")
         server.set_server_name(f"iccp-gateway {self.name}")
         await self._secure(server)
@@ -655,6 +662,40 @@ class OpcuaServerAdapter(Adapter):
             self._folders.clear()
             self._server = None
             await server.stop()
+
+    async def _new_server(self) -> Server:
+        """An initialised asyncua server, its standard address space loaded from the cache
+        (made first when missing); built in memory when there is no cache to be had."""
+        server = Server(user_manager=self._users)
+        cache_dir = self.settings.address_space_cache
+        if cache_dir is None:
+            await server.init()
+            return server
+        try:
+            shelf = await standard_address_space(pathlib.Path(cache_dir))
+        except AddressSpaceCacheError as exc:
+            log.warning(
+                "opcua server %s: no cached standard address space (%s); building it in "
+                "memory at each start (about 50 MB more)",
+                self.name,
+                exc,
+            )
+            await server.init()
+            return server
+        try:
+            await server.init(shelf)
+        except Exception as exc:  # a damaged shelf: whatever unpickling or dbm raised
+            log.warning(
+                "opcua server %s: cached standard address space %s cannot be loaded (%s); "
+                "discarded, built in memory this time and made again at the next start",
+                self.name,
+                shelf.parent,
+                exc,
+            )
+            discard(shelf)
+            server = Server(user_manager=self._users)
+            await server.init()
+        return server
 
     def _warn_settings(self) -> None:
         """Warnings on settings that work but likely not as meant (at start)."""

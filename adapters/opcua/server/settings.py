@@ -52,6 +52,8 @@ SecurityPolicy = Literal[
 """The endpoints a server may offer: no security, or a policy in Sign or SignAndEncrypt mode."""
 DEFAULT_CERTIFICATE_DIR = "state/opcua"
 """Where a generated server certificate goes, relative to the configuration file."""
+DEFAULT_ADDRESS_SPACE_CACHE = "state/opcua"
+"""Where the standard address space is kept, relative to the configuration file."""
 
 _NODEID = re.compile(r"^(i=\d{1,10}|s=.+|g=[0-9A-Fa-f-]{36}|b=.+)$")
 
@@ -182,6 +184,10 @@ class OpcuaServerSettings(AdapterSettings):
     writes refused with BadUserAccessDenied), `write` or `none` (not let in). `users` log in
     with a name and password, or with a user certificate (which needs a secure policy to be
     offered).
+
+    The standard OPC UA address space is made once into `address_space_cache` and loaded
+    from there node by node as used: about 50 MB less memory, and a faster start, than
+    building it at every start. A change of it applies at the next start.
     """
 
     host: str = "127.0.0.1"
@@ -210,6 +216,12 @@ class OpcuaServerSettings(AdapterSettings):
         validate_default=True,
         description="where a generated certificate is kept (default state/opcua)",
     )
+    address_space_cache: str | None = Field(
+        default=DEFAULT_ADDRESS_SPACE_CACHE,
+        validate_default=True,
+        description="where the standard address space is kept between starts (default "
+        "state/opcua); null builds it in memory at every start",
+    )
     trusted_certificates: list[str] = Field(
         default_factory=list, description="client certificates or CAs (files or directories)"
     )
@@ -229,7 +241,7 @@ class OpcuaServerSettings(AdapterSettings):
     _file_points: list[ServedEntry] = PrivateAttr(default_factory=list)
     _trusted: list[x509.Certificate] = PrivateAttr(default_factory=list)
 
-    @field_validator("certificate", "private_key")
+    @field_validator("certificate", "private_key", "address_space_cache")
     @classmethod
     def _resolve_file(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _resolve(value, info)

@@ -103,3 +103,13 @@ def test_command_timeout_up_to_60_s_default_3():
     assert OpcuaServerSettings(command_timeout=10).command_timeout == 10.0
     with pytest.raises(ValidationError, match="command_timeout"):
         OpcuaServerSettings(command_timeout=61)
+
+
+def test_the_address_space_cache_is_kept_next_to_the_configuration_or_not_at_all(tmp_path):
+    base = {"base": str(tmp_path)}
+    kept = OpcuaServerSettings.model_validate({}, context=base)
+    assert kept.address_space_cache == str(tmp_path / "state" / "opcua")
+    elsewhere = OpcuaServerSettings.model_validate({"address_space_cache": "cache"}, context=base)
+    assert elsewhere.address_space_cache == str(tmp_path / "cache")
+    off = OpcuaServerSettings.model_validate({"address_space_cache": None}, context=base)
+    assert off.address_space_cache is None
