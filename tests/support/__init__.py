@@ -7,8 +7,9 @@ and imports the test tree as the package ``tests``, so a test writes
 ``python -m benchmarks``, import the same way).
 
 * this module - :data:`REPO`, :func:`free_port`, :func:`eventually`, :func:`running` (an
-  adapter's ``run()`` as a task) and :func:`require_program` (skip without a peer program,
-  fail under ``GATEWAY_REQUIRE_PEERS=1``);
+  adapter's ``run()`` as a task), :func:`require_program` (skip without a peer program,
+  fail under ``GATEWAY_REQUIRE_PEERS=1``) and :func:`scratch_dir` (a directory the tests of
+  one run share);
 * :mod:`.gateway` - a whole gateway running: a :class:`~gateway.runtime.Runtime` in the test's
   event loop, or ``iccp-gateway`` as a subprocess;
 * :mod:`.peers` - programs we did not write, run for the tests: mosquitto, a pymodbus server,
@@ -21,10 +22,13 @@ and imports the test tree as the package ``tests``, so a test writes
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +42,7 @@ __all__ = [
     "free_ports",
     "require_program",
     "running",
+    "scratch_dir",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +62,15 @@ def free_ports(n: int) -> list[int]:
         for s in sockets:  # all bound at once, so the ports differ
             s.bind(("127.0.0.1", 0))
         return [int(s.getsockname()[1]) for s in sockets]
+
+
+@functools.cache
+def scratch_dir(name: str) -> Path:
+    """A directory ``name`` that the tests of this process share, removed when it ends (a
+    cache that the first test fills for the others)."""
+    path = Path(tempfile.mkdtemp(prefix=f"gateway-tests-{name}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def free_port() -> int:

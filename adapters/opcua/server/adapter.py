@@ -253,6 +253,8 @@ class OpcuaServerAdapter(Adapter):
         redefined with another kind by a reload is served anew, with its new type)."""
         self._throttle = Throttle()
         self._problems = ProblemLog(log)
+        self._no_cache = False
+        """The address space cache could not be made (see `_new_server`)."""
         self.pushed = 0
         self.writes = 0
         self.refused = 0
@@ -665,18 +667,20 @@ class OpcuaServerAdapter(Adapter):
 
     async def _new_server(self) -> Server:
         """An initialised asyncua server, its standard address space loaded from the cache
-        (made first when missing); built in memory when there is no cache to be had."""
+        (made first when missing); built in memory when there is no cache to be had, which
+        this adapter then tries again only when the gateway starts again."""
         server = Server(user_manager=self._users)
         cache_dir = self.settings.address_space_cache
-        if cache_dir is None:
+        if cache_dir is None or self._no_cache:
             await server.init()
             return server
         try:
             shelf = await standard_address_space(pathlib.Path(cache_dir))
         except AddressSpaceCacheError as exc:
+            self._no_cache = True
             log.warning(
                 "opcua server %s: no cached standard address space (%s); building it in "
-                "memory at each start (about 50 MB more)",
+                "memory (about 50 MB more) until the gateway starts again",
                 self.name,
                 exc,
             )
@@ -684,17 +688,19 @@ class OpcuaServerAdapter(Adapter):
             return server
         try:
             await server.init(shelf)
-        except Exception as exc:  # a damaged shelf: whatever unpickling or dbm raised
-            log.warning(
-                "opcua server %s: cached standard address space %s cannot be loaded (%s); "
-                "discarded, built in memory this time and made again at the next start",
-                self.name,
-                shelf.parent,
-                exc,
-            )
-            discard(shelf)
-            server = Server(user_manager=self._users)
-            await server.init()
+            return server
+        except Exception as exc:  # a damaged shelf: whatever dbm or unpickling raised
+            problem = exc
+        server = Server(user_manager=self._users)
+        await server.init()  # when this fails too, the shelf is not to blame: it stays
+        log.warning(
+            "opcua server %s: the cached standard address space %s cannot be loaded (%s); "
+            "built in memory this time, %s",
+            self.name,
+            shelf.parent,
+            problem,
+            "made again at the next start" if discard(shelf) else "and the cache not removed",
+        )
         return server
 
     def _warn_settings(self) -> None:

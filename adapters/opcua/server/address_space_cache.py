@@ -1,17 +1,23 @@
 """The standard OPC UA address space, kept on disk between starts of an `opcua-server`.
 
 Built in memory, as asyncua does at every start, the standard address space costs about
-50 MB of the gateway's memory and a second of its start. Loaded from a shelf (asyncua's
-`load_aspace_shelf`), a server reads only the nodes it uses: about 2 MB. The shelf is made
-once for each asyncua and Python version, in a child process so that the gateway itself
-never holds the whole space, into a temporary directory that is renamed into place whole:
-a build that fails or is cut short leaves nothing that a later start would load.
+50 MB of the gateway's memory and most of a second of its start. Loaded from a shelf
+(asyncua's `load_aspace_shelf`), a server reads only the nodes it uses: about 2 MB.
+
+The shelf is made once for each asyncua and Python version, in a child process so that the
+gateway never holds the whole space. The child reads every record back; the files are then
+synced, listed with their sizes, and their temporary directory renamed into place whole. A
+build that fails or is cut short therefore leaves nothing that a later start would load,
+and a directory whose files no longer match the list (truncated, a file gone) is made again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -21,51 +27,81 @@ from pathlib import Path
 
 __all__ = ["BUILD_TIMEOUT", "SHELF", "AddressSpaceCacheError", "discard", "standard_address_space"]
 
+log = logging.getLogger(__name__)
+
 BUILD_TIMEOUT = 120.0
 """Seconds the child making a shelf may take (a slow device takes a few)."""
 SHELF = "address-space"
 """The shelf's name inside its versioned directory."""
-_CHILD = (
-    "import asyncio, sys, pathlib\n"
-    "from asyncua.server.internal_server import InternalServer\n"
-    "asyncio.run(InternalServer().load_standard_address_space(pathlib.Path(sys.argv[1])))\n"
-)
-"""The child's program: asyncua fills a bare address space and writes it to the shelf."""
+_SIZES = "sizes.json"
+"""The list of the shelf's files and their sizes, written last."""
 _BUILDING = ".building-"
+_CHILD = """\
+import asyncio, pathlib, shelve, sys
+from asyncua.server.internal_server import InternalServer
+path = pathlib.Path(sys.argv[1])
+asyncio.run(InternalServer().load_standard_address_space(path))
+with shelve.open(str(path), "r") as shelf:
+    for key in shelf.keys():
+        shelf[key]
+"""
+"""The child's program: asyncua fills a bare address space and writes it to the shelf, whose
+every record is then read back."""
 
 
 class AddressSpaceCacheError(Exception):
     """The shelf could not be made (the message says where and why)."""
 
 
-def _versioned(cache_dir: Path) -> Path:
-    """The directory of the shelf that this asyncua and this Python make and read."""
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return cache_dir / f"asyncua-{version('asyncua')}-python{python}"
-
-
 async def standard_address_space(cache_dir: Path) -> Path:
-    """The shelf in ``cache_dir`` to give `Server.init`, made first if there is none yet.
+    """The shelf in ``cache_dir`` to give `Server.init`, made first if there is none yet, or
+    if the one there is incomplete.
 
     Raises :class:`AddressSpaceCacheError` when it cannot be made (the caller then builds the
     space in memory)."""
-    directory = _versioned(cache_dir)
-    if not directory.is_dir():
-        await _build(directory)
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    directory = cache_dir / f"asyncua-{version('asyncua')}-python{python}"
+    if directory.is_dir():
+        problem = _problem(directory)
+        if problem is None:
+            return directory / SHELF
+        log.warning("opcua address space cache %s is damaged (%s): made again", directory, problem)
+        if not discard(directory / SHELF):
+            raise AddressSpaceCacheError(f"cannot remove the damaged {directory}")
+    await _build(directory)
     return directory / SHELF
 
 
-def discard(shelf: Path) -> None:
-    """Remove the shelf and its directory (damaged: the next start makes it again)."""
+def discard(shelf: Path) -> bool:
+    """Remove the shelf's directory (the next start makes it again); False if it is still
+    there."""
     shutil.rmtree(shelf.parent, ignore_errors=True)
+    return not shelf.parent.exists()
+
+
+def _problem(directory: Path) -> str | None:
+    """What does not match the list of the shelf's files, or None."""
+    try:
+        sizes = json.loads((directory / _SIZES).read_text()).items()
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"{_SIZES}: {exc}"
+    for name, size in sizes:
+        try:
+            actual = (directory / name).stat().st_size
+        except OSError as exc:
+            return f"{name}: {exc.strerror}"
+        if actual != size:
+            return f"{name} has {actual} octets, not {size}"
+    return None
 
 
 async def _build(directory: Path) -> None:
-    """Make the shelf of ``directory`` in a fresh directory beside it, then rename that
-    into place; then remove what older versions and builds cut short left beside it."""
+    """Make the shelf of ``directory`` in a fresh directory beside it, then rename that into
+    place; remove the builds cut short that an earlier run left beside it."""
     cache_dir = directory.parent
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_builds(cache_dir)
         building = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=cache_dir))
     except OSError as exc:
         raise AddressSpaceCacheError(f"cannot write in {cache_dir}: {exc}") from None
@@ -77,28 +113,37 @@ async def _build(directory: Path) -> None:
                 # dbm.dumb writes <shelf>.dat and <shelf>.dir only, but asyncua loads a
                 # shelf only when a file <shelf> (or <shelf>.db) is there: an empty one.
                 shelf.touch()
+            _seal(building)
             building.rename(directory)
         except OSError as exc:
-            if not directory.is_dir():  # else another build got there first: use that one
+            if _problem(directory) is not None:  # else another build got there first
                 raise AddressSpaceCacheError(f"cannot keep {building}: {exc}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    _remove_leftovers(cache_dir, keep=directory)
 
 
-def _remove_leftovers(cache_dir: Path, keep: Path) -> None:
-    """Shelves of other versions, and builds cut short over ``BUILD_TIMEOUT`` ago."""
+def _seal(building: Path) -> None:
+    """List the files with their sizes, make the directory readable by other users (the
+    shelf is no secret) and sync it all to disk before it is renamed into place."""
+    sizes = {p.name: p.stat().st_size for p in building.iterdir()}
+    (building / _SIZES).write_text(json.dumps(sizes))
+    building.chmod(0o755)
+    for path in [*building.iterdir(), building]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove_stale_builds(cache_dir: Path) -> None:
+    """Builds cut short (the gateway killed) more than twice ``BUILD_TIMEOUT`` ago.
+
+    Other versions' shelves are left alone: a gateway of that version may be reading one."""
     stale = time.time() - 2 * BUILD_TIMEOUT
-    for path in cache_dir.iterdir():
+    for path in cache_dir.glob(_BUILDING + "*"):
         with contextlib.suppress(OSError):
-            if (
-                path != keep
-                and path.is_dir()
-                and (
-                    path.name.startswith("asyncua-")
-                    or (path.name.startswith(_BUILDING) and path.stat().st_mtime < stale)
-                )
-            ):
+            if path.is_dir() and path.stat().st_mtime < stale:
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ from adapters.opcua import status
 from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
 from gateway.bus import CommandError, CommandFailure, PointBus
 from gateway.points import GOOD, PointDef, Quality, Source, State, Validity
-from tests.support import eventually, free_port, running
+from tests.support import eventually, free_port, running, scratch_dir
 from tests.support.peers.opcua_client import OpcuaClientPeer, opcua_client
 
 pytestmark = pytest.mark.timeout(90)
@@ -56,6 +56,7 @@ DEFS = [
 @contextlib.asynccontextmanager
 async def served(bus, **options):
     port = free_port()
+    options.setdefault("address_space_cache", str(scratch_dir("opcua-address-space")))
     settings = OpcuaServerSettings.model_validate({"port": port, **options})
     adapter = OpcuaServerAdapter("scada", settings, bus)
     bus.add_owner("scada")
@@ -224,7 +225,9 @@ async def test_a_port_in_use_is_a_clear_error():
     bus, _ = _bus(DEFS)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        settings = OpcuaServerSettings.model_validate({"port": port, "points": [{"point": "*"}]})
+        settings = OpcuaServerSettings.model_validate(
+            {"port": port, "points": [{"point": "*"}], "address_space_cache": None}
+        )
         adapter = OpcuaServerAdapter("scada", settings, bus)
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
             await asyncio.wait_for(adapter.run(), 30)

@@ -47,6 +47,7 @@ async def test_the_address_space_is_made_once_then_loaded_from_disk(tmp_path):
     assert await standard_address_space(tmp_path) == shelf
     assert _files(shelf.parent) == made
     assert [p.name for p in tmp_path.iterdir()] == [shelf.parent.name]
+    assert shelf.parent.stat().st_mode & 0o777 == 0o755  # readable by another service user
 
 
 async def test_a_server_from_the_cache_shows_what_one_built_in_memory_shows(tmp_path):
@@ -61,15 +62,33 @@ async def test_a_server_from_the_cache_shows_what_one_built_in_memory_shows(tmp_
     assert values[-1] == (12.5, 0)
 
 
-async def test_a_damaged_cache_is_discarded_and_the_server_still_starts(tmp_path, caplog):
+async def test_a_cache_whose_files_changed_is_made_again(tmp_path, caplog):
+    shelf = await standard_address_space(tmp_path)
+    biggest = max(shelf.parent.iterdir(), key=lambda p: p.stat().st_size)
+    with biggest.open("r+b") as f:
+        f.truncate(biggest.stat().st_size // 2)  # a disk that lost the end of the file
+    assert await standard_address_space(tmp_path) == shelf
+    assert f"{biggest.name} has" in caplog.text and "made again" in caplog.text
+    caplog.clear()
+    shelf.unlink()  # dbm.dumb's empty marker, or gdbm's whole file
+    assert await standard_address_space(tmp_path) == shelf
+    assert f"{shelf.name}: No such file" in caplog.text
+    _, values, lazily = await _look(address_space_cache=str(tmp_path))
+    assert lazily and values[0] == (0, 0)
+
+
+async def test_a_cache_that_cannot_be_loaded_is_discarded_and_the_server_still_starts(
+    tmp_path, caplog
+):
     shelf = await standard_address_space(tmp_path)
     for path in shelf.parent.iterdir():
-        path.write_bytes(b"garbage")
+        if path.name != "sizes.json":
+            path.write_bytes(b"\xff" * path.stat().st_size)  # the sizes still match
     _, values, lazily = await _look(address_space_cache=str(tmp_path))
     assert values[0] == (0, 0) and values[-1] == (12.5, 0)
     assert not lazily
-    assert "cannot be loaded" in caplog.text and str(shelf.parent) in caplog.text
-    assert not shelf.parent.exists()  # made again at the next start
+    assert "cannot be loaded" in caplog.text and "made again at the next start" in caplog.text
+    assert not shelf.parent.exists()
 
 
 async def test_without_a_place_for_the_cache_the_space_is_built_in_memory(tmp_path, caplog):
@@ -87,14 +106,14 @@ async def test_servers_starting_together_make_one_cache(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [first.parent.name]
 
 
-async def test_other_versions_and_builds_cut_short_long_ago_are_removed(tmp_path):
-    old, stale, fresh = (
+async def test_builds_cut_short_long_ago_are_removed_other_versions_kept(tmp_path):
+    other, stale, fresh = (
         tmp_path / n for n in ("asyncua-0.9-python3.9", ".building-a", ".building-b")
     )
-    for directory in (old, stale, fresh):
+    for directory in (other, stale, fresh):
         directory.mkdir()
     os.utime(stale, (0, 0))
     (tmp_path / "server.der").write_bytes(b"certificate")
     shelf = await standard_address_space(tmp_path)
     left = {p.name for p in tmp_path.iterdir()}
-    assert left == {shelf.parent.name, fresh.name, "server.der"}
+    assert left == {shelf.parent.name, other.name, fresh.name, "server.der"}

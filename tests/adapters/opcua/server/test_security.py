@@ -15,7 +15,7 @@ from adapters.opcua.security import application_uris, ensure_self_signed, read_c
 from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef
-from tests.support import eventually, free_port, running
+from tests.support import eventually, free_port, running, scratch_dir
 from tests.support.certs import CLIENT, SERVER, USER, TestCA, self_signed
 from tests.support.peers.opcua_client import OpcuaClientPeer, opcua_client
 
@@ -56,6 +56,7 @@ POINTS = [{"point": "G1_MW"}, {"point": "G1_TAP", "writable": True}]
 @contextlib.asynccontextmanager
 async def served(bus, name="scada", **options):
     port = free_port()
+    options.setdefault("address_space_cache", str(scratch_dir("opcua-address-space")))
     settings = OpcuaServerSettings.model_validate({"port": port, "points": POINTS, **options})
     adapter = OpcuaServerAdapter(name, settings, bus)
     async with running(adapter) as task:
