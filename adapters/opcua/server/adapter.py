@@ -253,8 +253,8 @@ class OpcuaServerAdapter(Adapter):
         redefined with another kind by a reload is served anew, with its new type)."""
         self._throttle = Throttle()
         self._problems = ProblemLog(log)
-        self._no_cache = False
-        """The address space cache could not be made (see `_new_server`)."""
+        self._no_cache: str | None = None
+        """The `address_space_cache` that could be neither read nor made (`_new_server`)."""
         self.pushed = 0
         self.writes = 0
         self.refused = 0
@@ -667,20 +667,21 @@ class OpcuaServerAdapter(Adapter):
 
     async def _new_server(self) -> Server:
         """An initialised asyncua server, its standard address space loaded from the cache
-        (made first when missing); built in memory when there is no cache to be had, which
-        this adapter then tries again only when the gateway starts again."""
+        (made first when missing); built in memory when there is no cache to be had, and
+        then until the cache's directory changes or the gateway starts again."""
         server = Server(user_manager=self._users)
         cache_dir = self.settings.address_space_cache
-        if cache_dir is None or self._no_cache:
+        if cache_dir is None or cache_dir == self._no_cache:
             await server.init()
             return server
         try:
             shelf = await standard_address_space(pathlib.Path(cache_dir))
         except AddressSpaceCacheError as exc:
-            self._no_cache = True
+            self._no_cache = cache_dir
             log.warning(
                 "opcua server %s: no cached standard address space (%s); building it in "
-                "memory (about 50 MB more) until the gateway starts again",
+                "memory (about 50 MB more) until address_space_cache changes or the gateway "
+                "starts again",
                 self.name,
                 exc,
             )

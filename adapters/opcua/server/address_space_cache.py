@@ -5,10 +5,10 @@ Built in memory, as asyncua does at every start, the standard address space cost
 (asyncua's `load_aspace_shelf`), a server reads only the nodes it uses: about 2 MB.
 
 The shelf is made once for each asyncua and Python version, in a child process so that the
-gateway never holds the whole space. The child reads every record back; the files are then
-synced, listed with their sizes, and their temporary directory renamed into place whole. A
-build that fails or is cut short therefore leaves nothing that a later start would load,
-and a directory whose files no longer match the list (truncated, a file gone) is made again.
+gateway never holds the whole space. Its files are then listed with their sizes and CRC-32s,
+synced, and their temporary directory renamed into place whole. A build that fails or is cut
+short therefore leaves nothing that a later start would load, and a directory whose files no
+longer match the list (truncated, a file gone, a bad block) is made again.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import time
+import zlib
 from importlib.metadata import version
 from pathlib import Path
 
@@ -33,41 +34,40 @@ BUILD_TIMEOUT = 120.0
 """Seconds the child making a shelf may take (a slow device takes a few)."""
 SHELF = "address-space"
 """The shelf's name inside its versioned directory."""
-_SIZES = "sizes.json"
-"""The list of the shelf's files and their sizes, written last."""
+_FILES = "files.json"
+"""The list of the shelf's files with their sizes and CRC-32s, written last."""
 _BUILDING = ".building-"
-_CHILD = """\
-import asyncio, pathlib, shelve, sys
-from asyncua.server.internal_server import InternalServer
-path = pathlib.Path(sys.argv[1])
-asyncio.run(InternalServer().load_standard_address_space(path))
-with shelve.open(str(path), "r") as shelf:
-    for key in shelf.keys():
-        shelf[key]
-"""
-"""The child's program: asyncua fills a bare address space and writes it to the shelf, whose
-every record is then read back."""
+_CHILD = (
+    "import asyncio, sys, pathlib\n"
+    "from asyncua.server.internal_server import InternalServer\n"
+    "asyncio.run(InternalServer().load_standard_address_space(pathlib.Path(sys.argv[1])))\n"
+)
+"""The child's program: asyncua fills a bare address space and writes it to the shelf."""
 
 
 class AddressSpaceCacheError(Exception):
-    """The shelf could not be made (the message says where and why)."""
+    """The shelf can be neither read nor made (the message says where and why)."""
 
 
 async def standard_address_space(cache_dir: Path) -> Path:
     """The shelf in ``cache_dir`` to give `Server.init`, made first if there is none yet, or
-    if the one there is incomplete.
+    if the one there is damaged.
 
-    Raises :class:`AddressSpaceCacheError` when it cannot be made (the caller then builds the
-    space in memory)."""
+    Raises :class:`AddressSpaceCacheError` when it can be neither read nor made (the caller
+    then builds the space in memory)."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     directory = cache_dir / f"asyncua-{version('asyncua')}-python{python}"
-    if directory.is_dir():
-        problem = _problem(directory)
-        if problem is None:
-            return directory / SHELF
-        log.warning("opcua address space cache %s is damaged (%s): made again", directory, problem)
-        if not discard(directory / SHELF):
-            raise AddressSpaceCacheError(f"cannot remove the damaged {directory}")
+    try:
+        _remove_stale_builds(cache_dir)
+        if directory.is_dir():
+            damage = await asyncio.to_thread(_damage, directory)
+            if damage is None:
+                return directory / SHELF
+            log.warning("opcua address space cache %s is damaged (%s)", directory, damage)
+            if not discard(directory / SHELF):
+                raise AddressSpaceCacheError(f"cannot remove the damaged {directory}")
+    except OSError as exc:
+        raise AddressSpaceCacheError(f"cannot read {directory}: {exc}") from None
     await _build(directory)
     return directory / SHELF
 
@@ -79,30 +79,47 @@ def discard(shelf: Path) -> bool:
     return not shelf.parent.exists()
 
 
-def _problem(directory: Path) -> str | None:
-    """What does not match the list of the shelf's files, or None."""
+def _listing(directory: Path) -> dict[str, list[int]]:
+    """Each file of ``directory`` (but the list): its size and CRC-32."""
+    files: dict[str, list[int]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name != _FILES:
+            crc = 0
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    crc = zlib.crc32(chunk, crc)
+            files[path.name] = [path.stat().st_size, crc]
+    return files
+
+
+def _damage(directory: Path) -> str | None:
+    """How the files of ``directory`` differ from their list, or None. Raises OSError when
+    they cannot be read (a permission), which is no damage."""
     try:
-        sizes = json.loads((directory / _SIZES).read_text()).items()
-    except (OSError, ValueError, AttributeError) as exc:
-        return f"{_SIZES}: {exc}"
-    for name, size in sizes:
-        try:
-            actual = (directory / name).stat().st_size
-        except OSError as exc:
-            return f"{name}: {exc.strerror}"
-        if actual != size:
-            return f"{name} has {actual} octets, not {size}"
+        listed = json.loads((directory / _FILES).read_text())
+    except FileNotFoundError:
+        return f"no {_FILES}"
+    except ValueError as exc:
+        return f"{_FILES}: {exc}"
+    if not isinstance(listed, dict):
+        return f"{_FILES} lists no files"
+    found = _listing(directory)
+    for name in sorted(set(listed) | set(found)):
+        if name not in found:
+            return f"no {name}"
+        if found[name] != listed.get(name):
+            return f"{name} differs from its size and CRC-32 when made"
     return None
 
 
 async def _build(directory: Path) -> None:
     """Make the shelf of ``directory`` in a fresh directory beside it, then rename that into
-    place; remove the builds cut short that an earlier run left beside it."""
+    place."""
     cache_dir = directory.parent
+    building = cache_dir / f"{_BUILDING}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_builds(cache_dir)
-        building = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=cache_dir))
+        building.mkdir()  # with the umask's mode (not mkdtemp's 0700)
     except OSError as exc:
         raise AddressSpaceCacheError(f"cannot write in {cache_dir}: {exc}") from None
     try:
@@ -113,21 +130,19 @@ async def _build(directory: Path) -> None:
                 # dbm.dumb writes <shelf>.dat and <shelf>.dir only, but asyncua loads a
                 # shelf only when a file <shelf> (or <shelf>.db) is there: an empty one.
                 shelf.touch()
-            _seal(building)
+            await asyncio.to_thread(_seal, building)
             building.rename(directory)
         except OSError as exc:
-            if _problem(directory) is not None:  # else another build got there first
+            if not directory.is_dir():  # else another build got there first: use that one
                 raise AddressSpaceCacheError(f"cannot keep {building}: {exc}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
 
 
 def _seal(building: Path) -> None:
-    """List the files with their sizes, make the directory readable by other users (the
-    shelf is no secret) and sync it all to disk before it is renamed into place."""
-    sizes = {p.name: p.stat().st_size for p in building.iterdir()}
-    (building / _SIZES).write_text(json.dumps(sizes))
-    building.chmod(0o755)
+    """List the files with their sizes and CRC-32s, and sync it all to disk before the
+    directory is renamed into place."""
+    (building / _FILES).write_text(json.dumps(_listing(building)))
     for path in [*building.iterdir(), building]:
         fd = os.open(path, os.O_RDONLY)
         try:

@@ -2,14 +2,18 @@
 start of an `opcua-server` (checked with an asyncua client in another process)."""
 
 import asyncio
+import json
 import os
+import zlib
 
 import pytest
 
+from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
 from adapters.opcua.server.address_space_cache import standard_address_space
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef
 from tests.adapters.opcua.server.test_adapter import served
+from tests.support import eventually, free_port, running
 from tests.support.peers.opcua_client import opcua_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,7 +51,9 @@ async def test_the_address_space_is_made_once_then_loaded_from_disk(tmp_path):
     assert await standard_address_space(tmp_path) == shelf
     assert _files(shelf.parent) == made
     assert [p.name for p in tmp_path.iterdir()] == [shelf.parent.name]
-    assert shelf.parent.stat().st_mode & 0o777 == 0o755  # readable by another service user
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    assert shelf.parent.stat().st_mode == probe.stat().st_mode  # the umask's, not 0700
 
 
 async def test_a_server_from_the_cache_shows_what_one_built_in_memory_shows(tmp_path):
@@ -62,28 +68,56 @@ async def test_a_server_from_the_cache_shows_what_one_built_in_memory_shows(tmp_
     assert values[-1] == (12.5, 0)
 
 
-async def test_a_cache_whose_files_changed_is_made_again(tmp_path, caplog):
+def _listed(shelf):
+    return sorted((p for p in shelf.parent.iterdir() if p.name != "files.json"), key=_size)
+
+
+def _size(path):
+    return path.stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad block", "file gone"])
+async def test_a_cache_whose_files_changed_is_made_again(tmp_path, caplog, damage):
     shelf = await standard_address_space(tmp_path)
-    biggest = max(shelf.parent.iterdir(), key=lambda p: p.stat().st_size)
-    with biggest.open("r+b") as f:
-        f.truncate(biggest.stat().st_size // 2)  # a disk that lost the end of the file
+    smallest, biggest = _listed(shelf)[0], _listed(shelf)[-1]
+    if damage == "truncated":  # a disk that lost the end of the file
+        os.truncate(biggest, _size(biggest) // 2)
+    elif damage == "bad block":  # the same size, other octets
+        with biggest.open("r+b") as f:
+            f.seek(_size(biggest) // 3)
+            f.write(b"\x00" * 8 if f.read(8) != b"\x00" * 8 else b"\xff" * 8)
+    else:
+        smallest.unlink()
+    made = _files(shelf.parent)
     assert await standard_address_space(tmp_path) == shelf
-    assert f"{biggest.name} has" in caplog.text and "made again" in caplog.text
-    caplog.clear()
-    shelf.unlink()  # dbm.dumb's empty marker, or gdbm's whole file
-    assert await standard_address_space(tmp_path) == shelf
-    assert f"{shelf.name}: No such file" in caplog.text
+    assert "is damaged" in caplog.text
+    assert ("no " + smallest.name if damage == "file gone" else biggest.name) in caplog.text
+    assert _files(shelf.parent) != made  # made again
     _, values, lazily = await _look(address_space_cache=str(tmp_path))
     assert lazily and values[0] == (0, 0)
+
+
+async def test_a_cache_that_cannot_be_read_is_kept_and_the_space_built_in_memory(tmp_path, caplog):
+    shelf = await standard_address_space(tmp_path)
+    listing = shelf.parent / "files.json"
+    listing.unlink()
+    listing.mkdir()  # unreadable, as a permission would make it (the tests run as root)
+    _, values, lazily = await _look(address_space_cache=str(tmp_path))
+    assert values[0] == (0, 0) and not lazily
+    assert "no cached standard address space (cannot read" in caplog.text
+    assert "damaged" not in caplog.text and listing.is_dir()
 
 
 async def test_a_cache_that_cannot_be_loaded_is_discarded_and_the_server_still_starts(
     tmp_path, caplog
 ):
     shelf = await standard_address_space(tmp_path)
-    for path in shelf.parent.iterdir():
-        if path.name != "sizes.json":
-            path.write_bytes(b"\xff" * path.stat().st_size)  # the sizes still match
+    for path in _listed(shelf):
+        path.write_bytes(b"\xff" * _size(path))
+    listing = shelf.parent / "files.json"  # listed as they are now: no damage seen at start
+    listing.write_text(
+        json.dumps({p.name: [_size(p), zlib.crc32(p.read_bytes())] for p in _listed(shelf)})
+    )
     _, values, lazily = await _look(address_space_cache=str(tmp_path))
     assert values[0] == (0, 0) and values[-1] == (12.5, 0)
     assert not lazily
@@ -96,6 +130,31 @@ async def test_without_a_place_for_the_cache_the_space_is_built_in_memory(tmp_pa
     _, values, lazily = await _look(address_space_cache=str(tmp_path / "file" / "cache"))
     assert values[0] == (0, 0) and not lazily
     assert "no cached standard address space (cannot write in" in caplog.text
+
+
+async def test_a_cache_that_cannot_be_made_is_not_tried_again_but_in_another_place(
+    tmp_path, caplog
+):
+    (tmp_path / "file").write_text("")
+    bus = _bus()
+    options = {"port": free_port(), "points": [{"point": "*"}]}
+    nowhere = {**options, "address_space_cache": str(tmp_path / "file" / "cache")}
+    adapter = OpcuaServerAdapter("scada", OpcuaServerSettings.model_validate(nowhere), bus)
+    bus.add_owner("scada")
+
+    async def start():
+        adapter.ready.clear()
+        async with running(adapter) as task:
+            await eventually(lambda: adapter.ready.is_set() or task.done(), 30, "listening")
+            assert not task.done(), task
+            return not isinstance(adapter._server.iserver.aspace._nodes, dict)
+
+    assert not await start()
+    assert not await start()
+    assert caplog.text.count("no cached standard address space") == 1
+    elsewhere = {**options, "address_space_cache": str(tmp_path / "cache")}
+    assert adapter.reconfigure(OpcuaServerSettings.model_validate(elsewhere))
+    assert await start()
 
 
 async def test_servers_starting_together_make_one_cache(tmp_path):
