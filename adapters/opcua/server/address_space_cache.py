@@ -124,6 +124,7 @@ async def _build(directory: Path) -> None:
         building.mkdir()  # with the umask's mode (not mkdtemp's 0700)
     except OSError as exc:
         raise AddressSpaceCacheError(f"cannot write in {cache_dir}: {exc}") from None
+    started = time.monotonic()
     try:
         shelf = building / SHELF
         await _run_child(shelf)
@@ -134,6 +135,11 @@ async def _build(directory: Path) -> None:
                 shelf.touch()
             await asyncio.to_thread(_seal, building)
             building.rename(directory)
+            log.info(
+                "opcua address space cache made in %s (%.1f s); later starts load it",
+                directory,
+                time.monotonic() - started,
+            )
         except OSError as exc:
             if not directory.is_dir():  # else another build got there first: use that one
                 raise AddressSpaceCacheError(f"cannot keep {building}: {exc}") from None

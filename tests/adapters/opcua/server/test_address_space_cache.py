@@ -3,6 +3,7 @@ start of an `opcua-server` (checked with an asyncua client in another process)."
 
 import asyncio
 import json
+import logging
 import os
 import zlib
 
@@ -45,11 +46,13 @@ def _files(directory):
     return {p.name: p.stat().st_mtime_ns for p in directory.iterdir()}
 
 
-async def test_the_address_space_is_made_once_then_loaded_from_disk(tmp_path):
+async def test_the_address_space_is_made_once_then_loaded_from_disk(tmp_path, caplog):
+    caplog.set_level(logging.INFO, "adapters.opcua.server.address_space_cache")
     shelf = await standard_address_space(tmp_path)
     made = _files(shelf.parent)
     assert await standard_address_space(tmp_path) == shelf
     assert _files(shelf.parent) == made
+    assert caplog.text.count(f"cache made in {shelf.parent}") == 1
     assert [p.name for p in tmp_path.iterdir()] == [shelf.parent.name]
     probe = tmp_path / "probe"
     probe.mkdir()
