@@ -8,7 +8,7 @@ The shelf is made once for each asyncua and Python version, in a child process s
 gateway never holds the whole space. Its files are then listed with their sizes and CRC-32s,
 synced, and their temporary directory renamed into place whole. A build that fails or is cut
 short therefore leaves nothing that a later start would load, and a directory whose files no
-longer match the list (truncated, a file gone, a bad block) is made again.
+longer match the list (truncated, a file gone or unreadable, other octets) is made again.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ SHELF = "address-space"
 """The shelf's name inside its versioned directory."""
 _FILES = "files.json"
 """The list of the shelf's files with their sizes and CRC-32s, written last."""
+_MAX_LISTING = 1 << 16
+"""Octets beyond which the list is damaged (it holds a few names and numbers)."""
 _BUILDING = ".building-"
 _CHILD = (
     "import asyncio, sys, pathlib\n"
@@ -59,14 +61,14 @@ async def standard_address_space(cache_dir: Path) -> Path:
     directory = cache_dir / f"asyncua-{version('asyncua')}-python{python}"
     try:
         _remove_stale_builds(cache_dir)
-        if directory.is_dir():
+        if os.path.lexists(directory):
             damage = await asyncio.to_thread(_damage, directory)
             if damage is None:
                 return directory / SHELF
             log.warning("opcua address space cache %s is damaged (%s)", directory, damage)
             if not discard(directory / SHELF):
                 raise AddressSpaceCacheError(f"cannot remove the damaged {directory}")
-    except OSError as exc:
+    except OSError as exc:  # a permission: no damage, the cache is left as it is
         raise AddressSpaceCacheError(f"cannot read {directory}: {exc}") from None
     await _build(directory)
     return directory / SHELF
@@ -75,37 +77,54 @@ async def standard_address_space(cache_dir: Path) -> Path:
 def discard(shelf: Path) -> bool:
     """Remove the shelf's directory (the next start makes it again); False if it is still
     there."""
-    shutil.rmtree(shelf.parent, ignore_errors=True)
-    return not shelf.parent.exists()
+    directory = shelf.parent
+    if directory.is_symlink() or not directory.is_dir():
+        with contextlib.suppress(OSError):
+            directory.unlink()
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+    return not os.path.lexists(directory)
 
 
 def _listing(directory: Path) -> dict[str, list[int]]:
-    """Each file of ``directory`` (but the list): its size and CRC-32."""
+    """Each file of ``directory`` (but the list): its size and CRC-32. Raises
+    :class:`_NotAFile` for anything else there (a FIFO would block the read for ever)."""
     files: dict[str, list[int]] = {}
     chunk = bytearray(1 << 16)  # one buffer for all: no memory kept from 20 MB of reads
     view = memoryview(chunk)
-    for path in sorted(directory.iterdir()):
-        if path.name != _FILES:
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False):
+            raise _NotAFile(f"{entry.name} is not a regular file")
+        if entry.name != _FILES:
             crc = 0
-            with path.open("rb") as f:
+            with open(entry.path, "rb") as f:
                 while n := f.readinto(chunk):
                     crc = zlib.crc32(view[:n], crc)
-            files[path.name] = [path.stat().st_size, crc]
+            files[entry.name] = [entry.stat(follow_symlinks=False).st_size, crc]
     return files
 
 
+class _NotAFile(Exception):
+    """A directory entry of the cache that is not a regular file."""
+
+
 def _damage(directory: Path) -> str | None:
-    """How the files of ``directory`` differ from their list, or None. Raises OSError when
-    they cannot be read (a permission), which is no damage."""
+    """How ``directory`` differs from the list of its files, or None. Raises
+    PermissionError when it cannot be read, which is no damage."""
+    if directory.is_symlink() or not directory.is_dir():
+        return "not a directory"
     try:
-        listed = json.loads((directory / _FILES).read_text())
-    except FileNotFoundError:
-        return f"no {_FILES}"
-    except ValueError as exc:
-        return f"{_FILES}: {exc}"
+        found = _listing(directory)
+        listing = directory / _FILES
+        if listing.stat().st_size > _MAX_LISTING:
+            return f"{_FILES} is larger than {_MAX_LISTING} octets"
+        listed = json.loads(listing.read_text())
+    except PermissionError:
+        raise
+    except (OSError, ValueError, RecursionError, _NotAFile) as exc:  # EIO, a file gone...
+        return str(exc)
     if not isinstance(listed, dict):
         return f"{_FILES} lists no files"
-    found = _listing(directory)
     for name in sorted(set(listed) | set(found)):
         if name not in found:
             return f"no {name}"

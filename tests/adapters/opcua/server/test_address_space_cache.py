@@ -5,16 +5,18 @@ import asyncio
 import json
 import logging
 import os
+import shutil
+import sys
 import zlib
 
 import pytest
 
 from adapters.opcua.server import OpcuaServerAdapter, OpcuaServerSettings
-from adapters.opcua.server.address_space_cache import standard_address_space
+from adapters.opcua.server.address_space_cache import discard, standard_address_space
 from gateway.bus import PointBus
 from gateway.points import GOOD, PointDef
 from tests.adapters.opcua.server.test_adapter import served
-from tests.support import eventually, free_port, running
+from tests.support import REPO, eventually, free_port, running
 from tests.support.peers.opcua_client import opcua_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,36 +81,89 @@ def _size(path):
     return path.stat().st_size
 
 
-@pytest.mark.parametrize("damage", ["truncated", "bad block", "file gone"])
+def _truncate(directory, biggest, smallest):  # a disk that lost the end of a file
+    os.truncate(biggest, _size(biggest) // 2)
+    return biggest.name
+
+
+def _overwrite(directory, biggest, smallest):  # the same size, other octets
+    with biggest.open("r+b") as f:
+        f.seek(_size(biggest) // 3)
+        f.write(b"\x00" * 8 if f.read(8) != b"\x00" * 8 else b"\xff" * 8)
+    return biggest.name
+
+
+def _remove(directory, biggest, smallest):
+    smallest.unlink()
+    return "no " + smallest.name
+
+
+def _fifo(directory, biggest, smallest):  # reading it would block for ever
+    os.mkfifo(directory / "zz")
+    return "zz is not a regular file"
+
+
+def _endless(directory, biggest, smallest):
+    (directory / "zz").symlink_to("/dev/zero")
+    return "zz is not a regular file"
+
+
+def _nested_listing(directory, biggest, smallest):
+    (directory / "files.json").write_text("[" * 10_000)  # under the size limit, too deep
+    return "recursion"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "damage", [_truncate, _overwrite, _remove, _fifo, _endless, _nested_listing]
+)
 async def test_a_cache_whose_files_changed_is_made_again(tmp_path, caplog, damage):
     shelf = await standard_address_space(tmp_path)
     smallest, biggest = _listed(shelf)[0], _listed(shelf)[-1]
-    if damage == "truncated":  # a disk that lost the end of the file
-        os.truncate(biggest, _size(biggest) // 2)
-    elif damage == "bad block":  # the same size, other octets
-        with biggest.open("r+b") as f:
-            f.seek(_size(biggest) // 3)
-            f.write(b"\x00" * 8 if f.read(8) != b"\x00" * 8 else b"\xff" * 8)
-    else:
-        smallest.unlink()
+    said = damage(shelf.parent, biggest, smallest)
     made = _files(shelf.parent)
     assert await standard_address_space(tmp_path) == shelf
-    assert "is damaged" in caplog.text
-    assert ("no " + smallest.name if damage == "file gone" else biggest.name) in caplog.text
+    assert "is damaged" in caplog.text and said in caplog.text
     assert _files(shelf.parent) != made  # made again
     _, values, lazily = await _look(address_space_cache=str(tmp_path))
     assert lazily and values[0] == (0, 0)
 
 
-async def test_a_cache_that_cannot_be_read_is_kept_and_the_space_built_in_memory(tmp_path, caplog):
+async def test_a_file_in_the_place_of_the_cache_is_replaced_by_one(tmp_path, caplog):
     shelf = await standard_address_space(tmp_path)
-    listing = shelf.parent / "files.json"
-    listing.unlink()
-    listing.mkdir()  # unreadable, as a permission would make it (the tests run as root)
-    _, values, lazily = await _look(address_space_cache=str(tmp_path))
-    assert values[0] == (0, 0) and not lazily
-    assert "no cached standard address space (cannot read" in caplog.text
-    assert "damaged" not in caplog.text and listing.is_dir()
+    discard(shelf)
+    shelf.parent.write_text("not a cache")
+    assert await standard_address_space(tmp_path) == shelf
+    assert "damaged (not a directory)" in caplog.text and shelf.is_file()
+
+
+_CHECK = """\
+import asyncio, pathlib, sys
+from adapters.opcua.server.address_space_cache import standard_address_space
+try:
+    asyncio.run(standard_address_space(pathlib.Path(sys.argv[1])))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+async def test_a_cache_that_cannot_be_read_is_kept(tmp_path):
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to read without root's file access")
+    shelf = await standard_address_space(tmp_path)
+    made = _files(shelf.parent)
+    shelf.parent.chmod(0o000)
+    try:  # root without the capability to bypass file permissions
+        check = await asyncio.create_subprocess_exec(
+            setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c",
+            _CHECK, str(tmp_path), stdout=asyncio.subprocess.PIPE, cwd=REPO,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(check.communicate(), 60)
+    finally:
+        shelf.parent.chmod(0o755)
+    assert out.decode().startswith("AddressSpaceCacheError cannot read"), out
+    assert _files(shelf.parent) == made
 
 
 async def test_a_cache_that_cannot_be_loaded_is_discarded_and_the_server_still_starts(
